@@ -1,0 +1,123 @@
+# async.h - GNU Make build.
+#
+#   make              build the library, examples and tests (into $(O))
+#   make check        run every test suite under both continuation backends
+#   make demo         the guided tour (installs what is missing first)
+#   make examples     build examples into $(O)/examples
+#   make install      headers, libasync, pkg-config file (PREFIX, DESTDIR)
+#   make clean
+#
+# Variables: O=build dir, V=1 verbose, SANITIZE=address,undefined,
+# CC=clang, CROSS_COMPILE=arm-none-eabi- (core only), PREFIX=/usr/local.
+# Further targets come from mk/*.mk (libev layer, firmware, bench, fuzz).
+
+O ?= build
+V ?= 0
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?=
+CROSS_COMPILE ?=
+
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+AR := $(CROSS_COMPILE)ar
+
+ifeq ($(V),1)
+Q :=
+say = @:
+else
+Q := @
+say = @printf '  %-8s %s\n' $(1) $(2);
+endif
+
+WARN := -Wall -Wextra -Wpedantic -Werror
+OPT ?= -O2 -g
+CFLAGS ?=
+LDFLAGS ?=
+LDLIBS ?=
+BASE_CFLAGS := -std=c99 $(WARN) $(OPT) -I. -MMD -MP
+ifneq ($(SANITIZE),)
+BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+# Continuation backends every suite runs under.
+LC_BACKENDS := switch labels
+LC_FLAGS_switch := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
+LC_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
+
+DEPS_STAMP := $(O)/.deps-ok
+CMOCKA_LIBS := -lcmocka
+
+.PHONY: all check check-core test-bins examples demo install uninstall clean deps help
+all: test-bins
+
+.SECONDARY:
+
+help:
+	@sed -n '2,14p' Makefile
+
+# ---- dependencies: installed on demand by tools/deps ----
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): tools/deps
+	$(Q)tools/deps
+	@mkdir -p $(@D) && touch $@
+
+# ---- core test suites: test/test_<module>.c, one binary per backend ----
+CORE_SUITES := $(patsubst test/%.c,%,$(wildcard test/test_*.c))
+CORE_SUITES := $(filter-out $(EXCLUDE_SUITES),$(CORE_SUITES))
+TEST_SUPPORT := test/impl.c test/testlib.c
+
+define lc_rules
+$(O)/test/$(1)/%.o: test/%.c async.h test/testlib.h | $(DEPS_STAMP)
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(BASE_CFLAGS) $$(LC_FLAGS_$(1)) $$(CFLAGS) -Itest -c $$< -o $$@
+
+$(O)/test/$(1)/test_%: $(O)/test/$(1)/test_%.o $(O)/test/$(1)/impl.o $(O)/test/$(1)/testlib.o
+	$$(call say,LD,$$@)
+	$$(Q)$$(CC) $$(LDFLAGS) $$^ -o $$@ $$(CMOCKA_LIBS) $$(LDLIBS) -lpthread
+
+CORE_TESTS_$(1) := $$(addprefix $(O)/test/$(1)/,$$(filter-out $$(HOST_ONLY_SUITES_EXCLUDE),$(CORE_SUITES)))
+endef
+$(foreach b,$(LC_BACKENDS),$(eval $(call lc_rules,$(b))))
+
+CORE_TESTS := $(foreach b,$(LC_BACKENDS),$(CORE_TESTS_$(b)))
+test-bins: $(CORE_TESTS)
+
+# Runs every suite; prints a summary line per binary and fails at the end
+# if any failed, so one failure does not hide the others.
+check-core: $(CORE_TESTS)
+	@fail=0; total=0; \
+	for t in $(CORE_TESTS); do \
+	  total=$$((total+1)); \
+	  if CMOCKA_MESSAGE_OUTPUT=stdout $(TEST_WRAPPER) ./$$t > $$t.log 2>&1; then \
+	    printf '  PASS     %s (%s)\n' "$$t" "$$(grep -c '^\[       OK \]' $$t.log) tests"; \
+	  else \
+	    fail=$$((fail+1)); printf '  FAIL     %s\n' "$$t"; cat $$t.log; \
+	  fi; \
+	done; \
+	echo "core suites: $$((total-fail))/$$total passed"; \
+	test $$fail -eq 0
+
+check: check-core
+
+# ---- install ----
+install: $(INSTALL_DEPS)
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 async.h $(DESTDIR)$(PREFIX)/include/async.h
+	$(INSTALL_EXTRA)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/async.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/async.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/async.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/async.pc
+	$(UNINSTALL_EXTRA)
+
+clean:
+	rm -rf $(O)
+
+# Area fragments: src/ (libev layer), examples, firmware, bench, fuzz...
+-include $(sort $(wildcard mk/*.mk))
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

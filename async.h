@@ -1,0 +1,2538 @@
+/*
+ * async.h - stackless coroutines, tasks and an event loop for C.
+ *
+ * One header, zero allocation, C99, freestanding.  In exactly one
+ * translation unit write
+ *
+ *     #define ASYNC_IMPLEMENTATION
+ *     #include "async.h"
+ *
+ * everywhere else include it plainly.  See README.md for a tour; this file
+ * holds the contracts.
+ *
+ * Layout of this file
+ *   1. configuration (ASYNC_CONF_*)       5. objects: tasks, loop, primitives
+ *   2. ticks and time                     6. coroutine macros
+ *   3. error codes                        7. API
+ *   4. local continuations                8. implementation
+ *
+ * Rules for coroutine bodies (the price of stacklessness)
+ *   - Locals do not survive an await.  Anything needed after an await lives
+ *     in the frame struct the caller owns.
+ *   - Switch backend (the default): no await inside a `switch` statement of
+ *     your own, and no `case`/`default` labels of your own at the top level
+ *     of the body.  The labels backend lifts this rule.
+ *   - Do not `return` from a coroutine body directly: use async_return() or
+ *     fall off the end into async_end, so cleanup and timeout scopes close.
+ *   - A frame must be zero-initialised before its coroutine first runs
+ *     (static storage, `= {0}` or memset) and must not move while in use.
+ */
+#ifndef ASYNC_H
+#define ASYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <limits.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * 1. Configuration.  Define any of these before including async.h, with
+ *    the same values in every translation unit of a program.
+ * ====================================================================== */
+
+/* Local-continuation backend.
+ *   ASYNC_LC_SWITCH  portable: each resume point is a `case` of one switch.
+ *   ASYNC_LC_LABELS  GCC/Clang labels-as-values: resume points are label
+ *                    offsets; awaits may sit inside your own switch.     */
+#define ASYNC_LC_SWITCH 1
+#define ASYNC_LC_LABELS 2
+#ifndef ASYNC_CONF_LC
+#define ASYNC_CONF_LC ASYNC_LC_SWITCH
+#endif
+
+/* Width of a tick in bits: 16, 32 or 64.  Deadlines are compared
+ * wrap-safely, so the longest representable delay is 2^(bits-1)-1 ticks:
+ * 32767 (16), 2147483647 (32: 24.8 days at 1 kHz), 2^63-1 (64).          */
+#ifndef ASYNC_CONF_TICK_BITS
+#define ASYNC_CONF_TICK_BITS 32
+#endif
+
+/* Ticks per second, used only by ASYNC_MS()/ASYNC_SEC()/ASYNC_US().        */
+#ifndef ASYNC_CONF_TICK_HZ
+#define ASYNC_CONF_TICK_HZ 1000
+#endif
+
+/* Timer wheel: 2^BITS slots per level, LEVELS levels.  RAM cost in the
+ * loop: LEVELS * 2^BITS pointers.  Timers beyond 2^(BITS*LEVELS) ticks are
+ * parked in the top level and re-filed once per wheel turn (still exact).
+ * Defaults: 6 x 4 (2 KiB) where pointers are 64-bit, 3 x 5 (160 B) else. */
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#ifndef ASYNC_CONF_WHEEL_BITS
+#define ASYNC_CONF_WHEEL_BITS 6
+#endif
+#ifndef ASYNC_CONF_WHEEL_LEVELS
+#define ASYNC_CONF_WHEEL_LEVELS 4
+#endif
+#else
+#ifndef ASYNC_CONF_WHEEL_BITS
+#define ASYNC_CONF_WHEEL_BITS 3
+#endif
+#ifndef ASYNC_CONF_WHEEL_LEVELS
+#define ASYNC_CONF_WHEEL_LEVELS 5
+#endif
+#endif
+
+/* Debug mode: task names, last suspension file:line, a list of all tasks
+ * (async_dump), slow-step warnings and misuse reports.  Costs RAM per task
+ * and time per step; 0 costs nothing.                                    */
+#ifndef ASYNC_CONF_DEBUG
+#define ASYNC_CONF_DEBUG 0
+#endif
+
+/* Called on misuse (spawning a running task, releasing a lock one does not
+ * own...) in addition to the error code being returned.  Receives the loop
+ * (may be NULL), the code, and the file and line that detected it.  The
+ * default does nothing in release builds and traps in debug builds.      */
+#ifndef ASYNC_CONF_ON_MISUSE
+#if ASYNC_CONF_DEBUG
+#define ASYNC_CONF_ON_MISUSE(L, code, file, line) async_debug_misuse((L), (code), (file), (line))
+#else
+#define ASYNC_CONF_ON_MISUSE(L, code, file, line) ((void)0)
+#endif
+#endif
+
+/* Atomics for async_post() from interrupts and other threads.  1: GCC/Clang
+ * __atomic builtins (needs lock-free pointer CAS); 0: the port's lock/unlock
+ * hooks form a critical section.  Default: 1 when the target has lock-free
+ * pointer atomics (not ARMv6-M, for instance).                           */
+#ifndef ASYNC_CONF_ATOMICS
+#if defined(__GNUC__) && defined(__GCC_ATOMIC_POINTER_LOCK_FREE) && \
+    __GCC_ATOMIC_POINTER_LOCK_FREE == 2 && __GCC_ATOMIC_INT_LOCK_FREE == 2
+#define ASYNC_CONF_ATOMICS 1
+#else
+#define ASYNC_CONF_ATOMICS 0
+#endif
+#endif
+
+/* Error messages compiled in (async_strerror).  0 saves ~600 bytes of
+ * flash: every code then reads "error".                                   */
+#ifndef ASYNC_CONF_ERROR_STRINGS
+#define ASYNC_CONF_ERROR_STRINGS 1
+#endif
+
+/* ---- configuration checks ---- */
+#if ASYNC_CONF_LC != ASYNC_LC_SWITCH && ASYNC_CONF_LC != ASYNC_LC_LABELS
+#error "ASYNC_CONF_LC must be ASYNC_LC_SWITCH or ASYNC_LC_LABELS"
+#endif
+#if ASYNC_CONF_LC == ASYNC_LC_LABELS && !defined(__GNUC__)
+#error "ASYNC_LC_LABELS needs GCC or Clang (labels as values)"
+#endif
+#if ASYNC_CONF_TICK_BITS != 16 && ASYNC_CONF_TICK_BITS != 32 && ASYNC_CONF_TICK_BITS != 64
+#error "ASYNC_CONF_TICK_BITS must be 16, 32 or 64"
+#endif
+#if ASYNC_CONF_TICK_HZ < 1
+#error "ASYNC_CONF_TICK_HZ must be positive"
+#endif
+#if ASYNC_CONF_WHEEL_BITS < 1 || ASYNC_CONF_WHEEL_BITS > 6
+#error "ASYNC_CONF_WHEEL_BITS must be 1..6"
+#endif
+#if ASYNC_CONF_WHEEL_LEVELS < 1 || ASYNC_CONF_WHEEL_LEVELS > 12
+#error "ASYNC_CONF_WHEEL_LEVELS must be 1..12"
+#endif
+#if ASYNC_CONF_ATOMICS && !defined(__GNUC__)
+#error "ASYNC_CONF_ATOMICS=1 needs GCC/Clang __atomic builtins"
+#endif
+#if ASYNC_CONF_WHEEL_BITS * (ASYNC_CONF_WHEEL_LEVELS - 1) >= ASYNC_CONF_TICK_BITS
+#error "timer wheel has levels beyond the tick width: lower ASYNC_CONF_WHEEL_LEVELS"
+#endif
+
+/* ======================================================================
+ * 2. Ticks and time
+ * ====================================================================== */
+
+#if ASYNC_CONF_TICK_BITS == 16
+typedef uint16_t async_tick;
+typedef int16_t async_stick;
+#define ASYNC_TICK_MAX_DELAY ((async_tick)0x7FFF)
+#elif ASYNC_CONF_TICK_BITS == 32
+typedef uint32_t async_tick;
+typedef int32_t async_stick;
+#define ASYNC_TICK_MAX_DELAY ((async_tick)0x7FFFFFFFu)
+#else
+typedef uint64_t async_tick;
+typedef int64_t async_stick;
+#define ASYNC_TICK_MAX_DELAY ((async_tick)0x7FFFFFFFFFFFFFFFull)
+#endif
+
+/* Wrap-safe comparisons: valid while the two ticks are less than
+ * 2^(bits-1) apart.                                                       */
+#define async_tick_before(a, b) ((async_stick)((async_tick)(a) - (async_tick)(b)) < 0)
+#define async_tick_after(a, b) async_tick_before((b), (a))
+
+/* Durations, rounded up so a sleep never ends early.                     */
+#define ASYNC_SEC(s) ((async_tick)((unsigned long long)(s) * ASYNC_CONF_TICK_HZ))
+#define ASYNC_MS(ms) \
+    ((async_tick)(((unsigned long long)(ms) * ASYNC_CONF_TICK_HZ + 999u) / 1000u))
+#define ASYNC_US(us) \
+    ((async_tick)(((unsigned long long)(us) * ASYNC_CONF_TICK_HZ + 999999u) / 1000000u))
+
+/* ======================================================================
+ * 3. Error codes.  Every fallible call returns 0 (or a non-negative value)
+ *    on success and one of these on failure.  Codes at or below
+ *    ASYNC_EOS_BASE carry an operating-system errno: ASYNC_EOS(errno).
+ * ====================================================================== */
+
+#define ASYNC_ERRORS(X)                                                       \
+    X(ASYNC_ECANCELED, -1, "task cancelled")                                  \
+    X(ASYNC_ETIMEDOUT, -2, "deadline expired")                                \
+    X(ASYNC_ECLOSED, -3, "closed")                                            \
+    X(ASYNC_EBUSY, -4, "already in use (running task, second waiter)")        \
+    X(ASYNC_EINVAL, -5, "invalid argument")                                   \
+    X(ASYNC_EAGAIN, -6, "would block")                                        \
+    X(ASYNC_ENOSPC, -7, "capacity exhausted")                                 \
+    X(ASYNC_ERANGE, -8, "value out of range")                                 \
+    X(ASYNC_EPERM, -9, "not permitted (not owner, or not in a task)")         \
+    X(ASYNC_EDEADLK, -10, "deadlock: nothing can ever run")                   \
+    X(ASYNC_EDONE, -11, "task already finished")                              \
+    X(ASYNC_EALREADY, -12, "already done")                                    \
+    X(ASYNC_EBADRESUME, -13, "unknown resume point in coroutine frame")       \
+    X(ASYNC_ESTATE, -14, "coroutine suspended with nothing to wake it")       \
+    X(ASYNC_EOVERFLOW, -15, "count overflow")                                 \
+    X(ASYNC_ENOENT, -16, "nothing to wait for")                               \
+    X(ASYNC_EOF, -32, "end of stream")                                        \
+    X(ASYNC_ECONNRESET, -33, "connection reset by peer")                      \
+    X(ASYNC_ECONNREFUSED, -34, "connection refused")                          \
+    X(ASYNC_ETOOLONG, -35, "line or message too long")                        \
+    X(ASYNC_EHOSTUNREACH, -36, "host unreachable")                            \
+    X(ASYNC_ENAME, -37, "name resolution failed")                             \
+    X(ASYNC_EPIPE, -38, "broken pipe (peer closed)")                          \
+    X(ASYNC_EADDRINUSE, -39, "address in use")                                \
+    X(ASYNC_EPROTO, -40, "protocol error (malformed input)")                  \
+    X(ASYNC_EMFILE, -41, "too many open files")
+
+enum async_error {
+#define ASYNC__ERR_ENUM(name, value, text) name = (value),
+    ASYNC_ERRORS(ASYNC__ERR_ENUM)
+#undef ASYNC__ERR_ENUM
+    ASYNC_EOS_BASE = -256
+};
+#define ASYNC_EOS(err) (ASYNC_EOS_BASE - (err))
+
+/* Returned by an awaitable that suspended.  Never a result.              */
+#define ASYNC_PENDING INT_MIN
+
+/* ======================================================================
+ * 4. Local continuations (private: use the macros of section 6).
+ * ====================================================================== */
+
+#define ASYNC__CAT2(a, b) a##b
+#define ASYNC__CAT(a, b) ASYNC__CAT2(a, b)
+#ifdef __COUNTER__
+#define ASYNC__UNIQUE() __COUNTER__
+#else
+#define ASYNC__UNIQUE() __LINE__
+#endif
+
+#if ASYNC_CONF_LC == ASYNC_LC_SWITCH
+typedef uint16_t async_lc;
+#define ASYNC__LC_FINALLY ((async_lc)0xFFFFu)
+#define ASYNC__LC_END ((async_lc)0xFFFEu)
+#ifdef __COUNTER__
+/* Dense numbering: the first resume point of each coroutine is 1.       */
+#define ASYNC__LC_ORIGIN enum { async__origin = __COUNTER__ };
+#define ASYNC__LC_ID(n) ((async_lc)((n) - async__origin))
+#else
+#define ASYNC__LC_ORIGIN
+#define ASYNC__LC_ID(n) ((async_lc)(n))
+#endif
+/* A resume point that execution reaches by falling in.                  */
+#define ASYNC__LC_MARK_N(n)                   \
+    async__co->lc = ASYNC__LC_ID(n);          \
+    if (0) {                                  \
+    case ASYNC__LC_ID(n):;                    \
+    }
+/* A resume point placed right after `return ASYNC_PENDING`.             */
+#define ASYNC__LC_SUSPEND_N(n)                \
+    async__co->lc = ASYNC__LC_ID(n);          \
+    return ASYNC_PENDING;                     \
+    case ASYNC__LC_ID(n):;
+#define ASYNC__LC_RESUME_UNKNOWN() \
+    return async__bad_resume(async__L, async__co, __FILE__, __LINE__)
+#else /* ASYNC_LC_LABELS */
+typedef int32_t async_lc;
+#define ASYNC__LC_FINALLY ((async_lc)INT32_MIN)
+#define ASYNC__LC_END ((async_lc)(INT32_MIN + 1))
+#define ASYNC__LC_ORIGIN
+#define ASYNC__NOPEDANTIC_BEGIN \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wpedantic\"")
+#define ASYNC__NOPEDANTIC_END _Pragma("GCC diagnostic pop")
+/* Resume points are stored as label offsets from the dispatch label: an
+ * integer, so frames hold no code pointers and GCC's dangling-pointer
+ * analysis stays quiet.                                                 */
+#define ASYNC__LC_SET_N(n)                                              \
+    ASYNC__NOPEDANTIC_BEGIN                                             \
+    async__co->lc = (async_lc)((char *)&&ASYNC__CAT(async__resume_, n) - \
+                               (char *)&&async__dispatch);              \
+    ASYNC__NOPEDANTIC_END
+#define ASYNC__LC_MARK_N(n) \
+    ASYNC__LC_SET_N(n)      \
+    ASYNC__CAT(async__resume_, n) :;
+#define ASYNC__LC_SUSPEND_N(n) \
+    ASYNC__LC_SET_N(n)         \
+    return ASYNC_PENDING;      \
+    ASYNC__CAT(async__resume_, n) :;
+#define ASYNC__LC_RESUME_UNKNOWN()                                      \
+    ASYNC__NOPEDANTIC_BEGIN                                             \
+    goto *(void *)((char *)&&async__dispatch + async__co->lc);          \
+    ASYNC__NOPEDANTIC_END
+#endif
+#define ASYNC__LC_MARK_X(n) ASYNC__LC_MARK_N(n)
+#define ASYNC__LC_SUSPEND_X(n) ASYNC__LC_SUSPEND_N(n)
+#define ASYNC__LC_MARK() ASYNC__LC_MARK_X(ASYNC__UNIQUE())
+#define ASYNC__LC_SUSPEND() ASYNC__LC_SUSPEND_X(ASYNC__UNIQUE())
+
+/* ======================================================================
+ * 5. Objects.  All are caller-owned; the library never allocates.  Fields
+ *    whose names start with an underscore-free lowercase word are public
+ *    to read where documented; the rest is private.
+ * ====================================================================== */
+
+typedef struct async_loop async_loop;
+typedef struct async_task async_task;
+typedef struct async_timeout async_timeout;
+
+/* Intrusive doubly-linked list node. */
+typedef struct async_node {
+    struct async_node *next, *prev;
+} async_node;
+
+/* Common prefix of everything the timer wheel holds (tasks, timeouts). */
+typedef struct async_timed {
+    async_node node;
+    union {
+        async_tick when; /* expiry, while on the wheel             */
+        int result;      /* tasks: wake result, then final result  */
+    } u;
+    uint8_t wheel;    /* wheel level, or ASYNC__W_DUE/ASYNC__W_OFF, | kind */
+    uint8_t state;    /* tasks: ASYNC__S_*;  timeouts: scope depth          */
+    uint8_t flags;    /* tasks: ASYNC__F_*;  timeouts: fired               */
+    uint8_t scope;    /* tasks: open scope depth << 4 | expired depth      */
+} async_timed;
+
+/* A task's step function.  It runs the task's coroutine one step and
+ * returns ASYNC_PENDING while suspended, or the task's result.  The frame
+ * is found with async_frame(self, type, member).                        */
+typedef int (*async_task_fn)(async_loop *L, async_task *self);
+
+/* A task header, embedded anywhere in the frame struct the caller owns.
+ * 40 bytes on x86-64, 24 on a 32-bit MCU (ASYNC_CONF_DEBUG off).        */
+struct async_task {
+    async_timed base;
+    async_task_fn fn;
+    void *joiner; /* the task in async_join, or the group it belongs to */
+#if ASYNC_CONF_DEBUG
+    const char *name;
+    const char *file; /* last suspension point */
+    int line;
+    async_tick step_start;
+    async_node all; /* every live task of the loop, for async_dump */
+#endif
+};
+
+/* Public task states (async_task_state). */
+enum async_task_state {
+    ASYNC_TASK_IDLE,    /* never spawned (zeroed)                     */
+    ASYNC_TASK_READY,   /* runnable, queued                           */
+    ASYNC_TASK_RUNNING, /* stepping right now                         */
+    ASYNC_TASK_WAITING, /* suspended on something                     */
+    ASYNC_TASK_DONE     /* finished; async_task_result() is its value */
+};
+
+/* A coroutine's resume point and result, one per coroutine frame.       */
+typedef struct async_co {
+    async_lc lc;            /* where to resume; 0 = at the start          */
+    uint8_t flags;          /* ASYNC__CO_*                                */
+    int rc;                 /* value async_end will return                */
+    async_timeout *scopes;  /* innermost open timeout scope               */
+} async_co;
+
+/* A deadline around awaits (asyncio's timeout() and wait_for()).  Lives
+ * in the frame of the coroutine that opens it.                          */
+struct async_timeout {
+    async_timed base; /* wheel node; state = depth, flags = fired */
+    async_task *owner;
+    async_timeout *outer;
+};
+
+/* Port: how the core reaches its environment.  Embed it first in your
+ * port's struct; every hook receives that pointer back.                 */
+typedef struct async_port async_port;
+struct async_port {
+    /* Current time in ticks; monotonic.  Required.                       */
+    async_tick (*now)(const async_port *self);
+    /* Nothing is runnable: block until `deadline` (when has_deadline) or
+     * until wake() is called, then return 0.  Must not block if
+     * async_loop_pending(L) turns true, so check it with interrupts
+     * masked (bare metal) or rely on wake() being latched (threads).
+     * Return ASYNC_EDEADLK if nothing can ever wake the loop.  Required. */
+    int (*idle)(const async_port *self, async_loop *L, bool has_deadline, async_tick deadline);
+    /* Called by async_post() after queueing, from any context: interrupt
+     * an idle() in progress.  NULL if idle() needs no help.              */
+    void (*wake)(const async_port *self);
+    /* Critical section for async_post() when ASYNC_CONF_ATOMICS is 0.
+     * NULL if posts never come from interrupts or other threads.        */
+    void (*lock)(const async_port *self);
+    void (*unlock)(const async_port *self);
+};
+
+/* A call from an interrupt handler or another thread into the loop
+ * (asyncio's call_soon_threadsafe).  async_post() queues it (once: posting
+ * a queued call is coalesced) and the loop runs fn in loop context before
+ * its next step.                                                         */
+typedef struct async_call async_call;
+struct async_call {
+    async_call *next;
+    void (*fn)(async_loop *L, async_call *self);
+    volatile int queued;
+};
+
+/* External wait source, for awaitables built outside the core (the libev
+ * layer's fd watchers).  detach() is called, on the loop thread, when the
+ * parked task is woken by something else (cancel, timeout): stop
+ * watching and forget the task.                                          */
+typedef struct async_waiter async_waiter;
+struct async_waiter {
+    void (*detach)(async_loop *L, async_waiter *self, async_task *t);
+};
+
+#define ASYNC__WBITS ASYNC_CONF_WHEEL_BITS
+#define ASYNC__WSLOTS (1u << ASYNC__WBITS)
+#define ASYNC__WLEVELS ASYNC_CONF_WHEEL_LEVELS
+#if ASYNC__WBITS == 6
+typedef uint64_t async__wmap;
+#elif ASYNC__WBITS == 5
+typedef uint32_t async__wmap;
+#elif ASYNC__WBITS == 4
+typedef uint16_t async__wmap;
+#else
+typedef uint8_t async__wmap;
+#endif
+
+/* The event loop: run queue, timer wheel, posts.  No global state:
+ * several loops may coexist, each driven by one thread.                 */
+struct async_loop {
+    const async_port *port;
+    async_tick now;          /* cached time of the current pass          */
+    async_task *current;     /* the task being stepped, or NULL          */
+    async_task *run_head;    /* FIFO of ready tasks (node.next)          */
+    async_task *run_tail;
+    async_node pollers;      /* tasks in async_await_until               */
+    unsigned ntasks;         /* spawned and not finished                 */
+    uint8_t progress;        /* a step changed something this pass       */
+    async_tick wnow;         /* the wheel has processed up to here       */
+    async_node *due;         /* expired, not yet fired (circular)        */
+    async__wmap wmap[ASYNC__WLEVELS];
+    async_node *wheel[ASYNC__WLEVELS][ASYNC__WSLOTS];
+    async_call *volatile posts; /* LIFO pushed by async_post()           */
+#if ASYNC_CONF_DEBUG
+    async_node all;             /* every live task                        */
+    async_tick slow_step;       /* warn when a step exceeds this (0: off) */
+    void (*on_debug)(async_loop *L, async_task *t, const char *what, long value);
+#endif
+};
+
+/* Event: a flag tasks wait to become set (asyncio.Event).  Zeroed = clear. */
+typedef struct async_event {
+    async_node waiters;
+    bool set;
+} async_event;
+
+/* Counting semaphore (asyncio.Semaphore / BoundedSemaphore when max > 0). */
+typedef struct async_sem {
+    async_node waiters;
+    unsigned count;
+    unsigned max; /* 0: unbounded */
+} async_sem;
+
+/* Mutual exclusion owned by a task (asyncio.Lock).  Zeroed = unlocked.  */
+typedef struct async_lock {
+    async_node waiters;
+    async_task *owner;
+} async_lock;
+
+/* Condition variable bound to a lock (asyncio.Condition).               */
+typedef struct async_cond {
+    async_node waiters;
+    async_lock *lock;
+} async_cond;
+
+/* One-shot result slot with waiters (asyncio.Future).  Zeroed = pending. */
+typedef struct async_future {
+    async_node waiters;
+    int result;
+    bool done;
+} async_future;
+
+/* Bounded FIFO of fixed-size items over a caller-provided array.       */
+typedef struct async_queue {
+    async_node getters, putters;
+    unsigned char *buf;
+    size_t item_size;
+    unsigned cap, head, count;
+    unsigned held_items; /* items promised to woken getters     */
+    unsigned held_slots; /* slots promised to woken putters     */
+    bool closed;
+} async_queue;
+
+/* A set of tasks awaited together: gather, wait-for-first, TaskGroup.
+ * Members are recorded in a caller-provided array of task pointers.    */
+typedef struct async_group {
+    async_task **slots;
+    unsigned cap, count, running;
+    int error;               /* first member error (not cancellation)    */
+    uint8_t flags;           /* ASYNC_GROUP_*                            */
+    async_task *waiter;      /* task in async_group_wait/next            */
+    async_task *done_head;   /* finished, not yet reaped (node.next)     */
+    async_task *done_tail;
+} async_group;
+#define ASYNC_GROUP_CANCEL_ON_ERROR 0x01u /* TaskGroup: first error cancels the rest */
+#define ASYNC__GROUP_WAIT_ANY 0x80u
+
+/* Counting notification that interrupt handlers and other threads give
+ * and tasks take (FreeRTOS' xSemaphoreGiveFromISR, asyncio's
+ * call_soon_threadsafe + Semaphore).                                    */
+typedef struct async_notify {
+    async_call call;
+    async_sem sem;
+    volatile unsigned pending;
+} async_notify;
+
+/* Virtual clock port for tests and simulations: time moves only when the
+ * program advances it, or, with autojump, leaps to the next deadline when
+ * every task is blocked (Trio's MockClock(autojump_threshold=0)).       */
+typedef struct async_vclock {
+    async_port port;
+    async_tick now;
+    bool autojump;
+    unsigned long idles; /* number of idle() calls, for tests          */
+} async_vclock;
+
+/* ======================================================================
+ * 6. Coroutine macros.
+ *
+ *     struct hello { async_co co; int i; };
+ *
+ *     static int hello(async_loop *L, struct hello *f)
+ *     {
+ *         async_begin(L, &f->co);
+ *         for (f->i = 0; f->i < 3; f->i++) {
+ *             puts("tick");
+ *             async_await(async_sleep(L, ASYNC_MS(100)));
+ *         }
+ *         async_end;
+ *     }
+ *
+ * A coroutine returns ASYNC_PENDING while suspended and its result (>= 0)
+ * or an error (< 0) when it ends.  async_begin declares the hidden locals
+ * async__L and async__co that the other macros use.
+ * ====================================================================== */
+
+#define ASYNC__CO_FINALLY 0x01u
+
+#define async_begin(L, co)                                   \
+    async_loop *const async__L = (L);                        \
+    async_co *const async__co = (co);                        \
+    ASYNC__LC_ORIGIN                                         \
+    (void)async__L;                                          \
+    async__dispatch:                                         \
+    switch (async__co->lc) {                                 \
+    case 0:                                                  \
+        async__co->rc = 0;                                   \
+        async__co->flags = 0;                                \
+        async__co->scopes = NULL
+
+/* Start of the cleanup section (try/finally).  Reached by falling off
+ * the body, by async_return(), or by an await whose error propagates.
+ * Inside it, async_error() is the pending result: < 0 if the body failed.
+ * Awaits here still report cancellation if the task was cancelled.      */
+#define async_finally                                        \
+    /* FALLTHROUGH */                                        \
+    async__co->lc = ASYNC__LC_FINALLY;                       \
+    if (0) {                                                 \
+    case ASYNC__LC_FINALLY:;                                 \
+    }                                                        \
+    async__co->flags |= ASYNC__CO_FINALLY
+
+/* End of the body: closes open timeout scopes, resets the frame so the
+ * coroutine can be called afresh, and returns the result.               */
+#define async_end                                            \
+    async__co->lc = ASYNC__LC_END;                           \
+    if (0) {                                                 \
+    case ASYNC__LC_END:;                                     \
+    }                                                        \
+    return async__co_end(async__L, async__co);               \
+    default:                                                 \
+        if (async__co->lc == ASYNC__LC_FINALLY)              \
+            return async__co_end(async__L, async__co);       \
+        if (0)                                               \
+            goto async__dispatch;                            \
+        ASYNC__LC_RESUME_UNKNOWN();                          \
+        }                                                    \
+        return ASYNC_PENDING
+
+/* Finish with value v (>= 0: success, < 0: error), running the cleanup
+ * section first if there is one (a return inside it ends at once).      */
+#define async_return(v)                                                      \
+    do {                                                                     \
+        async__co->rc = (v);                                                 \
+        async__co->lc = (async__co->flags & ASYNC__CO_FINALLY) ? ASYNC__LC_END \
+                                                               : ASYNC__LC_FINALLY; \
+        goto async__dispatch;                                                \
+    } while (0)
+
+/* The result pending in the cleanup section; < 0 if the body failed.    */
+#define async_error() (async__co->rc)
+
+/* Await `op` and store its result, value or error, in `var`: nothing
+ * propagates.  `op` is an awaitable call (async_sleep(L, ..), a child
+ * coroutine...) and is evaluated again each time the task resumes, so its
+ * arguments must not have side effects.  If the task has been cancelled,
+ * or a timeout scope around it has expired, `op` is not started and var
+ * receives ASYNC_ECANCELED or ASYNC_ETIMEDOUT.                          */
+#define async_await_rc(var, op)                                   \
+    do {                                                          \
+        if (async__interrupted(async__L)) {                       \
+            (var) = async__interrupt_code(async__L);              \
+        } else {                                                  \
+            ASYNC__LC_MARK()                                      \
+            if (((var) = (op)) == ASYNC_PENDING)                  \
+                return ASYNC_PENDING;                             \
+        }                                                         \
+    } while (0)
+
+/* Await `op`; an error ends this coroutine with that error (through its
+ * cleanup section), like an exception propagating.  The value is
+ * discarded; use async_await_val to keep it.                            */
+#define async_await(op)                                           \
+    do {                                                          \
+        int async__r;                                             \
+        async_await_rc(async__r, (op));                           \
+        if (async__r < 0)                                         \
+            async_return(async__r);                               \
+    } while (0)
+
+/* Await `op`; on success store its value in `var`, on error propagate.  */
+#define async_await_val(var, op)                                  \
+    do {                                                          \
+        int async__r;                                             \
+        async_await_rc(async__r, (op));                           \
+        if (async__r < 0)                                         \
+            async_return(async__r);                               \
+        (var) = async__r;                                         \
+    } while (0)
+
+/* Let every other ready task run once, then continue (asyncio.sleep(0)).
+ * Reports cancellation like any await.                                  */
+#define async_yield()                                             \
+    do {                                                          \
+        int async__r;                                             \
+        async__r = async__interrupt_code(async__L);               \
+        if (async__r == 0) {                                      \
+            async__yield(async__L);                               \
+            ASYNC__LC_SUSPEND()                                   \
+            async__r = async__yield_result(async__L);             \
+        }                                                         \
+        if (async__r < 0)                                         \
+            async_return(async__r);                               \
+    } while (0)
+
+/* Wait until `cond` is true.  It is re-checked after other tasks have
+ * run, never in a spin: if nothing else runs, the loop sleeps until a
+ * timer, a post or I/O wakes something.  Prefer an event or a future
+ * where one fits; a condition that only an interrupt handler changes
+ * needs the handler to call async_post().                              */
+#define async_await_until(cond)                                   \
+    do {                                                          \
+        int async__r;                                             \
+        async__r = async__interrupt_code(async__L);               \
+        if (async__r == 0) {                                      \
+            ASYNC__LC_MARK()                                      \
+            async__r = async__poll_result(async__L);              \
+            if (async__r == 0 && !(cond)) {                       \
+                async__poll(async__L);                            \
+                return ASYNC_PENDING;                             \
+            }                                                     \
+        }                                                         \
+        if (async__r < 0)                                         \
+            async_return(async__r);                               \
+    } while (0)
+
+/* Open a timeout scope (asyncio.timeout): until async_timeout_end(to),
+ * every await reports ASYNC_ETIMEDOUT once `ticks` have passed, and the
+ * await in progress at that moment is interrupted.  Scopes nest up to 15
+ * deep.  Returns 0, or ASYNC_ENOSPC/ASYNC_EPERM/ASYNC_ERANGE.            */
+#define async_timeout_begin(to, ticks) \
+    async__timeout_begin(async__L, async__co, (to), async__L->now + (async_tick)(ticks), (ticks))
+#define async_timeout_begin_at(to, deadline) \
+    async__timeout_begin(async__L, async__co, (to), (deadline), 0)
+/* Close the scope: 0, or ASYNC_ETIMEDOUT if it expired.  Closing out of
+ * order (not the innermost scope of this coroutine) is ASYNC_EINVAL.
+ * Scopes still open when the coroutine ends are closed by async_end.    */
+#define async_timeout_end(to) async__timeout_end(async__L, async__co, (to))
+
+/* wait_for: await `op` with a deadline `ticks` from now, using the scope
+ * object `to`.  var = op's result; if the deadline interrupted it,
+ * ASYNC_ETIMEDOUT.  A result that arrived in time is never discarded.   */
+#define async_await_for(to, ticks, var, op)                               \
+    do {                                                                  \
+        int async__t;                                                     \
+        async__t = async__interrupt_code(async__L);                       \
+        if (async__t == 0)                                                \
+            async__t = async_timeout_begin((to), (ticks));                \
+        if (async__t < 0) {                                               \
+            (var) = async__t;                                             \
+        } else {                                                          \
+            async_await_rc((var), (op));                                  \
+            async__t = async_timeout_end(to);                             \
+            if (async__t == ASYNC_ETIMEDOUT && (var) < 0 &&               \
+                !async__cancelled(async__L))                              \
+                (var) = ASYNC_ETIMEDOUT;                                  \
+        }                                                                 \
+    } while (0)
+
+/* The frame (enclosing struct) of a task header.                         */
+#define async_frame(task, type, member) \
+    ((type *)(void *)((char *)(task) - offsetof(type, member)))
+
+/* Static initialisers, for objects that need more than zeroing.         */
+#define ASYNC_SEM_INIT(count, max) {{NULL, NULL}, (count), (max)}
+
+/* ======================================================================
+ * 7. API.  L is the loop; "op" marks awaitables (use inside an await
+ *    macro, from a task; they return ASYNC_PENDING when they suspend).
+ *    Unless stated otherwise, calls are for the loop's thread only.
+ * ====================================================================== */
+
+/* ---- loop ---- */
+/* Initialise a loop over a port.  Returns 0 or ASYNC_EINVAL.            */
+int async_loop_init(async_loop *L, const async_port *port);
+/* asyncio.run: spawn `main` with fn (fn == NULL: main is already spawned)
+ * and run until it finishes; main == NULL: run until no task is left.
+ * Returns main's result (or 0), ASYNC_EDEADLK when every remaining task
+ * waits for something that can never happen, or a spawn error.          */
+int async_run(async_loop *L, async_task *main, async_task_fn fn);
+/* One pass: read the clock, deliver posts, fire due timers, step every
+ * task that was ready at the start of the pass once.  Returns the number
+ * of steps.  For drivers that own the sleeping (the libev layer, tests). */
+int async_run_once(async_loop *L);
+/* Passes until nothing is ready or due now; never idles or moves time.  */
+int async_run_ready(async_loop *L);
+/* True when a task is ready, a timer is due or a post is queued: the
+ * loop must not sleep.  Safe to call from the port's idle() with
+ * interrupts masked.                                                    */
+bool async_loop_pending(const async_loop *L);
+/* The next moment the wheel needs attention (a deadline, or a point where
+ * it refiles far timers); false if no timer is armed.                   */
+bool async_loop_next_deadline(const async_loop *L, async_tick *deadline);
+/* Cached time of the current pass; async_loop_update_now re-reads it.   */
+async_tick async_now(const async_loop *L);
+async_tick async_loop_update_now(async_loop *L);
+/* Spawned tasks that have not finished.                                 */
+unsigned async_loop_tasks(const async_loop *L);
+/* The task being stepped, or NULL outside a step.                       */
+async_task *async_current(const async_loop *L);
+
+/* ---- tasks ---- */
+/* Queue `t` to run fn.  ASYNC_EBUSY if t is ready, running or waiting,
+ * or finished but still held by a group; ASYNC_EINVAL on NULL.          */
+int async_spawn(async_loop *L, async_task *t, async_task_fn fn);
+/* Request cancellation: t's current await (if suspended) and every later
+ * one report ASYNC_ECANCELED until it finishes; a task that has not
+ * started yet finishes with ASYNC_ECANCELED without running.  Returns 0,
+ * ASYNC_EALREADY if already requested, ASYNC_EDONE if t has finished
+ * (harmless), ASYNC_EINVAL if never spawned.                            */
+int async_cancel(async_loop *L, async_task *t);
+/* op: wait for t to finish and return its result (asyncio's await task).
+ * If the waiting task is cancelled or times out meanwhile, t is cancelled
+ * too and the wait reports that once t has finished.  ASYNC_EBUSY if
+ * something else already joins t (a task or a group), ASYNC_EDEADLK for
+ * a task joining itself, ASYNC_EINVAL if t was never spawned.           */
+int async_join(async_loop *L, async_task *t);
+/* op: sleep for `ticks` (0 = yield), or until `deadline`.  ASYNC_ERANGE
+ * if longer than ASYNC_TICK_MAX_DELAY.                                  */
+int async_sleep(async_loop *L, async_tick ticks);
+int async_sleep_until(async_loop *L, async_tick deadline);
+enum async_task_state async_task_state(const async_task *t);
+bool async_task_done(const async_task *t);
+bool async_task_cancelled(const async_task *t);
+/* The result of a finished task; ASYNC_EAGAIN if it has not finished.   */
+int async_task_result(const async_task *t);
+/* Optional name shown by debug output (kept only with ASYNC_CONF_DEBUG). */
+void async_task_set_name(async_task *t, const char *name);
+const char *async_task_name(const async_task *t);
+
+/* ---- building awaitables ---- */
+/* In an op, first thing: if the current task was woken for this await,
+ * store the wake result and return true.                                */
+bool async_woken(async_loop *L, int *result);
+/* Suspend the current task on an external wait source; returns
+ * ASYNC_PENDING (return it), or ASYNC_EPERM outside a task.             */
+int async_park(async_loop *L, async_waiter *w);
+/* Wake a suspended task with `result` (detaching it from what it waited
+ * on).  No effect on a task that is not suspended.                      */
+void async_wake(async_loop *L, async_task *t, int result);
+
+/* ---- groups: gather, wait for the first, TaskGroup ---- */
+/* slots: an array of `cap` task pointers the group records members in.
+ * flags: 0 (gather) or ASYNC_GROUP_CANCEL_ON_ERROR (TaskGroup).         */
+int async_group_init(async_group *g, async_task **slots, unsigned cap, unsigned flags);
+/* Spawn t as a member.  ASYNC_ENOSPC when the slots are full, ASYNC_EBUSY
+ * if t is in use, ASYNC_ECANCELED if the group is cancelling.            */
+int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_fn fn);
+/* op: wait until every member has finished.  Returns 0 or the first
+ * member error other than cancellation; members keep their results.
+ * If the waiter is interrupted, every member is cancelled and the wait
+ * reports the interruption once all have finished.                      */
+int async_group_wait(async_loop *L, async_group *g);
+/* op: wait for the next member to finish (in completion order), remove it
+ * from the group and store it in *done.  ASYNC_ENOENT if the group has no
+ * members.  Interruption does not cancel members (asyncio.wait).        */
+int async_group_next(async_loop *L, async_group *g, async_task **done);
+/* Cancel every running member; returns how many were cancelled.         */
+unsigned async_group_cancel(async_loop *L, async_group *g);
+/* Remove every finished member, freeing its slot.  Returns the count.   */
+unsigned async_group_reap(async_group *g);
+unsigned async_group_running(const async_group *g);
+
+/* ---- events ---- */
+void async_event_init(async_event *ev);
+int async_event_wait(async_loop *L, async_event *ev); /* op */
+void async_event_set(async_loop *L, async_event *ev);   /* wakes all waiters */
+void async_event_clear(async_event *ev);
+bool async_event_is_set(const async_event *ev);
+
+/* ---- semaphores ---- */
+/* max = 0: unbounded; else releasing past max is ASYNC_EOVERFLOW.       */
+int async_sem_init(async_sem *s, unsigned count, unsigned max);
+int async_sem_acquire(async_loop *L, async_sem *s); /* op */
+int async_sem_try_acquire(async_sem *s);            /* 0 or ASYNC_EAGAIN */
+int async_sem_release(async_loop *L, async_sem *s); /* hands over to the first waiter */
+unsigned async_sem_value(const async_sem *s);
+
+/* ---- locks ---- */
+void async_lock_init(async_lock *m);
+/* op: ASYNC_EDEADLK if the caller already holds it, ASYNC_EPERM outside a task. */
+int async_lock_acquire(async_loop *L, async_lock *m);
+int async_lock_try_acquire(async_loop *L, async_lock *m); /* 0, ASYNC_EAGAIN */
+/* ASYNC_EPERM unless the current task owns it; hands over FIFO.         */
+int async_lock_release(async_loop *L, async_lock *m);
+bool async_lock_locked(const async_lock *m);
+
+/* ---- condition variables ---- */
+int async_cond_init(async_cond *c, async_lock *m);
+/* op: release the lock, wait for a notify, re-acquire.  Always returns
+ * holding the lock, even when it reports cancellation or a timeout.
+ * ASYNC_EPERM if the caller does not hold the lock.                     */
+int async_cond_wait(async_loop *L, async_cond *c);
+/* Wake up to n waiters (they re-acquire the lock in turn).  Returns how
+ * many were woken.                                                      */
+unsigned async_cond_notify(async_loop *L, async_cond *c, unsigned n);
+unsigned async_cond_notify_all(async_loop *L, async_cond *c);
+
+/* ---- futures ---- */
+void async_future_init(async_future *f);
+/* op: the future's result once set.                                     */
+int async_future_wait(async_loop *L, async_future *f);
+/* Set the result and wake every waiter.  ASYNC_EALREADY if already set. */
+int async_future_set(async_loop *L, async_future *f, int result);
+bool async_future_done(const async_future *f);
+/* The result, or ASYNC_EAGAIN if not set yet.                           */
+int async_future_result(const async_future *f);
+
+/* ---- queues ---- */
+/* buf holds cap items of item_size bytes.  ASYNC_EINVAL for cap == 0,
+ * item_size == 0 or buf == NULL.                                        */
+int async_queue_init(async_queue *q, void *buf, size_t item_size, unsigned cap);
+/* op: copy the item in, waiting while full.  ASYNC_ECLOSED once closed.  */
+int async_queue_put(async_loop *L, async_queue *q, const void *item);
+/* op: copy the oldest item out, waiting while empty.  After close, items
+ * still queued are delivered, then ASYNC_ECLOSED.                       */
+int async_queue_get(async_loop *L, async_queue *q, void *item);
+int async_queue_try_put(async_loop *L, async_queue *q, const void *item); /* ASYNC_EAGAIN if full */
+int async_queue_try_get(async_loop *L, async_queue *q, void *item);       /* ASYNC_EAGAIN if empty */
+/* Refuse further puts and wake every waiter: putters get ASYNC_ECLOSED,
+ * getters drain what is left then get ASYNC_ECLOSED.  Idempotent.      */
+void async_queue_close(async_loop *L, async_queue *q);
+unsigned async_queue_size(const async_queue *q);
+bool async_queue_closed(const async_queue *q);
+
+/* ---- interrupts and other threads ---- */
+/* Any context: queue call p for the loop (coalesced if already queued)
+ * and wake the port.  p->fn must be set.  Returns 0, or ASYNC_EALREADY
+ * when p was already queued (its fn will still run once, later).         */
+int async_post(async_loop *L, async_call *p);
+void async_notify_init(async_notify *n);
+/* Any context (interrupt handler, other thread): add one permit.        */
+void async_notify_give(async_loop *L, async_notify *n);
+/* op: take one permit, waiting for it.                                  */
+int async_notify_take(async_loop *L, async_notify *n);
+
+/* ---- virtual clock port ---- */
+void async_vclock_init(async_vclock *vc, async_tick start, bool autojump);
+/* Move time forward (wrap-safe); timers fire on the loop's next pass.   */
+void async_vclock_advance(async_vclock *vc, async_tick ticks);
+
+/* ---- errors ---- */
+const char *async_strerror(int code);
+
+/* ---- debug mode (ASYNC_CONF_DEBUG) ---- */
+#if ASYNC_CONF_DEBUG
+void async_debug_misuse(async_loop *L, int code, const char *file, int line);
+#endif
+
+/* ---- private, used by the macros ---- */
+int async__co_end(async_loop *L, async_co *co);
+int async__bad_resume(async_loop *L, async_co *co, const char *file, int line);
+bool async__interrupted(const async_loop *L);
+int async__interrupt_code(const async_loop *L);
+bool async__cancelled(const async_loop *L);
+void async__yield(async_loop *L);
+int async__yield_result(async_loop *L);
+void async__poll(async_loop *L);
+int async__poll_result(async_loop *L);
+int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick deadline,
+                         async_tick ticks);
+int async__timeout_end(async_loop *L, async_co *co, async_timeout *to);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASYNC_H */
+
+/* ======================================================================
+ * 8. Implementation
+ * ====================================================================== */
+#if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC__IMPLEMENTED)
+#define ASYNC__IMPLEMENTED
+
+#if ASYNC_CONF_DEBUG && defined(__STDC_HOSTED__) && __STDC_HOSTED__
+#include <stdio.h>
+#include <stdlib.h>
+#define ASYNC__HOSTED 1
+#else
+#define ASYNC__HOSTED 0
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Task states (async_timed.state of a task). */
+enum {
+    ASYNC__S_IDLE,
+    ASYNC__S_READY,
+    ASYNC__S_RUNNING,
+    ASYNC__S_DONE,
+    ASYNC__S_WLIST,  /* on a primitive's wait list or the lock list     */
+    ASYNC__S_WTIMER, /* sleeping on the wheel                           */
+    ASYNC__S_WPOLL,  /* in L->pollers (async_await_until)               */
+    ASYNC__S_WJOIN,  /* node.next = the task joined                     */
+    ASYNC__S_WGROUP, /* node.next = the group waited on                 */
+    ASYNC__S_WEXT    /* node.next = an async_waiter                     */
+};
+/* Task flags. */
+#define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
+#define ASYNC__F_CANCEL 0x02u   /* cancellation requested (sticky)          */
+#define ASYNC__F_STARTED 0x04u  /* stepped at least once                    */
+#define ASYNC__F_INGROUP 0x08u  /* joiner is an async_group                 */
+#define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
+#define ASYNC__F_DRAIN 0x20u    /* interrupted; waiting for cleanup to end  */
+#define ASYNC__F_NOTIFIED 0x40u /* cond waiter moved to the lock list       */
+/* async_timed.wheel */
+#define ASYNC__W_LEVEL 0x0Fu
+#define ASYNC__W_DUE 0x0Eu
+#define ASYNC__W_OFF 0x0Fu
+#define ASYNC__W_TIMEOUT 0x80u
+
+#define ASYNC__MISUSE(L, code) (ASYNC_CONF_ON_MISUSE((L), (code), __FILE__, __LINE__), (code))
+
+/* ---- small helpers ---- */
+
+static async_task *async__task_of(async_node *n)
+{
+    return (async_task *)(void *)n; /* node is the first member */
+}
+
+static void async__copy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = (unsigned char *)dst;
+    const unsigned char *s = (const unsigned char *)src;
+    while (n--)
+        *d++ = *s++;
+}
+
+/* ---- sentinel lists (wait lists, pollers).  A zeroed head is empty. ---- */
+
+static bool async__list_empty(const async_node *h)
+{
+    return h->next == NULL || h->next == h;
+}
+
+static void async__list_append(async_node *h, async_node *n)
+{
+    if (h->next == NULL)
+        h->next = h->prev = h;
+    n->next = h;
+    n->prev = h->prev;
+    h->prev->next = n;
+    h->prev = n;
+}
+
+static void async__list_remove(async_node *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->next = n->prev = NULL;
+}
+
+static async_task *async__list_first(const async_node *h)
+{
+    return async__list_empty(h) ? NULL : async__task_of(h->next);
+}
+
+/* ---- buckets: circular lists without sentinel, head = first node ---- */
+
+static void async__bucket_push(async_node **b, async_node *n)
+{
+    async_node *h = *b;
+    if (h == NULL) {
+        n->next = n->prev = n;
+        *b = n;
+    } else {
+        n->next = h;
+        n->prev = h->prev;
+        h->prev->next = n;
+        h->prev = n;
+    }
+}
+
+static void async__bucket_remove(async_node **b, async_node *n)
+{
+    if (n->next == n) {
+        *b = NULL;
+    } else {
+        n->prev->next = n->next;
+        n->next->prev = n->prev;
+        if (*b == n)
+            *b = n->next;
+    }
+    n->next = n->prev = NULL;
+}
+
+/* ---- the timer wheel ----
+ * A timer sits at the highest digit (level) where its expiry differs from
+ * wnow, in the slot named by its expiry's digit there.  When wnow reaches
+ * that slot's start the timers are refiled lower (cascade); at level 0 they
+ * are due.  Levels below the top only hold slots strictly ahead of wnow's
+ * digit; the top level may also hold slots of the next turn.            */
+
+static async_tick async__pow2(unsigned n)
+{
+    return n >= ASYNC_CONF_TICK_BITS ? (async_tick)0 : (async_tick)((async_tick)1 << n);
+}
+
+static unsigned async__digit(async_tick t, unsigned level)
+{
+    return (unsigned)(t >> (ASYNC__WBITS * level)) & (ASYNC__WSLOTS - 1u);
+}
+
+static unsigned async__ctz(async__wmap m)
+{
+#if defined(__GNUC__) && ASYNC__WBITS == 6
+    return (unsigned)__builtin_ctzll(m);
+#elif defined(__GNUC__) && ASYNC__WBITS == 5
+    return (unsigned)__builtin_ctzl(m);
+#else
+    unsigned i = 0;
+    while (!(m & 1u)) {
+        m = (async__wmap)(m >> 1);
+        i++;
+    }
+    return i;
+#endif
+}
+
+static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
+{
+    unsigned kind = tm->wheel & ASYNC__W_TIMEOUT;
+    unsigned level = 0, slot;
+    async_tick diff = when ^ L->wnow;
+
+    tm->u.when = when;
+    if (!async_tick_after(when, L->wnow)) {
+        tm->wheel = (uint8_t)(kind | ASYNC__W_DUE);
+        async__bucket_push(&L->due, &tm->node);
+        return;
+    }
+    while (level + 1 < ASYNC__WLEVELS && (diff >> (ASYNC__WBITS * (level + 1))) != 0)
+        level++;
+    slot = async__digit(when, level);
+    tm->wheel = (uint8_t)(kind | level);
+    async__bucket_push(&L->wheel[level][slot], &tm->node);
+    L->wmap[level] = (async__wmap)(L->wmap[level] | ((async__wmap)1 << slot));
+}
+
+static void async__timer_remove(async_loop *L, async_timed *tm)
+{
+    unsigned level = tm->wheel & ASYNC__W_LEVEL;
+    unsigned slot;
+
+    if (level == ASYNC__W_OFF)
+        return;
+    if (level == ASYNC__W_DUE) {
+        async__bucket_remove(&L->due, &tm->node);
+    } else {
+        slot = async__digit(tm->u.when, level);
+        async__bucket_remove(&L->wheel[level][slot], &tm->node);
+        if (L->wheel[level][slot] == NULL)
+            L->wmap[level] = (async__wmap)(L->wmap[level] & ~((async__wmap)1 << slot));
+    }
+    tm->wheel = (uint8_t)((tm->wheel & ASYNC__W_TIMEOUT) | ASYNC__W_OFF);
+}
+
+/* The next moment the wheel must process (not counting due timers). */
+static bool async__wheel_next(const async_loop *L, async_tick *out)
+{
+    bool found = false;
+    async_tick best = 0;
+    unsigned level;
+
+    for (level = 0; level < ASYNC__WLEVELS; level++) {
+        async__wmap map = L->wmap[level], ahead = 0;
+        unsigned shift = ASYNC__WBITS * level, d = async__digit(L->wnow, level);
+        async_tick turn = async__pow2(shift + ASYNC__WBITS);
+        async_tick at = L->wnow & (async_tick)~(async_tick)(turn - 1u);
+
+        if (map == 0)
+            continue;
+        if (d + 1u < ASYNC__WSLOTS)
+            ahead = (async__wmap)(map & (async__wmap)((async__wmap)~(async__wmap)0 << (d + 1u)));
+        if (ahead)
+            at = (async_tick)(at + ((async_tick)async__ctz(ahead) << shift));
+        else /* top level: a slot of the next turn */
+            at = (async_tick)(at + turn + ((async_tick)async__ctz(map) << shift));
+        if (!found || async_tick_before(at, best))
+            best = at;
+        found = true;
+    }
+    *out = best;
+    return found;
+}
+
+/* wnow has just reached moment m: refile the slots that start at m and
+ * move level 0's slot to the due list.                                   */
+static void async__wheel_process(async_loop *L, async_tick m)
+{
+    unsigned level = ASYNC__WLEVELS;
+
+    while (level-- > 0) {
+        unsigned slot = async__digit(m, level);
+        async_node *first = L->wheel[level][slot], *n;
+
+        if (first == NULL || (m & (async_tick)(async__pow2(ASYNC__WBITS * level) - 1u)) != 0)
+            continue;
+        L->wheel[level][slot] = NULL;
+        L->wmap[level] = (async__wmap)(L->wmap[level] & ~((async__wmap)1 << slot));
+        n = first;
+        do {
+            async_node *next = n->next;
+            async__timer_insert(L, (async_timed *)(void *)n, ((async_timed *)(void *)n)->u.when);
+            n = next;
+        } while (n != first);
+    }
+}
+
+static void async__wheel_advance(async_loop *L, async_tick now)
+{
+    async_tick m;
+    while (async__wheel_next(L, &m) && !async_tick_after(m, now)) {
+        L->wnow = m;
+        async__wheel_process(L, m);
+    }
+    if (async_tick_after(now, L->wnow))
+        L->wnow = now;
+}
+
+/* ---- run queue and wake-ups ---- */
+
+static void async__ready(async_loop *L, async_task *t)
+{
+    t->base.state = ASYNC__S_READY;
+    t->base.node.next = NULL;
+    if (L->run_tail)
+        L->run_tail->base.node.next = &t->base.node;
+    else
+        L->run_head = t;
+    L->run_tail = t;
+}
+
+/* Make a detached task ready with a wake result for its await to take. */
+static void async__resume(async_loop *L, async_task *t, int result)
+{
+    t->base.u.result = result;
+    t->base.flags |= ASYNC__F_WOKEN;
+    async__ready(L, t);
+}
+
+static bool async__waiting(const async_task *t)
+{
+    return t->base.state >= ASYNC__S_WLIST;
+}
+
+/* Unlink a suspended task from whatever it waits on. */
+static void async__detach(async_loop *L, async_task *t)
+{
+    switch (t->base.state) {
+    case ASYNC__S_WLIST:
+    case ASYNC__S_WPOLL:
+        async__list_remove(&t->base.node);
+        break;
+    case ASYNC__S_WTIMER:
+        async__timer_remove(L, &t->base);
+        break;
+    case ASYNC__S_WJOIN:
+        async__task_of(t->base.node.next)->joiner = NULL;
+        break;
+    case ASYNC__S_WGROUP:
+        ((async_group *)(void *)t->base.node.next)->waiter = NULL;
+        break;
+    case ASYNC__S_WEXT: {
+        async_waiter *w = (async_waiter *)(void *)t->base.node.next;
+        w->detach(L, w, t);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void async_wake(async_loop *L, async_task *t, int result)
+{
+    if (t == NULL || !async__waiting(t))
+        return;
+    async__detach(L, t);
+    async__resume(L, t, result);
+}
+
+/* Deliver a cancellation or timeout to a suspended task.  A task draining
+ * an interrupted operation (waiting for what it cancelled to finish) is
+ * left alone: it reports the interruption when the drain ends.          */
+static void async__interrupt(async_loop *L, async_task *t, int code)
+{
+    if (!(t->base.flags & ASYNC__F_DRAIN))
+        async_wake(L, t, code);
+}
+
+static int async__wake_first(async_loop *L, async_node *list, int result)
+{
+    async_task *t = async__list_first(list);
+    if (t == NULL)
+        return 0;
+    async_wake(L, t, result);
+    return 1;
+}
+
+static void async__wake_all(async_loop *L, async_node *list, int result)
+{
+    while (async__wake_first(L, list, result))
+        ;
+}
+
+/* Suspend the current task on a wait list. */
+static int async__wait_on(async_loop *L, async_node *list)
+{
+    async_task *t = L->current;
+    async__list_append(list, &t->base.node);
+    t->base.state = ASYNC__S_WLIST;
+    return ASYNC_PENDING;
+}
+
+bool async_woken(async_loop *L, int *result)
+{
+    async_task *t = L->current;
+    if (t == NULL || !(t->base.flags & ASYNC__F_WOKEN))
+        return false;
+    t->base.flags &= (uint8_t)~ASYNC__F_WOKEN;
+    *result = t->base.u.result;
+    return true;
+}
+
+int async_park(async_loop *L, async_waiter *w)
+{
+    async_task *t = L->current;
+    if (t == NULL || w == NULL)
+        return ASYNC__MISUSE(L, t ? ASYNC_EINVAL : ASYNC_EPERM);
+    t->base.node.next = (async_node *)(void *)w;
+    t->base.state = ASYNC__S_WEXT;
+    return ASYNC_PENDING;
+}
+
+/* ---- interruption: cancellation and timeout scopes ---- */
+
+bool async__cancelled(const async_loop *L)
+{
+    return L->current && (L->current->base.flags & ASYNC__F_CANCEL);
+}
+
+bool async__interrupted(const async_loop *L)
+{
+    const async_task *t = L->current;
+    return t && ((t->base.flags & ASYNC__F_CANCEL) || (t->base.scope & 0x0Fu));
+}
+
+int async__interrupt_code(const async_loop *L)
+{
+    const async_task *t = L->current;
+    if (t == NULL)
+        return 0;
+    if (t->base.flags & ASYNC__F_CANCEL)
+        return ASYNC_ECANCELED;
+    return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
+}
+
+static void async__timeout_expire(async_loop *L, async_timeout *to)
+{
+    async_task *t = to->owner;
+    unsigned depth = to->base.state, expired = t->base.scope & 0x0Fu;
+
+    to->base.flags = 1;
+    if (expired == 0 || depth < expired)
+        t->base.scope = (uint8_t)((t->base.scope & 0xF0u) | depth);
+    async__interrupt(L, t, ASYNC_ETIMEDOUT);
+}
+
+int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick deadline,
+                         async_tick ticks)
+{
+    async_task *t = L->current;
+    unsigned depth;
+
+    if (t == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    if (to == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (ticks > ASYNC_TICK_MAX_DELAY)
+        return ASYNC__MISUSE(L, ASYNC_ERANGE);
+    depth = (t->base.scope >> 4) + 1u;
+    if (depth > 15u)
+        return ASYNC__MISUSE(L, ASYNC_ENOSPC);
+    to->owner = t;
+    to->outer = co->scopes;
+    co->scopes = to;
+    to->base.state = (uint8_t)depth;
+    to->base.flags = 0;
+    to->base.wheel = ASYNC__W_TIMEOUT | ASYNC__W_OFF;
+    t->base.scope = (uint8_t)((depth << 4) | (t->base.scope & 0x0Fu));
+    if (async_tick_after(deadline, L->now))
+        async__timer_insert(L, &to->base, deadline);
+    else
+        async__timeout_expire(L, to);
+    return 0;
+}
+
+static int async__timeout_close(async_loop *L, async_co *co, async_timeout *to)
+{
+    async_task *t = to->owner;
+    unsigned depth = to->base.state, expired = t->base.scope & 0x0Fu;
+
+    async__timer_remove(L, &to->base);
+    co->scopes = to->outer;
+    if (expired >= depth)
+        expired = 0;
+    t->base.scope = (uint8_t)(((depth - 1u) << 4) | expired);
+    to->base.state = 0;
+    return to->base.flags ? ASYNC_ETIMEDOUT : 0;
+}
+
+int async__timeout_end(async_loop *L, async_co *co, async_timeout *to)
+{
+    if (to == NULL || co->scopes != to || to->owner != L->current)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    return async__timeout_close(L, co, to);
+}
+
+int async__co_end(async_loop *L, async_co *co)
+{
+    while (co->scopes)
+        async__timeout_close(L, co, co->scopes);
+    co->lc = 0;
+    co->flags = 0;
+    if (co->rc == ASYNC_PENDING)
+        co->rc = ASYNC__MISUSE(L, ASYNC_EINVAL);
+    return co->rc;
+}
+
+int async__bad_resume(async_loop *L, async_co *co, const char *file, int line)
+{
+    (void)L;
+    (void)co;
+    (void)file;
+    (void)line;
+    ASYNC_CONF_ON_MISUSE(L, ASYNC_EBADRESUME, file, line);
+    return ASYNC_EBADRESUME;
+}
+
+/* ---- yield and condition polling ---- */
+
+void async__yield(async_loop *L)
+{
+    async_task *t = L->current;
+    if (t)
+        async__resume(L, t, 0);
+}
+
+int async__yield_result(async_loop *L)
+{
+    int rc = 0;
+    async_woken(L, &rc);
+    return rc ? rc : async__interrupt_code(L);
+}
+
+void async__poll(async_loop *L)
+{
+    async_task *t = L->current;
+    if (t) {
+        async__list_append(&L->pollers, &t->base.node);
+        t->base.state = ASYNC__S_WPOLL;
+    }
+}
+
+int async__poll_result(async_loop *L)
+{
+    int rc = 0;
+    async_woken(L, &rc);
+    return rc;
+}
+
+static void async__requeue_pollers(async_loop *L)
+{
+    async_task *t;
+    while ((t = async__list_first(&L->pollers)) != NULL) {
+        async__list_remove(&t->base.node);
+        t->base.flags |= ASYNC__F_RECHECK;
+        async__ready(L, t);
+    }
+}
+
+/* ---- tasks ---- */
+
+static bool async__task_busy(const async_task *t)
+{
+    return (t->base.state != ASYNC__S_IDLE && t->base.state != ASYNC__S_DONE) ||
+           (t->base.flags & ASYNC__F_INGROUP);
+}
+
+static void async__start(async_loop *L, async_task *t, async_task_fn fn)
+{
+    t->base.flags = 0;
+    t->base.scope = 0;
+    t->base.wheel = ASYNC__W_OFF;
+    t->fn = fn;
+    t->joiner = NULL;
+    L->ntasks++;
+#if ASYNC_CONF_DEBUG
+    t->file = NULL;
+    t->line = 0;
+    async__list_append(&L->all, &t->all);
+#endif
+    async__ready(L, t);
+}
+
+int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
+{
+    if (L == NULL || t == NULL || fn == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async__task_busy(t))
+        return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    async__start(L, t, fn);
+    return 0;
+}
+
+static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc);
+
+static void async__finish(async_loop *L, async_task *t, int rc)
+{
+    void *joiner = t->joiner;
+
+    if (async__waiting(t)) { /* returned a result while suspended */
+        async__detach(L, t);
+        (void)ASYNC__MISUSE(L, ASYNC_ESTATE);
+    }
+    t->base.state = ASYNC__S_DONE;
+    t->base.u.result = rc;
+    t->base.flags &= ASYNC__F_INGROUP | ASYNC__F_CANCEL | ASYNC__F_STARTED;
+    t->base.scope = 0;
+    L->ntasks--;
+#if ASYNC_CONF_DEBUG
+    async__list_remove(&t->all);
+#endif
+    if (joiner == NULL)
+        return;
+    if (t->base.flags & ASYNC__F_INGROUP) {
+        async__group_member_done(L, (async_group *)joiner, t, rc);
+    } else {
+        t->joiner = NULL;
+        async_wake(L, (async_task *)joiner, rc);
+    }
+}
+
+static void async__step(async_loop *L, async_task *t)
+{
+    uint8_t flags = t->base.flags;
+    int rc;
+
+    if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
+        async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
+        return;
+    }
+    t->base.flags = (uint8_t)((flags | ASYNC__F_STARTED) & ~ASYNC__F_RECHECK);
+    t->base.state = ASYNC__S_RUNNING;
+    L->current = t;
+#if ASYNC_CONF_DEBUG
+    t->step_start = L->port->now(L->port);
+#endif
+    rc = t->fn(L, t);
+    L->current = NULL;
+#if ASYNC_CONF_DEBUG
+    if (L->slow_step && L->on_debug) {
+        async_tick spent = (async_tick)(L->port->now(L->port) - t->step_start);
+        if (spent >= L->slow_step)
+            L->on_debug(L, t, "slow step", (long)spent);
+    }
+#endif
+    /* Anything but a condition re-check that stayed false may have changed
+     * what other conditions depend on. */
+    if (!(rc == ASYNC_PENDING && (flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL))
+        L->progress = 1;
+    if (rc != ASYNC_PENDING)
+        async__finish(L, t, rc);
+    else if (t->base.state == ASYNC__S_RUNNING)
+        async__finish(L, t, ASYNC__MISUSE(L, ASYNC_ESTATE));
+}
+
+int async_cancel(async_loop *L, async_task *t)
+{
+    if (L == NULL || t == NULL || t->base.state == ASYNC__S_IDLE)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (t->base.state == ASYNC__S_DONE)
+        return ASYNC_EDONE;
+    if (t->base.flags & ASYNC__F_CANCEL)
+        return ASYNC_EALREADY;
+    t->base.flags |= ASYNC__F_CANCEL;
+    async__interrupt(L, t, ASYNC_ECANCELED);
+    return 0;
+}
+
+static int async__join_park(async_task *self, async_task *t)
+{
+    t->joiner = self;
+    self->base.node.next = &t->base.node;
+    self->base.state = ASYNC__S_WJOIN;
+    return ASYNC_PENDING;
+}
+
+int async_join(async_loop *L, async_task *t)
+{
+    async_task *self = L->current;
+    int rc;
+
+    if (async_woken(L, &rc)) {
+        if (self->base.flags & ASYNC__F_DRAIN) {
+            self->base.flags &= (uint8_t)~ASYNC__F_DRAIN;
+            return async__interrupt_code(L);
+        }
+        if (t->base.state == ASYNC__S_DONE)
+            return t->base.u.result;
+        async_cancel(L, t); /* interrupted: take t down with us */
+        self->base.flags |= ASYNC__F_DRAIN;
+        return async__join_park(self, t);
+    }
+    if (self == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    if (t == NULL || t->base.state == ASYNC__S_IDLE)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (t == self)
+        return ASYNC__MISUSE(L, ASYNC_EDEADLK);
+    if (t->base.state == ASYNC__S_DONE)
+        return t->base.u.result;
+    if (t->joiner)
+        return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    return async__join_park(self, t);
+}
+
+int async_sleep_until(async_loop *L, async_tick deadline)
+{
+    async_task *t = L->current;
+    int rc;
+
+    if (async_woken(L, &rc))
+        return rc;
+    if (t == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    if (!async_tick_after(deadline, L->now)) {
+        async__resume(L, t, 0); /* already due: behave as a yield */
+        return ASYNC_PENDING;
+    }
+    async__timer_insert(L, &t->base, deadline);
+    t->base.state = ASYNC__S_WTIMER;
+    return ASYNC_PENDING;
+}
+
+int async_sleep(async_loop *L, async_tick ticks)
+{
+    if (ticks > ASYNC_TICK_MAX_DELAY && !(L->current && (L->current->base.flags & ASYNC__F_WOKEN)))
+        return ASYNC__MISUSE(L, ASYNC_ERANGE);
+    return async_sleep_until(L, (async_tick)(L->now + ticks));
+}
+
+enum async_task_state async_task_state(const async_task *t)
+{
+    switch (t->base.state) {
+    case ASYNC__S_IDLE:
+        return ASYNC_TASK_IDLE;
+    case ASYNC__S_READY:
+        return ASYNC_TASK_READY;
+    case ASYNC__S_RUNNING:
+        return ASYNC_TASK_RUNNING;
+    case ASYNC__S_DONE:
+        return ASYNC_TASK_DONE;
+    default:
+        return ASYNC_TASK_WAITING;
+    }
+}
+
+bool async_task_done(const async_task *t)
+{
+    return t->base.state == ASYNC__S_DONE;
+}
+
+bool async_task_cancelled(const async_task *t)
+{
+    return (t->base.flags & ASYNC__F_CANCEL) != 0;
+}
+
+int async_task_result(const async_task *t)
+{
+    return t->base.state == ASYNC__S_DONE ? t->base.u.result : ASYNC_EAGAIN;
+}
+
+void async_task_set_name(async_task *t, const char *name)
+{
+#if ASYNC_CONF_DEBUG
+    t->name = name;
+#else
+    (void)t;
+    (void)name;
+#endif
+}
+
+const char *async_task_name(const async_task *t)
+{
+#if ASYNC_CONF_DEBUG
+    return t->name ? t->name : "";
+#else
+    (void)t;
+    return "";
+#endif
+}
+
+/* ---- the loop ---- */
+
+int async_loop_init(async_loop *L, const async_port *port)
+{
+    unsigned i, j;
+    if (L == NULL || port == NULL || port->now == NULL || port->idle == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    L->port = port;
+    L->current = NULL;
+    L->run_head = L->run_tail = NULL;
+    L->pollers.next = L->pollers.prev = &L->pollers;
+    L->ntasks = 0;
+    L->progress = 0;
+    L->due = NULL;
+    for (i = 0; i < ASYNC__WLEVELS; i++) {
+        L->wmap[i] = 0;
+        for (j = 0; j < ASYNC__WSLOTS; j++)
+            L->wheel[i][j] = NULL;
+    }
+    L->posts = NULL;
+    L->now = L->wnow = port->now(port);
+#if ASYNC_CONF_DEBUG
+    L->all.next = L->all.prev = &L->all;
+    L->slow_step = 0;
+    L->on_debug = NULL;
+#endif
+    return 0;
+}
+
+static async_call *async__take_posts(async_loop *L)
+{
+#if ASYNC_CONF_ATOMICS
+    return __atomic_exchange_n(&L->posts, (async_call *)NULL, __ATOMIC_ACQUIRE);
+#else
+    async_call *head;
+    if (L->port->lock)
+        L->port->lock(L->port);
+    head = L->posts;
+    L->posts = NULL;
+    if (L->port->unlock)
+        L->port->unlock(L->port);
+    return head;
+#endif
+}
+
+static void async__deliver_posts(async_loop *L)
+{
+    async_call *p = async__take_posts(L), *fifo = NULL;
+
+    while (p) { /* pushed LIFO: reverse to deliver in posting order */
+        async_call *next = p->next;
+        p->next = fifo;
+        fifo = p;
+        p = next;
+    }
+    while (fifo) {
+        p = fifo;
+        fifo = p->next;
+#if ASYNC_CONF_ATOMICS
+        __atomic_store_n(&p->queued, 0, __ATOMIC_RELEASE);
+#else
+        p->queued = 0;
+#endif
+        p->fn(L, p);
+    }
+}
+
+static void async__fire_due(async_loop *L)
+{
+    while (L->due) {
+        async_timed *tm = (async_timed *)(void *)L->due;
+        async__timer_remove(L, tm);
+        if (tm->wheel & ASYNC__W_TIMEOUT)
+            async__timeout_expire(L, (async_timeout *)(void *)tm);
+        else
+            async__resume(L, (async_task *)(void *)tm, 0);
+    }
+}
+
+int async_run_once(async_loop *L)
+{
+    async_task *t, *next;
+    int steps = 0;
+
+    L->now = L->port->now(L->port);
+    if (async_loop_pending(L) && L->posts)
+        async__deliver_posts(L);
+    async__wheel_advance(L, L->now);
+    async__fire_due(L);
+
+    t = L->run_head;
+    L->run_head = L->run_tail = NULL;
+    for (; t; t = next) {
+        next = async__task_of(t->base.node.next);
+        async__step(L, t);
+        steps++;
+    }
+    if (L->progress) {
+        L->progress = 0;
+        async__requeue_pollers(L);
+    }
+    return steps;
+}
+
+bool async_loop_pending(const async_loop *L)
+{
+#if ASYNC_CONF_ATOMICS
+    async_call *posts = __atomic_load_n(&L->posts, __ATOMIC_ACQUIRE);
+#else
+    async_call *posts = L->posts;
+#endif
+    return L->run_head != NULL || L->due != NULL || posts != NULL;
+}
+
+bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
+{
+    if (L->due) {
+        *deadline = L->wnow;
+        return true;
+    }
+    return async__wheel_next(L, deadline);
+}
+
+int async_run_ready(async_loop *L)
+{
+    int steps = 0;
+    do {
+        steps += async_run_once(L);
+    } while (async_loop_pending(L));
+    return steps;
+}
+
+int async_run(async_loop *L, async_task *main, async_task_fn fn)
+{
+    int rc;
+
+    if (L == NULL || (main == NULL && fn != NULL))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (fn && (rc = async_spawn(L, main, fn)) < 0)
+        return rc;
+    if (main && main->base.state == ASYNC__S_IDLE)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    for (;;) {
+        async_tick deadline = 0;
+        bool has_deadline;
+
+        async_run_once(L);
+        if (main ? main->base.state == ASYNC__S_DONE : L->ntasks == 0)
+            return main ? main->base.u.result : 0;
+        if (async_loop_pending(L))
+            continue;
+        has_deadline = async_loop_next_deadline(L, &deadline);
+        rc = L->port->idle(L->port, L, has_deadline, deadline);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+async_tick async_now(const async_loop *L)
+{
+    return L->now;
+}
+
+async_tick async_loop_update_now(async_loop *L)
+{
+    return L->now = L->port->now(L->port);
+}
+
+unsigned async_loop_tasks(const async_loop *L)
+{
+    return L->ntasks;
+}
+
+async_task *async_current(const async_loop *L)
+{
+    return L->current;
+}
+
+/* ---- groups ---- */
+
+int async_group_init(async_group *g, async_task **slots, unsigned cap, unsigned flags)
+{
+    if (g == NULL || slots == NULL || cap == 0 || (flags & ~ASYNC_GROUP_CANCEL_ON_ERROR))
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
+    g->slots = slots;
+    g->cap = cap;
+    g->count = g->running = 0;
+    g->error = 0;
+    g->flags = (uint8_t)flags;
+    g->waiter = NULL;
+    g->done_head = g->done_tail = NULL;
+    return 0;
+}
+
+int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_fn fn)
+{
+    if (L == NULL || g == NULL || t == NULL || fn == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async__task_busy(t))
+        return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    if (g->count == g->cap)
+        return ASYNC_ENOSPC;
+    if ((g->flags & ASYNC_GROUP_CANCEL_ON_ERROR) && g->error)
+        return ASYNC_ECANCELED;
+    async__start(L, t, fn);
+    t->joiner = g;
+    t->base.flags |= ASYNC__F_INGROUP;
+    g->slots[g->count++] = t;
+    g->running++;
+    return 0;
+}
+
+unsigned async_group_cancel(async_loop *L, async_group *g)
+{
+    unsigned i, n = 0;
+    for (i = 0; i < g->count; i++)
+        if (g->slots[i]->base.state != ASYNC__S_DONE && async_cancel(L, g->slots[i]) == 0)
+            n++;
+    return n;
+}
+
+static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc)
+{
+    g->running--;
+    t->base.node.next = NULL;
+    if (g->done_tail)
+        g->done_tail->base.node.next = &t->base.node;
+    else
+        g->done_head = t;
+    g->done_tail = t;
+    if (rc < 0 && rc != ASYNC_ECANCELED && g->error == 0) {
+        g->error = rc;
+        if (g->flags & ASYNC_GROUP_CANCEL_ON_ERROR)
+            async_group_cancel(L, g);
+    }
+    if (g->waiter && (g->running == 0 || (g->flags & ASYNC__GROUP_WAIT_ANY)))
+        async_wake(L, g->waiter, 0);
+}
+
+static void async__group_release(async_group *g, async_task *t)
+{
+    unsigned i;
+    for (i = 0; i < g->count; i++) {
+        if (g->slots[i] == t) {
+            g->slots[i] = g->slots[--g->count];
+            break;
+        }
+    }
+    t->joiner = NULL;
+    t->base.flags &= (uint8_t)~ASYNC__F_INGROUP;
+}
+
+static int async__group_park(async_group *g, async_task *self, bool any)
+{
+    g->waiter = self;
+    g->flags = (uint8_t)(any ? (g->flags | ASYNC__GROUP_WAIT_ANY) : (g->flags & ~ASYNC__GROUP_WAIT_ANY));
+    self->base.node.next = (async_node *)(void *)g;
+    self->base.state = ASYNC__S_WGROUP;
+    return ASYNC_PENDING;
+}
+
+int async_group_wait(async_loop *L, async_group *g)
+{
+    async_task *self = L->current;
+    int rc;
+
+    if (async_woken(L, &rc)) {
+        if (self->base.flags & ASYNC__F_DRAIN) {
+            if (g->running)
+                return async__group_park(g, self, false);
+            self->base.flags &= (uint8_t)~ASYNC__F_DRAIN;
+            return async__interrupt_code(L);
+        }
+        if (rc < 0) { /* interrupted: cancel the members, wait for them */
+            async_group_cancel(L, g);
+            if (g->running == 0)
+                return rc;
+            self->base.flags |= ASYNC__F_DRAIN;
+            return async__group_park(g, self, false);
+        }
+        return g->running ? async__group_park(g, self, false) : g->error;
+    }
+    if (self == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    if (g == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (g->waiter)
+        return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    return g->running ? async__group_park(g, self, false) : g->error;
+}
+
+int async_group_next(async_loop *L, async_group *g, async_task **done)
+{
+    async_task *self = L->current, *t;
+    int rc;
+
+    if (async_woken(L, &rc)) {
+        if (rc < 0)
+            return rc; /* interrupted; members carry on (asyncio.wait) */
+    } else {
+        if (self == NULL)
+            return ASYNC__MISUSE(L, ASYNC_EPERM);
+        if (g == NULL || done == NULL)
+            return ASYNC__MISUSE(L, ASYNC_EINVAL);
+        if (g->waiter)
+            return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    }
+    t = g->done_head;
+    if (t == NULL)
+        return g->running ? async__group_park(g, self, true) : ASYNC_ENOENT;
+    g->done_head = async__task_of(t->base.node.next);
+    if (g->done_head == NULL)
+        g->done_tail = NULL;
+    async__group_release(g, t);
+    *done = t;
+    return 0;
+}
+
+unsigned async_group_reap(async_group *g)
+{
+    unsigned n = 0;
+    while (g->done_head) {
+        async_task *t = g->done_head;
+        g->done_head = async__task_of(t->base.node.next);
+        async__group_release(g, t);
+        n++;
+    }
+    g->done_tail = NULL;
+    return n;
+}
+
+unsigned async_group_running(const async_group *g)
+{
+    return g->running;
+}
+
+/* ---- events ---- */
+
+void async_event_init(async_event *ev)
+{
+    ev->waiters.next = ev->waiters.prev = &ev->waiters;
+    ev->set = false;
+}
+
+int async_event_wait(async_loop *L, async_event *ev)
+{
+    int rc;
+    if (async_woken(L, &rc))
+        return rc;
+    if (ev == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (ev->set)
+        return 0;
+    if (L->current == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    return async__wait_on(L, &ev->waiters);
+}
+
+void async_event_set(async_loop *L, async_event *ev)
+{
+    ev->set = true;
+    async__wake_all(L, &ev->waiters, 0);
+}
+
+void async_event_clear(async_event *ev)
+{
+    ev->set = false;
+}
+
+bool async_event_is_set(const async_event *ev)
+{
+    return ev->set;
+}
+
+/* ---- semaphores ---- */
+
+int async_sem_init(async_sem *s, unsigned count, unsigned max)
+{
+    if (s == NULL || (max && count > max))
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
+    s->waiters.next = s->waiters.prev = &s->waiters;
+    s->count = count;
+    s->max = max;
+    return 0;
+}
+
+int async_sem_try_acquire(async_sem *s)
+{
+    if (s->count == 0)
+        return ASYNC_EAGAIN;
+    s->count--;
+    return 0;
+}
+
+int async_sem_acquire(async_loop *L, async_sem *s)
+{
+    int rc;
+    if (async_woken(L, &rc))
+        return rc; /* 0: a releaser handed its permit over */
+    if (s == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async_sem_try_acquire(s) == 0)
+        return 0;
+    if (L->current == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    return async__wait_on(L, &s->waiters);
+}
+
+int async_sem_release(async_loop *L, async_sem *s)
+{
+    if (async__wake_first(L, &s->waiters, 0))
+        return 0;
+    if ((s->max && s->count >= s->max) || s->count == UINT_MAX)
+        return ASYNC__MISUSE(L, ASYNC_EOVERFLOW);
+    s->count++;
+    return 0;
+}
+
+unsigned async_sem_value(const async_sem *s)
+{
+    return s->count;
+}
+
+/* ---- locks ---- */
+
+void async_lock_init(async_lock *m)
+{
+    m->waiters.next = m->waiters.prev = &m->waiters;
+    m->owner = NULL;
+}
+
+/* Give the lock to the first waiter, or leave it free. */
+static void async__lock_pass(async_loop *L, async_lock *m)
+{
+    async_task *t = async__list_first(&m->waiters);
+    m->owner = t;
+    if (t)
+        async_wake(L, t, 0);
+}
+
+int async_lock_try_acquire(async_loop *L, async_lock *m)
+{
+    if (L->current == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    if (m->owner == L->current)
+        return ASYNC__MISUSE(L, ASYNC_EDEADLK);
+    if (m->owner)
+        return ASYNC_EAGAIN;
+    m->owner = L->current;
+    return 0;
+}
+
+int async_lock_acquire(async_loop *L, async_lock *m)
+{
+    int rc;
+    if (async_woken(L, &rc))
+        return rc; /* 0: handed over by the releaser */
+    if (m == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    rc = async_lock_try_acquire(L, m);
+    return rc == ASYNC_EAGAIN ? async__wait_on(L, &m->waiters) : rc;
+}
+
+int async_lock_release(async_loop *L, async_lock *m)
+{
+    if (m == NULL || m->owner == NULL || m->owner != L->current)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    async__lock_pass(L, m);
+    return 0;
+}
+
+bool async_lock_locked(const async_lock *m)
+{
+    return m->owner != NULL;
+}
+
+/* ---- condition variables ---- */
+
+int async_cond_init(async_cond *c, async_lock *m)
+{
+    if (c == NULL || m == NULL)
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
+    c->waiters.next = c->waiters.prev = &c->waiters;
+    c->lock = m;
+    return 0;
+}
+
+/* After an interruption: take the lock back before reporting. */
+static int async__cond_reacquire(async_loop *L, async_cond *c, async_task *self, int rc)
+{
+    if (c->lock->owner == NULL) {
+        c->lock->owner = self;
+        return rc;
+    }
+    self->base.flags |= ASYNC__F_DRAIN;
+    return async__wait_on(L, &c->lock->waiters);
+}
+
+int async_cond_wait(async_loop *L, async_cond *c)
+{
+    async_task *self = L->current;
+    int rc;
+
+    if (async_woken(L, &rc)) {
+        uint8_t flags = self->base.flags;
+        self->base.flags &= (uint8_t)~(ASYNC__F_DRAIN | ASYNC__F_NOTIFIED);
+        if (flags & ASYNC__F_DRAIN) /* the lock is ours again */
+            return async__interrupt_code(L);
+        if (rc == 0) /* notified, and the lock was handed over */
+            return 0;
+        if (flags & ASYNC__F_NOTIFIED) /* don't swallow the notification */
+            async_cond_notify(L, c, 1);
+        return async__cond_reacquire(L, c, self, rc);
+    }
+    if (self == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    if (c == NULL || c->lock == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (c->lock->owner != self)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    async__lock_pass(L, c->lock);
+    return async__wait_on(L, &c->waiters);
+}
+
+unsigned async_cond_notify(async_loop *L, async_cond *c, unsigned n)
+{
+    unsigned woken = 0;
+    async_task *t;
+
+    while (woken < n && (t = async__list_first(&c->waiters)) != NULL) {
+        async__list_remove(&t->base.node);
+        t->base.flags |= ASYNC__F_NOTIFIED;
+        if (c->lock->owner == NULL) {
+            c->lock->owner = t;
+            async__resume(L, t, 0);
+        } else { /* wait morphing: queue on the lock, no wake-up yet */
+            async__list_append(&c->lock->waiters, &t->base.node);
+        }
+        woken++;
+    }
+    return woken;
+}
+
+unsigned async_cond_notify_all(async_loop *L, async_cond *c)
+{
+    return async_cond_notify(L, c, UINT_MAX);
+}
+
+/* ---- futures ---- */
+
+void async_future_init(async_future *f)
+{
+    f->waiters.next = f->waiters.prev = &f->waiters;
+    f->result = 0;
+    f->done = false;
+}
+
+int async_future_wait(async_loop *L, async_future *f)
+{
+    int rc;
+    if (async_woken(L, &rc))
+        return rc;
+    if (f == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (f->done)
+        return f->result;
+    if (L->current == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    return async__wait_on(L, &f->waiters);
+}
+
+int async_future_set(async_loop *L, async_future *f, int result)
+{
+    if (f == NULL || result == ASYNC_PENDING)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (f->done)
+        return ASYNC__MISUSE(L, ASYNC_EALREADY);
+    f->result = result;
+    f->done = true;
+    async__wake_all(L, &f->waiters, result);
+    return 0;
+}
+
+bool async_future_done(const async_future *f)
+{
+    return f->done;
+}
+
+int async_future_result(const async_future *f)
+{
+    return f->done ? f->result : ASYNC_EAGAIN;
+}
+
+/* ---- queues ----
+ * Hand-over without stealing: when an item arrives for a waiting getter
+ * it is promised to that getter (held_items) and no fresh getter may take
+ * it; likewise a freed slot is promised to the first waiting putter. */
+
+int async_queue_init(async_queue *q, void *buf, size_t item_size, unsigned cap)
+{
+    if (q == NULL || buf == NULL || item_size == 0 || cap == 0)
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
+    q->getters.next = q->getters.prev = &q->getters;
+    q->putters.next = q->putters.prev = &q->putters;
+    q->buf = (unsigned char *)buf;
+    q->item_size = item_size;
+    q->cap = cap;
+    q->head = q->count = q->held_items = q->held_slots = 0;
+    q->closed = false;
+    return 0;
+}
+
+static void async__queue_push(async_queue *q, const void *item)
+{
+    unsigned i = q->head + q->count;
+    if (i >= q->cap)
+        i -= q->cap;
+    async__copy(q->buf + (size_t)i * q->item_size, item, q->item_size);
+    q->count++;
+}
+
+static void async__queue_pop(async_queue *q, void *item)
+{
+    async__copy(item, q->buf + (size_t)q->head * q->item_size, q->item_size);
+    if (++q->head == q->cap)
+        q->head = 0;
+    q->count--;
+}
+
+static void async__queue_feed_getters(async_loop *L, async_queue *q)
+{
+    while (q->count > q->held_items && async__wake_first(L, &q->getters, 0))
+        q->held_items++;
+}
+
+static void async__queue_feed_putters(async_loop *L, async_queue *q)
+{
+    while (q->count + q->held_slots < q->cap && async__wake_first(L, &q->putters, 0))
+        q->held_slots++;
+}
+
+int async_queue_try_put(async_loop *L, async_queue *q, const void *item)
+{
+    if (q == NULL || item == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (q->closed)
+        return ASYNC_ECLOSED;
+    if (q->count + q->held_slots >= q->cap)
+        return ASYNC_EAGAIN;
+    async__queue_push(q, item);
+    async__queue_feed_getters(L, q);
+    return 0;
+}
+
+int async_queue_put(async_loop *L, async_queue *q, const void *item)
+{
+    int rc;
+    if (async_woken(L, &rc)) {
+        if (rc < 0)
+            return rc;
+        q->held_slots--; /* our promised slot */
+        async__queue_push(q, item);
+        async__queue_feed_getters(L, q);
+        return 0;
+    }
+    rc = async_queue_try_put(L, q, item);
+    if (rc != ASYNC_EAGAIN)
+        return rc;
+    if (L->current == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    return async__wait_on(L, &q->putters);
+}
+
+int async_queue_try_get(async_loop *L, async_queue *q, void *item)
+{
+    if (q == NULL || item == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (q->count <= q->held_items)
+        return q->closed ? ASYNC_ECLOSED : ASYNC_EAGAIN;
+    async__queue_pop(q, item);
+    async__queue_feed_putters(L, q);
+    return 0;
+}
+
+int async_queue_get(async_loop *L, async_queue *q, void *item)
+{
+    int rc;
+    if (async_woken(L, &rc)) {
+        if (rc < 0)
+            return rc;
+        q->held_items--; /* our promised item */
+        async__queue_pop(q, item);
+        async__queue_feed_putters(L, q);
+        return 0;
+    }
+    rc = async_queue_try_get(L, q, item);
+    if (rc != ASYNC_EAGAIN)
+        return rc;
+    if (L->current == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    return async__wait_on(L, &q->getters);
+}
+
+void async_queue_close(async_loop *L, async_queue *q)
+{
+    q->closed = true;
+    async__wake_all(L, &q->putters, ASYNC_ECLOSED);
+    async__wake_all(L, &q->getters, ASYNC_ECLOSED);
+}
+
+unsigned async_queue_size(const async_queue *q)
+{
+    return q->count;
+}
+
+bool async_queue_closed(const async_queue *q)
+{
+    return q->closed;
+}
+
+/* ---- posts and notifications ---- */
+
+int async_post(async_loop *L, async_call *p)
+{
+#if ASYNC_CONF_ATOMICS
+    async_call *head;
+    if (__atomic_exchange_n(&p->queued, 1, __ATOMIC_ACQ_REL))
+        return ASYNC_EALREADY;
+    head = __atomic_load_n(&L->posts, __ATOMIC_RELAXED);
+    do {
+        p->next = head;
+    } while (!__atomic_compare_exchange_n(&L->posts, &head, p, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+#else
+    if (L->port->lock)
+        L->port->lock(L->port);
+    if (p->queued) {
+        if (L->port->unlock)
+            L->port->unlock(L->port);
+        return ASYNC_EALREADY;
+    }
+    p->queued = 1;
+    p->next = L->posts;
+    L->posts = p;
+    if (L->port->unlock)
+        L->port->unlock(L->port);
+#endif
+    if (L->port->wake)
+        L->port->wake(L->port);
+    return 0;
+}
+
+static void async__notify_deliver(async_loop *L, async_call *p)
+{
+    async_notify *n = (async_notify *)(void *)p; /* call is the first member */
+    unsigned k;
+#if ASYNC_CONF_ATOMICS
+    k = __atomic_exchange_n(&n->pending, 0u, __ATOMIC_ACQ_REL);
+#else
+    if (L->port->lock)
+        L->port->lock(L->port);
+    k = n->pending;
+    n->pending = 0;
+    if (L->port->unlock)
+        L->port->unlock(L->port);
+#endif
+    while (k--)
+        if (async_sem_release(L, &n->sem) < 0)
+            break;
+}
+
+void async_notify_init(async_notify *n)
+{
+    n->call.next = NULL;
+    n->call.fn = async__notify_deliver;
+    n->call.queued = 0;
+    async_sem_init(&n->sem, 0, 0);
+    n->pending = 0;
+}
+
+void async_notify_give(async_loop *L, async_notify *n)
+{
+#if ASYNC_CONF_ATOMICS
+    __atomic_fetch_add(&n->pending, 1u, __ATOMIC_ACQ_REL);
+#else
+    if (L->port->lock)
+        L->port->lock(L->port);
+    n->pending++;
+    if (L->port->unlock)
+        L->port->unlock(L->port);
+#endif
+    async_post(L, &n->call);
+}
+
+int async_notify_take(async_loop *L, async_notify *n)
+{
+    return async_sem_acquire(L, &n->sem);
+}
+
+/* ---- virtual clock ---- */
+
+static async_tick async__vclock_now(const async_port *p)
+{
+    return ((const async_vclock *)(const void *)p)->now;
+}
+
+static int async__vclock_idle(const async_port *p, async_loop *L, bool has_deadline,
+                              async_tick deadline)
+{
+    async_vclock *vc = (async_vclock *)(void *)(uintptr_t)p; /* the port lives in vc */
+    vc->idles++;
+    if (async_loop_pending(L))
+        return 0;
+    if (has_deadline && vc->autojump) {
+        if (async_tick_after(deadline, vc->now))
+            vc->now = deadline;
+        return 0;
+    }
+    return ASYNC_EDEADLK;
+}
+
+void async_vclock_init(async_vclock *vc, async_tick start, bool autojump)
+{
+    vc->port.now = async__vclock_now;
+    vc->port.idle = async__vclock_idle;
+    vc->port.wake = NULL;
+    vc->port.lock = NULL;
+    vc->port.unlock = NULL;
+    vc->now = start;
+    vc->autojump = autojump;
+    vc->idles = 0;
+}
+
+void async_vclock_advance(async_vclock *vc, async_tick ticks)
+{
+    vc->now = (async_tick)(vc->now + ticks);
+}
+
+/* ---- errors ---- */
+
+const char *async_strerror(int code)
+{
+#if ASYNC_CONF_ERROR_STRINGS
+    switch (code) {
+    case 0:
+        return "success";
+#define ASYNC__ERR_CASE(name, value, text) \
+    case value:                            \
+        return text;
+        ASYNC_ERRORS(ASYNC__ERR_CASE)
+#undef ASYNC__ERR_CASE
+    case ASYNC_PENDING:
+        return "pending";
+    default:
+        break;
+    }
+    if (code > 0)
+        return "success";
+    return code <= ASYNC_EOS_BASE ? "operating system error" : "unknown error";
+#else
+    return code < 0 ? "error" : "success";
+#endif
+}
+
+/* ---- debug mode ---- */
+
+#if ASYNC_CONF_DEBUG
+void async_debug_misuse(async_loop *L, int code, const char *file, int line)
+{
+    (void)L;
+#if ASYNC__HOSTED
+    fprintf(stderr, "%s:%d: async.h misuse: %s (%d)\n", file, line, async_strerror(code), code);
+    abort();
+#else
+    (void)code;
+    (void)file;
+    (void)line;
+    __builtin_trap();
+#endif
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASYNC_IMPLEMENTATION */

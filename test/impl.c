@@ -1,0 +1,3 @@
+/* The one translation unit that compiles async.h's function bodies. */
+#define ASYNC_IMPLEMENTATION
+#include "testlib.h"

@@ -1,0 +1,89 @@
+#include "testlib.h"
+#include <string.h>
+
+async_vclock TVC;
+async_loop TL;
+int t_misuse_count;
+int t_misuse_last;
+
+static char log_buf[2048];
+static size_t log_len;
+
+void t_misuse(int code, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    t_misuse_count++;
+    t_misuse_last = code;
+}
+
+void t_reset(async_tick start, bool autojump)
+{
+    async_vclock_init(&TVC, start, autojump);
+    assert_int_equal(async_loop_init(&TL, &TVC.port), 0);
+    log_len = 0;
+    log_buf[0] = '\0';
+    t_misuse_count = 0;
+    t_misuse_last = 0;
+}
+
+int t_setup(void **state)
+{
+    (void)state;
+    t_reset(1000, false);
+    return 0;
+}
+
+int t_teardown(void **state)
+{
+    (void)state;
+    return 0;
+}
+
+void t_log(const char *word)
+{
+    size_t n = strlen(word);
+    if (log_len + n + 2 >= sizeof log_buf)
+        return;
+    if (log_len)
+        log_buf[log_len++] = ' ';
+    memcpy(log_buf + log_len, word, n + 1);
+    log_len += n;
+}
+
+void t_logi(const char *prefix, long value)
+{
+    char buf[64], digits[24];
+    size_t n = strlen(prefix), k = 0;
+    unsigned long v = value < 0 ? (unsigned long)-value : (unsigned long)value;
+
+    if (n > sizeof buf - 26)
+        n = sizeof buf - 26;
+    memcpy(buf, prefix, n);
+    if (value < 0)
+        buf[n++] = '-';
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k)
+        buf[n++] = digits[--k];
+    buf[n] = '\0';
+    t_log(buf);
+}
+
+const char *t_logged(void)
+{
+    return log_buf;
+}
+
+void t_settle(void)
+{
+    async_run_ready(&TL);
+}
+
+void t_advance(async_tick ticks)
+{
+    async_vclock_advance(&TVC, ticks);
+    async_run_ready(&TL);
+}

@@ -1,0 +1,51 @@
+/* Shared fixture for the core suites.
+ *
+ * Every test gets a fresh loop on a virtual clock (TL, TVC), an event log
+ * to assert orderings with, and a recorder for the misuse hook.  Tests use
+ * only this small part of cmocka's API, so the firmware build can run the
+ * same bodies on a target through a shim: assert_true/false,
+ * assert_int_equal/not_equal, assert_ptr_equal, assert_null,
+ * assert_non_null, assert_string_equal, cmocka_unit_test_setup_teardown,
+ * cmocka_run_group_tests.                                                */
+#ifndef TESTLIB_H
+#define TESTLIB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#ifdef ASYNC_TEST_SHIM
+#include "cmocka_shim.h"
+#else
+#include <cmocka.h>
+#endif
+
+/* Record misuse reports instead of trapping. */
+void t_misuse(int code, const char *file, int line);
+#define ASYNC_CONF_ON_MISUSE(L, code, file, line) t_misuse((code), (file), (line))
+#include "async.h"
+
+extern async_vclock TVC;
+extern async_loop TL;
+extern int t_misuse_count;
+extern int t_misuse_last;
+
+/* Fixture: a loop on a virtual clock starting at tick T_START (which
+ * may be changed by a test before calling t_reset).                      */
+int t_setup(void **state);
+int t_teardown(void **state);
+void t_reset(async_tick start, bool autojump);
+#define T(test) cmocka_unit_test_setup_teardown(test, t_setup, t_teardown)
+
+/* Event log: words separated by single spaces. */
+void t_log(const char *word);
+void t_logi(const char *prefix, long value);
+const char *t_logged(void);
+#define assert_log(expected) assert_string_equal(t_logged(), (expected))
+
+/* Advance the virtual clock by `ticks` and run everything now runnable. */
+void t_advance(async_tick ticks);
+/* Run ready tasks until nothing is runnable without time moving. */
+void t_settle(void);
+
+#endif
