@@ -50,7 +50,7 @@ LC_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
 DEPS_STAMP := $(O)/.deps-ok
 CMOCKA_LIBS := -lcmocka
 
-.PHONY: all check check-core test-bins examples demo install uninstall clean deps help
+.PHONY: all check check-core test-bins examples demo install install-core uninstall uninstall-core clean deps help
 all: test-bins
 
 .SECONDARY:
@@ -65,8 +65,10 @@ $(DEPS_STAMP): tools/deps
 	@mkdir -p $(@D) && touch $@
 
 # ---- core test suites: test/test_<module>.c, one binary per backend ----
+# Suites needing an OS (threads) are also listed in HOST_ONLY_SUITES so the
+# on-target run (mk/firmware.mk) can leave them out.
 CORE_SUITES := $(patsubst test/%.c,%,$(wildcard test/test_*.c))
-CORE_SUITES := $(filter-out $(EXCLUDE_SUITES),$(CORE_SUITES))
+HOST_ONLY_SUITES := test_post
 TEST_SUPPORT := test/impl.c test/testlib.c
 
 define lc_rules
@@ -79,7 +81,7 @@ $(O)/test/$(1)/test_%: $(O)/test/$(1)/test_%.o $(O)/test/$(1)/impl.o $(O)/test/$
 	$$(call say,LD,$$@)
 	$$(Q)$$(CC) $$(LDFLAGS) $$^ -o $$@ $$(CMOCKA_LIBS) $$(LDLIBS) -lpthread
 
-CORE_TESTS_$(1) := $$(addprefix $(O)/test/$(1)/,$$(filter-out $$(HOST_ONLY_SUITES_EXCLUDE),$(CORE_SUITES)))
+CORE_TESTS_$(1) := $$(addprefix $(O)/test/$(1)/,$(CORE_SUITES))
 endef
 $(foreach b,$(LC_BACKENDS),$(eval $(call lc_rules,$(b))))
 
@@ -101,18 +103,19 @@ check-core: $(CORE_TESTS)
 	echo "core suites: $$((total-fail))/$$total passed"; \
 	test $$fail -eq 0
 
+# Fragments add their own: `check: check-<area>`.
 check: check-core
 
-# ---- install ----
-install: $(INSTALL_DEPS)
+# ---- install (fragments add `install: install-<area>`) ----
+install: install-core
+install-core:
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 async.h $(DESTDIR)$(PREFIX)/include/async.h
-	$(INSTALL_EXTRA)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/async.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/async.pc
 
-uninstall:
+uninstall: uninstall-core
+uninstall-core:
 	rm -f $(DESTDIR)$(PREFIX)/include/async.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/async.pc
-	$(UNINSTALL_EXTRA)
 
 clean:
 	rm -rf $(O)
