@@ -1104,8 +1104,30 @@ static void async__timer_remove(async_loop *L, async_timed *tm)
     tm->wheel = (uint8_t)((tm->wheel & ASYNC__W_TIMEOUT) | ASYNC__W_OFF);
 }
 
-/* The next moment the wheel must process (not counting due timers). */
-static bool async__wheel_next(const async_loop *L, async_tick *out)
+/* Earliest expiry in a bucket of at most 16 timers; false if larger. */
+static bool async__bucket_min(const async_node *b, async_tick *min)
+{
+    const async_node *n = b;
+    unsigned k = 0;
+    *min = ((const async_timed *)(const void *)b)->u.when;
+    do {
+        async_tick when = ((const async_timed *)(const void *)n)->u.when;
+        if (++k > 16u)
+            return false;
+        if (async_tick_before(when, *min))
+            *min = when;
+        n = n->next;
+    } while (n != b);
+    return true;
+}
+
+/* The next moment the wheel must process (not counting due timers): the
+ * start of the first occupied slot at any level.  With `exact`, a level
+ * whose first slot holds few timers reports their earliest expiry instead
+ * of the slot start, so an idle port does not wake just to refile.  That
+ * is valid where a level's slots partition time: below the top level, and
+ * at the top when the wheel spans the whole tick width.                  */
+static bool async__wheel_next(const async_loop *L, async_tick *out, bool exact)
 {
     bool found = false;
     async_tick best = 0;
@@ -1113,18 +1135,23 @@ static bool async__wheel_next(const async_loop *L, async_tick *out)
 
     for (level = 0; level < ASYNC__WLEVELS; level++) {
         async__wmap map = L->wmap[level], ahead = 0;
-        unsigned shift = ASYNC__WBITS * level, d = async__digit(L->wnow, level);
+        unsigned shift = ASYNC__WBITS * level, d = async__digit(L->wnow, level), slot;
         async_tick turn = async__pow2(shift + ASYNC__WBITS);
-        async_tick at = L->wnow & (async_tick)~(async_tick)(turn - 1u);
+        async_tick at = L->wnow & (async_tick)~(async_tick)(turn - 1u), min;
 
         if (map == 0)
             continue;
         if (d + 1u < ASYNC__WSLOTS)
             ahead = (async__wmap)(map & (async__wmap)((async__wmap)~(async__wmap)0 << (d + 1u)));
-        if (ahead)
-            at = (async_tick)(at + ((async_tick)async__ctz(ahead) << shift));
-        else /* top level: a slot of the next turn */
-            at = (async_tick)(at + turn + ((async_tick)async__ctz(map) << shift));
+        slot = async__ctz(ahead ? ahead : map);
+        if (!ahead) /* top level: a slot of the next turn */
+            at = (async_tick)(at + turn);
+        at = (async_tick)(at + ((async_tick)slot << shift));
+        if (exact && level > 0 &&
+            (level + 1u < ASYNC__WLEVELS ||
+             ASYNC__WBITS * ASYNC__WLEVELS >= ASYNC_CONF_TICK_BITS) &&
+            async__bucket_min(L->wheel[level][slot], &min))
+            at = min;
         if (!found || async_tick_before(at, best))
             best = at;
         found = true;
@@ -1159,7 +1186,7 @@ static void async__wheel_process(async_loop *L, async_tick m)
 static void async__wheel_advance(async_loop *L, async_tick now)
 {
     async_tick m;
-    while (async__wheel_next(L, &m) && !async_tick_after(m, now)) {
+    while (async__wheel_next(L, &m, false) && !async_tick_after(m, now)) {
         L->wnow = m;
         async__wheel_process(L, m);
     }
@@ -1770,7 +1797,7 @@ bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
         *deadline = L->wnow;
         return true;
     }
-    return async__wheel_next(L, deadline);
+    return async__wheel_next(L, deadline, true);
 }
 
 int async_run_ready(async_loop *L)

@@ -1,0 +1,422 @@
+/* Scheduler: spawning, FIFO order, batch fairness, running until a task
+ * or all tasks finish, deadlock detection, joins, states, misuse. */
+#include "testlib.h"
+
+struct logger {
+    async_task task;
+    async_co co;
+    const char *name;
+    int result;
+    async_tick sleep;
+};
+
+static int logger_fn(async_loop *L, async_task *self)
+{
+    struct logger *f = async_frame(self, struct logger, task);
+    async_begin(L, &f->co);
+    t_log(f->name);
+    if (f->sleep)
+        async_await(async_sleep(L, f->sleep));
+    async_return(f->result);
+    async_end;
+}
+
+static void spawned_tasks_run_in_fifo_order(void **state)
+{
+    static struct logger t[4];
+    static const char *names[] = {"a", "b", "c", "d"};
+    int i;
+    (void)state;
+    for (i = 0; i < 4; i++) {
+        t[i] = (struct logger){0};
+        t[i].name = names[i];
+        assert_int_equal(async_spawn(&TL, &t[i].task, logger_fn), 0);
+        assert_int_equal(async_task_state(&t[i].task), ASYNC_TASK_READY);
+    }
+    assert_int_equal(async_loop_tasks(&TL), 4);
+    assert_int_equal(async_run_once(&TL), 4);
+    assert_log("a b c d");
+    assert_int_equal(async_loop_tasks(&TL), 0);
+}
+
+/* A task spawned during a pass runs in the next pass, after the tasks
+ * that were already ready: a spawning loop cannot starve the others. */
+struct spawner {
+    async_task task;
+    async_co co;
+    struct logger child;
+};
+
+static int spawner_fn(async_loop *L, async_task *self)
+{
+    struct spawner *f = async_frame(self, struct spawner, task);
+    async_begin(L, &f->co);
+    t_log("spawner");
+    f->child.name = "child";
+    async_spawn(L, &f->child.task, logger_fn);
+    t_log("spawned");
+    async_end;
+}
+
+static void spawn_during_pass_runs_next_pass(void **state)
+{
+    static struct spawner s;
+    static struct logger other;
+    (void)state;
+    s = (struct spawner){0};
+    other = (struct logger){0};
+    other.name = "other";
+    async_spawn(&TL, &s.task, spawner_fn);
+    async_spawn(&TL, &other.task, logger_fn);
+    assert_int_equal(async_run_once(&TL), 2);
+    assert_log("spawner spawned other");
+    assert_int_equal(async_run_once(&TL), 1);
+    assert_log("spawner spawned other child");
+}
+
+/* A task that yields forever still lets timers fire and others run. */
+struct spinner {
+    async_task task;
+    async_co co;
+    int spins;
+    bool *stop;
+};
+
+static int spinner_fn(async_loop *L, async_task *self)
+{
+    struct spinner *f = async_frame(self, struct spinner, task);
+    async_begin(L, &f->co);
+    while (!*f->stop) {
+        f->spins++;
+        async_yield();
+    }
+    async_end;
+}
+
+struct stopper {
+    async_task task;
+    async_co co;
+    bool *stop;
+};
+
+static int stopper_fn(async_loop *L, async_task *self)
+{
+    struct stopper *f = async_frame(self, struct stopper, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 3));
+    *f->stop = true;
+    async_end;
+}
+
+static void yielding_task_does_not_starve_timers(void **state)
+{
+    static struct spinner sp;
+    static struct stopper st;
+    static bool stop;
+    int passes = 0;
+    (void)state;
+    stop = false;
+    sp = (struct spinner){0};
+    st = (struct stopper){0};
+    sp.stop = st.stop = &stop;
+    async_spawn(&TL, &sp.task, spinner_fn);
+    async_spawn(&TL, &st.task, stopper_fn);
+    while (!async_task_done(&sp.task) && passes < 100) {
+        async_run_once(&TL);
+        async_vclock_advance(&TVC, 1);
+        passes++;
+    }
+    assert_true(async_task_done(&sp.task));
+    assert_true(async_task_done(&st.task));
+    assert_true(sp.spins >= 3 && sp.spins <= 6);
+}
+
+static void run_returns_main_result_while_others_sleep(void **state)
+{
+    static struct logger main_t, sleeper;
+    (void)state;
+    main_t = (struct logger){0};
+    sleeper = (struct logger){0};
+    main_t.name = "main";
+    main_t.sleep = 10;
+    main_t.result = 77;
+    sleeper.name = "sleeper";
+    sleeper.sleep = 1000;
+    TVC.autojump = true;
+    async_spawn(&TL, &sleeper.task, logger_fn);
+    assert_int_equal(async_run(&TL, &main_t.task, logger_fn), 77);
+    assert_int_equal(async_now(&TL), 1010);
+    assert_false(async_task_done(&sleeper.task));
+    assert_int_equal(async_loop_tasks(&TL), 1);
+    /* Running until all tasks finish drains the rest. */
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    assert_true(async_task_done(&sleeper.task));
+    assert_int_equal(async_now(&TL), 2000);
+}
+
+struct blocked {
+    async_task task;
+    async_co co;
+    async_event ev;
+};
+
+static int blocked_fn(async_loop *L, async_task *self)
+{
+    struct blocked *f = async_frame(self, struct blocked, task);
+    async_begin(L, &f->co);
+    async_await(async_event_wait(L, &f->ev));
+    async_end;
+}
+
+static void run_reports_deadlock(void **state)
+{
+    static struct blocked b;
+    (void)state;
+    b = (struct blocked){0};
+    async_event_init(&b.ev);
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &b.task, blocked_fn), ASYNC_EDEADLK);
+    assert_int_equal(async_task_state(&b.task), ASYNC_TASK_WAITING);
+    /* The loop is intact: setting the event lets the task finish. */
+    async_event_set(&TL, &b.ev);
+    assert_int_equal(async_run(&TL, &b.task, NULL), 0);
+}
+
+static void spawn_misuse_is_refused(void **state)
+{
+    static struct logger t;
+    (void)state;
+    t = (struct logger){0};
+    t.name = "t";
+    t.sleep = 5;
+    assert_int_equal(async_spawn(&TL, NULL, logger_fn), ASYNC_EINVAL);
+    assert_int_equal(async_spawn(&TL, &t.task, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_spawn(&TL, &t.task, logger_fn), 0);
+    assert_int_equal(async_spawn(&TL, &t.task, logger_fn), ASYNC_EBUSY); /* ready */
+    t_settle();
+    assert_int_equal(async_spawn(&TL, &t.task, logger_fn), ASYNC_EBUSY); /* waiting */
+    assert_int_equal(t_misuse_count, 4);
+    assert_int_equal(t_misuse_last, ASYNC_EBUSY);
+    t_advance(5);
+    assert_true(async_task_done(&t.task));
+    /* A finished task may be spawned again: its frame restarts. */
+    assert_int_equal(async_spawn(&TL, &t.task, logger_fn), 0);
+    t_settle();
+    t_advance(5);
+    assert_log("t t");
+    assert_true(async_task_done(&t.task));
+    assert_int_equal(async_loop_tasks(&TL), 0);
+}
+
+/* States through a task's life, observed from inside and outside. */
+struct observer {
+    async_task task;
+    async_co co;
+    int inside;
+};
+
+static int observer_fn(async_loop *L, async_task *self)
+{
+    struct observer *f = async_frame(self, struct observer, task);
+    async_begin(L, &f->co);
+    f->inside = (int)async_task_state(self);
+    assert_ptr_equal(async_current(L), self);
+    async_await(async_sleep(L, 1));
+    async_return(3);
+    async_end;
+}
+
+static void task_states_through_a_life(void **state)
+{
+    static struct observer o;
+    (void)state;
+    o = (struct observer){0};
+    assert_int_equal(async_task_state(&o.task), ASYNC_TASK_IDLE);
+    assert_int_equal(async_task_result(&o.task), ASYNC_EAGAIN);
+    async_spawn(&TL, &o.task, observer_fn);
+    assert_int_equal(async_task_state(&o.task), ASYNC_TASK_READY);
+    t_settle();
+    assert_int_equal(o.inside, ASYNC_TASK_RUNNING);
+    assert_int_equal(async_task_state(&o.task), ASYNC_TASK_WAITING);
+    assert_int_equal(async_task_result(&o.task), ASYNC_EAGAIN);
+    assert_null(async_current(&TL));
+    t_advance(1);
+    assert_int_equal(async_task_state(&o.task), ASYNC_TASK_DONE);
+    assert_int_equal(async_task_result(&o.task), 3);
+}
+
+/* A coroutine that returns ASYNC_PENDING without registering anywhere
+ * would be lost forever; the scheduler fails it instead. */
+static int liar_fn(async_loop *L, async_task *self)
+{
+    (void)L;
+    (void)self;
+    return ASYNC_PENDING;
+}
+
+static void suspension_without_waker_is_an_error(void **state)
+{
+    static async_task t;
+    (void)state;
+    t = (async_task){0};
+    async_spawn(&TL, &t, liar_fn);
+    t_settle();
+    assert_true(async_task_done(&t));
+    assert_int_equal(async_task_result(&t), ASYNC_ESTATE);
+    assert_int_equal(t_misuse_last, ASYNC_ESTATE);
+}
+
+/* Two loops with their own clocks share nothing. */
+static void loops_are_independent(void **state)
+{
+    static async_vclock vc2;
+    static async_loop L2;
+    static struct logger a, b;
+    (void)state;
+    a = (struct logger){0};
+    b = (struct logger){0};
+    a.name = "one";
+    a.sleep = 10;
+    b.name = "two";
+    b.sleep = 10;
+    async_vclock_init(&vc2, 50000, false);
+    async_loop_init(&L2, &vc2.port);
+    async_spawn(&TL, &a.task, logger_fn);
+    async_spawn(&L2, &b.task, logger_fn);
+    async_run_ready(&TL);
+    assert_log("one");
+    async_run_ready(&L2);
+    assert_log("one two");
+    async_vclock_advance(&vc2, 10);
+    async_run_ready(&TL);
+    assert_false(async_task_done(&a.task));
+    async_run_ready(&L2);
+    assert_true(async_task_done(&b.task));
+    t_advance(10);
+    assert_true(async_task_done(&a.task));
+    assert_int_equal(async_loop_tasks(&TL), 0);
+    assert_int_equal(async_loop_tasks(&L2), 0);
+}
+
+/* ---- join ---- */
+struct joiner {
+    async_task task;
+    async_co co;
+    async_task *target;
+    int rc;
+};
+
+static int joiner_fn(async_loop *L, async_task *self)
+{
+    struct joiner *f = async_frame(self, struct joiner, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_join(L, f->target));
+    t_logi("joined", f->rc);
+    async_end;
+}
+
+static void join_returns_the_task_result(void **state)
+{
+    static struct logger worker;
+    static struct joiner j, j2;
+    (void)state;
+    worker = (struct logger){0};
+    j = (struct joiner){0};
+    j2 = (struct joiner){0};
+    worker.name = "work";
+    worker.sleep = 20;
+    worker.result = 42;
+    j.target = j2.target = &worker.task;
+    async_spawn(&TL, &worker.task, logger_fn);
+    async_spawn(&TL, &j.task, joiner_fn);
+    async_spawn(&TL, &j2.task, joiner_fn); /* a second joiner is refused */
+    t_settle();
+    assert_log("work joined-4");
+    assert_int_equal(async_task_state(&j.task), ASYNC_TASK_WAITING);
+    t_advance(20);
+    assert_log("work joined-4 joined42");
+    /* Joining a finished task returns its result at once, any number of times. */
+    j2 = (struct joiner){0};
+    j2.target = &worker.task;
+    async_spawn(&TL, &j2.task, joiner_fn);
+    assert_int_equal(async_run_once(&TL), 1);
+    assert_log("work joined-4 joined42 joined42");
+}
+
+static int self_joiner_fn(async_loop *L, async_task *self)
+{
+    struct joiner *f = async_frame(self, struct joiner, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_join(L, self));
+    t_logi("self", f->rc);
+    async_await_rc(f->rc, async_join(L, f->target));
+    t_logi("idle", f->rc);
+    async_end;
+}
+
+static void join_misuse_is_refused(void **state)
+{
+    static struct joiner j;
+    static async_task never;
+    (void)state;
+    j = (struct joiner){0};
+    never = (async_task){0};
+    j.target = &never;
+    async_spawn(&TL, &j.task, self_joiner_fn);
+    t_settle();
+    assert_log("self-10 idle-5");
+    assert_int_equal(t_misuse_count, 2);
+}
+
+static void loop_init_rejects_bad_arguments(void **state)
+{
+    static async_loop L2;
+    static async_port bad;
+    (void)state;
+    bad = (async_port){0};
+    assert_int_equal(async_loop_init(NULL, &TVC.port), ASYNC_EINVAL);
+    assert_int_equal(async_loop_init(&L2, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_loop_init(&L2, &bad), ASYNC_EINVAL);
+    assert_int_equal(async_run(&TL, NULL, logger_fn), ASYNC_EINVAL);
+}
+
+/* With autojump, async_run skips idle time straight to each deadline. */
+static void autojump_moves_time_to_each_deadline(void **state)
+{
+    static struct logger t[3];
+    static const char *names[] = {"x", "y", "z"};
+    static const async_tick sleeps[] = {300, 100, 200};
+    int i;
+    (void)state;
+    TVC.autojump = true;
+    for (i = 0; i < 3; i++) {
+        t[i] = (struct logger){0};
+        t[i].name = names[i];
+        t[i].sleep = sleeps[i];
+        async_spawn(&TL, &t[i].task, logger_fn);
+    }
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    assert_int_equal(async_now(&TL), 1300);
+    /* idle() ran once per distinct deadline (plus refile points, none here). */
+    assert_int_equal(TVC.idles, 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(spawned_tasks_run_in_fifo_order),
+        T(spawn_during_pass_runs_next_pass),
+        T(yielding_task_does_not_starve_timers),
+        T(run_returns_main_result_while_others_sleep),
+        T(run_reports_deadlock),
+        T(spawn_misuse_is_refused),
+        T(task_states_through_a_life),
+        T(suspension_without_waker_is_an_error),
+        T(loops_are_independent),
+        T(join_returns_the_task_result),
+        T(join_misuse_is_refused),
+        T(loop_init_rejects_bad_arguments),
+        T(autojump_moves_time_to_each_deadline),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
