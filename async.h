@@ -1125,8 +1125,9 @@ static bool async__bucket_min(const async_node *b, async_tick *min)
  * start of the first occupied slot at any level.  With `exact`, a level
  * whose first slot holds few timers reports their earliest expiry instead
  * of the slot start, so an idle port does not wake just to refile.  That
- * is valid where a level's slots partition time: below the top level, and
- * at the top when the wheel spans the whole tick width.                  */
+ * is valid when the expiry lies inside the slot's current span: later
+ * slots of the level start after it.  (Top-level slots of a small wheel
+ * can also hold timers of later turns; those keep the slot start.)      */
 static bool async__wheel_next(const async_loop *L, async_tick *out, bool exact)
 {
     bool found = false;
@@ -1147,10 +1148,8 @@ static bool async__wheel_next(const async_loop *L, async_tick *out, bool exact)
         if (!ahead) /* top level: a slot of the next turn */
             at = (async_tick)(at + turn);
         at = (async_tick)(at + ((async_tick)slot << shift));
-        if (exact && level > 0 &&
-            (level + 1u < ASYNC__WLEVELS ||
-             ASYNC__WBITS * ASYNC__WLEVELS >= ASYNC_CONF_TICK_BITS) &&
-            async__bucket_min(L->wheel[level][slot], &min))
+        if (exact && level > 0 && async__bucket_min(L->wheel[level][slot], &min) &&
+            (async_tick)(min - at) < async__pow2(shift))
             at = min;
         if (!found || async_tick_before(at, best))
             best = at;

@@ -1,0 +1,281 @@
+/* Timers: sleeping, deadline order, every wheel level, far timers beyond
+ * the wheel, tick wrap-around, removal, idle deadlines. */
+#include "testlib.h"
+
+/* Ticks the wheel covers exactly; beyond, idle deadlines may be earlier
+ * refile points (never later than the real expiry). */
+#define WHEEL_SPAN (1ul << (ASYNC_CONF_WHEEL_BITS * ASYNC_CONF_WHEEL_LEVELS))
+
+/* The idle deadline for a single pending expiry at `when`. */
+static void assert_idle_deadline(async_tick when)
+{
+    async_tick dl;
+    assert_true(async_loop_next_deadline(&TL, &dl));
+    assert_false(async_tick_after(dl, when));
+    assert_true(async_tick_after(dl, async_now(&TL)) || dl == when);
+    if ((unsigned long)(when - async_now(&TL)) < WHEEL_SPAN / 2)
+        assert_int_equal(dl, when);
+}
+
+struct sleeper {
+    async_task task;
+    async_co co;
+    async_tick ticks;
+    async_tick woke_at;
+    int id, rc;
+};
+
+static int sleeper_fn(async_loop *L, async_task *self)
+{
+    struct sleeper *f = async_frame(self, struct sleeper, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_sleep(L, f->ticks));
+    f->woke_at = async_now(L);
+    t_logi("w", f->id);
+    async_end;
+}
+
+static struct sleeper S[64];
+
+static void spawn_sleepers(const async_tick *ticks, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        S[i] = (struct sleeper){0};
+        S[i].ticks = ticks[i];
+        S[i].id = i;
+        assert_int_equal(async_spawn(&TL, &S[i].task, sleeper_fn), 0);
+    }
+}
+
+static void sleeps_wake_in_deadline_order_at_exact_ticks(void **state)
+{
+    static const async_tick ticks[] = {30, 10, 20, 10, 0};
+    (void)state;
+    spawn_sleepers(ticks, 5);
+    t_settle();
+    assert_log("w4"); /* sleep(0) is a yield */
+    t_advance(9);
+    assert_log("w4");
+    t_advance(1);
+    assert_log("w4 w1 w3"); /* equal deadlines keep spawn order */
+    t_advance(10);
+    t_advance(10);
+    assert_log("w4 w1 w3 w2 w0");
+    assert_int_equal(S[0].woke_at, 1030);
+    assert_int_equal(S[2].woke_at, 1020);
+    assert_int_equal(S[1].rc, 0);
+}
+
+/* Deadlines on both sides of every level boundary, and far beyond the
+ * wheel's span (refiled each turn), fire exactly on time. */
+static void every_wheel_level_fires_exactly(void **state)
+{
+    static const async_tick ticks[] = {
+        1, 2, 7, 8, 9, 63, 64, 65, 511, 512, 513, 4095, 4096, 4097,
+        32767, 32768, 32769, 262143, 262144, 262145, 1000000, 16777215,
+        16777216, 16777217, 300000000u, ASYNC_TICK_MAX_DELAY};
+    const int n = (int)(sizeof ticks / sizeof ticks[0]);
+    int i;
+    (void)state;
+    TVC.autojump = true;
+    spawn_sleepers(ticks, n);
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    for (i = 0; i < n; i++)
+        assert_int_equal(S[i].woke_at, (async_tick)(1000 + ticks[i]));
+}
+
+/* Start the clock just before the tick counter wraps. */
+static void deadlines_across_tick_wraparound(void **state)
+{
+    static const async_tick ticks[] = {5, 15, 16, 17, 100, 70000, 40};
+    const async_tick start = (async_tick)0 - 16;
+    int i;
+    (void)state;
+    t_reset(start, true);
+    spawn_sleepers(ticks, 7);
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    for (i = 0; i < 7; i++)
+        assert_int_equal(S[i].woke_at, (async_tick)(start + ticks[i]));
+    assert_log("w0 w1 w2 w3 w6 w4 w5");
+    assert_true(async_tick_before(start, (async_tick)(start + 40)));
+}
+
+/* Many random deadlines: wake order never goes back in time and every
+ * wake is exact.  (A fixed generator: the test is reproducible.) */
+struct rnd_sleeper {
+    async_task task;
+    async_co co;
+    async_tick ticks;
+};
+
+static async_tick rnd_last;
+static int rnd_bad, rnd_woken;
+
+static int rnd_fn(async_loop *L, async_task *self)
+{
+    struct rnd_sleeper *f = async_frame(self, struct rnd_sleeper, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, f->ticks));
+    if (async_tick_before(async_now(L), rnd_last))
+        rnd_bad++;
+    if (async_now(L) != (async_tick)(1000 + f->ticks))
+        rnd_bad++;
+    rnd_last = async_now(L);
+    rnd_woken++;
+    async_end;
+}
+
+static void random_deadlines_wake_in_order(void **state)
+{
+    static struct rnd_sleeper r[2000];
+    uint32_t seed = 12345;
+    int i;
+    (void)state;
+    rnd_last = 0;
+    rnd_bad = rnd_woken = 0;
+    TVC.autojump = true;
+    for (i = 0; i < 2000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        r[i] = (struct rnd_sleeper){0};
+        r[i].ticks = (async_tick)((seed >> 8) % (i % 2 ? 5000u : 20000000u));
+        async_spawn(&TL, &r[i].task, rnd_fn);
+    }
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    assert_int_equal(rnd_woken, 2000);
+    assert_int_equal(rnd_bad, 0);
+}
+
+/* A cancelled sleeper leaves the wheel: nothing stays armed. */
+static void cancelled_sleep_leaves_no_timer(void **state)
+{
+    static const async_tick ticks[] = {5000};
+    async_tick dl;
+    (void)state;
+    spawn_sleepers(ticks, 1);
+    t_settle();
+    assert_idle_deadline(6000);
+    assert_int_equal(async_cancel(&TL, &S[0].task), 0);
+    t_settle();
+    assert_true(async_task_done(&S[0].task));
+    assert_int_equal(S[0].rc, ASYNC_ECANCELED);
+    assert_int_equal(S[0].woke_at, 1000); /* woke at once, not at 6000 */
+    assert_false(async_loop_next_deadline(&TL, &dl));
+}
+
+/* The idle deadline is the exact earliest expiry when slots are small,
+ * so a port sleeps once per timer, not once per wheel level. */
+static void idle_deadline_is_the_earliest_expiry(void **state)
+{
+    static const async_tick ticks[] = {700, 100, 70000};
+    (void)state;
+    spawn_sleepers(ticks, 3);
+    t_settle();
+    assert_idle_deadline(1100);
+    assert_false(async_loop_pending(&TL));
+    t_advance(100);
+    assert_true(async_task_done(&S[1].task));
+    assert_idle_deadline(1700);
+}
+
+/* Manual time: nothing fires early, however time is split up. */
+static void time_advanced_in_pieces(void **state)
+{
+    static const async_tick ticks[] = {100};
+    int i;
+    (void)state;
+    spawn_sleepers(ticks, 1);
+    t_settle();
+    for (i = 0; i < 99; i++)
+        t_advance(1);
+    assert_false(async_task_done(&S[0].task));
+    t_advance(1);
+    assert_true(async_task_done(&S[0].task));
+    assert_int_equal(S[0].woke_at, 1100);
+}
+
+/* Time that jumps far past many deadlines at once fires them all, in order. */
+static void big_time_jump_fires_everything_in_order(void **state)
+{
+    static const async_tick ticks[] = {900000, 5, 70000, 64, 4096};
+    (void)state;
+    spawn_sleepers(ticks, 5);
+    t_settle();
+    t_advance(1000000);
+    assert_log("w1 w3 w4 w2 w0");
+}
+
+struct until {
+    async_task task;
+    async_co co;
+    async_tick deadline;
+    int rc;
+};
+
+static int until_fn(async_loop *L, async_task *self)
+{
+    struct until *f = async_frame(self, struct until, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_sleep_until(L, f->deadline));
+    t_logi("u", (long)async_now(L));
+    async_end;
+}
+
+static void sleep_until_absolute_and_past_deadlines(void **state)
+{
+    static struct until a, b;
+    (void)state;
+    a = (struct until){0};
+    b = (struct until){0};
+    a.deadline = 1500;
+    b.deadline = 10; /* in the past: a yield */
+    async_spawn(&TL, &a.task, until_fn);
+    async_spawn(&TL, &b.task, until_fn);
+    t_settle();
+    assert_log("u1000");
+    t_advance(500);
+    assert_log("u1000 u1500");
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+}
+
+static void sleep_longer_than_range_is_refused(void **state)
+{
+    static const async_tick ticks[] = {(async_tick)ASYNC_TICK_MAX_DELAY + 1u};
+    (void)state;
+    spawn_sleepers(ticks, 1);
+    t_settle();
+    assert_true(async_task_done(&S[0].task));
+    assert_int_equal(S[0].rc, ASYNC_ERANGE);
+}
+
+static void duration_macros_round_up(void **state)
+{
+    (void)state;
+#if ASYNC_CONF_TICK_HZ == 1000
+    assert_int_equal(ASYNC_MS(250), 250);
+    assert_int_equal(ASYNC_SEC(2), 2000);
+    assert_int_equal(ASYNC_US(1), 1);
+    assert_int_equal(ASYNC_US(1500), 2);
+#endif
+    assert_true(async_tick_before((async_tick)-5, (async_tick)3));
+    assert_true(async_tick_after((async_tick)3, (async_tick)-5));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(sleeps_wake_in_deadline_order_at_exact_ticks),
+        T(every_wheel_level_fires_exactly),
+        T(deadlines_across_tick_wraparound),
+        T(random_deadlines_wake_in_order),
+        T(cancelled_sleep_leaves_no_timer),
+        T(idle_deadline_is_the_earliest_expiry),
+        T(time_advanced_in_pieces),
+        T(big_time_jump_fires_everything_in_order),
+        T(sleep_until_absolute_and_past_deadlines),
+        T(sleep_longer_than_range_is_refused),
+        T(duration_macros_round_up),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
