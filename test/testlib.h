@@ -43,6 +43,12 @@ void t_logi(const char *prefix, long value);
 const char *t_logged(void);
 #define assert_log(expected) assert_string_equal(t_logged(), (expected))
 
+/* True if a wait list has nobody on it. */
+static inline bool t_list_empty(const async_node *h)
+{
+    return h->next == NULL || h->next == h;
+}
+
 /* Advance the virtual clock by `ticks` and run everything now runnable. */
 void t_advance(async_tick ticks);
 /* Run ready tasks until nothing is runnable without time moving. */

@@ -1,0 +1,537 @@
+/* Deadlines around awaits: wait_for (async_await_for) and timeout scopes
+ * (async_timeout_begin/end) interrupting every kind of await. */
+#include "testlib.h"
+
+/* One task frame with everything a test might wait on. */
+struct tw {
+    async_task task;
+    async_co co;
+    async_timeout to, to2;
+    async_event ev;
+    async_sem sem;
+    async_lock lock;
+    async_cond cond;
+    async_future fut;
+    async_queue q;
+    int qbuf[2];
+    int item, rc, rc2, kind;
+    async_tick ticks;
+    async_task *target;
+    async_group *group;
+    bool flag;
+};
+
+enum { K_EVENT, K_SEM, K_LOCK, K_QGET, K_QPUT, K_SLEEP, K_FUTURE, K_JOIN, K_GROUP, K_COND };
+
+static void tw_init(struct tw *f)
+{
+    *f = (struct tw){0};
+    async_event_init(&f->ev);
+    async_sem_init(&f->sem, 0, 0);
+    async_lock_init(&f->lock);
+    async_cond_init(&f->cond, &f->lock);
+    async_future_init(&f->fut);
+    async_queue_init(&f->q, f->qbuf, sizeof f->qbuf[0], 2);
+}
+
+/* The await that `kind` selects; all block until the test intervenes. */
+static int op_of(async_loop *L, struct tw *f)
+{
+    switch (f->kind) {
+    case K_EVENT:
+        return async_event_wait(L, &f->ev);
+    case K_SEM:
+        return async_sem_acquire(L, &f->sem);
+    case K_LOCK:
+        return async_lock_acquire(L, &f->lock);
+    case K_QGET:
+        return async_queue_get(L, &f->q, &f->item);
+    case K_QPUT:
+        return async_queue_put(L, &f->q, &f->item);
+    case K_SLEEP:
+        return async_sleep(L, 1000000);
+    case K_FUTURE:
+        return async_future_wait(L, &f->fut);
+    case K_JOIN:
+        return async_join(L, f->target);
+    case K_GROUP:
+        return async_group_wait(L, f->group);
+    case K_COND:
+        return async_cond_wait(L, &f->cond);
+    default:
+        return ASYNC_EINVAL;
+    }
+}
+
+static int wait_for_fn(async_loop *L, async_task *self)
+{
+    struct tw *f = async_frame(self, struct tw, task);
+    async_begin(L, &f->co);
+    if (f->kind == K_COND)
+        async_await(async_lock_acquire(L, &f->lock));
+    async_await_for(&f->to, f->ticks, f->rc, op_of(L, f));
+    t_logi("rc", f->rc);
+    t_logi("at", (long)async_now(L));
+    if (f->kind == K_COND) {
+        f->flag = async_lock_locked(&f->lock) && f->lock.owner == self;
+        async_lock_release(L, &f->lock);
+    }
+    async_end;
+}
+
+/* Condition awaits cannot go through op_of (they are a macro). */
+static int until_for_fn(async_loop *L, async_task *self)
+{
+    struct tw *f = async_frame(self, struct tw, task);
+    async_begin(L, &f->co);
+    f->rc = async_timeout_begin(&f->to, f->ticks);
+    async_await_until(f->flag);
+    f->rc = async_timeout_end(&f->to);
+    async_finally;
+    t_logi("rc", async_error());
+    t_logi("at", (long)async_now(L));
+    async_end;
+}
+
+/* Every blocking await gives up at the deadline with ASYNC_ETIMEDOUT, and
+ * leaves nothing linked behind: a later wake-up finds no waiter. */
+static void each_kind_of_await_times_out(void **state)
+{
+    static struct tw f;
+    static const int kinds[] = {K_EVENT, K_SEM, K_QGET, K_QPUT, K_SLEEP, K_FUTURE};
+    unsigned i;
+    async_tick dl;
+    (void)state;
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        t_reset(1000, false);
+        tw_init(&f);
+        f.kind = kinds[i];
+        f.ticks = 50;
+        if (f.kind == K_QPUT) { /* fill the queue first */
+            async_queue_try_put(&TL, &f.q, &f.item);
+            async_queue_try_put(&TL, &f.q, &f.item);
+        }
+        async_spawn(&TL, &f.task, wait_for_fn);
+        t_settle();
+        t_advance(49);
+        assert_false(async_task_done(&f.task));
+        t_advance(1);
+        assert_true(async_task_done(&f.task));
+        assert_log("rc-2 at1050");
+        /* Nothing left behind. */
+        assert_true(t_list_empty(&f.ev.waiters));
+        assert_true(t_list_empty(&f.sem.waiters));
+        assert_true(t_list_empty(&f.q.getters));
+        assert_true(t_list_empty(&f.q.putters));
+        assert_true(t_list_empty(&f.fut.waiters));
+        assert_false(async_loop_next_deadline(&TL, &dl));
+        async_sem_release(&TL, &f.sem);
+        assert_int_equal(async_sem_value(&f.sem), 1); /* no hidden waiter took it */
+    }
+}
+
+static void lock_and_cond_waits_time_out_holding_right_state(void **state)
+{
+    static struct tw f, holder;
+    (void)state;
+    /* Lock: another task holds it. */
+    tw_init(&f);
+    tw_init(&holder);
+    f.kind = K_LOCK;
+    f.ticks = 20;
+    f.lock.owner = &holder.task; /* held by someone else */
+    async_spawn(&TL, &f.task, wait_for_fn);
+    t_settle();
+    t_advance(20);
+    assert_log("rc-2 at1020");
+    assert_ptr_equal(f.lock.owner, &holder.task);
+    assert_true(t_list_empty(&f.lock.waiters));
+
+    /* Condition: the wait gives up but returns holding the lock. */
+    t_reset(1000, false);
+    tw_init(&f);
+    f.kind = K_COND;
+    f.ticks = 20;
+    async_spawn(&TL, &f.task, wait_for_fn);
+    t_settle();
+    assert_false(async_lock_locked(&f.lock)); /* released while waiting */
+    t_advance(20);
+    assert_log("rc-2 at1020");
+    assert_true(f.flag); /* the lock was ours again when the wait returned */
+    assert_false(async_lock_locked(&f.lock));
+}
+
+static void condition_await_times_out(void **state)
+{
+    static struct tw f;
+    (void)state;
+    tw_init(&f);
+    f.ticks = 30;
+    async_spawn(&TL, &f.task, until_for_fn);
+    t_settle();
+    t_advance(30);
+    assert_log("rc-2 at1030");
+}
+
+/* A result that arrives in time is kept, and the timer is disarmed. */
+static void result_in_time_is_kept(void **state)
+{
+    static struct tw f;
+    async_tick dl;
+    (void)state;
+    tw_init(&f);
+    f.kind = K_QGET;
+    f.ticks = 100;
+    async_spawn(&TL, &f.task, wait_for_fn);
+    t_settle();
+    t_advance(40);
+    f.item = 0;
+    {
+        int v = 99;
+        assert_int_equal(async_queue_try_put(&TL, &f.q, &v), 0);
+    }
+    t_settle();
+    assert_log("rc0 at1040");
+    assert_int_equal(f.item, 99);
+    assert_false(async_loop_next_deadline(&TL, &dl));
+}
+
+/* Races between a wake-up and the deadline. */
+struct setter_at {
+    async_task task;
+    async_co co;
+    struct tw *f;
+    async_tick at;
+};
+
+static int put_later(async_loop *L, async_task *self)
+{
+    struct setter_at *s = async_frame(self, struct setter_at, task);
+    int v = 7;
+    async_begin(L, &s->co);
+    async_await(async_sleep(L, s->at));
+    async_queue_try_put(L, &s->f->q, &v);
+    async_end;
+}
+
+/* The item was handed to the waiter in one pass; the deadline passes
+ * before the waiter runs.  It keeps the item: a result that arrived in
+ * time is never discarded. */
+static void item_handed_over_before_deadline_is_kept(void **state)
+{
+    static struct tw f;
+    static struct setter_at s;
+    (void)state;
+    tw_init(&f);
+    s = (struct setter_at){0};
+    s.f = &f;
+    s.at = 49;
+    async_spawn(&TL, &s.task, put_later);
+    f.kind = K_QGET;
+    f.ticks = 50;
+    async_spawn(&TL, &f.task, wait_for_fn);
+    t_settle();
+    async_vclock_advance(&TVC, 49);
+    async_run_once(&TL); /* the putter runs and hands the item over */
+    assert_int_equal(async_task_state(&f.task), ASYNC_TASK_READY);
+    async_vclock_advance(&TVC, 1);
+    t_settle(); /* deadline fires before the waiter runs */
+    assert_int_equal(f.rc, 0);
+    assert_int_equal(f.item, 7);
+    assert_int_equal(async_queue_size(&f.q), 0);
+}
+
+/* Deadline and producer on the same tick: timers fire before tasks run,
+ * so the wait times out, and the item stays queued for the next get. */
+static void deadline_on_the_producers_tick_loses_nothing(void **state)
+{
+    static struct tw f;
+    static struct setter_at s;
+    int v = 0;
+    (void)state;
+    tw_init(&f);
+    s = (struct setter_at){0};
+    s.f = &f;
+    s.at = 50;
+    async_spawn(&TL, &s.task, put_later);
+    f.kind = K_QGET;
+    f.ticks = 50;
+    async_spawn(&TL, &f.task, wait_for_fn);
+    t_settle();
+    t_advance(50);
+    assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
+    assert_int_equal(async_queue_size(&f.q), 1);
+    assert_int_equal(async_queue_try_get(&TL, &f.q, &v), 0);
+    assert_int_equal(v, 7);
+}
+
+/* A scope spans several awaits; once expired, every await inside reports
+ * the timeout at once, until the scope closes. */
+static int scope_fn(async_loop *L, async_task *self)
+{
+    struct tw *f = async_frame(self, struct tw, task);
+    async_begin(L, &f->co);
+    assert_int_equal(async_timeout_begin(&f->to, 100), 0);
+    async_await_rc(f->rc, async_sleep(L, 60));
+    t_logi("a", f->rc);
+    async_await_rc(f->rc, async_sleep(L, 60));
+    t_logi("b", f->rc);
+    t_logi("at", (long)async_now(L));
+    async_await_rc(f->rc, async_sleep(L, 60));
+    t_logi("c", f->rc);
+    t_logi("end", async_timeout_end(&f->to));
+    async_await_rc(f->rc, async_sleep(L, 10));
+    t_logi("after", f->rc);
+    t_logi("at", (long)async_now(L));
+    async_end;
+}
+
+static void scope_covers_several_awaits(void **state)
+{
+    static struct tw f;
+    (void)state;
+    tw_init(&f);
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &f.task, scope_fn), 0);
+    assert_log("a0 b-2 at1100 c-2 end-2 after0 at1110");
+}
+
+/* Nested scopes: the inner one expiring does not touch the outer one; the
+ * outer one expiring interrupts both. */
+static int nested_fn(async_loop *L, async_task *self)
+{
+    struct tw *f = async_frame(self, struct tw, task);
+    async_begin(L, &f->co);
+    async_timeout_begin(&f->to, 100);
+    async_timeout_begin(&f->to2, 10);
+    async_await_rc(f->rc, async_sleep(L, 50));
+    t_logi("inner", f->rc);
+    t_logi("end2", async_timeout_end(&f->to2));
+    async_await_rc(f->rc, async_sleep(L, 20));
+    t_logi("outer-ok", f->rc);
+    async_timeout_begin(&f->to2, 500);
+    async_await_rc(f->rc, async_sleep(L, 200));
+    t_logi("both", f->rc);
+    t_logi("at", (long)async_now(L));
+    t_logi("end2", async_timeout_end(&f->to2));
+    async_await_rc(f->rc, async_sleep(L, 1));
+    t_logi("still", f->rc);
+    t_logi("end1", async_timeout_end(&f->to));
+    async_end;
+}
+
+static void nested_scopes(void **state)
+{
+    static struct tw f;
+    (void)state;
+    tw_init(&f);
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &f.task, nested_fn), 0);
+    assert_log("inner-2 end2-2 outer-ok0 both-2 at1100 end20 still-2 end1-2");
+}
+
+/* A timeout interrupts a child coroutine awaited inline: the child's
+ * cleanup runs, and awaits inside it report the timeout too. */
+struct kid {
+    async_co co;
+    int rc;
+};
+
+static int kid_fn(async_loop *L, struct kid *k)
+{
+    async_begin(L, &k->co);
+    async_await(async_sleep(L, 1000));
+    t_log("kid-not-reached");
+    async_finally;
+    t_logi("kid-cleanup", async_error());
+    async_await_rc(k->rc, async_sleep(L, 1));
+    t_logi("kid-cleanup-await", k->rc);
+    async_end;
+}
+
+struct kidparent {
+    async_task task;
+    async_co co;
+    async_timeout to;
+    struct kid k;
+    int rc;
+};
+
+static int kidparent_fn(async_loop *L, async_task *self)
+{
+    struct kidparent *f = async_frame(self, struct kidparent, task);
+    async_begin(L, &f->co);
+    async_await_for(&f->to, 25, f->rc, kid_fn(L, &f->k));
+    t_logi("parent", f->rc);
+    async_end;
+}
+
+static void timeout_interrupts_an_inline_child(void **state)
+{
+    static struct kidparent p;
+    (void)state;
+    p = (struct kidparent){0};
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &p.task, kidparent_fn), 0);
+    assert_log("kid-cleanup-2 kid-cleanup-await-2 parent-2");
+    assert_int_equal(async_now(&TL), 1025);
+    assert_int_equal(p.k.co.lc, 0); /* the child ended cleanly */
+}
+
+/* A scope left open by an error is closed when the coroutine ends: no
+ * timer keeps pointing into a dead frame. */
+static int leaky_fn(async_loop *L, async_task *self)
+{
+    struct tw *f = async_frame(self, struct tw, task);
+    async_begin(L, &f->co);
+    async_timeout_begin(&f->to, 500);
+    async_timeout_begin(&f->to2, 900);
+    async_await(async_sleep(L, 5));
+    async_return(ASYNC_EPROTO); /* skips both async_timeout_end */
+    async_end;
+}
+
+static void open_scopes_close_when_coroutine_ends(void **state)
+{
+    static struct tw f;
+    async_tick dl;
+    (void)state;
+    tw_init(&f);
+    async_spawn(&TL, &f.task, leaky_fn);
+    t_settle();
+    assert_true(async_loop_next_deadline(&TL, &dl));
+    t_advance(5);
+    assert_int_equal(async_task_result(&f.task), ASYNC_EPROTO);
+    assert_false(async_loop_next_deadline(&TL, &dl));
+    assert_null(f.co.scopes);
+}
+
+static int immediate_fn(async_loop *L, async_task *self)
+{
+    struct tw *f = async_frame(self, struct tw, task);
+    async_begin(L, &f->co);
+    async_await_for(&f->to, 0, f->rc, async_sleep(L, 5));
+    t_logi("zero", f->rc);
+    assert_int_equal(async_timeout_begin_at(&f->to, async_now(L) - 10), 0);
+    async_await_rc(f->rc, async_event_wait(L, &f->ev));
+    t_logi("past", f->rc);
+    async_timeout_end(&f->to);
+    t_logi("at", (long)async_now(L));
+    async_end;
+}
+
+static void deadline_already_passed_times_out_at_once(void **state)
+{
+    static struct tw f;
+    (void)state;
+    tw_init(&f);
+    async_spawn(&TL, &f.task, immediate_fn);
+    t_settle();
+    assert_log("zero-2 past-2 at1000");
+    assert_true(async_task_done(&f.task));
+}
+
+static int misuse_fn(async_loop *L, async_task *self)
+{
+    struct tw *f = async_frame(self, struct tw, task);
+    static async_timeout deep[16];
+    int i;
+    async_begin(L, &f->co);
+    async_timeout_begin(&f->to, 100);
+    async_timeout_begin(&f->to2, 100);
+    t_logi("out-of-order", async_timeout_end(&f->to));
+    t_logi("in-order", async_timeout_end(&f->to2));
+    t_logi("range", async_timeout_begin(&f->to2, (async_tick)ASYNC_TICK_MAX_DELAY + 1u));
+    for (i = 0; i < 14; i++)
+        assert_int_equal(async_timeout_begin(&deep[i], 100), 0);
+    t_logi("too-deep", async_timeout_begin(&deep[15], 100));
+    async_end; /* closes all 15 open scopes */
+}
+
+static void scope_misuse_is_refused(void **state)
+{
+    static struct tw f;
+    async_tick dl;
+    (void)state;
+    tw_init(&f);
+    async_spawn(&TL, &f.task, misuse_fn);
+    t_settle();
+    assert_log("out-of-order-5 in-order0 range-8 too-deep-7");
+    assert_true(async_task_done(&f.task));
+    assert_false(async_loop_next_deadline(&TL, &dl));
+    assert_int_equal(t_misuse_count, 3);
+}
+
+/* wait_for around join and group: the awaited tasks are cancelled, and
+ * the wait reports the timeout only once they have finished. */
+struct slowpoke {
+    async_task task;
+    async_co co;
+};
+
+static int slowpoke_fn(async_loop *L, async_task *self)
+{
+    struct slowpoke *f = async_frame(self, struct slowpoke, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 10000));
+    async_finally;
+    t_logi("slow-cleanup", async_error());
+    async_await_rc(f->co.rc, async_sleep(L, 0)); /* cancelled: reports at once */
+    async_end;
+}
+
+static void timeout_on_join_and_group_cancels_them(void **state)
+{
+    static struct tw f;
+    static struct slowpoke a, b;
+    static async_group g;
+    static async_task *slots[2];
+    (void)state;
+    tw_init(&f);
+    a = (struct slowpoke){0};
+    async_spawn(&TL, &a.task, slowpoke_fn);
+    f.kind = K_JOIN;
+    f.target = &a.task;
+    f.ticks = 30;
+    async_spawn(&TL, &f.task, wait_for_fn);
+    t_settle();
+    t_advance(30);
+    assert_log("slow-cleanup-1 rc-2 at1030");
+    assert_int_equal(async_task_result(&a.task), ASYNC_ECANCELED);
+
+    t_reset(1000, false);
+    tw_init(&f);
+    a = (struct slowpoke){0};
+    b = (struct slowpoke){0};
+    async_group_init(&g, slots, 2, 0);
+    async_group_spawn(&TL, &g, &a.task, slowpoke_fn);
+    async_group_spawn(&TL, &g, &b.task, slowpoke_fn);
+    f.kind = K_GROUP;
+    f.group = &g;
+    f.ticks = 30;
+    async_spawn(&TL, &f.task, wait_for_fn);
+    t_settle();
+    t_advance(30);
+    assert_log("slow-cleanup-1 slow-cleanup-1 rc-2 at1030");
+    assert_int_equal(async_group_running(&g), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(each_kind_of_await_times_out),
+        T(lock_and_cond_waits_time_out_holding_right_state),
+        T(condition_await_times_out),
+        T(result_in_time_is_kept),
+        T(item_handed_over_before_deadline_is_kept),
+        T(deadline_on_the_producers_tick_loses_nothing),
+        T(scope_covers_several_awaits),
+        T(nested_scopes),
+        T(timeout_interrupts_an_inline_child),
+        T(open_scopes_close_when_coroutine_ends),
+        T(deadline_already_passed_times_out_at_once),
+        T(scope_misuse_is_refused),
+        T(timeout_on_join_and_group_cancels_them),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
