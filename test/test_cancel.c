@@ -1,0 +1,391 @@
+/* Cancellation: delivery to every kind of suspension, stickiness, cleanup
+ * sections, inline children, joins, and no lost data. */
+#include "testlib.h"
+
+struct victim {
+    async_task task;
+    async_co co;
+    async_event ev;
+    async_queue q;
+    int qbuf[2];
+    int item, rc, rc2;
+};
+
+static void victim_init(struct victim *v)
+{
+    *v = (struct victim){0};
+    async_event_init(&v->ev);
+    async_queue_init(&v->q, v->qbuf, sizeof(int), 2);
+}
+
+static int victim_fn(async_loop *L, async_task *self)
+{
+    struct victim *f = async_frame(self, struct victim, task);
+    async_begin(L, &f->co);
+    t_log("start");
+    async_await(async_event_wait(L, &f->ev));
+    t_log("not-reached");
+    async_finally;
+    t_logi("cleanup", async_error());
+    async_end;
+}
+
+static void cancel_wakes_a_waiting_task_into_cleanup(void **state)
+{
+    static struct victim v;
+    (void)state;
+    victim_init(&v);
+    async_spawn(&TL, &v.task, victim_fn);
+    t_settle();
+    assert_int_equal(async_cancel(&TL, &v.task), 0);
+    assert_int_equal(async_task_state(&v.task), ASYNC_TASK_READY);
+    t_settle();
+    assert_log("start cleanup-1");
+    assert_int_equal(async_task_result(&v.task), ASYNC_ECANCELED);
+    assert_true(async_task_cancelled(&v.task));
+    assert_true(t_list_empty(&v.ev.waiters));
+}
+
+static void cancel_before_start_never_runs(void **state)
+{
+    static struct victim v;
+    (void)state;
+    victim_init(&v);
+    async_spawn(&TL, &v.task, victim_fn);
+    assert_int_equal(async_cancel(&TL, &v.task), 0);
+    t_settle();
+    assert_log("");
+    assert_true(async_task_done(&v.task));
+    assert_int_equal(async_task_result(&v.task), ASYNC_ECANCELED);
+    assert_int_equal(async_loop_tasks(&TL), 0);
+}
+
+static void cancel_return_codes(void **state)
+{
+    static struct victim v;
+    static async_task never;
+    (void)state;
+    victim_init(&v);
+    never = (async_task){0};
+    assert_int_equal(async_cancel(&TL, &never), ASYNC_EINVAL);
+    async_spawn(&TL, &v.task, victim_fn);
+    t_settle();
+    assert_int_equal(async_cancel(&TL, &v.task), 0);
+    assert_int_equal(async_cancel(&TL, &v.task), ASYNC_EALREADY);
+    t_settle();
+    assert_int_equal(async_cancel(&TL, &v.task), ASYNC_EDONE);
+    assert_int_equal(async_task_result(&v.task), ASYNC_ECANCELED);
+}
+
+/* A coroutine that swallows its cancellation cannot keep waiting: every
+ * later await reports it at once, without starting the operation (so a
+ * queue get does not consume an item it could not hand back). */
+static int swallower_fn(async_loop *L, async_task *self)
+{
+    struct victim *f = async_frame(self, struct victim, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_event_wait(L, &f->ev));
+    t_logi("first", f->rc);
+    async_await_rc(f->rc, async_queue_get(L, &f->q, &f->item));
+    t_logi("get", f->rc);
+    async_await_rc(f->rc, async_sleep(L, 100));
+    t_logi("sleep", f->rc);
+    async_await_rc(f->rc2, async_sleep(L, 0));
+    t_logi("yield", f->rc2);
+    async_return(0); /* swallowed, but the task still records it */
+    async_end;
+}
+
+static void cancellation_is_sticky(void **state)
+{
+    static struct victim v;
+    int x = 5;
+    (void)state;
+    victim_init(&v);
+    async_queue_try_put(&TL, &v.q, &x);
+    async_spawn(&TL, &v.task, swallower_fn);
+    t_settle();
+    async_cancel(&TL, &v.task);
+    t_settle();
+    assert_log("first-1 get-1 sleep-1 yield-1");
+    assert_int_equal(async_queue_size(&v.q), 1); /* the item is still there */
+    assert_true(async_task_done(&v.task));
+    assert_int_equal(async_task_result(&v.task), 0);
+    assert_true(async_task_cancelled(&v.task));
+}
+
+/* Cancel reaches a child awaited inline: its cleanup runs, then the
+ * parent's. */
+struct inner {
+    async_co co;
+};
+
+static int inner_fn(async_loop *L, struct inner *f)
+{
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 1000));
+    async_finally;
+    t_logi("inner-cleanup", async_error());
+    async_end;
+}
+
+struct outer {
+    async_task task;
+    async_co co;
+    struct inner in;
+};
+
+static int outer_fn(async_loop *L, async_task *self)
+{
+    struct outer *f = async_frame(self, struct outer, task);
+    async_begin(L, &f->co);
+    async_await(inner_fn(L, &f->in));
+    t_log("outer-not-reached");
+    async_finally;
+    t_logi("outer-cleanup", async_error());
+    async_end;
+}
+
+static void cancel_reaches_inline_children(void **state)
+{
+    static struct outer o;
+    async_tick dl;
+    (void)state;
+    o = (struct outer){0};
+    async_spawn(&TL, &o.task, outer_fn);
+    t_settle();
+    async_cancel(&TL, &o.task);
+    t_settle();
+    assert_log("inner-cleanup-1 outer-cleanup-1");
+    assert_int_equal(async_task_result(&o.task), ASYNC_ECANCELED);
+    assert_int_equal(async_now(&TL), 1000); /* did not wait for the sleep */
+    assert_false(async_loop_next_deadline(&TL, &dl));
+}
+
+/* A waiter that was handed a permit, then cancelled before it ran, keeps
+ * the permit (it is not lost) and sees the cancellation next time. */
+struct permit {
+    async_task task;
+    async_co co;
+    async_sem *sem;
+    int rc, rc2;
+};
+
+static int permit_fn(async_loop *L, async_task *self)
+{
+    struct permit *f = async_frame(self, struct permit, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_sem_acquire(L, f->sem));
+    t_logi("acquired", f->rc);
+    async_await_rc(f->rc2, async_sleep(L, 1));
+    t_logi("next", f->rc2);
+    if (f->rc == 0)
+        async_sem_release(L, f->sem);
+    async_end;
+}
+
+static void handed_over_permit_survives_cancel(void **state)
+{
+    static struct permit p;
+    static async_sem sem;
+    (void)state;
+    p = (struct permit){0};
+    async_sem_init(&sem, 0, 0);
+    p.sem = &sem;
+    async_spawn(&TL, &p.task, permit_fn);
+    t_settle();
+    async_sem_release(&TL, &sem); /* hands the permit to p */
+    assert_int_equal(async_sem_value(&sem), 0);
+    async_cancel(&TL, &p.task);
+    t_settle();
+    assert_log("acquired0 next-1");
+    assert_int_equal(async_sem_value(&sem), 1); /* released back, none lost */
+}
+
+/* A cancelled putter does not insert its item. */
+static int putter_fn(async_loop *L, async_task *self)
+{
+    struct victim *f = async_frame(self, struct victim, task);
+    async_begin(L, &f->co);
+    f->item = 3;
+    async_await_rc(f->rc, async_queue_put(L, &f->q, &f->item));
+    t_logi("put", f->rc);
+    async_end;
+}
+
+static void cancelled_putter_inserts_nothing(void **state)
+{
+    static struct victim v;
+    int x = 1, y = 2, out;
+    (void)state;
+    victim_init(&v);
+    async_queue_try_put(&TL, &v.q, &x);
+    async_queue_try_put(&TL, &v.q, &y);
+    async_spawn(&TL, &v.task, putter_fn);
+    t_settle();
+    async_cancel(&TL, &v.task);
+    t_settle();
+    assert_log("put-1");
+    assert_int_equal(async_queue_size(&v.q), 2);
+    assert_int_equal(async_queue_try_get(&TL, &v.q, &out), 0);
+    assert_int_equal(async_queue_try_get(&TL, &v.q, &out), 0);
+    assert_int_equal(out, 2);
+    assert_int_equal(async_queue_try_get(&TL, &v.q, &out), ASYNC_EAGAIN);
+}
+
+/* Cancelling a joiner cancels the task it joins, and the joiner reports
+ * the cancellation only once that task has finished its cleanup. */
+struct slow {
+    async_task task;
+    async_co co;
+};
+
+static int slow_fn(async_loop *L, async_task *self)
+{
+    struct slow *f = async_frame(self, struct slow, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 500));
+    async_finally;
+    t_log("slow-cleanup");
+    async_end;
+}
+
+struct joiner {
+    async_task task;
+    async_co co;
+    async_task *target;
+    int rc;
+};
+
+static int joiner_fn(async_loop *L, async_task *self)
+{
+    struct joiner *f = async_frame(self, struct joiner, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_join(L, f->target));
+    t_logi("join", f->rc);
+    async_end;
+}
+
+static void cancelling_a_joiner_cancels_the_joined(void **state)
+{
+    static struct slow s;
+    static struct joiner j;
+    (void)state;
+    s = (struct slow){0};
+    j = (struct joiner){0};
+    j.target = &s.task;
+    async_spawn(&TL, &s.task, slow_fn);
+    async_spawn(&TL, &j.task, joiner_fn);
+    t_settle();
+    async_cancel(&TL, &j.task);
+    t_settle();
+    assert_log("slow-cleanup join-1");
+    assert_int_equal(async_task_result(&s.task), ASYNC_ECANCELED);
+}
+
+/* A task cancelling itself: the rest of the current step runs, the next
+ * await reports it. */
+struct selfc {
+    async_task task;
+    async_co co;
+    int rc;
+};
+
+static int selfc_fn(async_loop *L, async_task *self)
+{
+    struct selfc *f = async_frame(self, struct selfc, task);
+    async_begin(L, &f->co);
+    t_logi("cancel", async_cancel(L, self));
+    t_log("still-running");
+    async_await_rc(f->rc, async_sleep(L, 5));
+    t_logi("sleep", f->rc);
+    async_end;
+}
+
+static void task_cancelling_itself(void **state)
+{
+    static struct selfc s;
+    (void)state;
+    s = (struct selfc){0};
+    async_spawn(&TL, &s.task, selfc_fn);
+    t_settle();
+    assert_log("cancel0 still-running sleep-1");
+}
+
+/* Yield reports a cancellation that arrived while the task was queued. */
+static int yield_fn(async_loop *L, async_task *self)
+{
+    struct selfc *f = async_frame(self, struct selfc, task);
+    async_begin(L, &f->co);
+    t_log("before");
+    async_yield();
+    t_log("not-reached");
+    async_finally;
+    t_logi("cleanup", async_error());
+    async_end;
+}
+
+static void yield_reports_cancellation(void **state)
+{
+    static struct selfc s;
+    (void)state;
+    s = (struct selfc){0};
+    async_spawn(&TL, &s.task, yield_fn);
+    async_run_once(&TL);
+    assert_int_equal(async_task_state(&s.task), ASYNC_TASK_READY);
+    async_cancel(&TL, &s.task);
+    t_settle();
+    assert_log("before cleanup-1");
+}
+
+/* Cancelling a task parked in a condition await. */
+struct poller {
+    async_task task;
+    async_co co;
+    int *flag;
+};
+
+static int poller_fn(async_loop *L, async_task *self)
+{
+    struct poller *f = async_frame(self, struct poller, task);
+    async_begin(L, &f->co);
+    async_await_until(*f->flag);
+    t_log("not-reached");
+    async_finally;
+    t_logi("cleanup", async_error());
+    async_end;
+}
+
+static void cancel_a_condition_await(void **state)
+{
+    static struct poller p;
+    static int flag;
+    (void)state;
+    flag = 0;
+    p = (struct poller){0};
+    p.flag = &flag;
+    async_spawn(&TL, &p.task, poller_fn);
+    t_settle();
+    async_cancel(&TL, &p.task);
+    t_settle();
+    assert_log("cleanup-1");
+    assert_true(t_list_empty(&TL.pollers));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(cancel_wakes_a_waiting_task_into_cleanup),
+        T(cancel_before_start_never_runs),
+        T(cancel_return_codes),
+        T(cancellation_is_sticky),
+        T(cancel_reaches_inline_children),
+        T(handed_over_permit_survives_cancel),
+        T(cancelled_putter_inserts_nothing),
+        T(cancelling_a_joiner_cancels_the_joined),
+        T(task_cancelling_itself),
+        T(yield_reports_cancellation),
+        T(cancel_a_condition_await),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
