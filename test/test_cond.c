@@ -1,0 +1,177 @@
+/* Condition variables: wait releases and re-acquires the lock, notify
+ * wakes in FIFO order, interrupted waits still return holding the lock
+ * and pass an unused notification on. */
+#include "testlib.h"
+
+struct shared {
+    async_lock lock;
+    async_cond cond;
+    int items;
+};
+
+struct consumer {
+    async_task task;
+    async_co co;
+    struct shared *s;
+    int id, rc;
+};
+
+static int consumer_fn(async_loop *L, async_task *self)
+{
+    struct consumer *f = async_frame(self, struct consumer, task);
+    async_begin(L, &f->co);
+    async_await(async_lock_acquire(L, &f->s->lock));
+    while (f->s->items == 0) {
+        async_await_rc(f->rc, async_cond_wait(L, &f->s->cond));
+        assert_ptr_equal(f->s->lock.owner, self); /* always holding it */
+        if (f->rc < 0)
+            break;
+    }
+    if (f->rc == 0) {
+        f->s->items--;
+        t_logi("took", f->id);
+    } else {
+        t_logi("gave-up", f->id);
+    }
+    async_lock_release(L, &f->s->lock);
+    async_end;
+}
+
+static struct consumer C[4];
+
+static void spawn_consumers(struct shared *s, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        C[i] = (struct consumer){0};
+        C[i].s = s;
+        C[i].id = i;
+        async_spawn(&TL, &C[i].task, consumer_fn);
+    }
+}
+
+static void shared_init(struct shared *s)
+{
+    async_lock_init(&s->lock);
+    assert_int_equal(async_cond_init(&s->cond, &s->lock), 0);
+    s->items = 0;
+}
+
+struct producer {
+    async_task task;
+    async_co co;
+    struct shared *s;
+    int n;
+    bool all;
+    async_tick hold; /* keep the lock this long after notifying */
+};
+
+static int producer_fn(async_loop *L, async_task *self)
+{
+    struct producer *f = async_frame(self, struct producer, task);
+    async_begin(L, &f->co);
+    async_await(async_lock_acquire(L, &f->s->lock));
+    f->s->items += f->n;
+    if (f->all)
+        async_cond_notify_all(L, &f->s->cond);
+    else
+        async_cond_notify(L, &f->s->cond, (unsigned)f->n);
+    t_log("produced");
+    if (f->hold)
+        async_await(async_sleep(L, f->hold));
+    async_lock_release(L, &f->s->lock);
+    async_end;
+}
+
+static void notify_wakes_waiters_in_order(void **state)
+{
+    static struct shared s;
+    static struct producer p;
+    (void)state;
+    shared_init(&s);
+    spawn_consumers(&s, 3);
+    t_settle();
+    assert_false(async_lock_locked(&s.lock)); /* all released it while waiting */
+    p = (struct producer){0};
+    p.s = &s;
+    p.n = 2;
+    async_spawn(&TL, &p.task, producer_fn);
+    t_settle();
+    assert_log("produced took0 took1");
+    assert_int_equal(async_task_state(&C[2].task), ASYNC_TASK_WAITING);
+    p = (struct producer){0};
+    p.s = &s;
+    p.n = 1;
+    p.all = true;
+    async_spawn(&TL, &p.task, producer_fn);
+    t_settle();
+    assert_log("produced took0 took1 produced took2");
+    assert_false(async_lock_locked(&s.lock));
+}
+
+static void notify_all_lets_each_recheck(void **state)
+{
+    static struct shared s;
+    static struct producer p;
+    (void)state;
+    shared_init(&s);
+    spawn_consumers(&s, 3);
+    t_settle();
+    p = (struct producer){0};
+    p.s = &s;
+    p.n = 1;
+    p.all = true; /* one item, three woken: two wait again */
+    async_spawn(&TL, &p.task, producer_fn);
+    t_settle();
+    assert_log("produced took0");
+    assert_int_equal(async_task_state(&C[1].task), ASYNC_TASK_WAITING);
+    assert_int_equal(async_task_state(&C[2].task), ASYNC_TASK_WAITING);
+}
+
+static void wait_without_the_lock_is_refused(void **state)
+{
+    static struct shared s;
+    static async_cond bad;
+    (void)state;
+    shared_init(&s);
+    assert_int_equal(async_cond_init(&bad, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_cond_wait(&TL, &s.cond), ASYNC_EPERM); /* not in a task */
+    assert_int_equal(async_cond_notify(&TL, &s.cond, 1), 0);
+}
+
+/* A notified waiter cancelled while it queues for the lock does not
+ * swallow the notification: the next waiter gets it, and the cancelled
+ * one still returns holding the lock. */
+static void cancelled_notified_waiter_passes_it_on(void **state)
+{
+    static struct shared s;
+    static struct producer p;
+    (void)state;
+    shared_init(&s);
+    spawn_consumers(&s, 2);
+    t_settle();
+    p = (struct producer){0};
+    p.s = &s;
+    p.n = 1;
+    p.hold = 5;
+    async_spawn(&TL, &p.task, producer_fn);
+    t_settle(); /* C0 notified, queued on the lock the producer holds */
+    assert_log("produced");
+    async_cancel(&TL, &C[0].task);
+    t_settle();
+    t_advance(5);
+    assert_log("produced took1 gave-up0");
+    assert_int_equal(s.items, 0);
+    assert_false(async_lock_locked(&s.lock));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(notify_wakes_waiters_in_order),
+        T(notify_all_lets_each_recheck),
+        T(wait_without_the_lock_is_refused),
+        T(cancelled_notified_waiter_passes_it_on),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
