@@ -1,0 +1,262 @@
+/* Groups: gather (wait for all), wait for the next to finish (completion
+ * order), TaskGroup (first error cancels the siblings), cancellation of
+ * the waiter, capacity and reuse. */
+#include "testlib.h"
+
+struct member {
+    async_task task;
+    async_co co;
+    async_tick sleep;
+    int result;
+    const char *name;
+};
+
+static int member_fn(async_loop *L, async_task *self)
+{
+    struct member *f = async_frame(self, struct member, task);
+    async_begin(L, &f->co);
+    t_log(f->name);
+    async_await(async_sleep(L, f->sleep));
+    async_return(f->result);
+    async_finally;
+    if (async_error() == ASYNC_ECANCELED)
+        t_logi("cancelled-at", (long)async_now(L));
+    async_end;
+}
+
+static struct member M[6];
+static async_task *slots[6];
+static async_group G;
+
+static void add(int i, const char *name, async_tick sleep, int result)
+{
+    M[i] = (struct member){0};
+    M[i].name = name;
+    M[i].sleep = sleep;
+    M[i].result = result;
+    assert_int_equal(async_group_spawn(&TL, &G, &M[i].task, member_fn), 0);
+}
+
+struct boss {
+    async_task task;
+    async_co co;
+    async_task *done;
+    int rc, n;
+};
+
+static int gather_fn(async_loop *L, async_task *self)
+{
+    struct boss *f = async_frame(self, struct boss, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_group_wait(L, &G));
+    t_logi("all", f->rc);
+    t_logi("at", (long)async_now(L));
+    async_end;
+}
+
+/* asyncio.gather(task1(), task2()): both start at once, total time is
+ * the longest, results stay with each task. */
+static void gather_runs_concurrently(void **state)
+{
+    static struct boss b;
+    (void)state;
+    assert_int_equal(async_group_init(&G, slots, 6, 0), 0);
+    add(0, "t1", 2000, 1);
+    add(1, "t2", 1000, 2);
+    b = (struct boss){0};
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &b.task, gather_fn), 0);
+    assert_log("t1 t2 all0 at3000");
+    assert_int_equal(async_task_result(&M[0].task), 1);
+    assert_int_equal(async_task_result(&M[1].task), 2);
+    assert_int_equal(async_group_running(&G), 0);
+}
+
+/* gather waits for everyone even when some fail; it reports the first
+ * error (in completion order) and cancels nobody. */
+static void gather_reports_first_error_after_all_finish(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "a", 30, ASYNC_EPROTO);
+    add(1, "b", 10, ASYNC_ECONNRESET);
+    add(2, "c", 50, 3);
+    b = (struct boss){0};
+    TVC.autojump = true;
+    async_run(&TL, &b.task, gather_fn);
+    assert_log("a b c all-33 at1050");
+    assert_int_equal(async_task_result(&M[0].task), ASYNC_EPROTO);
+    assert_int_equal(async_task_result(&M[2].task), 3);
+}
+
+/* TaskGroup: the first error cancels the siblings and is what the group
+ * reports; the wait ends when every member has finished. */
+static void task_group_cancels_siblings_on_error(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, ASYNC_GROUP_CANCEL_ON_ERROR);
+    add(0, "slow", 1000, 0);
+    add(1, "bad", 20, ASYNC_EPROTO);
+    add(2, "slower", 5000, 0);
+    b = (struct boss){0};
+    TVC.autojump = true;
+    async_run(&TL, &b.task, gather_fn);
+    assert_log("slow bad slower cancelled-at1020 cancelled-at1020 all-40 at1020");
+    assert_int_equal(async_task_result(&M[0].task), ASYNC_ECANCELED);
+    /* No new members once it is failing. */
+    M[3] = (struct member){0};
+    assert_int_equal(async_group_spawn(&TL, &G, &M[3].task, member_fn), ASYNC_ECANCELED);
+}
+
+/* Cancelling the task that waits on the group cancels every member and
+ * reports the cancellation once they have all finished. */
+static void cancelling_the_waiter_cancels_members(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "x", 100, 0);
+    add(1, "y", 200, 0);
+    b = (struct boss){0};
+    async_spawn(&TL, &b.task, gather_fn);
+    t_settle();
+    t_advance(10);
+    async_cancel(&TL, &b.task);
+    t_settle();
+    assert_log("x y cancelled-at1010 cancelled-at1010 all-1 at1010");
+    assert_int_equal(async_group_running(&G), 0);
+}
+
+/* Waiting for the next member: members come back in completion order and
+ * leave the group; interrupting the wait cancels nobody (asyncio.wait). */
+static int next_fn(async_loop *L, async_task *self)
+{
+    struct boss *f = async_frame(self, struct boss, task);
+    async_begin(L, &f->co);
+    for (;;) {
+        async_await_rc(f->rc, async_group_next(L, &G, &f->done));
+        if (f->rc < 0)
+            break;
+        t_log(async_frame(f->done, struct member, task)->name);
+        f->n++;
+    }
+    t_logi("end", f->rc);
+    async_end;
+}
+
+static void next_returns_members_in_completion_order(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "three", 30, 0);
+    add(1, "one", 10, 0);
+    add(2, "two", 20, 0);
+    b = (struct boss){0};
+    TVC.autojump = true;
+    async_run(&TL, &b.task, next_fn);
+    assert_log("three one two one two three end-16");
+    assert_int_equal(b.n, 3);
+    assert_int_equal(G.count, 0); /* every slot freed */
+}
+
+static void interrupting_next_cancels_nobody(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "m", 100, 0);
+    b = (struct boss){0};
+    async_spawn(&TL, &b.task, next_fn);
+    t_settle();
+    async_cancel(&TL, &b.task);
+    t_settle();
+    assert_log("m end-1");
+    assert_false(async_task_done(&M[0].task));
+    t_advance(100);
+    assert_true(async_task_done(&M[0].task));
+    assert_int_equal(async_task_result(&M[0].task), 0);
+}
+
+static void capacity_reuse_and_misuse(void **state)
+{
+    static async_group g2;
+    static struct member extra;
+    (void)state;
+    assert_int_equal(async_group_init(&g2, slots, 0, 0), ASYNC_EINVAL);
+    assert_int_equal(async_group_init(&g2, NULL, 2, 0), ASYNC_EINVAL);
+    assert_int_equal(async_group_init(&g2, slots, 2, 0x40), ASYNC_EINVAL);
+    async_group_init(&G, slots, 2, 0);
+    add(0, "a", 5, 0);
+    add(1, "b", 5, 0);
+    extra = (struct member){0};
+    assert_int_equal(async_group_spawn(&TL, &G, &extra.task, member_fn), ASYNC_ENOSPC);
+    /* A member cannot be spawned elsewhere while the group holds it. */
+    assert_int_equal(async_spawn(&TL, &M[0].task, member_fn), ASYNC_EBUSY);
+    t_settle();
+    t_advance(5);
+    assert_int_equal(async_group_running(&G), 0);
+    assert_int_equal(async_spawn(&TL, &M[0].task, member_fn), ASYNC_EBUSY); /* still held */
+    assert_int_equal(async_group_reap(&G), 2);
+    assert_int_equal(G.count, 0);
+    assert_int_equal(async_group_spawn(&TL, &G, &extra.task, member_fn), 0);
+    assert_int_equal(async_spawn(&TL, &M[0].task, member_fn), 0); /* free again */
+}
+
+/* An empty group: wait returns at once, next reports nothing to wait for. */
+static int empty_fn(async_loop *L, async_task *self)
+{
+    struct boss *f = async_frame(self, struct boss, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_group_wait(L, &G));
+    t_logi("wait", f->rc);
+    async_await_rc(f->rc, async_group_next(L, &G, &f->done));
+    t_logi("next", f->rc);
+    async_end;
+}
+
+static void empty_group(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 2, 0);
+    b = (struct boss){0};
+    async_spawn(&TL, &b.task, empty_fn);
+    assert_int_equal(async_run_once(&TL), 1);
+    assert_log("wait0 next-16");
+}
+
+/* Two tasks cannot wait on one group at once. */
+static void second_waiter_is_refused(void **state)
+{
+    static struct boss a, b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "m", 10, 0);
+    a = (struct boss){0};
+    b = (struct boss){0};
+    async_spawn(&TL, &a.task, gather_fn);
+    async_spawn(&TL, &b.task, gather_fn);
+    t_settle();
+    assert_log("m all-4 at1000");
+    t_advance(10);
+    assert_log("m all-4 at1000 all0 at1010");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(gather_runs_concurrently),
+        T(gather_reports_first_error_after_all_finish),
+        T(task_group_cancels_siblings_on_error),
+        T(cancelling_the_waiter_cancels_members),
+        T(next_returns_members_in_completion_order),
+        T(interrupting_next_cancels_nobody),
+        T(capacity_reuse_and_misuse),
+        T(empty_group),
+        T(second_waiter_is_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
