@@ -1705,6 +1705,16 @@ int async_loop_init(async_loop *L, const async_port *port)
     return 0;
 }
 
+/* Whether any call is queued (atomic peek: other threads push). */
+static bool async__posts_waiting(const async_loop *L)
+{
+#if ASYNC_CONF_ATOMICS
+    return __atomic_load_n(&L->posts, __ATOMIC_ACQUIRE) != NULL;
+#else
+    return L->posts != NULL;
+#endif
+}
+
 static async_call *async__take_posts(async_loop *L)
 {
 #if ASYNC_CONF_ATOMICS
@@ -1761,7 +1771,7 @@ int async_run_once(async_loop *L)
     int steps = 0;
 
     L->now = L->port->now(L->port);
-    if (async_loop_pending(L) && L->posts)
+    if (async__posts_waiting(L))
         async__deliver_posts(L);
     async__wheel_advance(L, L->now);
     async__fire_due(L);
@@ -1782,12 +1792,7 @@ int async_run_once(async_loop *L)
 
 bool async_loop_pending(const async_loop *L)
 {
-#if ASYNC_CONF_ATOMICS
-    async_call *posts = __atomic_load_n(&L->posts, __ATOMIC_ACQUIRE);
-#else
-    async_call *posts = L->posts;
-#endif
-    return L->run_head != NULL || L->due != NULL || posts != NULL;
+    return L->run_head != NULL || L->due != NULL || async__posts_waiting(L);
 }
 
 bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
