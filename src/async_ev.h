@@ -1,0 +1,359 @@
+/*
+ * async_ev.h - the libev runtime for async.h: an event-loop driver, fd
+ * awaitables, TCP/UDP/Unix streams, signals, worker-thread offload and
+ * name resolution.  POSIX only; firmware never sees this header.
+ *
+ * Everything is caller-owned and nothing here allocates (libev itself
+ * allocates in ev_loop_new and when its fd tables grow; libc allocates
+ * inside getaddrinfo and pthread_create).
+ *
+ * Contracts common to every call:
+ *   - "op" marks an awaitable: call it inside async_await*() from a task.
+ *     It is called again on each resume with the same arguments.
+ *   - Results are >= 0 on success or a negative ASYNC_E* code.  OS errors
+ *     without a dedicated code are ASYNC_EOS(errno).  EINTR and EAGAIN
+ *     never reach the caller.
+ *   - Timeouts: wrap any op in async_await_for() or a timeout scope; the
+ *     op is interrupted cleanly (its watcher stopped, nothing lost).
+ *   - The library ABI depends on the ASYNC_CONF_* settings: build this
+ *     layer and the program with the same ones.
+ */
+#ifndef ASYNC_EV_H
+#define ASYNC_EV_H
+
+#include "async.h"
+#include <ev.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * Driver: an async_loop run from inside an ev_loop.
+ *
+ * Each ev_loop iteration runs one scheduler pass (an ev_check watcher at
+ * the lowest priority, after the iteration's I/O callbacks); an ev_idle
+ * keeps the poll non-blocking while tasks are ready; one ev_timer tracks
+ * the earliest deadline; an ev_async carries async_post() from other
+ * threads.  A task that yields in a loop therefore shares every
+ * iteration with I/O.  The driver's own watchers do not keep the ev_loop
+ * alive; what tasks wait on (fds, timers, offloaded calls, a ready task)
+ * does.
+ * ====================================================================== */
+typedef struct async_ev {
+    async_port port; /* first: the loop's port */
+    async_loop loop;
+    struct ev_loop *ev;
+    ev_prepare prepare;
+    ev_check check;
+    ev_idle idle;
+    ev_timer timer;
+    ev_async wakeup;
+    async_task *main; /* async_ev_run's main task, or NULL */
+    async_tick armed; /* deadline the timer is armed for   */
+    unsigned refs;    /* offloaded calls in flight (each holds the loop) */
+    int running;      /* inside async_ev_run                            */
+    int attached;
+} async_ev;
+
+/* Attach a scheduler to `ev` (an ev_loop the caller owns, e.g.
+ * EV_DEFAULT).  From now on the application's own ev_run() also runs the
+ * tasks: this is the embedding mode.  0, or ASYNC_EINVAL (NULL).        */
+int async_ev_init(async_ev *E, struct ev_loop *ev);
+/* Stop the driver's watchers.  Tasks still alive are left as they are
+ * (their frames are the caller's); call after they finished.            */
+void async_ev_destroy(async_ev *E);
+/* The scheduler, for async_spawn() and every op.                        */
+async_loop *async_ev_loop(async_ev *E);
+/* The driver behind a loop, or NULL if L is not driven by async_ev.     */
+async_ev *async_ev_of(async_loop *L);
+/* asyncio.run: spawn `main` with fn (fn NULL: already spawned) and run
+ * the ev_loop until it finishes.  Returns main's result, ASYNC_EDEADLK
+ * when nothing can ever wake the remaining tasks, ASYNC_EBUSY if called
+ * from inside itself, or a spawn error.  main NULL: run until no task is
+ * left.                                                                  */
+int async_ev_run(async_ev *E, async_task *main, async_task_fn fn);
+/* Convenience: a whole program's asyncio.run on EV_DEFAULT.             */
+int async_ev_main(async_task *main, async_task_fn fn);
+
+/* ======================================================================
+ * fd readiness.
+ * ====================================================================== */
+typedef struct async_io {
+    async_waiter waiter;
+    ev_io w;
+    async_task *task;
+    async_loop *L;
+} async_io;
+
+/* op: wait until fd is readable (EV_READ) and/or writable (EV_WRITE).
+ * Returns the ready events (> 0).  One task per async_io at a time:
+ * ASYNC_EBUSY otherwise; ASYNC_EINVAL for a bad fd or no events.       */
+int async_io_wait(async_loop *L, async_io *io, int fd, int events);
+
+/* ======================================================================
+ * Signals (SIGINT/SIGTERM for graceful shutdown).
+ * ====================================================================== */
+typedef struct async_signal {
+    async_waiter waiter;
+    ev_signal w;
+    async_task *task;
+    async_loop *L;
+    unsigned count; /* deliveries not yet taken */
+    int active;
+} async_signal;
+
+/* Start counting deliveries of signum (it is no longer fatal).  A signal
+ * can be watched by one async_signal of one loop at a time.  0, or
+ * ASYNC_EINVAL (bad number, not an async_ev loop), ASYNC_EBUSY.         */
+int async_signal_init(async_loop *L, async_signal *s, int signum);
+/* op: take one delivery, waiting for it; returns the signal number.
+ * ASYNC_ECLOSED after async_signal_stop.                               */
+int async_signal_wait(async_loop *L, async_signal *s);
+/* Stop watching (the default disposition is restored); a waiter gets
+ * ASYNC_ECLOSED.                                                        */
+void async_signal_stop(async_loop *L, async_signal *s);
+
+/* ======================================================================
+ * Addresses.  Numeric only; names go through async_resolve().
+ * ====================================================================== */
+typedef struct async_addr {
+    struct sockaddr_storage sa;
+    socklen_t len;
+} async_addr;
+
+/* "127.0.0.1", "::1", "[::1]" with a port.  ASYNC_EINVAL if not numeric. */
+int async_addr_ip(async_addr *a, const char *ip, unsigned port);
+/* A Unix socket path (ASYNC_ETOOLONG if it does not fit).               */
+int async_addr_unix(async_addr *a, const char *path);
+/* Port of an IP address (0 otherwise).                                  */
+unsigned async_addr_port(const async_addr *a);
+/* "ip:port" / "[ip6]:port" / path, truncated to cap. Returns buf.        */
+const char *async_addr_str(const async_addr *a, char *buf, size_t cap);
+
+/* ======================================================================
+ * Streams: a connected stream socket (TCP or Unix) or any fd, with an
+ * optional caller-owned read buffer (needed by read_until).
+ *
+ * One reader and one writer may use a stream at the same time (a second
+ * concurrent reader or writer gets ASYNC_EBUSY).  After async_stream_close
+ * every op returns ASYNC_ECLOSED, and a task blocked on the stream is woken
+ * with ASYNC_ECLOSED.
+ * ====================================================================== */
+typedef struct async_stream {
+    int fd;
+    uint8_t flags;
+    async_io rio, wio;
+    unsigned char *rbuf; /* buffered, not yet consumed: rbuf[rpos..rlen) */
+    size_t rcap, rpos, rlen, scan;
+    size_t rdone; /* read_exactly progress */
+    size_t wdone; /* write progress        */
+    async_task *reader, *writer;
+} async_stream;
+
+/* Adopt fd (made non-blocking).  rbuf/rcap may be NULL/0 (then
+ * read_until is ASYNC_EINVAL).  0 or ASYNC_EINVAL.                      */
+int async_stream_init(async_stream *s, int fd, void *rbuf, size_t rcap);
+/* op: connect a new socket to `a` and adopt it into s (s is
+ * initialised).  0, ASYNC_ECONNREFUSED, ASYNC_EHOSTUNREACH, ASYNC_EOS().
+ * Interrupted (timeout/cancel), the half-open socket is closed.         */
+int async_stream_connect(async_loop *L, async_stream *s, const async_addr *a, void *rbuf,
+                         size_t rcap);
+/* op: read up to len bytes (buffered bytes first).  Returns n > 0,
+ * ASYNC_EOF at end of stream, ASYNC_ECONNRESET, ASYNC_ECLOSED.  len 0:
+ * ASYNC_EINVAL.                                                          */
+int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len);
+/* op: read exactly len bytes.  Returns len, or ASYNC_EOF if the stream
+ * ended first (the bytes received so far are in buf: count them with
+ * async_stream_partial), or an error.                                    */
+int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t len);
+size_t async_stream_partial(const async_stream *s);
+/* Give a stream a read buffer (only while no read is in progress and the
+ * old buffer is empty).  0, ASYNC_EBUSY.                                */
+int async_stream_set_rbuf(async_stream *s, void *rbuf, size_t rcap);
+/* op: read up to and including the delimiter (dlen >= 1 bytes) into buf.
+ * Returns the length.  A line longer than min(cap, rcap) gives
+ * ASYNC_ETOOLONG; ASYNC_EOF if the stream ends before a delimiter.  In
+ * both cases nothing is consumed: async_stream_read() returns the data. */
+int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, size_t dlen,
+                            void *buf, size_t cap);
+/* op: write all len bytes (partial writes continue).  Returns len,
+ * ASYNC_EPIPE or ASYNC_ECONNRESET if the peer went away, ASYNC_ECLOSED. */
+int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len);
+/* op: wait until the socket can take more data (asyncio's drain).  Writes
+ * are never buffered in user space, so this only paces a writer.        */
+int async_stream_drain(async_loop *L, async_stream *s);
+/* Half-close the write side (the peer reads EOF).  0 or an error.       */
+int async_stream_shutdown(async_stream *s);
+/* Close the fd; wakes a blocked reader/writer with ASYNC_ECLOSED.
+ * 0, or ASYNC_ECLOSED if already closed.  Loop thread only.             */
+int async_stream_close(async_loop *L, async_stream *s);
+bool async_stream_closed(const async_stream *s);
+
+/* ======================================================================
+ * Servers: listen, and hand each connection to a handler task taken
+ * from a caller-provided fixed pool of frames.  When every frame is
+ * busy the server stops accepting (the kernel backlog holds new
+ * clients) until a handler finishes: backpressure, not failure.
+ *
+ *     struct client { async_conn conn; async_co co; char buf[1024]; };
+ *     static struct client pool[64];
+ *     async_server_start(L, &srv, handler, pool, sizeof pool[0],
+ *                        offsetof(struct client, conn), 64);
+ *
+ * The handler is a task fn: its frame is async_frame(self, struct client,
+ * conn.task) and its stream is conn.stream, closed by the server when the
+ * handler ends.
+ * ====================================================================== */
+typedef struct async_server async_server;
+typedef struct async_conn {
+    async_task task;
+    async_stream stream;
+    async_addr peer;
+    async_server *server;
+    struct async_conn *next_free;
+} async_conn;
+
+struct async_server {
+    async_task task; /* the accept loop */
+    async_co co;
+    int fd;
+    async_io io;
+    async_sem slots;
+    async_conn *free;
+    async_task_fn handler;
+    unsigned char *pool;
+    size_t stride, offset;
+    unsigned count, active;
+    unsigned long accepted;
+    int last_error; /* last accept error (EMFILE...), for logging */
+    async_addr addr;
+    int closed;
+};
+
+/* Bind and listen on `a` (SO_REUSEADDR; Unix paths are unlinked first).
+ * 0, ASYNC_EADDRINUSE, ASYNC_EOS().  Port 0 picks one: see srv->addr.  */
+int async_server_listen(async_server *srv, const async_addr *a, int backlog);
+/* Spawn the accept loop over the frames pool[0..count) (count >= 1;
+ * frame i is at pool + i * stride, its async_conn at conn_offset).  A
+ * connection's stream has no read buffer: the handler may give it one
+ * with async_stream_set_rbuf().  0, ASYNC_EINVAL, ASYNC_EBUSY.          */
+int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, void *pool,
+                       size_t stride, size_t conn_offset, unsigned count);
+/* Stop accepting and close the listening socket.  Running handlers go
+ * on; async_server_active() counts them.                                */
+void async_server_close(async_loop *L, async_server *srv);
+unsigned async_server_active(const async_server *srv);
+/* op: accept one connection on a listening fd (for servers without the
+ * pool).  Returns the new non-blocking fd, peer in *peer if not NULL.   */
+int async_accept(async_loop *L, async_io *io, int lfd, async_addr *peer);
+
+/* ======================================================================
+ * UDP.
+ * ====================================================================== */
+typedef struct async_udp {
+    int fd;
+    async_io rio, wio;
+} async_udp;
+
+/* Open a UDP socket of `family` (AF_INET or AF_INET6), bound to bind_to
+ * if not NULL.  0, ASYNC_EINVAL, ASYNC_EADDRINUSE, ASYNC_EOS().         */
+int async_udp_open(async_udp *u, int family, const async_addr *bind_to);
+/* op: send one datagram.  Returns len.                                  */
+int async_udp_send(async_loop *L, async_udp *u, const void *buf, size_t len, const async_addr *to);
+/* op: receive one datagram (truncated to len); returns its length.      */
+int async_udp_recv(async_loop *L, async_udp *u, void *buf, size_t len, async_addr *from);
+int async_udp_close(async_loop *L, async_udp *u);
+
+/* ======================================================================
+ * Offload (asyncio.to_thread): a fixed pool of worker threads.
+ *
+ * Cancelling or timing out an offloaded call: if it has not started it
+ * is removed from the queue and never runs; if it is running, the
+ * thread cannot be interrupted, so the await reports ASYNC_ECANCELED
+ * (or ASYNC_ETIMEDOUT) once the function has returned.  The function may
+ * poll async_offload_cancelled() to stop early.  This keeps the job and
+ * its arguments (caller memory) valid for as long as a thread uses them.
+ * ====================================================================== */
+typedef struct async_pool async_pool;
+typedef struct async_offload async_offload;
+typedef int (*async_offload_fn)(async_offload *job, void *arg);
+
+struct async_offload {
+    async_call call; /* first: completion posted back to the loop */
+    async_waiter waiter;
+    async_offload *next;
+    async_offload_fn fn;
+    void *arg;
+    async_pool *pool;
+    async_task *task;
+    int result;
+    volatile int cancel;
+    volatile int state;
+};
+
+struct async_pool {
+    async_ev *E;
+    pthread_t *threads;
+    unsigned nthreads, started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    async_offload *head, *tail;
+    int stopping;
+};
+
+/* Start n worker threads (threads: caller array of n).  0, ASYNC_EINVAL,
+ * ASYNC_EOS(err) if a thread could not be created.  L: the loop that
+ * awaits (loop thread).                                                 */
+int async_pool_init(async_pool *P, async_loop *L, pthread_t *threads, unsigned n);
+/* Stop the workers after their current call and join them.  Calls still
+ * queued complete with ASYNC_ECANCELED.  Loop thread.                   */
+void async_pool_destroy(async_pool *P);
+/* op: run fn(job, arg) on a worker and return its result (an int; a
+ * negative value is treated as an error and propagates).  job must stay
+ * valid until the op returns.  ASYNC_ECLOSED after pool destroy,
+ * ASYNC_EBUSY if job is in use by another task.                         */
+int async_offload_run(async_loop *L, async_pool *P, async_offload *job, async_offload_fn fn,
+                      void *arg);
+/* For fn, on the worker: true once the awaiting task gave up.           */
+bool async_offload_cancelled(const async_offload *job);
+
+/* ======================================================================
+ * Name resolution that never blocks the loop: numeric addresses are
+ * parsed in place; names go through getaddrinfo() on the offload pool.
+ * ====================================================================== */
+#ifndef ASYNC_RESOLVE_MAX
+#define ASYNC_RESOLVE_MAX 4
+#endif
+typedef struct async_resolve_req {
+    async_offload job;
+    const char *host;
+    unsigned port;
+    int family; /* AF_UNSPEC, AF_INET, AF_INET6 */
+    int gai_error;
+    int inflight;
+    unsigned count;
+    async_addr addrs[ASYNC_RESOLVE_MAX];
+} async_resolve_req;
+
+/* op: resolve host (name or numeric) for TCP on port; fills r->addrs
+ * (r->count of them) and returns the count.  ASYNC_ENAME if the name
+ * does not resolve, ASYNC_EINVAL for a NULL/empty host.  P may be NULL
+ * for numeric hosts.                                                    */
+int async_resolve(async_loop *L, async_pool *P, async_resolve_req *r, const char *host,
+                  unsigned port, int family);
+
+/* Make fd non-blocking and close-on-exec.  0 or ASYNC_EOS(errno).      */
+int async_fd_nonblock(int fd);
+/* Map an errno to an ASYNC_E* code.                                     */
+int async_errno(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASYNC_EV_H */

@@ -1,0 +1,421 @@
+/*
+ * The libev driver: the core scheduler inside an ev_loop, fd readiness
+ * and signals.
+ *
+ * One ev_loop iteration = poll, I/O callbacks (which only wake tasks),
+ * then one scheduler pass from an ev_check at the lowest priority, so the
+ * pass sees every wake-up of the iteration.  libev invokes pending
+ * watchers from the highest priority down, which is why the check must be
+ * EV_MINPRI rather than merely "registered last".
+ */
+#define _GNU_SOURCE
+#include "src/async_ev.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#define E_OF_PORT(p) ((async_ev *)(void *)(uintptr_t)(p))
+
+static async_tick ev_port_now(const async_port *p)
+{
+    struct timespec ts;
+    (void)p;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (async_tick)((unsigned long long)ts.tv_sec * ASYNC_CONF_TICK_HZ +
+                        (unsigned long long)ts.tv_nsec * ASYNC_CONF_TICK_HZ / 1000000000ull);
+}
+
+async_ev *async_ev_of(async_loop *L)
+{
+    if (L == NULL || L->port == NULL || L->port->now != ev_port_now)
+        return NULL;
+    return E_OF_PORT(L->port);
+}
+
+async_loop *async_ev_loop(async_ev *E)
+{
+    return E ? &E->loop : NULL;
+}
+
+/* A watcher that must not keep the ev_loop alive: libev requires the ref
+ * to be given back before stopping it. */
+#define START_UNREF(start, ev, w) \
+    do {                          \
+        start((ev), (w));         \
+        ev_unref(ev);             \
+    } while (0)
+#define STOP_UNREF(stop, ev, w) \
+    do {                        \
+        ev_ref(ev);             \
+        stop((ev), (w));        \
+    } while (0)
+
+/* Decide how the coming poll may block: not at all while tasks are ready,
+ * until the next deadline while timers are armed, else indefinitely.   */
+static void ev_arm(async_ev *E)
+{
+    async_loop *L = &E->loop;
+    async_tick deadline;
+
+    if (async_loop_pending(L)) {
+        if (!ev_is_active(&E->idle))
+            ev_idle_start(E->ev, &E->idle);
+        return;
+    }
+    if (ev_is_active(&E->idle))
+        ev_idle_stop(E->ev, &E->idle);
+    if (async_loop_next_deadline(L, &deadline)) {
+        async_stick d;
+        /* The timer is already armed for this deadline: the common case. */
+        if (ev_is_active(&E->timer)) {
+            if (E->armed == deadline)
+                return;
+            ev_timer_stop(E->ev, &E->timer);
+        }
+        d = (async_stick)(deadline - ev_port_now(&E->port));
+        E->armed = deadline;
+        ev_timer_set(&E->timer, d > 0 ? (double)d / ASYNC_CONF_TICK_HZ : 0., 0.);
+        ev_timer_start(E->ev, &E->timer);
+    } else if (ev_is_active(&E->timer)) {
+        ev_timer_stop(E->ev, &E->timer);
+    }
+}
+
+static void ev_on_prepare(struct ev_loop *ev, ev_prepare *w, int revents)
+{
+    (void)ev;
+    (void)revents;
+    ev_arm((async_ev *)w->data);
+}
+
+static void ev_on_check(struct ev_loop *ev, ev_check *w, int revents)
+{
+    async_ev *E = (async_ev *)w->data;
+    (void)revents;
+    async_run_once(&E->loop);
+    if (E->running && (E->main ? async_task_done(E->main) : async_loop_tasks(&E->loop) == 0)) {
+        ev_break(ev, EVBREAK_ONE);
+        return;
+    }
+    ev_arm(E); /* before libev decides whether anything keeps it alive */
+}
+
+/* The watchers below only interrupt the poll; the check does the work. */
+static void ev_on_idle(struct ev_loop *ev, ev_idle *w, int revents)
+{
+    (void)ev;
+    (void)w;
+    (void)revents;
+}
+
+static void ev_on_timer(struct ev_loop *ev, ev_timer *w, int revents)
+{
+    (void)ev;
+    (void)w;
+    (void)revents;
+}
+
+static void ev_on_wakeup(struct ev_loop *ev, ev_async *w, int revents)
+{
+    (void)ev;
+    (void)w;
+    (void)revents;
+}
+
+static void ev_port_wake(const async_port *p)
+{
+    async_ev *E = E_OF_PORT(p);
+    ev_async_send(E->ev, &E->wakeup);
+}
+
+/* For the core's own async_run() over this port: one libev iteration. */
+static int ev_port_idle(const async_port *p, async_loop *L, bool has_deadline, async_tick deadline)
+{
+    async_ev *E = E_OF_PORT(p);
+    (void)L;
+    (void)has_deadline;
+    (void)deadline;
+    ev_arm(E);
+    ev_run(E->ev, EVRUN_ONCE);
+    return 0;
+}
+
+int async_ev_init(async_ev *E, struct ev_loop *ev)
+{
+    int rc;
+    if (E == NULL || ev == NULL)
+        return ASYNC_EINVAL;
+    E->port.now = ev_port_now;
+    E->port.idle = ev_port_idle;
+    E->port.wake = ev_port_wake;
+    E->port.lock = NULL;
+    E->port.unlock = NULL;
+    if ((rc = async_loop_init(&E->loop, &E->port)) < 0)
+        return rc;
+    E->ev = ev;
+    E->main = NULL;
+    E->refs = 0;
+    E->running = 0;
+
+    ev_prepare_init(&E->prepare, ev_on_prepare);
+    ev_check_init(&E->check, ev_on_check);
+    ev_set_priority(&E->check, EV_MINPRI);
+    ev_idle_init(&E->idle, ev_on_idle);
+    ev_init(&E->timer, ev_on_timer);
+    ev_async_init(&E->wakeup, ev_on_wakeup);
+    E->prepare.data = E->check.data = E;
+    START_UNREF(ev_prepare_start, ev, &E->prepare);
+    START_UNREF(ev_check_start, ev, &E->check);
+    START_UNREF(ev_async_start, ev, &E->wakeup);
+    E->attached = 1;
+    return 0;
+}
+
+void async_ev_destroy(async_ev *E)
+{
+    if (E == NULL || !E->attached)
+        return;
+    STOP_UNREF(ev_prepare_stop, E->ev, &E->prepare);
+    STOP_UNREF(ev_check_stop, E->ev, &E->check);
+    STOP_UNREF(ev_async_stop, E->ev, &E->wakeup);
+    ev_idle_stop(E->ev, &E->idle);
+    ev_timer_stop(E->ev, &E->timer);
+    E->attached = 0;
+}
+
+int async_ev_run(async_ev *E, async_task *main, async_task_fn fn)
+{
+    async_loop *L;
+    int rc;
+
+    if (E == NULL || !E->attached || (main == NULL && fn != NULL))
+        return ASYNC_EINVAL;
+    if (E->running)
+        return ASYNC_EBUSY;
+    L = &E->loop;
+    if (fn && (rc = async_spawn(L, main, fn)) < 0)
+        return rc;
+    if (main && async_task_state(main) == ASYNC_TASK_IDLE)
+        return ASYNC_EINVAL;
+    E->main = main;
+    E->running = 1;
+    for (;;) {
+        if (main ? async_task_done(main) : async_loop_tasks(L) == 0)
+            break;
+        ev_arm(E);
+        ev_run(E->ev, 0);
+        /* ev_run returned without main finishing: either the main task
+         * finished (break), or nothing is left that could wake a task. */
+        if (main ? async_task_done(main) : async_loop_tasks(L) == 0)
+            break;
+        if (!async_loop_pending(L)) {
+            E->running = 0;
+            E->main = NULL;
+            return ASYNC_EDEADLK;
+        }
+    }
+    E->running = 0;
+    E->main = NULL;
+    return main ? async_task_result(main) : 0;
+}
+
+int async_ev_main(async_task *main, async_task_fn fn)
+{
+    static async_ev E;
+    struct ev_loop *ev = ev_default_loop(0);
+    int rc;
+
+    if (ev == NULL)
+        return ASYNC_ENOSPC;
+    if ((rc = async_ev_init(&E, ev)) < 0)
+        return rc;
+    rc = async_ev_run(&E, main, fn);
+    async_ev_destroy(&E);
+    return rc;
+}
+
+/* ---- errno mapping ---- */
+
+int async_errno(int err)
+{
+    switch (err) {
+    case 0:
+        return 0;
+    case EAGAIN:
+        return ASYNC_EAGAIN;
+    case ECONNRESET:
+        return ASYNC_ECONNRESET;
+    case ECONNREFUSED:
+        return ASYNC_ECONNREFUSED;
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        return ASYNC_EHOSTUNREACH;
+    case EPIPE:
+        return ASYNC_EPIPE;
+    case EADDRINUSE:
+        return ASYNC_EADDRINUSE;
+    case EMFILE:
+    case ENFILE:
+        return ASYNC_EMFILE;
+    case ETIMEDOUT:
+        return ASYNC_ETIMEDOUT;
+    case EINVAL:
+        return ASYNC_EINVAL;
+    case EBADF:
+        return ASYNC_ECLOSED;
+    case ENAMETOOLONG:
+        return ASYNC_ETOOLONG;
+    default:
+        return ASYNC_EOS(err);
+    }
+}
+
+int async_fd_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return async_errno(errno);
+    fl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
+        return async_errno(errno);
+    return 0;
+}
+
+/* ---- fd readiness ---- */
+
+static void io_on_ready(struct ev_loop *ev, ev_io *w, int revents)
+{
+    async_io *io = (async_io *)w->data;
+    async_task *t = io->task;
+    ev_io_stop(ev, w);
+    io->task = NULL;
+    async_wake(io->L, t, revents & (EV_READ | EV_WRITE));
+}
+
+static void io_detach(async_loop *L, async_waiter *self, async_task *t)
+{
+    async_io *io = (async_io *)(void *)self; /* waiter is the first member */
+    async_ev *E = async_ev_of(L);
+    (void)t;
+    ev_io_stop(E->ev, &io->w);
+    io->task = NULL;
+}
+
+int async_io_wait(async_loop *L, async_io *io, int fd, int events)
+{
+    async_ev *E;
+    async_task *self;
+    int rc;
+
+    if (async_woken(L, &rc))
+        return rc;
+    E = async_ev_of(L);
+    self = async_current(L);
+    if (E == NULL || io == NULL || fd < 0 || (events & ~(EV_READ | EV_WRITE)) || !events)
+        return ASYNC_EINVAL;
+    if (self == NULL)
+        return ASYNC_EPERM;
+    if (io->task != NULL)
+        return ASYNC_EBUSY;
+    io->waiter.detach = io_detach;
+    io->task = self;
+    io->L = L;
+    if (io->w.fd != fd || (io->w.events & (EV_READ | EV_WRITE)) != events || io->w.cb != io_on_ready) {
+        ev_io_init(&io->w, io_on_ready, fd, events);
+    }
+    io->w.data = io;
+    ev_io_start(E->ev, &io->w);
+    return async_park(L, &io->waiter);
+}
+
+/* ---- signals ---- */
+
+static void sig_on_signal(struct ev_loop *ev, ev_signal *w, int revents)
+{
+    async_signal *s = (async_signal *)w->data;
+    async_task *t = s->task;
+    (void)ev;
+    (void)revents;
+    if (t) {
+        s->task = NULL;
+        ev_unref(ev); /* a waiter held the loop */
+        async_wake(s->L, t, w->signum);
+    } else {
+        s->count++;
+    }
+}
+
+static void sig_detach(async_loop *L, async_waiter *self, async_task *t)
+{
+    async_signal *s = (async_signal *)(void *)self;
+    (void)t;
+    if (s->task) {
+        s->task = NULL;
+        ev_unref(async_ev_of(L)->ev);
+    }
+}
+
+int async_signal_init(async_loop *L, async_signal *s, int signum)
+{
+    async_ev *E = async_ev_of(L);
+    if (E == NULL || s == NULL || signum <= 0 || signum >= NSIG || signum == SIGKILL ||
+        signum == SIGSTOP)
+        return ASYNC_EINVAL;
+    s->waiter.detach = sig_detach;
+    s->task = NULL;
+    s->L = L;
+    s->count = 0;
+    ev_signal_init(&s->w, sig_on_signal, signum);
+    s->w.data = s;
+    ev_signal_start(E->ev, &s->w);
+    if (!ev_is_active(&s->w))
+        return ASYNC_EBUSY; /* libev: the signal belongs to another loop */
+    ev_unref(E->ev);        /* watching alone does not keep the loop alive */
+    s->active = 1;
+    return 0;
+}
+
+int async_signal_wait(async_loop *L, async_signal *s)
+{
+    async_ev *E;
+    int rc;
+
+    if (async_woken(L, &rc))
+        return rc;
+    E = async_ev_of(L);
+    if (E == NULL || s == NULL)
+        return ASYNC_EINVAL;
+    if (!s->active)
+        return ASYNC_ECLOSED;
+    if (s->count) {
+        s->count--;
+        return s->w.signum;
+    }
+    if (async_current(L) == NULL)
+        return ASYNC_EPERM;
+    if (s->task)
+        return ASYNC_EBUSY;
+    s->task = async_current(L);
+    ev_ref(E->ev); /* a task waits: keep the loop alive */
+    return async_park(L, &s->waiter);
+}
+
+void async_signal_stop(async_loop *L, async_signal *s)
+{
+    async_ev *E = async_ev_of(L);
+    async_task *t;
+    if (E == NULL || s == NULL || !s->active)
+        return;
+    t = s->task;
+    if (t) {
+        s->task = NULL;
+        ev_unref(E->ev);
+    }
+    STOP_UNREF(ev_signal_stop, E->ev, &s->w);
+    s->active = 0;
+    if (t)
+        async_wake(L, t, ASYNC_ECLOSED);
+}

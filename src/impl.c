@@ -1,0 +1,3 @@
+/* The one translation unit of libasync that compiles async.h's bodies. */
+#define ASYNC_IMPLEMENTATION
+#include "async.h"

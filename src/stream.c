@@ -1,0 +1,768 @@
+/*
+ * Streams, connect, servers with a fixed handler pool, UDP, addresses.
+ *
+ * Every op follows the same shape: consume a wake-up (readiness, or an
+ * interruption to report), try the system call, and only if it would
+ * block park on the fd's watcher.  A short read means the socket buffer
+ * is empty, so the next read parks first instead of paying a read() that
+ * would fail with EAGAIN (epoll is level-triggered: nothing is missed).
+ */
+#define _GNU_SOURCE
+#include "src/async_ev.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum {
+    S_CLOSED = 0x01,
+    S_EOF = 0x02,
+    S_DRAINED = 0x04, /* last read was short: wait before reading again */
+    S_SOCK = 0x08,    /* a socket: send(MSG_NOSIGNAL), never SIGPIPE    */
+    S_OPEN = 0x10     /* initialised                                    */
+};
+
+#define INT_CLAMP(n) ((n) > (size_t)INT_MAX ? (size_t)INT_MAX : (n))
+
+/* ---- addresses ---- */
+
+int async_addr_ip(async_addr *a, const char *ip, unsigned port)
+{
+    char tmp[INET6_ADDRSTRLEN + 1];
+    size_t n;
+
+    if (a == NULL || ip == NULL || port > 65535)
+        return ASYNC_EINVAL;
+    memset(a, 0, sizeof *a);
+    n = strlen(ip);
+    if (n >= 2 && ip[0] == '[' && ip[n - 1] == ']') {
+        if (n - 2 >= sizeof tmp)
+            return ASYNC_EINVAL;
+        memcpy(tmp, ip + 1, n - 2);
+        tmp[n - 2] = '\0';
+        ip = tmp;
+    }
+    {
+        struct sockaddr_in *in = (struct sockaddr_in *)(void *)&a->sa;
+        if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+            in->sin_family = AF_INET;
+            in->sin_port = htons((uint16_t)port);
+            a->len = sizeof *in;
+            return 0;
+        }
+    }
+    {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&a->sa;
+        if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+            in6->sin6_family = AF_INET6;
+            in6->sin6_port = htons((uint16_t)port);
+            a->len = sizeof *in6;
+            return 0;
+        }
+    }
+    return ASYNC_EINVAL;
+}
+
+int async_addr_unix(async_addr *a, const char *path)
+{
+    struct sockaddr_un *un = (struct sockaddr_un *)(void *)&a->sa;
+    size_t n;
+    if (a == NULL || path == NULL || path[0] == '\0')
+        return ASYNC_EINVAL;
+    n = strlen(path);
+    if (n >= sizeof un->sun_path)
+        return ASYNC_ETOOLONG;
+    memset(a, 0, sizeof *a);
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, n + 1);
+    a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+unsigned async_addr_port(const async_addr *a)
+{
+    if (a->sa.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)&a->sa)->sin_port);
+    if (a->sa.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)&a->sa)->sin6_port);
+    return 0;
+}
+
+const char *async_addr_str(const async_addr *a, char *buf, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN];
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    if (a->sa.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)&a->sa)->sin_addr, ip,
+                  sizeof ip);
+        snprintf(buf, cap, "%s:%u", ip, async_addr_port(a));
+    } else if (a->sa.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)&a->sa)->sin6_addr, ip,
+                  sizeof ip);
+        snprintf(buf, cap, "[%s]:%u", ip, async_addr_port(a));
+    } else if (a->sa.ss_family == AF_UNIX) {
+        snprintf(buf, cap, "%s", ((const struct sockaddr_un *)(const void *)&a->sa)->sun_path);
+    }
+    return buf;
+}
+
+/* ---- streams ---- */
+
+static void set_nodelay(int fd, int family)
+{
+    int one = 1;
+    if (family == AF_INET || family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int async_stream_init(async_stream *s, int fd, void *rbuf, size_t rcap)
+{
+    int type, rc;
+    socklen_t tl = sizeof type;
+
+    if (s == NULL || fd < 0 || (rbuf == NULL && rcap != 0))
+        return ASYNC_EINVAL;
+    if ((rc = async_fd_nonblock(fd)) < 0)
+        return rc;
+    memset(s, 0, sizeof *s);
+    s->fd = fd;
+    s->flags = S_OPEN;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0)
+        s->flags |= S_SOCK;
+    s->rbuf = (unsigned char *)rbuf;
+    s->rcap = rbuf ? rcap : 0;
+    return 0;
+}
+
+int async_stream_set_rbuf(async_stream *s, void *rbuf, size_t rcap)
+{
+    if (s == NULL || (rbuf == NULL && rcap != 0))
+        return ASYNC_EINVAL;
+    if (s->reader || s->rlen > s->rpos)
+        return ASYNC_EBUSY;
+    s->rbuf = (unsigned char *)rbuf;
+    s->rcap = rbuf ? rcap : 0;
+    s->rpos = s->rlen = s->scan = 0;
+    return 0;
+}
+
+bool async_stream_closed(const async_stream *s)
+{
+    return s == NULL || !(s->flags & S_OPEN) || (s->flags & S_CLOSED);
+}
+
+size_t async_stream_partial(const async_stream *s)
+{
+    return s->rdone;
+}
+
+/* Common entry of every read op.  Returns 1 to go on (first call or a
+ * readiness wake-up), or a result to return. */
+static int read_enter(async_loop *L, async_stream *s, int *rc)
+{
+    if (async_woken(L, rc)) {
+        s->reader = NULL;
+        if (*rc < 0)
+            return 0;
+        s->flags &= (uint8_t)~S_DRAINED;
+        return 1;
+    }
+    if (s == NULL || !(s->flags & S_OPEN)) {
+        *rc = ASYNC_EINVAL;
+        return 0;
+    }
+    if (s->flags & S_CLOSED) {
+        *rc = ASYNC_ECLOSED;
+        return 0;
+    }
+    if (async_current(L) == NULL) {
+        *rc = ASYNC_EPERM;
+        return 0;
+    }
+    if (s->reader) {
+        *rc = ASYNC_EBUSY;
+        return 0;
+    }
+    return 2; /* first call */
+}
+
+static int read_park(async_loop *L, async_stream *s)
+{
+    int rc = async_io_wait(L, &s->rio, s->fd, EV_READ);
+    if (rc == ASYNC_PENDING)
+        s->reader = async_current(L);
+    return rc;
+}
+
+/* One read(2): n > 0, ASYNC_EOF, ASYNC_EAGAIN, or an error. */
+static int sys_read(async_stream *s, void *buf, size_t len)
+{
+    ssize_t n;
+    len = INT_CLAMP(len);
+    do {
+        n = (s->flags & S_SOCK) ? recv(s->fd, buf, len, 0) : read(s->fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        if ((size_t)n < len)
+            s->flags |= S_DRAINED;
+        return (int)n;
+    }
+    if (n == 0) {
+        s->flags |= S_EOF;
+        return ASYNC_EOF;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s->flags |= S_DRAINED;
+        return ASYNC_EAGAIN;
+    }
+    return async_errno(errno);
+}
+
+static size_t take_buffered(async_stream *s, void *buf, size_t len)
+{
+    size_t have = s->rlen - s->rpos;
+    if (have > len)
+        have = len;
+    memcpy(buf, s->rbuf + s->rpos, have);
+    s->rpos += have;
+    if (s->rpos == s->rlen)
+        s->rpos = s->rlen = s->scan = 0;
+    return have;
+}
+
+int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
+{
+    int rc, go = read_enter(L, s, &rc);
+
+    if (!go)
+        return rc;
+    if (go == 2 && (buf == NULL || len == 0))
+        return ASYNC_EINVAL;
+    if (s->rlen > s->rpos)
+        return (int)take_buffered(s, buf, INT_CLAMP(len));
+    if (s->flags & S_EOF)
+        return ASYNC_EOF;
+    if (!(s->flags & S_DRAINED)) {
+        rc = sys_read(s, buf, len);
+        if (rc != ASYNC_EAGAIN)
+            return rc;
+    }
+    return read_park(L, s);
+}
+
+int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t len)
+{
+    unsigned char *p = (unsigned char *)buf;
+    int rc, go = read_enter(L, s, &rc);
+
+    if (!go)
+        return rc;
+    if (go == 2) {
+        if (buf == NULL || len > (size_t)INT_MAX)
+            return ASYNC_EINVAL;
+        s->rdone = 0;
+        if (len == 0)
+            return 0;
+    }
+    if (s->rlen > s->rpos)
+        s->rdone += take_buffered(s, p + s->rdone, len - s->rdone);
+    while (s->rdone < len) {
+        if (s->flags & S_EOF)
+            return ASYNC_EOF;
+        if (s->flags & S_DRAINED)
+            return read_park(L, s);
+        rc = sys_read(s, p + s->rdone, len - s->rdone);
+        if (rc == ASYNC_EAGAIN)
+            return read_park(L, s);
+        if (rc < 0 && rc != ASYNC_EOF)
+            return rc;
+        if (rc > 0)
+            s->rdone += (size_t)rc;
+    }
+    return (int)len;
+}
+
+/* First occurrence of d[0..dlen) in h[from..to), or (size_t)-1. */
+static size_t find(const unsigned char *h, size_t from, size_t to, const unsigned char *d,
+                   size_t dlen)
+{
+    size_t i;
+    if (to < dlen)
+        return (size_t)-1;
+    for (i = from; i + dlen <= to; i++)
+        if (h[i] == d[0] && memcmp(h + i, d, dlen) == 0)
+            return i;
+    return (size_t)-1;
+}
+
+int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, size_t dlen,
+                            void *buf, size_t cap)
+{
+    const unsigned char *d = (const unsigned char *)delim;
+    size_t limit, end, at;
+    int rc, go = read_enter(L, s, &rc);
+
+    if (!go)
+        return rc;
+    if (go == 2 && (delim == NULL || dlen == 0 || buf == NULL || cap == 0 || s->rbuf == NULL))
+        return ASYNC_EINVAL;
+    limit = cap < s->rcap ? cap : s->rcap;
+    limit = INT_CLAMP(limit);
+    for (;;) {
+        /* Search what is buffered, within the limit, from where the last
+         * search stopped (minus a partial delimiter). */
+        end = s->rlen - s->rpos > limit ? s->rpos + limit : s->rlen;
+        at = find(s->rbuf, s->scan > s->rpos ? s->scan : s->rpos, end, d, dlen);
+        if (at != (size_t)-1) {
+            size_t n = at + dlen - s->rpos;
+            s->scan = 0;
+            return (int)take_buffered(s, buf, n);
+        }
+        s->scan = end >= dlen ? end - (dlen - 1) : 0;
+        if (s->rlen - s->rpos >= limit) {
+            s->scan = 0;
+            return ASYNC_ETOOLONG;
+        }
+        if (s->flags & S_EOF) {
+            s->scan = 0;
+            return ASYNC_EOF;
+        }
+        if (s->rpos > 0) { /* compact */
+            memmove(s->rbuf, s->rbuf + s->rpos, s->rlen - s->rpos);
+            s->rlen -= s->rpos;
+            s->scan = s->scan > s->rpos ? s->scan - s->rpos : 0;
+            s->rpos = 0;
+        }
+        if (s->flags & S_DRAINED)
+            return read_park(L, s);
+        rc = sys_read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
+        if (rc == ASYNC_EAGAIN)
+            return read_park(L, s);
+        if (rc < 0 && rc != ASYNC_EOF)
+            return rc;
+        if (rc > 0)
+            s->rlen += (size_t)rc;
+    }
+}
+
+int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    int rc;
+    ssize_t n;
+
+    if (async_woken(L, &rc)) {
+        s->writer = NULL;
+        if (rc < 0)
+            return rc;
+    } else {
+        if (s == NULL || !(s->flags & S_OPEN) || (buf == NULL && len) || len > (size_t)INT_MAX)
+            return ASYNC_EINVAL;
+        if (s->flags & S_CLOSED)
+            return ASYNC_ECLOSED;
+        if (async_current(L) == NULL)
+            return ASYNC_EPERM;
+        if (s->writer)
+            return ASYNC_EBUSY;
+        s->wdone = 0;
+    }
+    while (s->wdone < len) {
+        if (s->flags & S_SOCK)
+            n = send(s->fd, p + s->wdone, len - s->wdone, MSG_NOSIGNAL);
+        else
+            n = write(s->fd, p + s->wdone, len - s->wdone);
+        if (n > 0) {
+            s->wdone += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            rc = async_io_wait(L, &s->wio, s->fd, EV_WRITE);
+            if (rc == ASYNC_PENDING)
+                s->writer = async_current(L);
+            return rc;
+        } else {
+            return n < 0 ? async_errno(errno) : ASYNC_EPIPE;
+        }
+    }
+    return (int)len;
+}
+
+int async_stream_drain(async_loop *L, async_stream *s)
+{
+    (void)L;
+    if (s == NULL || !(s->flags & S_OPEN))
+        return ASYNC_EINVAL;
+    return (s->flags & S_CLOSED) ? ASYNC_ECLOSED : 0;
+}
+
+int async_stream_shutdown(async_stream *s)
+{
+    if (s == NULL || !(s->flags & S_OPEN))
+        return ASYNC_EINVAL;
+    if (s->flags & S_CLOSED)
+        return ASYNC_ECLOSED;
+    if (shutdown(s->fd, SHUT_WR) < 0)
+        return async_errno(errno);
+    return 0;
+}
+
+int async_stream_close(async_loop *L, async_stream *s)
+{
+    async_ev *E = async_ev_of(L);
+    async_task *r, *w;
+
+    if (s == NULL || !(s->flags & S_OPEN))
+        return ASYNC_EINVAL;
+    if (s->flags & S_CLOSED)
+        return ASYNC_ECLOSED;
+    s->flags |= S_CLOSED;
+    r = s->reader;
+    w = s->writer;
+    s->reader = s->writer = NULL;
+    if ((r || w) && E == NULL)
+        return ASYNC_EINVAL;
+    if (r)
+        async_wake(L, r, ASYNC_ECLOSED); /* stops its watcher */
+    if (w)
+        async_wake(L, w, ASYNC_ECLOSED);
+    if (E) { /* watchers must be gone before the fd number can be reused */
+        ev_io_stop(E->ev, &s->rio.w);
+        ev_io_stop(E->ev, &s->wio.w);
+    }
+    close(s->fd);
+    s->fd = -1;
+    s->rpos = s->rlen = s->scan = 0;
+    return 0;
+}
+
+/* ---- connect ---- */
+
+static int new_socket(int family, int type)
+{
+    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return fd < 0 ? async_errno(errno) : fd;
+}
+
+int async_stream_connect(async_loop *L, async_stream *s, const async_addr *a, void *rbuf,
+                         size_t rcap)
+{
+    int rc, fd, err;
+    socklen_t el = sizeof err;
+
+    if (async_woken(L, &rc)) {
+        s->writer = NULL;
+        if (rc >= 0) {
+            if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+                err = errno;
+            if (err == 0)
+                return 0;
+            rc = async_errno(err);
+        }
+        close(s->fd); /* failed or interrupted: drop the half-open socket */
+        s->fd = -1;
+        s->flags = 0;
+        return rc;
+    }
+    if (s == NULL || a == NULL || a->len == 0 || (rbuf == NULL && rcap))
+        return ASYNC_EINVAL;
+    if (async_current(L) == NULL || async_ev_of(L) == NULL)
+        return ASYNC_EPERM;
+    if ((fd = new_socket(a->sa.ss_family, SOCK_STREAM)) < 0)
+        return fd;
+    if ((rc = async_stream_init(s, fd, rbuf, rcap)) < 0) {
+        close(fd);
+        return rc;
+    }
+    set_nodelay(fd, a->sa.ss_family);
+    if (connect(fd, (const struct sockaddr *)&a->sa, a->len) == 0)
+        return 0;
+    if (errno == EINPROGRESS || errno == EINTR || errno == EAGAIN) {
+        rc = async_io_wait(L, &s->wio, fd, EV_WRITE);
+        if (rc == ASYNC_PENDING)
+            s->writer = async_current(L);
+        return rc;
+    }
+    rc = async_errno(errno);
+    close(fd);
+    s->fd = -1;
+    s->flags = 0;
+    return rc;
+}
+
+/* ---- accept and servers ---- */
+
+int async_accept(async_loop *L, async_io *io, int lfd, async_addr *peer)
+{
+    async_addr tmp;
+    int rc, fd;
+
+    if (async_woken(L, &rc) && rc < 0)
+        return rc;
+    if (io == NULL || lfd < 0)
+        return ASYNC_EINVAL;
+    if (peer == NULL)
+        peer = &tmp;
+    for (;;) {
+        peer->len = sizeof peer->sa;
+        fd = accept4(lfd, (struct sockaddr *)&peer->sa, &peer->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            set_nodelay(fd, peer->sa.ss_family);
+            return fd;
+        }
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return async_io_wait(L, io, lfd, EV_READ);
+        return async_errno(errno);
+    }
+}
+
+int async_server_listen(async_server *srv, const async_addr *a, int backlog)
+{
+    int fd, one = 1, rc;
+    struct stat st;
+
+    if (srv == NULL || a == NULL || a->len == 0)
+        return ASYNC_EINVAL;
+    memset(srv, 0, sizeof *srv);
+    srv->fd = -1;
+    if ((fd = new_socket(a->sa.ss_family, SOCK_STREAM)) < 0)
+        return fd;
+    if (a->sa.ss_family == AF_UNIX) {
+        const char *path = ((const struct sockaddr_un *)(const void *)&a->sa)->sun_path;
+        if (path[0] && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(path); /* a stale socket from an earlier run */
+    } else {
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    }
+    if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0 ||
+        listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) {
+        rc = async_errno(errno);
+        close(fd);
+        return rc;
+    }
+    srv->addr.len = sizeof srv->addr.sa;
+    if (getsockname(fd, (struct sockaddr *)&srv->addr.sa, &srv->addr.len) < 0)
+        srv->addr = *a;
+    srv->fd = fd;
+    return 0;
+}
+
+static async_conn *conn_at(async_server *srv, unsigned i)
+{
+    return (async_conn *)(void *)(srv->pool + (size_t)i * srv->stride + srv->offset);
+}
+
+/* The task fn of every connection: runs the user's handler and, when it
+ * ends, closes the stream and gives the frame back to the pool. */
+static int conn_main(async_loop *L, async_task *self)
+{
+    async_conn *c = (async_conn *)(void *)self; /* task is the first member */
+    async_server *srv = c->server;
+    int rc = srv->handler(L, self);
+
+    if (rc == ASYNC_PENDING)
+        return rc;
+    if (!async_stream_closed(&c->stream))
+        async_stream_close(L, &c->stream);
+    c->next_free = srv->free;
+    srv->free = c;
+    srv->active--;
+    async_sem_release(L, &srv->slots);
+    return rc;
+}
+
+static int server_main(async_loop *L, async_task *self)
+{
+    async_server *srv = (async_server *)(void *)self;
+    async_conn *c;
+    int fd;
+
+    async_begin(L, &srv->co);
+    for (;;) {
+        async_await(async_sem_acquire(L, &srv->slots));
+        /* srv->free is re-read on each resume (handlers may return frames
+         * meanwhile); the accept that succeeds fills the head's peer. */
+        async_await_rc(fd, async_accept(L, &srv->io, srv->fd, &srv->free->peer));
+        if (fd < 0) {
+            async_sem_release(L, &srv->slots);
+            if (fd == ASYNC_ECANCELED || fd == ASYNC_ECLOSED || fd == ASYNC_EINVAL)
+                async_return(fd);
+            /* Out of fds or memory: the listening socket stays readable,
+             * so retrying at once would spin.  Back off and retry. */
+            srv->last_error = fd;
+            async_await(async_sleep(L, ASYNC_MS(100)));
+            continue;
+        }
+        c = srv->free;
+        srv->free = c->next_free;
+        if (async_stream_init(&c->stream, fd, NULL, 0) < 0) {
+            close(fd);
+            c->next_free = srv->free;
+            srv->free = c;
+            async_sem_release(L, &srv->slots);
+            continue;
+        }
+        c->server = srv;
+        srv->active++;
+        srv->accepted++;
+        async_spawn(L, &c->task, conn_main);
+        /* Let the new handler and everyone else run between accepts. */
+        if ((srv->accepted & 31u) == 0)
+            async_yield();
+    }
+    async_end;
+}
+
+int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, void *pool,
+                       size_t stride, size_t conn_offset, unsigned count)
+{
+    unsigned i;
+
+    if (L == NULL || srv == NULL || handler == NULL || pool == NULL || count == 0 ||
+        stride < sizeof(async_conn) || conn_offset > stride - sizeof(async_conn) ||
+        async_ev_of(L) == NULL)
+        return ASYNC_EINVAL;
+    if (srv->fd < 0 || srv->closed)
+        return ASYNC_ECLOSED;
+    if (async_task_state(&srv->task) != ASYNC_TASK_IDLE &&
+        async_task_state(&srv->task) != ASYNC_TASK_DONE)
+        return ASYNC_EBUSY;
+    srv->handler = handler;
+    srv->pool = (unsigned char *)pool;
+    srv->stride = stride;
+    srv->offset = conn_offset;
+    srv->count = count;
+    srv->active = 0;
+    srv->free = NULL;
+    for (i = count; i-- > 0;) {
+        async_conn *c = conn_at(srv, i);
+        if (async_task_state(&c->task) != ASYNC_TASK_IDLE &&
+            async_task_state(&c->task) != ASYNC_TASK_DONE)
+            return ASYNC_EBUSY;
+        c->server = srv;
+        c->next_free = srv->free;
+        srv->free = c;
+    }
+    async_sem_init(&srv->slots, count, count);
+    memset(&srv->co, 0, sizeof srv->co);
+    return async_spawn(L, &srv->task, server_main);
+}
+
+void async_server_close(async_loop *L, async_server *srv)
+{
+    if (srv == NULL || srv->closed)
+        return;
+    srv->closed = 1;
+    if (async_task_state(&srv->task) != ASYNC_TASK_IDLE)
+        async_cancel(L, &srv->task); /* detaches it from the fd at once */
+    if (srv->fd >= 0) {
+        async_ev *E = async_ev_of(L);
+        if (E)
+            ev_io_stop(E->ev, &srv->io.w);
+        close(srv->fd);
+        srv->fd = -1;
+    }
+    if (srv->addr.sa.ss_family == AF_UNIX)
+        unlink(((struct sockaddr_un *)(void *)&srv->addr.sa)->sun_path);
+}
+
+unsigned async_server_active(const async_server *srv)
+{
+    return srv->active;
+}
+
+/* ---- UDP ---- */
+
+int async_udp_open(async_udp *u, int family, const async_addr *bind_to)
+{
+    int fd, rc;
+    if (u == NULL || (family != AF_INET && family != AF_INET6) ||
+        (bind_to && bind_to->sa.ss_family != family))
+        return ASYNC_EINVAL;
+    memset(u, 0, sizeof *u);
+    u->fd = -1;
+    if ((fd = new_socket(family, SOCK_DGRAM)) < 0)
+        return fd;
+    if (bind_to && bind(fd, (const struct sockaddr *)&bind_to->sa, bind_to->len) < 0) {
+        rc = async_errno(errno);
+        close(fd);
+        return rc;
+    }
+    u->fd = fd;
+    return 0;
+}
+
+int async_udp_send(async_loop *L, async_udp *u, const void *buf, size_t len, const async_addr *to)
+{
+    ssize_t n;
+    int rc;
+
+    if (async_woken(L, &rc) && rc < 0)
+        return rc;
+    if (u == NULL || (buf == NULL && len) || len > (size_t)INT_MAX)
+        return ASYNC_EINVAL;
+    if (u->fd < 0)
+        return ASYNC_ECLOSED;
+    for (;;) {
+        n = sendto(u->fd, buf, len, MSG_NOSIGNAL, to ? (const struct sockaddr *)&to->sa : NULL,
+                   to ? to->len : 0);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return async_io_wait(L, &u->wio, u->fd, EV_WRITE);
+        return errno == EMSGSIZE ? ASYNC_ETOOLONG : async_errno(errno);
+    }
+}
+
+int async_udp_recv(async_loop *L, async_udp *u, void *buf, size_t len, async_addr *from)
+{
+    async_addr tmp;
+    ssize_t n;
+    int rc;
+
+    if (async_woken(L, &rc) && rc < 0)
+        return rc;
+    if (u == NULL || buf == NULL || len == 0)
+        return ASYNC_EINVAL;
+    if (u->fd < 0)
+        return ASYNC_ECLOSED;
+    if (from == NULL)
+        from = &tmp;
+    len = INT_CLAMP(len);
+    for (;;) {
+        from->len = sizeof from->sa;
+        n = recvfrom(u->fd, buf, len, 0, (struct sockaddr *)&from->sa, &from->len);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return async_io_wait(L, &u->rio, u->fd, EV_READ);
+        return async_errno(errno);
+    }
+}
+
+int async_udp_close(async_loop *L, async_udp *u)
+{
+    if (u == NULL)
+        return ASYNC_EINVAL;
+    if (u->fd < 0)
+        return ASYNC_ECLOSED;
+    if (u->rio.task)
+        async_wake(L, u->rio.task, ASYNC_ECLOSED);
+    if (u->wio.task)
+        async_wake(L, u->wio.task, ASYNC_ECLOSED);
+    close(u->fd);
+    u->fd = -1;
+    return 0;
+}
