@@ -1,0 +1,147 @@
+/* echo_client: a load generator for echo servers.
+ *
+ *     echo_client [-c CONNS] [-d SECONDS] [-s SIZE] [-p PORT] [-H HOST]
+ *
+ * Opens CONNS connections (default 10) to HOST:PORT (127.0.0.1:8888) and
+ * on each one plays ping-pong for SECONDS (3): send a SIZE-byte message
+ * (1024), read the echo back in full, check every byte, repeat.  Prints
+ * the message rate; exits 1 if any byte came back wrong or a connection
+ * failed.                                                               */
+#define _POSIX_C_SOURCE 200809L
+#include "src/async_ev.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define MAX_CONNS 10000
+#define MAX_SIZE 65536
+
+static unsigned conns = 10, seconds = 3, port = 8888;
+static size_t size = 1024;
+static const char *host = "127.0.0.1";
+static async_addr server;
+static int stop;
+static unsigned long long messages;
+
+struct conn {
+    async_task task;
+    async_co co;
+    async_stream s;
+    unsigned id;
+    unsigned long seq;
+    unsigned char out[MAX_SIZE], in[MAX_SIZE];
+};
+
+static struct conn pool[MAX_CONNS];
+
+/* A message that differs per connection and per round trip. */
+static void fill(struct conn *c)
+{
+    size_t i;
+    for (i = 0; i < size; i++)
+        c->out[i] = (unsigned char)(c->id * 7u + c->seq * 13u + i * 31u + (i >> 7));
+}
+
+static int ping_pong(async_loop *L, async_task *self)
+{
+    struct conn *c = async_frame(self, struct conn, task);
+    async_begin(L, &c->co);
+    async_await(async_stream_connect(L, &c->s, &server, NULL, 0));
+    while (!stop) {
+        fill(c);
+        async_await(async_stream_write(L, &c->s, c->out, size));
+        async_await(async_stream_read_exactly(L, &c->s, c->in, size));
+        if (memcmp(c->in, c->out, size) != 0)
+            async_return(ASYNC_EPROTO); /* a wrong byte came back */
+        c->seq++;
+        messages++;
+    }
+    async_finally;
+    if (!async_stream_closed(&c->s))
+        async_stream_close(L, &c->s);
+    async_end;
+}
+
+struct main_frame {
+    async_task task;
+    async_co co;
+    async_group group;
+    async_task *slots[MAX_CONNS];
+    unsigned i;
+    int rc;
+    async_tick t0, t1;
+};
+
+static int main_task(async_loop *L, async_task *self)
+{
+    struct main_frame *f = async_frame(self, struct main_frame, task);
+    unsigned failed = 0, i;
+    async_begin(L, &f->co);
+    async_group_init(&f->group, f->slots, conns, 0);
+    f->t0 = async_now(L);
+    for (f->i = 0; f->i < conns; f->i++) {
+        pool[f->i].id = f->i;
+        async_group_spawn(L, &f->group, &pool[f->i].task, ping_pong);
+    }
+    async_await(async_sleep(L, ASYNC_SEC(seconds)));
+    stop = 1; /* each connection finishes its round trip and closes */
+    async_await_rc(f->rc, async_group_wait(L, &f->group));
+    f->t1 = async_now(L);
+    for (i = 0; i < conns; i++) {
+        int r = async_task_result(&pool[i].task);
+        if (r < 0) {
+            if (failed++ < 5)
+                fprintf(stderr, "echo_client: connection %u: %s\n", i, async_strerror(r));
+        }
+    }
+    {
+        double secs = (double)(async_tick)(f->t1 - f->t0) / ASYNC_CONF_TICK_HZ;
+        printf("echo_client: %u connections, %zu-byte messages, %llu round trips in %.2f s: "
+               "%.0f msg/s, every byte verified%s\n",
+               conns, size, messages, secs, secs > 0 ? (double)messages / secs : 0.0,
+               failed ? " (some connections failed)" : "");
+    }
+    async_return(failed ? ASYNC_EPROTO : 0);
+    async_end;
+}
+
+int main(int argc, char **argv)
+{
+    static struct main_frame m;
+    struct rlimit rl;
+    int opt, rc;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    while ((opt = getopt(argc, argv, "c:d:s:p:H:")) != -1) {
+        switch (opt) {
+        case 'c': conns = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'd': seconds = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 's': size = (size_t)strtoul(optarg, NULL, 10); break;
+        case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'H': host = optarg; break;
+        default:
+            fprintf(stderr, "usage: %s [-c CONNS] [-d SECONDS] [-s SIZE] [-p PORT] [-H IP]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (conns < 1 || conns > MAX_CONNS || size < 1 || size > MAX_SIZE || seconds < 1) {
+        fprintf(stderr, "echo_client: 1 <= CONNS <= %d, 1 <= SIZE <= %d, SECONDS >= 1\n",
+                MAX_CONNS, MAX_SIZE);
+        return 2;
+    }
+    if (async_addr_ip(&server, host, port) < 0) {
+        fprintf(stderr, "echo_client: %s is not a numeric IP address\n", host);
+        return 2;
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rc = async_ev_main(&m.task, main_task);
+    if (rc < 0 && rc != ASYNC_EPROTO)
+        fprintf(stderr, "echo_client: %s\n", async_strerror(rc));
+    return rc < 0;
+}

@@ -1,0 +1,247 @@
+/* fetch URL...: concurrent HTTP/1.1 GETs (seeds 001 and 003, the aiohttp
+ * program).
+ *
+ *     async def fetch_page(session, url):
+ *         async with session.get(url) as response:
+ *             return await response.text()
+ *
+ *     pages = await asyncio.gather(*(fetch_page(session, u) for u in urls))
+ *
+ * Every URL gets its own task; for each one this prints the status code,
+ * the body length and the time taken, then a total.  Responses are parsed
+ * by the http-parser library (Debian libhttp-parser-dev), which handles
+ * Content-Length, chunked and close-delimited bodies.  An error on one URL
+ * (refused, timeout, malformed response, a non-2xx status) is reported for
+ * that URL and the others complete.  Exit status: 0 if every URL gave a
+ * 2xx response, 1 otherwise.  Host names are resolved on the offload pool.
+ * Only http:// (no TLS).                                                */
+#include "src/async_ev.h"
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_URLS 64
+static async_tick timeout = ASYNC_SEC(10); /* per URL, connect to last byte; -t MS */
+
+struct fetch {
+    async_task task;
+    async_co co;
+    const char *url;
+    char host[256], request[1024];
+    unsigned port, ai;
+    size_t reqlen;
+    async_resolve_req res;
+    async_stream s;
+    async_timeout to;
+    http_parser parser;
+    int status, done, n, rc;
+    unsigned long long body;
+    async_tick t0, took;
+    char buf[16384];
+};
+
+static async_pool pool;
+static pthread_t threads[4];
+static async_loop *loop;
+
+/* ---- http-parser callbacks: count the body, note the end ---- */
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct fetch *f = (struct fetch *)p->data;
+    (void)at;
+    f->body += len;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    ((struct fetch *)p->data)->status = (int)p->status_code;
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    ((struct fetch *)p->data)->done = 1;
+    http_parser_pause(p, 1); /* one response per connection */
+    return 0;
+}
+
+static http_parser_settings settings;
+
+/* Split an http:// URL into host, port and request.  0 or ASYNC_EINVAL. */
+static int prepare(struct fetch *f)
+{
+    struct http_parser_url u;
+    size_t hl;
+    const char *path = "/";
+    size_t pl = 1;
+
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(f->url, strlen(f->url), 0, &u) != 0 ||
+        !(u.field_set & (1 << UF_SCHEMA)) || !(u.field_set & (1 << UF_HOST)) ||
+        u.field_data[UF_SCHEMA].len != 4 ||
+        strncmp(f->url + u.field_data[UF_SCHEMA].off, "http", 4) != 0)
+        return ASYNC_EINVAL;
+    hl = u.field_data[UF_HOST].len;
+    if (hl >= sizeof f->host)
+        return ASYNC_ETOOLONG;
+    memcpy(f->host, f->url + u.field_data[UF_HOST].off, hl);
+    f->host[hl] = '\0';
+    f->port = (u.field_set & (1 << UF_PORT)) ? u.port : 80;
+    if (u.field_set & (1 << UF_PATH)) {
+        path = f->url + u.field_data[UF_PATH].off;
+        pl = strlen(path); /* path, query and fragment... */
+        if (u.field_set & (1 << UF_FRAGMENT))
+            pl = (size_t)(f->url + u.field_data[UF_FRAGMENT].off - 1 - path); /* ...minus #frag */
+    }
+    {
+        int n = snprintf(f->request, sizeof f->request,
+                         "GET %.*s HTTP/1.1\r\nHost: %s%s%s%.*s\r\n"
+                         "User-Agent: async.h-fetch/1\r\nAccept: */*\r\n"
+                         "Connection: close\r\n\r\n",
+                         (int)pl, path, strchr(f->host, ':') ? "[" : "", f->host,
+                         strchr(f->host, ':') ? "]" : "",
+                         (u.field_set & (1 << UF_PORT)) ? (int)u.field_data[UF_PORT].len + 1 : 0,
+                         (u.field_set & (1 << UF_PORT)) ? f->url + u.field_data[UF_PORT].off - 1
+                                                        : "");
+        if (n < 0 || (size_t)n >= sizeof f->request)
+            return ASYNC_ETOOLONG;
+        f->reqlen = (size_t)n;
+    }
+    return 0;
+}
+
+/* Feed bytes (len 0: end of stream) to the parser.  0, or ASYNC_EPROTO. */
+static int feed(struct fetch *f, size_t len)
+{
+    size_t used = http_parser_execute(&f->parser, &settings, f->buf, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&f->parser);
+    if (e == HPE_PAUSED)
+        return 0; /* message complete; anything after it is ignored */
+    if (e != HPE_OK || used != len)
+        return ASYNC_EPROTO;
+    return 0;
+}
+
+static int fetch_one(async_loop *L, async_task *self)
+{
+    struct fetch *f = async_frame(self, struct fetch, task);
+    async_begin(L, &f->co);
+    f->t0 = async_now(L);
+    async_await(prepare(f));
+    async_timeout_begin(&f->to, timeout); /* one deadline for the whole fetch */
+    async_await(async_resolve(L, &pool, &f->res, f->host, f->port, AF_UNSPEC));
+    /* Try each address in turn (IPv6 and IPv4 for "localhost"). */
+    for (f->ai = 0; f->ai < f->res.count; f->ai++) {
+        async_await_rc(f->rc, async_stream_connect(L, &f->s, &f->res.addrs[f->ai], NULL, 0));
+        if (f->rc == 0 || f->rc == ASYNC_ETIMEDOUT || f->rc == ASYNC_ECANCELED)
+            break;
+    }
+    if (f->rc < 0)
+        async_return(f->rc);
+    async_await(async_stream_write(L, &f->s, f->request, f->reqlen));
+    http_parser_init(&f->parser, HTTP_RESPONSE);
+    f->parser.data = f;
+    while (!f->done) {
+        async_await_rc(f->n, async_stream_read(L, &f->s, f->buf, sizeof f->buf));
+        if (f->n == ASYNC_EOF) {
+            async_await(feed(f, 0)); /* ends a close-delimited body */
+            if (!f->done)
+                async_return(ASYNC_EPROTO); /* truncated */
+            break;
+        }
+        if (f->n < 0)
+            async_return(f->n);
+        async_await(feed(f, (size_t)f->n));
+    }
+    async_finally;
+    f->took = async_now(L) - f->t0;
+    if (!async_stream_closed(&f->s))
+        async_stream_close(L, &f->s);
+    async_end;
+}
+
+struct main_frame {
+    async_task task;
+    async_co co;
+    async_group group;
+    async_task *slots[MAX_URLS];
+    struct fetch *fetches;
+    int count;
+};
+
+static int main_task(async_loop *L, async_task *self)
+{
+    struct main_frame *m = async_frame(self, struct main_frame, task);
+    int i, ok = 0;
+    unsigned long long bytes = 0;
+    async_tick t0;
+    async_begin(L, &m->co);
+    t0 = async_now(L);
+    (void)t0;
+    async_group_init(&m->group, m->slots, MAX_URLS, 0);
+    for (i = 0; i < m->count; i++)
+        async_group_spawn(L, &m->group, &m->fetches[i].task, fetch_one);
+    async_await_rc(i, async_group_wait(L, &m->group)); /* errors are per URL */
+    for (i = 0; i < m->count; i++) {
+        struct fetch *f = &m->fetches[i];
+        int rc = async_task_result(&f->task);
+        double ms = (double)f->took * 1000.0 / ASYNC_CONF_TICK_HZ;
+        if (rc < 0)
+            printf("%s: error: %s (%.0f ms)\n", f->url, async_strerror(rc), ms);
+        else
+            printf("%s: %d, %llu bytes, %.0f ms\n", f->url, f->status, f->body, ms);
+        if (rc >= 0 && f->status >= 200 && f->status < 300) {
+            ok++;
+            bytes += f->body;
+        }
+    }
+    printf("total: %d URLs, %d ok, %d failed, %llu body bytes\n", m->count, ok, m->count - ok,
+           bytes);
+    async_return(ok == m->count ? 0 : 1);
+    async_end;
+}
+
+int main(int argc, char **argv)
+{
+    static struct main_frame m;
+    static struct fetch fetches[MAX_URLS];
+    static async_ev E;
+    struct ev_loop *ev;
+    int i, rc, first = 1;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 2 && strcmp(argv[1], "-t") == 0) {
+        timeout = ASYNC_MS(strtoul(argv[2], NULL, 10));
+        first = 3;
+    }
+    if (argc - first < 1 || argc - first > MAX_URLS) {
+        fprintf(stderr, "usage: %s [-t TIMEOUT_MS] http://host[:port]/path ... (at most %d)\n",
+                argv[0], MAX_URLS);
+        return 2;
+    }
+    http_parser_settings_init(&settings);
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+    for (i = first; i < argc; i++)
+        fetches[i - first].url = argv[i];
+    m.fetches = fetches;
+    m.count = argc - first;
+
+    ev = ev_default_loop(0);
+    if (ev == NULL || async_ev_init(&E, ev) < 0)
+        return 2;
+    loop = async_ev_loop(&E);
+    if ((rc = async_pool_init(&pool, loop, threads, 4)) < 0) {
+        fprintf(stderr, "fetch: worker threads: %s\n", async_strerror(rc));
+        return 2;
+    }
+    rc = async_ev_run(&E, &m.task, main_task);
+    async_pool_destroy(&pool);
+    async_ev_destroy(&E);
+    if (rc < 0)
+        fprintf(stderr, "fetch: %s\n", async_strerror(rc));
+    return rc != 0;
+}

@@ -1,0 +1,107 @@
+#!/bin/sh
+# fetch against real servers: python3 -m http.server, nginx (static files
+# and a proxied close-delimited upstream, which nginx re-sends chunked),
+# and test/io/httpd.py's awkward responses (chunked, close-delimited,
+# malformed, slow, 404) plus a refused port, all in one run: errors are
+# per URL and the other URLs complete.  Loopback only; every server is
+# stopped on exit.
+#   test/io/fetch.sh BUILD_DIR
+set -eu
+O=${1:-build}
+FETCH=$O/examples/fetch
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    for p in $pids; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+fail() { echo "  FAIL     fetch: $*"; cat "$tmp/out" 2>/dev/null; exit 1; }
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+waitport() { # port: wait (bounded) until something listens there
+    i=0
+    until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null; do
+        i=$((i+1)); [ $i -lt 100 ] || fail "server on port $1 did not start"; sleep 0.1
+    done
+}
+
+mkdir -p "$tmp/www"
+head -c 54321 /dev/urandom > "$tmp/www/blob.bin"
+printf 'hello from a static file\n' > "$tmp/www/index.html"
+
+python3 -u "$here/httpd.py" > "$tmp/httpd.port" &
+pids="$pids $!"
+i=0; until [ -s "$tmp/httpd.port" ]; do i=$((i+1)); [ $i -lt 100 ] || fail "httpd.py did not start"; sleep 0.1; done
+H=$(cat "$tmp/httpd.port")
+
+P=$(freeport)
+(cd "$tmp/www" && exec python3 -m http.server --bind 127.0.0.1 "$P" >/dev/null 2>&1) &
+pids="$pids $!"
+waitport "$P"
+
+urls="http://127.0.0.1:$P/blob.bin http://localhost:$P/index.html
+http://127.0.0.1:$H/len http://127.0.0.1:$H/chunked http://127.0.0.1:$H/close
+http://127.0.0.1:$H/bad http://127.0.0.1:$H/slow http://127.0.0.1:$H/missing
+http://127.0.0.1:$(freeport)/refused"
+
+N=""
+if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+    N=$(freeport)
+    mkdir -p "$tmp/nginx/logs"
+    cat > "$tmp/nginx/nginx.conf" <<CONF
+daemon off;
+master_process off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/logs/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    server {
+        listen 127.0.0.1:$N;
+        root $tmp/www;
+        location /proxy/ { proxy_pass http://127.0.0.1:$H/; proxy_http_version 1.0; }
+    }
+}
+CONF
+    "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
+    pids="$pids $!"
+    waitport "$N"
+    urls="$urls http://127.0.0.1:$N/blob.bin http://127.0.0.1:$N/proxy/close http://127.0.0.1:$N/nope"
+else
+    echo "  SKIP     fetch against nginx (not installed)"
+fi
+
+# shellcheck disable=SC2086
+set +e
+"$FETCH" -t 1000 $urls > "$tmp/out" 2>&1
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "exit status $rc, expected 1 (some URLs fail on purpose)"
+expect() { grep -qF -- "$1" "$tmp/out" || fail "missing: $1"; }
+expect "http://127.0.0.1:$P/blob.bin: 200, 54321 bytes"
+expect "http://localhost:$P/index.html: 200, 25 bytes"
+expect "http://127.0.0.1:$H/len: 200, 1000 bytes"
+expect "http://127.0.0.1:$H/chunked: 200, 3000 bytes"
+expect "http://127.0.0.1:$H/close: 200, 2000 bytes"
+expect "http://127.0.0.1:$H/bad: error: protocol error"
+expect "http://127.0.0.1:$H/slow: error: deadline expired"
+expect "http://127.0.0.1:$H/missing: 404,"
+expect "/refused: error: connection refused"
+if [ -n "$N" ]; then
+    expect "http://127.0.0.1:$N/blob.bin: 200, 54321 bytes"
+    expect "http://127.0.0.1:$N/proxy/close: 200, 2000 bytes"
+    expect "http://127.0.0.1:$N/nope: 404,"
+    expect "total: 12 URLs, 7 ok, 5 failed"
+else
+    expect "total: 9 URLs, 5 ok, 4 failed"
+fi
+echo "  PASS     fetch against python3 http.server${N:+, nginx} and test/io/httpd.py"
