@@ -1,0 +1,151 @@
+# mk/firmware.mk - async.h on microcontrollers (included by the Makefile).
+#
+#   make cross          core + example firmware for every FW_TARGETS, then `size`
+#   make size           the size report: per target, the core alone ("every
+#                       function in async.h" at -Os), the example firmware,
+#                       and what one task and each primitive cost in RAM
+#   make check-target   the core's suites (and test/target/test_*.c) on an
+#                       emulated Cortex-M3: qemu-system-arm -M mps2-an385
+#
+# Variables: ARM_PREFIX, RV_PREFIX (toolchain prefixes), QEMU_ARM,
+# QEMU_TIMEOUT (seconds per test image), SIZE_STRICT=1 (fail `size` when
+# the core is over the Cortex-M0+ budget), FW_TARGETS, TARGET_CONFIGS.
+
+ARM_PREFIX ?= arm-none-eabi-
+RV_PREFIX ?= riscv64-unknown-elf-
+QEMU_ARM ?= qemu-system-arm
+QEMU_TIMEOUT ?= 120
+SIZE_STRICT ?= 0
+CORE_BUDGET_M0PLUS := 3072
+
+.PHONY: cross size check-target firmware-clean
+
+# Flags every cross build shares.  -ffreestanding: no hosted library is
+# assumed; loop-pattern distribution off so GCC does not turn our copy
+# loops into memcpy/memset calls that nothing provides (-nostdlib).
+XWARN := $(WARN)
+XCFLAGS := -std=c99 $(XWARN) -Os -g -ffreestanding -ffunction-sections -fdata-sections \
+	-fno-tree-loop-distribute-patterns -I. -Iport -MMD -MP
+
+# ======================================================================
+# Cross builds: the core alone and the example firmware, per target.
+# ======================================================================
+FW_TARGETS ?= cortex-m0plus cortex-m4 rv32imac
+
+FW_PREFIX_cortex-m0plus := $(ARM_PREFIX)
+FW_ARCH_cortex-m0plus := -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft
+FW_LDS_cortex-m0plus := firmware/ld/mps2_an383.ld
+FW_SRCS_cortex-m0plus := firmware/startup_cm.c firmware/board_mps2.c
+FW_CONF_cortex-m0plus :=
+
+FW_PREFIX_cortex-m4 := $(ARM_PREFIX)
+FW_ARCH_cortex-m4 := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
+FW_LDS_cortex-m4 := firmware/ld/mps2_an386.ld
+FW_SRCS_cortex-m4 := firmware/startup_cm.c firmware/board_mps2.c
+FW_CONF_cortex-m4 :=
+
+FW_PREFIX_rv32imac := $(RV_PREFIX)
+# -misa-spec=2.2: the ISA spec where "i" still includes the CSR
+# instructions (zicsr), as on the FE310; the default 20191213 spec splits
+# them out and -march=rv32imac_zicsr would miss the rv32imac/ilp32 libgcc
+# multilib.
+FW_ARCH_rv32imac := -march=rv32imac -mabi=ilp32 -misa-spec=2.2 -mcmodel=medlow
+FW_LDS_rv32imac := firmware/ld/fe310.ld
+FW_SRCS_rv32imac := firmware/startup_rv.S firmware/board_fe310.c
+# the FE310's CLINT timer counts a 32768 Hz clock: it is the tick (tickless)
+FW_CONF_rv32imac := -DASYNC_CONF_TICK_HZ=32768
+
+FW_APP_SRCS := firmware/app.c firmware/core.c
+
+# $(1) = target
+define fw_rules
+FW_CC_$(1) := $$(FW_PREFIX_$(1))gcc
+FW_OBJS_$(1) := $$(patsubst firmware/%,$(O)/cross/$(1)/%.o,$$(FW_SRCS_$(1)) $(FW_APP_SRCS))
+
+$(O)/cross/$(1)/%.c.o: firmware/%.c async.h $(wildcard port/*.h) firmware/board.h
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(XCFLAGS) $$(FW_CONF_$(1)) -Ifirmware -c $$< -o $$@
+
+$(O)/cross/$(1)/%.S.o: firmware/%.S
+	$$(call say,AS,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(XCFLAGS) $$(FW_CONF_$(1)) -c $$< -o $$@
+
+# sizeof() of every object, read back from symbol sizes (nothing runs).
+$(O)/cross/$(1)/sizes.o: firmware/sizes.c async.h port/async_bm.h
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(XCFLAGS) $$(FW_CONF_$(1)) -c $$< -o $$@
+
+# Linked with -nostdlib: no C library, no startup files; libgcc only for
+# the compiler's helpers (division on the M0+, for instance).
+$(O)/cross/$(1)/firmware.elf: $$(FW_OBJS_$(1)) $$(FW_LDS_$(1)) firmware/ld/cortex_m.ld
+	$$(call say,LD,$$@)
+	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) -nostdlib -Lfirmware/ld -T $$(FW_LDS_$(1)) \
+		-Wl,--gc-sections -Wl,-Map,$$(@:.elf=.map) $$(FW_OBJS_$(1)) -lgcc -o $$@
+
+FW_ELFS += $(O)/cross/$(1)/firmware.elf
+FW_SIZE_DEPS += $(O)/cross/$(1)/firmware.elf $(O)/cross/$(1)/core.c.o $(O)/cross/$(1)/sizes.o
+endef
+$(foreach t,$(FW_TARGETS),$(eval $(call fw_rules,$(t))))
+
+cross: $(FW_ELFS)
+	@$(MAKE) --no-print-directory size
+
+size: $(FW_SIZE_DEPS)
+	$(Q)SIZE_STRICT=$(SIZE_STRICT) BUDGET=$(CORE_BUDGET_M0PLUS) firmware/size-report.sh $(O)/cross \
+		$(foreach t,$(FW_TARGETS),$(t):$(FW_PREFIX_$(t)))
+
+# ======================================================================
+# The core's suites on an emulated Cortex-M3 (QEMU mps2-an385).
+# Every test/test_*.c except HOST_ONLY_SUITES, plus test/target/test_*.c,
+# each linked into its own image with the cmocka shim and run under QEMU
+# with semihosting; test/target/run.sh adds up the results.
+# ======================================================================
+TARGET_CONFIGS ?= switch labels
+TGT_FLAGS_switch := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
+TGT_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
+
+TGT_CC := $(ARM_PREFIX)gcc
+TGT_ARCH := -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
+TGT_CFLAGS := $(XCFLAGS) -DASYNC_TEST_SHIM -Itest -Itest/target
+TARGET_SUITES := $(filter-out $(HOST_ONLY_SUITES),$(CORE_SUITES))
+TARGET_ONLY_SUITES := $(patsubst test/target/%.c,%,$(wildcard test/target/test_*.c))
+TGT_SUPPORT := impl testlib runner libc startup_cm
+
+# $(1) = configuration
+define tgt_rules
+$(O)/target/$(1)/%.o: test/%.c async.h test/testlib.h test/target/cmocka_shim.h
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(TGT_CC) $$(TGT_ARCH) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) \
+		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
+
+$(O)/target/$(1)/%.o: test/target/%.c async.h test/testlib.h test/target/cmocka_shim.h
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(TGT_CC) $$(TGT_ARCH) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) -fno-builtin \
+		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
+
+$(O)/target/$(1)/startup_cm.o: firmware/startup_cm.c
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(TGT_CC) $$(TGT_ARCH) $$(TGT_CFLAGS) -c $$< -o $$@
+
+$(O)/target/$(1)/test_%.elf: $(O)/target/$(1)/test_%.o \
+		$$(addprefix $(O)/target/$(1)/,$$(addsuffix .o,$(TGT_SUPPORT))) \
+		test/target/mps2_an385.ld firmware/ld/cortex_m.ld
+	$$(call say,LD,$$@)
+	$$(Q)$$(TGT_CC) $$(TGT_ARCH) -nostdlib -Lfirmware/ld -T test/target/mps2_an385.ld \
+		-Wl,--gc-sections $$(filter %.o,$$^) -lgcc -o $$@
+
+TGT_ELFS += $$(foreach s,$(TARGET_SUITES) $(TARGET_ONLY_SUITES),$(O)/target/$(1)/$$(s).elf)
+endef
+$(foreach c,$(TARGET_CONFIGS),$(eval $(call tgt_rules,$(c))))
+
+check-target: $(TGT_ELFS)
+	$(Q)QEMU=$(QEMU_ARM) QEMU_TIMEOUT=$(QEMU_TIMEOUT) test/target/run.sh $(TGT_ELFS)
+
+firmware-clean:
+	rm -rf $(O)/cross $(O)/target

@@ -1,0 +1,79 @@
+#!/bin/sh
+# Run test images on QEMU's mps2-an385 (Cortex-M3) and add up the results.
+#
+#   test/target/run.sh IMAGE.elf...
+#
+# Each image is one suite in one configuration; it prints cmocka-like lines
+# over semihosting and a summary "SUITE name: N passed, N failed" (runner.c).
+# An image that crashes or hangs (killed after QEMU_TIMEOUT seconds) counts
+# every test it announced and did not pass as failed.  Ends with
+#     N passed, N failed
+# and exits non-zero if anything failed.
+#
+# QEMU runs with -icount (instruction-counted virtual time, sleep=off): the
+# emulated clocks advance with the instructions executed, WFI skips straight
+# to the next timer event, and a run is the same every time, whatever the
+# host's load.  Set QEMU_ICOUNT= (empty) to run on host time instead.
+set -u
+
+QEMU=${QEMU:-qemu-system-arm}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
+QEMU_ICOUNT=${QEMU_ICOUNT-shift=5,sleep=off}
+VERBOSE=${VERBOSE:-0}
+
+if ! command -v "$QEMU" >/dev/null 2>&1; then
+    echo "run.sh: $QEMU not found (Debian: apt-get install qemu-system-arm, or tools/deps qemu-system-arm)" >&2
+    exit 2
+fi
+
+run_qemu() { # elf log
+    if [ -n "$QEMU_ICOUNT" ]; then
+        set -- "$1" "$2" -icount "$QEMU_ICOUNT"
+    else
+        set -- "$1" "$2"
+    fi
+    elf=$1 log=$2
+    shift 2
+    timeout -k 5 "$QEMU_TIMEOUT" "$QEMU" -M mps2-an385 -cpu cortex-m3 -display none \
+        -monitor none -serial none -semihosting-config enable=on,target=native \
+        -kernel "$elf" "$@" >"$log" 2>&1
+}
+
+total_pass=0
+total_fail=0
+bad_images=0
+for elf in "$@"; do
+    log=${elf%.elf}.log
+    run_qemu "$elf" "$log"
+    status=$?
+    summary=$(grep -a '^SUITE ' "$log" | tail -n 1)
+    announced=$(sed -n 's/^\[==========\] .*: Running \([0-9]*\) test(s)\.$/\1/p' "$log" | head -n 1)
+    pass=$(printf '%s\n' "$summary" | sed -n 's/^SUITE .*: \([0-9]*\) passed, [0-9]* failed$/\1/p')
+    fail=$(printf '%s\n' "$summary" | sed -n 's/^SUITE .*: [0-9]* passed, \([0-9]*\) failed$/\1/p')
+    name=$(printf '%s\n' "$summary" | sed -n 's/^SUITE \(.*\): .*$/\1/p')
+    [ -n "$name" ] || name=$(sed -n 's/^\[==========\] \(.*\): Running .*$/\1/p' "$log" | head -n 1)
+    [ -n "$name" ] || name=$elf
+    if [ -z "$pass" ]; then
+        # crashed, hung or never started: what did not pass failed
+        pass=$(grep -ac '^\[       OK \]' "$log")
+        fail=$(( ${announced:-0} - pass ))
+        [ "$fail" -ge 1 ] || fail=1
+        why="crashed"
+        [ "$status" -eq 124 ] || [ "$status" -eq 137 ] && why="timed out after ${QEMU_TIMEOUT}s"
+        printf '  FAIL     %s (%s)\n' "$name" "$why"
+        cat "$log"
+        bad_images=$((bad_images + 1))
+    elif [ "$fail" -ne 0 ] || [ "$status" -ne 0 ]; then
+        printf '  FAIL     %s (%s passed, %s failed)\n' "$name" "$pass" "$fail"
+        grep -a -v '^\[ RUN      \]\|^\[       OK \]' "$log"
+        [ "$fail" -ge 1 ] || fail=1
+        bad_images=$((bad_images + 1))
+    else
+        printf '  PASS     %s (%s tests)\n' "$name" "$pass"
+        [ "$VERBOSE" = 1 ] && cat "$log"
+    fi
+    total_pass=$((total_pass + pass))
+    total_fail=$((total_fail + fail))
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ] && [ "$bad_images" -eq 0 ]
