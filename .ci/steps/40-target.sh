@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# CI step: async.h on microcontrollers (mk/firmware.mk).
+#  1. install the cross toolchains and QEMU if missing (Debian packages);
+#  2. `make cross`: the core and the example firmware for cortex-m0plus,
+#     cortex-m4 (hard float) and rv32imac, warning-free at -Os, linked with
+#     -nostdlib, and the size report;
+#  3. `make check-target`: the core's suites on an emulated Cortex-M3
+#     (qemu-system-arm -M mps2-an385); it ends with "N passed, N failed"
+#     and fails on any failure.
+# Any failure fails CI.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+tools/deps qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi \
+    gcc-riscv64-unknown-elf
+
+make -j2 cross
+make -j2 check-target
