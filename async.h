@@ -67,9 +67,10 @@ extern "C" {
 #endif
 
 /* Timer wheel: 2^BITS slots per level, LEVELS levels.  RAM cost in the
- * loop: LEVELS * 2^BITS pointers.  Timers beyond 2^(BITS*LEVELS) ticks are
- * parked in the top level and re-filed once per wheel turn (still exact).
- * Defaults: 6 x 4 (2 KiB) where pointers are 64-bit, 3 x 5 (160 B) else. */
+ * loop: LEVELS * 2^BITS * 2 pointers.  Timers beyond 2^(BITS*LEVELS) ticks
+ * are parked in the top level and re-filed once per wheel turn (still
+ * exact).  Defaults: 6 x 4 (4 KiB, span 2^24) where pointers are 64-bit,
+ * 3 x 4 (256 B, span 4096) elsewhere.                                    */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #ifndef ASYNC_CONF_WHEEL_BITS
 #define ASYNC_CONF_WHEEL_BITS 6
@@ -82,7 +83,7 @@ extern "C" {
 #define ASYNC_CONF_WHEEL_BITS 3
 #endif
 #ifndef ASYNC_CONF_WHEEL_LEVELS
-#define ASYNC_CONF_WHEEL_LEVELS 5
+#define ASYNC_CONF_WHEEL_LEVELS 4
 #endif
 #endif
 
@@ -312,12 +313,12 @@ typedef struct async_node {
 
 /* Common prefix of everything the timer wheel holds (tasks, timeouts). */
 typedef struct async_timed {
-    async_node node;
+    async_node node; /* on one list: run queue, a wait list, a wheel slot */
     union {
         async_tick when; /* expiry, while on the wheel             */
         int result;      /* tasks: wake result, then final result  */
     } u;
-    uint8_t wheel;    /* wheel level, or ASYNC__W_DUE/ASYNC__W_OFF, | kind */
+    uint8_t kind;     /* ASYNC__K_TASK or ASYNC__K_TIMEOUT                 */
     uint8_t state;    /* tasks: ASYNC__S_*;  timeouts: scope depth          */
     uint8_t flags;    /* tasks: ASYNC__F_*;  timeouts: fired               */
     uint8_t scope;    /* tasks: open scope depth << 4 | expired depth      */
@@ -333,7 +334,10 @@ typedef int (*async_task_fn)(async_loop *L, async_task *self);
 struct async_task {
     async_timed base;
     async_task_fn fn;
-    void *joiner; /* the task in async_join, or the group it belongs to */
+    union {
+        async_task *task;           /* the task in async_join(this)   */
+        struct async_group *group;  /* the group this task belongs to */
+    } joiner;
 #if ASYNC_CONF_DEBUG
     const char *name;
     const char *file; /* last suspension point */
@@ -428,15 +432,14 @@ struct async_loop {
     const async_port *port;
     async_tick now;          /* cached time of the current pass          */
     async_task *current;     /* the task being stepped, or NULL          */
-    async_task *run_head;    /* FIFO of ready tasks (node.next)          */
-    async_task *run_tail;
+    async_node runq;         /* ready tasks, FIFO                        */
     async_node pollers;      /* tasks in async_await_until               */
+    async_node due;          /* expired timers not yet fired             */
     unsigned ntasks;         /* spawned and not finished                 */
     uint8_t progress;        /* a step changed something this pass       */
     async_tick wnow;         /* the wheel has processed up to here       */
-    async_node *due;         /* expired, not yet fired (circular)        */
-    async__wmap wmap[ASYNC__WLEVELS];
-    async_node *wheel[ASYNC__WLEVELS][ASYNC__WSLOTS];
+    async__wmap wmap[ASYNC__WLEVELS]; /* slots that may be occupied      */
+    async_node wheel[ASYNC__WLEVELS][ASYNC__WSLOTS];
     async_call *volatile posts; /* LIFO pushed by async_post()           */
 #if ASYNC_CONF_DEBUG
     async_node all;             /* every live task                        */
@@ -477,14 +480,14 @@ typedef struct async_future {
     bool done;
 } async_future;
 
-/* Bounded FIFO of fixed-size items over a caller-provided array.       */
+/* Bounded FIFO of fixed-size items over a caller-provided array.
+ * Index 0 of waiters/held is the getters' side, 1 the putters'.        */
 typedef struct async_queue {
-    async_node getters, putters;
+    async_node waiters[2]; /* tasks waiting to get / to put            */
+    unsigned held[2];      /* items / slots promised to woken waiters */
     unsigned char *buf;
     size_t item_size;
     unsigned cap, head, count;
-    unsigned held_items; /* items promised to woken getters     */
-    unsigned held_slots; /* slots promised to woken putters     */
     bool closed;
 } async_queue;
 
@@ -496,8 +499,7 @@ typedef struct async_group {
     int error;               /* first member error (not cancellation)    */
     uint8_t flags;           /* ASYNC_GROUP_*                            */
     async_task *waiter;      /* task in async_group_wait/next            */
-    async_task *done_head;   /* finished, not yet reaped (node.next)     */
-    async_task *done_tail;
+    async_node done;         /* finished, not yet reaped, in order       */
 } async_group;
 #define ASYNC_GROUP_CANCEL_ON_ERROR 0x01u /* TaskGroup: first error cancels the rest */
 #define ASYNC__GROUP_WAIT_ANY 0x80u
@@ -710,6 +712,7 @@ typedef struct async_vclock {
 
 /* Static initialisers, for objects that need more than zeroing.         */
 #define ASYNC_SEM_INIT(count, max) {{NULL, NULL}, (count), (max)}
+/* A zeroed async_event, async_lock or async_future is valid as is.       */
 
 /* ======================================================================
  * 7. API.  L is the loop; "op" marks awaitables (use inside an await
@@ -931,18 +934,17 @@ int async__timeout_end(async_loop *L, async_co *co, async_timeout *to);
 extern "C" {
 #endif
 
-/* Task states (async_timed.state of a task). */
+/* Task states.  0..2 and 4 equal the public enum async_task_state; every
+ * state from ASYNC__S_WLIST up is a kind of waiting.                     */
 enum {
-    ASYNC__S_IDLE,
-    ASYNC__S_READY,
-    ASYNC__S_RUNNING,
-    ASYNC__S_DONE,
-    ASYNC__S_WLIST,  /* on a primitive's wait list or the lock list     */
-    ASYNC__S_WTIMER, /* sleeping on the wheel                           */
-    ASYNC__S_WPOLL,  /* in L->pollers (async_await_until)               */
-    ASYNC__S_WJOIN,  /* node.next = the task joined                     */
-    ASYNC__S_WGROUP, /* node.next = the group waited on                 */
-    ASYNC__S_WEXT    /* node.next = an async_waiter                     */
+    ASYNC__S_IDLE = 0,
+    ASYNC__S_READY = 1,
+    ASYNC__S_RUNNING = 2,
+    ASYNC__S_DONE = 4,
+    ASYNC__S_WLIST = 5, /* on a list: a primitive's waiters, a wheel slot */
+    ASYNC__S_WPOLL = 6, /* on L->pollers (async_await_until)              */
+    ASYNC__S_WSLOT = 7, /* node.next = the slot that names this task      */
+    ASYNC__S_WEXT = 8   /* node.next = an async_waiter                    */
 };
 /* Task flags. */
 #define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
@@ -951,20 +953,16 @@ enum {
 #define ASYNC__F_INGROUP 0x08u  /* joiner is an async_group                 */
 #define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
 #define ASYNC__F_DRAIN 0x20u    /* interrupted; waiting for cleanup to end  */
-#define ASYNC__F_NOTIFIED 0x40u /* cond waiter moved to the lock list       */
-/* async_timed.wheel */
-#define ASYNC__W_LEVEL 0x0Fu
-#define ASYNC__W_DUE 0x0Eu
-#define ASYNC__W_OFF 0x0Fu
-#define ASYNC__W_TIMEOUT 0x80u
+#define ASYNC__F_NOTIFIED 0x40u /* cond waiter moved to the lock's list     */
+/* async_timed.kind */
+#define ASYNC__K_TASK 0u
+#define ASYNC__K_TIMEOUT 1u
 
 #define ASYNC__MISUSE(L, code) (ASYNC_CONF_ON_MISUSE((L), (code), __FILE__, __LINE__), (code))
 
-/* ---- small helpers ---- */
-
 static async_task *async__task_of(async_node *n)
 {
-    return (async_task *)(void *)n; /* node is the first member */
+    return (async_task *)(void *)n; /* the node is the first member */
 }
 
 static void async__copy(void *dst, const void *src, size_t n)
@@ -975,7 +973,7 @@ static void async__copy(void *dst, const void *src, size_t n)
         *d++ = *s++;
 }
 
-/* ---- sentinel lists (wait lists, pollers).  A zeroed head is empty. ---- */
+/* ---- lists: circular with a sentinel head; a zeroed head is empty ---- */
 
 static bool async__list_empty(const async_node *h)
 {
@@ -999,46 +997,22 @@ static void async__list_remove(async_node *n)
     n->next = n->prev = NULL;
 }
 
-static async_task *async__list_first(const async_node *h)
+/* Remove and return the first node, or NULL. */
+static async_node *async__list_pop(async_node *h)
 {
-    return async__list_empty(h) ? NULL : async__task_of(h->next);
-}
-
-/* ---- buckets: circular lists without sentinel, head = first node ---- */
-
-static void async__bucket_push(async_node **b, async_node *n)
-{
-    async_node *h = *b;
-    if (h == NULL) {
-        n->next = n->prev = n;
-        *b = n;
-    } else {
-        n->next = h;
-        n->prev = h->prev;
-        h->prev->next = n;
-        h->prev = n;
-    }
-}
-
-static void async__bucket_remove(async_node **b, async_node *n)
-{
-    if (n->next == n) {
-        *b = NULL;
-    } else {
-        n->prev->next = n->next;
-        n->next->prev = n->prev;
-        if (*b == n)
-            *b = n->next;
-    }
-    n->next = n->prev = NULL;
+    async_node *n = async__list_empty(h) ? NULL : h->next;
+    if (n)
+        async__list_remove(n);
+    return n;
 }
 
 /* ---- the timer wheel ----
  * A timer sits at the highest digit (level) where its expiry differs from
  * wnow, in the slot named by its expiry's digit there.  When wnow reaches
- * that slot's start the timers are refiled lower (cascade); at level 0 they
- * are due.  Levels below the top only hold slots strictly ahead of wnow's
- * digit; the top level may also hold slots of the next turn.            */
+ * that slot's start its timers are refiled lower; at level 0 they are due.
+ * Below the top, occupied slots lie strictly ahead of wnow's digit; the
+ * top level may also hold slots of later turns.  A wmap bit is set while
+ * its slot may be occupied and cleared lazily when found empty.          */
 
 static async_tick async__pow2(unsigned n)
 {
@@ -1068,117 +1042,95 @@ static unsigned async__ctz(async__wmap m)
 
 static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
 {
-    unsigned kind = tm->wheel & ASYNC__W_TIMEOUT;
     unsigned level = 0, slot;
     async_tick diff = when ^ L->wnow;
 
     tm->u.when = when;
     if (!async_tick_after(when, L->wnow)) {
-        tm->wheel = (uint8_t)(kind | ASYNC__W_DUE);
-        async__bucket_push(&L->due, &tm->node);
+        async__list_append(&L->due, &tm->node);
         return;
     }
     while (level + 1 < ASYNC__WLEVELS && (diff >> (ASYNC__WBITS * (level + 1))) != 0)
         level++;
     slot = async__digit(when, level);
-    tm->wheel = (uint8_t)(kind | level);
-    async__bucket_push(&L->wheel[level][slot], &tm->node);
+    async__list_append(&L->wheel[level][slot], &tm->node);
     L->wmap[level] = (async__wmap)(L->wmap[level] | ((async__wmap)1 << slot));
 }
 
-static void async__timer_remove(async_loop *L, async_timed *tm)
+/* Earliest expiry in a slot of at most 16 timers; false if larger. */
+static bool async__slot_min(const async_node *h, async_tick *min)
 {
-    unsigned level = tm->wheel & ASYNC__W_LEVEL;
-    unsigned slot;
-
-    if (level == ASYNC__W_OFF)
-        return;
-    if (level == ASYNC__W_DUE) {
-        async__bucket_remove(&L->due, &tm->node);
-    } else {
-        slot = async__digit(tm->u.when, level);
-        async__bucket_remove(&L->wheel[level][slot], &tm->node);
-        if (L->wheel[level][slot] == NULL)
-            L->wmap[level] = (async__wmap)(L->wmap[level] & ~((async__wmap)1 << slot));
-    }
-    tm->wheel = (uint8_t)((tm->wheel & ASYNC__W_TIMEOUT) | ASYNC__W_OFF);
-}
-
-/* Earliest expiry in a bucket of at most 16 timers; false if larger. */
-static bool async__bucket_min(const async_node *b, async_tick *min)
-{
-    const async_node *n = b;
+    const async_node *n = h->next;
     unsigned k = 0;
-    *min = ((const async_timed *)(const void *)b)->u.when;
-    do {
+    *min = ((const async_timed *)(const void *)n)->u.when;
+    for (; n != h; n = n->next) {
         async_tick when = ((const async_timed *)(const void *)n)->u.when;
         if (++k > 16u)
             return false;
         if (async_tick_before(when, *min))
             *min = when;
-        n = n->next;
-    } while (n != b);
+    }
     return true;
 }
 
-/* The next moment the wheel must process (not counting due timers): the
- * start of the first occupied slot at any level.  With `exact`, a level
- * whose first slot holds few timers reports their earliest expiry instead
- * of the slot start, so an idle port does not wake just to refile.  That
- * is valid when the expiry lies inside the slot's current span: later
- * slots of the level start after it.  (Top-level slots of a small wheel
- * can also hold timers of later turns; those keep the slot start.)      */
-static bool async__wheel_next(const async_loop *L, async_tick *out, bool exact)
+/* The next moment the wheel must process (due timers aside): the start
+ * of the first occupied slot over all levels.  With `exact`, a slot of
+ * few timers reports their earliest expiry instead when it lies inside
+ * the slot's current span (later slots of its level start after it), so
+ * an idle port does not wake just to refile.                             */
+static bool async__wheel_next(async_loop *L, async_tick *out, bool exact)
 {
     bool found = false;
-    async_tick best = 0;
     unsigned level;
 
     for (level = 0; level < ASYNC__WLEVELS; level++) {
-        async__wmap map = L->wmap[level], ahead = 0;
         unsigned shift = ASYNC__WBITS * level, d = async__digit(L->wnow, level), slot;
-        async_tick turn = async__pow2(shift + ASYNC__WBITS);
-        async_tick at = L->wnow & (async_tick)~(async_tick)(turn - 1u), min;
+        async_tick turn = async__pow2(shift + ASYNC__WBITS), at, min;
+        async__wmap ahead;
 
-        if (map == 0)
+        for (;;) { /* find an occupied slot, clearing stale bits */
+            async__wmap map = L->wmap[level];
+            if (map == 0)
+                break;
+            ahead = (d + 1u < ASYNC__WSLOTS)
+                        ? (async__wmap)(map & (async__wmap)((async__wmap)~(async__wmap)0 << (d + 1u)))
+                        : 0;
+            slot = async__ctz(ahead ? ahead : map);
+            if (!async__list_empty(&L->wheel[level][slot]))
+                break;
+            L->wmap[level] = (async__wmap)(map & ~((async__wmap)1 << slot));
+        }
+        if (L->wmap[level] == 0)
             continue;
-        if (d + 1u < ASYNC__WSLOTS)
-            ahead = (async__wmap)(map & (async__wmap)((async__wmap)~(async__wmap)0 << (d + 1u)));
-        slot = async__ctz(ahead ? ahead : map);
-        if (!ahead) /* top level: a slot of the next turn */
-            at = (async_tick)(at + turn);
-        at = (async_tick)(at + ((async_tick)slot << shift));
-        if (exact && level > 0 && async__bucket_min(L->wheel[level][slot], &min) &&
+        at = (async_tick)((L->wnow & (async_tick)~(async_tick)(turn - 1u)) + (ahead ? 0 : turn) +
+                          ((async_tick)slot << shift));
+        if (exact && level > 0 && async__slot_min(&L->wheel[level][slot], &min) &&
             (async_tick)(min - at) < async__pow2(shift))
             at = min;
-        if (!found || async_tick_before(at, best))
-            best = at;
+        if (!found || async_tick_before(at, *out))
+            *out = at;
         found = true;
     }
-    *out = best;
     return found;
 }
 
-/* wnow has just reached moment m: refile the slots that start at m and
- * move level 0's slot to the due list.                                   */
+/* wnow has reached moment m: refile the slots that start at m (top level
+ * first) and move level 0's slot to the due list.                        */
 static void async__wheel_process(async_loop *L, async_tick m)
 {
     unsigned level = ASYNC__WLEVELS;
 
     while (level-- > 0) {
         unsigned slot = async__digit(m, level);
-        async_node *first = L->wheel[level][slot], *n;
+        async_node *h = &L->wheel[level][slot], *n, *last;
 
-        if (first == NULL || (m & (async_tick)(async__pow2(ASYNC__WBITS * level) - 1u)) != 0)
+        if (async__list_empty(h) || (m & (async_tick)(async__pow2(ASYNC__WBITS * level) - 1u)))
             continue;
-        L->wheel[level][slot] = NULL;
-        L->wmap[level] = (async__wmap)(L->wmap[level] & ~((async__wmap)1 << slot));
-        n = first;
+        last = h->prev; /* refiled timers may come back to this slot: stop at last */
         do {
-            async_node *next = n->next;
+            n = async__list_pop(h);
             async__timer_insert(L, (async_timed *)(void *)n, ((async_timed *)(void *)n)->u.when);
-            n = next;
-        } while (n != first);
+        } while (n != last);
     }
 }
 
@@ -1193,20 +1145,15 @@ static void async__wheel_advance(async_loop *L, async_tick now)
         L->wnow = now;
 }
 
-/* ---- run queue and wake-ups ---- */
+/* ---- run queue, waiting and waking ---- */
 
 static void async__ready(async_loop *L, async_task *t)
 {
     t->base.state = ASYNC__S_READY;
-    t->base.node.next = NULL;
-    if (L->run_tail)
-        L->run_tail->base.node.next = &t->base.node;
-    else
-        L->run_head = t;
-    L->run_tail = t;
+    async__list_append(&L->runq, &t->base.node);
 }
 
-/* Make a detached task ready with a wake result for its await to take. */
+/* Make a detached task ready with a result for its await to take. */
 static void async__resume(async_loop *L, async_task *t, int result)
 {
     t->base.u.result = result;
@@ -1222,27 +1169,14 @@ static bool async__waiting(const async_task *t)
 /* Unlink a suspended task from whatever it waits on. */
 static void async__detach(async_loop *L, async_task *t)
 {
-    switch (t->base.state) {
-    case ASYNC__S_WLIST:
-    case ASYNC__S_WPOLL:
-        async__list_remove(&t->base.node);
-        break;
-    case ASYNC__S_WTIMER:
-        async__timer_remove(L, &t->base);
-        break;
-    case ASYNC__S_WJOIN:
-        async__task_of(t->base.node.next)->joiner = NULL;
-        break;
-    case ASYNC__S_WGROUP:
-        ((async_group *)(void *)t->base.node.next)->waiter = NULL;
-        break;
-    case ASYNC__S_WEXT: {
+    uint8_t s = t->base.state;
+    if (s == ASYNC__S_WSLOT) {
+        *(async_task **)(void *)t->base.node.next = NULL;
+    } else if (s == ASYNC__S_WEXT) {
         async_waiter *w = (async_waiter *)(void *)t->base.node.next;
         w->detach(L, w, t);
-        break;
-    }
-    default:
-        break;
+    } else {
+        async__list_remove(&t->base.node);
     }
 }
 
@@ -1263,13 +1197,12 @@ static void async__interrupt(async_loop *L, async_task *t, int code)
         async_wake(L, t, code);
 }
 
-static int async__wake_first(async_loop *L, async_node *list, int result)
+static bool async__wake_first(async_loop *L, async_node *list, int result)
 {
-    async_task *t = async__list_first(list);
-    if (t == NULL)
-        return 0;
-    async_wake(L, t, result);
-    return 1;
+    if (async__list_empty(list))
+        return false;
+    async_wake(L, async__task_of(list->next), result);
+    return true;
 }
 
 static void async__wake_all(async_loop *L, async_node *list, int result)
@@ -1278,12 +1211,26 @@ static void async__wake_all(async_loop *L, async_node *list, int result)
         ;
 }
 
-/* Suspend the current task on a wait list. */
-static int async__wait_on(async_loop *L, async_node *list)
+/* Suspend the current task on a list in a given waiting state. */
+static int async__suspend(async_loop *L, async_node *list, uint8_t state)
 {
     async_task *t = L->current;
+    if (t == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
     async__list_append(list, &t->base.node);
-    t->base.state = ASYNC__S_WLIST;
+    t->base.state = state;
+    return ASYNC_PENDING;
+}
+
+#define async__wait_on(L, list) async__suspend((L), (list), ASYNC__S_WLIST)
+
+/* Suspend the current task until whoever owns *slot wakes it; the slot
+ * is cleared if something else wakes it first.                          */
+static int async__wait_in_slot(async_task *self, async_task **slot)
+{
+    *slot = self;
+    self->base.node.next = (async_node *)(void *)slot;
+    self->base.state = ASYNC__S_WSLOT;
     return ASYNC_PENDING;
 }
 
@@ -1314,12 +1261,6 @@ bool async__cancelled(const async_loop *L)
     return L->current && (L->current->base.flags & ASYNC__F_CANCEL);
 }
 
-bool async__interrupted(const async_loop *L)
-{
-    const async_task *t = L->current;
-    return t && ((t->base.flags & ASYNC__F_CANCEL) || (t->base.scope & 0x0Fu));
-}
-
 int async__interrupt_code(const async_loop *L)
 {
     const async_task *t = L->current;
@@ -1328,6 +1269,11 @@ int async__interrupt_code(const async_loop *L)
     if (t->base.flags & ASYNC__F_CANCEL)
         return ASYNC_ECANCELED;
     return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
+}
+
+bool async__interrupted(const async_loop *L)
+{
+    return async__interrupt_code(L) != 0;
 }
 
 static void async__timeout_expire(async_loop *L, async_timeout *to)
@@ -1347,21 +1293,18 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     async_task *t = L->current;
     unsigned depth;
 
-    if (t == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    if (to == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (ticks > ASYNC_TICK_MAX_DELAY)
-        return ASYNC__MISUSE(L, ASYNC_ERANGE);
+    if (t == NULL || to == NULL || ticks > ASYNC_TICK_MAX_DELAY)
+        return ASYNC__MISUSE(L, !t ? ASYNC_EPERM : to ? ASYNC_ERANGE : ASYNC_EINVAL);
     depth = (t->base.scope >> 4) + 1u;
     if (depth > 15u)
         return ASYNC__MISUSE(L, ASYNC_ENOSPC);
     to->owner = t;
     to->outer = co->scopes;
     co->scopes = to;
+    to->base.kind = ASYNC__K_TIMEOUT;
     to->base.state = (uint8_t)depth;
     to->base.flags = 0;
-    to->base.wheel = ASYNC__W_TIMEOUT | ASYNC__W_OFF;
+    to->base.node.next = NULL;
     t->base.scope = (uint8_t)((depth << 4) | (t->base.scope & 0x0Fu));
     if (async_tick_after(deadline, L->now))
         async__timer_insert(L, &to->base, deadline);
@@ -1370,17 +1313,17 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     return 0;
 }
 
-static int async__timeout_close(async_loop *L, async_co *co, async_timeout *to)
+static int async__timeout_close(async_co *co, async_timeout *to)
 {
     async_task *t = to->owner;
     unsigned depth = to->base.state, expired = t->base.scope & 0x0Fu;
 
-    async__timer_remove(L, &to->base);
+    if (to->base.node.next)
+        async__list_remove(&to->base.node);
     co->scopes = to->outer;
     if (expired >= depth)
         expired = 0;
     t->base.scope = (uint8_t)(((depth - 1u) << 4) | expired);
-    to->base.state = 0;
     return to->base.flags ? ASYNC_ETIMEDOUT : 0;
 }
 
@@ -1388,13 +1331,14 @@ int async__timeout_end(async_loop *L, async_co *co, async_timeout *to)
 {
     if (to == NULL || co->scopes != to || to->owner != L->current)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    return async__timeout_close(L, co, to);
+    return async__timeout_close(co, to);
 }
 
 int async__co_end(async_loop *L, async_co *co)
 {
+    (void)L; /* unused when the misuse hook is a no-op */
     while (co->scopes)
-        async__timeout_close(L, co, co->scopes);
+        async__timeout_close(co, co->scopes);
     co->lc = 0;
     co->flags = 0;
     if (co->rc == ASYNC_PENDING)
@@ -1416,25 +1360,8 @@ int async__bad_resume(async_loop *L, async_co *co, const char *file, int line)
 
 void async__yield(async_loop *L)
 {
-    async_task *t = L->current;
-    if (t)
-        async__resume(L, t, 0);
-}
-
-int async__yield_result(async_loop *L)
-{
-    int rc = 0;
-    async_woken(L, &rc);
-    return rc ? rc : async__interrupt_code(L);
-}
-
-void async__poll(async_loop *L)
-{
-    async_task *t = L->current;
-    if (t) {
-        async__list_append(&L->pollers, &t->base.node);
-        t->base.state = ASYNC__S_WPOLL;
-    }
+    if (L->current)
+        async__resume(L, L->current, 0);
 }
 
 int async__poll_result(async_loop *L)
@@ -1444,14 +1371,15 @@ int async__poll_result(async_loop *L)
     return rc;
 }
 
-static void async__requeue_pollers(async_loop *L)
+int async__yield_result(async_loop *L)
 {
-    async_task *t;
-    while ((t = async__list_first(&L->pollers)) != NULL) {
-        async__list_remove(&t->base.node);
-        t->base.flags |= ASYNC__F_RECHECK;
-        async__ready(L, t);
-    }
+    int rc = async__poll_result(L);
+    return rc ? rc : async__interrupt_code(L);
+}
+
+void async__poll(async_loop *L)
+{
+    async__suspend(L, &L->pollers, ASYNC__S_WPOLL);
 }
 
 /* ---- tasks ---- */
@@ -1462,13 +1390,17 @@ static bool async__task_busy(const async_task *t)
            (t->base.flags & ASYNC__F_INGROUP);
 }
 
-static void async__start(async_loop *L, async_task *t, async_task_fn fn)
+static int async__start(async_loop *L, async_task *t, async_task_fn fn)
 {
+    if (L == NULL || t == NULL || fn == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async__task_busy(t))
+        return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    t->base.kind = ASYNC__K_TASK;
     t->base.flags = 0;
     t->base.scope = 0;
-    t->base.wheel = ASYNC__W_OFF;
     t->fn = fn;
-    t->joiner = NULL;
+    t->joiner.task = NULL;
     L->ntasks++;
 #if ASYNC_CONF_DEBUG
     t->file = NULL;
@@ -1476,24 +1408,18 @@ static void async__start(async_loop *L, async_task *t, async_task_fn fn)
     async__list_append(&L->all, &t->all);
 #endif
     async__ready(L, t);
+    return 0;
 }
 
 int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 {
-    if (L == NULL || t == NULL || fn == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (async__task_busy(t))
-        return ASYNC__MISUSE(L, ASYNC_EBUSY);
-    async__start(L, t, fn);
-    return 0;
+    return async__start(L, t, fn);
 }
 
 static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc);
 
 static void async__finish(async_loop *L, async_task *t, int rc)
 {
-    void *joiner = t->joiner;
-
     if (async__waiting(t)) { /* returned a result while suspended */
         async__detach(L, t);
         (void)ASYNC__MISUSE(L, ASYNC_ESTATE);
@@ -1506,14 +1432,10 @@ static void async__finish(async_loop *L, async_task *t, int rc)
 #if ASYNC_CONF_DEBUG
     async__list_remove(&t->all);
 #endif
-    if (joiner == NULL)
-        return;
-    if (t->base.flags & ASYNC__F_INGROUP) {
-        async__group_member_done(L, (async_group *)joiner, t, rc);
-    } else {
-        t->joiner = NULL;
-        async_wake(L, (async_task *)joiner, rc);
-    }
+    if (t->base.flags & ASYNC__F_INGROUP)
+        async__group_member_done(L, t->joiner.group, t, rc);
+    else
+        async_wake(L, t->joiner.task, rc); /* clears joiner through its slot */
 }
 
 static void async__step(async_loop *L, async_task *t)
@@ -1542,7 +1464,7 @@ static void async__step(async_loop *L, async_task *t)
 #endif
     /* Anything but a condition re-check that stayed false may have changed
      * what other conditions depend on. */
-    if (!(rc == ASYNC_PENDING && (flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL))
+    if (!((flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL))
         L->progress = 1;
     if (rc != ASYNC_PENDING)
         async__finish(L, t, rc);
@@ -1563,12 +1485,12 @@ int async_cancel(async_loop *L, async_task *t)
     return 0;
 }
 
-static int async__join_park(async_task *self, async_task *t)
+/* Shared by join and group wait: after an interruption, wait (draining)
+ * for what was cancelled; report the interruption when it is over.      */
+static int async__drain_end(async_loop *L, async_task *self)
 {
-    t->joiner = self;
-    self->base.node.next = &t->base.node;
-    self->base.state = ASYNC__S_WJOIN;
-    return ASYNC_PENDING;
+    self->base.flags &= (uint8_t)~ASYNC__F_DRAIN;
+    return async__interrupt_code(L);
 }
 
 int async_join(async_loop *L, async_task *t)
@@ -1577,27 +1499,21 @@ int async_join(async_loop *L, async_task *t)
     int rc;
 
     if (async_woken(L, &rc)) {
-        if (self->base.flags & ASYNC__F_DRAIN) {
-            self->base.flags &= (uint8_t)~ASYNC__F_DRAIN;
-            return async__interrupt_code(L);
-        }
+        if (self->base.flags & ASYNC__F_DRAIN)
+            return async__drain_end(L, self);
         if (t->base.state == ASYNC__S_DONE)
-            return t->base.u.result;
+            return rc;
         async_cancel(L, t); /* interrupted: take t down with us */
         self->base.flags |= ASYNC__F_DRAIN;
-        return async__join_park(self, t);
+        return async__wait_in_slot(self, &t->joiner.task);
     }
-    if (self == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    if (t == NULL || t->base.state == ASYNC__S_IDLE)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (t == self)
-        return ASYNC__MISUSE(L, ASYNC_EDEADLK);
+    if (self == NULL || t == NULL || t->base.state == ASYNC__S_IDLE || t == self)
+        return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
     if (t->base.state == ASYNC__S_DONE)
         return t->base.u.result;
-    if (t->joiner)
+    if (t->joiner.task)
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
-    return async__join_park(self, t);
+    return async__wait_in_slot(self, &t->joiner.task);
 }
 
 int async_sleep_until(async_loop *L, async_tick deadline)
@@ -1614,7 +1530,7 @@ int async_sleep_until(async_loop *L, async_tick deadline)
         return ASYNC_PENDING;
     }
     async__timer_insert(L, &t->base, deadline);
-    t->base.state = ASYNC__S_WTIMER;
+    t->base.state = ASYNC__S_WLIST;
     return ASYNC_PENDING;
 }
 
@@ -1627,18 +1543,7 @@ int async_sleep(async_loop *L, async_tick ticks)
 
 enum async_task_state async_task_state(const async_task *t)
 {
-    switch (t->base.state) {
-    case ASYNC__S_IDLE:
-        return ASYNC_TASK_IDLE;
-    case ASYNC__S_READY:
-        return ASYNC_TASK_READY;
-    case ASYNC__S_RUNNING:
-        return ASYNC_TASK_RUNNING;
-    case ASYNC__S_DONE:
-        return ASYNC_TASK_DONE;
-    default:
-        return ASYNC_TASK_WAITING;
-    }
+    return (enum async_task_state)(async__waiting(t) ? (int)ASYNC_TASK_WAITING : (int)t->base.state);
 }
 
 bool async_task_done(const async_task *t)
@@ -1653,7 +1558,7 @@ bool async_task_cancelled(const async_task *t)
 
 int async_task_result(const async_task *t)
 {
-    return t->base.state == ASYNC__S_DONE ? t->base.u.result : ASYNC_EAGAIN;
+    return async_task_done(t) ? t->base.u.result : ASYNC_EAGAIN;
 }
 
 void async_task_set_name(async_task *t, const char *name)
@@ -1680,32 +1585,19 @@ const char *async_task_name(const async_task *t)
 
 int async_loop_init(async_loop *L, const async_port *port)
 {
-    unsigned i, j;
+    unsigned char *p = (unsigned char *)L;
+    size_t n = sizeof *L;
+
     if (L == NULL || port == NULL || port->now == NULL || port->idle == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    while (n--) /* every list head zeroed is an empty list */
+        *p++ = 0;
     L->port = port;
-    L->current = NULL;
-    L->run_head = L->run_tail = NULL;
-    L->pollers.next = L->pollers.prev = &L->pollers;
-    L->ntasks = 0;
-    L->progress = 0;
-    L->due = NULL;
-    for (i = 0; i < ASYNC__WLEVELS; i++) {
-        L->wmap[i] = 0;
-        for (j = 0; j < ASYNC__WSLOTS; j++)
-            L->wheel[i][j] = NULL;
-    }
-    L->posts = NULL;
     L->now = L->wnow = port->now(port);
-#if ASYNC_CONF_DEBUG
-    L->all.next = L->all.prev = &L->all;
-    L->slow_step = 0;
-    L->on_debug = NULL;
-#endif
     return 0;
 }
 
-/* Whether any call is queued (atomic peek: other threads push). */
+/* Whether any call is queued (an atomic peek: other threads push). */
 static bool async__posts_waiting(const async_loop *L)
 {
 #if ASYNC_CONF_ATOMICS
@@ -1715,34 +1607,40 @@ static bool async__posts_waiting(const async_loop *L)
 #endif
 }
 
-static async_call *async__take_posts(async_loop *L)
+#if !ASYNC_CONF_ATOMICS
+/* The port's critical section around the post queue. */
+static void async__lock(const async_loop *L)
 {
-#if ASYNC_CONF_ATOMICS
-    return __atomic_exchange_n(&L->posts, (async_call *)NULL, __ATOMIC_ACQUIRE);
-#else
-    async_call *head;
     if (L->port->lock)
         L->port->lock(L->port);
-    head = L->posts;
-    L->posts = NULL;
+}
+
+static void async__unlock(const async_loop *L)
+{
     if (L->port->unlock)
         L->port->unlock(L->port);
-    return head;
-#endif
 }
+#endif
 
 static void async__deliver_posts(async_loop *L)
 {
-    async_call *p = async__take_posts(L), *fifo = NULL;
+    async_call *p, *fifo = NULL;
 
+#if ASYNC_CONF_ATOMICS
+    p = __atomic_exchange_n(&L->posts, (async_call *)NULL, __ATOMIC_ACQUIRE);
+#else
+    async__lock(L);
+    p = L->posts;
+    L->posts = NULL;
+    async__unlock(L);
+#endif
     while (p) { /* pushed LIFO: reverse to deliver in posting order */
         async_call *next = p->next;
         p->next = fifo;
         fifo = p;
         p = next;
     }
-    while (fifo) {
-        p = fifo;
+    while ((p = fifo) != NULL) {
         fifo = p->next;
 #if ASYNC_CONF_ATOMICS
         __atomic_store_n(&p->queued, 0, __ATOMIC_RELEASE);
@@ -1755,10 +1653,10 @@ static void async__deliver_posts(async_loop *L)
 
 static void async__fire_due(async_loop *L)
 {
-    while (L->due) {
-        async_timed *tm = (async_timed *)(void *)L->due;
-        async__timer_remove(L, tm);
-        if (tm->wheel & ASYNC__W_TIMEOUT)
+    async_node *n;
+    while ((n = async__list_pop(&L->due)) != NULL) {
+        async_timed *tm = (async_timed *)(void *)n;
+        if (tm->kind == ASYNC__K_TIMEOUT)
             async__timeout_expire(L, (async_timeout *)(void *)tm);
         else
             async__resume(L, (async_task *)(void *)tm, 0);
@@ -1767,7 +1665,7 @@ static void async__fire_due(async_loop *L)
 
 int async_run_once(async_loop *L)
 {
-    async_task *t, *next;
+    async_node *last, *n;
     int steps = 0;
 
     L->now = L->port->now(L->port);
@@ -1776,32 +1674,39 @@ int async_run_once(async_loop *L)
     async__wheel_advance(L, L->now);
     async__fire_due(L);
 
-    t = L->run_head;
-    L->run_head = L->run_tail = NULL;
-    for (; t; t = next) {
-        next = async__task_of(t->base.node.next);
-        async__step(L, t);
-        steps++;
+    /* One batch: the tasks ready now.  Those readied meanwhile (a yield,
+     * a wake-up, a spawn) queue behind `last` and wait for the next pass. */
+    if (!async__list_empty(&L->runq)) {
+        last = L->runq.prev;
+        do {
+            n = async__list_pop(&L->runq);
+            async__step(L, async__task_of(n));
+            steps++;
+        } while (n != last);
     }
     if (L->progress) {
         L->progress = 0;
-        async__requeue_pollers(L);
+        while ((n = async__list_pop(&L->pollers)) != NULL) {
+            async__task_of(n)->base.flags |= ASYNC__F_RECHECK;
+            async__ready(L, async__task_of(n));
+        }
     }
     return steps;
 }
 
 bool async_loop_pending(const async_loop *L)
 {
-    return L->run_head != NULL || L->due != NULL || async__posts_waiting(L);
+    return !async__list_empty(&L->runq) || !async__list_empty(&L->due) || async__posts_waiting(L);
 }
 
 bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
 {
-    if (L->due) {
+    if (!async__list_empty(&L->due)) {
         *deadline = L->wnow;
         return true;
     }
-    return async__wheel_next(L, deadline, true);
+    /* Only clears stale wmap bits: no observable change. */
+    return async__wheel_next((async_loop *)(uintptr_t)L, deadline, true);
 }
 
 int async_run_ready(async_loop *L)
@@ -1828,7 +1733,7 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn)
         bool has_deadline;
 
         async_run_once(L);
-        if (main ? main->base.state == ASYNC__S_DONE : L->ntasks == 0)
+        if (main ? async_task_done(main) : L->ntasks == 0)
             return main ? main->base.u.result : 0;
         if (async_loop_pending(L))
             continue;
@@ -1871,22 +1776,22 @@ int async_group_init(async_group *g, async_task **slots, unsigned cap, unsigned 
     g->error = 0;
     g->flags = (uint8_t)flags;
     g->waiter = NULL;
-    g->done_head = g->done_tail = NULL;
+    g->done.next = NULL;
     return 0;
 }
 
 int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_fn fn)
 {
-    if (L == NULL || g == NULL || t == NULL || fn == NULL)
+    int rc;
+    if (g == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (async__task_busy(t))
-        return ASYNC__MISUSE(L, ASYNC_EBUSY);
     if (g->count == g->cap)
         return ASYNC_ENOSPC;
     if ((g->flags & ASYNC_GROUP_CANCEL_ON_ERROR) && g->error)
         return ASYNC_ECANCELED;
-    async__start(L, t, fn);
-    t->joiner = g;
+    if ((rc = async__start(L, t, fn)) < 0)
+        return rc;
+    t->joiner.group = g;
     t->base.flags |= ASYNC__F_INGROUP;
     g->slots[g->count++] = t;
     g->running++;
@@ -1897,49 +1802,45 @@ unsigned async_group_cancel(async_loop *L, async_group *g)
 {
     unsigned i, n = 0;
     for (i = 0; i < g->count; i++)
-        if (g->slots[i]->base.state != ASYNC__S_DONE && async_cancel(L, g->slots[i]) == 0)
-            n++;
+        n += async_cancel(L, g->slots[i]) == 0;
     return n;
 }
 
 static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc)
 {
     g->running--;
-    t->base.node.next = NULL;
-    if (g->done_tail)
-        g->done_tail->base.node.next = &t->base.node;
-    else
-        g->done_head = t;
-    g->done_tail = t;
+    async__list_append(&g->done, &t->base.node);
     if (rc < 0 && rc != ASYNC_ECANCELED && g->error == 0) {
         g->error = rc;
         if (g->flags & ASYNC_GROUP_CANCEL_ON_ERROR)
             async_group_cancel(L, g);
     }
-    if (g->waiter && (g->running == 0 || (g->flags & ASYNC__GROUP_WAIT_ANY)))
+    if (g->running == 0 || (g->flags & ASYNC__GROUP_WAIT_ANY))
         async_wake(L, g->waiter, 0);
 }
 
-static void async__group_release(async_group *g, async_task *t)
+/* Take the first finished member out of the group, freeing its slot. */
+static async_task *async__group_reap_one(async_group *g)
 {
-    unsigned i;
-    for (i = 0; i < g->count; i++) {
-        if (g->slots[i] == t) {
-            g->slots[i] = g->slots[--g->count];
-            break;
-        }
-    }
-    t->joiner = NULL;
+    async_node *n = async__list_pop(&g->done);
+    async_task *t;
+    unsigned i = 0;
+
+    if (n == NULL)
+        return NULL;
+    t = async__task_of(n);
+    while (g->slots[i] != t)
+        i++;
+    g->slots[i] = g->slots[--g->count];
+    t->joiner.group = NULL;
     t->base.flags &= (uint8_t)~ASYNC__F_INGROUP;
+    return t;
 }
 
 static int async__group_park(async_group *g, async_task *self, bool any)
 {
-    g->waiter = self;
-    g->flags = (uint8_t)(any ? (g->flags | ASYNC__GROUP_WAIT_ANY) : (g->flags & ~ASYNC__GROUP_WAIT_ANY));
-    self->base.node.next = (async_node *)(void *)g;
-    self->base.state = ASYNC__S_WGROUP;
-    return ASYNC_PENDING;
+    g->flags = (uint8_t)((g->flags & ~ASYNC__GROUP_WAIT_ANY) | (any ? ASYNC__GROUP_WAIT_ANY : 0u));
+    return async__wait_in_slot(self, &g->waiter);
 }
 
 int async_group_wait(async_loop *L, async_group *g)
@@ -1948,27 +1849,18 @@ int async_group_wait(async_loop *L, async_group *g)
     int rc;
 
     if (async_woken(L, &rc)) {
-        if (self->base.flags & ASYNC__F_DRAIN) {
-            if (g->running)
-                return async__group_park(g, self, false);
-            self->base.flags &= (uint8_t)~ASYNC__F_DRAIN;
-            return async__interrupt_code(L);
-        }
-        if (rc < 0) { /* interrupted: cancel the members, wait for them */
-            async_group_cancel(L, g);
-            if (g->running == 0)
-                return rc;
+        if (rc < 0 && !(self->base.flags & ASYNC__F_DRAIN)) {
+            async_group_cancel(L, g); /* interrupted: cancel, then drain */
             self->base.flags |= ASYNC__F_DRAIN;
-            return async__group_park(g, self, false);
         }
-        return g->running ? async__group_park(g, self, false) : g->error;
+        if (g->running)
+            return async__group_park(g, self, false);
+        if (self->base.flags & ASYNC__F_DRAIN)
+            return async__drain_end(L, self);
+        return g->error;
     }
-    if (self == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    if (g == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (g->waiter)
-        return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    if (self == NULL || g == NULL || g->waiter)
+        return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : g ? ASYNC_EBUSY : ASYNC_EINVAL);
     return g->running ? async__group_park(g, self, false) : g->error;
 }
 
@@ -1980,35 +1872,21 @@ int async_group_next(async_loop *L, async_group *g, async_task **done)
     if (async_woken(L, &rc)) {
         if (rc < 0)
             return rc; /* interrupted; members carry on (asyncio.wait) */
-    } else {
-        if (self == NULL)
-            return ASYNC__MISUSE(L, ASYNC_EPERM);
-        if (g == NULL || done == NULL)
-            return ASYNC__MISUSE(L, ASYNC_EINVAL);
-        if (g->waiter)
-            return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    } else if (self == NULL || g == NULL || done == NULL || g->waiter) {
+        return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : g && done ? ASYNC_EBUSY : ASYNC_EINVAL);
     }
-    t = g->done_head;
-    if (t == NULL)
-        return g->running ? async__group_park(g, self, true) : ASYNC_ENOENT;
-    g->done_head = async__task_of(t->base.node.next);
-    if (g->done_head == NULL)
-        g->done_tail = NULL;
-    async__group_release(g, t);
-    *done = t;
-    return 0;
+    if ((t = async__group_reap_one(g)) != NULL) {
+        *done = t;
+        return 0;
+    }
+    return g->running ? async__group_park(g, self, true) : ASYNC_ENOENT;
 }
 
 unsigned async_group_reap(async_group *g)
 {
     unsigned n = 0;
-    while (g->done_head) {
-        async_task *t = g->done_head;
-        g->done_head = async__task_of(t->base.node.next);
-        async__group_release(g, t);
+    while (async__group_reap_one(g))
         n++;
-    }
-    g->done_tail = NULL;
     return n;
 }
 
@@ -2021,7 +1899,7 @@ unsigned async_group_running(const async_group *g)
 
 void async_event_init(async_event *ev)
 {
-    ev->waiters.next = ev->waiters.prev = &ev->waiters;
+    ev->waiters.next = NULL;
     ev->set = false;
 }
 
@@ -2032,11 +1910,7 @@ int async_event_wait(async_loop *L, async_event *ev)
         return rc;
     if (ev == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (ev->set)
-        return 0;
-    if (L->current == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    return async__wait_on(L, &ev->waiters);
+    return ev->set ? 0 : async__wait_on(L, &ev->waiters);
 }
 
 void async_event_set(async_loop *L, async_event *ev)
@@ -2061,7 +1935,7 @@ int async_sem_init(async_sem *s, unsigned count, unsigned max)
 {
     if (s == NULL || (max && count > max))
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
-    s->waiters.next = s->waiters.prev = &s->waiters;
+    s->waiters.next = NULL;
     s->count = count;
     s->max = max;
     return 0;
@@ -2082,11 +1956,7 @@ int async_sem_acquire(async_loop *L, async_sem *s)
         return rc; /* 0: a releaser handed its permit over */
     if (s == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (async_sem_try_acquire(s) == 0)
-        return 0;
-    if (L->current == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    return async__wait_on(L, &s->waiters);
+    return async_sem_try_acquire(s) == 0 ? 0 : async__wait_on(L, &s->waiters);
 }
 
 int async_sem_release(async_loop *L, async_sem *s)
@@ -2108,25 +1978,21 @@ unsigned async_sem_value(const async_sem *s)
 
 void async_lock_init(async_lock *m)
 {
-    m->waiters.next = m->waiters.prev = &m->waiters;
+    m->waiters.next = NULL;
     m->owner = NULL;
 }
 
 /* Give the lock to the first waiter, or leave it free. */
 static void async__lock_pass(async_loop *L, async_lock *m)
 {
-    async_task *t = async__list_first(&m->waiters);
-    m->owner = t;
-    if (t)
-        async_wake(L, t, 0);
+    m->owner = async__list_empty(&m->waiters) ? NULL : async__task_of(m->waiters.next);
+    async_wake(L, m->owner, 0);
 }
 
 int async_lock_try_acquire(async_loop *L, async_lock *m)
 {
-    if (L->current == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    if (m->owner == L->current)
-        return ASYNC__MISUSE(L, ASYNC_EDEADLK);
+    if (L->current == NULL || m->owner == L->current)
+        return ASYNC__MISUSE(L, L->current ? ASYNC_EDEADLK : ASYNC_EPERM);
     if (m->owner)
         return ASYNC_EAGAIN;
     m->owner = L->current;
@@ -2163,20 +2029,9 @@ int async_cond_init(async_cond *c, async_lock *m)
 {
     if (c == NULL || m == NULL)
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
-    c->waiters.next = c->waiters.prev = &c->waiters;
+    c->waiters.next = NULL;
     c->lock = m;
     return 0;
-}
-
-/* After an interruption: take the lock back before reporting. */
-static int async__cond_reacquire(async_loop *L, async_cond *c, async_task *self, int rc)
-{
-    if (c->lock->owner == NULL) {
-        c->lock->owner = self;
-        return rc;
-    }
-    self->base.flags |= ASYNC__F_DRAIN;
-    return async__wait_on(L, &c->lock->waiters);
 }
 
 int async_cond_wait(async_loop *L, async_cond *c)
@@ -2193,14 +2048,15 @@ int async_cond_wait(async_loop *L, async_cond *c)
             return 0;
         if (flags & ASYNC__F_NOTIFIED) /* don't swallow the notification */
             async_cond_notify(L, c, 1);
-        return async__cond_reacquire(L, c, self, rc);
+        if (c->lock->owner == NULL) { /* interrupted: retake the lock first */
+            c->lock->owner = self;
+            return rc;
+        }
+        self->base.flags |= ASYNC__F_DRAIN;
+        return async__wait_on(L, &c->lock->waiters);
     }
-    if (self == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    if (c == NULL || c->lock == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (c->lock->owner != self)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    if (self == NULL || c == NULL || c->lock->owner != self)
+        return ASYNC__MISUSE(L, c ? ASYNC_EPERM : ASYNC_EINVAL);
     async__lock_pass(L, c->lock);
     return async__wait_on(L, &c->waiters);
 }
@@ -2208,16 +2064,16 @@ int async_cond_wait(async_loop *L, async_cond *c)
 unsigned async_cond_notify(async_loop *L, async_cond *c, unsigned n)
 {
     unsigned woken = 0;
-    async_task *t;
+    async_node *node;
 
-    while (woken < n && (t = async__list_first(&c->waiters)) != NULL) {
-        async__list_remove(&t->base.node);
+    while (woken < n && (node = async__list_pop(&c->waiters)) != NULL) {
+        async_task *t = async__task_of(node);
         t->base.flags |= ASYNC__F_NOTIFIED;
         if (c->lock->owner == NULL) {
             c->lock->owner = t;
             async__resume(L, t, 0);
         } else { /* wait morphing: queue on the lock, no wake-up yet */
-            async__list_append(&c->lock->waiters, &t->base.node);
+            async__list_append(&c->lock->waiters, node);
         }
         woken++;
     }
@@ -2233,7 +2089,7 @@ unsigned async_cond_notify_all(async_loop *L, async_cond *c)
 
 void async_future_init(async_future *f)
 {
-    f->waiters.next = f->waiters.prev = &f->waiters;
+    f->waiters.next = NULL;
     f->result = 0;
     f->done = false;
 }
@@ -2245,19 +2101,13 @@ int async_future_wait(async_loop *L, async_future *f)
         return rc;
     if (f == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (f->done)
-        return f->result;
-    if (L->current == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    return async__wait_on(L, &f->waiters);
+    return f->done ? f->result : async__wait_on(L, &f->waiters);
 }
 
 int async_future_set(async_loop *L, async_future *f, int result)
 {
-    if (f == NULL || result == ASYNC_PENDING)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (f->done)
-        return ASYNC__MISUSE(L, ASYNC_EALREADY);
+    if (f == NULL || result == ASYNC_PENDING || f->done)
+        return ASYNC__MISUSE(L, f && !f->done ? ASYNC_EINVAL : f ? ASYNC_EALREADY : ASYNC_EINVAL);
     f->result = result;
     f->done = true;
     async__wake_all(L, &f->waiters, result);
@@ -2275,120 +2125,106 @@ int async_future_result(const async_future *f)
 }
 
 /* ---- queues ----
- * Hand-over without stealing: when an item arrives for a waiting getter
- * it is promised to that getter (held_items) and no fresh getter may take
- * it; likewise a freed slot is promised to the first waiting putter. */
+ * Getting and putting mirror each other: side 0 gets items, side 1 puts
+ * them; what one side consumes (an item, a free slot) the other produces.
+ * Hand-over without stealing: what becomes available while a side has
+ * waiters is promised to its first waiter (held[side]), and nobody else
+ * may take it.                                                           */
+
+enum { ASYNC__GET = 0, ASYNC__PUT = 1 };
 
 int async_queue_init(async_queue *q, void *buf, size_t item_size, unsigned cap)
 {
     if (q == NULL || buf == NULL || item_size == 0 || cap == 0)
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
-    q->getters.next = q->getters.prev = &q->getters;
-    q->putters.next = q->putters.prev = &q->putters;
+    q->waiters[0].next = q->waiters[1].next = NULL;
+    q->held[0] = q->held[1] = 0;
     q->buf = (unsigned char *)buf;
     q->item_size = item_size;
     q->cap = cap;
-    q->head = q->count = q->held_items = q->held_slots = 0;
+    q->head = q->count = 0;
     q->closed = false;
     return 0;
 }
 
-static void async__queue_push(async_queue *q, const void *item)
+/* Items (side 0) or free slots (side 1) available now. */
+static unsigned async__queue_avail(const async_queue *q, int side)
 {
-    unsigned i = q->head + q->count;
-    if (i >= q->cap)
-        i -= q->cap;
-    async__copy(q->buf + (size_t)i * q->item_size, item, q->item_size);
-    q->count++;
+    return side == ASYNC__PUT ? q->cap - q->count : q->count;
 }
 
-static void async__queue_pop(async_queue *q, void *item)
+/* Copy one item in or out, then promise what it freed to the other side. */
+static void async__queue_move(async_loop *L, async_queue *q, void *item, int side)
 {
-    async__copy(item, q->buf + (size_t)q->head * q->item_size, q->item_size);
-    if (++q->head == q->cap)
-        q->head = 0;
-    q->count--;
+    unsigned i = q->head;
+    if (side == ASYNC__PUT) {
+        i += q->count;
+        if (i >= q->cap)
+            i -= q->cap;
+        async__copy(q->buf + (size_t)i * q->item_size, item, q->item_size);
+        q->count++;
+    } else {
+        async__copy(item, q->buf + (size_t)i * q->item_size, q->item_size);
+        if (++q->head == q->cap)
+            q->head = 0;
+        q->count--;
+    }
+    side = !side;
+    while (async__queue_avail(q, side) > q->held[side] && async__wake_first(L, &q->waiters[side], 0))
+        q->held[side]++;
 }
 
-static void async__queue_feed_getters(async_loop *L, async_queue *q)
-{
-    while (q->count > q->held_items && async__wake_first(L, &q->getters, 0))
-        q->held_items++;
-}
-
-static void async__queue_feed_putters(async_loop *L, async_queue *q)
-{
-    while (q->count + q->held_slots < q->cap && async__wake_first(L, &q->putters, 0))
-        q->held_slots++;
-}
-
-int async_queue_try_put(async_loop *L, async_queue *q, const void *item)
+static int async__queue_try(async_loop *L, async_queue *q, void *item, int side)
 {
     if (q == NULL || item == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (q->closed)
+    if (q->closed && (side == ASYNC__PUT || q->count <= q->held[0]))
         return ASYNC_ECLOSED;
-    if (q->count + q->held_slots >= q->cap)
+    if (async__queue_avail(q, side) <= q->held[side])
         return ASYNC_EAGAIN;
-    async__queue_push(q, item);
-    async__queue_feed_getters(L, q);
+    async__queue_move(L, q, item, side);
     return 0;
+}
+
+static int async__queue_wait(async_loop *L, async_queue *q, void *item, int side)
+{
+    int rc;
+    if (async_woken(L, &rc)) {
+        if (rc == 0) { /* ours was promised */
+            q->held[side]--;
+            async__queue_move(L, q, item, side);
+        }
+        return rc;
+    }
+    rc = async__queue_try(L, q, item, side);
+    return rc == ASYNC_EAGAIN ? async__wait_on(L, &q->waiters[side]) : rc;
 }
 
 int async_queue_put(async_loop *L, async_queue *q, const void *item)
 {
-    int rc;
-    if (async_woken(L, &rc)) {
-        if (rc < 0)
-            return rc;
-        q->held_slots--; /* our promised slot */
-        async__queue_push(q, item);
-        async__queue_feed_getters(L, q);
-        return 0;
-    }
-    rc = async_queue_try_put(L, q, item);
-    if (rc != ASYNC_EAGAIN)
-        return rc;
-    if (L->current == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    return async__wait_on(L, &q->putters);
-}
-
-int async_queue_try_get(async_loop *L, async_queue *q, void *item)
-{
-    if (q == NULL || item == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (q->count <= q->held_items)
-        return q->closed ? ASYNC_ECLOSED : ASYNC_EAGAIN;
-    async__queue_pop(q, item);
-    async__queue_feed_putters(L, q);
-    return 0;
+    return async__queue_wait(L, q, (void *)(uintptr_t)item, ASYNC__PUT);
 }
 
 int async_queue_get(async_loop *L, async_queue *q, void *item)
 {
-    int rc;
-    if (async_woken(L, &rc)) {
-        if (rc < 0)
-            return rc;
-        q->held_items--; /* our promised item */
-        async__queue_pop(q, item);
-        async__queue_feed_putters(L, q);
-        return 0;
-    }
-    rc = async_queue_try_get(L, q, item);
-    if (rc != ASYNC_EAGAIN)
-        return rc;
-    if (L->current == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    return async__wait_on(L, &q->getters);
+    return async__queue_wait(L, q, item, ASYNC__GET);
+}
+
+int async_queue_try_put(async_loop *L, async_queue *q, const void *item)
+{
+    return async__queue_try(L, q, (void *)(uintptr_t)item, ASYNC__PUT);
+}
+
+int async_queue_try_get(async_loop *L, async_queue *q, void *item)
+{
+    return async__queue_try(L, q, item, ASYNC__GET);
 }
 
 void async_queue_close(async_loop *L, async_queue *q)
 {
     q->closed = true;
-    async__wake_all(L, &q->putters, ASYNC_ECLOSED);
-    async__wake_all(L, &q->getters, ASYNC_ECLOSED);
+    async__wake_all(L, &q->waiters[ASYNC__PUT], ASYNC_ECLOSED);
+    async__wake_all(L, &q->waiters[ASYNC__GET], ASYNC_ECLOSED);
 }
 
 unsigned async_queue_size(const async_queue *q)
@@ -2415,18 +2251,17 @@ int async_post(async_loop *L, async_call *p)
     } while (!__atomic_compare_exchange_n(&L->posts, &head, p, true, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
 #else
-    if (L->port->lock)
-        L->port->lock(L->port);
-    if (p->queued) {
-        if (L->port->unlock)
-            L->port->unlock(L->port);
-        return ASYNC_EALREADY;
+    int queued;
+    async__lock(L);
+    queued = p->queued;
+    if (!queued) {
+        p->queued = 1;
+        p->next = L->posts;
+        L->posts = p;
     }
-    p->queued = 1;
-    p->next = L->posts;
-    L->posts = p;
-    if (L->port->unlock)
-        L->port->unlock(L->port);
+    async__unlock(L);
+    if (queued)
+        return ASYNC_EALREADY;
 #endif
     if (L->port->wake)
         L->port->wake(L->port);
@@ -2440,16 +2275,13 @@ static void async__notify_deliver(async_loop *L, async_call *p)
 #if ASYNC_CONF_ATOMICS
     k = __atomic_exchange_n(&n->pending, 0u, __ATOMIC_ACQ_REL);
 #else
-    if (L->port->lock)
-        L->port->lock(L->port);
+    async__lock(L);
     k = n->pending;
     n->pending = 0;
-    if (L->port->unlock)
-        L->port->unlock(L->port);
+    async__unlock(L);
 #endif
-    while (k--)
-        if (async_sem_release(L, &n->sem) < 0)
-            break;
+    while (k-- && async_sem_release(L, &n->sem) == 0)
+        ;
 }
 
 void async_notify_init(async_notify *n)
@@ -2466,11 +2298,9 @@ void async_notify_give(async_loop *L, async_notify *n)
 #if ASYNC_CONF_ATOMICS
     __atomic_fetch_add(&n->pending, 1u, __ATOMIC_ACQ_REL);
 #else
-    if (L->port->lock)
-        L->port->lock(L->port);
+    async__lock(L);
     n->pending++;
-    if (L->port->unlock)
-        L->port->unlock(L->port);
+    async__unlock(L);
 #endif
     async_post(L, &n->call);
 }
@@ -2494,12 +2324,11 @@ static int async__vclock_idle(const async_port *p, async_loop *L, bool has_deadl
     vc->idles++;
     if (async_loop_pending(L))
         return 0;
-    if (has_deadline && vc->autojump) {
-        if (async_tick_after(deadline, vc->now))
-            vc->now = deadline;
-        return 0;
-    }
-    return ASYNC_EDEADLK;
+    if (!has_deadline || !vc->autojump)
+        return ASYNC_EDEADLK;
+    if (async_tick_after(deadline, vc->now))
+        vc->now = deadline;
+    return 0;
 }
 
 void async_vclock_init(async_vclock *vc, async_tick start, bool autojump)
@@ -2524,22 +2353,32 @@ void async_vclock_advance(async_vclock *vc, async_tick ticks)
 const char *async_strerror(int code)
 {
 #if ASYNC_CONF_ERROR_STRINGS
-    switch (code) {
-    case 0:
+    /* One string per code, each "\NNN" escape holding -code, so the table
+     * costs its text and nothing else. */
+    static const char table[] =
+#define ASYNC__ERR_TEXT(name, value, text) "\0" #value "\0" text
+        ASYNC_ERRORS(ASYNC__ERR_TEXT)
+#undef ASYNC__ERR_TEXT
+        "\0";
+    const char *p = table;
+
+    if (code >= 0)
         return "success";
-#define ASYNC__ERR_CASE(name, value, text) \
-    case value:                            \
-        return text;
-        ASYNC_ERRORS(ASYNC__ERR_CASE)
-#undef ASYNC__ERR_CASE
-    case ASYNC_PENDING:
+    if (code == ASYNC_PENDING)
         return "pending";
-    default:
-        break;
+    if (code <= ASYNC_EOS_BASE)
+        return "operating system error";
+    while (*++p == '-') { /* "-N\0text\0" records */
+        int v = 0;
+        while (*++p)
+            v = v * 10 + (*p - '0');
+        p++;
+        if (-v == code)
+            return p;
+        while (*p)
+            p++;
     }
-    if (code > 0)
-        return "success";
-    return code <= ASYNC_EOS_BASE ? "operating system error" : "unknown error";
+    return "unknown error";
 #else
     return code < 0 ? "error" : "success";
 #endif

@@ -121,8 +121,8 @@ static void each_kind_of_await_times_out(void **state)
         /* Nothing left behind. */
         assert_true(t_list_empty(&f.ev.waiters));
         assert_true(t_list_empty(&f.sem.waiters));
-        assert_true(t_list_empty(&f.q.getters));
-        assert_true(t_list_empty(&f.q.putters));
+        assert_true(t_list_empty(&f.q.waiters[0]));
+        assert_true(t_list_empty(&f.q.waiters[1]));
         assert_true(t_list_empty(&f.fut.waiters));
         assert_false(async_loop_next_deadline(&TL, &dl));
         async_sem_release(&TL, &f.sem);
