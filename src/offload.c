@@ -90,7 +90,13 @@ static void job_detach(async_loop *L, async_waiter *self, async_task *t)
     async_pool *P = j->pool;
     (void)L;
     (void)t;
-    __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
+    /* async_wake() calls detach on every wake, including job_done's own
+     * (which cleared j->task first): only an interruption gets here with
+     * the task still set. */
+    if (j->task == NULL)
+        return;
+    if (j->cancel == 0)
+        __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE);
     pthread_mutex_lock(&P->mu);
     if (job_state(j) == J_QUEUED) { /* never started: take it back */
         async_offload **pp = &P->head, *prev = NULL;

@@ -1,0 +1,15 @@
+#!/bin/sh
+# The libev runtime beyond `make check`: its integration suites under
+# AddressSanitizer + UBSan, under valgrind, and built with clang.
+set -eu
+cd "$(dirname "$0")/../.."
+tools/deps valgrind clang
+echo "-- test/io under address,undefined sanitizers"
+make -j2 --no-print-directory O=build/ci-asan SANITIZE=address,undefined check-io-suites
+echo "-- test/io under valgrind"
+make -j2 --no-print-directory O=build/ci-vg io-bins
+make --no-print-directory O=build/ci-vg check-io-suites \
+    TEST_WRAPPER="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite"
+echo "-- library, examples and test/io with clang"
+make -j2 --no-print-directory O=build/ci-clang CC=clang lib examples io-bins
+make --no-print-directory O=build/ci-clang CC=clang check-io-suites

@@ -1,0 +1,307 @@
+/* Offload on worker threads and name resolution: results come back,
+ * the loop keeps running meanwhile, cancelling a queued call, interrupting
+ * a running one, pool shutdown, misuse. */
+#define _GNU_SOURCE
+#include "iotest.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+static async_pool P;
+static pthread_t threads[2];
+
+static int pool_setup(void **state)
+{
+    io_setup(state);
+    assert_int_equal(async_pool_init(&P, TLOOP, threads, 2), 0);
+    return 0;
+}
+
+static int pool_teardown(void **state)
+{
+    async_pool_destroy(&P);
+    return io_teardown(state);
+}
+#define PT(test) cmocka_unit_test_setup_teardown(test, pool_setup, pool_teardown)
+
+/* A gate the blocking functions wait on, opened from the loop side. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_open, started, ran[5];
+
+static void gate_reset(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate_open = 0;
+    started = 0;
+    memset(ran, 0, sizeof ran);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void gate_set(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+/* Blocks until the gate opens (or the caller gave up), returns arg's id * 10. */
+static int blocking(async_offload *job, void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    pthread_mutex_lock(&gate_mu);
+    started++;
+    ran[id] = 1;
+    while (!gate_open && !async_offload_cancelled(job)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 2000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&gate_cv, &gate_mu, &ts);
+    }
+    pthread_mutex_unlock(&gate_mu);
+    return id * 10;
+}
+
+static int worker_started(void)
+{
+    int n;
+    pthread_mutex_lock(&gate_mu);
+    n = started;
+    pthread_mutex_unlock(&gate_mu);
+    return n;
+}
+
+/* ---- the loop keeps running while a call blocks a worker ---- */
+struct basic {
+    async_task task, ticker;
+    async_co co, tco;
+    async_offload job;
+    int rc, ticks;
+    pthread_t caller;
+};
+
+static int basic_ticker(async_loop *L, async_task *self)
+{
+    struct basic *f = async_frame(self, struct basic, ticker);
+    async_begin(L, &f->tco);
+    while (f->ticks < 5) {
+        async_await(async_sleep(L, 1));
+        f->ticks++;
+    }
+    gate_set(); /* only now may the offloaded call return */
+    async_end;
+}
+
+static int on_other_thread(async_offload *job, void *arg)
+{
+    struct basic *f = (struct basic *)arg;
+    f->caller = pthread_self();
+    return blocking(job, (void *)(intptr_t)4); /* 40 */
+}
+
+static int basic_fn(async_loop *L, async_task *self)
+{
+    struct basic *f = async_frame(self, struct basic, task);
+    async_begin(L, &f->co);
+    async_spawn(L, &f->ticker, basic_ticker);
+    async_await_val(f->rc, async_offload_run(L, &P, &f->job, on_other_thread, f));
+    async_await(async_join(L, &f->ticker));
+    async_end;
+}
+
+static void result_comes_back_while_loop_runs(void **state)
+{
+    static struct basic f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    gate_reset();
+    assert_int_equal(io_run(&f.task, basic_fn), 0);
+    assert_int_equal(f.rc, 40);
+    assert_int_equal(f.ticks, 5); /* the ticker ran while the call blocked */
+    assert_false(pthread_equal(f.caller, pthread_self()));
+}
+
+/* ---- cancelling a call that has not started: it never runs ---- */
+struct queued {
+    async_task task, a, b, c;
+    async_co co, aco, bco, cco;
+    async_offload ja, jb, jc;
+    int ra, rb, rc;
+};
+
+static int queued_a(async_loop *L, async_task *self)
+{
+    struct queued *f = async_frame(self, struct queued, a);
+    async_begin(L, &f->aco);
+    async_await_rc(f->ra, async_offload_run(L, &P, &f->ja, blocking, (void *)1));
+    async_end;
+}
+
+static int queued_b(async_loop *L, async_task *self)
+{
+    struct queued *f = async_frame(self, struct queued, b);
+    async_begin(L, &f->bco);
+    async_await_rc(f->rb, async_offload_run(L, &P, &f->jb, blocking, (void *)2));
+    async_end;
+}
+
+static int queued_c(async_loop *L, async_task *self)
+{
+    struct queued *f = async_frame(self, struct queued, c);
+    async_begin(L, &f->cco);
+    async_await_rc(f->rc, async_offload_run(L, &P, &f->jc, blocking, (void *)3));
+    async_end;
+}
+
+static int queued_fn(async_loop *L, async_task *self)
+{
+    struct queued *f = async_frame(self, struct queued, task);
+    async_begin(L, &f->co);
+    async_spawn(L, &f->a, queued_a); /* occupies worker 1 */
+    async_spawn(L, &f->b, queued_b); /* occupies worker 2 */
+    while (worker_started() < 2) /* both workers busy */
+        async_await(async_sleep(L, 1));
+    async_spawn(L, &f->c, queued_c); /* waits in the queue */
+    async_await(async_sleep(L, 2));
+    async_cancel(L, &f->c);
+    async_await(async_join(L, &f->c)); /* c keeps its result in f->rc */
+    gate_set();
+    async_await(async_join(L, &f->a));
+    async_await(async_join(L, &f->b));
+    async_end;
+}
+
+static void cancelled_queued_call_never_runs(void **state)
+{
+    static struct queued f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    gate_reset();
+    assert_int_equal(io_run(&f.task, queued_fn), 0);
+    assert_int_equal(f.ra, 10);
+    assert_int_equal(f.rb, 20);
+    assert_int_equal(f.rc, ASYNC_ECANCELED);
+    assert_int_equal(ran[3], 0);
+}
+
+/* ---- a deadline on a running call: reported once fn has returned ---- */
+struct running {
+    async_task task;
+    async_co co;
+    async_offload job;
+    async_timeout to;
+    int rc, started_when_reported;
+};
+
+static int running_fn(async_loop *L, async_task *self)
+{
+    struct running *f = async_frame(self, struct running, task);
+    async_begin(L, &f->co);
+    async_await_for(&f->to, ASYNC_MS(20), f->rc, async_offload_run(L, &P, &f->job, blocking, (void *)1));
+    f->started_when_reported = worker_started();
+    async_end;
+}
+
+static void timeout_on_running_call_waits_for_it(void **state)
+{
+    static struct running f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    gate_reset(); /* never opened: fn returns only because it sees the cancel */
+    assert_int_equal(io_run(&f.task, running_fn), 0);
+    assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
+    assert_int_equal(f.started_when_reported, 1);
+    assert_true(async_offload_cancelled(&f.job));
+    /* The job is free again. */
+    assert_int_equal(async_offload_run(TLOOP, &P, &f.job, blocking, NULL), ASYNC_EPERM);
+}
+
+/* ---- name resolution ---- */
+struct res {
+    async_task task;
+    async_co co;
+    async_resolve_req r1, r2, r3;
+    int n1, n2, n3, n4;
+};
+
+static int res_fn(async_loop *L, async_task *self)
+{
+    struct res *f = async_frame(self, struct res, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->n1, async_resolve(L, &P, &f->r1, "127.0.0.1", 80, AF_UNSPEC));
+    async_await_rc(f->n2, async_resolve(L, &P, &f->r2, "localhost", 8080, AF_INET));
+    async_await_rc(f->n3, async_resolve(L, &P, &f->r3, "::1", 1, AF_INET));
+    async_await_rc(f->n4, async_resolve(L, NULL, &f->r3, "localhost", 1, AF_UNSPEC));
+    async_end;
+}
+
+static void resolve_numeric_and_names(void **state)
+{
+    static struct res f;
+    char buf[64];
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(io_run(&f.task, res_fn), 0);
+    assert_int_equal(f.n1, 1);
+    assert_string_equal(async_addr_str(&f.r1.addrs[0], buf, sizeof buf), "127.0.0.1:80");
+    assert_true(f.n2 >= 1); /* from /etc/hosts, on a worker */
+    assert_string_equal(async_addr_str(&f.r2.addrs[0], buf, sizeof buf), "127.0.0.1:8080");
+    assert_int_equal(f.n3, ASYNC_ENAME); /* an IPv6 literal asked as IPv4 */
+    assert_int_equal(f.n4, ASYNC_EINVAL); /* a name needs a pool */
+}
+
+/* ---- misuse and shutdown ---- */
+struct misuse {
+    async_task task;
+    async_co co;
+    async_offload job;
+    async_resolve_req r;
+    int rc[4];
+};
+
+static int misuse_fn(async_loop *L, async_task *self)
+{
+    struct misuse *f = async_frame(self, struct misuse, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc[0], async_offload_run(L, &P, &f->job, NULL, NULL));
+    async_await_rc(f->rc[1], async_offload_run(L, NULL, &f->job, blocking, NULL));
+    async_await_rc(f->rc[2], async_resolve(L, &P, &f->r, "", 80, AF_UNSPEC));
+    async_pool_destroy(&P);
+    async_await_rc(f->rc[3], async_offload_run(L, &P, &f->job, blocking, NULL));
+    async_end;
+}
+
+static void misuse_and_closed_pool(void **state)
+{
+    static struct misuse f;
+    static pthread_t none[1];
+    static async_pool P2;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(io_run(&f.task, misuse_fn), 0);
+    assert_int_equal(f.rc[0], ASYNC_EINVAL);
+    assert_int_equal(f.rc[1], ASYNC_EINVAL);
+    assert_int_equal(f.rc[2], ASYNC_EINVAL);
+    assert_int_equal(f.rc[3], ASYNC_ECLOSED);
+    assert_int_equal(async_pool_init(&P2, TLOOP, none, 0), ASYNC_EINVAL);
+    assert_int_equal(async_pool_init(&P2, NULL, none, 1), ASYNC_EINVAL);
+    assert_int_equal(async_pool_init(&P, TLOOP, threads, 2), 0); /* for teardown */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        PT(result_comes_back_while_loop_runs),
+        PT(cancelled_queued_call_never_runs),
+        PT(timeout_on_running_call_waits_for_it),
+        PT(resolve_numeric_and_names),
+        PT(misuse_and_closed_pool),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
