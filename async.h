@@ -87,11 +87,17 @@ extern "C" {
 #endif
 #endif
 
-/* Debug mode: task names, last suspension file:line, a list of all tasks
- * (async_dump), slow-step warnings and misuse reports.  Costs RAM per task
- * and time per step; 0 costs nothing.                                    */
+/* Debug mode (asyncio's debug mode): task names, each task's last
+ * suspension point (file, line and the text of the awaited expression), a
+ * list of all live tasks (async_dump), warnings for steps that block the
+ * loop longer than ASYNC_CONF_SLOW_STEP ticks, a report of tasks still
+ * pending at async_loop_close, and misuse traps.  Costs 5 words per task
+ * and two clock reads per step; 0 costs nothing.                          */
 #ifndef ASYNC_CONF_DEBUG
 #define ASYNC_CONF_DEBUG 0
+#endif
+#ifndef ASYNC_CONF_SLOW_STEP
+#define ASYNC_CONF_SLOW_STEP ((ASYNC_CONF_TICK_HZ + 9) / 10) /* 100 ms */
 #endif
 
 /* Called on misuse (spawning a running task, releasing a lock one does not
@@ -306,6 +312,11 @@ typedef struct async_loop async_loop;
 typedef struct async_task async_task;
 typedef struct async_timeout async_timeout;
 
+/* Debug-mode reports: `event` is "slow step" (value: ticks the step took)
+ * or "pending at close" (value: the task's state).                      */
+typedef void (*async_debug_hook)(async_loop *L, const async_task *t, const char *event,
+                                 long value);
+
 /* Intrusive doubly-linked list node. */
 typedef struct async_node {
     struct async_node *next, *prev;
@@ -339,11 +350,11 @@ struct async_task {
         struct async_group *group;  /* the group this task belongs to */
     } joiner;
 #if ASYNC_CONF_DEBUG
+    async_node all;    /* every live task of the loop, for async_dump */
     const char *name;
-    const char *file; /* last suspension point */
+    const char *file;  /* last suspension point ...                   */
+    const char *what;  /* ... and the text of what it awaits there    */
     int line;
-    async_tick step_start;
-    async_node all; /* every live task of the loop, for async_dump */
 #endif
 };
 
@@ -444,7 +455,7 @@ struct async_loop {
 #if ASYNC_CONF_DEBUG
     async_node all;             /* every live task                        */
     async_tick slow_step;       /* warn when a step exceeds this (0: off) */
-    void (*on_debug)(async_loop *L, async_task *t, const char *what, long value);
+    async_debug_hook on_debug;  /* where warnings go (NULL: stderr/none)  */
 #endif
 };
 
@@ -544,6 +555,11 @@ typedef struct async_vclock {
  * ====================================================================== */
 
 #define ASYNC__CO_FINALLY 0x01u
+#if ASYNC_CONF_DEBUG
+#define ASYNC__WHERE(text) async__debug_where(async__L, __FILE__, __LINE__, (text))
+#else
+#define ASYNC__WHERE(text) ((void)0)
+#endif
 
 #define async_begin(L, co)                                   \
     async_loop *const async__L = (L);                        \
@@ -605,11 +621,13 @@ typedef struct async_vclock {
  * arguments must not have side effects.  If the task has been cancelled,
  * or a timeout scope around it has expired, `op` is not started and var
  * receives ASYNC_ECANCELED or ASYNC_ETIMEDOUT.                          */
-#define async_await_rc(var, op)                                   \
+#define async_await_rc(var, op) ASYNC__AWAIT_RC(var, op, #op)
+#define ASYNC__AWAIT_RC(var, op, text)                            \
     do {                                                          \
         if (async__interrupted(async__L)) {                       \
             (var) = async__interrupt_code(async__L);              \
         } else {                                                  \
+            ASYNC__WHERE(text);                                   \
             ASYNC__LC_MARK()                                      \
             if (((var) = (op)) == ASYNC_PENDING)                  \
                 return ASYNC_PENDING;                             \
@@ -622,7 +640,7 @@ typedef struct async_vclock {
 #define async_await(op)                                           \
     do {                                                          \
         int async__r;                                             \
-        async_await_rc(async__r, (op));                           \
+        ASYNC__AWAIT_RC(async__r, (op), #op);                     \
         if (async__r < 0)                                         \
             async_return(async__r);                               \
     } while (0)
@@ -631,7 +649,7 @@ typedef struct async_vclock {
 #define async_await_val(var, op)                                  \
     do {                                                          \
         int async__r;                                             \
-        async_await_rc(async__r, (op));                           \
+        ASYNC__AWAIT_RC(async__r, (op), #op);                     \
         if (async__r < 0)                                         \
             async_return(async__r);                               \
         (var) = async__r;                                         \
@@ -644,6 +662,7 @@ typedef struct async_vclock {
         int async__r;                                             \
         async__r = async__interrupt_code(async__L);               \
         if (async__r == 0) {                                      \
+            ASYNC__WHERE("async_yield()");                        \
             async__yield(async__L);                               \
             ASYNC__LC_SUSPEND()                                   \
             async__r = async__yield_result(async__L);             \
@@ -662,6 +681,7 @@ typedef struct async_vclock {
         int async__r;                                             \
         async__r = async__interrupt_code(async__L);               \
         if (async__r == 0) {                                      \
+            ASYNC__WHERE("async_await_until(" #cond ")");         \
             ASYNC__LC_MARK()                                      \
             async__r = async__poll_result(async__L);              \
             if (async__r == 0 && !(cond)) {                       \
@@ -698,7 +718,7 @@ typedef struct async_vclock {
         if (async__t < 0) {                                               \
             (var) = async__t;                                             \
         } else {                                                          \
-            async_await_rc((var), (op));                                  \
+            ASYNC__AWAIT_RC((var), (op), #op);                            \
             async__t = async_timeout_end(to);                             \
             if (async__t == ASYNC_ETIMEDOUT && (var) < 0 &&               \
                 !async__cancelled(async__L))                              \
@@ -892,9 +912,23 @@ void async_vclock_advance(async_vclock *vc, async_tick ticks);
 /* ---- errors ---- */
 const char *async_strerror(int code);
 
+/* Tear down: returns how many tasks have not finished (their frames are
+ * still linked into the loop).  In debug mode each is also reported to
+ * the debug hook as "pending at close".                                 */
+unsigned async_loop_close(async_loop *L);
+
 /* ---- debug mode (ASYNC_CONF_DEBUG) ---- */
 #if ASYNC_CONF_DEBUG
+/* Where reports go; NULL (the default) prints to stderr where there is
+ * one.  slow_step: warn when one step takes this many ticks (0: never). */
+void async_debug_set_hook(async_loop *L, async_debug_hook hook);
+void async_debug_set_slow_step(async_loop *L, async_tick ticks);
+/* Call print once per live task with one line such as
+ *   task "fetcher" waiting at main.c:42 on async_queue_get(L, &f->q, &f->v)
+ * then once with a summary line.  Needs no libc.  Returns the count.    */
+unsigned async_dump(async_loop *L, void (*print)(void *ctx, const char *line), void *ctx);
 void async_debug_misuse(async_loop *L, int code, const char *file, int line);
+void async__debug_where(async_loop *L, const char *file, int line, const char *what);
 #endif
 
 /* ---- private, used by the macros ---- */
@@ -1403,7 +1437,7 @@ static int async__start(async_loop *L, async_task *t, async_task_fn fn)
     t->joiner.task = NULL;
     L->ntasks++;
 #if ASYNC_CONF_DEBUG
-    t->file = NULL;
+    t->file = t->what = NULL;
     t->line = 0;
     async__list_append(&L->all, &t->all);
 #endif
@@ -1417,6 +1451,9 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 }
 
 static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc);
+#if ASYNC_CONF_DEBUG
+static void async__debug_report(async_loop *L, const async_task *t, const char *event, long value);
+#endif
 
 static void async__finish(async_loop *L, async_task *t, int rc)
 {
@@ -1451,17 +1488,17 @@ static void async__step(async_loop *L, async_task *t)
     t->base.state = ASYNC__S_RUNNING;
     L->current = t;
 #if ASYNC_CONF_DEBUG
-    t->step_start = L->port->now(L->port);
-#endif
-    rc = t->fn(L, t);
-    L->current = NULL;
-#if ASYNC_CONF_DEBUG
-    if (L->slow_step && L->on_debug) {
-        async_tick spent = (async_tick)(L->port->now(L->port) - t->step_start);
-        if (spent >= L->slow_step)
-            L->on_debug(L, t, "slow step", (long)spent);
+    {
+        async_tick start = L->port->now(L->port), spent;
+        rc = t->fn(L, t);
+        spent = (async_tick)(L->port->now(L->port) - start);
+        if (L->slow_step && spent >= L->slow_step)
+            async__debug_report(L, t, "slow step", (long)spent);
     }
+#else
+    rc = t->fn(L, t);
 #endif
+    L->current = NULL;
     /* Anything but a condition re-check that stayed false may have changed
      * what other conditions depend on. */
     if (!((flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL))
@@ -1594,6 +1631,9 @@ int async_loop_init(async_loop *L, const async_port *port)
         *p++ = 0;
     L->port = port;
     L->now = L->wnow = port->now(port);
+#if ASYNC_CONF_DEBUG
+    L->slow_step = ASYNC_CONF_SLOW_STEP;
+#endif
     return 0;
 }
 
@@ -2384,9 +2424,114 @@ const char *async_strerror(int code)
 #endif
 }
 
+unsigned async_loop_close(async_loop *L)
+{
+#if ASYNC_CONF_DEBUG
+    async_node *n;
+    if (L->all.next)
+        for (n = L->all.next; n != &L->all; n = n->next) {
+            const async_task *t = (const async_task *)(const void *)((const char *)n -
+                                                                     offsetof(async_task, all));
+            async__debug_report(L, t, "pending at close", (long)async_task_state(t));
+        }
+#endif
+    return L->ntasks;
+}
+
 /* ---- debug mode ---- */
 
 #if ASYNC_CONF_DEBUG
+void async__debug_where(async_loop *L, const char *file, int line, const char *what)
+{
+    async_task *t = L->current;
+    if (t) {
+        t->file = file;
+        t->line = line;
+        t->what = what;
+    }
+}
+
+void async_debug_set_hook(async_loop *L, async_debug_hook hook)
+{
+    L->on_debug = hook;
+}
+
+void async_debug_set_slow_step(async_loop *L, async_tick ticks)
+{
+    L->slow_step = ticks;
+}
+
+static void async__debug_report(async_loop *L, const async_task *t, const char *event, long value)
+{
+    if (L->on_debug) {
+        L->on_debug(L, t, event, value);
+        return;
+    }
+#if ASYNC__HOSTED
+    fprintf(stderr, "async.h: task \"%s\" %s (%ld)%s%s:%d\n", async_task_name(t), event, value,
+            t->file ? " last suspended at " : "", t->file ? t->file : "", t->file ? t->line : 0);
+#endif
+}
+
+/* Append a string, or a decimal number, to a bounded line buffer. */
+static size_t async__put(char *buf, size_t len, size_t cap, const char *s)
+{
+    while (*s && len + 1 < cap)
+        buf[len++] = *s++;
+    buf[len] = '\0';
+    return len;
+}
+
+static size_t async__put_num(char *buf, size_t len, size_t cap, long v)
+{
+    char digits[24];
+    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+    int k = (int)sizeof digits - 1;
+    digits[k] = '\0';
+    do {
+        digits[--k] = (char)('0' + u % 10u);
+        u /= 10u;
+    } while (u && k > 1);
+    if (v < 0)
+        digits[--k] = '-';
+    return async__put(buf, len, cap, digits + k);
+}
+
+unsigned async_dump(async_loop *L, void (*print)(void *ctx, const char *line), void *ctx)
+{
+    static const char *const states[] = {"idle", "ready", "running", "waiting", "done"};
+    char line[256];
+    unsigned count = 0;
+    async_node *n;
+    size_t len;
+
+    for (n = L->all.next; n && n != &L->all; n = n->next) {
+        const async_task *t = (const async_task *)(const void *)((const char *)n -
+                                                                 offsetof(async_task, all));
+        len = async__put(line, 0, sizeof line, "task \"");
+        len = async__put(line, len, sizeof line, async_task_name(t));
+        len = async__put(line, len, sizeof line, "\" ");
+        len = async__put(line, len, sizeof line, states[async_task_state(t)]);
+        if (t->file) {
+            len = async__put(line, len, sizeof line, " at ");
+            len = async__put(line, len, sizeof line, t->file);
+            len = async__put(line, len, sizeof line, ":");
+            len = async__put_num(line, len, sizeof line, t->line);
+            len = async__put(line, len, sizeof line, " on ");
+            len = async__put(line, len, sizeof line, t->what);
+        }
+        if (t->base.flags & ASYNC__F_CANCEL)
+            len = async__put(line, len, sizeof line, " (cancelling)");
+        print(ctx, line);
+        count++;
+    }
+    len = async__put_num(line, 0, sizeof line, (long)count);
+    len = async__put(line, len, sizeof line, " live tasks at tick ");
+    async__put_num(line, len, sizeof line, (long)L->now);
+    print(ctx, line);
+    return count;
+}
+
 void async_debug_misuse(async_loop *L, int code, const char *file, int line)
 {
     (void)L;

@@ -1,0 +1,155 @@
+/* Debug mode: names, last suspension point, async_dump, slow-step
+ * warnings, pending tasks at close.  Built in every configuration; the
+ * debug-only checks run where ASYNC_CONF_DEBUG is 1. */
+#include "testlib.h"
+#include <stdio.h>
+#include <string.h>
+
+struct dt {
+    async_task task;
+    async_co co;
+    async_event ev;
+    int line;
+    async_tick block;
+};
+
+static int dt_fn(async_loop *L, async_task *self)
+{
+    struct dt *f = async_frame(self, struct dt, task);
+    async_begin(L, &f->co);
+    if (f->block)
+        async_vclock_advance(&TVC, f->block); /* this step "blocks" the loop */
+    f->line = __LINE__ + 1;
+    async_await(async_event_wait(L, &f->ev));
+    async_end;
+}
+
+static void names_are_kept_in_debug_builds(void **state)
+{
+    static struct dt t;
+    (void)state;
+    t = (struct dt){0};
+    async_task_set_name(&t.task, "worker");
+#if ASYNC_CONF_DEBUG
+    assert_string_equal(async_task_name(&t.task), "worker");
+#else
+    assert_string_equal(async_task_name(&t.task), ""); /* zero cost: not stored */
+#endif
+}
+
+#if ASYNC_CONF_DEBUG
+static char dump_buf[1024];
+
+static void collect(void *ctx, const char *line)
+{
+    (void)ctx;
+    strncat(dump_buf, line, sizeof dump_buf - strlen(dump_buf) - 2);
+    strcat(dump_buf, "\n");
+}
+
+static const async_task *hook_task;
+static char hook_event[32];
+static long hook_value;
+static int hook_calls;
+
+static void hook(async_loop *L, const async_task *t, const char *event, long value)
+{
+    (void)L;
+    hook_task = t;
+    strncpy(hook_event, event, sizeof hook_event - 1);
+    hook_value = value;
+    hook_calls++;
+}
+
+static void dump_shows_where_each_task_waits(void **state)
+{
+    static struct dt a, b;
+    char expect[200];
+    (void)state;
+    a = (struct dt){0};
+    b = (struct dt){0};
+    async_task_set_name(&a.task, "alpha");
+    async_spawn(&TL, &a.task, dt_fn);
+    async_spawn(&TL, &b.task, dt_fn);
+    t_settle();
+    async_cancel(&TL, &b.task);
+    dump_buf[0] = '\0';
+    assert_int_equal(async_dump(&TL, collect, NULL), 2);
+    sprintf(expect, "task \"alpha\" waiting at %s:%d on async_event_wait(L, &f->ev)\n", __FILE__,
+            a.line);
+    assert_true(strncmp(dump_buf, expect, strlen(expect)) == 0);
+    assert_non_null(strstr(dump_buf, "task \"\" ready at "));
+    assert_non_null(strstr(dump_buf, "(cancelling)"));
+    assert_non_null(strstr(dump_buf, "2 live tasks at tick 1000"));
+}
+
+static void slow_step_is_reported(void **state)
+{
+    static struct dt fast, slow;
+    (void)state;
+    hook_calls = 0;
+    async_debug_set_hook(&TL, hook);
+    async_debug_set_slow_step(&TL, 50);
+    fast = (struct dt){0};
+    slow = (struct dt){0};
+    fast.block = 49;
+    slow.block = 120;
+    async_spawn(&TL, &fast.task, dt_fn);
+    async_run_once(&TL);
+    assert_int_equal(hook_calls, 0);
+    async_spawn(&TL, &slow.task, dt_fn);
+    async_run_once(&TL);
+    assert_int_equal(hook_calls, 1);
+    assert_ptr_equal(hook_task, &slow.task);
+    assert_string_equal(hook_event, "slow step");
+    assert_int_equal(hook_value, 120);
+}
+
+static void close_reports_pending_tasks(void **state)
+{
+    static struct dt a, b;
+    (void)state;
+    hook_calls = 0;
+    async_debug_set_hook(&TL, hook);
+    a = (struct dt){0};
+    b = (struct dt){0};
+    async_spawn(&TL, &a.task, dt_fn);
+    async_spawn(&TL, &b.task, dt_fn);
+    t_settle();
+    async_event_set(&TL, &a.ev);
+    t_settle();
+    assert_int_equal(async_loop_close(&TL), 1);
+    assert_int_equal(hook_calls, 1);
+    assert_ptr_equal(hook_task, &b.task);
+    assert_string_equal(hook_event, "pending at close");
+    assert_int_equal(hook_value, ASYNC_TASK_WAITING);
+}
+#endif
+
+static void close_counts_pending_tasks(void **state)
+{
+    static struct dt a;
+    (void)state;
+    a = (struct dt){0};
+    assert_int_equal(async_loop_close(&TL), 0);
+    async_spawn(&TL, &a.task, dt_fn);
+    t_settle();
+#if ASYNC_CONF_DEBUG
+    async_debug_set_hook(&TL, hook);
+#endif
+    assert_int_equal(async_loop_close(&TL), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(names_are_kept_in_debug_builds),
+#if ASYNC_CONF_DEBUG
+        T(dump_shows_where_each_task_waits),
+        T(slow_step_is_reported),
+        T(close_reports_pending_tasks),
+#endif
+        T(close_counts_pending_tasks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
