@@ -103,12 +103,20 @@ size: $(FW_SIZE_DEPS)
 # each linked into its own image with the cmocka shim and run under QEMU
 # with semihosting; test/target/run.sh adds up the results.
 # ======================================================================
-TARGET_CONFIGS ?= switch labels
+# Configurations: both continuation backends on the Cortex-M3, and the
+# Cortex-M0+ build (ARMv6-M code, which the M3 runs unchanged): there
+# ASYNC_CONF_ATOMICS defaults to 0, so posts from interrupts go through
+# the port's PRIMASK critical section instead of LDREX/STREX.
+TARGET_CONFIGS ?= switch labels m0plus
+TGT_ARCH_M3 := -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
+TGT_ARCH_switch := $(TGT_ARCH_M3)
 TGT_FLAGS_switch := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
+TGT_ARCH_labels := $(TGT_ARCH_M3)
 TGT_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
+TGT_ARCH_m0plus := -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft
+TGT_FLAGS_m0plus := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
 
 TGT_CC := $(ARM_PREFIX)gcc
-TGT_ARCH := -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
 TGT_CFLAGS := $(XCFLAGS) -DASYNC_TEST_SHIM -Itest -Itest/target
 TARGET_SUITES := $(filter-out $(HOST_ONLY_SUITES),$(CORE_SUITES))
 TARGET_ONLY_SUITES := $(patsubst test/target/%.c,%,$(wildcard test/target/test_*.c))
@@ -119,25 +127,25 @@ define tgt_rules
 $(O)/target/$(1)/%.o: test/%.c async.h test/testlib.h test/target/cmocka_shim.h
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
-	$$(Q)$$(TGT_CC) $$(TGT_ARCH) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) \
+	$$(Q)$$(TGT_CC) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) \
 		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
 
 $(O)/target/$(1)/%.o: test/target/%.c async.h test/testlib.h test/target/cmocka_shim.h
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
-	$$(Q)$$(TGT_CC) $$(TGT_ARCH) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) -fno-builtin \
+	$$(Q)$$(TGT_CC) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) -fno-builtin \
 		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
 
 $(O)/target/$(1)/startup_cm.o: firmware/startup_cm.c
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
-	$$(Q)$$(TGT_CC) $$(TGT_ARCH) $$(TGT_CFLAGS) -c $$< -o $$@
+	$$(Q)$$(TGT_CC) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) -c $$< -o $$@
 
 $(O)/target/$(1)/test_%.elf: $(O)/target/$(1)/test_%.o \
 		$$(addprefix $(O)/target/$(1)/,$$(addsuffix .o,$(TGT_SUPPORT))) \
 		test/target/mps2_an385.ld firmware/ld/cortex_m.ld
 	$$(call say,LD,$$@)
-	$$(Q)$$(TGT_CC) $$(TGT_ARCH) -nostdlib -Lfirmware/ld -T test/target/mps2_an385.ld \
+	$$(Q)$$(TGT_CC) $$(TGT_ARCH_$(1)) -nostdlib -Lfirmware/ld -T test/target/mps2_an385.ld \
 		-Wl,--gc-sections $$(filter %.o,$$^) -lgcc -o $$@
 
 TGT_ELFS += $$(foreach s,$(TARGET_SUITES) $(TARGET_ONLY_SUITES),$(O)/target/$(1)/$$(s).elf)

@@ -201,25 +201,19 @@ void cmshim_fault(const uint32_t *frame, uint32_t exc)
 }
 
 /* Fault entry: pass the stacked frame (main stack: no RTOS here) and
- * the exception number to cmshim_fault.                                */
+ * the exception number to cmshim_fault.  ARMv6-M code too (the m0plus
+ * configuration): no far B, so jump through a register.               */
 __attribute__((naked)) void HardFault_Handler(void)
 {
     __asm__ volatile("mrs r0, msp\n\t"
                      "mrs r1, ipsr\n\t"
-                     "b cmshim_fault\n");
+                     "ldr r2, =cmshim_fault\n\t"
+                     "bx r2\n\t"
+                     ".ltorg\n");
 }
-__attribute__((naked)) void MemManage_Handler(void)
-{
-    __asm__ volatile("b HardFault_Handler\n");
-}
-__attribute__((naked)) void BusFault_Handler(void)
-{
-    __asm__ volatile("b HardFault_Handler\n");
-}
-__attribute__((naked)) void UsageFault_Handler(void)
-{
-    __asm__ volatile("b HardFault_Handler\n");
-}
+void MemManage_Handler(void) __attribute__((alias("HardFault_Handler")));
+void BusFault_Handler(void) __attribute__((alias("HardFault_Handler")));
+void UsageFault_Handler(void) __attribute__((alias("HardFault_Handler")));
 
 /* ---- the group ---- */
 

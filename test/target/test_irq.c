@@ -120,6 +120,8 @@ static int bm_setup(void **state)
     wd_victim = NULL;
     wd_call.queued = 0;
     async_bm_init(&BM);
+    /* The loop exists before any handler may post to it. */
+    assert_int_equal(async_loop_init(&BL, &BM.port), 0);
     async_notify_init(&N);
     async_cm_irq_enable(TIMER0_IRQ);
     async_cm_irq_enable(DT_IRQ);
@@ -137,7 +139,6 @@ static int bm_teardown(void **state)
 static int run_guarded(async_task *victim, async_task_fn fn)
 {
     int rc;
-    assert_int_equal(async_loop_init(&BL, &BM.port), 0);
     wd_victim = victim;
     TIMER0_RELOAD = WATCHDOG_CYCLES;
     TIMER0_VALUE = WATCHDOG_CYCLES;
@@ -355,7 +356,6 @@ static void isr_queue_full_counts_drops(void **state)
 {
     unsigned i;
     (void)state;
-    assert_int_equal(async_loop_init(&BL, &BM.port), 0);
     assert_int_equal(async_isrq_init(&IQ, IQ_BUF, sizeof IQ_BUF[0], 4), 0);
     for (i = 0; i < 4u; i++)
         assert_int_equal(async_isrq_put(&BL, &IQ, &i), 0);
@@ -431,6 +431,72 @@ static void one_shot_interrupts_at_every_offset(void **state)
     assert_int_equal(gives, RACE_ROUNDS);
 }
 
+/* ---- an interrupt storm: posts racing the loop taking them ---- */
+
+#define STORM_GIVES 3000u
+static uint32_t storm_seed;
+
+static void storm(void)
+{
+    async_notify_give(&BL, &N);
+    if (++gives >= STORM_GIVES) {
+        async_cm_systick_stop();
+        return;
+    }
+    /* next period: 40..423 cycles, pseudo-random (taken at the reload) */
+    storm_seed = storm_seed * 1103515245u + 12345u;
+    ASYNC_CM_SYST_RVR = 40u + ((storm_seed >> 16) % 384u);
+}
+
+/* Gives arrive while the loop is busy taking and delivering earlier ones
+ * (the post list swap, the pending count): every one becomes a permit.
+ * Without atomics (the m0plus configuration) this is the port's lock.   */
+static void interrupt_storm_loses_no_give(void **state)
+{
+    static struct taker t;
+    (void)state;
+    t = (struct taker){0};
+    t.want = STORM_GIVES;
+    storm_seed = 1;
+    on_systick = storm;
+    async_cm_systick_start(200u);
+    assert_int_equal(run_guarded(&t.task, taker), STORM_GIVES);
+    assert_false(wd_fired);
+    assert_int_equal(gives, STORM_GIVES);
+    assert_int_equal(async_sem_value(&N.sem), 0);
+}
+
+/* ---- the port's critical section (async_post's lock without atomics) ---- */
+
+static uint32_t primask(void)
+{
+    uint32_t s;
+    __asm__ volatile("mrs %0, primask" : "=r"(s));
+    return s;
+}
+
+/* lock() masks interrupts and nests; the outermost unlock() restores the
+ * state found by the outermost lock(), masked or not.                 */
+static void port_lock_nests_and_restores(void **state)
+{
+    (void)state;
+    assert_int_equal(primask(), 0);
+    BM.port.lock(&BM.port);
+    assert_int_equal(primask(), 1);
+    BM.port.lock(&BM.port);
+    BM.port.unlock(&BM.port);
+    assert_int_equal(primask(), 1);
+    BM.port.unlock(&BM.port);
+    assert_int_equal(primask(), 0);
+
+    __asm__ volatile("cpsid i" : : : "memory");
+    BM.port.lock(&BM.port);
+    BM.port.unlock(&BM.port);
+    assert_int_equal(primask(), 1); /* was masked: stays masked */
+    __asm__ volatile("cpsie i" : : : "memory");
+    assert_int_equal(BM.nest, 0);
+}
+
 /* ---- tickless: a free-running clock and a one-shot alarm ---- */
 
 static async_tick dt_clock(async_bm *bm)
@@ -463,6 +529,7 @@ static void tickless_sleep_wakes_on_the_alarm(void **state)
     DT_CONTROL(0) = DT_ENABLE | DT_32BIT | DT_DIV256; /* free-running */
     BM.clock = dt_clock;
     BM.alarm = dt_alarm;
+    assert_int_equal(async_loop_init(&BL, &BM.port), 0); /* on the new clock */
     rc = run_guarded(&s.task, sleeper);
     assert_false(wd_fired);
     assert_true(rc >= 3000);
@@ -481,6 +548,8 @@ int main(void)
         TI(isr_queue_full_counts_drops),
         TI(interrupt_in_the_race_window_is_not_lost),
         TI(one_shot_interrupts_at_every_offset),
+        TI(interrupt_storm_loses_no_give),
+        TI(port_lock_nests_and_restores),
         TI(tickless_sleep_wakes_on_the_alarm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
