@@ -427,6 +427,9 @@ struct async_waiter {
 #define ASYNC__WBITS ASYNC_CONF_WHEEL_BITS
 #define ASYNC__WSLOTS (1u << ASYNC__WBITS)
 #define ASYNC__WLEVELS ASYNC_CONF_WHEEL_LEVELS
+/* Wheels of 16 slots or more keep a bitmap of occupied slots per level;
+ * smaller ones scan their slots (less code, less RAM, as fast).          */
+#define ASYNC__WMAP (ASYNC__WBITS >= 4)
 #if ASYNC__WBITS == 6
 typedef uint64_t async__wmap;
 #elif ASYNC__WBITS == 5
@@ -449,7 +452,9 @@ struct async_loop {
     unsigned ntasks;         /* spawned and not finished                 */
     uint8_t progress;        /* a step changed something this pass       */
     async_tick wnow;         /* the wheel has processed up to here       */
+#if ASYNC__WMAP
     async__wmap wmap[ASYNC__WLEVELS]; /* slots that may be occupied      */
+#endif
     async_node wheel[ASYNC__WLEVELS][ASYNC__WSLOTS];
     async_call *volatile posts; /* LIFO pushed by async_post()           */
 #if ASYNC_CONF_DEBUG
@@ -987,7 +992,7 @@ enum {
 #define ASYNC__F_INGROUP 0x08u  /* joiner is an async_group                 */
 #define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
 #define ASYNC__F_DRAIN 0x20u    /* interrupted; waiting for cleanup to end  */
-#define ASYNC__F_NOTIFIED 0x40u /* cond waiter moved to the lock's list     */
+#define ASYNC__F_NOTIFIED 0x40u /* cond waiter notified, re-taking the lock  */
 /* async_timed.kind */
 #define ASYNC__K_TASK 0u
 #define ASYNC__K_TIMEOUT 1u
@@ -1045,8 +1050,9 @@ static async_node *async__list_pop(async_node *h)
  * wnow, in the slot named by its expiry's digit there.  When wnow reaches
  * that slot's start its timers are refiled lower; at level 0 they are due.
  * Below the top, occupied slots lie strictly ahead of wnow's digit; the
- * top level may also hold slots of later turns.  A wmap bit is set while
- * its slot may be occupied and cleared lazily when found empty.          */
+ * top level may also hold slots of later turns.  On wheels with bitmaps
+ * a bit is set while its slot may be occupied, cleared lazily when found
+ * empty, so removing a timer is a plain list removal.                    */
 
 static async_tick async__pow2(unsigned n)
 {
@@ -1058,6 +1064,7 @@ static unsigned async__digit(async_tick t, unsigned level)
     return (unsigned)(t >> (ASYNC__WBITS * level)) & (ASYNC__WSLOTS - 1u);
 }
 
+#if ASYNC__WMAP
 static unsigned async__ctz(async__wmap m)
 {
 #if defined(__GNUC__) && ASYNC__WBITS == 6
@@ -1071,6 +1078,38 @@ static unsigned async__ctz(async__wmap m)
         i++;
     }
     return i;
+#endif
+}
+#endif
+
+/* The first occupied slot of a level after wnow's digit d, wrapping (only
+ * the top level holds slots at or behind d).  *ahead: in this turn.     */
+static bool async__wheel_first(async_loop *L, unsigned level, unsigned d, unsigned *slot,
+                               bool *ahead)
+{
+#if ASYNC__WMAP
+    for (;;) { /* clearing stale bits as they are found */
+        async__wmap map = L->wmap[level], in_turn;
+        if (map == 0)
+            return false;
+        in_turn = (d + 1u < ASYNC__WSLOTS)
+                      ? (async__wmap)(map & (async__wmap)((async__wmap)~(async__wmap)0 << (d + 1u)))
+                      : 0;
+        *ahead = in_turn != 0;
+        *slot = async__ctz(in_turn ? in_turn : map);
+        if (!async__list_empty(&L->wheel[level][*slot]))
+            return true;
+        L->wmap[level] = (async__wmap)(map & ~((async__wmap)1 << *slot));
+    }
+#else
+    unsigned k;
+    for (k = d + 1u; k <= d + ASYNC__WSLOTS; k++) {
+        *slot = k & (ASYNC__WSLOTS - 1u);
+        *ahead = k < ASYNC__WSLOTS;
+        if (!async__list_empty(&L->wheel[level][*slot]))
+            return true;
+    }
+    return false;
 #endif
 }
 
@@ -1088,7 +1127,9 @@ static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
         level++;
     slot = async__digit(when, level);
     async__list_append(&L->wheel[level][slot], &tm->node);
+#if ASYNC__WMAP
     L->wmap[level] = (async__wmap)(L->wmap[level] | ((async__wmap)1 << slot));
+#endif
 }
 
 /* Earliest expiry in a slot of at most 16 timers; false if larger. */
@@ -1118,23 +1159,11 @@ static bool async__wheel_next(async_loop *L, async_tick *out, bool exact)
     unsigned level;
 
     for (level = 0; level < ASYNC__WLEVELS; level++) {
-        unsigned shift = ASYNC__WBITS * level, d = async__digit(L->wnow, level), slot;
+        unsigned shift = ASYNC__WBITS * level, slot;
         async_tick turn = async__pow2(shift + ASYNC__WBITS), at, min;
-        async__wmap ahead;
+        bool ahead;
 
-        for (;;) { /* find an occupied slot, clearing stale bits */
-            async__wmap map = L->wmap[level];
-            if (map == 0)
-                break;
-            ahead = (d + 1u < ASYNC__WSLOTS)
-                        ? (async__wmap)(map & (async__wmap)((async__wmap)~(async__wmap)0 << (d + 1u)))
-                        : 0;
-            slot = async__ctz(ahead ? ahead : map);
-            if (!async__list_empty(&L->wheel[level][slot]))
-                break;
-            L->wmap[level] = (async__wmap)(map & ~((async__wmap)1 << slot));
-        }
-        if (L->wmap[level] == 0)
+        if (!async__wheel_first(L, level, async__digit(L->wnow, level), &slot, &ahead))
             continue;
         at = (async_tick)((L->wnow & (async_tick)~(async_tick)(turn - 1u)) + (ahead ? 0 : turn) +
                           ((async_tick)slot << shift));
@@ -1745,7 +1774,7 @@ bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
         *deadline = L->wnow;
         return true;
     }
-    /* Only clears stale wmap bits: no observable change. */
+    /* Only clears stale bitmap bits: no observable change. */
     return async__wheel_next((async_loop *)(uintptr_t)L, deadline, true);
 }
 
@@ -2074,25 +2103,29 @@ int async_cond_init(async_cond *c, async_lock *m)
     return 0;
 }
 
+/* Two phases: wait on the condition, then re-take the lock.  The second
+ * phase cannot be interrupted (DRAIN): the wait always returns holding the
+ * lock.  A notified waiter that ends up reporting an interruption passes
+ * its notification on, so none is lost.                                  */
 int async_cond_wait(async_loop *L, async_cond *c)
 {
     async_task *self = L->current;
     int rc;
 
     if (async_woken(L, &rc)) {
-        uint8_t flags = self->base.flags;
-        self->base.flags &= (uint8_t)~(ASYNC__F_DRAIN | ASYNC__F_NOTIFIED);
-        if (flags & ASYNC__F_DRAIN) /* the lock is ours again */
-            return async__interrupt_code(L);
-        if (rc == 0) /* notified, and the lock was handed over */
-            return 0;
-        if (flags & ASYNC__F_NOTIFIED) /* don't swallow the notification */
-            async_cond_notify(L, c, 1);
-        if (c->lock->owner == NULL) { /* interrupted: retake the lock first */
+        if (self->base.flags & ASYNC__F_DRAIN) { /* phase 2 over: the lock is ours */
+            bool notified = (self->base.flags & ASYNC__F_NOTIFIED) != 0;
+            self->base.flags &= (uint8_t)~ASYNC__F_NOTIFIED;
+            rc = async__drain_end(L, self);
+            if (rc < 0 && notified)
+                async_cond_notify(L, c, 1);
+            return rc;
+        }
+        if (c->lock->owner == NULL) { /* phase 1 over, lock free */
             c->lock->owner = self;
             return rc;
         }
-        self->base.flags |= ASYNC__F_DRAIN;
+        self->base.flags |= (uint8_t)(ASYNC__F_DRAIN | (rc == 0 ? ASYNC__F_NOTIFIED : 0u));
         return async__wait_on(L, &c->lock->waiters);
     }
     if (self == NULL || c == NULL || c->lock->owner != self)
@@ -2104,19 +2137,8 @@ int async_cond_wait(async_loop *L, async_cond *c)
 unsigned async_cond_notify(async_loop *L, async_cond *c, unsigned n)
 {
     unsigned woken = 0;
-    async_node *node;
-
-    while (woken < n && (node = async__list_pop(&c->waiters)) != NULL) {
-        async_task *t = async__task_of(node);
-        t->base.flags |= ASYNC__F_NOTIFIED;
-        if (c->lock->owner == NULL) {
-            c->lock->owner = t;
-            async__resume(L, t, 0);
-        } else { /* wait morphing: queue on the lock, no wake-up yet */
-            async__list_append(&c->lock->waiters, node);
-        }
+    while (woken < n && async__wake_first(L, &c->waiters, 0))
         woken++;
-    }
     return woken;
 }
 

@@ -139,9 +139,9 @@ static void wait_without_the_lock_is_refused(void **state)
     assert_int_equal(async_cond_notify(&TL, &s.cond, 1), 0);
 }
 
-/* A notified waiter cancelled while it queues for the lock does not
- * swallow the notification: the next waiter gets it, and the cancelled
- * one still returns holding the lock. */
+/* A notified waiter cancelled while it re-takes the lock does not swallow
+ * the notification: it passes it to the next waiter, and still returns
+ * holding the lock. */
 static void cancelled_notified_waiter_passes_it_on(void **state)
 {
     static struct shared s;
@@ -155,12 +155,12 @@ static void cancelled_notified_waiter_passes_it_on(void **state)
     p.n = 1;
     p.hold = 5;
     async_spawn(&TL, &p.task, producer_fn);
-    t_settle(); /* C0 notified, queued on the lock the producer holds */
+    t_settle(); /* C0 notified, queued for the lock the producer holds */
     assert_log("produced");
     async_cancel(&TL, &C[0].task);
     t_settle();
     t_advance(5);
-    assert_log("produced took1 gave-up0");
+    assert_log("produced gave-up0 took1");
     assert_int_equal(s.items, 0);
     assert_false(async_lock_locked(&s.lock));
 }
