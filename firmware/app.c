@@ -17,7 +17,6 @@
  * When nothing is runnable the loop sleeps in WFI (port/async_bm.h) until
  * the next deadline or interrupt.
  */
-#define ASYNC_BM_IMPLEMENTATION
 #include "board.h"
 
 static async_bm bm;

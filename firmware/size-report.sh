@@ -10,6 +10,8 @@
 #   SIZE target=T-firmware text=N data=N bss=N task_ram=N
 #       the example firmware as linked (text includes read-only data and
 #       the vector table; the stack is not in bss)
+#   PARTS target=T-firmware flash_core=N flash_port=N ... ram_app=N ...
+#       the firmware by piece (firmware/size-parts.awk over the link map)
 #   SIZEOF target=T task=N co=N loop=N ...   sizeof() of each object
 # task_ram is what one task costs in RAM: its header plus its coroutine's
 # state (async_task + async_co); there is no per-task stack.
@@ -35,6 +37,7 @@ for spec in "$@"; do
     task_ram=$(printf '%s\n' "$sizes" | tr ' ' '\n' | sed -n 's/^task_ram=//p')
     echo "SIZE target=$t-core $(berkeley "$prefix" "$dir/$t/core.c.o") task_ram=$task_ram"
     echo "SIZE target=$t-firmware $(berkeley "$prefix" "$dir/$t/firmware.elf") task_ram=$task_ram"
+    echo "PARTS target=$t-firmware$(awk -f "$(dirname "$0")/size-parts.awk" "$dir/$t/firmware.map")"
     echo "SIZEOF target=$t$(printf '%s\n' "$sizes" | sed 's/ task_ram=[0-9]*//')"
     if [ "$t" = cortex-m0plus ]; then
         text=$("${prefix}size" -B "$dir/$t/core.c.o" | awk 'NR == 2 { print $1 }')

@@ -6,6 +6,8 @@
 #                       and what one task and each primitive cost in RAM
 #   make check-target   the core's suites (and test/target/test_*.c) on an
 #                       emulated Cortex-M3: qemu-system-arm -M mps2-an385
+#   make check-firmware boot the Cortex-M firmware images on QEMU's MPS2
+#                       boards and check that their LEDs blink as designed
 #
 # Variables: ARM_PREFIX, RV_PREFIX (toolchain prefixes), QEMU_ARM,
 # QEMU_TIMEOUT (seconds per test image), SIZE_STRICT=1 (fail `size` when
@@ -18,7 +20,7 @@ QEMU_TIMEOUT ?= 120
 SIZE_STRICT ?= 0
 CORE_BUDGET_M0PLUS := 3072
 
-.PHONY: cross size check-target firmware-clean
+.PHONY: cross size check-target check-firmware firmware-clean
 
 # Flags every cross build shares.  -ffreestanding: no hosted library is
 # assumed; loop-pattern distribution off so GCC does not turn our copy
@@ -37,12 +39,15 @@ FW_ARCH_cortex-m0plus := -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft
 FW_LDS_cortex-m0plus := firmware/ld/mps2_an383.ld
 FW_SRCS_cortex-m0plus := firmware/startup_cm.c firmware/board_mps2.c
 FW_CONF_cortex-m0plus :=
+# QEMU has no Cortex-M0+ MPS2 image; the M3 one runs ARMv6-M code unchanged
+FW_QEMU_cortex-m0plus := mps2-an385
 
 FW_PREFIX_cortex-m4 := $(ARM_PREFIX)
 FW_ARCH_cortex-m4 := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
 FW_LDS_cortex-m4 := firmware/ld/mps2_an386.ld
 FW_SRCS_cortex-m4 := firmware/startup_cm.c firmware/board_mps2.c
 FW_CONF_cortex-m4 :=
+FW_QEMU_cortex-m4 := mps2-an386
 
 FW_PREFIX_rv32imac := $(RV_PREFIX)
 # -misa-spec=2.2: the ISA spec where "i" still includes the CSR
@@ -55,7 +60,7 @@ FW_SRCS_rv32imac := firmware/startup_rv.S firmware/board_fe310.c
 # the FE310's CLINT timer counts a 32768 Hz clock: it is the tick (tickless)
 FW_CONF_rv32imac := -DASYNC_CONF_TICK_HZ=32768
 
-FW_APP_SRCS := firmware/app.c firmware/core.c
+FW_APP_SRCS := firmware/app.c firmware/port.c firmware/core.c
 
 # $(1) = target
 define fw_rules
@@ -92,6 +97,12 @@ $(foreach t,$(FW_TARGETS),$(eval $(call fw_rules,$(t))))
 
 cross: $(FW_ELFS)
 	@$(MAKE) --no-print-directory size
+
+FW_BOOTABLE := $(foreach t,$(FW_TARGETS),$(if $(FW_QEMU_$(t)),$(t)))
+check-firmware: $(foreach t,$(FW_BOOTABLE),$(O)/cross/$(t)/firmware.elf)
+	$(Q)fail=0; $(foreach t,$(FW_BOOTABLE),QEMU=$(QEMU_ARM) \
+	  firmware/boot-check.sh $(FW_QEMU_$(t)) $(O)/cross/$(t)/firmware.elf || fail=1;) \
+	test $$fail -eq 0
 
 size: $(FW_SIZE_DEPS)
 	$(Q)SIZE_STRICT=$(SIZE_STRICT) BUDGET=$(CORE_BUDGET_M0PLUS) firmware/size-report.sh $(O)/cross \

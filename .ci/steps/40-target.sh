@@ -6,8 +6,11 @@
 #     -nostdlib, and the size report;
 #  3. `make check-target`: the core's suites on an emulated Cortex-M3
 #     (qemu-system-arm -M mps2-an385); it ends with "N passed, N failed"
-#     and fails on any failure.
-# Any failure fails CI.
+#     and fails on any failure;
+#  4. `make check-firmware`: boot the Cortex-M firmware images on QEMU's
+#     MPS2 boards and check that their LEDs blink as designed.
+# Any failure fails CI.  (libnewlib-arm-none-eabi: only its headers, for
+# <string.h> and <setjmp.h> in test/testlib.h; nothing links newlib.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,3 +19,4 @@ tools/deps qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi \
 
 make -j2 cross
 make -j2 check-target
+make check-firmware

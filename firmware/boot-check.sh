@@ -1,0 +1,59 @@
+#!/bin/sh
+# Boot the example firmware on QEMU and watch its LEDs (make check-firmware).
+#
+#   firmware/boot-check.sh MACHINE IMAGE.elf
+#
+# QEMU's MPS2 boards trace writes to the FPGA I/O LED register
+# (-trace mps2_fpgaio_write).  With -icount the emulated clock is tied to
+# the instructions run, so what happens in emulated time is the same on
+# any host.  The check passes once LED 0 (blink, every 500 ms) has
+# changed 6 times (2.5 s of emulated time) if LED 1 (one change per 16
+# samples of the producer, every 10 ms, through the queue) has changed at
+# least 12 times meanwhile (about 15 expected).  QEMU is stopped then, or
+# after QEMU_TIMEOUT seconds (failure): the firmware itself never ends.
+# The trace is kept next to the image (*.boot.log).
+set -u
+
+QEMU=${QEMU:-qemu-system-arm}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-60}
+machine=$1
+elf=$2
+name=$(basename "$(dirname "$elf")")
+
+log=${elf%.elf}.boot.log
+"$QEMU" -M "$machine" -display none -monitor none -serial none -icount shift=5,sleep=off \
+    -trace mps2_fpgaio_write -kernel "$elf" >"$log" 2>&1 &
+pid=$!
+
+count() { # -> "done led0-changes led1-changes"
+    awk '
+        /mps2_fpgaio_write/ && / offset 0x0 / {
+            v = $(NF - 2); sub(/^0x/, "", v)
+            led = index("0123", substr(v, length(v), 1)) - 1
+            if (seen) {
+                if ((led % 2) != (last % 2)) led0++
+                if (int(led / 2) != int(last / 2)) led1++
+            }
+            last = led; seen = 1
+            if (led0 >= 6) { done = 1; exit }
+        }
+        END { printf "%d %d %d\n", done, led0, led1 }' "$log"
+}
+
+tenths=0
+result=$(count)
+while [ "${result%% *}" != 1 ] && [ $tenths -lt $((QEMU_TIMEOUT * 10)) ] && kill -0 $pid 2>/dev/null; do
+    sleep 0.1
+    tenths=$((tenths + 1))
+    result=$(count)
+done
+kill $pid 2>/dev/null
+wait $pid 2>/dev/null
+set -- $result
+if [ "${1:-0}" = 1 ] && [ "$3" -ge 12 ]; then
+    printf '  PASS     firmware %s on %s (LED 0 changed %s times, LED 1 %s times)\n' "$name" "$machine" "$2" "$3"
+    exit 0
+fi
+printf '  FAIL     firmware %s on %s (LED 0 changed %s times, LED 1 %s times; want 6 and >= 12)\n' \
+    "$name" "$machine" "${2:-0}" "${3:-0}"
+exit 1
