@@ -569,6 +569,7 @@ typedef struct async_vclock {
 #define async_begin(L, co)                                   \
     async_loop *const async__L = (L);                        \
     async_co *const async__co = (co);                        \
+    int async__r = 0; /* result of the await in progress */  \
     ASYNC__LC_ORIGIN                                         \
     (void)async__L;                                          \
     async__dispatch:                                         \
@@ -591,7 +592,10 @@ typedef struct async_vclock {
     async__co->flags |= ASYNC__CO_FINALLY
 
 /* End of the body: closes open timeout scopes, resets the frame so the
- * coroutine can be called afresh, and returns the result.               */
+ * coroutine can be called afresh, and returns the result.  It also holds
+ * the one place where every error raised in the body lands: set the
+ * result, then resume at the cleanup section (or the end, from inside
+ * it), so each propagating await costs only a test and a jump.          */
 #define async_end                                            \
     async__co->lc = ASYNC__LC_END;                           \
     if (0) {                                                 \
@@ -602,19 +606,21 @@ typedef struct async_vclock {
         if (async__co->lc == ASYNC__LC_FINALLY)              \
             return async__co_end(async__L, async__co);       \
         if (0)                                               \
-            goto async__dispatch;                            \
+            goto async__raise;                               \
         ASYNC__LC_RESUME_UNKNOWN();                          \
         }                                                    \
-        return ASYNC_PENDING
+        return ASYNC_PENDING; /* a `break` out of the body */ \
+    async__raise:                                            \
+        async__co->rc = async__r;                            \
+        async__co->lc = (async__co->flags & ASYNC__CO_FINALLY) ? ASYNC__LC_END : ASYNC__LC_FINALLY; \
+        goto async__dispatch
 
 /* Finish with value v (>= 0: success, < 0: error), running the cleanup
  * section first if there is one (a return inside it ends at once).      */
-#define async_return(v)                                                      \
-    do {                                                                     \
-        async__co->rc = (v);                                                 \
-        async__co->lc = (async__co->flags & ASYNC__CO_FINALLY) ? ASYNC__LC_END \
-                                                               : ASYNC__LC_FINALLY; \
-        goto async__dispatch;                                                \
+#define async_return(v)                                      \
+    do {                                                     \
+        async__r = (v);                                      \
+        goto async__raise;                                   \
     } while (0)
 
 /* The result pending in the cleanup section; < 0 if the body failed.    */
@@ -629,9 +635,7 @@ typedef struct async_vclock {
 #define async_await_rc(var, op) ASYNC__AWAIT_RC(var, op, #op)
 #define ASYNC__AWAIT_RC(var, op, text)                            \
     do {                                                          \
-        if (async__interrupted(async__L)) {                       \
-            (var) = async__interrupt_code(async__L);              \
-        } else {                                                  \
+        if (((var) = async__interrupt_code(async__L)) == 0) {     \
             ASYNC__WHERE(text);                                   \
             ASYNC__LC_MARK()                                      \
             if (((var) = (op)) == ASYNC_PENDING)                  \
@@ -644,19 +648,17 @@ typedef struct async_vclock {
  * discarded; use async_await_val to keep it.                            */
 #define async_await(op)                                           \
     do {                                                          \
-        int async__r;                                             \
         ASYNC__AWAIT_RC(async__r, (op), #op);                     \
         if (async__r < 0)                                         \
-            async_return(async__r);                               \
+            goto async__raise;                                    \
     } while (0)
 
 /* Await `op`; on success store its value in `var`, on error propagate.  */
 #define async_await_val(var, op)                                  \
     do {                                                          \
-        int async__r;                                             \
         ASYNC__AWAIT_RC(async__r, (op), #op);                     \
         if (async__r < 0)                                         \
-            async_return(async__r);                               \
+            goto async__raise;                                    \
         (var) = async__r;                                         \
     } while (0)
 
@@ -664,16 +666,14 @@ typedef struct async_vclock {
  * Reports cancellation like any await.                                  */
 #define async_yield()                                             \
     do {                                                          \
-        int async__r;                                             \
-        async__r = async__interrupt_code(async__L);               \
-        if (async__r == 0) {                                      \
+        if ((async__r = async__interrupt_code(async__L)) == 0) {  \
             ASYNC__WHERE("async_yield()");                        \
             async__yield(async__L);                               \
             ASYNC__LC_SUSPEND()                                   \
             async__r = async__yield_result(async__L);             \
         }                                                         \
         if (async__r < 0)                                         \
-            async_return(async__r);                               \
+            goto async__raise;                                    \
     } while (0)
 
 /* Wait until `cond` is true.  It is re-checked after other tasks have
@@ -683,9 +683,7 @@ typedef struct async_vclock {
  * needs the handler to call async_post().                              */
 #define async_await_until(cond)                                   \
     do {                                                          \
-        int async__r;                                             \
-        async__r = async__interrupt_code(async__L);               \
-        if (async__r == 0) {                                      \
+        if ((async__r = async__interrupt_code(async__L)) == 0) {  \
             ASYNC__WHERE("async_await_until(" #cond ")");         \
             ASYNC__LC_MARK()                                      \
             async__r = async__poll_result(async__L);              \
@@ -695,7 +693,7 @@ typedef struct async_vclock {
             }                                                     \
         }                                                         \
         if (async__r < 0)                                         \
-            async_return(async__r);                               \
+            goto async__raise;                                    \
     } while (0)
 
 /* Open a timeout scope (asyncio.timeout): until async_timeout_end(to),
@@ -939,7 +937,6 @@ void async__debug_where(async_loop *L, const char *file, int line, const char *w
 /* ---- private, used by the macros ---- */
 int async__co_end(async_loop *L, async_co *co);
 int async__bad_resume(async_loop *L, async_co *co, const char *file, int line);
-bool async__interrupted(const async_loop *L);
 int async__interrupt_code(const async_loop *L);
 bool async__cancelled(const async_loop *L);
 void async__yield(async_loop *L);
@@ -1332,11 +1329,6 @@ int async__interrupt_code(const async_loop *L)
     if (t->base.flags & ASYNC__F_CANCEL)
         return ASYNC_ECANCELED;
     return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
-}
-
-bool async__interrupted(const async_loop *L)
-{
-    return async__interrupt_code(L) != 0;
 }
 
 static void async__timeout_expire(async_loop *L, async_timeout *to)
