@@ -59,7 +59,7 @@ LC_FLAGS_debug := -DASYNC_CONF_LC=ASYNC_LC_LABELS -DASYNC_CONF_DEBUG=1
 DEPS_STAMP := $(O)/.deps-ok
 CMOCKA_LIBS := -lcmocka
 
-.PHONY: all check check-core test-bins examples demo install install-core uninstall uninstall-core clean deps help
+.PHONY: all check check-core check-cxx test-bins examples demo install install-core uninstall uninstall-core clean deps help
 all: test-bins
 
 .SECONDARY:
@@ -112,8 +112,18 @@ check-core: $(CORE_TESTS)
 	echo "core suites: $$((total-fail))/$$total passed"; \
 	test $$fail -eq 0
 
+# async.h from C++ (macros, a task, a timeout, a queue), both backends.
+CXX_SMOKE := $(foreach b,$(LC_BACKENDS),$(O)/cxx/smoke-$(b))
+$(O)/cxx/smoke-%: test/cxx/smoke.cpp async.h | $(DEPS_STAMP)
+	$(call say,CXX,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CXX) -std=c++11 $(WARN) $(OPT) -I. $(LC_FLAGS_$*) $(filter -fsanitize%,$(BASE_CFLAGS)) $< -o $@ $(LDFLAGS)
+
+check-cxx: $(CXX_SMOKE)
+	@for t in $(CXX_SMOKE); do $(TEST_WRAPPER) ./$$t || exit 1; done
+
 # Fragments add their own: `check: check-<area>`.
-check: check-core
+check: check-core check-cxx
 
 # ---- install (fragments add `install: install-<area>`) ----
 install: install-core
