@@ -50,11 +50,11 @@ static void out_i(unsigned long long v)
     out_u(v);
 }
 
-static void out_x(uintptr_t v)
+static void out_x(unsigned long long v)
 {
     int shift;
     out("0x");
-    for (shift = (int)sizeof v * 8 - 4; shift >= 0; shift -= 4) {
+    for (shift = (int)sizeof(uintptr_t) * 8 - 4; shift >= 0; shift -= 4) {
         char c[2] = {"0123456789abcdef"[(v >> shift) & 15u], 0};
         out(c);
     }
@@ -94,8 +94,10 @@ void cmshim_check(int ok, const char *expr, const char *file, int line_no)
     failed_here(file, line_no);
 }
 
-void cmshim_int(unsigned long long a, unsigned long long b, int want_equal, const char *ea,
-                const char *eb, const char *file, int line_no)
+/* "    ea == eb: a != b" (or the != form), a and b shown by show().     */
+static void compare(unsigned long long a, unsigned long long b, int want_equal,
+                    void (*show)(unsigned long long), const char *ea, const char *eb,
+                    const char *file, int line_no)
 {
     if ((a == b) == (want_equal != 0))
         return;
@@ -104,28 +106,23 @@ void cmshim_int(unsigned long long a, unsigned long long b, int want_equal, cons
     out(want_equal ? " == " : " != ");
     out(eb);
     out(": ");
-    out_i(a);
+    show(a);
     out(want_equal ? " != " : " == ");
-    out_i(b);
+    show(b);
     flush();
     failed_here(file, line_no);
+}
+
+void cmshim_int(unsigned long long a, unsigned long long b, int want_equal, const char *ea,
+                const char *eb, const char *file, int line_no)
+{
+    compare(a, b, want_equal, out_i, ea, eb, file, line_no);
 }
 
 void cmshim_ptr(uintptr_t a, uintptr_t b, int want_equal, const char *ea, const char *eb,
                 const char *file, int line_no)
 {
-    if ((a == b) == (want_equal != 0))
-        return;
-    out("    ");
-    out(ea);
-    out(want_equal ? " == " : " != ");
-    out(eb);
-    out(": ");
-    out_x(a);
-    out(want_equal ? " != " : " == ");
-    out_x(b);
-    flush();
-    failed_here(file, line_no);
+    compare(a, b, want_equal, out_x, ea, eb, file, line_no);
 }
 
 void cmshim_str(const char *a, const char *b, int want_equal, const char *ea, const char *eb,
