@@ -59,8 +59,23 @@ LC_FLAGS_debug := -DASYNC_CONF_LC=ASYNC_LC_LABELS -DASYNC_CONF_DEBUG=1
 DEPS_STAMP := $(O)/.deps-ok
 CMOCKA_LIBS := -lcmocka
 
-.PHONY: all check check-core check-cxx test-bins examples demo install install-core uninstall uninstall-core clean deps help
+.PHONY: all core check check-core check-cxx test-bins examples demo install install-core uninstall uninstall-core clean deps help
+# With CROSS_COMPILE set only the core is built (the tests need an OS):
+#   make CROSS_COMPILE=arm-none-eabi- CFLAGS='-mcpu=cortex-m0plus -mthumb'
+ifeq ($(CROSS_COMPILE),)
 all: test-bins
+else
+all: core
+endif
+
+# The whole core compiled alone, freestanding, at -Os: what firmware links.
+core: $(O)/core/async.o
+$(O)/core/async.o: async.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)printf '#define ASYNC_IMPLEMENTATION\n#include "async.h"\n' | \
+	  $(CC) -x c -std=c99 $(WARN) -Os -ffreestanding -I$(CURDIR) $(CFLAGS) -c - -o $@
+	$(Q)$(CROSS_COMPILE)size $@
 
 .SECONDARY:
 

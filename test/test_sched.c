@@ -2,6 +2,15 @@
  * or all tasks finish, deadlock detection, joins, states, misuse. */
 #include "testlib.h"
 
+/* Size goals, checked at compile time on every target the suites build
+ * for (host and Cortex-M): a task header is six words at most - 48 bytes
+ * on x86-64, 24 on a 32-bit MCU - timer node included. */
+#define T_STATIC_ASSERT(cond, name) typedef char name[(cond) ? 1 : -1]
+#if !ASYNC_CONF_DEBUG && ASYNC_CONF_TICK_BITS <= 32
+T_STATIC_ASSERT(sizeof(async_task) <= 6 * sizeof(void *), task_header_is_six_words_at_most);
+#endif
+T_STATIC_ASSERT(sizeof(async_co) <= 2 * sizeof(void *) + sizeof(int32_t), coroutine_frame_is_small);
+
 struct logger {
     async_task task;
     async_co co;
