@@ -2,8 +2,9 @@
  * async_bm.h - bare-metal port for async.h: a tick (or a one-shot alarm),
  * a critical section, and WFI.  No OS, no libc, no allocation.
  *
- * Copy this file next to async.h.  In the one translation unit that
- * defines ASYNC_IMPLEMENTATION, define ASYNC_BM_IMPLEMENTATION too:
+ * Copy this file next to async.h.  Its functions are compiled in exactly
+ * one translation unit, the one that defines ASYNC_BM_IMPLEMENTATION (it
+ * may be the one that defines ASYNC_IMPLEMENTATION):
  *
  *     #define ASYNC_IMPLEMENTATION
  *     #define ASYNC_BM_IMPLEMENTATION

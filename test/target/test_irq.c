@@ -516,8 +516,11 @@ static void dt_alarm(async_bm *bm, bool has_deadline, async_tick deadline)
     DT_CONTROL(1) = DT_ENABLE | DT_ONESHOT | DT_32BIT | DT_DIV256 | DT_INTEN;
 }
 
-/* With no tick at all, a 1000-tick sleep costs a handful of wake-ups
- * (the timer wheel's refile points and the deadline), not 1000.        */
+/* With no tick at all, a 1000-tick sleep costs one wake-up, not 1000:
+ * the loop hands the port its exact next deadline (README: "a sleeping
+ * loop wakes once per deadline").  Two allowed per sleep: the alarm
+ * timer's prescaler is not in phase with the clock's, so an alarm may
+ * fire one count early, and the port then sleeps once more.            */
 static void tickless_sleep_wakes_on_the_alarm(void **state)
 {
     static struct sleeper s;
@@ -535,7 +538,8 @@ static void tickless_sleep_wakes_on_the_alarm(void **state)
     assert_true(rc >= 3000);
     assert_int_equal(systick_count, 0);
     assert_true(alarm_count >= 3u);
-    assert_true(BM.sleeps <= 3u * (ASYNC_CONF_WHEEL_LEVELS + 2u));
+    assert_true(BM.sleeps >= 3u);
+    assert_true(BM.sleeps <= 6u);
 }
 
 int main(void)
