@@ -9,7 +9,9 @@
 #if !ASYNC_CONF_DEBUG && ASYNC_CONF_TICK_BITS <= 32
 T_STATIC_ASSERT(sizeof(async_task) <= 6 * sizeof(void *), task_header_is_six_words_at_most);
 #endif
-T_STATIC_ASSERT(sizeof(async_co) <= 2 * sizeof(void *) + sizeof(int32_t), coroutine_frame_is_small);
+#if ASYNC_CONF_LC == ASYNC_LC_SWITCH /* the labels backend's resume point is 32-bit */
+T_STATIC_ASSERT(sizeof(async_co) <= sizeof(void *) + 2 * sizeof(int32_t), coroutine_state_is_small);
+#endif
 
 struct logger {
     async_task task;
