@@ -25,8 +25,7 @@ CORE_BUDGET_M0PLUS := 3072
 # Flags every cross build shares.  -ffreestanding: no hosted library is
 # assumed; loop-pattern distribution off so GCC does not turn our copy
 # loops into memcpy/memset calls that nothing provides (-nostdlib).
-XWARN := $(WARN)
-XCFLAGS := -std=c99 $(XWARN) -Os -g -ffreestanding -ffunction-sections -fdata-sections \
+XCFLAGS := -std=c99 $(WARN) -Os -g -ffreestanding -ffunction-sections -fdata-sections \
 	-fno-tree-loop-distribute-patterns -I. -Iport -MMD -MP
 
 # ======================================================================
