@@ -51,8 +51,10 @@ LC_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
 # levels) so refiling far timers is exercised on the host.  Core only: the
 # wheel size changes struct async_loop, so nothing linked with libasync
 # may use it.
-# And under `debug`: ASYNC_CONF_DEBUG=1 changes no behaviour the suites see.
-CORE_CONFIGS := $(LC_BACKENDS) tiny debug
+# And under `debug` (ASYNC_CONF_DEBUG=1 changes no behaviour the suites
+# see) and `t16` (16-bit ticks: wrap-around every 65536 ticks).
+CORE_CONFIGS := $(LC_BACKENDS) tiny debug t16
+LC_FLAGS_t16 := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -DASYNC_CONF_TICK_BITS=16
 LC_FLAGS_tiny := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -DASYNC_CONF_WHEEL_BITS=2 -DASYNC_CONF_WHEEL_LEVELS=3
 LC_FLAGS_debug := -DASYNC_CONF_LC=ASYNC_LC_LABELS -DASYNC_CONF_DEBUG=1
 

@@ -76,7 +76,11 @@ extern "C" {
 #define ASYNC_CONF_WHEEL_BITS 6
 #endif
 #ifndef ASYNC_CONF_WHEEL_LEVELS
+#if ASYNC_CONF_TICK_BITS == 16 /* 3 levels of 6 bits span 16-bit ticks */
+#define ASYNC_CONF_WHEEL_LEVELS 3
+#else
 #define ASYNC_CONF_WHEEL_LEVELS 4
+#endif
 #endif
 #else
 #ifndef ASYNC_CONF_WHEEL_BITS
@@ -898,8 +902,10 @@ bool async_queue_closed(const async_queue *q);
 
 /* ---- interrupts and other threads ---- */
 /* Any context: queue call p for the loop (coalesced if already queued)
- * and wake the port.  p->fn must be set.  Returns 0, or ASYNC_EALREADY
- * when p was already queued (its fn will still run once, later).         */
+ * and wake the port.  p->fn must be set, and async_loop_init(L) must have
+ * completed before any interrupt handler or thread can post to L.
+ * Returns 0, or ASYNC_EALREADY when p was already queued (its fn will
+ * still run once, later).                                                */
 int async_post(async_loop *L, async_call *p);
 void async_notify_init(async_notify *n);
 /* Any context (interrupt handler, other thread): add one permit.        */

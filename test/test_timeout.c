@@ -49,7 +49,7 @@ static int op_of(async_loop *L, struct tw *f)
     case K_QPUT:
         return async_queue_put(L, &f->q, &f->item);
     case K_SLEEP:
-        return async_sleep(L, 1000000);
+        return async_sleep(L, T_FAR(1000000, 30000));
     case K_FUTURE:
         return async_future_wait(L, &f->fut);
     case K_JOIN:

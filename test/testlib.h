@@ -43,6 +43,10 @@ void t_logi(const char *prefix, long value);
 const char *t_logged(void);
 #define assert_log(expected) assert_string_equal(t_logged(), (expected))
 
+/* A long delay for tests: `big` where ticks have 32 bits or more, `small`
+ * (which must keep the test's ordering) where they have 16. */
+#define T_FAR(big, small) (ASYNC_CONF_TICK_BITS > 16 ? (async_tick)(big) : (async_tick)(small))
+
 /* True if a wait list has nobody on it. */
 static inline bool t_list_empty(const async_node *h)
 {
