@@ -89,12 +89,18 @@ typedef struct async_io {
     ev_io w;
     async_task *task;
     async_loop *L;
+    int keep; /* 1: stay armed between waits (then async_io_stop before close) */
 } async_io;
 
 /* op: wait until fd is readable (EV_READ) and/or writable (EV_WRITE).
  * Returns the ready events (> 0).  One task per async_io at a time:
- * ASYNC_EBUSY otherwise; ASYNC_EINVAL for a bad fd or no events.       */
+ * ASYNC_EBUSY otherwise; ASYNC_EINVAL for a bad fd or no events.
+ * A zeroed async_io stops its watcher when it fires; with keep = 1 the
+ * watcher stays armed for the next wait on the same fd (streams do this)
+ * and the owner must call async_io_stop() before closing the fd.       */
 int async_io_wait(async_loop *L, async_io *io, int fd, int events);
+/* Stop the watcher; a task waiting on it gets ASYNC_ECLOSED.           */
+void async_io_stop(async_loop *L, async_io *io);
 
 /* ======================================================================
  * Signals (SIGINT/SIGTERM for graceful shutdown).

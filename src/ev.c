@@ -290,18 +290,36 @@ static void io_on_ready(struct ev_loop *ev, ev_io *w, int revents)
 {
     async_io *io = (async_io *)w->data;
     async_task *t = io->task;
-    ev_io_stop(ev, w);
-    io->task = NULL;
-    async_wake(io->L, t, revents & (EV_READ | EV_WRITE));
+    /* A kept watcher stays armed for its owner's next wait (saves a stop
+     * and a start per message); one that fires with nobody waiting is
+     * stopped, so an unread fd cannot keep waking the loop. */
+    if (!io->keep || t == NULL)
+        ev_io_stop(ev, w);
+    io->task = NULL; /* tells io_detach this is our own wake-up */
+    if (t)
+        async_wake(io->L, t, revents & (EV_READ | EV_WRITE));
 }
 
+/* async_wake() calls this for every wake-up of a parked task; only an
+ * interruption (cancel, timeout, close) finds io->task still set. */
 static void io_detach(async_loop *L, async_waiter *self, async_task *t)
 {
     async_io *io = (async_io *)(void *)self; /* waiter is the first member */
-    async_ev *E = async_ev_of(L);
     (void)t;
-    ev_io_stop(E->ev, &io->w);
+    if (io->task == NULL)
+        return;
+    ev_io_stop(async_ev_of(L)->ev, &io->w);
     io->task = NULL;
+}
+
+void async_io_stop(async_loop *L, async_io *io)
+{
+    async_ev *E = async_ev_of(L);
+    if (E && io) {
+        if (io->task)
+            async_wake(L, io->task, ASYNC_ECLOSED);
+        ev_io_stop(E->ev, &io->w);
+    }
 }
 
 int async_io_wait(async_loop *L, async_io *io, int fd, int events)
@@ -324,10 +342,13 @@ int async_io_wait(async_loop *L, async_io *io, int fd, int events)
     io->task = self;
     io->L = L;
     if (io->w.fd != fd || (io->w.events & (EV_READ | EV_WRITE)) != events || io->w.cb != io_on_ready) {
+        if (ev_is_active(&io->w)) /* a kept watcher for another fd */
+            ev_io_stop(E->ev, &io->w);
         ev_io_init(&io->w, io_on_ready, fd, events);
     }
     io->w.data = io;
-    ev_io_start(E->ev, &io->w);
+    if (!ev_is_active(&io->w))
+        ev_io_start(E->ev, &io->w);
     return async_park(L, &io->waiter);
 }
 

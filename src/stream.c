@@ -195,7 +195,9 @@ static int read_enter(async_loop *L, async_stream *s, int *rc)
 
 static int read_park(async_loop *L, async_stream *s)
 {
-    int rc = async_io_wait(L, &s->rio, s->fd, EV_READ);
+    int rc;
+    s->rio.keep = 1; /* the next read usually follows at once */
+    rc = async_io_wait(L, &s->rio, s->fd, EV_READ);
     if (rc == ASYNC_PENDING)
         s->reader = async_current(L);
     return rc;
@@ -433,8 +435,8 @@ int async_stream_close(async_loop *L, async_stream *s)
     if (w)
         async_wake(L, w, ASYNC_ECLOSED);
     if (E) { /* watchers must be gone before the fd number can be reused */
-        ev_io_stop(E->ev, &s->rio.w);
-        ev_io_stop(E->ev, &s->wio.w);
+        async_io_stop(L, &s->rio);
+        async_io_stop(L, &s->wio);
     }
     close(s->fd);
     s->fd = -1;

@@ -48,13 +48,23 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
-def one_run(server, client, conns, seconds):
+def pinned(cmd, cpu):
+    """Pin to one CPU (server and client on different ones) when possible:
+    it removes the scheduler's migrations from the comparison."""
+    if cpu is None:
+        return cmd
+    return ["taskset", "-c", str(cpu)] + cmd
+
+
+def one_run(server, client, conns, seconds, pin):
     port = free_port()
-    srv = subprocess.Popen([server, str(port)], stdout=subprocess.DEVNULL)
+    srv = subprocess.Popen(pinned([server, str(port)], 0 if pin else None),
+                           stdout=subprocess.DEVNULL)
     try:
         wait_port(port)
         cpu0 = cpu_seconds(srv.pid)
-        out = subprocess.run([client, "-p", str(port), "-c", str(conns), "-d", str(seconds)],
+        out = subprocess.run(pinned([client, "-p", str(port), "-c", str(conns), "-d", str(seconds)],
+                                    1 if pin else None),
                              check=True, capture_output=True, text=True).stdout
         cpu1 = cpu_seconds(srv.pid)
     finally:
@@ -71,19 +81,23 @@ def main():
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--conns", default="10,100")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin server and client to CPUs")
     a = ap.parse_args()
+    pin = not a.no_pin and (os.cpu_count() or 1) >= 2 and \
+        subprocess.run(["sh", "-c", "command -v taskset"], capture_output=True).returncode == 0
     servers = {"echo_server": os.path.join(a.build, "examples", "echo_server"),
                "floor": os.path.join(a.build, "bench", "echo_floor")}
     client = os.path.join(a.build, "examples", "echo_client")
-    print("echo benchmark: 1024-byte ping-pong, %d s per run, median of %d, %d CPUs, load %s"
-          % (a.seconds, a.runs, os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
+    print("echo benchmark: 1024-byte ping-pong, %d s per run, median of %d, %d CPUs%s, load %s"
+          % (a.seconds, a.runs, os.cpu_count(), " (server on CPU 0, client on CPU 1)" if pin else "",
+             " ".join("%.2f" % x for x in os.getloadavg())))
     ok = True
     for conns in [int(c) for c in a.conns.split(",")]:
         res = {name: [] for name in servers}
         for i in range(a.runs):
             order = list(servers) if i % 2 == 0 else list(reversed(servers))
             for name in order:
-                res[name].append(one_run(servers[name], client, conns, a.seconds))
+                res[name].append(one_run(servers[name], client, conns, a.seconds, pin))
         med = {n: (statistics.median(r[0] for r in res[n]), statistics.median(r[1] for r in res[n]))
                for n in servers}
         for n in servers:
