@@ -12,6 +12,8 @@ RT_SRCS := $(wildcard src/*.c)
 RT_HDRS := async.h src/async_ev.h
 RT_LIBS := -lev -lpthread
 RT_CFLAGS = $(BASE_CFLAGS) -fPIC $(CFLAGS)
+# Beyond tools/deps' base set: SQLite for the offload example.
+RT_DEPS_STAMP := $(O)/.rt-deps-ok
 
 EXAMPLES := hello gather fetch echo_server echo_client queue timeout offload
 EXAMPLE_LIBS_fetch := -lhttp_parser
@@ -60,7 +62,11 @@ lib: $(O)/libasync.a $(O)/libasync.so
 io-bins: $(IO_TESTS)
 
 # ---- examples ----
-$(O)/examples/%.o: examples/%.c $(RT_HDRS) | $(DEPS_STAMP)
+$(RT_DEPS_STAMP): $(DEPS_STAMP)
+	$(Q)tools/deps libsqlite3-dev
+	@mkdir -p $(@D) && touch $@
+
+$(O)/examples/%.o: examples/%.c $(RT_HDRS) | $(DEPS_STAMP) $(RT_DEPS_STAMP)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
@@ -98,7 +104,7 @@ check-io-suites: $(IO_TESTS)
 	test $$fail -eq 0
 
 check-fetch: $(O)/examples/fetch
-	$(Q)tools/deps python3 nginx-light
+	$(Q)tools/deps python3 nginx
 	$(Q)test/io/fetch.sh $(O)
 
 # ---- the tour ----
