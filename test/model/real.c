@@ -1,0 +1,410 @@
+/* The real side: a generated program run on async.h with a virtual clock.
+ *
+ * Every actor is one task whose coroutine interprets its life's script.
+ * Everything an actor must remember across an await lives in its frame
+ * (struct actor); object indices are recomputed from the script after
+ * each await instead of being kept in locals.                           */
+#include "prog.h"
+#include <string.h>
+
+static struct evbuf *cur;          /* where events go right now */
+static unsigned long n_ops;
+
+static void model_misuse(int code)
+{
+    if (cur)
+        evbuf_add(cur, E_MISUSE, -1, 0, 0, code, 0);
+}
+
+#define ASYNC_CONF_ON_MISUSE(L, code, file, line) model_misuse(code)
+#define ASYNC_IMPLEMENTATION
+#include "async.h"
+
+struct actor {
+    async_task task;
+    async_co co;
+    int id, life, spawns;
+    const struct life *lf;
+    int pc, rc, val, item, k;
+    int joining;   /* 1 + the actor being joined, while in a join      */
+    int gwaiting;  /* 1 + the group waited for, while in async_group_wait */
+    int member_of; /* 1 + the group this life was spawned into         */
+    int gnexting;  /* 1 + the group, while in async_group_next          */
+    async_tick ticks, tticks;
+    int nscopes;
+    async_timeout scopes[MAX_SCOPES];
+    async_timeout wf;
+    bool holds[NLOCK];
+    async_task *done;
+};
+
+static const struct prog *P;
+static async_vclock VC;
+static async_loop L0;
+static struct actor A[MAX_ACTORS];
+static async_event EVS[NEV];
+static async_sem SEMS[NSEM];
+static async_lock LOCKS[NLOCK];
+static async_queue QS[NQ];
+static int qbuf[NQ][QCAP_MAX];
+static async_group GS[NGROUP];
+static async_task *gslots[NGROUP][GROUP_CAP];
+
+static uint32_t rel_now(const async_loop *L)
+{
+    return (uint32_t)(async_tick)(async_now(L) - (async_tick)P->start);
+}
+
+static int actor_task(async_loop *L, async_task *self);
+
+static int actor_index(const async_task *t)
+{
+    int i;
+    for (i = 0; i < MAX_ACTORS; i++)
+        if (t == &A[i].task)
+            return i;
+    return -1;
+}
+
+extern int model_kb_join_respawn;
+/* Known bug join-after-respawn: no re-spawn while another actor is
+ * inside a join on the task (the model skips the same spawns). */
+static bool joined_now(int j)
+{
+    int x;
+    for (x = 0; x < P->nact; x++)
+        if (x != j && A[x].joining == j + 1)
+            return true;
+    return false;
+}
+
+/* Waits form no cycle (a cycle of joins and group waits cannot be
+ * cancelled: each side drains waiting for the other), so a task only
+ * waits for tasks with a higher index: both sides skip the rest. */
+static bool running_member_at_or_below(int g, int self)
+{
+    int j;
+    for (j = 0; j <= self && j < P->nact; j++)
+        if (A[j].member_of == g + 1 && async_task_state(&A[j].task) != ASYNC_TASK_DONE)
+            return true;
+    return false;
+}
+
+static bool waiter_at_or_above(int g, int j)
+{
+    int x;
+    for (x = j; x < P->nact; x++)
+        if (A[x].gwaiting == g + 1)
+            return true;
+    return false;
+}
+
+extern int model_kb_waiter_slot;
+/* Known bug waiter-slot-cleared-on-wakeup: no join on a task (group op on
+ * a group) while another actor inside one has been woken and not run. */
+static bool woken_joiner(int j, int self)
+{
+    int x;
+    for (x = 0; x < P->nact; x++)
+        if (x != self && A[x].joining == j + 1 && async_task_state(&A[x].task) == ASYNC_TASK_READY)
+            return true;
+    return false;
+}
+
+static bool woken_group_waiter(int g, int self)
+{
+    int x;
+    for (x = 0; x < P->nact; x++)
+        if (x != self && (A[x].gwaiting == g + 1 || A[x].gnexting == g + 1) &&
+            async_task_state(&A[x].task) == ASYNC_TASK_READY)
+            return true;
+    return false;
+}
+
+static void new_life(int j, int group)
+{
+    A[j].member_of = group;
+    A[j].lf = life_of(P, j, A[j].spawns);
+    A[j].life = A[j].spawns++;
+    A[j].pc = 0;
+}
+
+/* Operations that never suspend, made by actor `self` (NULL: the
+ * harness, outside any task).  (a, life, pc) name the op for items. */
+static int immediate(async_loop *L, struct actor *self, const struct op *o, int a, int life, int pc,
+                     int *val)
+{
+    int rc = 0, j = o->obj % P->nact;
+
+    switch (o->kind) {
+    case OP_EV_SET:
+        async_event_set(L, &EVS[o->obj % NEV]);
+        break;
+    case OP_EV_CLEAR:
+        async_event_clear(&EVS[o->obj % NEV]);
+        break;
+    case OP_SEM_REL:
+        rc = async_sem_release(L, &SEMS[o->obj % NSEM]);
+        break;
+    case OP_SEM_TRY:
+        rc = async_sem_try_acquire(&SEMS[o->obj % NSEM]);
+        break;
+    case OP_LOCK_REL:
+        rc = async_lock_release(L, &LOCKS[o->obj % NLOCK]);
+        if (rc == 0 && self)
+            self->holds[o->obj % NLOCK] = false;
+        break;
+    case OP_LOCK_TRY:
+        rc = async_lock_try_acquire(L, &LOCKS[o->obj % NLOCK]);
+        if (rc == 0 && self)
+            self->holds[o->obj % NLOCK] = true;
+        break;
+    case OP_Q_TRYPUT: {
+        int item = item_value(a, life, pc);
+        rc = async_queue_try_put(L, &QS[o->obj % NQ], &item);
+        break;
+    }
+    case OP_Q_TRYGET: {
+        int item = 0;
+        rc = async_queue_try_get(L, &QS[o->obj % NQ], &item);
+        if (rc == 0)
+            *val = item;
+        break;
+    }
+    case OP_Q_CLOSE:
+        async_queue_close(L, &QS[o->obj % NQ]);
+        break;
+    case OP_SPAWN:
+        if (model_kb_join_respawn && joined_now(j))
+            return 1;
+        rc = async_spawn(L, &A[j].task, actor_task);
+        if (rc == 0)
+            new_life(j, 0);
+        break;
+    case OP_CANCEL:
+        rc = async_cancel(L, &A[j].task);
+        break;
+    case OP_G_SPAWN:
+        j = o->arg % P->nact;
+        if ((model_kb_join_respawn && joined_now(j)) || waiter_at_or_above(o->obj % NGROUP, j))
+            return 1;
+        rc = async_group_spawn(L, &GS[o->obj % NGROUP], &A[j].task, actor_task);
+        if (rc == 0)
+            new_life(j, o->obj % NGROUP + 1);
+        break;
+    case OP_G_REAP:
+        rc = (int)async_group_reap(&GS[o->obj % NGROUP]);
+        break;
+    case OP_G_CANCEL:
+        rc = (int)async_group_cancel(L, &GS[o->obj % NGROUP]);
+        break;
+    default:
+        rc = 1; /* nothing to do (a scope op outside a task, a nop) */
+        break;
+    }
+    return rc;
+}
+
+#define OP (f->lf->ops[f->pc])
+#define OBJ(n) (OP.obj % (n))
+/* Await `expr` into f->rc, inside async_await_for when the op says so. */
+#define AWAIT(expr)                                                                           \
+    do {                                                                                      \
+        if (OP.tmo) {                                                                         \
+            f->tticks = timer_ticks(P->nact, f->id, f->nscopes + 1, rel_now(L), OP.td);       \
+            async_await_for(&f->wf, f->tticks, f->rc, expr);                                  \
+        } else {                                                                              \
+            async_await_rc(f->rc, expr);                                                      \
+        }                                                                                     \
+    } while (0)
+
+static int actor_body(async_loop *L, struct actor *f)
+{
+    async_begin(L, &f->co);
+    f->nscopes = 0;
+    memset(f->holds, 0, sizeof f->holds);
+    for (f->pc = 0; f->pc < f->lf->n; f->pc++) {
+        f->rc = 0;
+        f->val = 0;
+        n_ops++;
+        if (OP.kind == OP_SLEEP) {
+            f->ticks = timer_ticks(P->nact, f->id, 0, rel_now(L), OP.d);
+            AWAIT(async_sleep(L, f->ticks));
+        } else if (OP.kind == OP_YIELD) {
+            async_yield(); /* an interruption propagates: the life ends */
+        } else if (OP.kind == OP_EV_WAIT) {
+            AWAIT(async_event_wait(L, &EVS[OBJ(NEV)]));
+        } else if (OP.kind == OP_SEM_ACQ) {
+            AWAIT(async_sem_acquire(L, &SEMS[OBJ(NSEM)]));
+        } else if (OP.kind == OP_LOCK_ACQ) {
+            AWAIT(async_lock_acquire(L, &LOCKS[OBJ(NLOCK)]));
+            if (f->rc == 0)
+                f->holds[OBJ(NLOCK)] = true;
+        } else if (OP.kind == OP_Q_PUT) {
+            f->item = item_value(f->id, f->life, f->pc);
+            AWAIT(async_queue_put(L, &QS[OBJ(NQ)], &f->item));
+        } else if (OP.kind == OP_Q_GET) {
+            f->item = 0;
+            AWAIT(async_queue_get(L, &QS[OBJ(NQ)], &f->item));
+            if (f->rc == 0)
+                f->val = f->item;
+        } else if (OP.kind == OP_JOIN) {
+            if (OP.obj % P->nact < f->id ||
+                (model_kb_waiter_slot && woken_joiner(OP.obj % P->nact, f->id))) {
+                f->rc = 1;
+            } else {
+                f->joining = OP.obj % P->nact + 1;
+                AWAIT(async_join(L, &A[OP.obj % P->nact].task));
+                f->joining = 0;
+            }
+        } else if (OP.kind == OP_G_WAIT) {
+            if (running_member_at_or_below(OBJ(NGROUP), f->id) ||
+                (model_kb_waiter_slot && woken_group_waiter(OBJ(NGROUP), f->id))) {
+                f->rc = 1;
+            } else {
+                f->gwaiting = OBJ(NGROUP) + 1;
+                AWAIT(async_group_wait(L, &GS[OBJ(NGROUP)]));
+                f->gwaiting = 0;
+            }
+        } else if (OP.kind == OP_G_NEXT) {
+            if (model_kb_waiter_slot && woken_group_waiter(OBJ(NGROUP), f->id)) {
+                f->rc = 1;
+            } else {
+                f->done = NULL;
+                f->gnexting = OBJ(NGROUP) + 1;
+                AWAIT(async_group_next(L, &GS[OBJ(NGROUP)], &f->done));
+                f->gnexting = 0;
+                if (f->rc == 0)
+                    f->val = actor_index(f->done) + 1;
+            }
+        } else if (OP.kind == OP_T_BEGIN) {
+            if (f->nscopes < MAX_SCOPES) {
+                f->ticks = timer_ticks(P->nact, f->id, f->nscopes + 1, rel_now(L), OP.d);
+                f->rc = async_timeout_begin(&f->scopes[f->nscopes], f->ticks);
+                if (f->rc == 0)
+                    f->nscopes++;
+            } else {
+                f->rc = 1;
+            }
+        } else if (OP.kind == OP_T_END) {
+            f->rc = f->nscopes ? async_timeout_end(&f->scopes[--f->nscopes]) : 1;
+        } else if (OP.kind == OP_T_END_BAD) {
+            f->rc = f->nscopes >= 2 ? async_timeout_end(&f->scopes[f->nscopes - 2]) : 1;
+        } else {
+            f->rc = immediate(L, f, &OP, f->id, f->life, f->pc, &f->val);
+        }
+        evbuf_add(cur, E_OP, f->id, f->life, f->pc, f->rc, f->val);
+    }
+    async_return(f->lf->ret);
+    async_finally;
+    for (f->k = 0; f->k < NLOCK; f->k++)
+        if (f->holds[f->k] && async_lock_release(L, &LOCKS[f->k]) == 0)
+            f->holds[f->k] = false;
+    evbuf_add(cur, E_END, f->id, f->life, f->pc, async_error(), 0);
+    async_end;
+}
+
+static int actor_task(async_loop *L, async_task *self)
+{
+    struct actor *f = async_frame(self, struct actor, task);
+    evbuf_add(cur, E_STEP, f->id, f->life, f->pc, 0, 0);
+    return actor_body(L, f);
+}
+
+static void real_start(const struct prog *p)
+{
+    int i;
+    P = p;
+    cur = NULL;
+    n_ops = 0;
+    memset(A, 0, sizeof A);
+    for (i = 0; i < MAX_ACTORS; i++)
+        A[i].id = i;
+    async_vclock_init(&VC, (async_tick)p->start, false);
+    async_loop_init(&L0, &VC.port);
+#if ASYNC_CONF_DEBUG
+    async_debug_set_slow_step(&L0, 0);
+#endif
+    for (i = 0; i < NEV; i++)
+        async_event_init(&EVS[i]);
+    for (i = 0; i < NSEM; i++)
+        async_sem_init(&SEMS[i], p->sem_init[i], p->sem_max[i]);
+    for (i = 0; i < NLOCK; i++)
+        async_lock_init(&LOCKS[i]);
+    for (i = 0; i < NQ; i++)
+        async_queue_init(&QS[i], qbuf[i], sizeof qbuf[i][0], p->qcap[i]);
+    for (i = 0; i < NGROUP; i++)
+        async_group_init(&GS[i], gslots[i], GROUP_CAP, i == 1 ? ASYNC_GROUP_CANCEL_ON_ERROR : 0);
+}
+
+static void real_action(const struct prog *p, int i, struct evbuf *out)
+{
+    const struct action *ac = &p->actions[i];
+    cur = out;
+    if (ac->kind == ACT_EXT) {
+        int val = 0, rc = immediate(&L0, NULL, &ac->op, p->nact, 0, i, &val);
+        evbuf_add(out, E_EXT, -1, 0, i, rc, val);
+        n_ops++;
+    } else {
+        if (ac->kind == ACT_ADVANCE)
+            async_vclock_advance(&VC, ac->d);
+        if (async_run_once(&L0) > 0) /* a pass that stepped nothing is not counted */
+            n_ops++;
+    }
+    cur = NULL;
+}
+
+static bool real_drain(const struct prog *p, struct evbuf *out)
+{
+    int j;
+    bool all_done = true;
+    cur = out;
+    for (j = 0; j < p->nact; j++) {
+        int s = async_task_state(&A[j].task);
+        if (s != ASYNC_TASK_IDLE && s != ASYNC_TASK_DONE) {
+            all_done = false;
+            evbuf_add(out, E_EXT, j, 0, -1, async_cancel(&L0, &A[j].task), 0);
+        }
+    }
+    if (!all_done)
+        async_run_once(&L0);
+    cur = NULL;
+    return all_done;
+}
+
+static void real_snapshot(const struct prog *p, struct snap *s)
+{
+    int i;
+    async_tick d;
+    memset(s, 0, sizeof *s);
+    for (i = 0; i < p->nact; i++) {
+        s->state[i] = (int)async_task_state(&A[i].task);
+        s->cancelled[i] = s->state[i] != ASYNC_TASK_IDLE && async_task_cancelled(&A[i].task);
+        s->result[i] = s->state[i] == ASYNC_TASK_DONE ? async_task_result(&A[i].task) : 0;
+    }
+    for (i = 0; i < NEV; i++)
+        s->ev_set[i] = async_event_is_set(&EVS[i]);
+    for (i = 0; i < NSEM; i++)
+        s->sem[i] = async_sem_value(&SEMS[i]);
+    for (i = 0; i < NLOCK; i++)
+        s->locked[i] = async_lock_locked(&LOCKS[i]);
+    for (i = 0; i < NQ; i++) {
+        s->qsize[i] = async_queue_size(&QS[i]);
+        s->qclosed[i] = async_queue_closed(&QS[i]);
+    }
+    for (i = 0; i < NGROUP; i++)
+        s->grunning[i] = async_group_running(&GS[i]);
+    s->ntasks = async_loop_tasks(&L0);
+    s->pending = async_loop_pending(&L0);
+    s->timers = async_loop_next_deadline(&L0, &d);
+    s->next_deadline = s->timers ? (int64_t)(uint32_t)(async_tick)(d - (async_tick)p->start) : 0;
+    s->now = rel_now(&L0);
+}
+
+static unsigned long real_ops(void)
+{
+    return n_ops;
+}
+
+const struct side real_side = {"core", real_start, real_action, real_drain, real_snapshot,
+                               real_ops};

@@ -1,0 +1,989 @@
+/* The reference model: what the README ("Semantics worth knowing",
+ * "Misuse and what it returns") and the contracts in async.h sections 6
+ * and 7 say a program must do, as plain C with no coroutines.
+ *
+ *  - Scheduling: one FIFO run queue.  A pass reads the clock, fires the
+ *    timers that are due in deadline order (programs never arm two timers
+ *    for the same tick), then steps the tasks that were ready when the
+ *    batch began, once each; tasks readied meanwhile wait for the next
+ *    pass.
+ *  - Waking a suspended task detaches it from what it waited on and
+ *    queues it with a result its await returns when it runs.  A task that
+ *    was handed a result keeps it: interruptions reach only tasks that
+ *    are still suspended (and not draining a join or a group).
+ *  - Cancellation is sticky: every await after it reports ASYNC_ECANCELED
+ *    at once; a task cancelled before it first ran finishes with it
+ *    without running.  Timeout scopes: every await inside an expired,
+ *    still open scope reports ASYNC_ETIMEDOUT.
+ *  - Hand-over is FIFO without stealing (locks, permits, queue items and
+ *    free slots).
+ *
+ * Where the documents are silent the model follows what asyncio does,
+ * or (for orders asyncio leaves unspecified: waking a queue's putters
+ * before its getters on close, cancelling group members in slot order)
+ * the core's documented data structures.                                */
+#include "prog.h"
+#include <string.h>
+
+/* the codes of async.h, restated so the model does not include it */
+enum {
+    ECANCELED = -1, ETIMEDOUT = -2, ECLOSED = -3, EBUSY = -4, EINVAL = -5, EAGAIN = -6,
+    ENOSPC = -7, EPERM = -9, EDEADLK = -10, EDONE = -11, EALREADY = -12, EOVERFLOW = -15,
+    ENOENT = -16, PENDING = -2147483647 - 1
+};
+enum { S_IDLE, S_READY, S_RUNNING, S_WAITING, S_DONE }; /* = enum async_task_state */
+enum { W_NONE, W_TIMER, W_EVENT, W_SEM, W_LOCK, W_QGET, W_QPUT, W_JOIN, W_GROUP };
+
+/* Known-bug switches: see known_bugs in main.c. */
+int model_kb_await_for_errors;
+int model_kb_join_respawn;
+int model_kb_waiter_slot;
+
+struct scope {
+    int64_t deadline;
+    bool armed, fired;
+};
+
+struct mtask {
+    int state;
+    bool cancel, started, drain, woken;
+    int wresult, result;
+    int group;  /* group holding it as a member, or -1 */
+    int joiner; /* actor suspended joining it, or -1  */
+    int wkind, wobj;
+    int64_t wake_at; /* W_TIMER */
+    bool armed;
+    /* the interpreter */
+    int spawns, life, pc;
+    int join_spawns; /* the life of the task being joined */
+    const struct life *lf;
+    bool fresh, in_op;
+    int nscopes;
+    struct scope sc[MAX_SCOPES + 1]; /* [nscopes] is await_for's while wf_open */
+    bool wf_open;
+    bool holds[NLOCK];
+};
+
+struct list {
+    int n;
+    int v[MAX_ACTORS * 2];
+};
+
+static const struct prog *P;
+static struct mtask T[MAX_ACTORS];
+static struct list runq;
+static int64_t vnow, lnow; /* virtual clock; the loop's cached time (relative) */
+static struct evbuf *cur;
+static unsigned long n_ops;
+static int cur_task = -1;
+/* what the generated programs exercise (--stats) */
+unsigned long model_stat[8];
+enum { ST_SCRIPT, ST_STEPS, ST_SUSPENDS, ST_SLEEPS_FIRED, ST_SCOPES_FIRED, ST_CANCELS, ST_HANDOVERS,
+       ST_IDLE_PASSES };
+
+static bool ev_set[NEV];
+static struct list ev_w[NEV];
+static unsigned sem_count[NSEM];
+static struct list sem_w[NSEM];
+static int lock_owner[NLOCK];
+static struct list lock_w[NLOCK];
+static struct {
+    int items[QCAP_MAX];
+    int count;
+    unsigned held[2];
+    bool closed;
+    struct list w[2]; /* 0: getters, 1: putters */
+} Q[NQ];
+static struct {
+    int slots[GROUP_CAP];
+    int count, running, error, waiter;
+    bool wait_any;
+    struct list done;
+} G[NGROUP];
+
+/* ---- small helpers ---- */
+
+static void push(struct list *l, int v)
+{
+    l->v[l->n++] = v;
+}
+
+static int pop(struct list *l)
+{
+    int v = l->v[0];
+    memmove(l->v, l->v + 1, sizeof l->v[0] * (size_t)--l->n);
+    return v;
+}
+
+static void removev(struct list *l, int v)
+{
+    int i;
+    for (i = 0; i < l->n; i++)
+        if (l->v[i] == v) {
+            memmove(l->v + i, l->v + i + 1, sizeof l->v[0] * (size_t)(l->n - i - 1));
+            l->n--;
+            return;
+        }
+}
+
+static void emit(int kind, int a, int life, int pc, int rc, int val)
+{
+    if (cur)
+        evbuf_add(cur, kind, a, life, pc, rc, val);
+}
+
+static int misuse(int code)
+{
+    emit(E_MISUSE, -1, 0, 0, code, 0);
+    return code;
+}
+
+static uint32_t rel(void)
+{
+    return (uint32_t)lnow;
+}
+
+/* ---- waking ---- */
+
+static void detach(int t)
+{
+    struct mtask *k = &T[t];
+    switch (k->wkind) {
+    case W_TIMER:
+        k->armed = false;
+        break;
+    case W_EVENT:
+        removev(&ev_w[k->wobj], t);
+        break;
+    case W_SEM:
+        removev(&sem_w[k->wobj], t);
+        break;
+    case W_LOCK:
+        removev(&lock_w[k->wobj], t);
+        break;
+    case W_QGET:
+        removev(&Q[k->wobj].w[0], t);
+        break;
+    case W_QPUT:
+        removev(&Q[k->wobj].w[1], t);
+        break;
+    case W_JOIN:  /* the joiner keeps its claim until its join returns */
+    case W_GROUP: /* so does a group's waiter */
+        break;
+    }
+    k->wkind = W_NONE;
+}
+
+static void make_ready(int t, int r)
+{
+    T[t].state = S_READY;
+    T[t].woken = true;
+    T[t].wresult = r;
+    push(&runq, t);
+}
+
+static void wake(int t, int r)
+{
+    if (t < 0 || T[t].state != S_WAITING)
+        return;
+    if (r == 0)
+        model_stat[ST_HANDOVERS]++;
+    detach(t);
+    make_ready(t, r);
+}
+
+static void interrupt(int t, int code)
+{
+    if (!T[t].drain)
+        wake(t, code);
+}
+
+static void suspend(int t, int kind, int obj)
+{
+    T[t].state = S_WAITING;
+    T[t].wkind = kind;
+    T[t].wobj = obj;
+}
+
+static void wait_on(int t, struct list *l, int kind, int obj)
+{
+    push(l, t);
+    suspend(t, kind, obj);
+}
+
+static int icode(int t)
+{
+    const struct mtask *k = &T[t];
+    int i;
+    if (k->cancel)
+        return ECANCELED;
+    for (i = 0; i < k->nscopes + (k->wf_open ? 1 : 0); i++)
+        if (k->sc[i].fired)
+            return ETIMEDOUT;
+    return 0;
+}
+
+static void fire_scope(int t, int i)
+{
+    T[t].sc[i].armed = false;
+    T[t].sc[i].fired = true;
+    interrupt(t, ETIMEDOUT);
+}
+
+/* ---- tasks ---- */
+
+static int cancel(int j)
+{
+    if (T[j].state == S_IDLE)
+        return misuse(EINVAL);
+    if (T[j].state == S_DONE)
+        return EDONE;
+    if (T[j].cancel)
+        return EALREADY;
+    T[j].cancel = true;
+    model_stat[ST_CANCELS]++;
+    interrupt(j, ECANCELED);
+    return 0;
+}
+
+static bool busy(int j)
+{
+    return (T[j].state != S_IDLE && T[j].state != S_DONE) || T[j].group >= 0;
+}
+
+/* Known bug join-after-respawn: a task is not re-spawned while another
+ * is inside a join on it (both sides skip such spawns). */
+static bool joined_now(int j)
+{
+    int x;
+    for (x = 0; x < P->nact; x++)
+        if (x != j && T[x].in_op && T[x].lf->ops[T[x].pc].kind == OP_JOIN &&
+            T[x].lf->ops[T[x].pc].obj % P->nact == j)
+            return true;
+    return false;
+}
+
+/* Known bug waiter-slot-cleared-on-wakeup: no join on j (group op on g)
+ * while another task that is inside one has been woken and not run yet. */
+static bool woken_inside(int kind, int obj, int self)
+{
+    int x;
+    for (x = 0; x < P->nact; x++) {
+        const struct op *o;
+        if (x == self || !T[x].in_op || T[x].state != S_READY)
+            continue;
+        o = &T[x].lf->ops[T[x].pc];
+        if (kind == OP_JOIN ? (o->kind == OP_JOIN && o->obj % P->nact == obj)
+                            : ((o->kind == OP_G_WAIT || o->kind == OP_G_NEXT) &&
+                               o->obj % NGROUP == obj))
+            return true;
+    }
+    return false;
+}
+
+/* Waits form no cycle: see real.c. */
+static bool running_member_at_or_below(int g, int self)
+{
+    int j;
+    for (j = 0; j <= self && j < P->nact; j++)
+        if (T[j].group == g && T[j].state != S_DONE)
+            return true;
+    return false;
+}
+
+static bool waiter_at_or_above(int g, int j)
+{
+    int x;
+    for (x = j; x < P->nact; x++)
+        if (T[x].in_op && T[x].lf->ops[T[x].pc].kind == OP_G_WAIT &&
+            T[x].lf->ops[T[x].pc].obj % NGROUP == g)
+            return true;
+    return false;
+}
+
+static int start(int j)
+{
+    struct mtask *k = &T[j];
+    if (busy(j))
+        return misuse(EBUSY);
+    k->state = S_READY;
+    k->cancel = k->started = k->drain = k->woken = false;
+    k->joiner = -1;
+    k->group = -1;
+    k->wkind = W_NONE;
+    k->lf = life_of(P, j, k->spawns);
+    k->life = k->spawns++;
+    k->pc = 0;
+    k->fresh = true;
+    k->in_op = false;
+    push(&runq, j);
+    return 0;
+}
+
+static void group_cancel_all(int g, int *count)
+{
+    int i, n = 0;
+    for (i = 0; i < G[g].count; i++)
+        n += cancel(G[g].slots[i]) == 0;
+    if (count)
+        *count = n;
+}
+
+static void member_done(int g, int t, int rc)
+{
+    G[g].running--;
+    push(&G[g].done, t);
+    if (rc < 0 && rc != ECANCELED && G[g].error == 0) {
+        G[g].error = rc;
+        if (g == 1) /* group 1 is a TaskGroup */
+            group_cancel_all(g, NULL);
+    }
+    if (G[g].running == 0 || G[g].wait_any)
+        wake(G[g].waiter, 0);
+}
+
+static void finish(int t, int rc)
+{
+    struct mtask *k = &T[t];
+    k->state = S_DONE;
+    k->result = rc;
+    k->woken = k->drain = false;
+    k->in_op = false;
+    if (k->group >= 0) {
+        member_done(k->group, t, rc);
+    } else if (k->joiner >= 0) {
+        int j = k->joiner;
+        k->joiner = -1;
+        wake(j, rc);
+    }
+}
+
+static int reap_one(int g)
+{
+    int t, i = 0;
+    if (G[g].done.n == 0)
+        return -1;
+    t = pop(&G[g].done);
+    while (G[g].slots[i] != t)
+        i++;
+    G[g].slots[i] = G[g].slots[--G[g].count];
+    T[t].group = -1;
+    return t;
+}
+
+static int group_park(int g, int t, bool any)
+{
+    G[g].wait_any = any;
+    G[g].waiter = t;
+    suspend(t, W_GROUP, g);
+    return PENDING;
+}
+
+/* ---- primitives ---- */
+
+static void lock_pass(int k)
+{
+    lock_owner[k] = lock_w[k].n ? lock_w[k].v[0] : -1;
+    wake(lock_owner[k], 0);
+}
+
+static int lock_release(int t, int k)
+{
+    if (lock_owner[k] < 0 || lock_owner[k] != t)
+        return misuse(EPERM);
+    lock_pass(k);
+    return 0;
+}
+
+static int lock_try(int t, int k)
+{
+    if (t < 0 || lock_owner[k] == t)
+        return misuse(t < 0 ? EPERM : EDEADLK);
+    if (lock_owner[k] >= 0)
+        return EAGAIN;
+    lock_owner[k] = t;
+    return 0;
+}
+
+static unsigned q_avail(int q, int side)
+{
+    return side ? (unsigned)(P->qcap[q] - (unsigned)Q[q].count) : (unsigned)Q[q].count;
+}
+
+static void q_move(int q, int side, int *item)
+{
+    if (side) {
+        Q[q].items[Q[q].count++] = *item;
+    } else {
+        *item = Q[q].items[0];
+        memmove(Q[q].items, Q[q].items + 1, sizeof(int) * (size_t)--Q[q].count);
+    }
+    side = !side;
+    while (q_avail(q, side) > Q[q].held[side] && Q[q].w[side].n) {
+        wake(Q[q].w[side].v[0], 0);
+        Q[q].held[side]++;
+    }
+}
+
+static int q_try(int q, int side, int *item)
+{
+    if (Q[q].closed && (side || (unsigned)Q[q].count <= Q[q].held[0]))
+        return ECLOSED;
+    if (q_avail(q, side) <= Q[q].held[side])
+        return EAGAIN;
+    q_move(q, side, item);
+    return 0;
+}
+
+static void q_close(int q)
+{
+    Q[q].closed = true;
+    while (Q[q].w[1].n)
+        wake(Q[q].w[1].v[0], ECLOSED);
+    while (Q[q].w[0].n)
+        wake(Q[q].w[0].v[0], ECLOSED);
+}
+
+/* Operations that never suspend; t < 0 is the harness. */
+static int immediate(int t, const struct op *o, int a, int life, int pc, int *val)
+{
+    int j = o->obj % P->nact, g = o->obj % NGROUP, s = o->obj % NSEM, n;
+    switch (o->kind) {
+    case OP_EV_SET:
+        ev_set[o->obj % NEV] = true;
+        while (ev_w[o->obj % NEV].n)
+            wake(ev_w[o->obj % NEV].v[0], 0);
+        return 0;
+    case OP_EV_CLEAR:
+        ev_set[o->obj % NEV] = false;
+        return 0;
+    case OP_SEM_REL:
+        if (sem_w[s].n) {
+            wake(sem_w[s].v[0], 0);
+            return 0;
+        }
+        if (P->sem_max[s] && sem_count[s] >= P->sem_max[s])
+            return misuse(EOVERFLOW);
+        sem_count[s]++;
+        return 0;
+    case OP_SEM_TRY:
+        if (sem_count[s] == 0)
+            return EAGAIN;
+        sem_count[s]--;
+        return 0;
+    case OP_LOCK_REL:
+        n = lock_release(t, o->obj % NLOCK);
+        if (n == 0 && t >= 0)
+            T[t].holds[o->obj % NLOCK] = false;
+        return n;
+    case OP_LOCK_TRY:
+        n = lock_try(t, o->obj % NLOCK);
+        if (n == 0 && t >= 0)
+            T[t].holds[o->obj % NLOCK] = true;
+        return n;
+    case OP_Q_TRYPUT: {
+        int item = item_value(a, life, pc);
+        return q_try(o->obj % NQ, 1, &item);
+    }
+    case OP_Q_TRYGET: {
+        int item = 0;
+        n = q_try(o->obj % NQ, 0, &item);
+        if (n == 0)
+            *val = item;
+        return n;
+    }
+    case OP_Q_CLOSE:
+        q_close(o->obj % NQ);
+        return 0;
+    case OP_SPAWN:
+        if (model_kb_join_respawn && joined_now(j))
+            return 1;
+        return start(j);
+    case OP_CANCEL:
+        return cancel(j);
+    case OP_G_SPAWN:
+        j = o->arg % P->nact;
+        if ((model_kb_join_respawn && joined_now(j)) || waiter_at_or_above(g, j))
+            return 1;
+        if (G[g].count == GROUP_CAP)
+            return ENOSPC;
+        if (g == 1 && G[g].error)
+            return ECANCELED;
+        if ((n = start(j)) < 0)
+            return n;
+        T[j].group = g;
+        G[g].slots[G[g].count++] = j;
+        G[g].running++;
+        return 0;
+    case OP_G_REAP:
+        n = 0;
+        while (reap_one(g) >= 0)
+            n++;
+        return n;
+    case OP_G_CANCEL:
+        group_cancel_all(g, &n);
+        return n;
+    default:
+        return 1;
+    }
+}
+
+/* ---- awaits: begin (first call) and resume (after a wake-up) ---- */
+
+static int op_begin(int t, const struct op *o)
+{
+    struct mtask *k = &T[t];
+    int j = o->obj % P->nact, q = o->obj % NQ, g = o->obj % NGROUP, x;
+    uint32_t ticks;
+
+    switch (o->kind) {
+    case OP_SLEEP:
+        ticks = timer_ticks(P->nact, t, 0, rel(), o->d);
+        if (ticks == 0) {
+            make_ready(t, 0);
+        } else {
+            suspend(t, W_TIMER, 0);
+            k->wake_at = lnow + ticks;
+            k->armed = true;
+        }
+        return PENDING;
+    case OP_EV_WAIT:
+        if (ev_set[o->obj % NEV])
+            return 0;
+        wait_on(t, &ev_w[o->obj % NEV], W_EVENT, o->obj % NEV);
+        return PENDING;
+    case OP_SEM_ACQ:
+        x = o->obj % NSEM;
+        if (sem_count[x]) {
+            sem_count[x]--;
+            return 0;
+        }
+        wait_on(t, &sem_w[x], W_SEM, x);
+        return PENDING;
+    case OP_LOCK_ACQ:
+        x = lock_try(t, o->obj % NLOCK);
+        if (x != EAGAIN)
+            return x;
+        wait_on(t, &lock_w[o->obj % NLOCK], W_LOCK, o->obj % NLOCK);
+        return PENDING;
+    case OP_Q_PUT:
+    case OP_Q_GET: {
+        int side = o->kind == OP_Q_PUT, item = item_value(t, k->life, k->pc);
+        x = q_try(q, side, &item);
+        if (x == EAGAIN) {
+            wait_on(t, &Q[q].w[side], side ? W_QPUT : W_QGET, q);
+            return PENDING;
+        }
+        if (x == 0 && !side)
+            return 1000000000 + item; /* tagged: an item was taken */
+        return x;
+    }
+    case OP_JOIN:
+        if (T[j].state == S_IDLE || j == t)
+            return misuse(j == t ? EDEADLK : EINVAL);
+        if (T[j].state == S_DONE)
+            return T[j].result;
+        if (T[j].joiner >= 0 || T[j].group >= 0)
+            return misuse(EBUSY);
+        T[j].joiner = t;
+        k->join_spawns = T[j].spawns;
+        suspend(t, W_JOIN, j);
+        return PENDING;
+    case OP_G_WAIT:
+        if (G[g].waiter >= 0)
+            return misuse(EBUSY);
+        return G[g].running ? group_park(g, t, false) : G[g].error;
+    case OP_G_NEXT:
+        if (G[g].waiter >= 0)
+            return misuse(EBUSY);
+        if ((x = reap_one(g)) >= 0)
+            return 1000000000 + x + 1;
+        return G[g].running ? group_park(g, t, true) : ENOENT;
+    }
+    return EINVAL;
+}
+
+static int op_resume(int t, const struct op *o, int r)
+{
+    struct mtask *k = &T[t];
+    int j = o->obj % P->nact, q = o->obj % NQ, g = o->obj % NGROUP, x;
+
+    switch (o->kind) {
+    case OP_Q_PUT:
+    case OP_Q_GET: {
+        int side = o->kind == OP_Q_PUT, item = item_value(t, k->life, k->pc);
+        if (r != 0)
+            return r;
+        Q[q].held[side]--;
+        q_move(q, side, &item);
+        return side ? 0 : 1000000000 + item;
+    }
+    case OP_JOIN:
+        if (k->drain) {
+            k->drain = false;
+            return icode(t);
+        }
+        /* the life joined has finished (and may have been re-spawned) */
+        if (T[j].state == S_DONE || T[j].spawns != k->join_spawns)
+            return r;
+        cancel(j); /* interrupted: take the joined task down too */
+        k->drain = true;
+        T[j].joiner = t;
+        k->join_spawns = T[j].spawns;
+        suspend(t, W_JOIN, j);
+        return PENDING;
+    case OP_G_WAIT:
+        if (r < 0 && !k->drain) {
+            group_cancel_all(g, NULL);
+            k->drain = true;
+        }
+        if (G[g].running)
+            return group_park(g, t, false);
+        if (k->drain) {
+            k->drain = false;
+            return icode(t);
+        }
+        return G[g].error;
+    case OP_G_NEXT:
+        if (r < 0)
+            return r;
+        if ((x = reap_one(g)) >= 0)
+            return 1000000000 + x + 1;
+        return G[g].running ? group_park(g, t, true) : ENOENT;
+    default:
+        return r;
+    }
+}
+
+/* ---- the interpreter ---- */
+
+static void life_end(int t, int rc)
+{
+    struct mtask *k = &T[t];
+    int i;
+    for (i = 0; i < NLOCK; i++)
+        if (k->holds[i] && lock_release(t, i) == 0)
+            k->holds[i] = false;
+    emit(E_END, t, k->life, k->pc, rc, 0);
+    for (i = 0; i <= MAX_SCOPES; i++)
+        k->sc[i].armed = false;
+    k->nscopes = 0;
+    k->wf_open = false;
+    finish(t, rc);
+}
+
+/* An await has produced r (not PENDING): close await_for's scope and
+ * report.  Returns the value to store. */
+static void await_done(int t, const struct op *o, int r)
+{
+    struct mtask *k = &T[t];
+    int val = 0;
+    if (r >= 1000000000) { /* an item or a group member */
+        val = r - 1000000000;
+        r = 0;
+    }
+    if (o->tmo && k->wf_open) {
+        bool fired = k->sc[k->nscopes].fired;
+        k->sc[k->nscopes].armed = false;
+        k->wf_open = false;
+        /* A result that arrived in time is kept (README: "async_await_for
+         * returns the operation's own result when it arrived in time"). */
+        if (model_kb_await_for_errors && fired && r < 0 && !k->cancel)
+            r = ETIMEDOUT;
+    }
+    if (o->kind == OP_LOCK_ACQ && r == 0)
+        k->holds[o->obj % NLOCK] = true;
+    if (o->kind == OP_JOIN && T[o->obj % P->nact].joiner == t)
+        T[o->obj % P->nact].joiner = -1;
+    if ((o->kind == OP_G_WAIT || o->kind == OP_G_NEXT) && G[o->obj % NGROUP].waiter == t)
+        G[o->obj % NGROUP].waiter = -1;
+    emit(E_OP, t, k->life, k->pc, r, val);
+    k->pc++;
+}
+
+/* Start the await of op o.  Returns true if the task suspended. */
+static bool await_start(int t, const struct op *o)
+{
+    struct mtask *k = &T[t];
+    int r = icode(t);
+
+    if (o->tmo && r == 0) {
+        uint32_t ticks = timer_ticks(P->nact, t, k->nscopes + 1, rel(), o->td);
+        struct scope *s = &k->sc[k->nscopes];
+        k->wf_open = true;
+        s->deadline = lnow + ticks;
+        s->armed = ticks > 0;
+        s->fired = ticks == 0;
+        r = icode(t);
+    }
+    if (r == 0)
+        r = op_begin(t, o);
+    if (r == PENDING) {
+        k->in_op = true;
+        model_stat[ST_SUSPENDS]++;
+        return true;
+    }
+    await_done(t, o, r);
+    return false;
+}
+
+static void run(int t)
+{
+    struct mtask *k = &T[t];
+    while (k->pc < k->lf->n) {
+        const struct op *o = &k->lf->ops[k->pc];
+        int r, val = 0;
+        n_ops++;
+        model_stat[ST_SCRIPT]++;
+        if (o->kind == OP_YIELD) {
+            r = icode(t);
+            if (r < 0) {
+                life_end(t, r);
+                return;
+            }
+            make_ready(t, 0);
+            k->in_op = true;
+            return;
+        }
+        if ((o->kind == OP_JOIN && o->obj % P->nact < t) ||
+            (o->kind == OP_G_WAIT && running_member_at_or_below(o->obj % NGROUP, t)) ||
+            (model_kb_waiter_slot && o->kind == OP_JOIN && woken_inside(OP_JOIN, o->obj % P->nact, t)) ||
+            (model_kb_waiter_slot && (o->kind == OP_G_WAIT || o->kind == OP_G_NEXT) &&
+             woken_inside(OP_G_WAIT, o->obj % NGROUP, t))) {
+            emit(E_OP, t, k->life, k->pc, 1, 0); /* skipped: it could close a cycle */
+            k->pc++;
+            continue;
+        }
+        if (op_is_await(o->kind)) {
+            if (await_start(t, o))
+                return;
+            continue;
+        }
+        switch (o->kind) {
+        case OP_T_BEGIN:
+            if (k->nscopes < MAX_SCOPES) {
+                uint32_t ticks = timer_ticks(P->nact, t, k->nscopes + 1, rel(), o->d);
+                struct scope *s = &k->sc[k->nscopes++];
+                s->deadline = lnow + ticks;
+                s->armed = ticks > 0;
+                s->fired = ticks == 0;
+                r = 0;
+            } else {
+                r = 1;
+            }
+            break;
+        case OP_T_END:
+            if (k->nscopes) {
+                struct scope *s = &k->sc[--k->nscopes];
+                s->armed = false;
+                r = s->fired ? ETIMEDOUT : 0;
+            } else {
+                r = 1;
+            }
+            break;
+        case OP_T_END_BAD:
+            r = k->nscopes >= 2 ? misuse(EINVAL) : 1;
+            break;
+        default:
+            r = immediate(t, o, t, k->life, k->pc, &val);
+            break;
+        }
+        emit(E_OP, t, k->life, k->pc, r, val);
+        k->pc++;
+    }
+    life_end(t, k->lf->ret);
+}
+
+static void step(int t)
+{
+    struct mtask *k = &T[t];
+    if (k->cancel && !k->started) {
+        finish(t, ECANCELED);
+        return;
+    }
+    k->started = true;
+    k->state = S_RUNNING;
+    model_stat[ST_STEPS]++;
+    cur_task = t;
+    emit(E_STEP, t, k->life, k->pc, 0, 0);
+    if (k->fresh) {
+        k->fresh = false;
+        k->nscopes = 0;
+        k->wf_open = false;
+        memset(k->holds, 0, sizeof k->holds);
+    } else if (k->in_op) {
+        const struct op *o = &k->lf->ops[k->pc];
+        int r = k->wresult;
+        k->in_op = false;
+        k->woken = false;
+        if (o->kind == OP_YIELD) {
+            if (r == 0)
+                r = icode(t);
+            if (r < 0) {
+                life_end(t, r);
+                goto out;
+            }
+            emit(E_OP, t, k->life, k->pc, 0, 0);
+            k->pc++;
+        } else {
+            r = op_resume(t, o, r);
+            if (r == PENDING) {
+                k->in_op = true;
+                goto out;
+            }
+            await_done(t, o, r);
+        }
+    }
+    run(t);
+out:
+    cur_task = -1;
+}
+
+/* ---- timers and passes ---- */
+
+/* The earliest armed timer: a sleep (scope -1) or a scope of task *t. */
+static bool next_timer(int *t, int *scope, int64_t *when)
+{
+    int i, s;
+    bool found = false;
+    for (i = 0; i < P->nact; i++) {
+        const struct mtask *k = &T[i];
+        if (k->state == S_WAITING && k->wkind == W_TIMER && k->armed &&
+            (!found || k->wake_at < *when)) {
+            found = true;
+            *t = i;
+            *scope = -1;
+            *when = k->wake_at;
+        }
+        for (s = 0; s < k->nscopes + (k->wf_open ? 1 : 0); s++)
+            if (k->sc[s].armed && (!found || k->sc[s].deadline < *when)) {
+                found = true;
+                *t = i;
+                *scope = s;
+                *when = k->sc[s].deadline;
+            }
+    }
+    return found;
+}
+
+static int pass(void)
+{
+    int t, s, n, i;
+    int64_t when;
+
+    lnow = vnow;
+    while (next_timer(&t, &s, &when) && when <= lnow) {
+        if (s < 0) {
+            T[t].armed = false;
+            wake(t, 0);
+            model_stat[ST_SLEEPS_FIRED]++;
+        } else {
+            fire_scope(t, s);
+            model_stat[ST_SCOPES_FIRED]++;
+        }
+    }
+    n = runq.n;
+    if (n == 0)
+        model_stat[ST_IDLE_PASSES]++;
+    for (i = 0; i < n; i++)
+        step(pop(&runq));
+    return n;
+}
+
+/* ---- the side interface ---- */
+
+static void ref_start(const struct prog *p)
+{
+    int i;
+    P = p;
+    memset(T, 0, sizeof T);
+    for (i = 0; i < MAX_ACTORS; i++) {
+        T[i].group = T[i].joiner = -1;
+    }
+    runq.n = 0;
+    vnow = lnow = 0;
+    cur = NULL;
+    n_ops = 0;
+    memset(ev_set, 0, sizeof ev_set);
+    memset(ev_w, 0, sizeof ev_w);
+    memset(sem_w, 0, sizeof sem_w);
+    memset(lock_w, 0, sizeof lock_w);
+    memset(Q, 0, sizeof Q);
+    memset(G, 0, sizeof G);
+    for (i = 0; i < NSEM; i++)
+        sem_count[i] = p->sem_init[i];
+    for (i = 0; i < NLOCK; i++)
+        lock_owner[i] = -1;
+    for (i = 0; i < NGROUP; i++)
+        G[i].waiter = -1;
+}
+
+static void ref_action(const struct prog *p, int i, struct evbuf *out)
+{
+    const struct action *ac = &p->actions[i];
+    cur = out;
+    if (ac->kind == ACT_EXT) {
+        int val = 0, rc = immediate(-1, &ac->op, p->nact, 0, i, &val);
+        emit(E_EXT, -1, 0, i, rc, val);
+        n_ops++;
+    } else {
+        if (ac->kind == ACT_ADVANCE)
+            vnow += ac->d;
+        if (pass() > 0)
+            n_ops++;
+    }
+    cur = NULL;
+}
+
+static bool ref_drain(const struct prog *p, struct evbuf *out)
+{
+    int j;
+    bool all_done = true;
+    cur = out;
+    for (j = 0; j < p->nact; j++)
+        if (T[j].state != S_IDLE && T[j].state != S_DONE) {
+            all_done = false;
+            emit(E_EXT, j, 0, -1, cancel(j), 0);
+        }
+    if (!all_done)
+        pass();
+    cur = NULL;
+    return all_done;
+}
+
+static void ref_snapshot(const struct prog *p, struct snap *s)
+{
+    int i, t, sc;
+    int64_t when;
+    memset(s, 0, sizeof *s);
+    for (i = 0; i < p->nact; i++) {
+        s->state[i] = T[i].state;
+        s->cancelled[i] = T[i].state != S_IDLE && T[i].cancel;
+        s->result[i] = T[i].state == S_DONE ? T[i].result : 0;
+        if (T[i].state == S_READY || T[i].state == S_WAITING || T[i].state == S_RUNNING)
+            s->ntasks++;
+    }
+    for (i = 0; i < NEV; i++)
+        s->ev_set[i] = ev_set[i];
+    for (i = 0; i < NSEM; i++)
+        s->sem[i] = sem_count[i];
+    for (i = 0; i < NLOCK; i++)
+        s->locked[i] = lock_owner[i] >= 0;
+    for (i = 0; i < NQ; i++) {
+        s->qsize[i] = (unsigned)Q[i].count;
+        s->qclosed[i] = Q[i].closed;
+    }
+    for (i = 0; i < NGROUP; i++)
+        s->grunning[i] = (unsigned)G[i].running;
+    s->pending = runq.n > 0;
+    s->timers = next_timer(&t, &sc, &when);
+    s->next_deadline = s->timers ? when : 0;
+    s->now = lnow;
+}
+
+static unsigned long ref_ops(void)
+{
+    return n_ops;
+}
+
+const struct side ref_side = {"model", ref_start, ref_action, ref_drain, ref_snapshot, ref_ops};
