@@ -42,3 +42,58 @@ model: $(MODEL_BINS)
 	@for m in $(MODEL_BINS); do \
 	  ./$$m $(MODEL_ARGS) || exit 1; \
 	done
+
+# ---- fuzzing: clang libFuzzer with AddressSanitizer and UBSan ----
+# Targets are fuzz/fuzz_NAME.c; each has a seed corpus in fuzz/corpus/NAME
+# (read only: new inputs go to $(O)/fuzz/corpus-NAME).  A crash leaves its
+# input in $(O)/fuzz/ (crash-*); replay: $(O)/fuzz/fuzz_NAME FILE.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -std=c99 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=all -I. -Itest/model
+MODEL_LIB_SRCS := $(filter-out test/model/main.c,$(MODEL_SRCS))
+FUZZ_SRCS_sched := $(MODEL_LIB_SRCS)
+FUZZ_BINS := $(addprefix $(O)/fuzz/fuzz_,$(FUZZ_TARGETS))
+FUZZ_DEPS_STAMP := $(O)/.fuzz-deps-ok
+
+$(FUZZ_DEPS_STAMP):
+	$(Q)tools/deps clang libclang-rt-dev
+	@mkdir -p $(@D) && touch $@
+
+$(O)/fuzz/fuzz_%: fuzz/fuzz_%.c $(MODEL_HDRS) $(MODEL_SRCS) | $(FUZZ_DEPS_STAMP)
+	$(call say,FUZZCC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@
+
+fuzz-bins: $(FUZZ_BINS)
+
+# Each target runs FUZZ_TIME seconds; prints executions per second and
+# coverage (libFuzzer's cov: edges, ft: features); fails on any crash.
+fuzz: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(O)/fuzz/corpus-$$t; \
+	  echo "  FUZZ     $$t for $(FUZZ_TIME) s"; \
+	  (cd $(O)/fuzz && ./fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=4096 \
+	     -print_final_stats=1 corpus-$$t $(CURDIR)/fuzz/corpus/$$t > fuzz-$$t.log 2>&1); \
+	  rc=$$?; \
+	  grep -E '^#[0-9]+[[:space:]]+DONE' $(O)/fuzz/fuzz-$$t.log | tail -1 | sed 's/^/  /'; \
+	  grep -E 'stat::(number_of_executed_units|average_exec_per_sec)' $(O)/fuzz/fuzz-$$t.log | sed 's/^/  /'; \
+	  if [ $$rc -ne 0 ]; then tail -60 $(O)/fuzz/fuzz-$$t.log; echo "fuzz: $$t crashed"; exit 1; fi; \
+	done
+
+# ---- valgrind memcheck over every core suite and a model run ----
+VALGRIND := valgrind -q --error-exitcode=9 --leak-check=full --show-leak-kinds=all \
+    --suppressions=$(CURDIR)/tools/valgrind.supp \
+    --errors-for-leak-kinds=all
+valgrind: $(CORE_TESTS) $(MODEL_BINS) | $(DEPS_STAMP)
+	$(Q)tools/deps valgrind
+	$(Q)$(MAKE) --no-print-directory check-core TEST_WRAPPER="$(VALGRIND)"
+	$(Q)$(MAKE) --no-print-directory check-model TEST_WRAPPER="$(VALGRIND)" \
+	    MODEL_CHECK_ARGS="--seed 7 --budget 500000 --ops 400"
+
+# ---- tools/async-lint: the protothread pitfalls, and its own test ----
+check: check-lint
+check-lint:
+	@command -v python3 >/dev/null 2>&1 || tools/deps python3
+	@test/lint/run

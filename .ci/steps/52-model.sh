@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# CI step: the long model-based run (`make model`): MODEL_BUDGET
+# operations per core configuration across thousands of seeds, checked
+# step by step against the reference model.  A disagreement prints the
+# seed, the shortest failing program and the command that replays it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+make -j2 --no-print-directory O=build/ci-model model-bins
+make --no-print-directory O=build/ci-model model MODEL_BUDGET=20000000

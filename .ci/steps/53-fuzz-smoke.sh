@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# CI step: the libFuzzer targets (fuzz/) replay their seed corpus and fuzz
+# briefly (FUZZ_TIME seconds each; `make fuzz` runs 60 s): a crash, a
+# sanitizer report or a model disagreement fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+make --no-print-directory O=build/ci-fuzz fuzz FUZZ_TIME=${FUZZ_TIME:-30}
