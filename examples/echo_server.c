@@ -116,5 +116,7 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     rc = async_ev_main(&m.task, main_task);
+    if (rc < 0)
+        fprintf(stderr, "echo_server: port %u: %s\n", m.port, async_strerror(rc));
     return rc < 0;
 }
