@@ -57,6 +57,8 @@ typedef struct async_ev {
     async_task *main; /* async_ev_run's main task, or NULL */
     async_tick armed; /* deadline the timer is armed for   */
     unsigned refs;    /* offloaded calls in flight (each holds the loop) */
+    unsigned waits;   /* tasks parked on an fd or a signal              */
+    int in_idle;      /* inside the port's idle() (core async_run)      */
     int running;      /* inside async_ev_run                            */
     int attached;
 } async_ev;

@@ -95,6 +95,8 @@ static void ev_on_check(struct ev_loop *ev, ev_check *w, int revents)
 {
     async_ev *E = (async_ev *)w->data;
     (void)revents;
+    if (E->in_idle)
+        return; /* inside the core's async_run(): it runs the pass */
     async_run_once(&E->loop);
     if (E->running && (E->main ? async_task_done(E->main) : async_loop_tasks(&E->loop) == 0)) {
         ev_break(ev, EVBREAK_ONE);
@@ -131,15 +133,20 @@ static void ev_port_wake(const async_port *p)
     ev_async_send(E->ev, &E->wakeup);
 }
 
-/* For the core's own async_run() over this port: one libev iteration. */
+/* For the core's own async_run() over this port: block in one libev
+ * iteration.  If no task waits on anything libev could deliver (an fd, a
+ * signal, an offloaded call) and no timer is armed, nothing can ever wake
+ * the loop: say so instead of spinning. */
 static int ev_port_idle(const async_port *p, async_loop *L, bool has_deadline, async_tick deadline)
 {
     async_ev *E = E_OF_PORT(p);
-    (void)L;
-    (void)has_deadline;
     (void)deadline;
+    if (!has_deadline && E->waits == 0 && E->refs == 0 && !async_loop_pending(L))
+        return ASYNC_EDEADLK;
     ev_arm(E);
+    E->in_idle = 1;
     ev_run(E->ev, EVRUN_ONCE);
+    E->in_idle = 0;
     return 0;
 }
 
@@ -158,6 +165,8 @@ int async_ev_init(async_ev *E, struct ev_loop *ev)
     E->ev = ev;
     E->main = NULL;
     E->refs = 0;
+    E->waits = 0;
+    E->in_idle = 0;
     E->running = 0;
 
     ev_prepare_init(&E->prepare, ev_on_prepare);
@@ -296,8 +305,10 @@ static void io_on_ready(struct ev_loop *ev, ev_io *w, int revents)
     if (!io->keep || t == NULL)
         ev_io_stop(ev, w);
     io->task = NULL; /* tells io_detach this is our own wake-up */
-    if (t)
+    if (t) {
+        async_ev_of(io->L)->waits--;
         async_wake(io->L, t, revents & (EV_READ | EV_WRITE));
+    }
 }
 
 /* async_wake() calls this for every wake-up of a parked task; only an
@@ -309,6 +320,7 @@ static void io_detach(async_loop *L, async_waiter *self, async_task *t)
     if (io->task == NULL)
         return;
     ev_io_stop(async_ev_of(L)->ev, &io->w);
+    async_ev_of(L)->waits--;
     io->task = NULL;
 }
 
@@ -349,6 +361,7 @@ int async_io_wait(async_loop *L, async_io *io, int fd, int events)
     io->w.data = io;
     if (!ev_is_active(&io->w))
         ev_io_start(E->ev, &io->w);
+    E->waits++;
     return async_park(L, &io->waiter);
 }
 
@@ -363,6 +376,7 @@ static void sig_on_signal(struct ev_loop *ev, ev_signal *w, int revents)
     if (t) {
         s->task = NULL;
         ev_unref(ev); /* a waiter held the loop */
+        async_ev_of(s->L)->waits--;
         async_wake(s->L, t, w->signum);
     } else {
         s->count++;
@@ -376,6 +390,7 @@ static void sig_detach(async_loop *L, async_waiter *self, async_task *t)
     if (s->task) {
         s->task = NULL;
         ev_unref(async_ev_of(L)->ev);
+        async_ev_of(L)->waits--;
     }
 }
 
@@ -421,6 +436,7 @@ int async_signal_wait(async_loop *L, async_signal *s)
         return ASYNC_EBUSY;
     s->task = async_current(L);
     ev_ref(E->ev); /* a task waits: keep the loop alive */
+    E->waits++;
     return async_park(L, &s->waiter);
 }
 
@@ -434,6 +450,7 @@ void async_signal_stop(async_loop *L, async_signal *s)
     if (t) {
         s->task = NULL;
         ev_unref(E->ev);
+        E->waits--;
     }
     STOP_UNREF(ev_signal_stop, E->ev, &s->w);
     s->active = 0;

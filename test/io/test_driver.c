@@ -325,6 +325,37 @@ static void deadlock_is_reported(void **state)
     assert_int_equal(io_run(&f.task, NULL), 0);
 }
 
+/* ---- the core's own async_run() over the libev port ---- */
+/* (Only async_ev_run is fair to I/O: the core's async_run calls the
+ * port's idle() only when no task is ready, so a task yielding forever
+ * would keep libev from polling.  Here one task just waits on a pipe.) */
+static void core_run_over_ev_port(void **state)
+{
+    static struct piper p;
+    static struct stuck st;
+    int fds[2], stop = 0;
+    pthread_t th;
+    (void)state;
+    memset(&p, 0, sizeof p);
+    assert_int_equal(pipe(fds), 0);
+    p.stop = &stop;
+    p.fd = fds[0];
+    pthread_create(&th, NULL, write_later, &fds[1]);
+    assert_int_equal(async_run(TLOOP, &p.task, piper_fn), 0); /* sleeps in epoll */
+    pthread_join(th, NULL);
+    assert_int_equal(p.c, 'x');
+    assert_int_equal(stop, 1);
+    close(fds[0]);
+    close(fds[1]);
+
+    /* Nothing can wake it: reported at once, no spinning. */
+    memset(&st, 0, sizeof st);
+    async_event_init(&st.ev);
+    assert_int_equal(async_run(TLOOP, &st.task, stuck_fn), ASYNC_EDEADLK);
+    async_event_set(TLOOP, &st.ev);
+    assert_int_equal(async_run(TLOOP, &st.task, NULL), 0);
+}
+
 /* ---- misuse ---- */
 static void misuse_is_reported(void **state)
 {
@@ -353,6 +384,7 @@ int main(void)
         IOT(signal_wait_times_out_and_stops),
         IOT(thread_posts_wake_the_loop),
         IOT(deadlock_is_reported),
+        IOT(core_run_over_ev_port),
         IOT(misuse_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
