@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern int model_kb_await_for_errors, model_kb_join_respawn, model_kb_waiter_slot;
+extern int model_kb_await_for_errors, model_kb_join_respawn, model_kb_waiter_slot,
+    model_kb_until_interrupts, model_kb_post_progress;
 
 struct reader {
     const uint8_t *p;
@@ -45,7 +46,8 @@ static void decode_op(struct reader *r, struct op *o)
     o->kind = (uint8_t)(1 + b0 % (OP__COUNT - 1));
     o->obj = (uint8_t)(b1 & 7);
     o->arg = (uint8_t)((b1 >> 3) & 7);
-    o->tmo = (uint8_t)(op_is_await(o->kind) && o->kind != OP_YIELD && (b1 & 0x80));
+    o->tmo = (uint8_t)(op_is_await(o->kind) && o->kind != OP_YIELD && o->kind != OP_UNTIL &&
+                       (b1 & 0x80));
     o->d = ticks(b2);
     o->td = ticks((b0 / (OP__COUNT - 1)) * 23u + (b2 >> 4));
 }
@@ -109,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct failure f;
 
     model_kb_await_for_errors = model_kb_join_respawn = model_kb_waiter_slot = 1;
+    model_kb_until_interrupts = model_kb_post_progress = 1;
     decode(&p, data, size);
     if (!check(&p, &f)) {
         report(&p, &f, stderr);

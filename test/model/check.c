@@ -36,6 +36,8 @@ static const char *snap_diff(const struct snap *r, const struct snap *m, int nac
         return "queue closed flag";
     if (memcmp(r->grunning, m->grunning, sizeof r->grunning))
         return "group running count";
+    if (memcmp(r->fut, m->fut, sizeof r->fut))
+        return "future state";
     if (r->ntasks != m->ntasks)
         return "async_loop_tasks";
     if (r->pending != m->pending)

@@ -3,10 +3,11 @@
 #include <string.h>
 
 static const char *const names[OP__COUNT] = {
-    "nop",       "sleep",      "yield",    "ev_wait",   "sem_acq",    "lock_acq", "q_put",
-    "q_get",     "join",       "g_wait",   "g_next",    "ev_set",     "ev_clear", "sem_rel",
-    "sem_try",   "lock_rel",   "lock_try", "q_tryput",  "q_tryget",   "q_close",  "spawn",
-    "cancel",    "g_spawn",    "g_reap",   "g_cancel",  "t_begin",    "t_end",    "t_end_bad",
+    "nop",       "sleep",     "yield",     "until",     "ev_wait",    "sem_acq",    "lock_acq",
+    "q_put",     "q_get",     "join",      "g_wait",    "g_next",     "cond_wait",  "fut_wait",
+    "ev_set",    "ev_clear",  "sem_rel",   "sem_try",   "lock_rel",   "lock_try",   "q_tryput",
+    "q_tryget",  "q_close",   "spawn",     "cancel",    "g_spawn",    "g_reap",     "g_cancel",
+    "t_begin",   "t_end",     "t_end_bad", "notify",    "notify_all", "fut_set",    "post",
 };
 
 const char *op_name(int kind)
@@ -16,7 +17,7 @@ const char *op_name(int kind)
 
 int op_is_await(int kind)
 {
-    return kind >= OP_SLEEP && kind <= OP_G_NEXT;
+    return kind >= OP_SLEEP && kind <= OP_FUT_WAIT;
 }
 
 /* xorshift64*: small, fast, identical everywhere. */
@@ -59,12 +60,15 @@ static void gen_op(struct op *o, bool in_task)
         [OP_EV_SET] = 6, [OP_EV_CLEAR] = 1, [OP_SEM_REL] = 6, [OP_SEM_TRY] = 2,  [OP_LOCK_REL] = 8,
         [OP_LOCK_TRY] = 2, [OP_Q_TRYPUT] = 2, [OP_Q_TRYGET] = 2, [OP_Q_CLOSE] = 1, [OP_SPAWN] = 4,
         [OP_CANCEL] = 2, [OP_G_SPAWN] = 4,  [OP_G_REAP] = 1,  [OP_G_CANCEL] = 1, [OP_T_BEGIN] = 4,
-        [OP_T_END] = 4,  [OP_T_END_BAD] = 1,
+        [OP_T_END] = 4,  [OP_T_END_BAD] = 1, [OP_UNTIL] = 3,  [OP_COND_WAIT] = 4,
+        [OP_FUT_WAIT] = 2, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1, [OP_FUT_SET] = 1,
+        [OP_POST] = 1,
     };
     static const uint8_t w_ext[OP__COUNT] = {
         [OP_EV_SET] = 8,   [OP_EV_CLEAR] = 2,  [OP_SEM_REL] = 8, [OP_SEM_TRY] = 2, [OP_Q_TRYPUT] = 6,
         [OP_Q_TRYGET] = 6, [OP_Q_CLOSE] = 1,   [OP_SPAWN] = 30,  [OP_CANCEL] = 4,  [OP_G_SPAWN] = 6,
-        [OP_G_REAP] = 3,   [OP_G_CANCEL] = 1,
+        [OP_G_REAP] = 3,   [OP_G_CANCEL] = 1, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1,
+        [OP_FUT_SET] = 1,  [OP_POST] = 4,
     };
     const uint8_t *w = in_task ? w_task : w_ext;
     unsigned total = 0, r, k;
@@ -78,9 +82,9 @@ static void gen_op(struct op *o, bool in_task)
     o->kind = (uint8_t)k;
     o->obj = (uint8_t)below(MAX_ACTORS);
     o->arg = (uint8_t)below(MAX_ACTORS);
-    if (k == OP_SLEEP || k == OP_T_BEGIN)
+    if (k == OP_SLEEP || k == OP_T_BEGIN || k == OP_FUT_SET)
         o->d = duration();
-    if (op_is_await((int)k) && k != OP_YIELD && chance(40)) {
+    if (op_is_await((int)k) && k != OP_YIELD && k != OP_UNTIL && chance(40)) {
         o->tmo = 1;
         o->td = duration();
     }
@@ -164,6 +168,12 @@ static void op_print(const struct op *o, FILE *out)
     case OP_SLEEP:
     case OP_T_BEGIN:
         fprintf(out, " %u", o->d);
+        break;
+    case OP_FUT_SET:
+        fprintf(out, " #%d = %d", o->obj, fut_value(o));
+        break;
+    case OP_COND_NOTIFY:
+        fprintf(out, " #%d n=%d", o->obj, 1 + o->arg % 2);
         break;
     case OP_YIELD:
     case OP_T_END:

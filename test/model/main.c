@@ -29,7 +29,8 @@
 /* Known disagreements where the core is wrong by its own documentation.
  * The model imitates the core for these unless --strict; each has a
  * standalone reproducer in test/model/known/.                           */
-extern int model_kb_await_for_errors, model_kb_join_respawn, model_kb_waiter_slot;
+extern int model_kb_await_for_errors, model_kb_join_respawn, model_kb_waiter_slot,
+    model_kb_until_interrupts, model_kb_post_progress;
 static const struct known_bug {
     const char *name;
     int *accommodate;
@@ -54,6 +55,21 @@ static const struct known_bug {
      "cancellation, can ever finish (test/model/known/waiter_slot.c). A woken "
      "group_next waiter can also lose the member it was woken for. Left out: "
      "no join / group wait while a woken one is pending on the same target"},
+    {"repark-misses-interrupts", &model_kb_until_interrupts,
+     "an await that suspends again after a wake-up does not look at a "
+     "cancellation or timeout that arrived while it was queued: async_await_until "
+     "re-checking a false condition (while other tasks run, a timeout scope around "
+     "it never fires and a cancelled poller never finishes: "
+     "test/model/known/await_until_interrupt.c), async_group_next whose member was "
+     "reaped meanwhile and async_group_wait that finds a new member "
+     "(test/model/known/group_next_repark.c). The model imitates the core; drain "
+     "rounds set the events and run one extra step so such pollers can end"},
+    {"post-does-not-recheck", &model_kb_post_progress,
+     "delivering an async_post does not make async_await_until tasks re-check "
+     "their condition, although async.h says a condition an interrupt handler "
+     "changes needs the handler to call async_post(): a lone poller whose flag "
+     "was set and posted about is reported as ASYNC_EDEADLK "
+     "(test/model/known/post_recheck.c). The model imitates the core"},
 };
 #define N_KNOWN (sizeof known_bugs / sizeof known_bugs[0])
 

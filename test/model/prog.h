@@ -27,6 +27,8 @@
 #define NLOCK 2
 #define NQ 2
 #define NGROUP 2
+#define NCOND NLOCK
+#define NFUT 2
 #define GROUP_CAP 3
 #define QCAP_MAX 3
 #define MAX_SCOPES 2   /* explicit scopes; await_for nests one more */
@@ -37,6 +39,7 @@ enum opkind {
     /* awaits (blocking) */
     OP_SLEEP,
     OP_YIELD,
+    OP_UNTIL,     /* async_await_until(an event's flag) */
     OP_EV_WAIT,
     OP_SEM_ACQ,
     OP_LOCK_ACQ,
@@ -45,6 +48,8 @@ enum opkind {
     OP_JOIN,
     OP_G_WAIT,
     OP_G_NEXT,
+    OP_COND_WAIT, /* condition i is bound to lock i */
+    OP_FUT_WAIT,
     /* immediate */
     OP_EV_SET,
     OP_EV_CLEAR,
@@ -63,6 +68,10 @@ enum opkind {
     OP_T_BEGIN,
     OP_T_END,
     OP_T_END_BAD, /* close the outer of two scopes: misuse */
+    OP_COND_NOTIFY,
+    OP_COND_NOTIFY_ALL,
+    OP_FUT_SET,
+    OP_POST,      /* async_post of a call that does nothing */
     OP__COUNT
 };
 
@@ -127,6 +136,7 @@ struct snap {
     unsigned qsize[NQ];
     int qclosed[NQ];
     unsigned grunning[NGROUP];
+    int fut[NFUT]; /* result, or 1 while not set */
     unsigned ntasks;
     int pending;   /* something ready to run */
     int timers;    /* some timer armed */
@@ -192,6 +202,11 @@ static inline uint32_t timer_ticks(int nact, int a, int k, uint32_t now, uint32_
     while (at % m != want)
         at++;
     return at - now;
+}
+/* The value OP_FUT_SET sets: small values and an error. */
+static inline int fut_value(const struct op *o)
+{
+    return o->d % 3 == 0 ? -40 : (int)(o->d % 7);
 }
 /* The life a spawn starts: lives beyond the script get an empty one. */
 static inline const struct life *life_of(const struct prog *p, int a, int life)

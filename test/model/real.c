@@ -48,6 +48,23 @@ static async_lock LOCKS[NLOCK];
 static async_queue QS[NQ];
 static int qbuf[NQ][QCAP_MAX];
 static async_group GS[NGROUP];
+static async_cond CONDS[NCOND];
+static async_call post_call; /* OP_POST: a call that does nothing */
+static async_task kick_task; /* drain: one step, so pollers re-check */
+
+static void post_noop(async_loop *L, async_call *self)
+{
+    (void)L;
+    (void)self;
+}
+
+static int kick_fn(async_loop *L, async_task *self)
+{
+    (void)L;
+    (void)self;
+    return 0;
+}
+static async_future FUTS[NFUT];
 static async_task *gslots[NGROUP][GROUP_CAP];
 
 static uint32_t rel_now(const async_loop *L)
@@ -66,7 +83,7 @@ static int actor_index(const async_task *t)
     return -1;
 }
 
-extern int model_kb_join_respawn;
+extern int model_kb_join_respawn, model_kb_until_interrupts;
 /* Known bug join-after-respawn: no re-spawn while another actor is
  * inside a join on the task (the model skips the same spawns). */
 static bool joined_now(int j)
@@ -117,6 +134,18 @@ static bool woken_group_waiter(int g, int self)
     for (x = 0; x < P->nact; x++)
         if (x != self && (A[x].gwaiting == g + 1 || A[x].gnexting == g + 1) &&
             async_task_state(&A[x].task) == ASYNC_TASK_READY)
+            return true;
+    return false;
+}
+
+/* No wait that cancellation cannot end (a join or group wait drains; a
+ * condition wait re-takes its lock) while holding a lock such a wait may
+ * need: both sides skip these (besides `except`, the condition's own). */
+static bool holds_lock(const struct actor *f, int except)
+{
+    int k;
+    for (k = 0; k < NLOCK; k++)
+        if (k != except && f->holds[k])
             return true;
     return false;
 }
@@ -198,6 +227,18 @@ static int immediate(async_loop *L, struct actor *self, const struct op *o, int 
     case OP_G_CANCEL:
         rc = (int)async_group_cancel(L, &GS[o->obj % NGROUP]);
         break;
+    case OP_COND_NOTIFY:
+        rc = (int)async_cond_notify(L, &CONDS[o->obj % NCOND], 1u + o->arg % 2u);
+        break;
+    case OP_COND_NOTIFY_ALL:
+        rc = (int)async_cond_notify_all(L, &CONDS[o->obj % NCOND]);
+        break;
+    case OP_FUT_SET:
+        rc = async_future_set(L, &FUTS[o->obj % NFUT], fut_value(o));
+        break;
+    case OP_POST:
+        rc = async_post(L, &post_call);
+        break;
     default:
         rc = 1; /* nothing to do (a scope op outside a task, a nop) */
         break;
@@ -232,6 +273,15 @@ static int actor_body(async_loop *L, struct actor *f)
             AWAIT(async_sleep(L, f->ticks));
         } else if (OP.kind == OP_YIELD) {
             async_yield(); /* an interruption propagates: the life ends */
+        } else if (OP.kind == OP_UNTIL) {
+            async_await_until(async_event_is_set(&EVS[OBJ(NEV)])); /* the same */
+        } else if (OP.kind == OP_COND_WAIT) {
+            if (holds_lock(f, OBJ(NCOND)))
+                f->rc = 1;
+            else
+                AWAIT(async_cond_wait(L, &CONDS[OBJ(NCOND)])); /* returns holding the lock */
+        } else if (OP.kind == OP_FUT_WAIT) {
+            AWAIT(async_future_wait(L, &FUTS[OBJ(NFUT)]));
         } else if (OP.kind == OP_EV_WAIT) {
             AWAIT(async_event_wait(L, &EVS[OBJ(NEV)]));
         } else if (OP.kind == OP_SEM_ACQ) {
@@ -249,7 +299,7 @@ static int actor_body(async_loop *L, struct actor *f)
             if (f->rc == 0)
                 f->val = f->item;
         } else if (OP.kind == OP_JOIN) {
-            if (OP.obj % P->nact < f->id ||
+            if (OP.obj % P->nact < f->id || holds_lock(f, -1) ||
                 (model_kb_waiter_slot && woken_joiner(OP.obj % P->nact, f->id))) {
                 f->rc = 1;
             } else {
@@ -258,7 +308,7 @@ static int actor_body(async_loop *L, struct actor *f)
                 f->joining = 0;
             }
         } else if (OP.kind == OP_G_WAIT) {
-            if (running_member_at_or_below(OBJ(NGROUP), f->id) ||
+            if (running_member_at_or_below(OBJ(NGROUP), f->id) || holds_lock(f, -1) ||
                 (model_kb_waiter_slot && woken_group_waiter(OBJ(NGROUP), f->id))) {
                 f->rc = 1;
             } else {
@@ -267,7 +317,8 @@ static int actor_body(async_loop *L, struct actor *f)
                 f->gwaiting = 0;
             }
         } else if (OP.kind == OP_G_NEXT) {
-            if (model_kb_waiter_slot && woken_group_waiter(OBJ(NGROUP), f->id)) {
+            if ((model_kb_waiter_slot && woken_group_waiter(OBJ(NGROUP), f->id)) ||
+                f->member_of == OBJ(NGROUP) + 1) { /* waiting for itself */
                 f->rc = 1;
             } else {
                 f->done = NULL;
@@ -335,6 +386,13 @@ static void real_start(const struct prog *p)
         async_queue_init(&QS[i], qbuf[i], sizeof qbuf[i][0], p->qcap[i]);
     for (i = 0; i < NGROUP; i++)
         async_group_init(&GS[i], gslots[i], GROUP_CAP, i == 1 ? ASYNC_GROUP_CANCEL_ON_ERROR : 0);
+    for (i = 0; i < NCOND; i++)
+        async_cond_init(&CONDS[i], &LOCKS[i]);
+    for (i = 0; i < NFUT; i++)
+        async_future_init(&FUTS[i]);
+    memset(&post_call, 0, sizeof post_call);
+    post_call.fn = post_noop;
+    memset(&kick_task, 0, sizeof kick_task);
 }
 
 static void real_action(const struct prog *p, int i, struct evbuf *out)
@@ -359,6 +417,15 @@ static bool real_drain(const struct prog *p, struct evbuf *out)
     int j;
     bool all_done = true;
     cur = out;
+    for (j = 0; j < p->nact; j++)
+        if (async_task_state(&A[j].task) != ASYNC_TASK_IDLE &&
+            async_task_state(&A[j].task) != ASYNC_TASK_DONE)
+            all_done = false;
+    if (model_kb_until_interrupts && !all_done) { /* pollers that missed it: see the flag */
+        for (j = 0; j < NEV; j++)
+            async_event_set(&L0, &EVS[j]);
+        async_spawn(&L0, &kick_task, kick_fn);
+    }
     for (j = 0; j < p->nact; j++) {
         int s = async_task_state(&A[j].task);
         if (s != ASYNC_TASK_IDLE && s != ASYNC_TASK_DONE) {
@@ -394,6 +461,8 @@ static void real_snapshot(const struct prog *p, struct snap *s)
     }
     for (i = 0; i < NGROUP; i++)
         s->grunning[i] = async_group_running(&GS[i]);
+    for (i = 0; i < NFUT; i++)
+        s->fut[i] = async_future_done(&FUTS[i]) ? async_future_result(&FUTS[i]) : 1;
     s->ntasks = async_loop_tasks(&L0);
     s->pending = async_loop_pending(&L0);
     s->timers = async_loop_next_deadline(&L0, &d);
