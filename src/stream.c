@@ -313,8 +313,11 @@ int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, s
 
     if (!go)
         return rc;
-    if (go == 2 && (delim == NULL || dlen == 0 || buf == NULL || cap == 0 || s->rbuf == NULL))
-        return ASYNC_EINVAL;
+    if (go == 2) {
+        if (delim == NULL || dlen == 0 || buf == NULL || cap == 0 || s->rbuf == NULL)
+            return ASYNC_EINVAL;
+        s->scan = 0; /* a new search (maybe for another delimiter) */
+    }
     limit = cap < s->rcap ? cap : s->rcap;
     limit = INT_CLAMP(limit);
     for (;;) {

@@ -219,6 +219,47 @@ static void read_until_handles_split_long_and_eof(void **state)
     async_stream_close(TLOOP, &f.b);
 }
 
+/* A search interrupted by a timeout does not hide data from the next
+ * search, even for another delimiter. */
+struct resume {
+    async_task task;
+    async_co co;
+    async_stream a, b;
+    async_timeout to;
+    unsigned char rbuf[32];
+    char got[32];
+    int rc1, rc2;
+};
+
+static int resume_fn(async_loop *L, async_task *self)
+{
+    struct resume *f = async_frame(self, struct resume, task);
+    async_begin(L, &f->co);
+    async_await(async_stream_write(L, &f->a, "abc;", 4));
+    async_await_for(&f->to, ASYNC_MS(20), f->rc1,
+                    async_stream_read_until(L, &f->b, "\n", 1, f->got, sizeof f->got));
+    async_await_for(&f->to, ASYNC_SEC(20), f->rc2,
+                    async_stream_read_until(L, &f->b, ";", 1, f->got, sizeof f->got));
+    async_end;
+}
+
+static void read_until_after_timeout_sees_buffered_data(void **state)
+{
+    static struct resume f;
+    int a, b;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    io_tcp_pair(&a, &b);
+    async_stream_init(&f.a, a, NULL, 0);
+    async_stream_init(&f.b, b, f.rbuf, sizeof f.rbuf);
+    assert_int_equal(io_run(&f.task, resume_fn), 0);
+    assert_int_equal(f.rc1, ASYNC_ETIMEDOUT);
+    assert_int_equal(f.rc2, 4);
+    assert_memory_equal(f.got, "abc;", 4);
+    async_stream_close(TLOOP, &f.a);
+    async_stream_close(TLOOP, &f.b);
+}
+
 /* ---- reset by peer, refused, write to a closed peer ---- */
 struct errs {
     async_task task;
@@ -652,6 +693,7 @@ int main(void)
         IOT(echo_megabyte_through_partial_io),
         IOT(read_exactly_collects_pieces_and_reports_eof),
         IOT(read_until_handles_split_long_and_eof),
+        IOT(read_until_after_timeout_sees_buffered_data),
         IOT(reset_and_refused_have_their_codes),
         IOT(read_timeout_leaves_stream_usable),
         IOT(connect_timeout),
