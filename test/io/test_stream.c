@@ -536,6 +536,68 @@ static void full_pool_stops_accepting_until_a_slot_frees(void **state)
     assert_int_equal(async_server_active(&f.srv), 0);
 }
 
+/* ---- many clients through a small pool: frames are recycled ---- */
+#define MANY 100
+struct many_client {
+    async_task task;
+    async_co co;
+    async_stream s;
+    const async_addr *addr;
+    unsigned char out[700], in[700];
+    int i;
+};
+static struct many_client many[MANY];
+static struct echo_conn small_pool[8];
+
+static int many_fn(async_loop *L, async_task *self)
+{
+    struct many_client *c = async_frame(self, struct many_client, task);
+    async_begin(L, &c->co);
+    async_await(async_stream_connect(L, &c->s, c->addr, NULL, 0));
+    for (c->i = 0; c->i < 3; c->i++) {
+        io_fill(c->out, sizeof c->out, (size_t)(c - many) * 7 + (size_t)c->i);
+        async_await(async_stream_write(L, &c->s, c->out, sizeof c->out));
+        async_await(async_stream_read_exactly(L, &c->s, c->in, sizeof c->in));
+        if (memcmp(c->in, c->out, sizeof c->in) != 0)
+            async_return(ASYNC_EPROTO);
+    }
+    async_finally;
+    if (!async_stream_closed(&c->s))
+        async_stream_close(L, &c->s);
+    async_end;
+}
+
+static void many_clients_share_a_small_pool(void **state)
+{
+    static async_server srv;
+    static async_group g;
+    static async_task *slots[MANY];
+    async_addr a;
+    int i;
+    (void)state;
+    memset(many, 0, sizeof many);
+    memset(small_pool, 0, sizeof small_pool);
+    async_addr_ip(&a, "127.0.0.1", 0);
+    assert_int_equal(async_server_listen(&srv, &a, 256), 0);
+    assert_int_equal(async_server_start(TLOOP, &srv, echo_handler, small_pool, sizeof small_pool[0],
+                                        offsetof(struct echo_conn, conn), 8),
+                     0);
+    async_group_init(&g, slots, MANY, 0);
+    for (i = 0; i < MANY; i++) {
+        many[i].addr = &srv.addr;
+        assert_int_equal(async_group_spawn(TLOOP, &g, &many[i].task, many_fn), 0);
+    }
+    /* Run until every client is done (the server task lives on). */
+    while (async_group_running(&g) > 0)
+        ev_run(TE.ev, EVRUN_ONCE);
+    for (i = 0; i < MANY; i++)
+        assert_int_equal(async_task_result(&many[i].task), 0);
+    assert_int_equal(srv.accepted, MANY);
+    async_server_close(TLOOP, &srv);
+    assert_int_equal(io_run(NULL, NULL), 0);
+    assert_int_equal(async_server_active(&srv), 0);
+}
+
 /* ---- IPv6 and Unix sockets through the same server code ---- */
 struct fam {
     async_task task;
@@ -699,6 +761,7 @@ int main(void)
         IOT(connect_timeout),
         IOT(close_wakes_reader_and_later_ops_fail),
         IOT(full_pool_stops_accepting_until_a_slot_frees),
+        IOT(many_clients_share_a_small_pool),
         IOT(ipv6_and_unix_sockets),
         IOT(udp_round_trip),
         IOT(addresses_and_misuse),
