@@ -674,7 +674,7 @@ typedef struct async_vclock {
             ASYNC__WHERE("async_yield()");                        \
             async__yield(async__L);                               \
             ASYNC__LC_SUSPEND()                                   \
-            async__r = async__yield_result(async__L);             \
+            async__r = async__resume_code(async__L);              \
         }                                                         \
         if (async__r < 0)                                         \
             goto async__raise;                                    \
@@ -690,7 +690,7 @@ typedef struct async_vclock {
         if ((async__r = async__interrupt_code(async__L)) == 0) {  \
             ASYNC__WHERE("async_await_until(" #cond ")");         \
             ASYNC__LC_MARK()                                      \
-            async__r = async__poll_result(async__L);              \
+            async__r = async__resume_code(async__L);              \
             if (async__r == 0 && !(cond)) {                       \
                 async__poll(async__L);                            \
                 return ASYNC_PENDING;                             \
@@ -714,22 +714,16 @@ typedef struct async_vclock {
 #define async_timeout_end(to) async__timeout_end(async__L, async__co, (to))
 
 /* wait_for: await `op` with a deadline `ticks` from now, using the scope
- * object `to`.  var = op's result; if the deadline interrupted it,
- * ASYNC_ETIMEDOUT.  A result that arrived in time is never discarded.   */
+ * object `to`.  var = op's result: if the deadline interrupted it, the
+ * operation reports ASYNC_ETIMEDOUT (through every child that propagates
+ * it); a result that arrived in time, success or error, is never replaced.
+ */
 #define async_await_for(to, ticks, var, op)                               \
     do {                                                                  \
-        int async__t;                                                     \
-        async__t = async__interrupt_code(async__L);                       \
-        if (async__t == 0)                                                \
-            async__t = async_timeout_begin((to), (ticks));                \
-        if (async__t < 0) {                                               \
-            (var) = async__t;                                             \
-        } else {                                                          \
+        if (((var) = async__interrupt_code(async__L)) == 0 &&             \
+            ((var) = async_timeout_begin((to), (ticks))) == 0) {          \
             ASYNC__AWAIT_RC((var), (op), #op);                            \
-            async__t = async_timeout_end(to);                             \
-            if (async__t == ASYNC_ETIMEDOUT && (var) < 0 &&               \
-                !async__cancelled(async__L))                              \
-                (var) = ASYNC_ETIMEDOUT;                                  \
+            (void)async_timeout_end(to);                                  \
         }                                                                 \
     } while (0)
 
@@ -944,11 +938,9 @@ void async__debug_where(async_loop *L, const char *file, int line, const char *w
 int async__co_end(async_loop *L, async_co *co);
 int async__bad_resume(async_loop *L, async_co *co, const char *file, int line);
 int async__interrupt_code(const async_loop *L);
-bool async__cancelled(const async_loop *L);
 void async__yield(async_loop *L);
-int async__yield_result(async_loop *L);
+int async__resume_code(async_loop *L);
 void async__poll(async_loop *L);
-int async__poll_result(async_loop *L);
 int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick deadline,
                          async_tick ticks);
 int async__timeout_end(async_loop *L, async_co *co, async_timeout *to);
@@ -983,10 +975,11 @@ enum {
     ASYNC__S_READY = 1,
     ASYNC__S_RUNNING = 2,
     ASYNC__S_DONE = 4,
-    ASYNC__S_WLIST = 5, /* on a list: a primitive's waiters, a wheel slot */
-    ASYNC__S_WPOLL = 6, /* on L->pollers (async_await_until)              */
-    ASYNC__S_WSLOT = 7, /* node.next = the slot that names this task      */
-    ASYNC__S_WEXT = 8   /* node.next = an async_waiter                    */
+    ASYNC__S_WLIST = 5,  /* on a list: a primitive's waiters, a wheel slot */
+    ASYNC__S_WPOLL = 6,  /* on L->pollers (async_await_until)              */
+    ASYNC__S_WJOIN = 7,  /* node.next = &target->joiner.task               */
+    ASYNC__S_WGROUP = 8, /* node.next = &group->waiter                     */
+    ASYNC__S_WEXT = 9    /* node.next = an async_waiter                    */
 };
 /* Task flags. */
 #define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
@@ -1236,7 +1229,7 @@ static bool async__waiting(const async_task *t)
 static void async__detach(async_loop *L, async_task *t)
 {
     uint8_t s = t->base.state;
-    if (s == ASYNC__S_WSLOT) {
+    if (s == ASYNC__S_WJOIN || s == ASYNC__S_WGROUP) {
         *(async_task **)(void *)t->base.node.next = NULL;
     } else if (s == ASYNC__S_WEXT) {
         async_waiter *w = (async_waiter *)(void *)t->base.node.next;
@@ -1254,13 +1247,33 @@ void async_wake(async_loop *L, async_task *t, int result)
     async__resume(L, t, result);
 }
 
-/* Deliver a cancellation or timeout to a suspended task.  A task draining
- * an interrupted operation (waiting for what it cancelled to finish) is
- * left alone: it reports the interruption when the drain ends.          */
+static void async__group_cancel_all(async_loop *L, async_group *g);
+
+/* Deliver a cancellation or timeout to a suspended task.  A task joining
+ * a task, or waiting for a whole group, stays where it is: what it waits
+ * for is cancelled now, and the wait reports the interruption once that
+ * has finished (it "drains").  Interrupting on the spot, rather than when
+ * the waiter next runs, leaves no window in which the target could be
+ * re-spawned or another waiter take the slot.  A draining task is left
+ * alone.  Everything else is woken with the code.                       */
 static void async__interrupt(async_loop *L, async_task *t, int code)
 {
-    if (!(t->base.flags & ASYNC__F_DRAIN))
+    uint8_t s = t->base.state;
+    void *slot = t->base.node.next;
+
+    if (t->base.flags & ASYNC__F_DRAIN)
+        return;
+    if (s == ASYNC__S_WJOIN) {
+        t->base.flags |= ASYNC__F_DRAIN;
+        async_cancel(L, (async_task *)(void *)((char *)slot - offsetof(async_task, joiner)));
+    } else if (s == ASYNC__S_WGROUP &&
+               !(((async_group *)(void *)((char *)slot - offsetof(async_group, waiter)))->flags &
+                 ASYNC__GROUP_WAIT_ANY)) {
+        t->base.flags |= ASYNC__F_DRAIN;
+        async__group_cancel_all(L, (async_group *)(void *)((char *)slot - offsetof(async_group, waiter)));
+    } else {
         async_wake(L, t, code);
+    }
 }
 
 static bool async__wake_first(async_loop *L, async_node *list, int result)
@@ -1290,13 +1303,14 @@ static int async__suspend(async_loop *L, async_node *list, uint8_t state)
 
 #define async__wait_on(L, list) async__suspend((L), (list), ASYNC__S_WLIST)
 
-/* Suspend the current task until whoever owns *slot wakes it; the slot
- * is cleared if something else wakes it first.                          */
-static int async__wait_in_slot(async_task *self, async_task **slot)
+/* Suspend the current task until whoever owns *slot wakes it (state is
+ * ASYNC__S_WJOIN or ASYNC__S_WGROUP); the slot is cleared if something
+ * else wakes it first.                                                   */
+static int async__wait_in_slot(async_task *self, async_task **slot, uint8_t state)
 {
     *slot = self;
     self->base.node.next = (async_node *)(void *)slot;
-    self->base.state = ASYNC__S_WSLOT;
+    self->base.state = state;
     return ASYNC_PENDING;
 }
 
@@ -1321,11 +1335,6 @@ int async_park(async_loop *L, async_waiter *w)
 }
 
 /* ---- interruption: cancellation and timeout scopes ---- */
-
-bool async__cancelled(const async_loop *L)
-{
-    return L->current && (L->current->base.flags & ASYNC__F_CANCEL);
-}
 
 int async__interrupt_code(const async_loop *L)
 {
@@ -1425,16 +1434,13 @@ void async__yield(async_loop *L)
         async__resume(L, L->current, 0);
 }
 
-int async__poll_result(async_loop *L)
+/* On resuming a yield or a condition await: the wake-up result if any,
+ * else an interruption that arrived while the task sat in the run queue
+ * (a queued task is not woken by one, so it must look).                */
+int async__resume_code(async_loop *L)
 {
     int rc = 0;
     async_woken(L, &rc);
-    return rc;
-}
-
-int async__yield_result(async_loop *L)
-{
-    int rc = async__poll_result(L);
     return rc ? rc : async__interrupt_code(L);
 }
 
@@ -1562,22 +1568,15 @@ int async_join(async_loop *L, async_task *t)
     async_task *self = L->current;
     int rc;
 
-    if (async_woken(L, &rc)) {
-        if (self->base.flags & ASYNC__F_DRAIN)
-            return async__drain_end(L, self);
-        if (t->base.state == ASYNC__S_DONE)
-            return rc;
-        async_cancel(L, t); /* interrupted: take t down with us */
-        self->base.flags |= ASYNC__F_DRAIN;
-        return async__wait_in_slot(self, &t->joiner.task);
-    }
+    if (async_woken(L, &rc)) /* t finished: rc is its result */
+        return (self->base.flags & ASYNC__F_DRAIN) ? async__drain_end(L, self) : rc;
     if (self == NULL || t == NULL || t->base.state == ASYNC__S_IDLE || t == self)
         return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
     if (t->base.state == ASYNC__S_DONE)
         return t->base.u.result;
     if (t->joiner.task)
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
-    return async__wait_in_slot(self, &t->joiner.task);
+    return async__wait_in_slot(self, &t->joiner.task, ASYNC__S_WJOIN);
 }
 
 int async_sleep_until(async_loop *L, async_tick deadline)
@@ -1736,8 +1735,10 @@ int async_run_once(async_loop *L)
     int steps = 0;
 
     L->now = L->port->now(L->port);
-    if (async__posts_waiting(L))
+    if (async__posts_waiting(L)) {
         async__deliver_posts(L);
+        L->progress = 1; /* a post may have changed what pollers test */
+    }
     async__wheel_advance(L, L->now);
     async__fire_due(L);
 
@@ -1873,6 +1874,11 @@ unsigned async_group_cancel(async_loop *L, async_group *g)
     return n;
 }
 
+static void async__group_cancel_all(async_loop *L, async_group *g)
+{
+    (void)async_group_cancel(L, g);
+}
+
 static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc)
 {
     g->running--;
@@ -1907,28 +1913,30 @@ static async_task *async__group_reap_one(async_group *g)
 static int async__group_park(async_group *g, async_task *self, bool any)
 {
     g->flags = (uint8_t)((g->flags & ~ASYNC__GROUP_WAIT_ANY) | (any ? ASYNC__GROUP_WAIT_ANY : 0u));
-    return async__wait_in_slot(self, &g->waiter);
+    return async__wait_in_slot(self, &g->waiter, ASYNC__S_WGROUP);
 }
 
+/* Woken when the last running member finishes.  It parks again if members
+ * were spawned meanwhile, first taking in an interruption that arrived
+ * while it was queued: then it cancels the members and drains.          */
 int async_group_wait(async_loop *L, async_group *g)
 {
     async_task *self = L->current;
     int rc;
 
-    if (async_woken(L, &rc)) {
-        if (rc < 0 && !(self->base.flags & ASYNC__F_DRAIN)) {
-            async_group_cancel(L, g); /* interrupted: cancel, then drain */
-            self->base.flags |= ASYNC__F_DRAIN;
-        }
-        if (g->running)
-            return async__group_park(g, self, false);
-        if (self->base.flags & ASYNC__F_DRAIN)
-            return async__drain_end(L, self);
-        return g->error;
+    if (!async_woken(L, &rc)) {
+        if (self == NULL || g == NULL || g->waiter)
+            return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : g ? ASYNC_EBUSY : ASYNC_EINVAL);
+    } else if (g->running == 0 && (self->base.flags & ASYNC__F_DRAIN)) {
+        return async__drain_end(L, self);
     }
-    if (self == NULL || g == NULL || g->waiter)
-        return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : g ? ASYNC_EBUSY : ASYNC_EINVAL);
-    return g->running ? async__group_park(g, self, false) : g->error;
+    if (g->running == 0)
+        return g->error;
+    if (async__interrupt_code(L) && !(self->base.flags & ASYNC__F_DRAIN)) {
+        self->base.flags |= ASYNC__F_DRAIN;
+        async_group_cancel(L, g);
+    }
+    return async__group_park(g, self, false);
 }
 
 int async_group_next(async_loop *L, async_group *g, async_task **done)
@@ -1946,7 +1954,10 @@ int async_group_next(async_loop *L, async_group *g, async_task **done)
         *done = t;
         return 0;
     }
-    return g->running ? async__group_park(g, self, true) : ASYNC_ENOENT;
+    if (g->running == 0)
+        return ASYNC_ENOENT;
+    rc = async__interrupt_code(L); /* parking again: an interruption may be pending */
+    return rc ? rc : async__group_park(g, self, true);
 }
 
 unsigned async_group_reap(async_group *g)
