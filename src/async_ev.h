@@ -116,9 +116,10 @@ typedef struct async_signal {
     int active;
 } async_signal;
 
-/* Start counting deliveries of signum (it is no longer fatal).  A signal
- * can be watched by one async_signal of one loop at a time.  0, or
- * ASYNC_EINVAL (bad number, not an async_ev loop), ASYNC_EBUSY.         */
+/* Start counting deliveries of signum (it is no longer fatal).  s must
+ * be zeroed or stopped.  A signal can be watched by one loop at a time
+ * (libev's rule).  0, or ASYNC_EINVAL (bad number, not an async_ev
+ * loop), ASYNC_EBUSY (s is already watching).                          */
 int async_signal_init(async_loop *L, async_signal *s, int signum);
 /* op: take one delivery, waiting for it; returns the signal number.
  * ASYNC_ECLOSED after async_signal_stop.                               */

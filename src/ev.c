@@ -400,6 +400,8 @@ int async_signal_init(async_loop *L, async_signal *s, int signum)
     if (E == NULL || s == NULL || signum <= 0 || signum >= NSIG || signum == SIGKILL ||
         signum == SIGSTOP)
         return ASYNC_EINVAL;
+    if (s->active)
+        return ASYNC_EBUSY; /* already watching: stop it first */
     s->waiter.detach = sig_detach;
     s->task = NULL;
     s->L = L;

@@ -190,6 +190,7 @@ static int sig_fn(async_loop *L, async_task *self)
     struct sigf *f = async_frame(self, struct sigf, task);
     async_begin(L, &f->co);
     async_await(async_signal_init(L, &f->sig, SIGUSR1));
+    assert_int_equal(async_signal_init(L, &f->sig, SIGUSR1), ASYNC_EBUSY);
     raise(SIGUSR1); /* delivered before anyone waits: counted */
     async_await_val(f->got1, async_signal_wait(L, &f->sig));
     kill(getpid(), SIGUSR1);
