@@ -166,7 +166,8 @@ typedef struct async_stream {
 } async_stream;
 
 /* Adopt fd (made non-blocking).  rbuf/rcap may be NULL/0 (then
- * read_until is ASYNC_EINVAL).  0 or ASYNC_EINVAL.                      */
+ * read_until is ASYNC_EINVAL).  s must be zeroed or closed.  0,
+ * ASYNC_EINVAL, or ASYNC_EBUSY if s is still open.                      */
 int async_stream_init(async_stream *s, int fd, void *rbuf, size_t rcap);
 /* op: connect a new socket to `a` and adopt it into s (s is
  * initialised).  0, ASYNC_ECONNREFUSED, ASYNC_EHOSTUNREACH, ASYNC_EOS().
@@ -245,8 +246,10 @@ struct async_server {
     int closed;
 };
 
-/* Bind and listen on `a` (SO_REUSEADDR; Unix paths are unlinked first).
- * 0, ASYNC_EADDRINUSE, ASYNC_EOS().  Port 0 picks one: see srv->addr.  */
+/* Bind and listen on `a` (SO_REUSEADDR; a stale Unix socket file is
+ * unlinked first).  srv must be zeroed, or closed with its accept loop
+ * finished.  0, ASYNC_EADDRINUSE, ASYNC_EBUSY, ASYNC_EOS().  Port 0
+ * picks a free port: see srv->addr.                                     */
 int async_server_listen(async_server *srv, const async_addr *a, int backlog);
 /* Spawn the accept loop over the frames pool[0..count) (count >= 1;
  * frame i is at pool + i * stride, its async_conn at conn_offset).  A

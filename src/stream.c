@@ -129,6 +129,8 @@ int async_stream_init(async_stream *s, int fd, void *rbuf, size_t rcap)
 
     if (s == NULL || fd < 0 || (rbuf == NULL && rcap != 0))
         return ASYNC_EINVAL;
+    if ((s->flags & (S_OPEN | S_CLOSED)) == S_OPEN)
+        return ASYNC_EBUSY; /* still open: its watchers may be armed */
     if ((rc = async_fd_nonblock(fd)) < 0)
         return rc;
     memset(s, 0, sizeof *s);
@@ -536,6 +538,9 @@ int async_server_listen(async_server *srv, const async_addr *a, int backlog)
 
     if (srv == NULL || a == NULL || a->len == 0)
         return ASYNC_EINVAL;
+    if (async_task_state(&srv->task) != ASYNC_TASK_IDLE &&
+        async_task_state(&srv->task) != ASYNC_TASK_DONE)
+        return ASYNC_EBUSY; /* serving: close it first */
     memset(srv, 0, sizeof *srv);
     srv->fd = -1;
     if ((fd = new_socket(a->sa.ss_family, SOCK_STREAM)) < 0)

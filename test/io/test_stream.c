@@ -724,16 +724,28 @@ static void addresses_and_misuse(void **state)
     assert_int_equal(async_stream_init(NULL, 0, NULL, 0), ASYNC_EINVAL);
     assert_int_equal(async_stream_init(&s, -1, NULL, 0), ASYNC_EINVAL);
     assert_int_equal(async_stream_init(&s, 0, NULL, 5), ASYNC_EINVAL);
+    {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        memset(&s, 0, sizeof s);
+        assert_int_equal(async_stream_init(&s, fds[0], NULL, 0), 0);
+        assert_int_equal(async_stream_init(&s, fds[1], NULL, 0), ASYNC_EBUSY); /* still open */
+        assert_int_equal(async_stream_close(TLOOP, &s), 0);
+        assert_int_equal(async_stream_init(&s, fds[1], NULL, 0), 0); /* closed: reusable */
+        assert_int_equal(async_stream_close(TLOOP, &s), 0);
+    }
     memset(&s, 0, sizeof s); /* never initialised */
     assert_int_equal(async_stream_close(TLOOP, &s), ASYNC_EINVAL);
     assert_int_equal(async_stream_shutdown(&s), ASYNC_EINVAL);
     assert_true(async_stream_closed(&s));
 
     /* An address in use. */
+    memset(&srv, 0, sizeof srv);
     io_listen(&srv, AF_INET);
     a = srv.addr;
     {
         async_server srv2;
+        memset(&srv2, 0, sizeof srv2);
         assert_int_equal(async_server_listen(&srv2, &a, 1), ASYNC_EADDRINUSE);
     }
     assert_int_equal(async_server_start(TLOOP, &srv, NULL, echo_pool, sizeof echo_pool[0], 0, 1),
