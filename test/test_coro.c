@@ -320,6 +320,35 @@ static void await_until_true_at_once_does_not_suspend(void **state)
     assert_int_equal(w.checks, 1);
 }
 
+/* Regression (model test, post_recheck): a condition changed by an
+ * "interrupt handler" that then posts is re-checked: the post counts as
+ * progress, no deadlock is reported. */
+static int posted_flag;
+static void isr_call(async_loop *L, async_call *c)
+{
+    (void)L;
+    (void)c;
+}
+
+static void a_post_makes_conditions_recheck(void **state)
+{
+    static struct waiter w;
+    static async_call call;
+    (void)state;
+    posted_flag = 0;
+    w = (struct waiter){0};
+    w.flag = &posted_flag;
+    async_spawn(&TL, &w.task, waiter_fn);
+    t_settle();
+    assert_int_equal(async_task_state(&w.task), ASYNC_TASK_WAITING);
+    posted_flag = 1; /* the handler changes the condition ... */
+    call = (async_call){NULL, isr_call, 0};
+    async_post(&TL, &call); /* ... and posts */
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &w.task, NULL), 0);
+    assert_log("woke");
+}
+
 /* Under async_run with nothing else to do, a false condition is a
  * deadlock, reported instead of spinning or hanging. */
 static void await_until_never_true_reports_deadlock(void **state)
@@ -508,6 +537,7 @@ int main(void)
         T(await_until_rechecks_after_others_run),
         T(await_until_true_at_once_does_not_suspend),
         T(await_until_never_true_reports_deadlock),
+        T(a_post_makes_conditions_recheck),
         T(two_awaits_on_one_line),
         T(unknown_resume_point_traps),
         T(nested_children_carry_values_and_errors),

@@ -180,6 +180,78 @@ static void interrupting_next_cancels_nobody(void **state)
     assert_int_equal(async_task_result(&M[0].task), 0);
 }
 
+/* Regression (model test, group_next_repark): woken by a member that is
+ * then reaped by someone else, and cancelled before it runs, the waiter
+ * reports the cancellation instead of waiting on for the others. */
+static void next_reparking_sees_a_pending_cancel(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "quick", 10, 0);
+    add(1, "long", 1000, 0);
+    b = (struct boss){0};
+    async_spawn(&TL, &b.task, next_fn);
+    t_settle();
+    async_vclock_advance(&TVC, 10);
+    async_run_once(&TL); /* quick ends and wakes b */
+    assert_int_equal(async_group_reap(&G), 1); /* someone else takes it */
+    async_cancel(&TL, &b.task);
+    t_settle();
+    assert_log("quick long end-1");
+    assert_true(async_task_done(&b.task));
+    assert_false(async_task_done(&M[1].task)); /* asyncio.wait: not cancelled */
+}
+
+/* Regression (model test, waiter_slot): a waiter interrupted by a
+ * deadline keeps the group while it drains: a second waiter in that
+ * window is refused, and the first one still finishes. */
+struct timed_boss {
+    async_task task;
+    async_co co;
+    async_timeout to;
+    int rc;
+};
+
+static int timed_gather_fn(async_loop *L, async_task *self)
+{
+    struct timed_boss *f = async_frame(self, struct timed_boss, task);
+    async_begin(L, &f->co);
+    async_await_for(&f->to, 5, f->rc, async_group_wait(L, &G));
+    t_logi("timed", f->rc);
+    async_end;
+}
+
+/* w2 becomes ready on the deadline tick, ahead of the cancelled member,
+ * and tries the group while w1 drains. */
+static int late_gather_fn(async_loop *L, async_task *self)
+{
+    struct boss *f = async_frame(self, struct boss, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 5));
+    async_await_rc(f->rc, async_group_wait(L, &G));
+    t_logi("late", f->rc);
+    async_end;
+}
+
+static void draining_waiter_keeps_the_group(void **state)
+{
+    static struct timed_boss w1;
+    static struct boss w2;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    w1 = (struct timed_boss){0};
+    w2 = (struct boss){0};
+    async_spawn(&TL, &w2.task, late_gather_fn); /* its timer fires first */
+    add(0, "m", 1000, 0);
+    async_spawn(&TL, &w1.task, timed_gather_fn);
+    t_settle();
+    t_advance(5);
+    assert_log("m late-4 cancelled-at1005 timed-2");
+    assert_true(async_task_done(&w1.task));
+    assert_int_equal(async_group_running(&G), 0);
+}
+
 static void capacity_reuse_and_misuse(void **state)
 {
     static async_group g2;
@@ -254,6 +326,8 @@ int main(void)
         T(cancelling_the_waiter_cancels_members),
         T(next_returns_members_in_completion_order),
         T(interrupting_next_cancels_nobody),
+        T(next_reparking_sees_a_pending_cancel),
+        T(draining_waiter_keeps_the_group),
         T(capacity_reuse_and_misuse),
         T(empty_group),
         T(second_waiter_is_refused),

@@ -379,6 +379,64 @@ static void join_misuse_is_refused(void **state)
     assert_int_equal(t_misuse_count, 2);
 }
 
+/* Regression (model test, join_respawn): the joined task finishes and is
+ * re-spawned before the joiner runs.  The joiner gets the first life's
+ * result; the new life runs untouched (plain and group re-spawn). */
+struct respawner {
+    async_task task;
+    async_co co;
+    struct logger *target;
+    async_group *group;
+};
+
+static int respawner_fn(async_loop *L, async_task *self)
+{
+    struct respawner *f = async_frame(self, struct respawner, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 10)); /* runs right after the target ends */
+    if (f->group)
+        async_group_spawn(L, f->group, &f->target->task, logger_fn);
+    else
+        async_spawn(L, &f->target->task, logger_fn);
+    async_end;
+}
+
+static void join_survives_a_respawn_of_its_target(void **state)
+{
+    static struct logger target;
+    static struct joiner j;
+    static struct respawner r;
+    static async_group g;
+    static async_task *slots[1];
+    int variant;
+    (void)state;
+    for (variant = 0; variant < 2; variant++) {
+        t_reset(1000, false);
+        target = (struct logger){0};
+        j = (struct joiner){0};
+        r = (struct respawner){0};
+        target.name = "life";
+        target.sleep = 10;
+        target.result = 5;
+        j.target = &target.task;
+        r.target = &target;
+        if (variant) {
+            async_group_init(&g, slots, 1, 0);
+            r.group = &g;
+        }
+        async_spawn(&TL, &target.task, logger_fn);
+        async_spawn(&TL, &r.task, respawner_fn);
+        async_spawn(&TL, &j.task, joiner_fn);
+        t_settle();
+        t_advance(10); /* target ends, r re-spawns it, then j runs */
+        assert_log("life joined5 life");
+        assert_false(async_task_cancelled(&target.task));
+        assert_int_equal(async_task_state(&target.task), ASYNC_TASK_WAITING);
+        t_advance(10);
+        assert_int_equal(async_task_result(&target.task), 5);
+    }
+}
+
 static void loop_init_rejects_bad_arguments(void **state)
 {
     static async_loop L2;
@@ -431,6 +489,7 @@ int main(void)
         T(loops_are_independent),
         T(join_returns_the_task_result),
         T(join_misuse_is_refused),
+        T(join_survives_a_respawn_of_its_target),
         T(loop_init_rejects_bad_arguments),
         T(autojump_moves_time_to_each_deadline),
     };

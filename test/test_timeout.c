@@ -265,6 +265,69 @@ static void deadline_on_the_producers_tick_loses_nothing(void **state)
     assert_int_equal(v, 7);
 }
 
+/* Regression (model test, await_for_error): an *error* result that
+ * arrived in time is kept too, not replaced by ASYNC_ETIMEDOUT. */
+static void error_result_in_time_is_kept(void **state)
+{
+    static struct tw f;
+    (void)state;
+    tw_init(&f);
+    f.kind = K_QGET;
+    f.ticks = 10;
+    async_spawn(&TL, &f.task, wait_for_fn);
+    t_settle();
+    async_queue_close(&TL, &f.q); /* the get's result: ASYNC_ECLOSED */
+    async_vclock_advance(&TVC, 20); /* deadline passes before the task runs */
+    t_settle();
+    assert_int_equal(f.rc, ASYNC_ECLOSED);
+}
+
+/* Regression (model test, await_until_interrupt): a timeout or a cancel
+ * reaches a condition await even while other tasks keep the loop busy
+ * (the poller is re-queued every pass, never "suspended"). */
+struct busy {
+    async_task task;
+    async_co co;
+};
+
+static int busy_fn(async_loop *L, async_task *self)
+{
+    struct busy *f = async_frame(self, struct busy, task);
+    async_begin(L, &f->co);
+    for (;;)
+        async_yield();
+    async_end;
+}
+
+static void interrupts_reach_a_busy_condition_await(void **state)
+{
+    static struct busy b;
+    static struct tw timed, cancelled;
+    int passes;
+    (void)state;
+    b = (struct busy){0};
+    tw_init(&timed);
+    tw_init(&cancelled);
+    timed.ticks = 5;
+    cancelled.ticks = 1000;
+    async_spawn(&TL, &b.task, busy_fn);
+    async_spawn(&TL, &timed.task, until_for_fn);
+    async_spawn(&TL, &cancelled.task, until_for_fn);
+    for (passes = 0; passes < 3; passes++)
+        async_run_once(&TL);
+    async_cancel(&TL, &cancelled.task);
+    for (passes = 0; passes < 20; passes++) {
+        async_vclock_advance(&TVC, 1);
+        async_run_once(&TL);
+    }
+    assert_true(async_task_done(&timed.task));
+    assert_int_equal(async_task_result(&timed.task), ASYNC_ETIMEDOUT);
+    assert_true(async_task_done(&cancelled.task));
+    assert_int_equal(async_task_result(&cancelled.task), ASYNC_ECANCELED);
+    async_cancel(&TL, &b.task);
+    t_settle();
+}
+
 /* A scope spans several awaits; once expired, every await inside reports
  * the timeout at once, until the scope closes. */
 static int scope_fn(async_loop *L, async_task *self)
@@ -525,6 +588,8 @@ int main(void)
         T(result_in_time_is_kept),
         T(item_handed_over_before_deadline_is_kept),
         T(deadline_on_the_producers_tick_loses_nothing),
+        T(error_result_in_time_is_kept),
+        T(interrupts_reach_a_busy_condition_await),
         T(scope_covers_several_awaits),
         T(nested_scopes),
         T(timeout_interrupts_an_inline_child),
