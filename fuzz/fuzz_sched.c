@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern int model_kb_await_for_errors, model_kb_join_respawn, model_kb_waiter_slot,
-    model_kb_until_interrupts, model_kb_post_progress;
+extern int model_kb_group_steal;
 
 struct reader {
     const uint8_t *p;
@@ -110,8 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct prog p;
     static struct failure f;
 
-    model_kb_await_for_errors = model_kb_join_respawn = model_kb_waiter_slot = 1;
-    model_kb_until_interrupts = model_kb_post_progress = 1;
+    model_kb_group_steal = 1;
     decode(&p, data, size);
     if (!check(&p, &f)) {
         report(&p, &f, stderr);

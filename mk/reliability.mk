@@ -32,7 +32,7 @@ MODEL_BINS := $(foreach b,$(CORE_CONFIGS),$(O)/model/$(b)/model)
 model-bins: $(MODEL_BINS)
 all: model-bins
 
-check: check-model
+check: check-model check-known
 check-model: $(MODEL_BINS)
 	@for m in $(MODEL_BINS); do \
 	  $(TEST_WRAPPER) ./$$m $(MODEL_CHECK_ARGS) || exit 1; \
@@ -97,3 +97,25 @@ check: check-lint
 check-lint:
 	@command -v python3 >/dev/null 2>&1 || tools/deps python3
 	@test/lint/run
+
+# ---- the core bugs' standalone reproducers (test/model/known/) ----
+# Each exits 0 once its bug is fixed.  KNOWN_OPEN lists those still open
+# (their bug is left out of the model run: known_bugs in test/model/main.c);
+# every other one is a regression test: `make check-known` fails if it
+# fails.  `make known-bugs` only reports.
+KNOWN_SRCS := $(wildcard test/model/known/*.c)
+KNOWN_OPEN := group_next_steal
+.PHONY: known-bugs check-known
+known-bugs check-known: | $(DEPS_STAMP)
+	@mkdir -p $(O)/known
+	@bad=0; for s in $(KNOWN_SRCS); do \
+	  n=$$(basename $$s .c); b=$(O)/known/$$n; \
+	  $(CC) -std=c99 $(WARN) -g -I. $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $$s -o $$b || exit 1; \
+	  for arg in "" group; do \
+	    case "$$arg" in group) grep -q 'argc > 1' $$s || continue;; esac; \
+	    if $$b $$arg > $$b.log 2>&1; then st=fixed; \
+	    else case " $(KNOWN_OPEN) " in *" $$n "*) st=open;; *) st=REGRESSED; bad=1;; esac; fi; \
+	    printf '  %-9s %s %s\n' "$$st" "$$s" "$$arg"; \
+	  done; \
+	done; \
+	if [ "$@" = check-known ] && [ $$bad -ne 0 ]; then echo "check-known: a fixed core bug is back"; exit 1; fi

@@ -3,7 +3,10 @@
 # operations per core configuration across thousands of seeds, checked
 # step by step against the reference model.  A disagreement prints the
 # seed, the shortest failing program and the command that replays it.
+# Then the core bugs' reproducers under ASan+UBSan: the fixed ones are
+# regression tests (`make check-known`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 make -j2 --no-print-directory O=build/ci-model model-bins
 make --no-print-directory O=build/ci-model model MODEL_BUDGET=20000000
+make --no-print-directory O=build/ci-model check-known SANITIZE=address,undefined

@@ -29,47 +29,18 @@
 /* Known disagreements where the core is wrong by its own documentation.
  * The model imitates the core for these unless --strict; each has a
  * standalone reproducer in test/model/known/.                           */
-extern int model_kb_await_for_errors, model_kb_join_respawn, model_kb_waiter_slot,
-    model_kb_until_interrupts, model_kb_post_progress;
+extern int model_kb_group_steal;
 static const struct known_bug {
     const char *name;
     int *accommodate;
     const char *what;
 } known_bugs[] = {
-    {"await-for-discards-error-results", &model_kb_await_for_errors,
-     "async_await_for replaces an error result that arrived before the deadline "
-     "(ECLOSED, a joined task's error, a group error) with ETIMEDOUT when the "
-     "deadline passes before the task runs again; README: 'returns the "
-     "operation's own result when it arrived in time' (test/model/known/await_for_error.c)"},
-    {"join-after-respawn", &model_kb_join_respawn,
-     "a joiner that resumes after the joined task finished and was re-spawned "
-     "(its frame reused) cancels and joins the new life; if the new life is a "
-     "group member, the joiner overwrites its group pointer: memory corruption "
-     "(test/model/known/join_respawn.c). Left out: no re-spawn while a join on "
-     "the task is in progress"},
-    {"waiter-slot-cleared-on-wakeup", &model_kb_waiter_slot,
-     "waking a joiner or a group's waiter clears the slot that names it, so a "
-     "second joiner/waiter is accepted (no ASYNC_EBUSY) before the first has "
-     "returned; if the first was interrupted it re-parks over the second "
-     "(drain), orphaning one of them: a task that nothing, not even "
-     "cancellation, can ever finish (test/model/known/waiter_slot.c). A woken "
-     "group_next waiter can also lose the member it was woken for. Left out: "
-     "no join / group wait while a woken one is pending on the same target"},
-    {"repark-misses-interrupts", &model_kb_until_interrupts,
-     "an await that suspends again after a wake-up does not look at a "
-     "cancellation or timeout that arrived while it was queued: async_await_until "
-     "re-checking a false condition (while other tasks run, a timeout scope around "
-     "it never fires and a cancelled poller never finishes: "
-     "test/model/known/await_until_interrupt.c), async_group_next whose member was "
-     "reaped meanwhile and async_group_wait that finds a new member "
-     "(test/model/known/group_next_repark.c). The model imitates the core; drain "
-     "rounds set the events and run one extra step so such pollers can end"},
-    {"post-does-not-recheck", &model_kb_post_progress,
-     "delivering an async_post does not make async_await_until tasks re-check "
-     "their condition, although async.h says a condition an interrupt handler "
-     "changes needs the handler to call async_post(): a lone poller whose flag "
-     "was set and posted about is reported as ASYNC_EDEADLK "
-     "(test/model/known/post_recheck.c). The model imitates the core"},
+    {"group-next-steal", &model_kb_group_steal,
+     "waking a group's waiter clears the group's waiter slot before the waiter "
+     "runs, so a second async_group_next (or async_group_wait) is accepted "
+     "instead of ASYNC_EBUSY, and can take the member the first was woken for, "
+     "which then waits again (test/model/known/group_next_steal.c). The model "
+     "imitates the core"},
 };
 #define N_KNOWN (sizeof known_bugs / sizeof known_bugs[0])
 

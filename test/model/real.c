@@ -26,10 +26,8 @@ struct actor {
     int id, life, spawns;
     const struct life *lf;
     int pc, rc, val, item, k;
-    int joining;   /* 1 + the actor being joined, while in a join      */
     int gwaiting;  /* 1 + the group waited for, while in async_group_wait */
     int member_of; /* 1 + the group this life was spawned into         */
-    int gnexting;  /* 1 + the group, while in async_group_next          */
     async_tick ticks, tticks;
     int nscopes;
     async_timeout scopes[MAX_SCOPES];
@@ -50,7 +48,6 @@ static int qbuf[NQ][QCAP_MAX];
 static async_group GS[NGROUP];
 static async_cond CONDS[NCOND];
 static async_call post_call; /* OP_POST: a call that does nothing */
-static async_task kick_task; /* drain: one step, so pollers re-check */
 
 static void post_noop(async_loop *L, async_call *self)
 {
@@ -58,12 +55,6 @@ static void post_noop(async_loop *L, async_call *self)
     (void)self;
 }
 
-static int kick_fn(async_loop *L, async_task *self)
-{
-    (void)L;
-    (void)self;
-    return 0;
-}
 static async_future FUTS[NFUT];
 static async_task *gslots[NGROUP][GROUP_CAP];
 
@@ -83,18 +74,6 @@ static int actor_index(const async_task *t)
     return -1;
 }
 
-extern int model_kb_join_respawn, model_kb_until_interrupts;
-/* Known bug join-after-respawn: no re-spawn while another actor is
- * inside a join on the task (the model skips the same spawns). */
-static bool joined_now(int j)
-{
-    int x;
-    for (x = 0; x < P->nact; x++)
-        if (x != j && A[x].joining == j + 1)
-            return true;
-    return false;
-}
-
 /* Waits form no cycle (a cycle of joins and group waits cannot be
  * cancelled: each side drains waiting for the other), so a task only
  * waits for tasks with a higher index: both sides skip the rest. */
@@ -112,28 +91,6 @@ static bool waiter_at_or_above(int g, int j)
     int x;
     for (x = j; x < P->nact; x++)
         if (A[x].gwaiting == g + 1)
-            return true;
-    return false;
-}
-
-extern int model_kb_waiter_slot;
-/* Known bug waiter-slot-cleared-on-wakeup: no join on a task (group op on
- * a group) while another actor inside one has been woken and not run. */
-static bool woken_joiner(int j, int self)
-{
-    int x;
-    for (x = 0; x < P->nact; x++)
-        if (x != self && A[x].joining == j + 1 && async_task_state(&A[x].task) == ASYNC_TASK_READY)
-            return true;
-    return false;
-}
-
-static bool woken_group_waiter(int g, int self)
-{
-    int x;
-    for (x = 0; x < P->nact; x++)
-        if (x != self && (A[x].gwaiting == g + 1 || A[x].gnexting == g + 1) &&
-            async_task_state(&A[x].task) == ASYNC_TASK_READY)
             return true;
     return false;
 }
@@ -204,8 +161,6 @@ static int immediate(async_loop *L, struct actor *self, const struct op *o, int 
         async_queue_close(L, &QS[o->obj % NQ]);
         break;
     case OP_SPAWN:
-        if (model_kb_join_respawn && joined_now(j))
-            return 1;
         rc = async_spawn(L, &A[j].task, actor_task);
         if (rc == 0)
             new_life(j, 0);
@@ -215,7 +170,7 @@ static int immediate(async_loop *L, struct actor *self, const struct op *o, int 
         break;
     case OP_G_SPAWN:
         j = o->arg % P->nact;
-        if ((model_kb_join_respawn && joined_now(j)) || waiter_at_or_above(o->obj % NGROUP, j))
+        if (waiter_at_or_above(o->obj % NGROUP, j))
             return 1;
         rc = async_group_spawn(L, &GS[o->obj % NGROUP], &A[j].task, actor_task);
         if (rc == 0)
@@ -299,17 +254,12 @@ static int actor_body(async_loop *L, struct actor *f)
             if (f->rc == 0)
                 f->val = f->item;
         } else if (OP.kind == OP_JOIN) {
-            if (OP.obj % P->nact < f->id || holds_lock(f, -1) ||
-                (model_kb_waiter_slot && woken_joiner(OP.obj % P->nact, f->id))) {
+            if (OP.obj % P->nact < f->id || holds_lock(f, -1))
                 f->rc = 1;
-            } else {
-                f->joining = OP.obj % P->nact + 1;
+            else
                 AWAIT(async_join(L, &A[OP.obj % P->nact].task));
-                f->joining = 0;
-            }
         } else if (OP.kind == OP_G_WAIT) {
-            if (running_member_at_or_below(OBJ(NGROUP), f->id) || holds_lock(f, -1) ||
-                (model_kb_waiter_slot && woken_group_waiter(OBJ(NGROUP), f->id))) {
+            if (running_member_at_or_below(OBJ(NGROUP), f->id) || holds_lock(f, -1)) {
                 f->rc = 1;
             } else {
                 f->gwaiting = OBJ(NGROUP) + 1;
@@ -317,14 +267,11 @@ static int actor_body(async_loop *L, struct actor *f)
                 f->gwaiting = 0;
             }
         } else if (OP.kind == OP_G_NEXT) {
-            if ((model_kb_waiter_slot && woken_group_waiter(OBJ(NGROUP), f->id)) ||
-                f->member_of == OBJ(NGROUP) + 1) { /* waiting for itself */
+            if (f->member_of == OBJ(NGROUP) + 1) { /* waiting for itself */
                 f->rc = 1;
             } else {
                 f->done = NULL;
-                f->gnexting = OBJ(NGROUP) + 1;
                 AWAIT(async_group_next(L, &GS[OBJ(NGROUP)], &f->done));
-                f->gnexting = 0;
                 if (f->rc == 0)
                     f->val = actor_index(f->done) + 1;
             }
@@ -392,7 +339,6 @@ static void real_start(const struct prog *p)
         async_future_init(&FUTS[i]);
     memset(&post_call, 0, sizeof post_call);
     post_call.fn = post_noop;
-    memset(&kick_task, 0, sizeof kick_task);
 }
 
 static void real_action(const struct prog *p, int i, struct evbuf *out)
@@ -421,11 +367,6 @@ static bool real_drain(const struct prog *p, struct evbuf *out)
         if (async_task_state(&A[j].task) != ASYNC_TASK_IDLE &&
             async_task_state(&A[j].task) != ASYNC_TASK_DONE)
             all_done = false;
-    if (model_kb_until_interrupts && !all_done) { /* pollers that missed it: see the flag */
-        for (j = 0; j < NEV; j++)
-            async_event_set(&L0, &EVS[j]);
-        async_spawn(&L0, &kick_task, kick_fn);
-    }
     for (j = 0; j < p->nact; j++) {
         int s = async_task_state(&A[j].task);
         if (s != ASYNC_TASK_IDLE && s != ASYNC_TASK_DONE) {

@@ -36,11 +36,7 @@ enum { W_NONE, W_TIMER, W_EVENT, W_SEM, W_LOCK, W_QGET, W_QPUT, W_JOIN, W_GROUP,
        W_FUT };
 
 /* Known-bug switches: see known_bugs in main.c. */
-int model_kb_await_for_errors;
-int model_kb_join_respawn;
-int model_kb_waiter_slot;
-int model_kb_until_interrupts;
-int model_kb_post_progress;
+int model_kb_group_steal;
 
 struct scope {
     int64_t deadline;
@@ -61,7 +57,6 @@ struct mtask {
     bool armed;
     /* the interpreter */
     int spawns, life, pc;
-    int join_spawns; /* the life of the task being joined */
     const struct life *lf;
     bool fresh, in_op;
     int nscopes;
@@ -97,7 +92,7 @@ static struct list pollers, cond_w[NCOND], fut_w[NFUT];
 static bool fut_done[NFUT];
 static int fut_result[NFUT];
 static bool progress; /* a step this pass changed something */
-static bool post_queued, kick;
+static bool post_queued;
 static struct {
     int items[QCAP_MAX];
     int count;
@@ -187,8 +182,12 @@ static void detach(int t)
     case W_FUT:
         removev(&fut_w[k->wobj], t);
         break;
-    case W_JOIN:  /* the joiner keeps its claim until its join returns */
-    case W_GROUP: /* so does a group's waiter */
+    case W_JOIN: /* woken by the joined task's end, which cleared the slot */
+        break;
+    case W_GROUP: /* a woken waiter keeps its claim until it returns (the
+                     core lets go: known bug group-next-steal) */
+        if (model_kb_group_steal && G[k->wobj].waiter == t)
+            G[k->wobj].waiter = -1;
         break;
     }
     k->wkind = W_NONE;
@@ -212,10 +211,29 @@ static void wake(int t, int r)
     make_ready(t, r);
 }
 
+static void cancel_task(int j);
+static void group_cancel_all(int g, int *count);
+
+/* Deliver a cancellation or timeout to a suspended task.  A task joining
+ * a task, or waiting for a whole group, stays where it is: what it waits
+ * for is cancelled at once and the wait reports the interruption when
+ * that has finished (it drains; README: "cancelling a joiner cancels the
+ * task it joins; cancelling a group's waiter cancels the members and
+ * waits for them").  A draining task is left alone. */
 static void interrupt(int t, int code)
 {
-    if (!T[t].drain)
+    struct mtask *k = &T[t];
+    if (k->drain || k->state != S_WAITING)
+        return;
+    if (k->wkind == W_JOIN) {
+        k->drain = true;
+        cancel_task(k->wobj);
+    } else if (k->wkind == W_GROUP && !G[k->wobj].wait_any) {
+        k->drain = true;
+        group_cancel_all(k->wobj, NULL);
+    } else {
         wake(t, code);
+    }
 }
 
 static void suspend(int t, int kind, int obj)
@@ -252,6 +270,12 @@ static void fire_scope(int t, int i)
 
 /* ---- tasks ---- */
 
+static int cancel(int j);
+static void cancel_task(int j)
+{
+    (void)cancel(j);
+}
+
 static int cancel(int j)
 {
     if (T[j].state == S_IDLE)
@@ -269,36 +293,6 @@ static int cancel(int j)
 static bool busy(int j)
 {
     return (T[j].state != S_IDLE && T[j].state != S_DONE) || T[j].group >= 0;
-}
-
-/* Known bug join-after-respawn: a task is not re-spawned while another
- * is inside a join on it (both sides skip such spawns). */
-static bool joined_now(int j)
-{
-    int x;
-    for (x = 0; x < P->nact; x++)
-        if (x != j && T[x].in_op && T[x].lf->ops[T[x].pc].kind == OP_JOIN &&
-            T[x].lf->ops[T[x].pc].obj % P->nact == j)
-            return true;
-    return false;
-}
-
-/* Known bug waiter-slot-cleared-on-wakeup: no join on j (group op on g)
- * while another task that is inside one has been woken and not run yet. */
-static bool woken_inside(int kind, int obj, int self)
-{
-    int x;
-    for (x = 0; x < P->nact; x++) {
-        const struct op *o;
-        if (x == self || !T[x].in_op || T[x].state != S_READY)
-            continue;
-        o = &T[x].lf->ops[T[x].pc];
-        if (kind == OP_JOIN ? (o->kind == OP_JOIN && o->obj % P->nact == obj)
-                            : ((o->kind == OP_G_WAIT || o->kind == OP_G_NEXT) &&
-                               o->obj % NGROUP == obj))
-            return true;
-    }
-    return false;
 }
 
 /* No uncancellable wait while holding a lock it may need: see real.c. */
@@ -536,14 +530,12 @@ static int immediate(int t, const struct op *o, int a, int life, int pc, int *va
         q_close(o->obj % NQ);
         return 0;
     case OP_SPAWN:
-        if (model_kb_join_respawn && joined_now(j))
-            return 1;
         return start(j);
     case OP_CANCEL:
         return cancel(j);
     case OP_G_SPAWN:
         j = o->arg % P->nact;
-        if ((model_kb_join_respawn && joined_now(j)) || waiter_at_or_above(g, j))
+        if (waiter_at_or_above(g, j))
             return 1;
         if (G[g].count == GROUP_CAP)
             return ENOSPC;
@@ -644,7 +636,6 @@ static int op_begin(int t, const struct op *o)
         if (T[j].joiner >= 0 || T[j].group >= 0)
             return misuse(EBUSY);
         T[j].joiner = t;
-        k->join_spawns = T[j].spawns;
         suspend(t, W_JOIN, j);
         return PENDING;
     case OP_G_WAIT:
@@ -677,7 +668,7 @@ static int op_begin(int t, const struct op *o)
 static int op_resume(int t, const struct op *o, int r)
 {
     struct mtask *k = &T[t];
-    int j = o->obj % P->nact, q = o->obj % NQ, g = o->obj % NGROUP, x;
+    int q = o->obj % NQ, g = o->obj % NGROUP, x;
 
     switch (o->kind) {
     case OP_Q_PUT:
@@ -689,44 +680,33 @@ static int op_resume(int t, const struct op *o, int r)
         q_move(q, side, &item);
         return side ? 0 : 1000000000 + item;
     }
-    case OP_JOIN:
-        if (k->drain) {
+    case OP_JOIN: /* woken by the joined task's end */
+        if (k->drain) { /* interrupted meanwhile: the wait reports that */
             k->drain = false;
             return icode(t);
         }
-        /* the life joined has finished (and may have been re-spawned) */
-        if (T[j].state == S_DONE || T[j].spawns != k->join_spawns)
-            return r;
-        cancel(j); /* interrupted: take the joined task down too */
-        k->drain = true;
-        T[j].joiner = t;
-        k->join_spawns = T[j].spawns;
-        suspend(t, W_JOIN, j);
-        return PENDING;
-    case OP_G_WAIT:
-        /* woken, but a member was spawned meanwhile: an interruption that
-         * came while queued counts (the core misses it: known bug
-         * repark-misses-interrupts) */
-        if (r == 0 && !k->drain && G[g].running && !model_kb_until_interrupts)
-            r = icode(t);
-        if (r < 0 && !k->drain) {
-            group_cancel_all(g, NULL);
+        return r;
+    case OP_G_WAIT: /* woken when the last running member finished */
+        if (G[g].running == 0 && k->drain) {
+            k->drain = false;
+            return icode(t);
+        }
+        if (G[g].running == 0)
+            return G[g].error;
+        /* members were spawned meanwhile: wait again, first taking in an
+         * interruption that came while the task was queued */
+        if (icode(t) && !k->drain) {
             k->drain = true;
+            group_cancel_all(g, NULL);
         }
-        if (G[g].running)
-            return group_park(g, t, false);
-        if (k->drain) {
-            k->drain = false;
-            return icode(t);
-        }
-        return G[g].error;
+        return group_park(g, t, false);
     case OP_G_NEXT:
         if (r < 0)
             return r;
         if ((x = reap_one(g)) >= 0)
             return 1000000000 + x + 1;
-        if (G[g].running && !model_kb_until_interrupts && (r = icode(t)) < 0)
-            return r; /* as for G_WAIT above */
+        if (G[g].running && (r = icode(t)) < 0)
+            return r; /* parking again: an interruption may be pending */
         return G[g].running ? group_park(g, t, true) : ENOENT;
     case OP_COND_WAIT: /* then re-take the lock, whatever happened */
         x = o->obj % NCOND;
@@ -782,10 +762,10 @@ static void await_done(int t, const struct op *o, int r)
         bool fired = k->sc[k->nscopes].fired;
         k->sc[k->nscopes].armed = false;
         k->wf_open = false;
-        /* A result that arrived in time is kept (README: "async_await_for
-         * returns the operation's own result when it arrived in time"). */
-        if (model_kb_await_for_errors && fired && r < 0 && !k->cancel)
-            r = ETIMEDOUT;
+        /* A result that arrived in time is kept, errors included (README:
+         * "async_await_for returns the operation's own result when it
+         * arrived in time"); an interrupted op reported ETIMEDOUT itself. */
+        (void)fired;
     }
     if (o->kind == OP_LOCK_ACQ && r == 0)
         k->holds[o->obj % NLOCK] = true;
@@ -860,10 +840,7 @@ static void run(int t)
             (o->kind == OP_G_WAIT && (running_member_at_or_below(o->obj % NGROUP, t) ||
                                       holds_lock(t, -1))) ||
             (o->kind == OP_COND_WAIT && holds_lock(t, o->obj % NCOND)) ||
-            (o->kind == OP_G_NEXT && T[t].group == o->obj % NGROUP) ||
-            (model_kb_waiter_slot && o->kind == OP_JOIN && woken_inside(OP_JOIN, o->obj % P->nact, t)) ||
-            (model_kb_waiter_slot && (o->kind == OP_G_WAIT || o->kind == OP_G_NEXT) &&
-             woken_inside(OP_G_WAIT, o->obj % NGROUP, t))) {
+            (o->kind == OP_G_NEXT && T[t].group == o->obj % NGROUP)) {
             emit(E_OP, t, k->life, k->pc, 1, 0); /* skipped: it could close a cycle */
             k->pc++;
             continue;
@@ -945,9 +922,8 @@ static void step(int t)
             emit(E_OP, t, k->life, k->pc, 0, 0);
             k->pc++;
         } else if (o->kind == OP_UNTIL) {
-            /* a re-check reports an interruption that came meanwhile (the
-             * core misses it: known bug repark-misses-interrupts) */
-            if (r == 0 && !model_kb_until_interrupts)
+            /* a re-check reports an interruption that came meanwhile */
+            if (r == 0)
                 r = icode(t);
             if (r < 0) {
                 life_end(t, r);
@@ -1013,10 +989,8 @@ static int pass(void)
     lnow = vnow;
     if (post_queued) {
         post_queued = false;
-        /* what a post's call did may be what a condition waits for (the
-         * core does not re-check: known bug post-does-not-recheck) */
-        if (!model_kb_post_progress)
-            progress = true;
+        /* what a post's call did may be what a condition waits for */
+        progress = true;
     }
     while (next_timer(&t, &s, &when) && when <= lnow) {
         if (s < 0) {
@@ -1031,11 +1005,6 @@ static int pass(void)
     n = runq.n;
     for (i = 0; i < n; i++)
         step(pop(&runq));
-    if (kick) { /* the drain's one-step task */
-        kick = false;
-        progress = true;
-        n++;
-    }
     if (n == 0)
         model_stat[ST_IDLE_PASSES]++;
     if (progress) { /* pollers re-check their conditions next pass */
@@ -1073,7 +1042,7 @@ static void ref_start(const struct prog *p)
     memset(cond_w, 0, sizeof cond_w);
     memset(fut_w, 0, sizeof fut_w);
     memset(fut_done, 0, sizeof fut_done);
-    progress = post_queued = kick = false;
+    progress = post_queued = false;
     memset(Q, 0, sizeof Q);
     memset(G, 0, sizeof G);
     for (i = 0; i < NSEM; i++)
@@ -1109,15 +1078,6 @@ static bool ref_drain(const struct prog *p, struct evbuf *out)
     for (j = 0; j < p->nact; j++)
         if (T[j].state != S_IDLE && T[j].state != S_DONE)
             all_done = false;
-    if (model_kb_until_interrupts && !all_done) { /* as real.c */
-        struct op o = {OP_EV_SET, 0, 0, 0, 0, 0};
-        int val;
-        for (j = 0; j < NEV; j++) {
-            o.obj = (uint8_t)j;
-            immediate(-1, &o, 0, 0, 0, &val);
-        }
-        kick = true;
-    }
     for (j = 0; j < p->nact; j++)
         if (T[j].state != S_IDLE && T[j].state != S_DONE) {
             all_done = false;

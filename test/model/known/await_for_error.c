@@ -1,4 +1,5 @@
-/* Known core bug (model: "await-for-discards-error-results"), standalone
+/* Core bug (model: "await-for-discards-error-results"), fixed in b4ae4d0; now a regression test
+ * (make check-known).  Standalone
  * reproducer.
  *
  *   cc -std=c99 -g -I. test/model/known/await_for_error.c && ./a.out

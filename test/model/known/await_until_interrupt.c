@@ -1,5 +1,6 @@
-/* Core bug (found while extending the model to async_await_until),
- * standalone reproducer.
+/* Core bug (found while extending the model to async_await_until), fixed
+ * in b4ae4d0; now a regression test (make check-known).
+ * Standalone reproducer.
  *
  *   cc -std=c99 -g -I. test/model/known/await_until_interrupt.c && ./a.out
  *

@@ -1,5 +1,6 @@
-/* Core bug (model: "repark-misses-interrupts", the group case),
- * standalone reproducer.
+/* Core bug (model: "repark-misses-interrupts", the group case), fixed in b4ae4d0;
+ * now a regression test (make check-known).
+ * Standalone reproducer.
  *
  *   cc -std=c99 -g -I. test/model/known/group_next_repark.c && ./a.out
  *

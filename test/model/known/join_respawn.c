@@ -1,4 +1,5 @@
-/* Known core bug (model: "join-after-respawn"), standalone reproducer.
+/* Core bug (model: "join-after-respawn"), fixed in b4ae4d0; now a regression test
+ * (make check-known).  Standalone reproducer.
  *
  *   cc -std=c99 -g -fsanitize=address,undefined -I. test/model/known/join_respawn.c
  *   ./a.out          # async_spawn variant: exits 1 (wrong semantics)
@@ -63,6 +64,7 @@ static int j_fn(async_loop *l, async_task *self)
 int main(int argc, char **argv)
 {
     use_group = argc > 1;
+    (void)argv;
     printf("variant: %s\n", use_group ? "async_group_spawn" : "async_spawn");
     async_vclock_init(&vc, 0, false);
     async_loop_init(&L, &vc.port);

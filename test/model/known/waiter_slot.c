@@ -1,4 +1,5 @@
-/* Known core bug (model: "waiter-slot-cleared-on-wakeup"), standalone
+/* Core bug (model: "waiter-slot-cleared-on-wakeup"), fixed in b4ae4d0; now a regression test
+ * (make check-known).  Standalone
  * reproducer.
  *
  *   cc -std=c99 -g -I. test/model/known/waiter_slot.c && ./a.out
