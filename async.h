@@ -393,9 +393,11 @@ typedef struct async_port async_port;
 struct async_port {
     /* Current time in ticks; monotonic.  Required.                       */
     async_tick (*now)(const async_port *self);
-    /* Nothing is runnable: block until `deadline` (when has_deadline) or
-     * until wake() is called, then return 0.  Must not block if
-     * async_loop_pending(L) turns true, so check it with interrupts
+    /* Called by async_run once per pass.  Block until `deadline` (when
+     * has_deadline) or until wake() is called, then return 0.  Must not
+     * block while async_loop_pending(L) is true - that is how async_run
+     * gives a port with I/O a non-blocking poll between passes, so a task
+     * that yields in a loop cannot starve it.  Check it with interrupts
      * masked (bare metal) or rely on wake() being latched (threads).
      * Return ASYNC_EDEADLK if nothing can ever wake the loop.  Required. */
     int (*idle)(const async_port *self, async_loop *L, bool has_deadline, async_tick deadline);
@@ -420,9 +422,11 @@ struct async_call {
 };
 
 /* External wait source, for awaitables built outside the core (the libev
- * layer's fd watchers).  detach() is called, on the loop thread, when the
- * parked task is woken by something else (cancel, timeout): stop
- * watching and forget the task.                                          */
+ * layer's fd watchers).  detach() is called, on the loop thread, whenever
+ * the parked task is woken: by a cancel or a timeout, and also by the
+ * source's own async_wake().  So make it idempotent: clear your task
+ * pointer before you wake the task yourself, and let detach() stop
+ * watching only if the pointer is still set.                            */
 typedef struct async_waiter async_waiter;
 struct async_waiter {
     void (*detach)(async_loop *L, async_waiter *self, async_task *t);
@@ -540,7 +544,7 @@ typedef struct async_vclock {
     async_port port;
     async_tick now;
     bool autojump;
-    unsigned long idles; /* number of idle() calls, for tests          */
+    unsigned long idles; /* idle() calls with nothing ready, for tests   */
 } async_vclock;
 
 /* ======================================================================
@@ -639,12 +643,13 @@ typedef struct async_vclock {
 #define async_await_rc(var, op) ASYNC__AWAIT_RC(var, op, #op)
 #define ASYNC__AWAIT_RC(var, op, text)                            \
     do {                                                          \
-        if (((var) = async__interrupt_code(async__L)) == 0) {     \
+        if ((async__r = async__interrupt_code(async__L)) == 0) {  \
             ASYNC__WHERE(text);                                   \
             ASYNC__LC_MARK()                                      \
-            if (((var) = (op)) == ASYNC_PENDING)                  \
+            if ((async__r = (op)) == ASYNC_PENDING)               \
                 return ASYNC_PENDING;                             \
         }                                                         \
+        (var) = async__r;                                         \
     } while (0)
 
 /* Await `op`; an error ends this coroutine with that error (through its
@@ -720,11 +725,12 @@ typedef struct async_vclock {
  */
 #define async_await_for(to, ticks, var, op)                               \
     do {                                                                  \
-        if (((var) = async__interrupt_code(async__L)) == 0 &&             \
-            ((var) = async_timeout_begin((to), (ticks))) == 0) {          \
-            ASYNC__AWAIT_RC((var), (op), #op);                            \
+        if ((async__r = async__interrupt_code(async__L)) == 0 &&          \
+            (async__r = async_timeout_begin((to), (ticks))) == 0) {       \
+            ASYNC__AWAIT_RC(async__r, (op), #op);                         \
             (void)async_timeout_end(to);                                  \
         }                                                                 \
+        (var) = async__r;                                                 \
     } while (0)
 
 /* The frame (enclosing struct) of a task header.                         */
@@ -806,6 +812,13 @@ bool async_woken(async_loop *L, int *result);
 /* Suspend the current task on an external wait source; returns
  * ASYNC_PENDING (return it), or ASYNC_EPERM outside a task.             */
 int async_park(async_loop *L, async_waiter *w);
+/* Like async_park, but cancellations and timeouts do not wake the task
+ * (they are remembered): for waiting on something that must finish first
+ * even when the caller gives up - a worker thread still using the
+ * caller's memory.  After the wake-up, async_unshield() returns the
+ * interruption to report (0 if none) and makes the task interruptible.  */
+int async_park_shielded(async_loop *L, async_waiter *w);
+int async_unshield(async_loop *L);
 /* Wake a suspended task with `result` (detaching it from what it waited
  * on).  No effect on a task that is not suspended.                      */
 void async_wake(async_loop *L, async_task *t, int result);
@@ -1334,6 +1347,14 @@ int async_park(async_loop *L, async_waiter *w)
     return ASYNC_PENDING;
 }
 
+int async_park_shielded(async_loop *L, async_waiter *w)
+{
+    int rc = async_park(L, w);
+    if (rc == ASYNC_PENDING)
+        L->current->base.flags |= ASYNC__F_DRAIN;
+    return rc;
+}
+
 /* ---- interruption: cancellation and timeout scopes ---- */
 
 int async__interrupt_code(const async_loop *L)
@@ -1561,6 +1582,11 @@ static int async__drain_end(async_loop *L, async_task *self)
 {
     self->base.flags &= (uint8_t)~ASYNC__F_DRAIN;
     return async__interrupt_code(L);
+}
+
+int async_unshield(async_loop *L)
+{
+    return L->current ? async__drain_end(L, L->current) : 0;
 }
 
 int async_join(async_loop *L, async_task *t)
@@ -1797,15 +1823,16 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn)
     if (main && main->base.state == ASYNC__S_IDLE)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     for (;;) {
-        async_tick deadline = 0;
-        bool has_deadline;
+        async_tick deadline = L->now;
+        bool has_deadline = true;
 
         async_run_once(L);
         if (main ? async_task_done(main) : L->ntasks == 0)
             return main ? main->base.u.result : 0;
-        if (async_loop_pending(L))
-            continue;
-        has_deadline = async_loop_next_deadline(L, &deadline);
+        /* Every pass gives the port a turn: a blocking one when nothing is
+         * ready, a non-blocking poll otherwise. */
+        if (!async_loop_pending(L))
+            has_deadline = async_loop_next_deadline(L, &deadline);
         rc = L->port->idle(L->port, L, has_deadline, deadline);
         if (rc < 0)
             return rc;
@@ -2392,9 +2419,9 @@ static int async__vclock_idle(const async_port *p, async_loop *L, bool has_deadl
                               async_tick deadline)
 {
     async_vclock *vc = (async_vclock *)(void *)(uintptr_t)p; /* the port lives in vc */
-    vc->idles++;
     if (async_loop_pending(L))
         return 0;
+    vc->idles++;
     if (!has_deadline || !vc->autojump)
         return ASYNC_EDEADLK;
     if (async_tick_after(deadline, vc->now))

@@ -183,16 +183,19 @@ int async_offload_run(async_loop *L, async_pool *P, async_offload *job, async_of
             int st = job_state(job);
             rc = job->result;
             job_set_state(job, J_IDLE);
-            if (st == J_DONE && job->cancel < 0)
-                return job->cancel; /* the interruption, now that fn is done */
+            if (job->cancel < 0) { /* we were draining, shielded */
+                (void)async_unshield(L);
+                if (st == J_DONE)
+                    return job->cancel; /* the interruption, now that fn is done */
+            }
             return rc;
         }
         if (job->task == NULL) /* dequeued before it ran */
             return rc;
         __atomic_store_n(&job->cancel, rc, __ATOMIC_RELEASE);
-        /* Running: the thread still uses job and arg.  Wait for it; the
-         * interruption is reported when it returns. */
-        return async_park(L, &job->waiter);
+        /* Running: the thread still uses job and arg.  Wait for it, deaf to
+         * further interruptions; this one is reported when it returns. */
+        return async_park_shielded(L, &job->waiter);
     }
     E = async_ev_of(L);
     self = async_current(L);

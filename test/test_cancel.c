@@ -372,6 +372,95 @@ static void cancel_a_condition_await(void **state)
     assert_true(t_list_empty(&TL.pollers));
 }
 
+/* External waiters: detach() runs on every wake (the source's own too),
+ * and a shielded park is not woken by a cancel, which it reports after
+ * the source has finished. */
+struct src {
+    async_waiter waiter;
+    async_task *task;
+    int detaches;
+};
+
+static void src_detach(async_loop *L, async_waiter *w, async_task *t)
+{
+    struct src *s = (struct src *)(void *)w;
+    (void)L;
+    (void)t;
+    s->detaches++;
+    s->task = NULL;
+}
+
+static int src_op(async_loop *L, struct src *s, bool shielded)
+{
+    int rc;
+    if (async_woken(L, &rc)) {
+        int interrupted = shielded ? async_unshield(L) : 0;
+        return interrupted ? interrupted : rc;
+    }
+    s->task = async_current(L);
+    return shielded ? async_park_shielded(L, &s->waiter) : async_park(L, &s->waiter);
+}
+
+struct src_user {
+    async_task task;
+    async_co co;
+    struct src *src;
+    bool shielded;
+    int rc;
+};
+
+static int src_user_fn(async_loop *L, async_task *self)
+{
+    struct src_user *f = async_frame(self, struct src_user, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, src_op(L, f->src, f->shielded));
+    t_logi("rc", f->rc);
+    async_end;
+}
+
+static void external_waiters_detach_and_shield(void **state)
+{
+    static struct src s;
+    static struct src_user u;
+    async_task *t;
+    (void)state;
+    /* A plain park: cancel wakes it through detach. */
+    s = (struct src){{src_detach}, NULL, 0};
+    u = (struct src_user){0};
+    u.src = &s;
+    async_spawn(&TL, &u.task, src_user_fn);
+    t_settle();
+    async_cancel(&TL, &u.task);
+    t_settle();
+    assert_int_equal(s.detaches, 1);
+    /* The source completing the wait itself: detach runs too. */
+    s = (struct src){{src_detach}, NULL, 0};
+    u = (struct src_user){0};
+    u.src = &s;
+    async_spawn(&TL, &u.task, src_user_fn);
+    t_settle();
+    t = s.task;
+    s.task = NULL; /* the documented pattern: clear, then wake */
+    async_wake(&TL, t, 7);
+    t_settle();
+    assert_int_equal(s.detaches, 1);
+    /* Shielded: the cancel is remembered, the wait goes on until the
+     * source finishes, then the cancellation is reported. */
+    s = (struct src){{src_detach}, NULL, 0};
+    u = (struct src_user){0};
+    u.src = &s;
+    u.shielded = true;
+    async_spawn(&TL, &u.task, src_user_fn);
+    t_settle();
+    assert_int_equal(async_cancel(&TL, &u.task), 0);
+    t_settle();
+    assert_int_equal(async_task_state(&u.task), ASYNC_TASK_WAITING);
+    assert_int_equal(s.detaches, 0);
+    async_wake(&TL, s.task, 7);
+    t_settle();
+    assert_log("rc-1 rc7 rc-1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +475,7 @@ int main(void)
         T(task_cancelling_itself),
         T(yield_reports_cancellation),
         T(cancel_a_condition_await),
+        T(external_waiters_detach_and_shield),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

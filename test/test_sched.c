@@ -437,6 +437,60 @@ static void join_survives_a_respawn_of_its_target(void **state)
     }
 }
 
+/* Regression (runtime report): async_run gives the port a non-blocking
+ * turn every pass, so a port that polls I/O in idle() is not starved by
+ * a task yielding in a loop. */
+struct ioport {
+    async_vclock vc; /* first: a vclock whose idle also "polls I/O" */
+    int io_ready, polls;
+};
+
+static int ioport_idle(const async_port *p, async_loop *L, bool has_deadline, async_tick deadline)
+{
+    struct ioport *io = (struct ioport *)(void *)(uintptr_t)p;
+    (void)L;
+    (void)has_deadline;
+    (void)deadline;
+    if (++io->polls == 3)
+        io->io_ready = 1;
+    return 0;
+}
+
+struct io_spinner {
+    async_task task;
+    async_co co;
+    struct ioport *io;
+    unsigned spins; /* unsigned on purpose: await_rc into it must compile */
+};
+
+static int io_spinner_fn(async_loop *L, async_task *self)
+{
+    struct io_spinner *f = async_frame(self, struct io_spinner, task);
+    async_begin(L, &f->co);
+    while (!f->io->io_ready && f->spins < 1000) {
+        async_await_rc(f->spins, (int)f->spins + 1); /* a plain value: no suspension */
+        async_yield();
+    }
+    async_return(f->io->io_ready ? 0 : ASYNC_EDEADLK);
+    async_end;
+}
+
+static void run_lets_the_port_poll_between_passes(void **state)
+{
+    static struct ioport io;
+    static async_loop L2;
+    static struct io_spinner sp;
+    (void)state;
+    io = (struct ioport){0};
+    async_vclock_init(&io.vc, 0, true);
+    io.vc.port.idle = ioport_idle;
+    async_loop_init(&L2, &io.vc.port);
+    sp = (struct io_spinner){0};
+    sp.io = &io;
+    assert_int_equal(async_run(&L2, &sp.task, io_spinner_fn), 0);
+    assert_true(sp.spins < 10);
+}
+
 static void loop_init_rejects_bad_arguments(void **state)
 {
     static async_loop L2;
@@ -490,6 +544,7 @@ int main(void)
         T(join_returns_the_task_result),
         T(join_misuse_is_refused),
         T(join_survives_a_respawn_of_its_target),
+        T(run_lets_the_port_poll_between_passes),
         T(loop_init_rejects_bad_arguments),
         T(autojump_moves_time_to_each_deadline),
     };
