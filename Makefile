@@ -62,13 +62,10 @@ DEPS_STAMP := $(O)/.deps-ok
 CMOCKA_LIBS := -lcmocka
 
 .PHONY: all core check check-core check-cxx test-bins examples demo install install-core uninstall uninstall-core clean deps help
-# With CROSS_COMPILE set only the core is built (the tests need an OS):
+# With CROSS_COMPILE set, plain `make` builds only the core (the tests
+# need an OS; see .DEFAULT_GOAL at the end):
 #   make CROSS_COMPILE=arm-none-eabi- CFLAGS='-mcpu=cortex-m0plus -mthumb'
-ifeq ($(CROSS_COMPILE),)
 all: test-bins
-else
-all: core
-endif
 
 # The whole core compiled alone, freestanding, at -Os: what firmware links.
 core: $(O)/core/async.o
@@ -158,5 +155,11 @@ clean:
 
 # Area fragments: src/ (libev layer), examples, firmware, bench, fuzz...
 -include $(sort $(wildcard mk/*.mk))
+
+# A cross build's default goal is the core alone, whatever the fragments
+# add to `all` (their programs need the host OS).
+ifneq ($(CROSS_COMPILE),)
+.DEFAULT_GOAL := core
+endif
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
