@@ -677,9 +677,9 @@ typedef struct async_vclock {
     do {                                                          \
         if ((async__r = async__interrupt_code(async__L)) == 0) {  \
             ASYNC__WHERE("async_yield()");                        \
-            async__yield(async__L);                               \
+            async__enqueue(async__L, async__L->current);          \
             ASYNC__LC_SUSPEND()                                   \
-            async__r = async__resume_code(async__L);              \
+            async__r = async__interrupt_code(async__L);           \
         }                                                         \
         if (async__r < 0)                                         \
             goto async__raise;                                    \
@@ -948,11 +948,72 @@ void async__debug_where(async_loop *L, const char *file, int line, const char *w
 #endif
 
 /* ---- private, used by the macros ---- */
+/* Task states.  0..2 and 4 equal the public enum async_task_state; every
+ * state from ASYNC__S_WLIST up is a kind of waiting.                     */
+enum {
+    ASYNC__S_IDLE = 0,
+    ASYNC__S_READY = 1,
+    ASYNC__S_RUNNING = 2,
+    ASYNC__S_DONE = 4,
+    ASYNC__S_WLIST = 5,  /* on a list: a primitive's waiters, a wheel slot */
+    ASYNC__S_WPOLL = 6,  /* on L->pollers (async_await_until)              */
+    ASYNC__S_WJOIN = 7,  /* node.next = &target->joiner.task               */
+    ASYNC__S_WGROUP = 8, /* node.next = &group->waiter                     */
+    ASYNC__S_WEXT = 9    /* node.next = an async_waiter                    */
+};
+/* Task flags. */
+#define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
+#define ASYNC__F_CANCEL 0x02u   /* cancellation requested (sticky)          */
+#define ASYNC__F_STARTED 0x04u  /* stepped at least once                    */
+#define ASYNC__F_INGROUP 0x08u  /* joiner is an async_group                 */
+#define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
+#define ASYNC__F_DRAIN 0x20u    /* interrupted; waiting for cleanup to end  */
+#define ASYNC__F_NOTIFIED 0x40u /* cond waiter notified, re-taking the lock  */
+/* async_timed.kind */
+#define ASYNC__K_TASK 0u
+#define ASYNC__K_TIMEOUT 1u
+
+/* The interruption an await must report now: 0, ASYNC_ECANCELED or
+ * ASYNC_ETIMEDOUT (an expired timeout scope).  Inline: every await asks. */
+static inline int async__interrupt_code(const async_loop *L)
+{
+    const async_task *t = L->current;
+    if (t == NULL)
+        return 0;
+    if (t->base.flags & ASYNC__F_CANCEL)
+        return ASYNC_ECANCELED;
+    return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
+}
+
+/* Queue a task on the run queue (a zeroed list head is an empty list).
+ * Inline: a yield is just this.                                         */
+static inline void async__enqueue(async_loop *L, async_task *t)
+{
+    async_node *h = &L->runq, *n = &t->base.node;
+    if (h->next == NULL)
+        h->next = h->prev = h;
+    t->base.state = ASYNC__S_READY;
+    n->next = h;
+    n->prev = h->prev;
+    h->prev->next = n;
+    h->prev = n;
+}
+
+/* On resuming a condition await: the wake-up result if any (a cancel or
+ * a timeout while parked), else an interruption that arrived while the
+ * task sat in the run queue (a queued task is not woken by one).        */
+static inline int async__resume_code(async_loop *L)
+{
+    async_task *t = L->current;
+    if (t->base.flags & ASYNC__F_WOKEN) {
+        t->base.flags &= (uint8_t)~ASYNC__F_WOKEN;
+        return t->base.u.result;
+    }
+    return async__interrupt_code(L);
+}
+
 int async__co_end(async_loop *L, async_co *co);
 int async__bad_resume(async_loop *L, async_co *co, const char *file, int line);
-int async__interrupt_code(const async_loop *L);
-void async__yield(async_loop *L);
-int async__resume_code(async_loop *L);
 void async__poll(async_loop *L);
 int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick deadline,
                          async_tick ticks);
@@ -980,31 +1041,6 @@ int async__timeout_end(async_loop *L, async_co *co, async_timeout *to);
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Task states.  0..2 and 4 equal the public enum async_task_state; every
- * state from ASYNC__S_WLIST up is a kind of waiting.                     */
-enum {
-    ASYNC__S_IDLE = 0,
-    ASYNC__S_READY = 1,
-    ASYNC__S_RUNNING = 2,
-    ASYNC__S_DONE = 4,
-    ASYNC__S_WLIST = 5,  /* on a list: a primitive's waiters, a wheel slot */
-    ASYNC__S_WPOLL = 6,  /* on L->pollers (async_await_until)              */
-    ASYNC__S_WJOIN = 7,  /* node.next = &target->joiner.task               */
-    ASYNC__S_WGROUP = 8, /* node.next = &group->waiter                     */
-    ASYNC__S_WEXT = 9    /* node.next = an async_waiter                    */
-};
-/* Task flags. */
-#define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
-#define ASYNC__F_CANCEL 0x02u   /* cancellation requested (sticky)          */
-#define ASYNC__F_STARTED 0x04u  /* stepped at least once                    */
-#define ASYNC__F_INGROUP 0x08u  /* joiner is an async_group                 */
-#define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
-#define ASYNC__F_DRAIN 0x20u    /* interrupted; waiting for cleanup to end  */
-#define ASYNC__F_NOTIFIED 0x40u /* cond waiter notified, re-taking the lock  */
-/* async_timed.kind */
-#define ASYNC__K_TASK 0u
-#define ASYNC__K_TIMEOUT 1u
 
 #define ASYNC__MISUSE(L, code) (ASYNC_CONF_ON_MISUSE((L), (code), __FILE__, __LINE__), (code))
 
@@ -1221,8 +1257,7 @@ static void async__wheel_advance(async_loop *L, async_tick now)
 
 static void async__ready(async_loop *L, async_task *t)
 {
-    t->base.state = ASYNC__S_READY;
-    async__list_append(&L->runq, &t->base.node);
+    async__enqueue(L, t);
 }
 
 /* Make a detached task ready with a result for its await to take. */
@@ -1357,16 +1392,6 @@ int async_park_shielded(async_loop *L, async_waiter *w)
 
 /* ---- interruption: cancellation and timeout scopes ---- */
 
-int async__interrupt_code(const async_loop *L)
-{
-    const async_task *t = L->current;
-    if (t == NULL)
-        return 0;
-    if (t->base.flags & ASYNC__F_CANCEL)
-        return ASYNC_ECANCELED;
-    return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
-}
-
 static void async__timeout_expire(async_loop *L, async_timeout *to)
 {
     async_task *t = to->owner;
@@ -1449,21 +1474,6 @@ int async__bad_resume(async_loop *L, async_co *co, const char *file, int line)
 
 /* ---- yield and condition polling ---- */
 
-void async__yield(async_loop *L)
-{
-    if (L->current)
-        async__resume(L, L->current, 0);
-}
-
-/* On resuming a yield or a condition await: the wake-up result if any,
- * else an interruption that arrived while the task sat in the run queue
- * (a queued task is not woken by one, so it must look).                */
-int async__resume_code(async_loop *L)
-{
-    int rc = 0;
-    async_woken(L, &rc);
-    return rc ? rc : async__interrupt_code(L);
-}
 
 void async__poll(async_loop *L)
 {
@@ -1552,7 +1562,6 @@ static void async__step(async_loop *L, async_task *t)
 #else
     rc = t->fn(L, t);
 #endif
-    L->current = NULL;
     /* Anything but a condition re-check that stayed false may have changed
      * what other conditions depend on. */
     if (!((flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL))
@@ -1768,15 +1777,22 @@ int async_run_once(async_loop *L)
     async__wheel_advance(L, L->now);
     async__fire_due(L);
 
-    /* One batch: the tasks ready now.  Those readied meanwhile (a yield,
-     * a wake-up, a spawn) queue behind `last` and wait for the next pass. */
+    /* One batch: the tasks ready now, taken off the run queue at once.
+     * Those readied meanwhile (a yield, a wake-up, a spawn) join the
+     * emptied queue and wait for the next pass.  Nothing unlinks a ready
+     * task, so walking the detached chain is safe.                      */
     if (!async__list_empty(&L->runq)) {
+        async_node *next;
         last = L->runq.prev;
-        do {
-            n = async__list_pop(&L->runq);
+        n = L->runq.next;
+        last->next = NULL;
+        L->runq.next = L->runq.prev = &L->runq;
+        for (; n; n = next) {
+            next = n->next;
             async__step(L, async__task_of(n));
             steps++;
-        } while (n != last);
+        }
+        L->current = NULL; /* set by each step: no task outside a pass */
     }
     if (L->progress) {
         L->progress = 0;
