@@ -1931,8 +1931,28 @@ static void async__group_member_done(async_loop *L, async_group *g, async_task *
         if (g->flags & ASYNC_GROUP_CANCEL_ON_ERROR)
             async_group_cancel(L, g);
     }
-    if (g->running == 0 || (g->flags & ASYNC__GROUP_WAIT_ANY))
-        async_wake(L, g->waiter, 0);
+    /* Wake the waiter but leave it in the slot: it owns the group until
+     * its call returns, so nobody can take what it was woken for. */
+    if (g->waiter && async__waiting(g->waiter) &&
+        (g->running == 0 || (g->flags & ASYNC__GROUP_WAIT_ANY)))
+        async__resume(L, g->waiter, 0);
+}
+
+/* On a waiter's resumption: give up the slot kept since the wake-up (an
+ * interruption already cleared it), and say whether t may wait on g.   */
+static int async__group_enter(async_loop *L, async_group *g, async_task *self, bool woken)
+{
+    (void)L; /* unused when the misuse hook is a no-op */
+    if (woken) {
+        if (g->waiter == self)
+            g->waiter = NULL;
+        return 0;
+    }
+    if (self == NULL || g == NULL || g->waiter)
+        return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : g ? ASYNC_EBUSY : ASYNC_EINVAL);
+    if ((self->base.flags & ASYNC__F_INGROUP) && self->joiner.group == g)
+        return ASYNC__MISUSE(L, ASYNC_EDEADLK); /* a member waiting on its own group */
+    return 0;
 }
 
 /* Take the first finished member out of the group, freeing its slot. */
@@ -1965,14 +1985,14 @@ static int async__group_park(async_group *g, async_task *self, bool any)
 int async_group_wait(async_loop *L, async_group *g)
 {
     async_task *self = L->current;
+    bool woken;
     int rc;
 
-    if (!async_woken(L, &rc)) {
-        if (self == NULL || g == NULL || g->waiter)
-            return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : g ? ASYNC_EBUSY : ASYNC_EINVAL);
-    } else if (g->running == 0 && (self->base.flags & ASYNC__F_DRAIN)) {
+    woken = async_woken(L, &rc);
+    if ((rc = async__group_enter(L, g, self, woken)) < 0)
+        return rc;
+    if (woken && g->running == 0 && (self->base.flags & ASYNC__F_DRAIN))
         return async__drain_end(L, self);
-    }
     if (g->running == 0)
         return g->error;
     if (async__interrupt_code(L) && !(self->base.flags & ASYNC__F_DRAIN)) {
@@ -1987,12 +2007,14 @@ int async_group_next(async_loop *L, async_group *g, async_task **done)
     async_task *self = L->current, *t;
     int rc;
 
-    if (async_woken(L, &rc)) {
-        if (rc < 0)
-            return rc; /* interrupted; members carry on (asyncio.wait) */
-    } else if (self == NULL || g == NULL || done == NULL || g->waiter) {
-        return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : g && done ? ASYNC_EBUSY : ASYNC_EINVAL);
-    }
+    bool woken = async_woken(L, &rc);
+
+    if (woken && rc < 0)
+        return rc; /* interrupted; members carry on (asyncio.wait) */
+    if (done == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if ((rc = async__group_enter(L, g, self, woken)) < 0)
+        return rc;
     if ((t = async__group_reap_one(g)) != NULL) {
         *done = t;
         return 0;

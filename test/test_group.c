@@ -252,6 +252,67 @@ static void draining_waiter_keeps_the_group(void **state)
     assert_int_equal(async_group_running(&G), 0);
 }
 
+/* Regression (model test, group_next_steal): the waiter woken for a
+ * member keeps the group until its call returns: a second waiter arriving
+ * in between is refused and cannot take that member. */
+static int second_next_fn(async_loop *L, async_task *self)
+{
+    struct boss *f = async_frame(self, struct boss, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 10)); /* ready in the pass where a ends, after a */
+    async_await_rc(f->rc, async_group_next(L, &G, &f->done));
+    t_logi("second", f->rc);
+    async_end;
+}
+
+static void woken_waiter_keeps_its_member(void **state)
+{
+    static struct boss w1, w2;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "a", 10, 0);
+    add(1, "b", 1000, 0);
+    w1 = (struct boss){0};
+    w2 = (struct boss){0};
+    async_spawn(&TL, &w1.task, next_fn);
+    async_spawn(&TL, &w2.task, second_next_fn);
+    t_settle();
+    t_advance(10); /* a ends and wakes w1; w2 runs before w1 */
+    assert_log("a b second-4 a");
+    assert_ptr_equal(G.waiter, &w1.task); /* parked again, for b */
+}
+
+/* A member waiting on its own group would wait for itself forever. */
+struct member_waiter {
+    async_task task;
+    async_co co;
+    async_task *done;
+    int rc, rc2;
+};
+
+static int member_waiter_fn(async_loop *L, async_task *self)
+{
+    struct member_waiter *f = async_frame(self, struct member_waiter, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_group_wait(L, &G));
+    async_await_rc(f->rc2, async_group_next(L, &G, &f->done));
+    t_logi("own-wait", f->rc);
+    t_logi("own-next", f->rc2);
+    async_end;
+}
+
+static void member_waiting_on_its_own_group_is_refused(void **state)
+{
+    static struct member_waiter m;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    m = (struct member_waiter){0};
+    assert_int_equal(async_group_spawn(&TL, &G, &m.task, member_waiter_fn), 0);
+    t_settle();
+    assert_log("own-wait-10 own-next-10");
+    assert_true(async_task_done(&m.task));
+}
+
 static void capacity_reuse_and_misuse(void **state)
 {
     static async_group g2;
@@ -328,6 +389,8 @@ int main(void)
         T(interrupting_next_cancels_nobody),
         T(next_reparking_sees_a_pending_cancel),
         T(draining_waiter_keeps_the_group),
+        T(woken_waiter_keeps_its_member),
+        T(member_waiting_on_its_own_group_is_refused),
         T(capacity_reuse_and_misuse),
         T(empty_group),
         T(second_waiter_is_refused),

@@ -36,7 +36,6 @@ enum { W_NONE, W_TIMER, W_EVENT, W_SEM, W_LOCK, W_QGET, W_QPUT, W_JOIN, W_GROUP,
        W_FUT };
 
 /* Known-bug switches: see known_bugs in main.c. */
-int model_kb_group_steal;
 
 struct scope {
     int64_t deadline;
@@ -184,10 +183,7 @@ static void detach(int t)
         break;
     case W_JOIN: /* woken by the joined task's end, which cleared the slot */
         break;
-    case W_GROUP: /* a woken waiter keeps its claim until it returns (the
-                     core lets go: known bug group-next-steal) */
-        if (model_kb_group_steal && G[k->wobj].waiter == t)
-            G[k->wobj].waiter = -1;
+    case W_GROUP: /* a woken waiter keeps its claim until it returns */
         break;
     }
     k->wkind = W_NONE;
@@ -232,6 +228,11 @@ static void interrupt(int t, int code)
         k->drain = true;
         group_cancel_all(k->wobj, NULL);
     } else {
+        /* an interrupted async_group_next takes nothing: it lets go of the
+         * group at once (a member's end, instead, leaves the claim to the
+         * woken waiter until its call returns) */
+        if (k->wkind == W_GROUP && G[k->wobj].waiter == t)
+            G[k->wobj].waiter = -1;
         wake(t, code);
     }
 }
