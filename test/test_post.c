@@ -79,13 +79,27 @@ static void tport_init(void)
     assert_int_equal(async_loop_init(&PL, &TP.port), 0);
 }
 
-/* A watchdog: a lost wake-up would hang the test forever. */
+/* A watchdog: a lost wake-up would hang the test forever.  It waits up
+ * to 60 s for the suites to finish, and is joined at the end. */
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cv = PTHREAD_COND_INITIALIZER;
+static int wd_done;
+
 static void *watchdog(void *arg)
 {
+    struct timespec until;
+    int timed_out = 0;
     (void)arg;
-    sleep(60);
-    fprintf(stderr, "test_post: watchdog fired: lost wake-up (hang)\n");
-    _exit(3);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 60;
+    pthread_mutex_lock(&wd_mu);
+    while (!wd_done && !timed_out)
+        timed_out = pthread_cond_timedwait(&wd_cv, &wd_mu, &until) != 0;
+    pthread_mutex_unlock(&wd_mu);
+    if (timed_out) {
+        fprintf(stderr, "test_post: watchdog fired: lost wake-up (hang)\n");
+        _exit(3);
+    }
     return NULL;
 }
 
@@ -269,7 +283,13 @@ int main(void)
         T(calls_run_in_posting_order),
         T(thread_completes_a_future),
     };
+    int failed;
     pthread_create(&wd, NULL, watchdog, NULL);
-    pthread_detach(wd);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    pthread_mutex_lock(&wd_mu);
+    wd_done = 1;
+    pthread_cond_signal(&wd_cv);
+    pthread_mutex_unlock(&wd_mu);
+    pthread_join(wd, NULL);
+    return failed;
 }
