@@ -1,12 +1,12 @@
-# The libev runtime (src/), its examples, integration tests (test/io/),
-# the demo and the echo benchmark floor.  Included by the top Makefile.
+# The libev runtime (src/), its examples, integration tests (test/io/)
+# and the demo.  Included by the top Makefile.  (The echo benchmark and
+# its floor are in mk/bench.mk.)
 #
 #   make lib           $(O)/libasync.a and $(O)/libasync.so
 #   make examples      $(O)/examples/NAME
 #   make check-io      test/io suites under both continuation backends,
 #                      then the fetch test against real HTTP servers
 #   make demo          the guided tour (tools/demo/run)
-#   make bench-echo    echo_server vs the raw libev floor (tools/bench/)
 
 RT_SRCS := $(wildcard src/*.c)
 RT_HDRS := async.h src/async_ev.h
@@ -20,9 +20,9 @@ EXAMPLE_LIBS_fetch := -lhttp_parser
 EXAMPLE_LIBS_offload := -lsqlite3
 IO_SUITES := $(patsubst test/io/%.c,%,$(wildcard test/io/test_*.c))
 
-.PHONY: lib examples check-io check-io-suites check-fetch demo bench-echo install-lib uninstall-lib
+.PHONY: lib examples check-io check-io-suites check-fetch demo install-lib uninstall-lib
 
-all: lib examples io-bins $(O)/bench/echo_floor
+all: lib examples io-bins
 
 # ---- the library, once per continuation backend (the ABI depends on it);
 # the installed one is the default (switch) build ----
@@ -76,15 +76,6 @@ $(O)/examples/%: $(O)/examples/%.o $(O)/libasync.a
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(EXAMPLE_LIBS_$*) $(LDLIBS) $(RT_LIBS)
 
 examples: $(addprefix $(O)/examples/,$(EXAMPLES))
-
-# ---- benchmark floor: a raw libev callback echo server ----
-$(O)/bench/echo_floor: tools/bench/echo_floor.c | $(DEPS_STAMP)
-	$(call say,CC,$@)
-	@mkdir -p $(@D)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev
-
-bench-echo: $(O)/examples/echo_server $(O)/examples/echo_client $(O)/bench/echo_floor
-	python3 tools/bench/echo.py $(O)
 
 # ---- tests ----
 check: check-io

@@ -1,0 +1,89 @@
+# mk/bench.mk - benchmarks (included by the top Makefile).  Not a test:
+# nothing here is part of `make check`, and no timing is a pass/fail.
+#
+#   make bench        every benchmark (tools/bench/run.py): switch, spawn,
+#                     memory, timers, channel, echo_c10, echo_c100; a table,
+#                     one BENCH line each, PNG charts and the raw figures in
+#                     $(O)/bench/.  Fails only if a benchmark cannot run or
+#                     its check fails (echo bytes, wake order, lost messages).
+#                     About 6 minutes on a 2-core machine.
+#   make bench-quick  the same at small sizes, one run each (~1 minute):
+#                     checks that everything runs and verifies
+#   make bench-echo   the echo servers alone (tools/bench/echo.py)
+#
+# Variables: BENCH_ONLY=switch,memory,...  (a subset), BENCH_ARGS (more
+# run.py options, e.g. --no-pin), BENCH_PYTHON (the interpreter with
+# uvloop: Debian's /usr/bin/python3).
+
+BENCH_PYTHON ?= /usr/bin/python3
+BENCH_ONLY ?=
+BENCH_ARGS ?=
+BENCH_DEPS_STAMP := $(O)/.bench-deps-ok
+BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/echo_floor
+# sizeof() of every public object, read back from symbol sizes: the host,
+# and Cortex-M when the cross compiler is there.
+BENCH_SIZEOF_TARGETS := cortex-m0plus cortex-m4
+BENCH_SIZEOF_ARCH_cortex-m0plus := -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft
+BENCH_SIZEOF_ARCH_cortex-m4 := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
+
+.PHONY: bench bench-quick bench-echo bench-bins bench-sizeof
+
+all: bench-bins
+bench-bins: $(BENCH_BINS)
+
+$(BENCH_DEPS_STAMP): $(DEPS_STAMP)
+	$(Q)tools/deps python3 python3-uvloop gnuplot-nox valgrind
+	$(Q)tools/deps gcc-arm-none-eabi || echo "  (no arm-none-eabi-gcc: Cortex-M sizes skipped)"
+	@mkdir -p $(@D) && touch $@
+
+# The floor for any libev echo server: raw libev callbacks.
+$(O)/bench/echo_floor: tools/bench/echo_floor.c | $(DEPS_STAMP)
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev
+
+# Linked as a user links the library: async.h's bodies come from
+# libasync.a (their own translation unit), no LTO.
+$(O)/bench/core_bench: tools/bench/core_bench.c $(O)/libasync.a | $(DEPS_STAMP)
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a
+
+$(O)/bench/timers_bench: tools/bench/timers_bench.c $(O)/libasync.a | $(DEPS_STAMP)
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a $(RT_LIBS)
+
+$(O)/bench/sizeof-host.o: tools/bench/sizeof.c async.h src/async_ev.h | $(DEPS_STAMP)
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -DBENCH_HOST -c $< -o $@
+
+# Cross objects are best effort: no cross compiler, no Cortex-M column.
+$(O)/bench/sizeof-cortex-%.o: tools/bench/sizeof.c async.h
+	@mkdir -p $(@D)
+	$(Q)if command -v $(ARM_PREFIX)gcc >/dev/null 2>&1; then \
+	  $(ARM_PREFIX)gcc $(BENCH_SIZEOF_ARCH_cortex-$*) -std=c99 $(WARN) -Os -ffreestanding -I. \
+	    -c $< -o $@; \
+	else rm -f $@; echo "  (no $(ARM_PREFIX)gcc: no Cortex-M sizes)"; fi
+
+bench-sizeof: $(O)/bench/sizeof-host.o \
+	$(foreach t,$(BENCH_SIZEOF_TARGETS),$(O)/bench/sizeof-$(t).o)
+
+BENCH_RUN = $(BENCH_PYTHON) tools/bench/run.py --build $(O) --python $(BENCH_PYTHON) \
+	--arm-prefix $(ARM_PREFIX) $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) $(BENCH_ARGS)
+
+bench: $(BENCH_DEPS_STAMP)
+	$(Q)$(MAKE) --no-print-directory -j2 bench-bins bench-sizeof $(O)/examples/echo_server \
+	  $(O)/examples/echo_client
+	$(Q)$(BENCH_RUN)
+
+bench-quick: $(BENCH_DEPS_STAMP)
+	$(Q)$(MAKE) --no-print-directory -j2 bench-bins bench-sizeof $(O)/examples/echo_server \
+	  $(O)/examples/echo_client
+	$(Q)$(BENCH_RUN) --quick
+
+bench-echo: $(BENCH_DEPS_STAMP)
+	$(Q)$(MAKE) --no-print-directory -j2 $(O)/bench/echo_floor $(O)/examples/echo_server \
+	  $(O)/examples/echo_client
+	$(Q)$(BENCH_PYTHON) tools/bench/echo.py $(O) --python $(BENCH_PYTHON)
