@@ -135,6 +135,38 @@ def one_run(server_cmd, client, conns, seconds, pin):
     return rate, (user + system) / msgs * 1e6, user / msgs * 1e6
 
 
+def callgrind_per_message(server_cmd, client, conns, seconds, out_file):
+    """User-space instructions per echoed message of a server under
+    callgrind (start-up included: well under 1% of the total), and its
+    hottest functions (self cost per message).  Load-independent."""
+    port = free_port()
+    srv = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file] +
+                           server_cmd + [str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, srv)
+        msgs, _ = run_client(client, port, conns, seconds, None)
+    finally:
+        if srv.poll() is None:
+            srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=60)
+    ann = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=99", out_file],
+                         capture_output=True, text=True, check=True).stdout
+    total, funcs = None, []
+    for line in ann.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+(\(\s*[\d.]+%\))?\s*(.*)$", line)
+        if not m:
+            continue
+        n = int(m.group(1).replace(",", "")) / msgs
+        if "PROGRAM TOTALS" in m.group(3):
+            total = n
+        elif total is not None:
+            funcs.append((n, m.group(3)))
+    if total is None:
+        raise BenchError("callgrind gave no total for %s" % server_cmd[0])
+    return total, funcs
+
+
 def measure(build, conns_list, seconds=3, runs=3, pin=None, python="/usr/bin/python3",
             names=None, log=print):
     """{conns: {server: {"rate": median, "cpu": median, "user": median,

@@ -53,11 +53,11 @@ ALL = ["switch", "spawn", "memory", "timers", "channel", "echo"]
 FULL = dict(switch=(1000, 1000, 5), py_switch=(1000, 100, 3), cg_switch=(100, 1000),
             spawn=(1000000, 5), py_spawn=(100000, 3), memory=1000000, memory_reps=3,
             timers=(1000000, 1000, 3), channel=(2000000, 64, 5), py_channel=(200000, 64, 3),
-            echo_conns=[10, 100], echo_seconds=3, echo_runs=3)
+            echo_conns=[10, 100], echo_seconds=2, echo_runs=5, echo_cg_seconds=3)
 QUICK = dict(switch=(1000, 100, 3), py_switch=(100, 100, 1), cg_switch=(100, 100),
              spawn=(100000, 3), py_spawn=(10000, 1), memory=100000, memory_reps=1,
              timers=(100000, 200, 1), channel=(200000, 64, 3), py_channel=(20000, 64, 1),
-             echo_conns=[10], echo_seconds=1, echo_runs=1)
+             echo_conns=[10], echo_seconds=1, echo_runs=1, echo_cg_seconds=1)
 
 
 class Failure(Exception):
@@ -167,7 +167,9 @@ def callgrind_instr(fn, tasks, rounds, out_dir):
     out = os.path.join(out_dir, "callgrind.switch.%s.out" % fn)
     run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
          "--toggle-collect=" + fn] + core("switch-once", tasks, rounds))
-    ann = run(["callgrind_annotate", "--threshold=100", out])
+    ann = run(["callgrind_annotate", "--threshold=100", "--auto=no", out])
+    with open(os.path.join(out_dir, "switch-annotated.%s.txt" % fn), "w") as f:
+        f.write(run(["callgrind_annotate", "--auto=yes", "--context=2", out]))
     total = None
     funcs = []
     for line in ann.splitlines():
@@ -334,12 +336,36 @@ def bench_echo(R, C):
         raise Failure(str(e))
     for line in echo.table(res):
         R.say(line)
+    instr = {}
+    if shutil.which("valgrind") and shutil.which("callgrind_annotate"):
+        cmds = echo.server_commands(ARGS.build, ARGS.python)
+        client = os.path.join(ARGS.build, "examples", "echo_client")
+        prof = open(os.path.join(ARGS.out, "echo-profile.txt"), "w")
+        for n in ("floor", "echo_server"):
+            try:
+                instr[n], funcs = echo.callgrind_per_message(
+                    cmds[n], client, 10, C["echo_cg_seconds"],
+                    os.path.join(ARGS.out, "callgrind.echo.%s.out" % n))
+            except (echo.BenchError, subprocess.CalledProcessError) as e:
+                raise Failure("callgrind of %s: %s" % (n, e))
+            prof.write("%s under callgrind, 10 connections: user instructions per echoed message "
+                       "by function (self cost)\n" % n)
+            for k, name in funcs:
+                prof.write("%8.1f  %s\n" % (k, name))
+            prof.write("%8.1f  total\n\n" % instr[n])
+        prof.close()
+        R.say("   user-space instructions per echoed message (callgrind, 10 connections): "
+              "floor %.0f, echo_server %.0f (%.2fx; by function in echo-profile.txt)"
+              % (instr["floor"], instr["echo_server"], instr["echo_server"] / instr["floor"]))
     R.say("   checked: every echoed byte (the client fails on a wrong one)")
     R.say("   goal: echo_server >= 0.95x the floor's msg/s and <= 1.10x its CPU per message")
     for conns, r in res.items():
         s, f = r["echo_server"], r["floor"]
         R.bench_line("echo_c%d" % conns, s["rate"], "msg/s", "libev_floor", f["rate"], "%.0f")
         R.bench_line("echo_c%d_cpu" % conns, s["cpu"], "us/msg", "libev_floor", f["cpu"], "%.3f")
+    if instr:
+        R.bench_line("echo_instr", instr["echo_server"], "instructions", "libev_floor_instr",
+                     instr["floor"], "%.0f")
     R.data["echo"] = {str(c): {n: {"rate": v["rate"], "cpu": v["cpu"], "user": v["user"],
                                    "runs": v["runs"]}
                                for n, v in r.items()} for c, r in res.items()}
@@ -390,8 +416,10 @@ def plots(R):
         for key, name, title, ylabel in (
                 ("rate", "echo_throughput", "Echo throughput, 1 KiB ping-pong (higher is better)",
                  "messages per second"),
-                ("cpu", "echo_cpu", "Server CPU per message (lower is better)",
-                 "server CPU us per message")):
+                ("cpu", "echo_cpu", "Server CPU per message, user + kernel (lower is better)",
+                 "server CPU us per message"),
+                ("user", "echo_user_cpu", "Server user-space CPU per message (lower is better)",
+                 "server user CPU us per message")):
             dat = os.path.join(out, name + ".dat")
             with open(dat, "w") as f:
                 f.write("server " + " ".join('"%s conns"' % c for c in conns) + "\n")
