@@ -143,8 +143,9 @@ def machine():
                                    "\"uvloop\", uvloop.__version__)'"),
         "libev": sh("dpkg-query -W -f='${Version}' libev4 2>/dev/null || "
                     "dpkg-query -W -f='${Version}' libev4t64 2>/dev/null"),
-        "git": sh("cd '%s' && git rev-parse --short HEAD && git status --porcelain async.h src "
-                  "| sed 's/^/  modified: /'" % ROOT).replace("\n", " "),
+        "git": sh("cd '%s' && (git rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout')"
+                  " && git status --porcelain async.h src 2>/dev/null | sed 's/^/  modified: /'"
+                  % ROOT).replace("\n", " "),
         "load": " ".join("%.2f" % x for x in os.getloadavg()),
     }
 
