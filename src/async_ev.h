@@ -182,6 +182,12 @@ int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len);
  * ended first (the bytes received so far are in buf: count them with
  * async_stream_partial), or an error.                                    */
 int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t len);
+/* After read_exactly returned ASYNC_EOF, an error or an interruption
+ * (timeout, cancel): how many bytes it put in buf (they are consumed).
+ * 0 after a read_exactly that completed and once another read starts.
+ * A call that never started (its deadline had already passed, its task
+ * was cancelled) changes nothing: after one, partial() is 0 unless the
+ * read before it was a read_exactly that did not complete.              */
 size_t async_stream_partial(const async_stream *s);
 /* Give a stream a read buffer (only while no read is in progress and the
  * old buffer is empty).  0, ASYNC_EBUSY.                                */

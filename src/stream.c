@@ -247,8 +247,11 @@ int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
 
     if (!go)
         return rc;
-    if (go == 2 && (buf == NULL || len == 0))
-        return ASYNC_EINVAL;
+    if (go == 2) {
+        if (buf == NULL || len == 0)
+            return ASYNC_EINVAL;
+        s->rdone = 0; /* an earlier read_exactly's count is stale now */
+    }
     if (s->rlen > s->rpos)
         return (int)take_buffered(s, buf, INT_CLAMP(len));
     if (s->flags & S_EOF)
@@ -290,6 +293,9 @@ int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t 
         if (rc > 0)
             s->rdone += (size_t)rc;
     }
+    /* Done: partial() is 0 again, so a later call that never starts (its
+     * deadline had passed) does not report these bytes as its own. */
+    s->rdone = 0;
     return (int)len;
 }
 
@@ -319,6 +325,7 @@ int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, s
         if (delim == NULL || dlen == 0 || buf == NULL || cap == 0 || s->rbuf == NULL)
             return ASYNC_EINVAL;
         s->scan = 0; /* a new search (maybe for another delimiter) */
+        s->rdone = 0;
     }
     limit = cap < s->rcap ? cap : s->rcap;
     limit = INT_CLAMP(limit);

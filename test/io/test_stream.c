@@ -157,6 +157,64 @@ static void read_exactly_collects_pieces_and_reports_eof(void **state)
     async_stream_close(TLOOP, &f.b);
 }
 
+/* ---- async_stream_partial counts the bytes of the read_exactly that
+ * was just interrupted, not those of an earlier one: a call whose
+ * deadline has already passed never starts, and then partial must not
+ * report a finished call's bytes as if they had just arrived in buf ---- */
+struct stale {
+    async_task task;
+    async_co co;
+    async_stream a, b;
+    async_timeout to;
+    unsigned char in[16];
+    int rc[4];
+    size_t partial[4];
+};
+
+static int stale_fn(async_loop *L, async_task *self)
+{
+    struct stale *f = async_frame(self, struct stale, task);
+    async_begin(L, &f->co);
+    async_await(async_stream_write(L, &f->a, "abcdefgh", 8));
+    async_await_rc(f->rc[0], async_stream_read_exactly(L, &f->b, f->in, 8));
+    f->partial[0] = async_stream_partial(&f->b);
+    /* deadline already passed: the call does not start */
+    async_await_for(&f->to, 0, f->rc[1], async_stream_read_exactly(L, &f->b, f->in, 8));
+    f->partial[1] = async_stream_partial(&f->b);
+    /* interrupted with 3 of 8 bytes in buf */
+    async_await(async_stream_write(L, &f->a, "xyz", 3));
+    async_await_for(&f->to, ASYNC_MS(5), f->rc[2], async_stream_read_exactly(L, &f->b, f->in, 8));
+    f->partial[2] = async_stream_partial(&f->b);
+    /* another read starts: the old count is no longer about buf */
+    async_await(async_stream_write(L, &f->a, "!", 1));
+    async_await_rc(f->rc[3], async_stream_read(L, &f->b, f->in + 8, 8));
+    f->partial[3] = async_stream_partial(&f->b);
+    async_end;
+}
+
+static void partial_counts_only_the_interrupted_call(void **state)
+{
+    static struct stale f;
+    int sv[2];
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(async_stream_init(&f.a, sv[0], NULL, 0), 0);
+    assert_int_equal(async_stream_init(&f.b, sv[1], NULL, 0), 0);
+    assert_int_equal(io_run(&f.task, stale_fn), 0);
+    assert_int_equal(f.rc[0], 8);
+    assert_int_equal(f.partial[0], 0);
+    assert_int_equal(f.rc[1], ASYNC_ETIMEDOUT);
+    assert_int_equal(f.partial[1], 0); /* was 8: the first call's bytes */
+    assert_int_equal(f.rc[2], ASYNC_ETIMEDOUT);
+    assert_int_equal(f.partial[2], 3);
+    assert_memory_equal(f.in, "xyz", 3);
+    assert_int_equal(f.rc[3], 1);
+    assert_int_equal(f.partial[3], 0);
+    async_stream_close(TLOOP, &f.a);
+    async_stream_close(TLOOP, &f.b);
+}
+
 /* ---- read_until: lines, split delimiters, too long, EOF ---- */
 struct lines {
     async_task task, writer;
@@ -766,6 +824,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         IOT(echo_megabyte_through_partial_io),
         IOT(read_exactly_collects_pieces_and_reports_eof),
+        IOT(partial_counts_only_the_interrupted_call),
         IOT(read_until_handles_split_long_and_eof),
         IOT(read_until_after_timeout_sees_buffered_data),
         IOT(reset_and_refused_have_their_codes),
