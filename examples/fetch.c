@@ -9,13 +9,15 @@
  *
  * Every URL gets its own task; for each one this prints the status code,
  * the body length and the time taken, then a total.  Responses are parsed
- * by the http-parser library (Debian libhttp-parser-dev), which handles
- * Content-Length, chunked and close-delimited bodies.  An error on one URL
+ * by http_response.h over the http-parser library (Debian
+ * libhttp-parser-dev): Content-Length, chunked and close-delimited bodies,
+ * interim 1xx responses skipped.  An error on one URL
  * (refused, timeout, malformed response, a non-2xx status) is reported for
  * that URL and the others complete.  Exit status: 0 if every URL gave a
  * 2xx response, 1 otherwise.  Host names are resolved on the offload pool.
  * Only http:// (no TLS).                                                */
 #include "src/async_ev.h"
+#include "http_response.h"
 #include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +36,8 @@ struct fetch {
     async_resolve_req res;
     async_stream s;
     async_timeout to;
-    http_parser parser;
-    int status, done, n, rc;
-    unsigned long long body;
+    struct http_response resp;
+    int n, rc;
     async_tick t0, took;
     char buf[16384];
 };
@@ -44,30 +45,6 @@ struct fetch {
 static async_pool pool;
 static pthread_t threads[4];
 static async_loop *loop;
-
-/* ---- http-parser callbacks: count the body, note the end ---- */
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-    struct fetch *f = (struct fetch *)p->data;
-    (void)at;
-    f->body += len;
-    return 0;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-    ((struct fetch *)p->data)->status = (int)p->status_code;
-    return 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-    ((struct fetch *)p->data)->done = 1;
-    http_parser_pause(p, 1); /* one response per connection */
-    return 0;
-}
-
-static http_parser_settings settings;
 
 /* Split an http:// URL into host, port and request.  0 or ASYNC_EINVAL. */
 static int prepare(struct fetch *f)
@@ -112,18 +89,6 @@ static int prepare(struct fetch *f)
     return 0;
 }
 
-/* Feed bytes (len 0: end of stream) to the parser.  0, or ASYNC_EPROTO. */
-static int feed(struct fetch *f, size_t len)
-{
-    size_t used = http_parser_execute(&f->parser, &settings, f->buf, len);
-    enum http_errno e = HTTP_PARSER_ERRNO(&f->parser);
-    if (e == HPE_PAUSED)
-        return 0; /* message complete; anything after it is ignored */
-    if (e != HPE_OK || used != len)
-        return ASYNC_EPROTO;
-    return 0;
-}
-
 static int fetch_one(async_loop *L, async_task *self)
 {
     struct fetch *f = async_frame(self, struct fetch, task);
@@ -141,19 +106,16 @@ static int fetch_one(async_loop *L, async_task *self)
     if (f->rc < 0)
         async_return(f->rc);
     async_await(async_stream_write(L, &f->s, f->request, f->reqlen));
-    http_parser_init(&f->parser, HTTP_RESPONSE);
-    f->parser.data = f;
-    while (!f->done) {
+    http_response_init(&f->resp);
+    while (!f->resp.done) {
         async_await_rc(f->n, async_stream_read(L, &f->s, f->buf, sizeof f->buf));
-        if (f->n == ASYNC_EOF) {
-            async_await(feed(f, 0)); /* ends a close-delimited body */
-            if (!f->done)
-                async_return(ASYNC_EPROTO); /* truncated */
+        if (f->n == ASYNC_EOF) { /* ends a close-delimited body, else truncated */
+            async_await(http_response_end(&f->resp));
             break;
         }
         if (f->n < 0)
             async_return(f->n);
-        async_await(feed(f, (size_t)f->n));
+        async_await(http_response_feed(&f->resp, f->buf, (size_t)f->n));
     }
     async_finally;
     f->took = async_now(L) - f->t0;
@@ -191,10 +153,10 @@ static int main_task(async_loop *L, async_task *self)
         if (rc < 0)
             printf("%s: error: %s (%.0f ms)\n", f->url, async_strerror(rc), ms);
         else
-            printf("%s: %d, %llu bytes, %.0f ms\n", f->url, f->status, f->body, ms);
-        if (rc >= 0 && f->status >= 200 && f->status < 300) {
+            printf("%s: %d, %llu bytes, %.0f ms\n", f->url, f->resp.status, f->resp.body, ms);
+        if (rc >= 0 && f->resp.status >= 200 && f->resp.status < 300) {
             ok++;
-            bytes += f->body;
+            bytes += f->resp.body;
         }
     }
     printf("total: %d URLs, %d ok, %d failed, %llu body bytes\n", m->count, ok, m->count - ok,
@@ -221,10 +183,6 @@ int main(int argc, char **argv)
                 argv[0], MAX_URLS);
         return 2;
     }
-    http_parser_settings_init(&settings);
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_message_complete = on_message_complete;
     for (i = first; i < argc; i++)
         fetches[i - first].url = argv[i];
     m.fetches = fetches;

@@ -2,9 +2,9 @@
 # fetch against real servers: python3 -m http.server, nginx (static files
 # and a proxied close-delimited upstream, which nginx re-sends chunked),
 # and test/io/httpd.py's awkward responses (chunked, close-delimited,
-# malformed, slow, 404) plus a refused port, all in one run: errors are
-# per URL and the other URLs complete.  Loopback only; every server is
-# stopped on exit.
+# malformed, slow, 404, an interim 103 before the answer) plus a refused
+# port, all in one run: errors are per URL and the other URLs complete.
+# Loopback only; every server is stopped on exit.
 #   test/io/fetch.sh BUILD_DIR
 set -eu
 O=${1:-build}
@@ -45,6 +45,7 @@ waitport "$P"
 urls="http://127.0.0.1:$P/blob.bin http://localhost:$P/index.html
 http://127.0.0.1:$H/len http://127.0.0.1:$H/chunked http://127.0.0.1:$H/close
 http://127.0.0.1:$H/bad http://127.0.0.1:$H/slow http://127.0.0.1:$H/missing
+http://127.0.0.1:$H/early
 http://127.0.0.1:$(freeport)/refused"
 
 N=""
@@ -95,13 +96,14 @@ expect "http://127.0.0.1:$H/close: 200, 2000 bytes"
 expect "http://127.0.0.1:$H/bad: error: protocol error"
 expect "http://127.0.0.1:$H/slow: error: deadline expired"
 expect "http://127.0.0.1:$H/missing: 404,"
+expect "http://127.0.0.1:$H/early: 200, 5 bytes"
 expect "/refused: error: connection refused"
 if [ -n "$N" ]; then
     expect "http://127.0.0.1:$N/blob.bin: 200, 54321 bytes"
     expect "http://127.0.0.1:$N/proxy/close: 200, 2000 bytes"
     expect "http://127.0.0.1:$N/nope: 404,"
-    expect "total: 12 URLs, 7 ok, 5 failed"
+    expect "total: 13 URLs, 8 ok, 5 failed"
 else
-    expect "total: 9 URLs, 5 ok, 4 failed"
+    expect "total: 10 URLs, 6 ok, 4 failed"
 fi
 echo "  PASS     fetch against python3 http.server${N:+, nginx} and test/io/httpd.py"

@@ -7,6 +7,8 @@
     /chunked  200, Transfer-Encoding: chunked, 3 chunks, 3000 bytes
     /close    200, no length: the body ends when the connection closes, 2000 bytes
     /bad      not HTTP at all
+    /early    103 Early Hints, then 200 with 5 bytes: the interim response
+              is not the answer
     /slow     answers after 30 s (for timeouts)
     other     404
 """
@@ -46,6 +48,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/bad":
             self.wfile.write(b"this is not HTTP\r\n\r\n")
             self.close_connection = True
+        elif self.path == "/early":
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\n"
+                             b"Link: </style.css>; rel=preload\r\n\r\n")
+            self.wfile.flush()
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
         elif self.path == "/slow":
             time.sleep(30)
             self.send_error(504)
