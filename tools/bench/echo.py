@@ -75,8 +75,9 @@ def free_port():
     return port
 
 
-def wait_port(port, proc):
-    for _ in range(400):
+def wait_port(port, proc, limit=30.0):
+    deadline = time.monotonic() + limit  # a server under valgrind starts slowly
+    while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise BenchError("server exited with status %d before listening" % proc.returncode)
         try:
