@@ -807,8 +807,8 @@ const char *async_task_name(const async_task *t);
 
 /* ---- building awaitables ---- */
 /* In an op, first thing: if the current task was woken for this await,
- * store the wake result and return true.                                */
-bool async_woken(async_loop *L, int *result);
+ * store the wake result and return true.  (Defined inline below.)       */
+static inline bool async_woken(async_loop *L, int *result);
 /* Suspend the current task on an external wait source; returns
  * ASYNC_PENDING (return it), or ASYNC_EPERM outside a task.             */
 int async_park(async_loop *L, async_waiter *w);
@@ -985,13 +985,10 @@ static inline int async__interrupt_code(const async_loop *L)
     return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
 }
 
-/* Queue a task on the run queue (a zeroed list head is an empty list).
- * Inline: a yield is just this.                                         */
+/* Queue a task on the run queue.  Inline: a yield is just this.         */
 static inline void async__enqueue(async_loop *L, async_task *t)
 {
-    async_node *h = &L->runq, *n = &t->base.node;
-    if (h->next == NULL)
-        h->next = h->prev = h;
+    async_node *h = &L->runq, *n = &t->base.node; /* initialised by async_loop_init */
     t->base.state = ASYNC__S_READY;
     n->next = h;
     n->prev = h->prev;
@@ -1010,6 +1007,16 @@ static inline int async__resume_code(async_loop *L)
         return t->base.u.result;
     }
     return async__interrupt_code(L);
+}
+
+static inline bool async_woken(async_loop *L, int *result)
+{
+    async_task *t = L->current;
+    if (t == NULL || !(t->base.flags & ASYNC__F_WOKEN))
+        return false;
+    t->base.flags &= (uint8_t)~ASYNC__F_WOKEN;
+    *result = t->base.u.result;
+    return true;
 }
 
 int async__co_end(async_loop *L, async_co *co);
@@ -1202,6 +1209,13 @@ static bool async__wheel_next(async_loop *L, async_tick *out, bool exact)
 {
     bool found = false;
     unsigned level;
+#if ASYNC__WMAP
+    async__wmap any = 0;
+    for (level = 0; level < ASYNC__WLEVELS; level++)
+        any |= L->wmap[level];
+    if (any == 0) /* the common case of a busy server: no timer at all */
+        return false;
+#endif
 
     for (level = 0; level < ASYNC__WLEVELS; level++) {
         unsigned shift = ASYNC__WBITS * level, slot;
@@ -1360,16 +1374,6 @@ static int async__wait_in_slot(async_task *self, async_task **slot, uint8_t stat
     self->base.node.next = (async_node *)(void *)slot;
     self->base.state = state;
     return ASYNC_PENDING;
-}
-
-bool async_woken(async_loop *L, int *result)
-{
-    async_task *t = L->current;
-    if (t == NULL || !(t->base.flags & ASYNC__F_WOKEN))
-        return false;
-    t->base.flags &= (uint8_t)~ASYNC__F_WOKEN;
-    *result = t->base.u.result;
-    return true;
 }
 
 int async_park(async_loop *L, async_waiter *w)
@@ -1539,16 +1543,20 @@ static void async__finish(async_loop *L, async_task *t, int rc)
         async_wake(L, t->joiner.task, rc); /* clears joiner through its slot */
 }
 
+/* One step of a task.  The common case - a started task with no flag to
+ * look at (a yield, a sleep) - skips the flag bookkeeping.              */
 static void async__step(async_loop *L, async_task *t)
 {
     uint8_t flags = t->base.flags;
     int rc;
 
-    if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
-        async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-        return;
+    if (flags != ASYNC__F_STARTED) {
+        if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
+            async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
+            return;
+        }
+        t->base.flags = (uint8_t)((flags | ASYNC__F_STARTED) & ~ASYNC__F_RECHECK);
     }
-    t->base.flags = (uint8_t)((flags | ASYNC__F_STARTED) & ~ASYNC__F_RECHECK);
     t->base.state = ASYNC__S_RUNNING;
     L->current = t;
 #if ASYNC_CONF_DEBUG
@@ -1562,14 +1570,15 @@ static void async__step(async_loop *L, async_task *t)
 #else
     rc = t->fn(L, t);
 #endif
-    /* Anything but a condition re-check that stayed false may have changed
-     * what other conditions depend on. */
-    if (!((flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL))
-        L->progress = 1;
-    if (rc != ASYNC_PENDING)
-        async__finish(L, t, rc);
-    else if (t->base.state == ASYNC__S_RUNNING)
-        async__finish(L, t, ASYNC__MISUSE(L, ASYNC_ESTATE));
+    if (rc == ASYNC_PENDING && t->base.state != ASYNC__S_RUNNING) {
+        /* Anything but a condition re-check that stayed false may have
+         * changed what other conditions depend on. */
+        if (!(flags & ASYNC__F_RECHECK) || t->base.state != ASYNC__S_WPOLL)
+            L->progress = 1;
+        return;
+    }
+    L->progress = 1;
+    async__finish(L, t, rc != ASYNC_PENDING ? rc : ASYNC__MISUSE(L, ASYNC_ESTATE));
 }
 
 int async_cancel(async_loop *L, async_task *t)
@@ -1691,6 +1700,7 @@ int async_loop_init(async_loop *L, const async_port *port)
     while (n--) /* every list head zeroed is an empty list */
         *p++ = 0;
     L->port = port;
+    L->runq.next = L->runq.prev = &L->runq; /* the one list never lazily set up */
     L->now = L->wnow = port->now(port);
 #if ASYNC_CONF_DEBUG
     L->slow_step = ASYNC_CONF_SLOW_STEP;
