@@ -672,10 +672,12 @@ typedef struct async_vclock {
     } while (0)
 
 /* Let every other ready task run once, then continue (asyncio.sleep(0)).
- * Reports cancellation like any await.                                  */
+ * Like asyncio's, it reports a cancellation on resuming: a cancelled task
+ * that yields gives way once more, then sees ASYNC_ECANCELED.           */
 #define async_yield()                                             \
     do {                                                          \
-        if ((async__r = async__interrupt_code(async__L)) == 0) {  \
+        async__r = ASYNC_EPERM; /* outside a task */              \
+        if (async__L->current) {                                  \
             ASYNC__WHERE("async_yield()");                        \
             async__enqueue(async__L, async__L->current);          \
             ASYNC__LC_SUSPEND()                                   \

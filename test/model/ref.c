@@ -812,12 +812,9 @@ static void run(int t)
         int r, val = 0;
         n_ops++;
         model_stat[ST_SCRIPT]++;
-        if (o->kind == OP_YIELD) {
-            r = icode(t);
-            if (r < 0) {
-                life_end(t, r);
-                return;
-            }
+        if (o->kind == OP_YIELD) { /* like asyncio's sleep(0): it gives way
+                                      first and reports an interruption on
+                                      resuming */
             make_ready(t, 0);
             k->in_op = true;
             return;
