@@ -1,10 +1,15 @@
 # Faults: the libFuzzer targets for the libev layer (stream framing, the
-# fetch example's response handling).  Included by the top Makefile
-# (before mk/reliability.mk and mk/runtime.mk, so prerequisites here name
-# their files directly rather than through those fragments' variables).
+# fetch example's response handling) and the fault and load suite of
+# examples/echo_server.  Included by the top Makefile (before
+# mk/reliability.mk and mk/runtime.mk, so prerequisites here name their
+# files directly rather than through those fragments' variables).
 #
 #   make fuzz          also runs fuzz/fuzz_stream.c and fuzz/fuzz_fetch.c
 #                      (mk/reliability.mk's loop over fuzz/fuzz_*.c)
+#   make check-faults  test/faults/run: echo_server under 10,000 resets,
+#                      descriptor exhaustion and slow readers (about 20 s;
+#                      not part of `make check`: CI runs it in
+#                      .ci/steps/54-faults.sh)
 
 FAULT_RT_SRCS := $(wildcard src/*.c)
 FAULT_RT_HDRS := async.h src/async_ev.h
@@ -20,3 +25,16 @@ $(O)/fuzz/fuzz_fetch: fuzz/fuzz_fetch.c examples/http_response.h $(FAULT_RT_HDRS
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ -lhttp_parser
+
+# ---- the fault and load suite (test/faults/) ----
+.PHONY: faults-bins check-faults
+$(O)/faults/loadgen: test/faults/loadgen.c | $(DEPS_STAMP)
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(BASE_CFLAGS)) $(CFLAGS) $< -o $@ $(LDFLAGS)
+
+all: $(O)/faults/loadgen
+faults-bins: $(O)/faults/loadgen $(O)/examples/echo_server
+
+check-faults: faults-bins
+	$(Q)test/faults/run $(O)
