@@ -1311,8 +1311,6 @@ void async_wake(async_loop *L, async_task *t, int result)
     async__resume(L, t, result);
 }
 
-static void async__group_cancel_all(async_loop *L, async_group *g);
-
 /* Deliver a cancellation or timeout to a suspended task.  A task joining
  * a task, or waiting for a whole group, stays where it is: what it waits
  * for is cancelled now, and the wait reports the interruption once that
@@ -1334,7 +1332,7 @@ static void async__interrupt(async_loop *L, async_task *t, int code)
                !(((async_group *)(void *)((char *)slot - offsetof(async_group, waiter)))->flags &
                  ASYNC__GROUP_WAIT_ANY)) {
         t->base.flags |= ASYNC__F_DRAIN;
-        async__group_cancel_all(L, (async_group *)(void *)((char *)slot - offsetof(async_group, waiter)));
+        (void)async_group_cancel(L, (async_group *)(void *)((char *)slot - offsetof(async_group, waiter)));
     } else {
         async_wake(L, t, code);
     }
@@ -1929,10 +1927,6 @@ unsigned async_group_cancel(async_loop *L, async_group *g)
     return n;
 }
 
-static void async__group_cancel_all(async_loop *L, async_group *g)
-{
-    (void)async_group_cancel(L, g);
-}
 
 static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc)
 {
