@@ -1271,17 +1271,12 @@ static void async__wheel_advance(async_loop *L, async_tick now)
 
 /* ---- run queue, waiting and waking ---- */
 
-static void async__ready(async_loop *L, async_task *t)
-{
-    async__enqueue(L, t);
-}
-
 /* Make a detached task ready with a result for its await to take. */
 static void async__resume(async_loop *L, async_task *t, int result)
 {
     t->base.u.result = result;
     t->base.flags |= ASYNC__F_WOKEN;
-    async__ready(L, t);
+    async__enqueue(L, t);
 }
 
 static bool async__waiting(const async_task *t)
@@ -1509,7 +1504,7 @@ static int async__start(async_loop *L, async_task *t, async_task_fn fn)
     t->line = 0;
     async__list_append(&L->all, &t->all);
 #endif
-    async__ready(L, t);
+    async__enqueue(L, t);
     return 0;
 }
 
@@ -1643,7 +1638,7 @@ int async_sleep_until(async_loop *L, async_tick deadline)
 
 int async_sleep(async_loop *L, async_tick ticks)
 {
-    if (ticks > ASYNC_TICK_MAX_DELAY && !(L->current && (L->current->base.flags & ASYNC__F_WOKEN)))
+    if (ticks > ASYNC_TICK_MAX_DELAY) /* fails at once: never re-polled */
         return ASYNC__MISUSE(L, ASYNC_ERANGE);
     return async_sleep_until(L, (async_tick)(L->now + ticks));
 }
@@ -1808,7 +1803,7 @@ int async_run_once(async_loop *L)
         L->progress = 0;
         while ((n = async__list_pop(&L->pollers)) != NULL) {
             async__task_of(n)->base.flags |= ASYNC__F_RECHECK;
-            async__ready(L, async__task_of(n));
+            async__enqueue(L, async__task_of(n));
         }
     }
     return steps;
