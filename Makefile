@@ -50,12 +50,14 @@ LC_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
 # The core suites also run under `tiny`: a 64-tick timer wheel (2 bits x 3
 # levels) so refiling far timers is exercised on the host.  Core only: the
 # wheel size changes struct async_loop, so nothing linked with libasync
-# may use it.
+# may use it.  And under `list`: the sorted timer list (no wheel levels),
+# the default on 32-bit targets.
 # And under `debug` (ASYNC_CONF_DEBUG=1 changes no behaviour the suites
 # see) and `t16` (16-bit ticks: wrap-around every 65536 ticks).
-CORE_CONFIGS := $(LC_BACKENDS) tiny debug t16
+CORE_CONFIGS := $(LC_BACKENDS) tiny list debug t16
 LC_FLAGS_t16 := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -DASYNC_CONF_TICK_BITS=16
 LC_FLAGS_tiny := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -DASYNC_CONF_WHEEL_BITS=2 -DASYNC_CONF_WHEEL_LEVELS=3
+LC_FLAGS_list := -DASYNC_CONF_LC=ASYNC_LC_LABELS -DASYNC_CONF_WHEEL_LEVELS=0
 LC_FLAGS_debug := -DASYNC_CONF_LC=ASYNC_LC_LABELS -DASYNC_CONF_DEBUG=1
 
 DEPS_STAMP := $(O)/.deps-ok

@@ -66,27 +66,29 @@ extern "C" {
 #define ASYNC_CONF_TICK_HZ 1000
 #endif
 
-/* Timer wheel: 2^BITS slots per level, LEVELS levels.  RAM cost in the
- * loop: LEVELS * 2^BITS * 2 pointers.  Timers beyond 2^(BITS*LEVELS) ticks
- * are parked in the top level and re-filed once per wheel turn (still
- * exact).  Defaults: 6 x 4 (4 KiB, span 2^24) where pointers are 64-bit,
- * 3 x 4 (256 B, span 4096) elsewhere.                                    */
-#if UINTPTR_MAX > 0xFFFFFFFFu
+/* Timer store.  LEVELS = 0: one list sorted by expiry, the classic RTOS
+ * delay list: least code and RAM, O(1) expiry, insertion O(timers armed
+ * later than the new one) - right for the handful of timers of firmware.
+ * LEVELS >= 1: a hierarchical wheel of 2^BITS slots per level, O(1)
+ * whatever the count - right for a server with thousands of timeouts.
+ * Wheel RAM in the loop: LEVELS * 2^BITS * 2 pointers.  Timers beyond
+ * 2^(BITS*LEVELS) ticks are parked in the top level and re-filed once per
+ * wheel turn (still exact).  Defaults: a 6 x 4 wheel (4 KiB, span 2^24)
+ * where pointers are 64-bit, the sorted list elsewhere (and 3-bit levels
+ * if a wheel is asked for there).                                        */
 #ifndef ASYNC_CONF_WHEEL_BITS
+#if UINTPTR_MAX <= 0xFFFFFFFFu
+#define ASYNC_CONF_WHEEL_BITS 3
+#else
 #define ASYNC_CONF_WHEEL_BITS 6
 #endif
+#endif
 #ifndef ASYNC_CONF_WHEEL_LEVELS
-#if ASYNC_CONF_TICK_BITS == 16 /* 3 levels of 6 bits span 16-bit ticks */
+#if UINTPTR_MAX <= 0xFFFFFFFFu
+#define ASYNC_CONF_WHEEL_LEVELS 0
+#elif ASYNC_CONF_TICK_BITS == 16 /* 3 levels of 6 bits span 16-bit ticks */
 #define ASYNC_CONF_WHEEL_LEVELS 3
 #else
-#define ASYNC_CONF_WHEEL_LEVELS 4
-#endif
-#endif
-#else
-#ifndef ASYNC_CONF_WHEEL_BITS
-#define ASYNC_CONF_WHEEL_BITS 3
-#endif
-#ifndef ASYNC_CONF_WHEEL_LEVELS
 #define ASYNC_CONF_WHEEL_LEVELS 4
 #endif
 #endif
@@ -151,13 +153,14 @@ extern "C" {
 #if ASYNC_CONF_WHEEL_BITS < 1 || ASYNC_CONF_WHEEL_BITS > 6
 #error "ASYNC_CONF_WHEEL_BITS must be 1..6"
 #endif
-#if ASYNC_CONF_WHEEL_LEVELS < 1 || ASYNC_CONF_WHEEL_LEVELS > 12
-#error "ASYNC_CONF_WHEEL_LEVELS must be 1..12"
+#if ASYNC_CONF_WHEEL_LEVELS < 0 || ASYNC_CONF_WHEEL_LEVELS > 12
+#error "ASYNC_CONF_WHEEL_LEVELS must be 0 (sorted list) .. 12"
 #endif
 #if ASYNC_CONF_ATOMICS && !defined(__GNUC__)
 #error "ASYNC_CONF_ATOMICS=1 needs GCC/Clang __atomic builtins"
 #endif
-#if ASYNC_CONF_WHEEL_BITS * (ASYNC_CONF_WHEEL_LEVELS - 1) >= ASYNC_CONF_TICK_BITS
+#if ASYNC_CONF_WHEEL_LEVELS && \
+    ASYNC_CONF_WHEEL_BITS * (ASYNC_CONF_WHEEL_LEVELS - 1) >= ASYNC_CONF_TICK_BITS
 #error "timer wheel has levels beyond the tick width: lower ASYNC_CONF_WHEEL_LEVELS"
 #endif
 
@@ -459,11 +462,15 @@ struct async_loop {
     async_node due;          /* expired timers not yet fired             */
     unsigned ntasks;         /* spawned and not finished                 */
     uint8_t progress;        /* a step changed something this pass       */
-    async_tick wnow;         /* the wheel has processed up to here       */
+    async_tick wnow;         /* timers are processed up to here          */
+#if ASYNC__WLEVELS == 0
+    async_node timers;       /* armed timers, by expiry                  */
+#else
 #if ASYNC__WMAP
     async__wmap wmap[ASYNC__WLEVELS]; /* slots that may be occupied      */
 #endif
     async_node wheel[ASYNC__WLEVELS][ASYNC__WSLOTS];
+#endif
     async_call *volatile posts; /* LIFO pushed by async_post()           */
 #if ASYNC_CONF_DEBUG
     async_node all;             /* every live task                        */
@@ -771,12 +778,12 @@ bool async_loop_pending(const async_loop *L);
  * it refiles far timers); false if no timer is armed.                   */
 bool async_loop_next_deadline(const async_loop *L, async_tick *deadline);
 /* Cached time of the current pass; async_loop_update_now re-reads it.   */
-async_tick async_now(const async_loop *L);
+static inline async_tick async_now(const async_loop *L);
 async_tick async_loop_update_now(async_loop *L);
 /* Spawned tasks that have not finished.                                 */
-unsigned async_loop_tasks(const async_loop *L);
+static inline unsigned async_loop_tasks(const async_loop *L);
 /* The task being stepped, or NULL outside a step.                       */
-async_task *async_current(const async_loop *L);
+static inline async_task *async_current(const async_loop *L);
 
 /* ---- tasks ---- */
 /* Queue `t` to run fn.  ASYNC_EBUSY if t is ready, running or waiting,
@@ -798,14 +805,14 @@ int async_join(async_loop *L, async_task *t);
  * if longer than ASYNC_TICK_MAX_DELAY.                                  */
 int async_sleep(async_loop *L, async_tick ticks);
 int async_sleep_until(async_loop *L, async_tick deadline);
-enum async_task_state async_task_state(const async_task *t);
-bool async_task_done(const async_task *t);
-bool async_task_cancelled(const async_task *t);
+static inline enum async_task_state async_task_state(const async_task *t);
+static inline bool async_task_done(const async_task *t);
+static inline bool async_task_cancelled(const async_task *t);
 /* The result of a finished task; ASYNC_EAGAIN if it has not finished.   */
-int async_task_result(const async_task *t);
+static inline int async_task_result(const async_task *t);
 /* Optional name shown by debug output (kept only with ASYNC_CONF_DEBUG). */
-void async_task_set_name(async_task *t, const char *name);
-const char *async_task_name(const async_task *t);
+static inline void async_task_set_name(async_task *t, const char *name);
+static inline const char *async_task_name(const async_task *t);
 
 /* ---- building awaitables ---- */
 /* In an op, first thing: if the current task was woken for this await,
@@ -845,14 +852,14 @@ int async_group_next(async_loop *L, async_group *g, async_task **done);
 unsigned async_group_cancel(async_loop *L, async_group *g);
 /* Remove every finished member, freeing its slot.  Returns the count.   */
 unsigned async_group_reap(async_group *g);
-unsigned async_group_running(const async_group *g);
+static inline unsigned async_group_running(const async_group *g);
 
 /* ---- events ---- */
 void async_event_init(async_event *ev);
 int async_event_wait(async_loop *L, async_event *ev); /* op */
 void async_event_set(async_loop *L, async_event *ev);   /* wakes all waiters */
-void async_event_clear(async_event *ev);
-bool async_event_is_set(const async_event *ev);
+static inline void async_event_clear(async_event *ev);
+static inline bool async_event_is_set(const async_event *ev);
 
 /* ---- semaphores ---- */
 /* max = 0: unbounded; else releasing past max is ASYNC_EOVERFLOW.       */
@@ -860,7 +867,7 @@ int async_sem_init(async_sem *s, unsigned count, unsigned max);
 int async_sem_acquire(async_loop *L, async_sem *s); /* op */
 int async_sem_try_acquire(async_sem *s);            /* 0 or ASYNC_EAGAIN */
 int async_sem_release(async_loop *L, async_sem *s); /* hands over to the first waiter */
-unsigned async_sem_value(const async_sem *s);
+static inline unsigned async_sem_value(const async_sem *s);
 
 /* ---- locks ---- */
 void async_lock_init(async_lock *m);
@@ -869,7 +876,7 @@ int async_lock_acquire(async_loop *L, async_lock *m);
 int async_lock_try_acquire(async_loop *L, async_lock *m); /* 0, ASYNC_EAGAIN */
 /* ASYNC_EPERM unless the current task owns it; hands over FIFO.         */
 int async_lock_release(async_loop *L, async_lock *m);
-bool async_lock_locked(const async_lock *m);
+static inline bool async_lock_locked(const async_lock *m);
 
 /* ---- condition variables ---- */
 int async_cond_init(async_cond *c, async_lock *m);
@@ -880,7 +887,7 @@ int async_cond_wait(async_loop *L, async_cond *c);
 /* Wake up to n waiters (they re-acquire the lock in turn).  Returns how
  * many were woken.                                                      */
 unsigned async_cond_notify(async_loop *L, async_cond *c, unsigned n);
-unsigned async_cond_notify_all(async_loop *L, async_cond *c);
+static inline unsigned async_cond_notify_all(async_loop *L, async_cond *c);
 
 /* ---- futures ---- */
 void async_future_init(async_future *f);
@@ -888,26 +895,26 @@ void async_future_init(async_future *f);
 int async_future_wait(async_loop *L, async_future *f);
 /* Set the result and wake every waiter.  ASYNC_EALREADY if already set. */
 int async_future_set(async_loop *L, async_future *f, int result);
-bool async_future_done(const async_future *f);
+static inline bool async_future_done(const async_future *f);
 /* The result, or ASYNC_EAGAIN if not set yet.                           */
-int async_future_result(const async_future *f);
+static inline int async_future_result(const async_future *f);
 
 /* ---- queues ---- */
 /* buf holds cap items of item_size bytes.  ASYNC_EINVAL for cap == 0,
  * item_size == 0 or buf == NULL.                                        */
 int async_queue_init(async_queue *q, void *buf, size_t item_size, unsigned cap);
 /* op: copy the item in, waiting while full.  ASYNC_ECLOSED once closed.  */
-int async_queue_put(async_loop *L, async_queue *q, const void *item);
+static inline int async_queue_put(async_loop *L, async_queue *q, const void *item);
 /* op: copy the oldest item out, waiting while empty.  After close, items
  * still queued are delivered, then ASYNC_ECLOSED.                       */
-int async_queue_get(async_loop *L, async_queue *q, void *item);
-int async_queue_try_put(async_loop *L, async_queue *q, const void *item); /* ASYNC_EAGAIN if full */
-int async_queue_try_get(async_loop *L, async_queue *q, void *item);       /* ASYNC_EAGAIN if empty */
+static inline int async_queue_get(async_loop *L, async_queue *q, void *item);
+static inline int async_queue_try_put(async_loop *L, async_queue *q, const void *item); /* ASYNC_EAGAIN if full */
+static inline int async_queue_try_get(async_loop *L, async_queue *q, void *item);       /* ASYNC_EAGAIN if empty */
 /* Refuse further puts and wake every waiter: putters get ASYNC_ECLOSED,
  * getters drain what is left then get ASYNC_ECLOSED.  Idempotent.      */
 void async_queue_close(async_loop *L, async_queue *q);
-unsigned async_queue_size(const async_queue *q);
-bool async_queue_closed(const async_queue *q);
+static inline unsigned async_queue_size(const async_queue *q);
+static inline bool async_queue_closed(const async_queue *q);
 
 /* ---- interrupts and other threads ---- */
 /* Any context: queue call p for the loop (coalesced if already queued)
@@ -920,7 +927,7 @@ void async_notify_init(async_notify *n);
 /* Any context (interrupt handler, other thread): add one permit.        */
 void async_notify_give(async_loop *L, async_notify *n);
 /* op: take one permit, waiting for it.                                  */
-int async_notify_take(async_loop *L, async_notify *n);
+static inline int async_notify_take(async_loop *L, async_notify *n);
 
 /* ---- virtual clock port ---- */
 void async_vclock_init(async_vclock *vc, async_tick start, bool autojump);
@@ -1021,6 +1028,143 @@ static inline bool async_woken(async_loop *L, int *result)
     return true;
 }
 
+/* Queue sides (what one consumes the other produces), and whether to wait. */
+enum { ASYNC__GET = 0, ASYNC__PUT = 1, ASYNC__QWAIT = 2 };
+int async__queue_op(async_loop *L, async_queue *q, void *item, unsigned how);
+
+/* ---- accessors and thin wrappers, inline: cheaper than a call ---- */
+
+static inline async_tick async_now(const async_loop *L)
+{
+    return L->now;
+}
+
+static inline unsigned async_loop_tasks(const async_loop *L)
+{
+    return L->ntasks;
+}
+
+static inline async_task *async_current(const async_loop *L)
+{
+    return L->current;
+}
+
+static inline enum async_task_state async_task_state(const async_task *t)
+{
+    return (enum async_task_state)(t->base.state >= ASYNC__S_WLIST ? (int)ASYNC_TASK_WAITING
+                                                                  : (int)t->base.state);
+}
+
+static inline bool async_task_done(const async_task *t)
+{
+    return t->base.state == ASYNC__S_DONE;
+}
+
+static inline bool async_task_cancelled(const async_task *t)
+{
+    return (t->base.flags & ASYNC__F_CANCEL) != 0;
+}
+
+static inline int async_task_result(const async_task *t)
+{
+    return t->base.state == ASYNC__S_DONE ? t->base.u.result : ASYNC_EAGAIN;
+}
+
+static inline void async_task_set_name(async_task *t, const char *name)
+{
+#if ASYNC_CONF_DEBUG
+    t->name = name;
+#else
+    (void)t;
+    (void)name;
+#endif
+}
+
+static inline const char *async_task_name(const async_task *t)
+{
+#if ASYNC_CONF_DEBUG
+    return t->name ? t->name : "";
+#else
+    (void)t;
+    return "";
+#endif
+}
+
+static inline unsigned async_group_running(const async_group *g)
+{
+    return g->running;
+}
+
+static inline void async_event_clear(async_event *ev)
+{
+    ev->set = false;
+}
+
+static inline bool async_event_is_set(const async_event *ev)
+{
+    return ev->set;
+}
+
+static inline unsigned async_sem_value(const async_sem *s)
+{
+    return s->count;
+}
+
+static inline bool async_lock_locked(const async_lock *m)
+{
+    return m->owner != NULL;
+}
+
+static inline bool async_future_done(const async_future *f)
+{
+    return f->done;
+}
+
+static inline int async_future_result(const async_future *f)
+{
+    return f->done ? f->result : ASYNC_EAGAIN;
+}
+
+static inline unsigned async_queue_size(const async_queue *q)
+{
+    return q->count;
+}
+
+static inline bool async_queue_closed(const async_queue *q)
+{
+    return q->closed;
+}
+
+static inline unsigned async_cond_notify_all(async_loop *L, async_cond *c)
+{
+    return async_cond_notify(L, c, UINT_MAX);
+}
+
+static inline int async_queue_put(async_loop *L, async_queue *q, const void *item)
+{
+    return async__queue_op(L, q, (void *)(uintptr_t)item, ASYNC__PUT | ASYNC__QWAIT);
+}
+
+static inline int async_queue_get(async_loop *L, async_queue *q, void *item)
+{
+    return async__queue_op(L, q, item, ASYNC__GET | ASYNC__QWAIT);
+}
+
+static inline int async_queue_try_put(async_loop *L, async_queue *q, const void *item)
+{
+    return async__queue_op(L, q, (void *)(uintptr_t)item, ASYNC__PUT);
+}
+
+static inline int async_queue_try_get(async_loop *L, async_queue *q, void *item)
+{
+    return async__queue_op(L, q, item, ASYNC__GET);
+}
+
+static inline int async_notify_take(async_loop *L, async_notify *n)
+{
+    return async_sem_acquire(L, &n->sem);
+}
+
 int async__co_end(async_loop *L, async_co *co);
 int async__bad_resume(async_loop *L, async_co *co, const char *file, int line);
 void async__poll(async_loop *L);
@@ -1073,14 +1217,19 @@ static bool async__list_empty(const async_node *h)
     return h->next == NULL || h->next == h;
 }
 
+static void async__list_insert_after(async_node *pos, async_node *n)
+{
+    n->prev = pos;
+    n->next = pos->next;
+    pos->next->prev = n;
+    pos->next = n;
+}
+
 static void async__list_append(async_node *h, async_node *n)
 {
     if (h->next == NULL)
         h->next = h->prev = h;
-    n->next = h;
-    n->prev = h->prev;
-    h->prev->next = n;
-    h->prev = n;
+    async__list_insert_after(h->prev, n);
 }
 
 static void async__list_remove(async_node *n)
@@ -1099,7 +1248,7 @@ static async_node *async__list_pop(async_node *h)
     return n;
 }
 
-/* ---- the timer wheel ----
+/* ---- timers: the wheel (LEVELS >= 1) ----
  * A timer sits at the highest digit (level) where its expiry differs from
  * wnow, in the slot named by its expiry's digit there.  When wnow reaches
  * that slot's start its timers are refiled lower; at level 0 they are due.
@@ -1108,6 +1257,7 @@ static async_node *async__list_pop(async_node *h)
  * a bit is set while its slot may be occupied, cleared lazily when found
  * empty, so removing a timer is a plain list removal.                    */
 
+#if ASYNC__WLEVELS
 static async_tick async__pow2(unsigned n)
 {
     return n >= ASYNC_CONF_TICK_BITS ? (async_tick)0 : (async_tick)((async_tick)1 << n);
@@ -1268,6 +1418,49 @@ static void async__wheel_advance(async_loop *L, async_tick now)
     if (async_tick_after(now, L->wnow))
         L->wnow = now;
 }
+#else /* ASYNC__WLEVELS == 0 */
+/* ---- timers: one list sorted by expiry (LEVELS = 0) ----
+ * Every armed expiry lies within ASYNC_TICK_MAX_DELAY after wnow, so the
+ * wrap-safe comparison orders them all.  Equal expiries keep arming
+ * order.  Inserting walks from the latest: periodic timers, the common
+ * case in firmware, land at or near the end.                             */
+
+static async_tick async__when(const async_node *n)
+{
+    return ((const async_timed *)(const void *)n)->u.when;
+}
+
+static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
+{
+    async_node *h = &L->timers, *pos;
+
+    tm->u.when = when;
+    if (!async_tick_after(when, L->wnow)) {
+        async__list_append(&L->due, &tm->node);
+        return;
+    }
+    for (pos = h->prev; pos != h && async_tick_after(async__when(pos), when); pos = pos->prev)
+        ;
+    async__list_insert_after(pos, &tm->node);
+}
+
+static bool async__wheel_next(async_loop *L, async_tick *out, bool exact)
+{
+    (void)exact; /* always exact */
+    if (async__list_empty(&L->timers))
+        return false;
+    *out = async__when(L->timers.next);
+    return true;
+}
+
+static void async__wheel_advance(async_loop *L, async_tick now)
+{
+    while (!async__list_empty(&L->timers) && !async_tick_after(async__when(L->timers.next), now))
+        async__list_append(&L->due, async__list_pop(&L->timers));
+    if (async_tick_after(now, L->wnow))
+        L->wnow = now;
+}
+#endif
 
 /* ---- run queue, waiting and waking ---- */
 
@@ -1487,7 +1680,7 @@ static bool async__task_busy(const async_task *t)
            (t->base.flags & ASYNC__F_INGROUP);
 }
 
-static int async__start(async_loop *L, async_task *t, async_task_fn fn)
+int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 {
     if (L == NULL || t == NULL || fn == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
@@ -1506,11 +1699,6 @@ static int async__start(async_loop *L, async_task *t, async_task_fn fn)
 #endif
     async__enqueue(L, t);
     return 0;
-}
-
-int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
-{
-    return async__start(L, t, fn);
 }
 
 static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc);
@@ -1643,46 +1831,6 @@ int async_sleep(async_loop *L, async_tick ticks)
     return async_sleep_until(L, (async_tick)(L->now + ticks));
 }
 
-enum async_task_state async_task_state(const async_task *t)
-{
-    return (enum async_task_state)(async__waiting(t) ? (int)ASYNC_TASK_WAITING : (int)t->base.state);
-}
-
-bool async_task_done(const async_task *t)
-{
-    return t->base.state == ASYNC__S_DONE;
-}
-
-bool async_task_cancelled(const async_task *t)
-{
-    return (t->base.flags & ASYNC__F_CANCEL) != 0;
-}
-
-int async_task_result(const async_task *t)
-{
-    return async_task_done(t) ? t->base.u.result : ASYNC_EAGAIN;
-}
-
-void async_task_set_name(async_task *t, const char *name)
-{
-#if ASYNC_CONF_DEBUG
-    t->name = name;
-#else
-    (void)t;
-    (void)name;
-#endif
-}
-
-const char *async_task_name(const async_task *t)
-{
-#if ASYNC_CONF_DEBUG
-    return t->name ? t->name : "";
-#else
-    (void)t;
-    return "";
-#endif
-}
-
 /* ---- the loop ---- */
 
 int async_loop_init(async_loop *L, const async_port *port)
@@ -1695,7 +1843,10 @@ int async_loop_init(async_loop *L, const async_port *port)
     while (n--) /* every list head zeroed is an empty list */
         *p++ = 0;
     L->port = port;
-    L->runq.next = L->runq.prev = &L->runq; /* the one list never lazily set up */
+    L->runq.next = L->runq.prev = &L->runq; /* lists never lazily set up */
+#if ASYNC__WLEVELS == 0
+    L->timers.next = L->timers.prev = &L->timers;
+#endif
     L->now = L->wnow = port->now(port);
 #if ASYNC_CONF_DEBUG
     L->slow_step = ASYNC_CONF_SLOW_STEP;
@@ -1860,24 +2011,9 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn)
     }
 }
 
-async_tick async_now(const async_loop *L)
-{
-    return L->now;
-}
-
 async_tick async_loop_update_now(async_loop *L)
 {
     return L->now = L->port->now(L->port);
-}
-
-unsigned async_loop_tasks(const async_loop *L)
-{
-    return L->ntasks;
-}
-
-async_task *async_current(const async_loop *L)
-{
-    return L->current;
 }
 
 /* ---- groups ---- */
@@ -1905,7 +2041,7 @@ int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_f
         return ASYNC_ENOSPC;
     if ((g->flags & ASYNC_GROUP_CANCEL_ON_ERROR) && g->error)
         return ASYNC_ECANCELED;
-    if ((rc = async__start(L, t, fn)) < 0)
+    if ((rc = async_spawn(L, t, fn)) < 0)
         return rc;
     t->joiner.group = g;
     t->base.flags |= ASYNC__F_INGROUP;
@@ -2034,11 +2170,6 @@ unsigned async_group_reap(async_group *g)
     return n;
 }
 
-unsigned async_group_running(const async_group *g)
-{
-    return g->running;
-}
-
 /* ---- events ---- */
 
 void async_event_init(async_event *ev)
@@ -2061,16 +2192,6 @@ void async_event_set(async_loop *L, async_event *ev)
 {
     ev->set = true;
     async__wake_all(L, &ev->waiters, 0);
-}
-
-void async_event_clear(async_event *ev)
-{
-    ev->set = false;
-}
-
-bool async_event_is_set(const async_event *ev)
-{
-    return ev->set;
 }
 
 /* ---- semaphores ---- */
@@ -2111,11 +2232,6 @@ int async_sem_release(async_loop *L, async_sem *s)
         return ASYNC__MISUSE(L, ASYNC_EOVERFLOW);
     s->count++;
     return 0;
-}
-
-unsigned async_sem_value(const async_sem *s)
-{
-    return s->count;
 }
 
 /* ---- locks ---- */
@@ -2160,11 +2276,6 @@ int async_lock_release(async_loop *L, async_lock *m)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     async__lock_pass(L, m);
     return 0;
-}
-
-bool async_lock_locked(const async_lock *m)
-{
-    return m->owner != NULL;
 }
 
 /* ---- condition variables ---- */
@@ -2217,11 +2328,6 @@ unsigned async_cond_notify(async_loop *L, async_cond *c, unsigned n)
     return woken;
 }
 
-unsigned async_cond_notify_all(async_loop *L, async_cond *c)
-{
-    return async_cond_notify(L, c, UINT_MAX);
-}
-
 /* ---- futures ---- */
 
 void async_future_init(async_future *f)
@@ -2251,24 +2357,12 @@ int async_future_set(async_loop *L, async_future *f, int result)
     return 0;
 }
 
-bool async_future_done(const async_future *f)
-{
-    return f->done;
-}
-
-int async_future_result(const async_future *f)
-{
-    return f->done ? f->result : ASYNC_EAGAIN;
-}
-
 /* ---- queues ----
  * Getting and putting mirror each other: side 0 gets items, side 1 puts
  * them; what one side consumes (an item, a free slot) the other produces.
  * Hand-over without stealing: what becomes available while a side has
  * waiters is promised to its first waiter (held[side]), and nobody else
  * may take it.                                                           */
-
-enum { ASYNC__GET = 0, ASYNC__PUT = 1 };
 
 int async_queue_init(async_queue *q, void *buf, size_t item_size, unsigned cap)
 {
@@ -2311,50 +2405,26 @@ static void async__queue_move(async_loop *L, async_queue *q, void *item, int sid
         q->held[side]++;
 }
 
-static int async__queue_try(async_loop *L, async_queue *q, void *item, int side)
+int async__queue_op(async_loop *L, async_queue *q, void *item, unsigned how)
 {
-    if (q == NULL || item == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (q->closed && (side == ASYNC__PUT || q->count <= q->held[0]))
-        return ASYNC_ECLOSED;
-    if (async__queue_avail(q, side) <= q->held[side])
-        return ASYNC_EAGAIN;
-    async__queue_move(L, q, item, side);
-    return 0;
-}
-
-static int async__queue_wait(async_loop *L, async_queue *q, void *item, int side)
-{
+    unsigned side = how & ASYNC__PUT;
     int rc;
-    if (async_woken(L, &rc)) {
+
+    if ((how & ASYNC__QWAIT) && async_woken(L, &rc)) {
         if (rc == 0) { /* ours was promised */
             q->held[side]--;
-            async__queue_move(L, q, item, side);
+            async__queue_move(L, q, item, (int)side);
         }
         return rc;
     }
-    rc = async__queue_try(L, q, item, side);
-    return rc == ASYNC_EAGAIN ? async__wait_on(L, &q->waiters[side]) : rc;
-}
-
-int async_queue_put(async_loop *L, async_queue *q, const void *item)
-{
-    return async__queue_wait(L, q, (void *)(uintptr_t)item, ASYNC__PUT);
-}
-
-int async_queue_get(async_loop *L, async_queue *q, void *item)
-{
-    return async__queue_wait(L, q, item, ASYNC__GET);
-}
-
-int async_queue_try_put(async_loop *L, async_queue *q, const void *item)
-{
-    return async__queue_try(L, q, (void *)(uintptr_t)item, ASYNC__PUT);
-}
-
-int async_queue_try_get(async_loop *L, async_queue *q, void *item)
-{
-    return async__queue_try(L, q, item, ASYNC__GET);
+    if (q == NULL || item == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (q->closed && (side == ASYNC__PUT || q->count <= q->held[ASYNC__GET]))
+        return ASYNC_ECLOSED;
+    if (async__queue_avail(q, (int)side) <= q->held[side])
+        return (how & ASYNC__QWAIT) ? async__wait_on(L, &q->waiters[side]) : ASYNC_EAGAIN;
+    async__queue_move(L, q, item, (int)side);
+    return 0;
 }
 
 void async_queue_close(async_loop *L, async_queue *q)
@@ -2362,16 +2432,6 @@ void async_queue_close(async_loop *L, async_queue *q)
     q->closed = true;
     async__wake_all(L, &q->waiters[ASYNC__PUT], ASYNC_ECLOSED);
     async__wake_all(L, &q->waiters[ASYNC__GET], ASYNC_ECLOSED);
-}
-
-unsigned async_queue_size(const async_queue *q)
-{
-    return q->count;
-}
-
-bool async_queue_closed(const async_queue *q)
-{
-    return q->closed;
 }
 
 /* ---- posts and notifications ---- */
@@ -2440,11 +2500,6 @@ void async_notify_give(async_loop *L, async_notify *n)
     async__unlock(L);
 #endif
     async_post(L, &n->call);
-}
-
-int async_notify_take(async_loop *L, async_notify *n)
-{
-    return async_sem_acquire(L, &n->sem);
 }
 
 /* ---- virtual clock ---- */
