@@ -506,9 +506,8 @@ typedef struct async_cond {
 
 /* One-shot result slot with waiters (asyncio.Future).  Zeroed = pending. */
 typedef struct async_future {
-    async_node waiters;
+    async_event ev; /* set once the result is in */
     int result;
-    bool done;
 } async_future;
 
 /* Bounded FIFO of fixed-size items over a caller-provided array.
@@ -543,16 +542,6 @@ typedef struct async_notify {
     async_sem sem;
     volatile unsigned pending;
 } async_notify;
-
-/* Virtual clock port for tests and simulations: time moves only when the
- * program advances it, or, with autojump, leaps to the next deadline when
- * every task is blocked (Trio's MockClock(autojump_threshold=0)).       */
-typedef struct async_vclock {
-    async_port port;
-    async_tick now;
-    bool autojump;
-    unsigned long idles; /* idle() calls with nothing ready, for tests   */
-} async_vclock;
 
 /* ======================================================================
  * 6. Coroutine macros.
@@ -929,11 +918,6 @@ void async_notify_give(async_loop *L, async_notify *n);
 /* op: take one permit, waiting for it.                                  */
 static inline int async_notify_take(async_loop *L, async_notify *n);
 
-/* ---- virtual clock port ---- */
-void async_vclock_init(async_vclock *vc, async_tick start, bool autojump);
-/* Move time forward (wrap-safe); timers fire on the loop's next pass.   */
-void async_vclock_advance(async_vclock *vc, async_tick ticks);
-
 /* ---- errors ---- */
 const char *async_strerror(int code);
 
@@ -1117,12 +1101,12 @@ static inline bool async_lock_locked(const async_lock *m)
 
 static inline bool async_future_done(const async_future *f)
 {
-    return f->done;
+    return f->ev.set;
 }
 
 static inline int async_future_result(const async_future *f)
 {
-    return f->done ? f->result : ASYNC_EAGAIN;
+    return f->ev.set ? f->result : ASYNC_EAGAIN;
 }
 
 static inline unsigned async_queue_size(const async_queue *q)
@@ -2328,32 +2312,28 @@ unsigned async_cond_notify(async_loop *L, async_cond *c, unsigned n)
     return woken;
 }
 
-/* ---- futures ---- */
+/* ---- futures: an event with a result ---- */
 
 void async_future_init(async_future *f)
 {
-    f->waiters.next = NULL;
+    async_event_init(&f->ev);
     f->result = 0;
-    f->done = false;
 }
 
 int async_future_wait(async_loop *L, async_future *f)
 {
-    int rc;
-    if (async_woken(L, &rc))
-        return rc;
-    if (f == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    return f->done ? f->result : async__wait_on(L, &f->waiters);
+    int rc = async_event_wait(L, f ? &f->ev : NULL);
+    return rc == 0 ? f->result : rc;
 }
 
 int async_future_set(async_loop *L, async_future *f, int result)
 {
-    if (f == NULL || result == ASYNC_PENDING || f->done)
-        return ASYNC__MISUSE(L, f && !f->done ? ASYNC_EINVAL : f ? ASYNC_EALREADY : ASYNC_EINVAL);
+    if (f == NULL || result == ASYNC_PENDING)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (f->ev.set)
+        return ASYNC__MISUSE(L, ASYNC_EALREADY);
     f->result = result;
-    f->done = true;
-    async__wake_all(L, &f->waiters, result);
+    async_event_set(L, &f->ev);
     return 0;
 }
 
@@ -2502,57 +2482,24 @@ void async_notify_give(async_loop *L, async_notify *n)
     async_post(L, &n->call);
 }
 
-/* ---- virtual clock ---- */
-
-static async_tick async__vclock_now(const async_port *p)
-{
-    return ((const async_vclock *)(const void *)p)->now;
-}
-
-static int async__vclock_idle(const async_port *p, async_loop *L, bool has_deadline,
-                              async_tick deadline)
-{
-    async_vclock *vc = (async_vclock *)(void *)(uintptr_t)p; /* the port lives in vc */
-    if (async_loop_pending(L))
-        return 0;
-    vc->idles++;
-    if (!has_deadline || !vc->autojump)
-        return ASYNC_EDEADLK;
-    if (async_tick_after(deadline, vc->now))
-        vc->now = deadline;
-    return 0;
-}
-
-void async_vclock_init(async_vclock *vc, async_tick start, bool autojump)
-{
-    vc->port.now = async__vclock_now;
-    vc->port.idle = async__vclock_idle;
-    vc->port.wake = NULL;
-    vc->port.lock = NULL;
-    vc->port.unlock = NULL;
-    vc->now = start;
-    vc->autojump = autojump;
-    vc->idles = 0;
-}
-
-void async_vclock_advance(async_vclock *vc, async_tick ticks)
-{
-    vc->now = (async_tick)(vc->now + ticks);
-}
-
 /* ---- errors ---- */
 
 const char *async_strerror(int code)
 {
 #if ASYNC_CONF_ERROR_STRINGS
-    /* One string per code, each "\NNN" escape holding -code, so the table
-     * costs its text and nothing else. */
-    static const char table[] =
-#define ASYNC__ERR_TEXT(name, value, text) "\0" #value "\0" text
+    /* The codes, and their messages one after another in the same order. */
+    static const signed char codes[] = {
+#define ASYNC__ERR_CODE(name, value, text) value,
+        ASYNC_ERRORS(ASYNC__ERR_CODE)
+#undef ASYNC__ERR_CODE
+    };
+    static const char texts[] =
+#define ASYNC__ERR_TEXT(name, value, text) text "\0"
         ASYNC_ERRORS(ASYNC__ERR_TEXT)
 #undef ASYNC__ERR_TEXT
-        "\0";
-    const char *p = table;
+        ;
+    const char *p = texts;
+    unsigned i;
 
     if (code >= 0)
         return "success";
@@ -2560,15 +2507,11 @@ const char *async_strerror(int code)
         return "pending";
     if (code <= ASYNC_EOS_BASE)
         return "operating system error";
-    while (*++p == '-') { /* "-N\0text\0" records */
-        int v = 0;
-        while (*++p)
-            v = v * 10 + (*p - '0');
-        p++;
-        if (-v == code)
+    for (i = 0; i < sizeof codes; i++) {
+        if (codes[i] == code)
             return p;
-        while (*p)
-            p++;
+        while (*p++)
+            ;
     }
     return "unknown error";
 #else

@@ -263,7 +263,7 @@ static void thread_completes_a_future(void **state)
     pthread_t th;
     (void)state;
     tport_init();
-    j = (struct job){{NULL, job_done, 0}, {{0, 0}, 0, 0}, 12, 0};
+    j = (struct job){{NULL, job_done, 0}, {{{0, 0}, 0}, 0}, 12, 0};
     async_future_init(&j.fut);
     a = (struct awaiter){0};
     a.job = &j;

@@ -123,7 +123,7 @@ static void each_kind_of_await_times_out(void **state)
         assert_true(t_list_empty(&f.sem.waiters));
         assert_true(t_list_empty(&f.q.waiters[0]));
         assert_true(t_list_empty(&f.q.waiters[1]));
-        assert_true(t_list_empty(&f.fut.waiters));
+        assert_true(t_list_empty(&f.fut.ev.waiters));
         assert_false(async_loop_next_deadline(&TL, &dl));
         async_sem_release(&TL, &f.sem);
         assert_int_equal(async_sem_value(&f.sem), 1); /* no hidden waiter took it */

@@ -24,6 +24,7 @@
 void t_misuse(int code, const char *file, int line);
 #define ASYNC_CONF_ON_MISUSE(L, code, file, line) t_misuse((code), (file), (line))
 #include "async.h"
+#include "port/async_vclock.h"
 
 extern async_vclock TVC;
 extern async_loop TL;

@@ -3,6 +3,7 @@
 // continuation backends.  Exits non-zero on any wrong result.
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "port/async_vclock.h"
 
 #include <cstdio>
 

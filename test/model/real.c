@@ -19,6 +19,7 @@ static void model_misuse(int code)
 #define ASYNC_CONF_ON_MISUSE(L, code, file, line) model_misuse(code)
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "port/async_vclock.h"
 
 struct actor {
     async_task task;

@@ -27,6 +27,7 @@
  * unit (libasync.a), no LTO.                                            */
 #define _POSIX_C_SOURCE 200809L
 #include "async.h"
+#include "port/async_vclock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,6 +7,7 @@
 #include "src/async_ev.h"
 #else
 #include "async.h"
+#include "port/async_vclock.h"
 #endif
 
 /* One parked task as the memory benchmark counts it: header + frame. */

@@ -16,6 +16,7 @@
  * first member error.  Values >= 0 are kept.                           */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "port/async_vclock.h"
 #include <stdio.h>
 
 static async_loop L;

@@ -19,6 +19,7 @@
  * that moment".  Expected: both waits end within a few passes.        */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "port/async_vclock.h"
 #include <stdio.h>
 
 static async_loop L;

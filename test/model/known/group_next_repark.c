@@ -15,6 +15,7 @@
  * wake-up), and so does async_await_until (await_until_interrupt.c).  */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "port/async_vclock.h"
 #include <stdio.h>
 
 static async_loop L;

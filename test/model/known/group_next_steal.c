@@ -11,6 +11,7 @@
  * gets ASYNC_EBUSY.                                                     */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "port/async_vclock.h"
 #include <stdio.h>
 
 static async_loop L;

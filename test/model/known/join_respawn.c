@@ -20,6 +20,7 @@
  * alone.                                                               */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "port/async_vclock.h"
 #include <stdio.h>
 
 static async_loop L;

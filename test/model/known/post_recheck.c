@@ -13,6 +13,7 @@
  * instance async__deliver_posts() setting L->progress).               */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "port/async_vclock.h"
 #include <stdio.h>
 
 static async_loop L;

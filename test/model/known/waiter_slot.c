@@ -15,6 +15,7 @@
  * async_join has the same window (a second joiner of one task).        */
 #define ASYNC_IMPLEMENTATION
 #include "async.h"
+#include "port/async_vclock.h"
 #include <stdio.h>
 
 static async_loop L;
