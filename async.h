@@ -457,11 +457,13 @@ struct async_loop {
     const async_port *port;
     async_tick now;          /* cached time of the current pass          */
     async_task *current;     /* the task being stepped, or NULL          */
+    uint8_t progress;        /* a step changed something this pass (near
+                                the start: short offsets on Thumb)       */
     async_node runq;         /* ready tasks, FIFO                        */
     async_node pollers;      /* tasks in async_await_until               */
     async_node due;          /* expired timers not yet fired             */
     unsigned ntasks;         /* spawned and not finished                 */
-    uint8_t progress;        /* a step changed something this pass       */
+    async_call *volatile posts; /* LIFO pushed by async_post()           */
     async_tick wnow;         /* timers are processed up to here          */
 #if ASYNC__WLEVELS == 0
     async_node timers;       /* armed timers, by expiry                  */
@@ -471,7 +473,6 @@ struct async_loop {
 #endif
     async_node wheel[ASYNC__WLEVELS][ASYNC__WSLOTS];
 #endif
-    async_call *volatile posts; /* LIFO pushed by async_post()           */
 #if ASYNC_CONF_DEBUG
     async_node all;             /* every live task                        */
     async_tick slow_step;       /* warn when a step exceeds this (0: off) */
@@ -768,7 +769,7 @@ bool async_loop_pending(const async_loop *L);
 bool async_loop_next_deadline(const async_loop *L, async_tick *deadline);
 /* Cached time of the current pass; async_loop_update_now re-reads it.   */
 static inline async_tick async_now(const async_loop *L);
-async_tick async_loop_update_now(async_loop *L);
+static inline async_tick async_loop_update_now(async_loop *L);
 /* Spawned tasks that have not finished.                                 */
 static inline unsigned async_loop_tasks(const async_loop *L);
 /* The task being stepped, or NULL outside a step.                       */
@@ -1021,6 +1022,11 @@ int async__queue_op(async_loop *L, async_queue *q, void *item, unsigned how);
 static inline async_tick async_now(const async_loop *L)
 {
     return L->now;
+}
+
+static inline async_tick async_loop_update_now(async_loop *L)
+{
+    return L->now = L->port->now(L->port);
 }
 
 static inline unsigned async_loop_tasks(const async_loop *L)
@@ -1993,11 +1999,6 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn)
         if (rc < 0)
             return rc;
     }
-}
-
-async_tick async_loop_update_now(async_loop *L)
-{
-    return L->now = L->port->now(L->port);
 }
 
 /* ---- groups ---- */
