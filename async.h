@@ -131,7 +131,7 @@ extern "C" {
 #endif
 #endif
 
-/* Error messages compiled in (async_strerror).  0 saves ~600 bytes of
+/* Error messages compiled in (async_strerror).  0 saves ~730 bytes of
  * flash: every code then reads "error".                                   */
 #ifndef ASYNC_CONF_ERROR_STRINGS
 #define ASYNC_CONF_ERROR_STRINGS 1
