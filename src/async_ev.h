@@ -241,11 +241,13 @@ struct async_server {
     int fd;
     async_io io;
     async_sem slots;
-    async_conn *free;
+    async_conn *free;  /* frames handlers have given back             */
     async_task_fn handler;
     unsigned char *pool;
     size_t stride, offset;
     unsigned count, active;
+    unsigned fresh;    /* frames pool[fresh..count) never used yet: the
+                          pool is only touched as connections arrive  */
     unsigned long accepted;
     int last_error; /* last accept error (EMFILE...), for logging */
     async_addr addr;
@@ -260,7 +262,12 @@ int async_server_listen(async_server *srv, const async_addr *a, int backlog);
 /* Spawn the accept loop over the frames pool[0..count) (count >= 1;
  * frame i is at pool + i * stride, its async_conn at conn_offset).  A
  * connection's stream has no read buffer: the handler may give it one
- * with async_stream_set_rbuf().  0, ASYNC_EINVAL, ASYNC_EBUSY.          */
+ * with async_stream_set_rbuf().  Frames are first touched when a
+ * connection needs them, so a large pool costs no memory until used.
+ * 0, ASYNC_EINVAL, ASYNC_EBUSY (the accept loop, or handlers of an
+ * earlier start, still run).  A frame found busy when its turn comes
+ * (its task still running: the pool is shared with something else) is
+ * skipped for good and last_error set to ASYNC_EBUSY.                   */
 int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, void *pool,
                        size_t stride, size_t conn_offset, unsigned count);
 /* Stop accepting and close the listening socket.  Running handlers go
@@ -268,7 +275,8 @@ int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, 
 void async_server_close(async_loop *L, async_server *srv);
 unsigned async_server_active(const async_server *srv);
 /* op: accept one connection on a listening fd (for servers without the
- * pool).  Returns the new non-blocking fd, peer in *peer if not NULL.   */
+ * pool).  Returns the new non-blocking fd, and the peer in *peer if not
+ * NULL (written only then: a pending accept leaves it untouched).       */
 int async_accept(async_loop *L, async_io *io, int lfd, async_addr *peer);
 
 /* ======================================================================

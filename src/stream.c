@@ -521,13 +521,13 @@ int async_accept(async_loop *L, async_io *io, int lfd, async_addr *peer)
         return rc;
     if (io == NULL || lfd < 0)
         return ASYNC_EINVAL;
-    if (peer == NULL)
-        peer = &tmp;
-    for (;;) {
-        peer->len = sizeof peer->sa;
-        fd = accept4(lfd, (struct sockaddr *)&peer->sa, &peer->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    for (;;) { /* *peer is written only on success */
+        tmp.len = sizeof tmp.sa;
+        fd = accept4(lfd, (struct sockaddr *)&tmp.sa, &tmp.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            set_nodelay(fd, peer->sa.ss_family);
+            set_nodelay(fd, tmp.sa.ss_family);
+            if (peer)
+                *peer = tmp;
             return fd;
         }
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
@@ -596,6 +596,30 @@ static int conn_main(async_loop *L, async_task *self)
     return rc;
 }
 
+/* The frame the next connection gets: a given-back one first (warm in
+ * the cache), else the next never-used one.  NULL when none is left. */
+static async_conn *server_next_frame(async_server *srv)
+{
+    return srv->free ? srv->free : srv->fresh < srv->count ? conn_at(srv, srv->fresh) : NULL;
+}
+
+/* Take c (server_next_frame's answer) out of the pool.  False if it is a
+ * fresh frame whose task is busy: it is skipped for good.             */
+static bool server_take_frame(async_server *srv, async_conn *c)
+{
+    if (c == srv->free) {
+        srv->free = c->next_free;
+        return true;
+    }
+    srv->fresh++;
+    if (async_task_state(&c->task) != ASYNC_TASK_IDLE &&
+        async_task_state(&c->task) != ASYNC_TASK_DONE) {
+        srv->last_error = ASYNC_EBUSY;
+        return false;
+    }
+    return true;
+}
+
 static int server_main(async_loop *L, async_task *self)
 {
     async_server *srv = (async_server *)(void *)self;
@@ -605,9 +629,11 @@ static int server_main(async_loop *L, async_task *self)
     async_begin(L, &srv->co);
     for (;;) {
         async_await(async_sem_acquire(L, &srv->slots));
-        /* srv->free is re-read on each resume (handlers may return frames
-         * meanwhile); the accept that succeeds fills the head's peer. */
-        async_await_rc(fd, async_accept(L, &srv->io, srv->fd, &srv->free->peer));
+        /* The next frame is re-read on each resume (handlers may give
+         * frames back meanwhile); the accept that succeeds fills its peer.
+         * A permit guarantees a frame, but one skipped as busy loses
+         * its permit, so none is missing here. */
+        async_await_rc(fd, async_accept(L, &srv->io, srv->fd, &server_next_frame(srv)->peer));
         if (fd < 0) {
             async_sem_release(L, &srv->slots);
             if (fd == ASYNC_ECANCELED || fd == ASYNC_ECLOSED || fd == ASYNC_EINVAL)
@@ -618,8 +644,11 @@ static int server_main(async_loop *L, async_task *self)
             async_await(async_sleep(L, ASYNC_MS(100)));
             continue;
         }
-        c = srv->free;
-        srv->free = c->next_free;
+        c = server_next_frame(srv);
+        if (!server_take_frame(srv, c)) {
+            close(fd); /* its permit stays taken: the frame is lost */
+            continue;
+        }
         if (async_stream_init(&c->stream, fd, NULL, 0) < 0) {
             close(fd);
             c->next_free = srv->free;
@@ -641,8 +670,6 @@ static int server_main(async_loop *L, async_task *self)
 int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, void *pool,
                        size_t stride, size_t conn_offset, unsigned count)
 {
-    unsigned i;
-
     if (L == NULL || srv == NULL || handler == NULL || pool == NULL || count == 0 ||
         stride < sizeof(async_conn) || conn_offset > stride - sizeof(async_conn) ||
         async_ev_of(L) == NULL)
@@ -652,22 +679,15 @@ int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, 
     if (async_task_state(&srv->task) != ASYNC_TASK_IDLE &&
         async_task_state(&srv->task) != ASYNC_TASK_DONE)
         return ASYNC_EBUSY;
+    if (srv->active != 0)
+        return ASYNC_EBUSY; /* handlers of an earlier start hold frames */
     srv->handler = handler;
     srv->pool = (unsigned char *)pool;
     srv->stride = stride;
     srv->offset = conn_offset;
     srv->count = count;
-    srv->active = 0;
     srv->free = NULL;
-    for (i = count; i-- > 0;) {
-        async_conn *c = conn_at(srv, i);
-        if (async_task_state(&c->task) != ASYNC_TASK_IDLE &&
-            async_task_state(&c->task) != ASYNC_TASK_DONE)
-            return ASYNC_EBUSY;
-        c->server = srv;
-        c->next_free = srv->free;
-        srv->free = c;
-    }
+    srv->fresh = 0;
     async_sem_init(&srv->slots, count, count);
     memset(&srv->co, 0, sizeof srv->co);
     return async_spawn(L, &srv->task, server_main);

@@ -656,6 +656,105 @@ static void many_clients_share_a_small_pool(void **state)
     assert_int_equal(async_server_active(&srv), 0);
 }
 
+/* ---- the pool is touched only as connections need frames ---- */
+struct seq {
+    async_task task;
+    async_co co;
+    async_server *srv;
+    async_stream s;
+    char buf[4];
+    int i, rc[3];
+};
+
+/* Clients one after another, each gone before the next comes: one frame
+ * serves them all, given back and taken again. */
+static int seq_fn(async_loop *L, async_task *self)
+{
+    struct seq *f = async_frame(self, struct seq, task);
+    async_begin(L, &f->co);
+    for (f->i = 0; f->i < 3; f->i++) {
+        async_await(async_stream_connect(L, &f->s, &f->srv->addr, NULL, 0));
+        async_await(async_stream_write(L, &f->s, "seq!", 4));
+        async_await_rc(f->rc[f->i], async_stream_read_exactly(L, &f->s, f->buf, 4));
+        async_stream_close(L, &f->s);
+        while (async_server_active(f->srv) > 0) /* the handler sees EOF */
+            async_await(async_sleep(L, ASYNC_MS(1)));
+    }
+    async_end;
+}
+
+static bool frame_untouched(const struct echo_conn *c)
+{
+    const unsigned char *p = (const unsigned char *)c;
+    size_t i;
+    for (i = 0; i < sizeof *c; i++)
+        if (p[i] != 0)
+            return false;
+    return true;
+}
+
+static void server_touches_frames_only_as_connections_need_them(void **state)
+{
+    static async_server srv;
+    static struct seq f;
+    int i;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    memset(echo_pool, 0, sizeof echo_pool);
+    io_listen(&srv, AF_INET);
+    assert_int_equal(async_server_start(TLOOP, &srv, echo_handler, echo_pool, sizeof echo_pool[0],
+                                        offsetof(struct echo_conn, conn), 8),
+                     0);
+    for (i = 0; i < 8; i++) /* starting touches no frame */
+        assert_true(frame_untouched(&echo_pool[i]));
+    f.srv = &srv;
+    assert_int_equal(io_run(&f.task, seq_fn), 0);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(f.rc[i], 4);
+    assert_int_equal(srv.accepted, 3);
+    assert_false(frame_untouched(&echo_pool[0]));
+    for (i = 1; i < 8; i++)
+        assert_true(frame_untouched(&echo_pool[i]));
+    async_server_close(TLOOP, &srv);
+    assert_int_equal(io_run(NULL, NULL), 0);
+}
+
+/* A frame whose task is running when its turn comes (the pool shared by
+ * mistake) is skipped: the connection goes to the next frame. */
+static int busy_frame_fn(async_loop *L, async_task *self)
+{
+    static async_event never;
+    async_co *co = &async_frame(self, struct echo_conn, conn.task)->co;
+    async_begin(L, co);
+    async_await(async_event_wait(L, &never));
+    async_end;
+}
+
+static void server_skips_a_frame_still_in_use(void **state)
+{
+    static async_server srv;
+    static struct seq f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    memset(echo_pool, 0, sizeof echo_pool);
+    io_listen(&srv, AF_INET);
+    assert_int_equal(async_spawn(TLOOP, &echo_pool[0].conn.task, busy_frame_fn), 0);
+    assert_int_equal(async_server_start(TLOOP, &srv, echo_handler, echo_pool, sizeof echo_pool[0],
+                                        offsetof(struct echo_conn, conn), 2),
+                     0);
+    f.srv = &srv;
+    assert_int_equal(io_run(&f.task, seq_fn), 0);
+    assert_true(f.rc[0] == ASYNC_EOF || f.rc[0] == ASYNC_ECONNRESET); /* dropped */
+    assert_int_equal(f.rc[1], 4); /* then frame 1 serves */
+    assert_int_equal(f.rc[2], 4);
+    assert_int_equal(srv.last_error, ASYNC_EBUSY);
+    assert_int_equal(srv.accepted, 2);
+    assert_int_equal(async_task_state(&echo_pool[0].conn.task), ASYNC_TASK_WAITING);
+    async_cancel(TLOOP, &echo_pool[0].conn.task);
+    async_server_close(TLOOP, &srv);
+    assert_int_equal(io_run(NULL, NULL), 0);
+}
+
 /* ---- IPv6 and Unix sockets through the same server code ---- */
 struct fam {
     async_task task;
@@ -833,6 +932,8 @@ int main(void)
         IOT(close_wakes_reader_and_later_ops_fail),
         IOT(full_pool_stops_accepting_until_a_slot_frees),
         IOT(many_clients_share_a_small_pool),
+        IOT(server_touches_frames_only_as_connections_need_them),
+        IOT(server_skips_a_frame_still_in_use),
         IOT(ipv6_and_unix_sockets),
         IOT(udp_round_trip),
         IOT(addresses_and_misuse),
