@@ -7,8 +7,8 @@
 #include "src/async_ev.h"
 #else
 #include "async.h"
-#include "port/async_vclock.h"
 #endif
+#include "port/async_vclock.h"
 
 /* One parked task as the memory benchmark counts it: header + frame. */
 struct task_with_frame {
