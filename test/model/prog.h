@@ -29,6 +29,7 @@
 #define NGROUP 2
 #define NCOND NLOCK
 #define NFUT 2
+#define NXS 2        /* external wait sources (async_park / async_wake) */
 #define GROUP_CAP 3
 #define QCAP_MAX 3
 #define MAX_SCOPES 2   /* explicit scopes; await_for nests one more */
@@ -72,6 +73,8 @@ enum opkind {
     OP_COND_NOTIFY_ALL,
     OP_FUT_SET,
     OP_POST,      /* async_post of a call that does nothing */
+    OP_X_WAIT,    /* await: park on external source obj (async_park)    */
+    OP_X_FIRE,    /* the source fires: async_wake its task with a value */
     OP__COUNT
 };
 
@@ -203,7 +206,8 @@ static inline uint32_t timer_ticks(int nact, int a, int k, uint32_t now, uint32_
         at++;
     return at - now;
 }
-/* The value OP_FUT_SET sets: small values and an error. */
+/* The value OP_FUT_SET sets, and OP_X_FIRE wakes with: small values and
+ * an error. */
 static inline int fut_value(const struct op *o)
 {
     return o->d % 3 == 0 ? -40 : (int)(o->d % 7);

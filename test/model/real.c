@@ -57,6 +57,46 @@ static void post_noop(async_loop *L, async_call *self)
 }
 
 static async_future FUTS[NFUT];
+
+/* An external wait source, written the way README "writing your own
+ * awaitable" says: one task at a time, a detach() that only forgets it. */
+struct xsrc {
+    async_waiter w; /* first: the core hands this pointer back */
+    async_task *task;
+};
+static struct xsrc XS[NXS];
+
+static void xsrc_detach(async_loop *L, async_waiter *self, async_task *t)
+{
+    struct xsrc *x = (struct xsrc *)(void *)self;
+    (void)L;
+    if (x->task == t) /* an interruption: forget the task */
+        x->task = NULL;
+}
+
+static int xsrc_wait(async_loop *L, struct xsrc *x)
+{
+    int rc;
+    if (async_woken(L, &rc))
+        return rc;
+    if (x->task)
+        return ASYNC_EBUSY;
+    rc = async_park(L, &x->w);
+    if (rc == ASYNC_PENDING)
+        x->task = async_current(L);
+    return rc;
+}
+
+/* The source fires: 1 if it woke its task, 0 if none was parked. */
+static int xsrc_fire(async_loop *L, struct xsrc *x, int value)
+{
+    async_task *t = x->task;
+    if (t == NULL)
+        return 0;
+    x->task = NULL; /* first, so detach() sees our own wake-up */
+    async_wake(L, t, value);
+    return 1;
+}
 static async_task *gslots[NGROUP][GROUP_CAP];
 
 static uint32_t rel_now(const async_loop *L)
@@ -195,6 +235,9 @@ static int immediate(async_loop *L, struct actor *self, const struct op *o, int 
     case OP_POST:
         rc = async_post(L, &post_call);
         break;
+    case OP_X_FIRE:
+        rc = xsrc_fire(L, &XS[o->obj % NXS], fut_value(o));
+        break;
     default:
         rc = 1; /* nothing to do (a scope op outside a task, a nop) */
         break;
@@ -238,6 +281,8 @@ static int actor_body(async_loop *L, struct actor *f)
                 AWAIT(async_cond_wait(L, &CONDS[OBJ(NCOND)])); /* returns holding the lock */
         } else if (OP.kind == OP_FUT_WAIT) {
             AWAIT(async_future_wait(L, &FUTS[OBJ(NFUT)]));
+        } else if (OP.kind == OP_X_WAIT) {
+            AWAIT(xsrc_wait(L, &XS[OBJ(NXS)]));
         } else if (OP.kind == OP_EV_WAIT) {
             AWAIT(async_event_wait(L, &EVS[OBJ(NEV)]));
         } else if (OP.kind == OP_SEM_ACQ) {
@@ -340,6 +385,10 @@ static void real_start(const struct prog *p)
         async_future_init(&FUTS[i]);
     memset(&post_call, 0, sizeof post_call);
     post_call.fn = post_noop;
+    for (i = 0; i < NXS; i++) {
+        XS[i].w.detach = xsrc_detach;
+        XS[i].task = NULL;
+    }
 }
 
 static void real_action(const struct prog *p, int i, struct evbuf *out)

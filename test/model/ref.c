@@ -33,7 +33,7 @@ enum {
 };
 enum { S_IDLE, S_READY, S_RUNNING, S_WAITING, S_DONE }; /* = enum async_task_state */
 enum { W_NONE, W_TIMER, W_EVENT, W_SEM, W_LOCK, W_QGET, W_QPUT, W_JOIN, W_GROUP, W_POLL, W_COND,
-       W_FUT };
+       W_FUT, W_XS };
 
 /* Known-bug switches: see known_bugs in main.c. */
 
@@ -89,6 +89,7 @@ static int lock_owner[NLOCK];
 static struct list lock_w[NLOCK];
 static struct list pollers, cond_w[NCOND], fut_w[NFUT];
 static bool fut_done[NFUT];
+static int xs_task[NXS]; /* the task parked on an external source, or -1 */
 static int fut_result[NFUT];
 static bool progress; /* a step this pass changed something */
 static bool post_queued;
@@ -180,6 +181,9 @@ static void detach(int t)
         break;
     case W_FUT:
         removev(&fut_w[k->wobj], t);
+        break;
+    case W_XS: /* the source's detach(): it forgets the task */
+        xs_task[k->wobj] = -1;
         break;
     case W_JOIN: /* woken by the joined task's end, which cleared the slot */
         break;
@@ -565,6 +569,12 @@ static int immediate(int t, const struct op *o, int a, int life, int pc, int *va
             return EALREADY;
         post_queued = true;
         return 0;
+    case OP_X_FIRE: /* 1 if a parked task was woken */
+        n = xs_task[o->obj % NXS];
+        if (n < 0)
+            return 0;
+        wake(n, fut_value(o));
+        return 1;
     case OP_FUT_SET:
         n = o->obj % NFUT;
         if (fut_done[n])
@@ -661,6 +671,13 @@ static int op_begin(int t, const struct op *o)
         if (fut_done[x])
             return fut_result[x];
         wait_on(t, &fut_w[x], W_FUT, x);
+        return PENDING;
+    case OP_X_WAIT: /* one task per source */
+        x = o->obj % NXS;
+        if (xs_task[x] >= 0)
+            return EBUSY;
+        xs_task[x] = t;
+        suspend(t, W_XS, x);
         return PENDING;
     }
     return EINVAL;
@@ -1049,6 +1066,8 @@ static void ref_start(const struct prog *p)
         lock_owner[i] = -1;
     for (i = 0; i < NGROUP; i++)
         G[i].waiter = -1;
+    for (i = 0; i < NXS; i++)
+        xs_task[i] = -1;
 }
 
 static void ref_action(const struct prog *p, int i, struct evbuf *out)
