@@ -38,6 +38,8 @@ static const char *snap_diff(const struct snap *r, const struct snap *m, int nac
         return "group running count";
     if (memcmp(r->fut, m->fut, sizeof r->fut))
         return "future state";
+    if (r->note != m->note)
+        return "notification permits";
     if (r->ntasks != m->ntasks)
         return "async_loop_tasks";
     if (r->pending != m->pending)

@@ -8,7 +8,7 @@ static const char *const names[OP__COUNT] = {
     "ev_set",    "ev_clear",  "sem_rel",   "sem_try",   "lock_rel",   "lock_try",   "q_tryput",
     "q_tryget",  "q_close",   "spawn",     "cancel",    "g_spawn",    "g_reap",     "g_cancel",
     "t_begin",   "t_end",     "t_end_bad", "notify",    "notify_all", "fut_set",    "post",
-    "x_wait",    "x_fire",
+    "x_wait",    "x_fire",    "n_give",    "n_take",
 };
 
 const char *op_name(int kind)
@@ -18,7 +18,7 @@ const char *op_name(int kind)
 
 int op_is_await(int kind)
 {
-    return (kind >= OP_SLEEP && kind <= OP_FUT_WAIT) || kind == OP_X_WAIT;
+    return (kind >= OP_SLEEP && kind <= OP_FUT_WAIT) || kind == OP_X_WAIT || kind == OP_N_TAKE;
 }
 
 /* xorshift64*: small, fast, identical everywhere. */
@@ -63,13 +63,13 @@ static void gen_op(struct op *o, bool in_task)
         [OP_CANCEL] = 2, [OP_G_SPAWN] = 4,  [OP_G_REAP] = 1,  [OP_G_CANCEL] = 1, [OP_T_BEGIN] = 4,
         [OP_T_END] = 4,  [OP_T_END_BAD] = 1, [OP_UNTIL] = 3,  [OP_COND_WAIT] = 4,
         [OP_FUT_WAIT] = 2, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1, [OP_FUT_SET] = 1,
-        [OP_POST] = 1,   [OP_X_WAIT] = 3, [OP_X_FIRE] = 2,
+        [OP_POST] = 1,   [OP_X_WAIT] = 3, [OP_X_FIRE] = 2, [OP_N_GIVE] = 2, [OP_N_TAKE] = 3,
     };
     static const uint8_t w_ext[OP__COUNT] = {
         [OP_EV_SET] = 8,   [OP_EV_CLEAR] = 2,  [OP_SEM_REL] = 8, [OP_SEM_TRY] = 2, [OP_Q_TRYPUT] = 6,
         [OP_Q_TRYGET] = 6, [OP_Q_CLOSE] = 1,   [OP_SPAWN] = 30,  [OP_CANCEL] = 4,  [OP_G_SPAWN] = 6,
         [OP_G_REAP] = 3,   [OP_G_CANCEL] = 1, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1,
-        [OP_FUT_SET] = 1,  [OP_POST] = 4,  [OP_X_FIRE] = 6,
+        [OP_FUT_SET] = 1,  [OP_POST] = 4,  [OP_X_FIRE] = 6, [OP_N_GIVE] = 6,
     };
     const uint8_t *w = in_task ? w_task : w_ext;
     unsigned total = 0, r, k;

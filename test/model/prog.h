@@ -75,6 +75,8 @@ enum opkind {
     OP_POST,      /* async_post of a call that does nothing */
     OP_X_WAIT,    /* await: park on external source obj (async_park)    */
     OP_X_FIRE,    /* the source fires: async_wake its task with a value */
+    OP_N_GIVE,    /* async_notify_give: a permit, delivered by a post    */
+    OP_N_TAKE,    /* await async_notify_take                             */
     OP__COUNT
 };
 
@@ -140,6 +142,7 @@ struct snap {
     int qclosed[NQ];
     unsigned grunning[NGROUP];
     int fut[NFUT]; /* result, or 1 while not set */
+    unsigned note; /* the notification's delivered permits */
     unsigned ntasks;
     int pending;   /* something ready to run */
     int timers;    /* some timer armed */

@@ -65,6 +65,7 @@ struct xsrc {
     async_task *task;
 };
 static struct xsrc XS[NXS];
+static async_notify NOTE;
 
 static void xsrc_detach(async_loop *L, async_waiter *self, async_task *t)
 {
@@ -238,6 +239,9 @@ static int immediate(async_loop *L, struct actor *self, const struct op *o, int 
     case OP_X_FIRE:
         rc = xsrc_fire(L, &XS[o->obj % NXS], fut_value(o));
         break;
+    case OP_N_GIVE:
+        async_notify_give(L, &NOTE);
+        break;
     default:
         rc = 1; /* nothing to do (a scope op outside a task, a nop) */
         break;
@@ -283,6 +287,8 @@ static int actor_body(async_loop *L, struct actor *f)
             AWAIT(async_future_wait(L, &FUTS[OBJ(NFUT)]));
         } else if (OP.kind == OP_X_WAIT) {
             AWAIT(xsrc_wait(L, &XS[OBJ(NXS)]));
+        } else if (OP.kind == OP_N_TAKE) {
+            AWAIT(async_notify_take(L, &NOTE));
         } else if (OP.kind == OP_EV_WAIT) {
             AWAIT(async_event_wait(L, &EVS[OBJ(NEV)]));
         } else if (OP.kind == OP_SEM_ACQ) {
@@ -389,6 +395,7 @@ static void real_start(const struct prog *p)
         XS[i].w.detach = xsrc_detach;
         XS[i].task = NULL;
     }
+    async_notify_init(&NOTE);
 }
 
 static void real_action(const struct prog *p, int i, struct evbuf *out)
@@ -454,6 +461,7 @@ static void real_snapshot(const struct prog *p, struct snap *s)
         s->grunning[i] = async_group_running(&GS[i]);
     for (i = 0; i < NFUT; i++)
         s->fut[i] = async_future_done(&FUTS[i]) ? async_future_result(&FUTS[i]) : 1;
+    s->note = async_sem_value(&NOTE.sem);
     s->ntasks = async_loop_tasks(&L0);
     s->pending = async_loop_pending(&L0);
     s->timers = async_loop_next_deadline(&L0, &d);

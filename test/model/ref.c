@@ -33,7 +33,7 @@ enum {
 };
 enum { S_IDLE, S_READY, S_RUNNING, S_WAITING, S_DONE }; /* = enum async_task_state */
 enum { W_NONE, W_TIMER, W_EVENT, W_SEM, W_LOCK, W_QGET, W_QPUT, W_JOIN, W_GROUP, W_POLL, W_COND,
-       W_FUT, W_XS };
+       W_FUT, W_XS, W_NOTE };
 
 /* Known-bug switches: see known_bugs in main.c. */
 
@@ -90,6 +90,11 @@ static struct list lock_w[NLOCK];
 static struct list pollers, cond_w[NCOND], fut_w[NFUT];
 static bool fut_done[NFUT];
 static int xs_task[NXS]; /* the task parked on an external source, or -1 */
+/* The notification: gives counted, delivered by a post at a pass's start
+ * (a semaphore release each), then taken like a semaphore's permits. */
+static unsigned note_given, note_count;
+static bool note_queued;
+static struct list note_w;
 static int fut_result[NFUT];
 static bool progress; /* a step this pass changed something */
 static bool post_queued;
@@ -184,6 +189,9 @@ static void detach(int t)
         break;
     case W_XS: /* the source's detach(): it forgets the task */
         xs_task[k->wobj] = -1;
+        break;
+    case W_NOTE:
+        removev(&note_w, t);
         break;
     case W_JOIN: /* woken by the joined task's end, which cleared the slot */
         break;
@@ -569,6 +577,10 @@ static int immediate(int t, const struct op *o, int a, int life, int pc, int *va
             return EALREADY;
         post_queued = true;
         return 0;
+    case OP_N_GIVE:
+        note_given++;
+        note_queued = true;
+        return 0;
     case OP_X_FIRE: /* 1 if a parked task was woken */
         n = xs_task[o->obj % NXS];
         if (n < 0)
@@ -671,6 +683,13 @@ static int op_begin(int t, const struct op *o)
         if (fut_done[x])
             return fut_result[x];
         wait_on(t, &fut_w[x], W_FUT, x);
+        return PENDING;
+    case OP_N_TAKE:
+        if (note_count) {
+            note_count--;
+            return 0;
+        }
+        wait_on(t, &note_w, W_NOTE, 0);
         return PENDING;
     case OP_X_WAIT: /* one task per source */
         x = o->obj % NXS;
@@ -1002,10 +1021,19 @@ static int pass(void)
     int64_t when;
 
     lnow = vnow;
-    if (post_queued) {
+    if (post_queued || note_queued) {
         post_queued = false;
         /* what a post's call did may be what a condition waits for */
         progress = true;
+    }
+    if (note_queued) { /* the notification's post: release each permit */
+        note_queued = false;
+        for (; note_given; note_given--) {
+            if (note_w.n)
+                wake(note_w.v[0], 0);
+            else
+                note_count++;
+        }
     }
     while (next_timer(&t, &s, &when) && when <= lnow) {
         if (s < 0) {
@@ -1068,6 +1096,9 @@ static void ref_start(const struct prog *p)
         G[i].waiter = -1;
     for (i = 0; i < NXS; i++)
         xs_task[i] = -1;
+    note_given = note_count = 0;
+    note_queued = false;
+    memset(&note_w, 0, sizeof note_w);
 }
 
 static void ref_action(const struct prog *p, int i, struct evbuf *out)
@@ -1132,7 +1163,8 @@ static void ref_snapshot(const struct prog *p, struct snap *s)
         s->grunning[i] = (unsigned)G[i].running;
     for (i = 0; i < NFUT; i++)
         s->fut[i] = fut_done[i] ? fut_result[i] : 1;
-    s->pending = runq.n > 0 || post_queued;
+    s->note = note_count;
+    s->pending = runq.n > 0 || post_queued || note_queued;
     s->timers = next_timer(&t, &sc, &when);
     s->next_deadline = s->timers ? when : 0;
     s->now = lnow;
