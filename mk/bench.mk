@@ -2,7 +2,7 @@
 # nothing here is part of `make check`, and no timing is a pass/fail.
 #
 #   make bench        every benchmark (tools/bench/run.py): switch, spawn,
-#                     memory, timers, channel, echo_c10, echo_c100; a table,
+#                     memory, timers, store, channel, echo_c10, echo_c100; a table,
 #                     one BENCH line each, PNG charts and the raw figures in
 #                     $(O)/bench/.  Fails only if a benchmark cannot run or
 #                     its check fails (echo bytes, wake order, lost messages).
@@ -19,7 +19,8 @@ BENCH_PYTHON ?= /usr/bin/python3
 BENCH_ONLY ?=
 BENCH_ARGS ?=
 BENCH_DEPS_STAMP := $(O)/.bench-deps-ok
-BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/echo_floor
+BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/echo_floor \
+	$(O)/bench/store_bench_list $(O)/bench/store_bench_wheel
 # sizeof() of every public object, read back from symbol sizes: the host,
 # and Cortex-M when the cross compiler is there.
 BENCH_SIZEOF_TARGETS := cortex-m0plus cortex-m4
@@ -53,6 +54,16 @@ $(O)/bench/timers_bench: tools/bench/timers_bench.c $(O)/libasync.a | $(DEPS_STA
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a $(RT_LIBS)
+
+# The two timer stores: the sorted list (the 32-bit default) and the
+# 3 x 4 wheel it replaced there.  async.h is compiled in: the store is a
+# compile-time choice, so these do not use libasync.a.
+STORE_FLAGS_list := -DASYNC_CONF_WHEEL_LEVELS=0
+STORE_FLAGS_wheel := -DASYNC_CONF_WHEEL_BITS=3 -DASYNC_CONF_WHEEL_LEVELS=4
+$(O)/bench/store_bench_%: tools/bench/store_bench.c async.h port/async_vclock.h | $(DEPS_STAMP)
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(STORE_FLAGS_$*) $< -o $@ $(LDFLAGS)
 
 $(O)/bench/sizeof-host.o: tools/bench/sizeof.c async.h src/async_ev.h | $(DEPS_STAMP)
 	$(call say,CC,$@)

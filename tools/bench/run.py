@@ -15,6 +15,8 @@ Benchmarks (ids as in the BENCH lines):
   memory     RSS growth per task with 1,000,000 tasks parked on one event
              (40-byte header + 16-byte coroutine frame), vs asyncio; and
              sizeof() of every public object on x86-64 and Cortex-M
+  store      the core's timer stores on the virtual clock: N periodic
+             tasks, the sorted list vs the 3x4 wheel, N = 4..1024
   timers     1,000,000 tasks sleeping random 1..1000 ms on the libev
              runtime vs 1,000,000 raw ev_timers: arm+fire per CPU second,
              wake order checked
@@ -48,15 +50,17 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import echo  # noqa: E402
 
-ALL = ["switch", "spawn", "memory", "timers", "channel", "echo"]
+ALL = ["switch", "spawn", "memory", "timers", "store", "channel", "echo"]
 
 FULL = dict(switch=(1000, 1000, 5), py_switch=(1000, 100, 3), cg_switch=(100, 1000),
             spawn=(1000000, 5), py_spawn=(100000, 3), memory=1000000, memory_reps=3,
             timers=(1000000, 1000, 3), channel=(2000000, 64, 5), py_channel=(200000, 64, 3),
+            store=([4, 16, 64, 256, 1024], 2000000, 5),
             echo_conns=[10, 100], echo_seconds=2, echo_runs=5, echo_cg_seconds=3)
 QUICK = dict(switch=(1000, 100, 3), py_switch=(100, 100, 1), cg_switch=(100, 100),
              spawn=(100000, 3), py_spawn=(10000, 1), memory=100000, memory_reps=1,
              timers=(100000, 200, 1), channel=(200000, 64, 3), py_channel=(20000, 64, 1),
+             store=([4, 256], 200000, 1),
              echo_conns=[10], echo_seconds=1, echo_runs=1, echo_cg_seconds=1)
 
 
@@ -306,6 +310,29 @@ def bench_timers(R, C):
     R.data["timers"] = dict(lib=lib, floor=floor)
 
 
+def bench_store(R, C):
+    sizes, total, reps = C["store"]
+    R.say("== store: N periodic tasks (periods 1..50 ticks) on the virtual clock; timers "
+          "armed+fired per CPU second, median of %d; the sorted list (32-bit default) vs the "
+          "3x4 wheel it replaced" % reps)
+    R.say("   %8s %14s %14s %8s" % ("timers", "sorted list", "3x4 wheel", "list/wheel"))
+    data = {}
+    for n in sizes:
+        rounds = max(1, total // n)
+        rate = {}
+        for store in ("list", "wheel"):
+            rows = results(run([os.path.join(ARGS.build, "bench", "store_bench_" + store),
+                                str(n), str(rounds), str(reps)]))
+            rate[store] = med(rows, "rate")
+        R.say("   %8d %12.0f/s %12.0f/s %8.2f" % (n, rate["list"], rate["wheel"],
+                                                  rate["list"] / rate["wheel"]))
+        R.bench_line("store_n%d" % n, rate["list"], "timers/s", "wheel_3x4", rate["wheel"],
+                     "%.0f")
+        data[str(n)] = rate
+    R.say("   checked: every wake-up exactly at its deadline")
+    R.data["store"] = data
+
+
 def bench_channel(R, C):
     count, cap, reps = C["channel"]
     rows = results(run(core("channel", count, cap, reps)))
@@ -468,7 +495,8 @@ def main():
                                                          m["git"]))
     R.say()
     funcs = dict(switch=bench_switch, spawn=bench_spawn, memory=bench_memory,
-                 timers=bench_timers, channel=bench_channel, echo=bench_echo)
+                 timers=bench_timers, store=bench_store, channel=bench_channel,
+                 echo=bench_echo)
     for name in ALL:
         if name not in only:
             continue
