@@ -68,14 +68,20 @@ extern "C" {
 
 /* Timer store.  LEVELS = 0: one list sorted by expiry, the classic RTOS
  * delay list: least code and RAM, O(1) expiry, insertion O(timers armed
- * later than the new one) - right for the handful of timers of firmware.
+ * later than the new one) - faster than the wheel up to about a hundred
+ * armed timers, much slower with thousands (make bench BENCH_ONLY=store).
  * LEVELS >= 1: a hierarchical wheel of 2^BITS slots per level, O(1)
  * whatever the count - right for a server with thousands of timeouts.
  * Wheel RAM in the loop: LEVELS * 2^BITS * 2 pointers.  Timers beyond
  * 2^(BITS*LEVELS) ticks are parked in the top level and re-filed once per
- * wheel turn (still exact).  Defaults: a 6 x 4 wheel (4 KiB, span 2^24)
- * where pointers are 64-bit, the sorted list elsewhere (and 3-bit levels
- * if a wheel is asked for there).                                        */
+ * wheel turn (still exact).  Defaults: the sorted list on 32-bit targets
+ * without an operating system (microcontrollers); elsewhere a wheel,
+ * 6 x 4 (4 KiB, span 2^24) with 64-bit pointers, 3 x 4 with 32-bit.     */
+#if UINTPTR_MAX <= 0xFFFFFFFFu && !defined(__unix__) && !defined(__APPLE__) && !defined(_WIN32)
+#define ASYNC__BARE_32 1
+#else
+#define ASYNC__BARE_32 0
+#endif
 #ifndef ASYNC_CONF_WHEEL_BITS
 #if UINTPTR_MAX <= 0xFFFFFFFFu
 #define ASYNC_CONF_WHEEL_BITS 3
@@ -84,9 +90,9 @@ extern "C" {
 #endif
 #endif
 #ifndef ASYNC_CONF_WHEEL_LEVELS
-#if UINTPTR_MAX <= 0xFFFFFFFFu
+#if ASYNC__BARE_32
 #define ASYNC_CONF_WHEEL_LEVELS 0
-#elif ASYNC_CONF_TICK_BITS == 16 /* 3 levels of 6 bits span 16-bit ticks */
+#elif ASYNC_CONF_TICK_BITS == 16 && ASYNC_CONF_WHEEL_BITS == 6 /* 3 x 6 bits span 16 */
 #define ASYNC_CONF_WHEEL_LEVELS 3
 #else
 #define ASYNC_CONF_WHEEL_LEVELS 4

@@ -19,8 +19,8 @@ BENCH_PYTHON ?= /usr/bin/python3
 BENCH_ONLY ?=
 BENCH_ARGS ?=
 BENCH_DEPS_STAMP := $(O)/.bench-deps-ok
-BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/echo_floor \
-	$(O)/bench/store_bench_list $(O)/bench/store_bench_wheel
+STORE_BINS := $(O)/bench/store_bench_list $(O)/bench/store_bench_wheel
+BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/echo_floor $(STORE_BINS)
 # sizeof() of every public object, read back from symbol sizes: the host,
 # and Cortex-M when the cross compiler is there.
 BENCH_SIZEOF_TARGETS := cortex-m0plus cortex-m4
@@ -60,7 +60,10 @@ $(O)/bench/timers_bench: tools/bench/timers_bench.c $(O)/libasync.a | $(DEPS_STA
 # compile-time choice, so these do not use libasync.a.
 STORE_FLAGS_list := -DASYNC_CONF_WHEEL_LEVELS=0
 STORE_FLAGS_wheel := -DASYNC_CONF_WHEEL_BITS=3 -DASYNC_CONF_WHEEL_LEVELS=4
-$(O)/bench/store_bench_%: tools/bench/store_bench.c async.h port/async_vclock.h | $(DEPS_STAMP)
+# A static pattern: a plain one would also match the .d files make
+# tries to remake.
+$(STORE_BINS): $(O)/bench/store_bench_%: tools/bench/store_bench.c async.h port/async_vclock.h \
+		| $(DEPS_STAMP)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(STORE_FLAGS_$*) $< -o $@ $(LDFLAGS)
