@@ -13,6 +13,8 @@
 #   PARTS target=T-firmware flash_core=N flash_port=N ... ram_app=N ...
 #       the firmware by piece (firmware/size-parts.awk over the link map)
 #   SIZEOF target=T task=N co=N loop=N ...   sizeof() of each object
+#   CORE target=T scheduler=N timers=N ... total=N
+#       the core's code by subsystem (firmware/core-parts.awk)
 # task_ram is what one task costs in RAM: its header plus its coroutine's
 # state (async_task + async_co); there is no per-task stack.
 # BUDGET lines compare the Cortex-M0+ core's code (its .text sections;
@@ -40,6 +42,7 @@ for spec in "$@"; do
     echo "SIZE target=$t-firmware $(berkeley "$prefix" "$dir/$t/firmware.elf") task_ram=$task_ram"
     echo "PARTS target=$t-firmware$(awk -f "$(dirname "$0")/size-parts.awk" "$dir/$t/firmware.map")"
     echo "SIZEOF target=$t$(printf '%s\n' "$sizes" | sed 's/ task_ram=[0-9]*//')"
+    echo "CORE target=$t$("${prefix}nm" -S -t d "$dir/$t/core.c.o" | awk -f "$(dirname "$0")/core-parts.awk")"
     if [ "$t" = cortex-m0plus ]; then
         sections=$("${prefix}size" -A "$dir/$t/core.c.o")
         text=$(printf '%s\n' "$sections" | awk '$1 ~ /^\.text/ { s += $2 } END { print s + 0 }')
