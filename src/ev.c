@@ -35,6 +35,13 @@ async_ev *async_ev_of(async_loop *L)
     return E_OF_PORT(L->port);
 }
 
+/* The driver of a loop known to be driven by one (a parked io's loop):
+ * no checks, for the per-message paths.                                */
+static async_ev *ev_of_driven(async_loop *L)
+{
+    return E_OF_PORT(L->port);
+}
+
 async_loop *async_ev_loop(async_ev *E)
 {
     return E ? &E->loop : NULL;
@@ -306,7 +313,7 @@ static void io_on_ready(struct ev_loop *ev, ev_io *w, int revents)
         ev_io_stop(ev, w);
     io->task = NULL; /* tells io_detach this is our own wake-up */
     if (t) {
-        async_ev_of(io->L)->waits--;
+        ev_of_driven(io->L)->waits--;
         async_wake(io->L, t, revents & (EV_READ | EV_WRITE));
     }
 }
@@ -319,8 +326,8 @@ static void io_detach(async_loop *L, async_waiter *self, async_task *t)
     (void)t;
     if (io->task == NULL)
         return;
-    ev_io_stop(async_ev_of(L)->ev, &io->w);
-    async_ev_of(L)->waits--;
+    ev_io_stop(ev_of_driven(L)->ev, &io->w);
+    ev_of_driven(L)->waits--;
     io->task = NULL;
 }
 
@@ -342,7 +349,8 @@ int async_io_wait(async_loop *L, async_io *io, int fd, int events)
 
     if (async_woken(L, &rc))
         return rc;
-    E = async_ev_of(L);
+    /* io->L is set only by an earlier wait that found L driven by libev */
+    E = io && io->L == L ? ev_of_driven(L) : async_ev_of(L);
     self = async_current(L);
     if (E == NULL || io == NULL || fd < 0 || (events & ~(EV_READ | EV_WRITE)) || !events)
         return ASYNC_EINVAL;
