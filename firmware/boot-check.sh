@@ -3,39 +3,61 @@
 #
 #   firmware/boot-check.sh MACHINE IMAGE.elf
 #
-# QEMU's MPS2 boards trace writes to the FPGA I/O LED register
-# (-trace mps2_fpgaio_write).  With -icount the emulated clock is tied to
-# the instructions run, so what happens in emulated time is the same on
-# any host.  The check passes once LED 0 (blink, every 500 ms) has
-# changed 6 times (2.5 s of emulated time) if LED 1 (one change per 16
-# samples of the producer, every 10 ms, through the queue) has changed at
-# least 12 times meanwhile (about 15 expected).  QEMU is stopped then, or
-# after QEMU_TIMEOUT seconds (failure): the firmware itself never ends.
-# The trace is kept next to the image (*.boot.log).
+# MPS2 boards (qemu-system-arm): QEMU traces writes to the FPGA I/O LED
+# register (-trace mps2_fpgaio_write).  sifive_e (qemu-system-riscv32, the
+# FE310 of the HiFive1 Rev B): QEMU traces every MMIO write
+# (-trace memory_region_ops_write); the GPIO output register's bits 19
+# and 21 are the two LEDs.  QEMU is $QEMU, or the one for the machine.
+# With -icount the emulated clock is tied to the instructions run, so
+# what happens in emulated time is the same on any host.  The check
+# passes once LED 0 (blink, every 500 ms) has changed 6 times (2.5 s of
+# emulated time) if LED 1 (one change per 16 samples of the producer,
+# every 10 ms, through the queue) has changed at least 12 times meanwhile
+# (about 15 expected).  QEMU is stopped then, or after QEMU_TIMEOUT
+# seconds (failure): the firmware itself never ends.  The trace is kept
+# next to the image (*.boot.log).
 set -u
 
-QEMU=${QEMU:-qemu-system-arm}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-60}
 machine=$1
 elf=$2
 name=$(basename "$(dirname "$elf")")
 
 log=${elf%.elf}.boot.log
+case $machine in
+sifive_e*)
+    QEMU=${QEMU_RV:-qemu-system-riscv32}
+    trace=memory_region_ops_write
+    ;;
+*)
+    QEMU=${QEMU:-qemu-system-arm}
+    trace=mps2_fpgaio_write
+    ;;
+esac
 "$QEMU" -M "$machine" -display none -monitor none -serial none -icount shift=5,sleep=off \
-    -trace mps2_fpgaio_write -kernel "$elf" >"$log" 2>&1 &
+    -trace "$trace" -kernel "$elf" >"$log" 2>&1 &
 pid=$!
 
 count() { # -> "done led0-changes led1-changes"
     awk '
-        /mps2_fpgaio_write/ && / offset 0x0 / {
-            v = $(NF - 2); sub(/^0x/, "", v)
-            led = index("0123", substr(v, length(v), 1)) - 1
+        function hexdigit(v, k) { # digit k (0: lowest) of hex string v
+            return k < length(v) ? index("0123456789abcdef", substr(v, length(v) - k, 1)) - 1 : 0
+        }
+        function leds(led) {
             if (seen) {
                 if ((led % 2) != (last % 2)) led0++
                 if (int(led / 2) != int(last / 2)) led1++
             }
             last = led; seen = 1
             if (led0 >= 6) { done = 1; exit }
+        }
+        /mps2_fpgaio_write/ && / offset 0x0 / {
+            v = $(NF - 2); sub(/^0x/, "", v)
+            leds(hexdigit(v, 0) % 4)
+        }
+        /memory_region_ops_write/ && / addr 0x1001200c / {
+            v = $9; sub(/^0x/, "", v)   # bit 19: LED 0, bit 21: LED 1
+            leds(int(hexdigit(v, 4) / 8) % 2 + 2 * (int(hexdigit(v, 5) / 2) % 2))
         }
         END { printf "%d %d %d\n", done, led0, led1 }' "$log"
 }

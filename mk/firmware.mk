@@ -6,16 +6,19 @@
 #                       and what one task and each primitive cost in RAM
 #   make check-target   the core's suites (and test/target/test_*.c) on an
 #                       emulated Cortex-M3: qemu-system-arm -M mps2-an385
-#   make check-firmware boot the Cortex-M firmware images on QEMU's MPS2
-#                       boards and check that their LEDs blink as designed
+#   make check-firmware boot the firmware images on QEMU (Cortex-M on the
+#                       MPS2 boards, rv32imac on sifive_e, the FE310 of
+#                       the HiFive1 Rev B) and check that their LEDs blink
+#                       as designed
 #
-# Variables: ARM_PREFIX, RV_PREFIX (toolchain prefixes), QEMU_ARM,
+# Variables: ARM_PREFIX, RV_PREFIX (toolchain prefixes), QEMU_ARM, QEMU_RV,
 # QEMU_TIMEOUT (seconds per test image), SIZE_STRICT=1 (fail `size` when
 # the core is over the Cortex-M0+ budget), FW_TARGETS, TARGET_CONFIGS.
 
 ARM_PREFIX ?= arm-none-eabi-
 RV_PREFIX ?= riscv64-unknown-elf-
 QEMU_ARM ?= qemu-system-arm
+QEMU_RV ?= qemu-system-riscv32
 QEMU_TIMEOUT ?= 120
 SIZE_STRICT ?= 0
 CORE_BUDGET_M0PLUS := 3072
@@ -58,6 +61,7 @@ FW_LDS_rv32imac := firmware/ld/fe310.ld
 FW_SRCS_rv32imac := firmware/startup_rv.S firmware/board_fe310.c
 # the FE310's CLINT timer counts a 32768 Hz clock: it is the tick (tickless)
 FW_CONF_rv32imac := -DASYNC_CONF_TICK_HZ=32768
+FW_QEMU_rv32imac := sifive_e,revb=true
 
 FW_APP_SRCS := firmware/app.c firmware/port.c firmware/core.c
 
@@ -99,7 +103,7 @@ cross: $(FW_ELFS)
 
 FW_BOOTABLE := $(foreach t,$(FW_TARGETS),$(if $(FW_QEMU_$(t)),$(t)))
 check-firmware: $(foreach t,$(FW_BOOTABLE),$(O)/cross/$(t)/firmware.elf)
-	$(Q)fail=0; $(foreach t,$(FW_BOOTABLE),QEMU=$(QEMU_ARM) \
+	$(Q)fail=0; $(foreach t,$(FW_BOOTABLE),QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) \
 	  firmware/boot-check.sh $(FW_QEMU_$(t)) $(O)/cross/$(t)/firmware.elf || fail=1;) \
 	test $$fail -eq 0
 

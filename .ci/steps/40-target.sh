@@ -7,14 +7,15 @@
 #  3. `make check-target`: the core's suites on an emulated Cortex-M3
 #     (qemu-system-arm -M mps2-an385); it ends with "N passed, N failed"
 #     and fails on any failure;
-#  4. `make check-firmware`: boot the Cortex-M firmware images on QEMU's
-#     MPS2 boards and check that their LEDs blink as designed.
+#  4. `make check-firmware`: boot the firmware images on QEMU (Cortex-M
+#     on the MPS2 boards, rv32imac on sifive_e) and check that their LEDs
+#     blink as designed.
 # Any failure fails CI.  (libnewlib-arm-none-eabi: only its headers, for
 # <string.h> and <setjmp.h> in test/testlib.h; nothing links newlib.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-tools/deps qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi \
+tools/deps qemu-system-arm qemu-system-misc gcc-arm-none-eabi libnewlib-arm-none-eabi \
     gcc-riscv64-unknown-elf
 
 make -j2 cross
