@@ -5,7 +5,8 @@
 #                       function in async.h" at -Os), the example firmware,
 #                       and what one task and each primitive cost in RAM
 #   make check-target   the core's suites (and test/target/test_*.c) on an
-#                       emulated Cortex-M3: qemu-system-arm -M mps2-an385
+#                       emulated Cortex-M3 (qemu-system-arm -M mps2-an385)
+#                       and rv32imac (qemu-system-riscv32 -M virt)
 #   make check-firmware boot the firmware images on QEMU (Cortex-M on the
 #                       MPS2 boards, rv32imac on sifive_e, the FE310 of
 #                       the HiFive1 Rev B) and check that their LEDs blink
@@ -112,16 +113,21 @@ size: $(FW_SIZE_DEPS)
 		$(foreach t,$(FW_TARGETS),$(t):$(FW_PREFIX_$(t)))
 
 # ======================================================================
-# The core's suites on an emulated Cortex-M3 (QEMU mps2-an385).
-# Every test/test_*.c except HOST_ONLY_SUITES, plus test/target/test_*.c,
-# each linked into its own image with the cmocka shim and run under QEMU
-# with semihosting; test/target/run.sh adds up the results.
+# The core's suites on an emulated Cortex-M3 (QEMU mps2-an385) and an
+# emulated rv32imac (QEMU virt).  Every test/test_*.c except
+# HOST_ONLY_SUITES, plus test/target/test_*.c on Arm, each linked into its
+# own image with the cmocka shim and run under QEMU (semihosting on Arm,
+# the UART and the test finisher on virt); test/target/run.sh adds up the
+# results.
 # ======================================================================
-# Configurations: both continuation backends on the Cortex-M3, and the
+# Configurations: both continuation backends on the Cortex-M3, the
 # Cortex-M0+ build (ARMv6-M code, which the M3 runs unchanged): there
 # ASYNC_CONF_ATOMICS defaults to 0, so posts from interrupts go through
-# the port's PRIMASK critical section instead of LDREX/STREX.
-TARGET_CONFIGS ?= switch labels m0plus
+# the port's PRIMASK critical section instead of LDREX/STREX; and rv32imac
+# on QEMU's virt board (qemu-system-riscv32), where posts use the A
+# extension's atomics.  The interrupt suite (test/target/test_irq.c) is
+# Cortex-M code: the Arm configurations only.
+TARGET_CONFIGS ?= switch labels m0plus rv32
 TGT_ARCH_M3 := -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
 TGT_ARCH_switch := $(TGT_ARCH_M3)
 TGT_FLAGS_switch := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
@@ -129,45 +135,56 @@ TGT_ARCH_labels := $(TGT_ARCH_M3)
 TGT_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
 TGT_ARCH_m0plus := -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft
 TGT_FLAGS_m0plus := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
+TGT_ARCH_rv32 := $(FW_ARCH_rv32imac)
+# picolibc's headers only (string.h, setjmp.h): nothing links a C library
+RV_LIBC_INCLUDE ?= /usr/lib/picolibc/riscv64-unknown-elf/include
+TGT_FLAGS_rv32 := -DASYNC_CONF_LC=ASYNC_LC_LABELS -isystem $(RV_LIBC_INCLUDE)
 
-TGT_CC := $(ARM_PREFIX)gcc
+TGT_CC_ARM := $(ARM_PREFIX)gcc
+TGT_CC_RV := $(RV_PREFIX)gcc
 TGT_CFLAGS := $(XCFLAGS) -DASYNC_TEST_SHIM -Itest -Itest/target
 TARGET_SUITES := $(filter-out $(HOST_ONLY_SUITES),$(CORE_SUITES))
 TARGET_ONLY_SUITES := $(patsubst test/target/%.c,%,$(wildcard test/target/test_*.c))
-TGT_SUPPORT := impl testlib runner libc startup_cm
+TGT_SUPPORT := impl testlib runner libc
 
-# $(1) = configuration
+# $(1) = configuration; $(2) = compiler, $(3) = startup object, $(4) =
+# linker script and its flags, $(5) = the target-only suites it runs
 define tgt_rules
 $(O)/target/$(1)/%.o: test/%.c async.h test/testlib.h test/target/cmocka_shim.h
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
-	$$(Q)$$(TGT_CC) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) \
+	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) \
 		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
 
 $(O)/target/$(1)/%.o: test/target/%.c async.h test/testlib.h test/target/cmocka_shim.h
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
-	$$(Q)$$(TGT_CC) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) -fno-builtin \
+	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) -fno-builtin \
 		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
 
-$(O)/target/$(1)/startup_cm.o: firmware/startup_cm.c
+$(O)/target/$(1)/$(3).o: firmware/$(3).*
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
-	$$(Q)$$(TGT_CC) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) -c $$< -o $$@
+	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) -c $$< -o $$@
 
 $(O)/target/$(1)/test_%.elf: $(O)/target/$(1)/test_%.o \
-		$$(addprefix $(O)/target/$(1)/,$$(addsuffix .o,$(TGT_SUPPORT))) \
-		test/target/mps2_an385.ld firmware/ld/cortex_m.ld
+		$$(addprefix $(O)/target/$(1)/,$$(addsuffix .o,$(TGT_SUPPORT) $(3))) $(firstword $(4))
 	$$(call say,LD,$$@)
-	$$(Q)$$(TGT_CC) $$(TGT_ARCH_$(1)) -nostdlib -Lfirmware/ld -T test/target/mps2_an385.ld \
+	$$(Q)$(2) $$(TGT_ARCH_$(1)) -nostdlib $(wordlist 2,9,$(4)) -T $(firstword $(4)) \
 		-Wl,--gc-sections $$(filter %.o,$$^) -lgcc -o $$@
 
-TGT_ELFS += $$(foreach s,$(TARGET_SUITES) $(TARGET_ONLY_SUITES),$(O)/target/$(1)/$$(s).elf)
+TGT_ELFS += $$(foreach s,$(TARGET_SUITES) $(5),$(O)/target/$(1)/$$(s).elf)
 endef
-$(foreach c,$(TARGET_CONFIGS),$(eval $(call tgt_rules,$(c))))
+TGT_ARM_LD := test/target/mps2_an385.ld -Lfirmware/ld
+TGT_RV_LD := test/target/rv_virt.ld
+$(foreach c,$(filter-out rv32,$(TARGET_CONFIGS)),$(eval $(call \
+	tgt_rules,$(c),$(TGT_CC_ARM),startup_cm,$(TGT_ARM_LD),$(TARGET_ONLY_SUITES))))
+$(if $(filter rv32,$(TARGET_CONFIGS)),$(eval $(call \
+	tgt_rules,rv32,$(TGT_CC_RV),startup_rv,$(TGT_RV_LD),)))
 
 check-target: $(TGT_ELFS)
-	$(Q)QEMU=$(QEMU_ARM) QEMU_TIMEOUT=$(QEMU_TIMEOUT) test/target/run.sh $(TGT_ELFS)
+	$(Q)QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) QEMU_TIMEOUT=$(QEMU_TIMEOUT) \
+		test/target/run.sh $(TGT_ELFS)
 
 firmware-clean:
 	rm -rf $(O)/cross $(O)/target

@@ -1,10 +1,13 @@
 #!/bin/sh
-# Run test images on QEMU's mps2-an385 (Cortex-M3) and add up the results.
+# Run test images on QEMU and add up the results: Arm images on mps2-an385
+# (Cortex-M3, $QEMU), RISC-V ones on virt (rv32, $QEMU_RV), told apart by
+# their ELF header.
 #
 #   test/target/run.sh IMAGE.elf...
 #
 # Each image is one suite in one configuration; it prints cmocka-like lines
-# over semihosting and a summary "SUITE name: N passed, N failed" (runner.c).
+# (semihosting on Arm, the UART on virt) and a summary "SUITE name: N
+# passed, N failed" (runner.c).
 # An image that crashes or hangs (killed after QEMU_TIMEOUT seconds) counts
 # every test it announced and did not pass as failed.  Ends with
 #     N passed, N failed
@@ -17,14 +20,22 @@
 set -u
 
 QEMU=${QEMU:-qemu-system-arm}
+QEMU_RV=${QEMU_RV:-qemu-system-riscv32}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
 QEMU_ICOUNT=${QEMU_ICOUNT-shift=5,sleep=off}
 VERBOSE=${VERBOSE:-0}
 
-if ! command -v "$QEMU" >/dev/null 2>&1; then
-    echo "run.sh: $QEMU not found (Debian: apt-get install qemu-system-arm, or tools/deps qemu-system-arm)" >&2
-    exit 2
-fi
+is_riscv() { # elf: e_machine (offset 18) is 0xf3 for RISC-V
+    [ "$(od -An -t x1 -j 18 -N 1 "$1" | tr -d ' ')" = f3 ]
+}
+
+for elf in "$@"; do
+    if is_riscv "$elf"; then q=$QEMU_RV pkg=qemu-system-misc; else q=$QEMU pkg=qemu-system-arm; fi
+    if ! command -v "$q" >/dev/null 2>&1; then
+        echo "run.sh: $q not found (Debian: apt-get install $pkg, or tools/deps $pkg)" >&2
+        exit 2
+    fi
+done
 
 run_qemu() { # elf log
     if [ -n "$QEMU_ICOUNT" ]; then
@@ -34,9 +45,14 @@ run_qemu() { # elf log
     fi
     elf=$1 log=$2
     shift 2
-    timeout -k 5 "$QEMU_TIMEOUT" "$QEMU" -M mps2-an385 -cpu cortex-m3 -display none \
-        -monitor none -serial none -semihosting-config enable=on,target=native \
-        -kernel "$elf" "$@" >"$log" 2>&1
+    if is_riscv "$elf"; then
+        timeout -k 5 "$QEMU_TIMEOUT" "$QEMU_RV" -M virt -bios none -display none \
+            -monitor none -serial stdio -kernel "$elf" "$@" >"$log" 2>&1
+    else
+        timeout -k 5 "$QEMU_TIMEOUT" "$QEMU" -M mps2-an385 -cpu cortex-m3 -display none \
+            -monitor none -serial none -semihosting-config enable=on,target=native \
+            -kernel "$elf" "$@" >"$log" 2>&1
+    fi
 }
 
 total_pass=0

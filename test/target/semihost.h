@@ -1,11 +1,42 @@
 /*
- * semihost.h - Arm semihosting, the test images' only I/O: text goes to
- * QEMU's stdout (qemu-system-arm -semihosting-config enable=on) and the
- * exit status ends QEMU.  Without a debugger or QEMU attached the BKPT
- * would fault, so firmware never uses this.
+ * semihost.h - the test images' only I/O: text goes to QEMU's stdout and
+ * the exit status ends QEMU.
+ *   Arm (mps2-an385): semihosting (qemu-system-arm -semihosting-config
+ *     enable=on).  Without a debugger or QEMU attached the BKPT would
+ *     fault, so firmware never uses this.
+ *   RISC-V (virt): the board's 16550 UART at 0x10000000 (-serial stdio)
+ *     and its test finisher at 0x100000, which ends QEMU with a status.
  */
 #ifndef SEMIHOST_H
 #define SEMIHOST_H
+
+#include <stdint.h>
+
+#if defined(__riscv)
+
+#define VIRT_UART_THR (*(volatile uint8_t *)0x10000000u)
+#define VIRT_UART_LSR (*(volatile uint8_t *)0x10000005u)
+#define VIRT_FINISHER (*(volatile uint32_t *)0x00100000u)
+
+/* Write a NUL-terminated string to the host's console.                  */
+static inline void sh_puts(const char *s)
+{
+    for (; *s; s++) {
+        while (!(VIRT_UART_LSR & 0x20u)) /* transmit holding register empty */
+            ;
+        VIRT_UART_THR = (uint8_t)*s;
+    }
+}
+
+/* End the program: QEMU exits with status 0 if ok, else 1.              */
+static inline __attribute__((noreturn)) void sh_exit(int ok)
+{
+    VIRT_FINISHER = ok ? 0x5555u : (1u << 16) | 0x3333u; /* pass; fail with code 1 */
+    for (;;)
+        __asm__ volatile("wfi");
+}
+
+#else /* Arm */
 
 #define SH_SYS_WRITE0 0x04
 #define SH_SYS_EXIT 0x18
@@ -36,4 +67,5 @@ static inline __attribute__((noreturn)) void sh_exit(int ok)
         __asm__ volatile("wfi");
 }
 
+#endif /* Arm */
 #endif
