@@ -4,7 +4,8 @@
 #   make check        run every test suite under both continuation backends
 #   make demo         the guided tour (installs what is missing first)
 #   make examples     build examples into $(O)/examples
-#   make install      headers, libasync, pkg-config file (PREFIX, DESTDIR)
+#   make install      headers (async.h, async_ev.h, the virtual-clock port
+#                     async_vclock.h), libasync, pkg-config file (PREFIX, DESTDIR)
 #   make clean
 #
 # Variables: O=build dir, V=1 verbose, SANITIZE=address,undefined,
@@ -146,11 +147,13 @@ install: install-core
 install-core:
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 async.h $(DESTDIR)$(PREFIX)/include/async.h
+	install -m 644 port/async_vclock.h $(DESTDIR)$(PREFIX)/include/async_vclock.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' tools/async.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/async.pc
 
 uninstall: uninstall-core
 uninstall-core:
-	rm -f $(DESTDIR)$(PREFIX)/include/async.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/async.pc
+	rm -f $(DESTDIR)$(PREFIX)/include/async.h $(DESTDIR)$(PREFIX)/include/async_vclock.h \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/async.pc
 
 clean:
 	rm -rf $(O)
