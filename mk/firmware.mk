@@ -125,8 +125,8 @@ size: $(FW_SIZE_DEPS)
 # ASYNC_CONF_ATOMICS defaults to 0, so posts from interrupts go through
 # the port's PRIMASK critical section instead of LDREX/STREX; and rv32imac
 # on QEMU's virt board (qemu-system-riscv32), where posts use the A
-# extension's atomics.  The interrupt suite (test/target/test_irq.c) is
-# Cortex-M code: the Arm configurations only.
+# extension's atomics.  The interrupt suites are per architecture:
+# test/target/test_irq.c on Arm, test/target/test_irq_rv.c on RISC-V.
 TARGET_CONFIGS ?= switch labels m0plus rv32
 TGT_ARCH_M3 := -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
 TGT_ARCH_switch := $(TGT_ARCH_M3)
@@ -178,9 +178,9 @@ endef
 TGT_ARM_LD := test/target/mps2_an385.ld -Lfirmware/ld
 TGT_RV_LD := test/target/rv_virt.ld
 $(foreach c,$(filter-out rv32,$(TARGET_CONFIGS)),$(eval $(call \
-	tgt_rules,$(c),$(TGT_CC_ARM),startup_cm,$(TGT_ARM_LD),$(TARGET_ONLY_SUITES))))
+	tgt_rules,$(c),$(TGT_CC_ARM),startup_cm,$(TGT_ARM_LD),$(filter-out %_rv,$(TARGET_ONLY_SUITES)))))
 $(if $(filter rv32,$(TARGET_CONFIGS)),$(eval $(call \
-	tgt_rules,rv32,$(TGT_CC_RV),startup_rv,$(TGT_RV_LD),)))
+	tgt_rules,rv32,$(TGT_CC_RV),startup_rv,$(TGT_RV_LD),$(filter %_rv,$(TARGET_ONLY_SUITES)))))
 
 check-target: $(TGT_ELFS)
 	$(Q)QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) QEMU_TIMEOUT=$(QEMU_TIMEOUT) \
