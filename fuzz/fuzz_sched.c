@@ -92,6 +92,8 @@ static void decode(struct prog *p, const uint8_t *data, size_t size)
         } else if (b < 176) {
             ac->kind = ACT_ADVANCE;
             ac->d = ticks(byte(&r));
+        } else if (b >= 248) {
+            ac->kind = ACT_RUN; /* async_run on an autojump clock */
         } else {
             ac->kind = ACT_EXT;
             decode_op(&r, &ac->op);

@@ -141,7 +141,9 @@ void prog_generate(struct prog *p, unsigned long seed, int nops)
             ac->op.obj = (uint8_t)i;
             continue;
         }
-        if (r < 35) {
+        if (r < 3) {
+            ac->kind = ACT_RUN;
+        } else if (r < 35) {
             ac->kind = ACT_PASS;
         } else if (r < 60) {
             ac->kind = ACT_ADVANCE;
@@ -215,6 +217,8 @@ void prog_print(const struct prog *p, FILE *out)
         fprintf(out, "%s%d:", i ? "; " : " ", i);
         if (ac->kind == ACT_PASS)
             fprintf(out, "pass");
+        else if (ac->kind == ACT_RUN)
+            fprintf(out, "run");
         else if (ac->kind == ACT_ADVANCE)
             fprintf(out, "advance %u", ac->d);
         else

@@ -95,7 +95,9 @@ struct life {
     struct op ops[MAX_OPS];
 };
 
-enum actkind { ACT_PASS, ACT_ADVANCE, ACT_EXT };
+/* ACT_RUN: async_run(L, NULL, NULL) with the clock jumping to each next
+ * deadline (autojump) until no task is left or nothing can wake one.  */
+enum actkind { ACT_PASS, ACT_ADVANCE, ACT_EXT, ACT_RUN };
 
 struct action {
     uint8_t kind;

@@ -406,6 +406,13 @@ static void real_action(const struct prog *p, int i, struct evbuf *out)
         int val = 0, rc = immediate(&L0, NULL, &ac->op, p->nact, 0, i, &val);
         evbuf_add(out, E_EXT, -1, 0, i, rc, val);
         n_ops++;
+    } else if (ac->kind == ACT_RUN) {
+        int rc;
+        VC.autojump = true;
+        rc = async_run(&L0, NULL, NULL);
+        VC.autojump = false;
+        evbuf_add(out, E_EXT, -1, 0, i, rc, 0);
+        n_ops++;
     } else {
         if (ac->kind == ACT_ADVANCE)
             async_vclock_advance(&VC, ac->d);

@@ -1101,6 +1101,35 @@ static void ref_start(const struct prog *p)
     memset(&note_w, 0, sizeof note_w);
 }
 
+static int live_tasks(void)
+{
+    int j, n = 0;
+    for (j = 0; j < MAX_ACTORS; j++)
+        n += T[j].state == S_READY || T[j].state == S_WAITING || T[j].state == S_RUNNING;
+    return n;
+}
+
+/* async_run(L, NULL, NULL) on an autojump clock: passes until no task is
+ * left (0); when nothing is ready, time jumps to the next deadline, and
+ * with none the run ends (EDEADLK).  A wheel may stop the real clock at
+ * refile points on the way: passes that step nothing, so not seen.     */
+static int run_all(void)
+{
+    int t, s;
+    int64_t when;
+    for (;;) {
+        pass();
+        if (live_tasks() == 0)
+            return 0;
+        if (runq.n > 0 || post_queued || note_queued)
+            continue;
+        if (!next_timer(&t, &s, &when))
+            return EDEADLK;
+        if (when > vnow)
+            vnow = when;
+    }
+}
+
 static void ref_action(const struct prog *p, int i, struct evbuf *out)
 {
     const struct action *ac = &p->actions[i];
@@ -1108,6 +1137,9 @@ static void ref_action(const struct prog *p, int i, struct evbuf *out)
     if (ac->kind == ACT_EXT) {
         int val = 0, rc = immediate(-1, &ac->op, p->nact, 0, i, &val);
         emit(E_EXT, -1, 0, i, rc, val);
+        n_ops++;
+    } else if (ac->kind == ACT_RUN) {
+        emit(E_EXT, -1, 0, i, run_all(), 0);
         n_ops++;
     } else {
         if (ac->kind == ACT_ADVANCE)
