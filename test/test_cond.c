@@ -83,6 +83,18 @@ static int producer_fn(async_loop *L, async_task *self)
     async_end;
 }
 
+/* Spawn producer p: n items, then notify n waiters (all: every waiter),
+ * keeping the lock `hold` ticks more. */
+static void spawn_producer(struct producer *p, struct shared *s, int n, bool all, async_tick hold)
+{
+    *p = (struct producer){0};
+    p->s = s;
+    p->n = n;
+    p->all = all;
+    p->hold = hold;
+    async_spawn(&TL, &p->task, producer_fn);
+}
+
 static void notify_wakes_waiters_in_order(void **state)
 {
     static struct shared s;
@@ -92,18 +104,11 @@ static void notify_wakes_waiters_in_order(void **state)
     spawn_consumers(&s, 3);
     t_settle();
     assert_false(async_lock_locked(&s.lock)); /* all released it while waiting */
-    p = (struct producer){0};
-    p.s = &s;
-    p.n = 2;
-    async_spawn(&TL, &p.task, producer_fn);
+    spawn_producer(&p, &s, 2, false, 0);
     t_settle();
     assert_log("produced took0 took1");
     assert_int_equal(async_task_state(&C[2].task), ASYNC_TASK_WAITING);
-    p = (struct producer){0};
-    p.s = &s;
-    p.n = 1;
-    p.all = true;
-    async_spawn(&TL, &p.task, producer_fn);
+    spawn_producer(&p, &s, 1, true, 0);
     t_settle();
     assert_log("produced took0 took1 produced took2");
     assert_false(async_lock_locked(&s.lock));
@@ -117,11 +122,7 @@ static void notify_all_lets_each_recheck(void **state)
     shared_init(&s);
     spawn_consumers(&s, 3);
     t_settle();
-    p = (struct producer){0};
-    p.s = &s;
-    p.n = 1;
-    p.all = true; /* one item, three woken: two wait again */
-    async_spawn(&TL, &p.task, producer_fn);
+    spawn_producer(&p, &s, 1, true, 0); /* one item, three woken: two wait again */
     t_settle();
     assert_log("produced took0");
     assert_int_equal(async_task_state(&C[1].task), ASYNC_TASK_WAITING);
@@ -150,11 +151,7 @@ static void cancelled_notified_waiter_passes_it_on(void **state)
     shared_init(&s);
     spawn_consumers(&s, 2);
     t_settle();
-    p = (struct producer){0};
-    p.s = &s;
-    p.n = 1;
-    p.hold = 5;
-    async_spawn(&TL, &p.task, producer_fn);
+    spawn_producer(&p, &s, 1, false, 5);
     t_settle(); /* C0 notified, queued for the lock the producer holds */
     assert_log("produced");
     async_cancel(&TL, &C[0].task);

@@ -17,6 +17,14 @@ static int fw_fn(async_loop *L, async_task *self)
     async_end;
 }
 
+/* Spawn waiter w on fut. */
+static void spawn_waiter(struct fw *w, async_future *fut)
+{
+    *w = (struct fw){0};
+    w->fut = fut;
+    async_spawn(&TL, &w->task, fw_fn);
+}
+
 static void result_reaches_every_waiter(void **state)
 {
     static async_future fut;
@@ -24,11 +32,8 @@ static void result_reaches_every_waiter(void **state)
     int i;
     (void)state;
     async_future_init(&fut);
-    for (i = 0; i < 3; i++) {
-        w[i] = (struct fw){0};
-        w[i].fut = &fut;
-        async_spawn(&TL, &w[i].task, fw_fn);
-    }
+    for (i = 0; i < 3; i++)
+        spawn_waiter(&w[i], &fut);
     t_settle();
     assert_false(async_future_done(&fut));
     assert_int_equal(async_future_result(&fut), ASYNC_EAGAIN);
@@ -46,9 +51,7 @@ static void waiting_on_a_done_future_returns_at_once(void **state)
     (void)state;
     async_future_init(&fut);
     async_future_set(&TL, &fut, ASYNC_ECONNREFUSED); /* errors are results too */
-    w = (struct fw){0};
-    w.fut = &fut;
-    async_spawn(&TL, &w.task, fw_fn);
+    spawn_waiter(&w, &fut);
     assert_int_equal(async_run_once(&TL), 1);
     assert_log("got-34");
 }
@@ -74,11 +77,8 @@ static void cancelled_waiter_leaves_the_rest(void **state)
     int i;
     (void)state;
     async_future_init(&fut);
-    for (i = 0; i < 3; i++) {
-        w[i] = (struct fw){0};
-        w[i].fut = &fut;
-        async_spawn(&TL, &w[i].task, fw_fn);
-    }
+    for (i = 0; i < 3; i++)
+        spawn_waiter(&w[i], &fut);
     t_settle();
     async_cancel(&TL, &w[1].task);
     t_settle();
