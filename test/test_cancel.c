@@ -250,36 +250,18 @@ static int slow_fn(async_loop *L, async_task *self)
     async_end;
 }
 
-struct joiner {
-    async_task task;
-    async_co co;
-    async_task *target;
-    int rc;
-};
-
-static int joiner_fn(async_loop *L, async_task *self)
-{
-    struct joiner *f = async_frame(self, struct joiner, task);
-    async_begin(L, &f->co);
-    async_await_rc(f->rc, async_join(L, f->target));
-    t_logi("join", f->rc);
-    async_end;
-}
-
 static void cancelling_a_joiner_cancels_the_joined(void **state)
 {
     static struct slow s;
-    static struct joiner j;
+    static struct t_joiner j;
     (void)state;
     s = (struct slow){0};
-    j = (struct joiner){0};
-    j.target = &s.task;
     async_spawn(&TL, &s.task, slow_fn);
-    async_spawn(&TL, &j.task, joiner_fn);
+    t_spawn_joiner(&j, &s.task);
     t_settle();
     async_cancel(&TL, &j.task);
     t_settle();
-    assert_log("slow-cleanup join-1");
+    assert_log("slow-cleanup joined-1");
     assert_int_equal(async_task_result(&s.task), ASYNC_ECANCELED);
 }
 

@@ -309,54 +309,34 @@ static void loops_are_independent(void **state)
     assert_int_equal(async_loop_tasks(&L2), 0);
 }
 
-/* ---- join ---- */
-struct joiner {
-    async_task task;
-    async_co co;
-    async_task *target;
-    int rc;
-};
-
-static int joiner_fn(async_loop *L, async_task *self)
-{
-    struct joiner *f = async_frame(self, struct joiner, task);
-    async_begin(L, &f->co);
-    async_await_rc(f->rc, async_join(L, f->target));
-    t_logi("joined", f->rc);
-    async_end;
-}
+/* ---- join (struct t_joiner: testlib) ---- */
 
 static void join_returns_the_task_result(void **state)
 {
     static struct logger worker;
-    static struct joiner j, j2;
+    static struct t_joiner j, j2;
     (void)state;
     worker = (struct logger){0};
-    j = (struct joiner){0};
-    j2 = (struct joiner){0};
     worker.name = "work";
     worker.sleep = 20;
     worker.result = 42;
-    j.target = j2.target = &worker.task;
     async_spawn(&TL, &worker.task, logger_fn);
-    async_spawn(&TL, &j.task, joiner_fn);
-    async_spawn(&TL, &j2.task, joiner_fn); /* a second joiner is refused */
+    t_spawn_joiner(&j, &worker.task);
+    t_spawn_joiner(&j2, &worker.task); /* a second joiner is refused */
     t_settle();
     assert_log("work joined-4");
     assert_int_equal(async_task_state(&j.task), ASYNC_TASK_WAITING);
     t_advance(20);
     assert_log("work joined-4 joined42");
     /* Joining a finished task returns its result at once, any number of times. */
-    j2 = (struct joiner){0};
-    j2.target = &worker.task;
-    async_spawn(&TL, &j2.task, joiner_fn);
+    t_spawn_joiner(&j2, &worker.task);
     assert_int_equal(async_run_once(&TL), 1);
     assert_log("work joined-4 joined42 joined42");
 }
 
 static int self_joiner_fn(async_loop *L, async_task *self)
 {
-    struct joiner *f = async_frame(self, struct joiner, task);
+    struct t_joiner *f = async_frame(self, struct t_joiner, task);
     async_begin(L, &f->co);
     async_await_rc(f->rc, async_join(L, self));
     t_logi("self", f->rc);
@@ -367,10 +347,10 @@ static int self_joiner_fn(async_loop *L, async_task *self)
 
 static void join_misuse_is_refused(void **state)
 {
-    static struct joiner j;
+    static struct t_joiner j;
     static async_task never;
     (void)state;
-    j = (struct joiner){0};
+    j = (struct t_joiner){0};
     never = (async_task){0};
     j.target = &never;
     async_spawn(&TL, &j.task, self_joiner_fn);
@@ -404,7 +384,7 @@ static int respawner_fn(async_loop *L, async_task *self)
 static void join_survives_a_respawn_of_its_target(void **state)
 {
     static struct logger target;
-    static struct joiner j;
+    static struct t_joiner j;
     static struct respawner r;
     static async_group g;
     static async_task *slots[1];
@@ -413,12 +393,10 @@ static void join_survives_a_respawn_of_its_target(void **state)
     for (variant = 0; variant < 2; variant++) {
         t_reset(1000, false);
         target = (struct logger){0};
-        j = (struct joiner){0};
         r = (struct respawner){0};
         target.name = "life";
         target.sleep = 10;
         target.result = 5;
-        j.target = &target.task;
         r.target = &target;
         if (variant) {
             async_group_init(&g, slots, 1, 0);
@@ -426,7 +404,7 @@ static void join_survives_a_respawn_of_its_target(void **state)
         }
         async_spawn(&TL, &target.task, logger_fn);
         async_spawn(&TL, &r.task, respawner_fn);
-        async_spawn(&TL, &j.task, joiner_fn);
+        t_spawn_joiner(&j, &target.task);
         t_settle();
         t_advance(10); /* target ends, r re-spawns it, then j runs */
         assert_log("life joined5 life");

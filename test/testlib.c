@@ -87,3 +87,19 @@ void t_advance(async_tick ticks)
     async_vclock_advance(&TVC, ticks);
     async_run_ready(&TL);
 }
+
+int t_joiner_fn(async_loop *L, async_task *self)
+{
+    struct t_joiner *f = async_frame(self, struct t_joiner, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_join(L, f->target));
+    t_logi("joined", f->rc);
+    async_end;
+}
+
+int t_spawn_joiner(struct t_joiner *j, async_task *target)
+{
+    *j = (struct t_joiner){0};
+    j->target = target;
+    return async_spawn(&TL, &j->task, t_joiner_fn);
+}

@@ -54,6 +54,17 @@ static inline bool t_list_empty(const async_node *h)
     return h->next == NULL || h->next == h;
 }
 
+/* A task that joins `target` and logs "joined<result>". */
+struct t_joiner {
+    async_task task;
+    async_co co;
+    async_task *target;
+    int rc;
+};
+int t_joiner_fn(async_loop *L, async_task *self);
+/* Spawn j (zeroed first) on TL to join target; returns async_spawn's rc. */
+int t_spawn_joiner(struct t_joiner *j, async_task *target);
+
 /* Advance the virtual clock by `ticks` and run everything now runnable. */
 void t_advance(async_tick ticks);
 /* Run ready tasks until nothing is runnable without time moving. */

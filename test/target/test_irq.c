@@ -17,6 +17,7 @@ static void before_sleep(void);
 #define ASYNC_BM_IMPLEMENTATION
 #include "async_bm.h"
 #include "cortex_m.h"
+#include "irq_common.h"
 
 #define CPU_HZ 25000000u /* MPS2 SYSCLK, also the peripherals' clock */
 
@@ -42,9 +43,6 @@ static void before_sleep(void);
 #define DT_ENABLE 0x80u
 #define DT_IRQ 10u
 
-static async_bm BM;
-static async_loop BL;
-static async_notify N;
 
 static void (*volatile on_systick)(void);
 static volatile unsigned systick_count, gives, injections, alarm_count;
@@ -192,24 +190,6 @@ static void systick_sleeps_end_on_time(void **state)
 }
 
 /* ---- notifications given by an interrupt handler ---- */
-
-struct taker {
-    async_task task;
-    async_co co;
-    int got, want;
-};
-
-static int taker(async_loop *L, async_task *self)
-{
-    struct taker *f = async_frame(self, struct taker, task);
-    async_begin(L, &f->co);
-    while (f->got < f->want) {
-        async_await(async_notify_take(L, &N));
-        f->got++;
-    }
-    async_return(f->got);
-    async_end;
-}
 
 static void give_three_until_thirty(void)
 {

@@ -17,6 +17,7 @@ static void before_sleep(void);
 #define ASYNC_BM_IMPLEMENTATION
 #include "async_bm.h"
 #include "riscv.h"
+#include "irq_common.h"
 
 #define MTIME_HZ 10000000u /* QEMU virt's CLINT timebase */
 #define MSIP ASYNC_RV_REG(ASYNC_RV_CLINT_BASE + 0x0u) /* hart 0 */
@@ -24,9 +25,6 @@ static void before_sleep(void);
 #define CAUSE_MSI 3u
 #define CAUSE_MTI 7u
 
-static async_bm BM;
-static async_loop BL;
-static async_notify N;
 static volatile unsigned timer_irqs, soft_irqs, gives, injections;
 static volatile int inject_budget;
 static void (*volatile on_soft)(void);
@@ -135,24 +133,6 @@ static void clint_alarm_ends_each_sleep(void **state)
 }
 
 /* ---- notifications from the software interrupt ---- */
-
-struct taker {
-    async_task task;
-    async_co co;
-    int got, want;
-};
-
-static int taker(async_loop *L, async_task *self)
-{
-    struct taker *f = async_frame(self, struct taker, task);
-    async_begin(L, &f->co);
-    while (f->got < f->want) {
-        async_await(async_notify_take(L, &N));
-        f->got++;
-    }
-    async_return(f->got);
-    async_end;
-}
 
 static void give_one(void)
 {
