@@ -124,10 +124,10 @@ size: $(FW_SIZE_DEPS)
 # Cortex-M0+ build (ARMv6-M code, which the M3 runs unchanged): there
 # ASYNC_CONF_ATOMICS defaults to 0, so posts from interrupts go through
 # the port's PRIMASK critical section instead of LDREX/STREX; and rv32imac
-# on QEMU's virt board (qemu-system-riscv32), where posts use the A
-# extension's atomics.  The interrupt suites are per architecture:
+# on QEMU's virt board (qemu-system-riscv32) under both backends (rv32:
+# labels, rv32sw: switch), where posts use the A extension's atomics.  The interrupt suites are per architecture:
 # test/target/test_irq.c on Arm, test/target/test_irq_rv.c on RISC-V.
-TARGET_CONFIGS ?= switch labels m0plus rv32
+TARGET_CONFIGS ?= switch labels m0plus rv32 rv32sw
 TGT_ARCH_M3 := -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
 TGT_ARCH_switch := $(TGT_ARCH_M3)
 TGT_FLAGS_switch := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
@@ -139,6 +139,8 @@ TGT_ARCH_rv32 := $(FW_ARCH_rv32imac)
 # picolibc's headers only (string.h, setjmp.h): nothing links a C library
 RV_LIBC_INCLUDE ?= /usr/lib/picolibc/riscv64-unknown-elf/include
 TGT_FLAGS_rv32 := -DASYNC_CONF_LC=ASYNC_LC_LABELS -isystem $(RV_LIBC_INCLUDE)
+TGT_ARCH_rv32sw := $(FW_ARCH_rv32imac)
+TGT_FLAGS_rv32sw := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -isystem $(RV_LIBC_INCLUDE)
 
 TGT_CC_ARM := $(ARM_PREFIX)gcc
 TGT_CC_RV := $(RV_PREFIX)gcc
@@ -177,10 +179,10 @@ TGT_ELFS += $$(foreach s,$(TARGET_SUITES) $(5),$(O)/target/$(1)/$$(s).elf)
 endef
 TGT_ARM_LD := test/target/mps2_an385.ld -Lfirmware/ld
 TGT_RV_LD := test/target/rv_virt.ld
-$(foreach c,$(filter-out rv32,$(TARGET_CONFIGS)),$(eval $(call \
+$(foreach c,$(filter-out rv32%,$(TARGET_CONFIGS)),$(eval $(call \
 	tgt_rules,$(c),$(TGT_CC_ARM),startup_cm,$(TGT_ARM_LD),$(filter-out %_rv,$(TARGET_ONLY_SUITES)))))
-$(if $(filter rv32,$(TARGET_CONFIGS)),$(eval $(call \
-	tgt_rules,rv32,$(TGT_CC_RV),startup_rv,$(TGT_RV_LD),$(filter %_rv,$(TARGET_ONLY_SUITES)))))
+$(foreach c,$(filter rv32%,$(TARGET_CONFIGS)),$(eval $(call \
+	tgt_rules,$(c),$(TGT_CC_RV),startup_rv,$(TGT_RV_LD),$(filter %_rv,$(TARGET_ONLY_SUITES)))))
 
 check-target: $(TGT_ELFS)
 	$(Q)QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) QEMU_TIMEOUT=$(QEMU_TIMEOUT) \
