@@ -1101,12 +1101,21 @@ static void ref_start(const struct prog *p)
     memset(&note_w, 0, sizeof note_w);
 }
 
-static int live_tasks(void)
+/* async_loop_tasks: spawned and not finished. */
+static unsigned live_tasks(void)
 {
-    int j, n = 0;
+    unsigned n = 0;
+    int j;
     for (j = 0; j < MAX_ACTORS; j++)
         n += T[j].state == S_READY || T[j].state == S_WAITING || T[j].state == S_RUNNING;
     return n;
+}
+
+/* async_loop_pending: a task is ready or a post is queued (due timers
+ * never outlive a pass). */
+static bool loop_pending(void)
+{
+    return runq.n > 0 || post_queued || note_queued;
 }
 
 /* async_run(L, NULL, NULL) on an autojump clock: passes until no task is
@@ -1121,7 +1130,7 @@ static int run_all(void)
         pass();
         if (live_tasks() == 0)
             return 0;
-        if (runq.n > 0 || post_queued || note_queued)
+        if (loop_pending())
             continue;
         if (!next_timer(&t, &s, &when))
             return EDEADLK;
@@ -1178,9 +1187,8 @@ static void ref_snapshot(const struct prog *p, struct snap *s)
         s->state[i] = T[i].state;
         s->cancelled[i] = T[i].state != S_IDLE && T[i].cancel;
         s->result[i] = T[i].state == S_DONE ? T[i].result : 0;
-        if (T[i].state == S_READY || T[i].state == S_WAITING || T[i].state == S_RUNNING)
-            s->ntasks++;
     }
+    s->ntasks = live_tasks();
     for (i = 0; i < NEV; i++)
         s->ev_set[i] = ev_set[i];
     for (i = 0; i < NSEM; i++)
@@ -1196,7 +1204,7 @@ static void ref_snapshot(const struct prog *p, struct snap *s)
     for (i = 0; i < NFUT; i++)
         s->fut[i] = fut_done[i] ? fut_result[i] : 1;
     s->note = note_count;
-    s->pending = runq.n > 0 || post_queued || note_queued;
+    s->pending = loop_pending();
     s->timers = next_timer(&t, &sc, &when);
     s->next_deadline = s->timers ? when : 0;
     s->now = lnow;
