@@ -177,6 +177,20 @@ void cmshim_range(unsigned long long v, unsigned long long lo, unsigned long lon
     failed_here(file, line_no);
 }
 
+/* After a fault's registers: name the test it hit and end the image (the
+ * tests that did not run count as failed).                            */
+static __attribute__((noreturn)) void crashed(void)
+{
+    out(" in ");
+    out(current ? current : "(no test)");
+    flush();
+    out("SUITE ");
+    out(suite_name);
+    out(": crashed");
+    flush();
+    sh_exit(0);
+}
+
 #if defined(__riscv)
 /* A suite that takes interrupts (test_irq_rv.c) defines this: called for
  * every interrupt with its cause, true if it was handled.              */
@@ -204,14 +218,7 @@ void fw_trap(void)
     out_x(pc);
     out(" mtval=");
     out_x(tval);
-    out(" in ");
-    out(current ? current : "(no test)");
-    flush();
-    out("SUITE ");
-    out(suite_name);
-    out(": crashed");
-    flush();
-    sh_exit(0);
+    crashed();
 }
 #else
 /* Called by the fault handlers below with the exception frame. */
@@ -224,14 +231,7 @@ void cmshim_fault(const uint32_t *frame, uint32_t exc)
     out_x(frame[6]);
     out(" lr=");
     out_x(frame[5]);
-    out(" in ");
-    out(current ? current : "(no test)");
-    flush();
-    out("SUITE ");
-    out(suite_name);
-    out(": crashed");
-    flush();
-    sh_exit(0);
+    crashed();
 }
 
 /* Fault entry: pass the stacked frame (main stack: no RTOS here) and

@@ -194,7 +194,7 @@ static void on_call(async_loop *L, async_call *c)
 }
 static async_call CALL = {NULL, on_call, 0};
 
-static void post_from_timer_window(void)
+static void post_once(void)
 {
     post_rc = async_post(&BL, &CALL);
 }
@@ -228,7 +228,7 @@ static void post_from_handler_beats_a_far_deadline(void **state)
     w = (struct waiter){0};
     async_event_init(&EV);
     CALL.queued = 0;
-    on_soft = post_from_timer_window;
+    on_soft = post_once;
     inject_budget = 1;
     assert_int_equal(async_run(&BL, &w.task, waiter), 0);
     assert_int_equal(post_rc, 0);
