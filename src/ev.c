@@ -28,18 +28,17 @@ static async_tick ev_port_now(const async_port *p)
                         (unsigned long long)ts.tv_nsec * ASYNC_CONF_TICK_HZ / 1000000000ull);
 }
 
-async_ev *async_ev_of(async_loop *L)
+/* async_ev_of, inlined into the per-message paths of this file. */
+static inline async_ev *ev_of(async_loop *L)
 {
     if (L == NULL || L->port == NULL || L->port->now != ev_port_now)
         return NULL;
     return E_OF_PORT(L->port);
 }
 
-/* The driver of a loop known to be driven by one (a parked io's loop):
- * no checks, for the per-message paths.                                */
-static async_ev *ev_of_driven(async_loop *L)
+async_ev *async_ev_of(async_loop *L)
 {
-    return E_OF_PORT(L->port);
+    return ev_of(L);
 }
 
 async_loop *async_ev_loop(async_ev *E)
@@ -313,7 +312,7 @@ static void io_on_ready(struct ev_loop *ev, ev_io *w, int revents)
         ev_io_stop(ev, w);
     io->task = NULL; /* tells io_detach this is our own wake-up */
     if (t) {
-        ev_of_driven(io->L)->waits--;
+        ev_of(io->L)->waits--;
         async_wake(io->L, t, revents & (EV_READ | EV_WRITE));
     }
 }
@@ -323,11 +322,12 @@ static void io_on_ready(struct ev_loop *ev, ev_io *w, int revents)
 static void io_detach(async_loop *L, async_waiter *self, async_task *t)
 {
     async_io *io = (async_io *)(void *)self; /* waiter is the first member */
+    async_ev *E = ev_of(L);                  /* a parked io's loop: libev's */
     (void)t;
     if (io->task == NULL)
         return;
-    ev_io_stop(ev_of_driven(L)->ev, &io->w);
-    ev_of_driven(L)->waits--;
+    ev_io_stop(E->ev, &io->w);
+    E->waits--;
     io->task = NULL;
 }
 
@@ -349,8 +349,7 @@ int async_io_wait(async_loop *L, async_io *io, int fd, int events)
 
     if (async_woken(L, &rc))
         return rc;
-    /* io->L is set only by an earlier wait that found L driven by libev */
-    E = io && io->L == L ? ev_of_driven(L) : async_ev_of(L);
+    E = ev_of(L);
     self = async_current(L);
     if (E == NULL || io == NULL || fd < 0 || (events & ~(EV_READ | EV_WRITE)) || !events)
         return ASYNC_EINVAL;
