@@ -1353,7 +1353,7 @@ static bool async__slot_min(const async_node *h, async_tick *min)
  * few timers reports their earliest expiry instead when it lies inside
  * the slot's current span (later slots of its level start after it), so
  * an idle port does not wake just to refile.                             */
-static bool async__wheel_next(async_loop *L, async_tick *out, bool exact)
+static bool async__timers_next(async_loop *L, async_tick *out, bool exact)
 {
     bool found = false;
     unsigned level;
@@ -1404,10 +1404,10 @@ static void async__wheel_process(async_loop *L, async_tick m)
     }
 }
 
-static void async__wheel_advance(async_loop *L, async_tick now)
+static void async__timers_advance(async_loop *L, async_tick now)
 {
     async_tick m;
-    while (async__wheel_next(L, &m, false) && !async_tick_after(m, now)) {
+    while (async__timers_next(L, &m, false) && !async_tick_after(m, now)) {
         L->wnow = m;
         async__wheel_process(L, m);
     }
@@ -1440,7 +1440,7 @@ static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
     async__list_insert_after(pos, &tm->node);
 }
 
-static bool async__wheel_next(async_loop *L, async_tick *out, bool exact)
+static bool async__timers_next(async_loop *L, async_tick *out, bool exact)
 {
     (void)exact; /* always exact */
     if (async__list_empty(&L->timers))
@@ -1449,10 +1449,13 @@ static bool async__wheel_next(async_loop *L, async_tick *out, bool exact)
     return true;
 }
 
-static void async__wheel_advance(async_loop *L, async_tick now)
+static void async__timers_advance(async_loop *L, async_tick now)
 {
-    while (!async__list_empty(&L->timers) && !async_tick_after(async__when(L->timers.next), now))
-        async__list_append(&L->due, async__list_pop(&L->timers));
+    async_node *n; /* the list is set up by async_loop_init: no lazy head */
+    while ((n = L->timers.next) != &L->timers && !async_tick_after(async__when(n), now)) {
+        async__list_remove(n);
+        async__list_append(&L->due, n);
+    }
     if (async_tick_after(now, L->wnow))
         L->wnow = now;
 }
@@ -1926,7 +1929,7 @@ int async_run_once(async_loop *L)
         async__deliver_posts(L);
         L->progress = 1; /* a post may have changed what pollers test */
     }
-    async__wheel_advance(L, L->now);
+    async__timers_advance(L, L->now);
     async__fire_due(L);
 
     /* One batch: the tasks ready now, taken off the run queue at once.
@@ -1968,7 +1971,7 @@ bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
         return true;
     }
     /* Only clears stale bitmap bits: no observable change. */
-    return async__wheel_next((async_loop *)(uintptr_t)L, deadline, true);
+    return async__timers_next((async_loop *)(uintptr_t)L, deadline, true);
 }
 
 int async_run_ready(async_loop *L)
