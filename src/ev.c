@@ -41,6 +41,13 @@ async_ev *async_ev_of(async_loop *L)
     return ev_of(L);
 }
 
+/* The driver of the loop a parked io waits in: async_io_wait checked it
+ * when it parked the task, and the io cannot move while parked.        */
+static async_ev *ev_of_parked(const async_io *io)
+{
+    return E_OF_PORT(io->L->port);
+}
+
 async_loop *async_ev_loop(async_ev *E)
 {
     return E ? &E->loop : NULL;
@@ -312,7 +319,7 @@ static void io_on_ready(struct ev_loop *ev, ev_io *w, int revents)
         ev_io_stop(ev, w);
     io->task = NULL; /* tells io_detach this is our own wake-up */
     if (t) {
-        ev_of(io->L)->waits--;
+        ev_of_parked(io)->waits--;
         async_wake(io->L, t, revents & (EV_READ | EV_WRITE));
     }
 }
@@ -322,12 +329,12 @@ static void io_on_ready(struct ev_loop *ev, ev_io *w, int revents)
 static void io_detach(async_loop *L, async_waiter *self, async_task *t)
 {
     async_io *io = (async_io *)(void *)self; /* waiter is the first member */
-    async_ev *E = ev_of(L);                  /* a parked io's loop: libev's */
+    (void)L;
     (void)t;
     if (io->task == NULL)
         return;
-    ev_io_stop(E->ev, &io->w);
-    E->waits--;
+    ev_io_stop(ev_of_parked(io)->ev, &io->w);
+    ev_of_parked(io)->waits--;
     io->task = NULL;
 }
 
