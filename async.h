@@ -397,7 +397,9 @@ struct async_timeout {
 };
 
 /* Port: how the core reaches its environment.  Embed it first in your
- * port's struct; every hook receives that pointer back.                 */
+ * port's struct; every hook receives that pointer back.  Ports that
+ * exist: port/async_bm.h (bare metal), port/async_vclock.h (a virtual
+ * clock, for tests and simulations), src/async_ev.h (libev).            */
 typedef struct async_port async_port;
 struct async_port {
     /* Current time in ticks; monotonic.  Required.                       */
