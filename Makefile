@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # async.h - GNU Make build.
 #
 #   make              build the library, examples and tests (into $(O))

@@ -1,5 +1,20 @@
 /*
  * async.h - stackless coroutines, tasks and an event loop for C.
+ * Version 0.2.0 (ASYNC_VERSION below).
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the async.h authors
+ *
+ * Permission is hereby granted, free of charge, to any person obtaining a
+ * copy of this software and associated documentation files (the
+ * "Software"), to deal in the Software without restriction, including
+ * without limitation the rights to use, copy, modify, merge, publish,
+ * distribute, sublicense, and/or sell copies of the Software, and to
+ * permit persons to whom the Software is furnished to do so, subject to
+ * the following conditions: the above copyright notice and this
+ * permission notice shall be included in all copies or substantial
+ * portions of the Software.  THE SOFTWARE IS PROVIDED "AS IS", WITHOUT
+ * WARRANTY OF ANY KIND, EXPRESS OR IMPLIED (the full text is in LICENSE).
  *
  * One header, zero allocation, C99, freestanding.  In exactly one
  * translation unit write
@@ -38,6 +53,21 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Version of this header: the one place it is written.  The build derives
+ * the pkg-config and CMake versions and the shared library's file name
+ * from these three lines.                                                */
+#define ASYNC_VERSION_MAJOR 0
+#define ASYNC_VERSION_MINOR 2
+#define ASYNC_VERSION_PATCH 0
+#define ASYNC__STR2(x) #x
+#define ASYNC__STR(x) ASYNC__STR2(x)
+#define ASYNC_VERSION_STRING                                             \
+    ASYNC__STR(ASYNC_VERSION_MAJOR) "." ASYNC__STR(ASYNC_VERSION_MINOR) "." \
+        ASYNC__STR(ASYNC_VERSION_PATCH)
+/* One number for comparisons: 0.2.0 is 200.                              */
+#define ASYNC_VERSION \
+    (ASYNC_VERSION_MAJOR * 10000 + ASYNC_VERSION_MINOR * 100 + ASYNC_VERSION_PATCH)
 
 /* ======================================================================
  * 1. Configuration.  Define any of these before including async.h, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* echo_client: a load generator for echo servers.
  *
  *     echo_client [-c CONNS] [-d SECONDS] [-s SIZE] [-p PORT] [-H HOST]

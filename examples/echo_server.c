@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* echo_server [PORT]: asyncio streams' echo server on 127.0.0.1.
  *
  *     async def handle(reader, writer):

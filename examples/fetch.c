@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fetch URL...: concurrent HTTP/1.1 GETs (seeds 001 and 003, the aiohttp
  * program).
  *

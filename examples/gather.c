@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gather: two tasks run concurrently and are awaited together (seed 002).
  *
  *     async def task1():

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hello: asyncio's Hello World (seeds 000 and 004).
  *
  *     async def hello_world():

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http_response.h: the response side of examples/fetch.c.
  *
  * Feed it the bytes of one HTTP/1.x response as they arrive, in pieces of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* offload: a blocking library made awaitable (the seeds' aiosqlite idea,
  * asyncio.to_thread).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* queue: producers and consumers over a bounded queue (asyncio.Queue).
  *
  * Two producers make 5 items each; three consumers take longer to handle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* timeout: asyncio.wait_for, asyncio.timeout() and cancellation.
  *
  *  1. wait_for: a 2 s operation under a 300 ms deadline is interrupted

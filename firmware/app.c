@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * app.c - the example firmware: four tasks on one loop, no RTOS, no heap,
  * no stacks but the one main() runs on.  The same file builds for every

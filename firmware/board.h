@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * board.h - what the example application (app.c) needs from a board.
  * One implementation per board: board_mps2.c (Arm MPS2: Cortex-M0+ and

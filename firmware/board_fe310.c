@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * board_fe310.c - SiFive FE310-G002 (HiFive1 Rev B), rv32imac, tickless.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * board_mps2.c - Arm MPS2 FPGA board: the AN383 image (Cortex-M0+) and the
  * AN386 image (Cortex-M4F) share this memory map; QEMU models AN386 as

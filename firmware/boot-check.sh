@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Boot the example firmware on QEMU and watch its LEDs (make check-firmware).
 #
 #   firmware/boot-check.sh MACHINE IMAGE.elf

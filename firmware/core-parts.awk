@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # core-parts.awk - where the core's code goes, by subsystem: reads
 # `nm -S -t d` of core.c.o (compiled with -ffunction-sections, nothing
 # dropped) and sums the code symbols whose names belong to each part.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* core.c - the one translation unit that compiles async.h's function
  * bodies.  `make size` measures this object on each target as "the core
  * alone": every function in async.h, at -Os, nothing removed.          */

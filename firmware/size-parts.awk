@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # size-parts.awk - what each piece of a firmware image costs, from the GNU ld
 # map: flash (.text, .ARM.exidx, .data load image) and RAM (.data, .bss)
 # per input object: core.c.o (the core, after --gc-sections), port.c.o,

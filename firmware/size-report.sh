@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Size report for `make size` (mk/firmware.mk).
 #
 #   firmware/size-report.sh BUILD_DIR TARGET:TOOL_PREFIX...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sizes.c - sizeof() of each object on the target, for `make size`:
  * every array below is as long as the type it is named after, and the
  * report reads the sizes back from the symbol table (nm -S), so nothing

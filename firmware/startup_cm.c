@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * startup_cm.c - reset and vector table for any Cortex-M (ARMv6-M, v7-M,
  * v7E-M), no CMSIS, no libc.

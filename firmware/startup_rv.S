@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * startup_rv.S - reset for a bare-metal RV32 core in machine mode (here the
  * SiFive FE310).  Sets the global and stack pointers, copies .data, zeroes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the fetch example's response handling
  * (examples/http_response.h), fed the way fetch.c feeds it: pieces as
  * reads return them, then the end of the stream if the answer is not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the scheduler driven by fuzz input.
  *
  * The input is decoded into a model-test program (test/model/prog.h):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: stream framing (src/stream.c) on a real fd.
  *
  * The input decodes into a transport (pipe or Unix socketpair), a read

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mk/bench.mk - benchmarks (included by the top Makefile).  Not a test:
 # nothing here is part of `make check`, and no timing is a pass/fail.
 #

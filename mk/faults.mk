@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Faults: the libFuzzer targets for the libev layer (stream framing, the
 # fetch example's response handling) and the fault and load suite of
 # examples/echo_server.  Included by the top Makefile (before

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # mk/firmware.mk - async.h on microcontrollers (included by the Makefile).
 #
 #   make cross          core + example firmware for every FW_TARGETS, then `size`

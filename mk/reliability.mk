@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Reliability: the model-based scheduler test, fuzzing, valgrind, and the
 # coroutine-body checker.  Included by the top Makefile.
 #

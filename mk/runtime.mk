@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The libev runtime (src/), its examples, integration tests (test/io/)
 # and the demo.  Included by the top Makefile.  (The echo benchmark and
 # its floor are in mk/bench.mk.)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * async_bm.h - bare-metal port for async.h: a tick (or a one-shot alarm),
  * a critical section, and WFI.  No OS, no libc, no allocation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * async_vclock.h - the virtual-clock port for async.h: time moves only
  * when the program advances it, or, with autojump, leaps to the next

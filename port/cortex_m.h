@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cortex_m.h - Cortex-M pieces for the bare-metal port (async_bm.h):
  * SysTick as the tick source, NVIC enable/pend, the FPU switch.  Only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * riscv.h - RISC-V pieces for the bare-metal port (async_bm.h): the
  * machine timer (CLINT mtime/mtimecmp) as a tickless clock and one-shot

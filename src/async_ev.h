@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * async_ev.h - the libev runtime for async.h: an event-loop driver, fd
  * awaitables, TCP/UDP/Unix streams, signals, worker-thread offload and

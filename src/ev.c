@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The libev driver: the core scheduler inside an ev_loop, fd readiness
  * and signals.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Offload (asyncio.to_thread) on a fixed pool of worker threads, and name
  * resolution through it.

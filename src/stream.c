@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Streams, connect, servers with a fixed handler pool, UDP, addresses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cancellation: delivery to every kind of suspension, stickiness, cleanup
  * sections, inline children, joins, and no lost data. */
 #include "testlib.h"

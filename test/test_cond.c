@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Condition variables: wait releases and re-acquires the lock, notify
  * wakes in FIFO order, interrupted waits still return holding the lock
  * and pass an unused notification on. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Coroutine macros: begin/end, awaiting children inline, results and
  * errors, the cleanup section, yield, condition awaits, resume points. */
 #include "testlib.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Debug mode: names, last suspension point, async_dump, slow-step
  * warnings, pending tasks at close.  Built in every configuration; the
  * debug-only checks run where ASYNC_CONF_DEBUG is 1. */

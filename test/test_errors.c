@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Errors as values: every code has its own message, and each misuse in
  * the README's table returns its documented code and reaches the misuse
  * hook. */

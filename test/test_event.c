@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Events: waiting, setting wakes every waiter in FIFO order, clearing,
  * zero-initialised events. */
 #include "testlib.h"

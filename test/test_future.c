@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Futures: one-shot results delivered to every waiter. */
 #include "testlib.h"
 

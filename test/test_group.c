@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Groups: gather (wait for all), wait for the next to finish (completion
  * order), TaskGroup (first error cancels the siblings), cancellation of
  * the waiter, capacity and reuse. */

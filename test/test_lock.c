@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Locks: mutual exclusion owned by a task, FIFO hand-over, misuse. */
 #include "testlib.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Posts and notifications from other threads (host only: pthreads).
  *
  * The port below blocks in idle() on a condition variable until wake() or

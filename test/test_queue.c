@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Queues: bounded FIFO with blocking put/get, try variants, hand-over
  * without stealing, close semantics, backpressure. */
 #include "testlib.h"

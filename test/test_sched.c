@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scheduler: spawning, FIFO order, batch fairness, running until a task
  * or all tasks finish, deadlock detection, joins, states, misuse. */
 #include "testlib.h"

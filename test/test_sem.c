@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Semaphores: counting, FIFO hand-over without barging, bounded release. */
 #include "testlib.h"
 

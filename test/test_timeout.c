@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Deadlines around awaits: wait_for (async_await_for) and timeout scopes
  * (async_timeout_begin/end) interrupting every kind of await. */
 #include "testlib.h"

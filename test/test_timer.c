@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Timers: sleeping, deadline order, every wheel level, far timers beyond
  * the wheel, tick wrap-around, removal, idle deadlines. */
 #include "testlib.h"

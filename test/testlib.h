@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared fixture for the core suites.
  *
  * Every test gets a fresh loop on a virtual clock (TL, TVC), an event log

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The libev runtime beyond `make check`: its integration suites under
 # AddressSanitizer + UBSan, under valgrind, and built with clang.
 set -eu

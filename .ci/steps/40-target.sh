@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI step: async.h on microcontrollers (mk/firmware.mk).
 #  1. install the cross toolchains and QEMU if missing (Debian packages);
 #  2. `make cross`: the core and the example firmware for cortex-m0plus,

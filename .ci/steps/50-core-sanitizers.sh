@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI step: the whole core test matrix (every suite under every core
 # configuration: CORE_CONFIGS) and the model-based scheduler test under
 # AddressSanitizer + UndefinedBehaviorSanitizer, built with gcc and with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI step: `make valgrind`: every core suite under every core
 # configuration, then the model test, under valgrind memcheck; any error
 # or leak (definite, indirect or possible) fails.  tools/valgrind.supp

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI step: the long model-based run (`make model`): MODEL_BUDGET
 # operations per core configuration across thousands of seeds, checked
 # step by step against the reference model.  A disagreement prints the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI step: the libFuzzer targets (fuzz/) replay their seed corpus and fuzz
 # briefly (FUZZ_TIME seconds each; `make fuzz` runs 60 s): a crash, a
 # sanitizer report or a model disagreement fails.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI step: the fault and load suite of examples/echo_server
 # (`make check-faults`, test/faults/): 200 steady connections verifying
 # every byte while 10,000 others connect, send partial data and reset;

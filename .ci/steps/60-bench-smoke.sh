@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # CI step: `make bench-quick` - every benchmark at small sizes, one run
 # each (about a minute with the build): checks that they build, run and
 # verify (echoed bytes, timer wake order, queue order, parked tasks).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // async.h used from C++: the macros, a task, a child coroutine, a timeout
 // and a queue, compiled with -Wall -Wextra -Wpedantic -Werror under both
 // continuation backends.  Exits non-zero on any wrong result.

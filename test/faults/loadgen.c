@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loadgen: faults and load for examples/echo_server, loopback only.
  *
  *   loadgen churn  PORT PID [--steady N] [--abusive N] [--inflight N]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # fetch against real servers: python3 -m http.server, nginx (static files
 # and a proxied close-delimited upstream, which nginx re-sends chunked),
 # and test/io/httpd.py's awkward responses (chunked, close-delimited,

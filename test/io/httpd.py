@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A small HTTP server with the awkward responses fetch must handle.
 
     httpd.py            listen on 127.0.0.1, any free port; print the port

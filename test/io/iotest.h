@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared fixture for the libev runtime's integration suites: a fresh
  * ev_loop and driver per test, loopback helpers, and a guard that ends a
  * hung test (a failure guard only: no test asserts on wall-clock time). */

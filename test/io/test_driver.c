@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The libev driver: sleeping costs no CPU, embedding in an application's
  * ev_loop, fairness between yielding tasks and I/O, signals, posts from
  * other threads, deadlock detection, misuse. */

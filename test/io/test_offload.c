@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Offload on worker threads and name resolution: results come back,
  * the loop keeps running meanwhile, cancelling a queued call, interrupting
  * a running one, pool shutdown, misuse. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Streams over real loopback sockets: partial reads and writes, EOF,
  * reset, refused, timeouts, read_until, close, accept backpressure, IPv6,
  * Unix sockets, UDP, misuse. */

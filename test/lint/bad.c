@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tools/async-lint must report every line marked "expect: RULE" here,
  * and nothing else (test/lint/run checks both).  Each function is a
  * protothread pitfall that compiles but misbehaves at run time. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Coroutine bodies that are correct: tools/async-lint must report
  * nothing here (test/lint/run).  They are close to the mistakes of
  * bad.c. */

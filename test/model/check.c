@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs a program on the core and on the model, comparing the events of
  * every harness action and drain round, then the public state. */
 #include "check.h"

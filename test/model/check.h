@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Running one program on both sides and comparing them (check.c). */
 #ifndef MODEL_CHECK_H
 #define MODEL_CHECK_H

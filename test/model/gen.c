@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Program generator and printer for the model-based test. */
 #include "prog.h"
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Model-based randomized test of the async.h scheduler.
  *
  *   model [--seed N] [--seeds K] [--ops M] [--budget OPS] [--strict]

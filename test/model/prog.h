@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Model-based test of the async.h scheduler: generated programs.
  *
  * A program is a fixed population of "actor" tasks, each with a few

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The real side: a generated program run on async.h with a virtual clock.
  *
  * Every actor is one task whose coroutine interprets its life's script.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reference model: what the README ("Semantics worth knowing",
  * "Misuse and what it returns") and the contracts in async.h sections 6
  * and 7 say a program must do, as plain C with no coroutines.

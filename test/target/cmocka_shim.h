@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmocka_shim.h - the part of cmocka's API the core suites use, for
  * running the same test bodies on a target with no OS (test/target/).

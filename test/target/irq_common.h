@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* irq_common.h - what both interrupt suites (test_irq.c on Cortex-M,
  * test_irq_rv.c on RISC-V) share: the bare-metal port and loop their
  * handlers post to, the notification the handlers give, and a task that

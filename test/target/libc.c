@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The few C library functions the test images need (testlib.c and
  * compiler-generated struct copies), so they link with -nostdlib like
  * the firmware does.  Compiled with -fno-builtin and without loop

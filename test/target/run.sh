@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run test images on QEMU and add up the results: Arm images on mps2-an385
 # (Cortex-M3, $QEMU), RISC-V ones on virt (rv32, $QEMU_RV), told apart by
 # their ELF header.

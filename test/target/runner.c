@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * runner.c - cmocka_shim.h over semihosting: runs a group of tests on the
  * target, prints cmocka-like progress, and exits QEMU with the verdict.

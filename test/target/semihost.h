@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * semihost.h - the test images' only I/O: text goes to QEMU's stdout and
  * the exit status ends QEMU.

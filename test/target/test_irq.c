@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Interrupts on the emulated Cortex-M3 (target only): the bare-metal port
  * (port/async_bm.h) with real SysTick and CMSDK timer interrupts waking
  * tasks through async_notify_give() and async_post(), an interrupt made

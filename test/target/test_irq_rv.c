@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Interrupts on the emulated rv32imac (QEMU virt, target only): the
  * bare-metal port (port/async_bm.h) on RISC-V with port/riscv.h's
  * tickless CLINT clock and alarm, and machine software interrupts (MSIP)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* core_bench: the core scheduler's benchmarks, each beside its floor in
  * the same binary.  tools/bench/run.py drives it (medians, tables, BENCH
  * lines); every mode prints "RESULT key=value ..." lines.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Echo benchmark: examples/echo_server against the raw libev floor
 (tools/bench/echo_floor.c) and against Python's asyncio streams and
 protocol servers, on asyncio's own loop and on uvloop

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The Python rivals of examples/echo_server, for tools/bench/echo.py.
 
     echo_asyncio.py streams|protocol asyncio|uvloop PORT

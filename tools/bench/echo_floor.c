@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* echo_floor [PORT]: the floor for a libev echo server - plain libev
  * callbacks, no coroutines, no scheduler.  One ev_io per connection:
  * readable -> read -> write back (a short write parks the rest and waits

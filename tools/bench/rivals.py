@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Python asyncio (or uvloop) doing what tools/bench/core_bench.c does,
 measured the same way (this process's CPU time), for tools/bench/run.py.
 

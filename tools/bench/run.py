@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """`make bench`: every benchmark of async.h beside its floor and its rival,
 measured in the same run.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sizeof.c - sizeof() of every public object, read back from the symbol
  * table (nm -S) so that the cross build needs nothing to run: each array
  * below is as long as the type it is named after.  Compiled for the host

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store_bench: the core's two timer stores side by side.  Built twice
  * from this file (mk/bench.mk): store_bench_list with the sorted list
  * (ASYNC_CONF_WHEEL_LEVELS=0, the default on 32-bit targets) and

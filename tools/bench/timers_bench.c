@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* timers_bench: TASKS tasks sleeping random durations on the libev
  * runtime, against the same number of raw libev ev_timers (the floor),
  * same durations, alternating, REPS times.  tools/bench/run.py drives it.

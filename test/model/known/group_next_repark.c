@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Core bug (model: "repark-misses-interrupts", the group case), fixed in b4ae4d0;
  * now a regression test (make check-known).
  * Standalone reproducer.

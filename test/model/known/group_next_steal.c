@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Core bug (model: "group-next-steal"), standalone reproducer.
  *
  *   cc -std=c99 -g -I. test/model/known/group_next_steal.c && ./a.out

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Core bug (found while extending the model to async_await_until), fixed
  * in b4ae4d0; now a regression test (make check-known).
  * Standalone reproducer.

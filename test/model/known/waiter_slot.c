@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Core bug (model: "waiter-slot-cleared-on-wakeup"), fixed in b4ae4d0; now a regression test
  * (make check-known).  Standalone
  * reproducer.
