@@ -436,7 +436,7 @@ struct async_port {
     async_tick (*now)(const async_port *self);
     /* Called by async_run once per pass.  Block until `deadline` (when
      * has_deadline) or until wake() is called, then return 0.  Must not
-     * block while async_loop_pending(L) is true - that is how async_run
+     * block while async_loop_has_work(L) is true - that is how async_run
      * gives a port with I/O a non-blocking poll between passes, so a task
      * that yields in a loop cannot starve it.  Check it with interrupts
      * masked (bare metal) or rely on wake() being latched (threads).
@@ -747,9 +747,9 @@ typedef struct async_notify {
  * await in progress at that moment is interrupted.  Scopes nest up to 15
  * deep.  Returns 0, or ASYNC_ENOSPC/ASYNC_EPERM/ASYNC_ERANGE.            */
 #define async_timeout_begin(to, ticks) \
-    async__timeout_begin(async__L, async__co, (to), async__L->now + (async_tick)(ticks), (ticks))
+    async__timeout_begin(async__L, async__co, (to), (async_tick)(ticks), true)
 #define async_timeout_begin_at(to, deadline) \
-    async__timeout_begin(async__L, async__co, (to), (deadline), 0)
+    async__timeout_begin(async__L, async__co, (to), (async_tick)(deadline), false)
 /* Close the scope: 0, or ASYNC_ETIMEDOUT if it expired.  Closing out of
  * order (not the innermost scope of this coroutine) is ASYNC_EINVAL.
  * Scopes still open when the coroutine ends are closed by async_end.    */
@@ -765,7 +765,7 @@ typedef struct async_notify {
         if ((async__r = async__interrupt_code(async__L)) == 0 &&          \
             (async__r = async_timeout_begin((to), (ticks))) == 0) {       \
             ASYNC__AWAIT_RC(async__r, (op), #op);                         \
-            (void)async_timeout_end(to);                                  \
+            (void)async__timeout_end(async__L, async__co, async__co->scopes); \
         }                                                                 \
         (var) = async__r;                                                 \
     } while (0)
@@ -801,7 +801,7 @@ int async_run_ready(async_loop *L);
 /* True when a task is ready, a timer is due or a post is queued: the
  * loop must not sleep.  Safe to call from the port's idle() with
  * interrupts masked.                                                    */
-bool async_loop_pending(const async_loop *L);
+bool async_loop_has_work(const async_loop *L);
 /* The next moment the wheel needs attention (a deadline, or a point where
  * it refiles far timers); false if no timer is armed.                   */
 bool async_loop_next_deadline(const async_loop *L, async_tick *deadline);
@@ -809,7 +809,7 @@ bool async_loop_next_deadline(const async_loop *L, async_tick *deadline);
 static inline async_tick async_now(const async_loop *L);
 static inline async_tick async_loop_update_now(async_loop *L);
 /* Spawned tasks that have not finished.                                 */
-static inline unsigned async_loop_tasks(const async_loop *L);
+static inline unsigned async_loop_task_count(const async_loop *L);
 /* The task being stepped, or NULL outside a step.                       */
 static inline async_task *async_current(const async_loop *L);
 
@@ -834,8 +834,8 @@ int async_join(async_loop *L, async_task *t);
 int async_sleep(async_loop *L, async_tick ticks);
 int async_sleep_until(async_loop *L, async_tick deadline);
 static inline enum async_task_state async_task_state(const async_task *t);
-static inline bool async_task_done(const async_task *t);
-static inline bool async_task_cancelled(const async_task *t);
+static inline bool async_task_is_done(const async_task *t);
+static inline bool async_task_is_cancelled(const async_task *t);
 /* The result of a finished task; ASYNC_EAGAIN if it has not finished.   */
 static inline int async_task_result(const async_task *t);
 /* Optional name shown by debug output (kept only with ASYNC_CONF_DEBUG). */
@@ -880,7 +880,7 @@ int async_group_next(async_loop *L, async_group *g, async_task **done);
 unsigned async_group_cancel(async_loop *L, async_group *g);
 /* Remove every finished member, freeing its slot.  Returns the count.   */
 unsigned async_group_reap(async_group *g);
-static inline unsigned async_group_running(const async_group *g);
+static inline unsigned async_group_running_count(const async_group *g);
 
 /* ---- events ---- */
 void async_event_init(async_event *ev);
@@ -895,7 +895,7 @@ int async_sem_init(async_sem *s, unsigned count, unsigned max);
 int async_sem_acquire(async_loop *L, async_sem *s); /* op */
 int async_sem_try_acquire(async_sem *s);            /* 0 or ASYNC_EAGAIN */
 int async_sem_release(async_loop *L, async_sem *s); /* hands over to the first waiter */
-static inline unsigned async_sem_value(const async_sem *s);
+static inline unsigned async_sem_count(const async_sem *s);
 
 /* ---- locks ---- */
 void async_lock_init(async_lock *m);
@@ -904,7 +904,7 @@ int async_lock_acquire(async_loop *L, async_lock *m);
 int async_lock_try_acquire(async_loop *L, async_lock *m); /* 0, ASYNC_EAGAIN */
 /* ASYNC_EPERM unless the current task owns it; hands over FIFO.         */
 int async_lock_release(async_loop *L, async_lock *m);
-static inline bool async_lock_locked(const async_lock *m);
+static inline bool async_lock_is_locked(const async_lock *m);
 
 /* ---- condition variables ---- */
 int async_cond_init(async_cond *c, async_lock *m);
@@ -923,7 +923,7 @@ void async_future_init(async_future *f);
 int async_future_wait(async_loop *L, async_future *f);
 /* Set the result and wake every waiter.  ASYNC_EALREADY if already set. */
 int async_future_set(async_loop *L, async_future *f, int result);
-static inline bool async_future_done(const async_future *f);
+static inline bool async_future_is_done(const async_future *f);
 /* The result, or ASYNC_EAGAIN if not set yet.                           */
 static inline int async_future_result(const async_future *f);
 
@@ -941,8 +941,8 @@ static inline int async_queue_try_get(async_loop *L, async_queue *q, void *item)
 /* Refuse further puts and wake every waiter: putters get ASYNC_ECLOSED,
  * getters drain what is left then get ASYNC_ECLOSED.  Idempotent.      */
 void async_queue_close(async_loop *L, async_queue *q);
-static inline unsigned async_queue_size(const async_queue *q);
-static inline bool async_queue_closed(const async_queue *q);
+static inline unsigned async_queue_count(const async_queue *q);
+static inline bool async_queue_is_closed(const async_queue *q);
 
 /* ---- interrupts and other threads ---- */
 /* Any context: queue call p for the loop (coalesced if already queued)
@@ -1067,7 +1067,7 @@ static inline async_tick async_loop_update_now(async_loop *L)
     return L->now = L->port->now(L->port);
 }
 
-static inline unsigned async_loop_tasks(const async_loop *L)
+static inline unsigned async_loop_task_count(const async_loop *L)
 {
     return L->ntasks;
 }
@@ -1083,12 +1083,12 @@ static inline enum async_task_state async_task_state(const async_task *t)
                                                                   : (int)t->base.state);
 }
 
-static inline bool async_task_done(const async_task *t)
+static inline bool async_task_is_done(const async_task *t)
 {
     return t->base.state == ASYNC__S_DONE;
 }
 
-static inline bool async_task_cancelled(const async_task *t)
+static inline bool async_task_is_cancelled(const async_task *t)
 {
     return (t->base.flags & ASYNC__F_CANCEL) != 0;
 }
@@ -1118,7 +1118,7 @@ static inline const char *async_task_name(const async_task *t)
 #endif
 }
 
-static inline unsigned async_group_running(const async_group *g)
+static inline unsigned async_group_running_count(const async_group *g)
 {
     return g->running;
 }
@@ -1133,17 +1133,17 @@ static inline bool async_event_is_set(const async_event *ev)
     return ev->set;
 }
 
-static inline unsigned async_sem_value(const async_sem *s)
+static inline unsigned async_sem_count(const async_sem *s)
 {
     return s->count;
 }
 
-static inline bool async_lock_locked(const async_lock *m)
+static inline bool async_lock_is_locked(const async_lock *m)
 {
     return m->owner != NULL;
 }
 
-static inline bool async_future_done(const async_future *f)
+static inline bool async_future_is_done(const async_future *f)
 {
     return f->ev.set;
 }
@@ -1153,12 +1153,12 @@ static inline int async_future_result(const async_future *f)
     return f->ev.set ? f->result : ASYNC_EAGAIN;
 }
 
-static inline unsigned async_queue_size(const async_queue *q)
+static inline unsigned async_queue_count(const async_queue *q)
 {
     return q->count;
 }
 
-static inline bool async_queue_closed(const async_queue *q)
+static inline bool async_queue_is_closed(const async_queue *q)
 {
     return q->closed;
 }
@@ -1196,8 +1196,8 @@ static inline int async_notify_take(async_loop *L, async_notify *n)
 int async__co_end(async_loop *L, async_co *co);
 int async__bad_resume(async_loop *L, async_co *co, const char *file, int line);
 void async__poll(async_loop *L);
-int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick deadline,
-                         async_tick ticks);
+int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick when,
+                         bool relative);
 int async__timeout_end(async_loop *L, async_co *co, async_timeout *to);
 
 #ifdef __cplusplus
@@ -1626,13 +1626,16 @@ static void async__timeout_expire(async_loop *L, async_timeout *to)
     async__interrupt(L, t, ASYNC_ETIMEDOUT);
 }
 
-int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick deadline,
-                         async_tick ticks)
+/* `when` is a delay from now (relative) or a deadline: the macros pass
+ * each argument once, so they evaluate it once.                         */
+int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick when,
+                         bool relative)
 {
     async_task *t = L->current;
+    async_tick deadline = relative ? (async_tick)(L->now + when) : when;
     unsigned depth;
 
-    if (t == NULL || to == NULL || ticks > ASYNC_TICK_MAX_DELAY)
+    if (t == NULL || to == NULL || (relative && when > ASYNC_TICK_MAX_DELAY))
         return ASYNC__MISUSE(L, !t ? ASYNC_EPERM : to ? ASYNC_ERANGE : ASYNC_EINVAL);
     depth = (t->base.scope >> 4) + 1u;
     if (depth > 15u)
@@ -1991,7 +1994,7 @@ int async_run_once(async_loop *L)
     return steps;
 }
 
-bool async_loop_pending(const async_loop *L)
+bool async_loop_has_work(const async_loop *L)
 {
     return !async__list_empty(&L->runq) || !async__list_empty(&L->due) || async__posts_waiting(L);
 }
@@ -2011,7 +2014,7 @@ int async_run_ready(async_loop *L)
     int steps = 0;
     do {
         steps += async_run_once(L);
-    } while (async_loop_pending(L));
+    } while (async_loop_has_work(L));
     return steps;
 }
 
@@ -2030,11 +2033,11 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn)
         bool has_deadline = true;
 
         async_run_once(L);
-        if (main ? async_task_done(main) : L->ntasks == 0)
+        if (main ? async_task_is_done(main) : L->ntasks == 0)
             return main ? main->base.u.result : 0;
         /* Every pass gives the port a turn: a blocking one when nothing is
          * ready, a non-blocking poll otherwise. */
-        if (!async_loop_pending(L))
+        if (!async_loop_has_work(L))
             has_deadline = async_loop_next_deadline(L, &deadline);
         rc = L->port->idle(L->port, L, has_deadline, deadline);
         if (rc < 0)

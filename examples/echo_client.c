@@ -60,7 +60,7 @@ static int ping_pong(async_loop *L, async_task *self)
         messages++;
     }
     async_finally;
-    if (!async_stream_closed(&c->s))
+    if (!async_stream_is_closed(&c->s))
         async_stream_close(L, &c->s);
     async_end;
 }

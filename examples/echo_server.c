@@ -61,7 +61,7 @@ static int wait_signal(async_loop *L, async_task *self)
     async_await(async_signal_init(L, &f->sig, f->signum));
     async_await(async_signal_wait(L, &f->sig));
     async_finally;
-    async_signal_stop(L, &f->sig);
+    async_signal_close(L, &f->sig);
     async_end;
 }
 

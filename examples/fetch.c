@@ -120,7 +120,7 @@ static int fetch_one(async_loop *L, async_task *self)
     }
     async_finally;
     f->took = async_now(L) - f->t0;
-    if (!async_stream_closed(&f->s))
+    if (!async_stream_is_closed(&f->s))
         async_stream_close(L, &f->s);
     async_end;
 }
@@ -193,13 +193,13 @@ int main(int argc, char **argv)
     if (ev == NULL || async_ev_init(&E, ev) < 0)
         return 2;
     loop = async_ev_loop(&E);
-    if ((rc = async_pool_init(&pool, loop, threads, 4)) < 0) {
+    if ((rc = async_pool_init(loop, &pool, threads, 4)) < 0) {
         fprintf(stderr, "fetch: worker threads: %s\n", async_strerror(rc));
         return 2;
     }
     rc = async_ev_run(&E, &m.task, main_task);
-    async_pool_destroy(&pool);
-    async_ev_destroy(&E);
+    async_pool_close(&pool);
+    async_ev_close(&E);
     if (rc < 0)
         fprintf(stderr, "fetch: %s\n", async_strerror(rc));
     return rc != 0;

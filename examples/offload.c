@@ -5,7 +5,7 @@
  * SQLite calls block.  Each query runs on the offload pool's worker
  * threads while a ticker task keeps running on the loop, which shows the
  * loop never stalls.  A query that takes too long is abandoned with a
- * timeout: SQLite's progress handler polls async_offload_cancelled() and
+ * timeout: SQLite's progress handler polls async_offload_is_cancelled() and
  * interrupts it, so the worker comes back promptly.                     */
 #include "src/async_ev.h"
 #include <sqlite3.h>
@@ -32,7 +32,7 @@ static int row_cb(void *arg, int ncols, char **vals, char **names)
 
 static int stop_if_cancelled(void *job)
 {
-    return async_offload_cancelled((async_offload *)job); /* nonzero interrupts */
+    return async_offload_is_cancelled((async_offload *)job); /* nonzero interrupts */
 }
 
 /* Runs on a worker thread: plain blocking code. */
@@ -131,7 +131,7 @@ int main(void)
     ev = ev_default_loop(0);
     if (ev == NULL || async_ev_init(&E, ev) < 0)
         return 1;
-    if ((rc = async_pool_init(&pool, async_ev_loop(&E), threads, 2)) < 0) {
+    if ((rc = async_pool_init(async_ev_loop(&E), &pool, threads, 2)) < 0) {
         fprintf(stderr, "offload: %s\n", async_strerror(rc));
         return 1;
     }
@@ -139,8 +139,8 @@ int main(void)
     if (rc < 0)
         fprintf(stderr, "offload: %s%s%s\n", async_strerror(rc), m.q.error[0] ? ": " : "",
                 m.q.error);
-    async_pool_destroy(&pool);
-    async_ev_destroy(&E);
+    async_pool_close(&pool);
+    async_ev_close(&E);
     sqlite3_close(db);
     return rc < 0;
 }

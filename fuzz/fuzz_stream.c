@@ -350,7 +350,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_stream: the reader ended with %s\n", async_strerror(rc));
         abort();
     }
-    if (!async_task_done(&w.task) || async_task_result(&w.task) < 0) {
+    if (!async_task_is_done(&w.task) || async_task_result(&w.task) < 0) {
         fprintf(stderr, "fuzz_stream: the writer did not finish cleanly\n");
         abort();
     }

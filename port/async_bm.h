@@ -236,7 +236,7 @@ static int async__bm_idle(const async_port *p, async_loop *L, bool has_deadline,
     async_bm *bm = async__bm_of(p);
     async_bm_irqstate s = async_bm_irq_save();
 
-    while (!async_loop_pending(L) &&
+    while (!async_loop_has_work(L) &&
            !(has_deadline && !async_tick_before(async_bm_now(bm), deadline))) {
         if (bm->alarm)
             bm->alarm(bm, has_deadline, deadline);

@@ -44,7 +44,7 @@ static inline int async__vclock_idle(const async_port *p, async_loop *L, bool ha
                                      async_tick deadline)
 {
     async_vclock *vc = (async_vclock *)(void *)(uintptr_t)p; /* the port lives in vc */
-    if (async_loop_pending(L))
+    if (async_loop_has_work(L))
         return 0;
     vc->idles++;
     if (!has_deadline || !vc->autojump)

@@ -70,7 +70,7 @@ typedef struct async_ev {
 int async_ev_init(async_ev *E, struct ev_loop *ev);
 /* Stop the driver's watchers.  Tasks still alive are left as they are
  * (their frames are the caller's); call after they finished.            */
-void async_ev_destroy(async_ev *E);
+void async_ev_close(async_ev *E);
 /* The scheduler, for async_spawn() and every op.                        */
 async_loop *async_ev_loop(async_ev *E);
 /* The driver behind a loop, or NULL if L is not driven by async_ev.     */
@@ -123,11 +123,11 @@ typedef struct async_signal {
  * loop), ASYNC_EBUSY (s is already watching).                          */
 int async_signal_init(async_loop *L, async_signal *s, int signum);
 /* op: take one delivery, waiting for it; returns the signal number.
- * ASYNC_ECLOSED after async_signal_stop.                               */
+ * ASYNC_ECLOSED after async_signal_close.                               */
 int async_signal_wait(async_loop *L, async_signal *s);
 /* Stop watching (the default disposition is restored); a waiter gets
  * ASYNC_ECLOSED.                                                        */
-void async_signal_stop(async_loop *L, async_signal *s);
+void async_signal_close(async_loop *L, async_signal *s);
 
 /* ======================================================================
  * Addresses.  Numeric only; names go through async_resolve().
@@ -202,15 +202,19 @@ int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, s
 /* op: write all len bytes (partial writes continue).  Returns len,
  * ASYNC_EPIPE or ASYNC_ECONNRESET if the peer went away, ASYNC_ECLOSED. */
 int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len);
-/* op: wait until the socket can take more data (asyncio's drain).  Writes
- * are never buffered in user space, so this only paces a writer.        */
+/* asyncio's drain, which here has nothing to wait for: async_stream_write
+ * returns only once every byte is in the kernel's send buffer, and no
+ * byte is ever held in user space.  So it returns at once: 0, or
+ * ASYNC_ECLOSED after close, ASYNC_EINVAL for a stream never opened.
+ * Kept so that code shaped like asyncio's (write, then drain) reads the
+ * same; it is not an op and never suspends.                              */
 int async_stream_drain(async_loop *L, async_stream *s);
 /* Half-close the write side (the peer reads EOF).  0 or an error.       */
 int async_stream_shutdown(async_stream *s);
 /* Close the fd; wakes a blocked reader/writer with ASYNC_ECLOSED.
  * 0, or ASYNC_ECLOSED if already closed.  Loop thread only.             */
 int async_stream_close(async_loop *L, async_stream *s);
-bool async_stream_closed(const async_stream *s);
+bool async_stream_is_closed(const async_stream *s);
 
 /* ======================================================================
  * Servers: listen, and hand each connection to a handler task taken
@@ -272,9 +276,9 @@ int async_server_listen(async_server *srv, const async_addr *a, int backlog);
 int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, void *pool,
                        size_t stride, size_t conn_offset, unsigned count);
 /* Stop accepting and close the listening socket.  Running handlers go
- * on; async_server_active() counts them.                                */
+ * on; async_server_active_count() counts them.                                */
 void async_server_close(async_loop *L, async_server *srv);
-unsigned async_server_active(const async_server *srv);
+unsigned async_server_active_count(const async_server *srv);
 /* op: accept one connection on a listening fd (for servers without the
  * pool).  Returns the new non-blocking fd, and the peer in *peer if not
  * NULL (written only then: a pending accept leaves it untouched).       */
@@ -304,7 +308,7 @@ int async_udp_close(async_loop *L, async_udp *u);
  * is removed from the queue and never runs; if it is running, the
  * thread cannot be interrupted, so the await reports ASYNC_ECANCELED
  * (or ASYNC_ETIMEDOUT) once the function has returned.  The function may
- * poll async_offload_cancelled() to stop early.  This keeps the job and
+ * poll async_offload_is_cancelled() to stop early.  This keeps the job and
  * its arguments (caller memory) valid for as long as a thread uses them.
  * ====================================================================== */
 typedef struct async_pool async_pool;
@@ -337,10 +341,10 @@ struct async_pool {
 /* Start n worker threads (threads: caller array of n).  0, ASYNC_EINVAL,
  * ASYNC_EOS(err) if a thread could not be created.  L: the loop that
  * awaits (loop thread).                                                 */
-int async_pool_init(async_pool *P, async_loop *L, pthread_t *threads, unsigned n);
+int async_pool_init(async_loop *L, async_pool *P, pthread_t *threads, unsigned n);
 /* Stop the workers after their current call and join them.  Calls still
  * queued complete with ASYNC_ECANCELED.  Loop thread.                   */
-void async_pool_destroy(async_pool *P);
+void async_pool_close(async_pool *P);
 /* op: run fn(job, arg) on a worker and return its result (an int; a
  * negative value is treated as an error and propagates).  job must stay
  * valid until the op returns.  ASYNC_ECLOSED after pool destroy,
@@ -348,14 +352,14 @@ void async_pool_destroy(async_pool *P);
 int async_offload_run(async_loop *L, async_pool *P, async_offload *job, async_offload_fn fn,
                       void *arg);
 /* For fn, on the worker: true once the awaiting task gave up.           */
-bool async_offload_cancelled(const async_offload *job);
+bool async_offload_is_cancelled(const async_offload *job);
 
 /* ======================================================================
  * Name resolution that never blocks the loop: numeric addresses are
  * parsed in place; names go through getaddrinfo() on the offload pool.
  * ====================================================================== */
-#ifndef ASYNC_RESOLVE_MAX
-#define ASYNC_RESOLVE_MAX 4
+#ifndef ASYNC_CONF_RESOLVE_MAX
+#define ASYNC_CONF_RESOLVE_MAX 4
 #endif
 typedef struct async_resolve_req {
     async_offload job;
@@ -365,7 +369,7 @@ typedef struct async_resolve_req {
     int gai_error;
     int inflight;
     unsigned count;
-    async_addr addrs[ASYNC_RESOLVE_MAX];
+    async_addr addrs[ASYNC_CONF_RESOLVE_MAX];
 } async_resolve_req;
 
 /* op: resolve host (name or numeric) for TCP on port; fills r->addrs

@@ -20,7 +20,7 @@
 
 #define E_OF_PORT(p) ((async_ev *)(void *)(uintptr_t)(p))
 
-static async_tick ev_port_now(const async_port *p)
+static async_tick drv_port_now(const async_port *p)
 {
     struct timespec ts;
     (void)p;
@@ -30,21 +30,21 @@ static async_tick ev_port_now(const async_port *p)
 }
 
 /* async_ev_of, inlined into the per-message paths of this file. */
-static inline async_ev *ev_of(async_loop *L)
+static inline async_ev *drv_of(async_loop *L)
 {
-    if (L == NULL || L->port == NULL || L->port->now != ev_port_now)
+    if (L == NULL || L->port == NULL || L->port->now != drv_port_now)
         return NULL;
     return E_OF_PORT(L->port);
 }
 
 async_ev *async_ev_of(async_loop *L)
 {
-    return ev_of(L);
+    return drv_of(L);
 }
 
 /* The driver of the loop a parked io waits in: async_io_wait checked it
  * when it parked the task, and the io cannot move while parked.        */
-static async_ev *ev_of_parked(const async_io *io)
+static async_ev *drv_of_parked(const async_io *io)
 {
     return E_OF_PORT(io->L->port);
 }
@@ -69,12 +69,12 @@ async_loop *async_ev_loop(async_ev *E)
 
 /* Decide how the coming poll may block: not at all while tasks are ready,
  * until the next deadline while timers are armed, else indefinitely.   */
-static void ev_arm(async_ev *E)
+static void drv_arm(async_ev *E)
 {
     async_loop *L = &E->loop;
     async_tick deadline;
 
-    if (async_loop_pending(L)) {
+    if (async_loop_has_work(L)) {
         if (!ev_is_active(&E->idle))
             ev_idle_start(E->ev, &E->idle);
         return;
@@ -89,7 +89,7 @@ static void ev_arm(async_ev *E)
                 return;
             ev_timer_stop(E->ev, &E->timer);
         }
-        d = (async_stick)(deadline - ev_port_now(&E->port));
+        d = (async_stick)(deadline - drv_port_now(&E->port));
         E->armed = deadline;
         ev_timer_set(&E->timer, d > 0 ? (double)d / ASYNC_CONF_TICK_HZ : 0., 0.);
         ev_timer_start(E->ev, &E->timer);
@@ -98,50 +98,50 @@ static void ev_arm(async_ev *E)
     }
 }
 
-static void ev_on_prepare(struct ev_loop *ev, ev_prepare *w, int revents)
+static void drv_on_prepare(struct ev_loop *ev, ev_prepare *w, int revents)
 {
     (void)ev;
     (void)revents;
-    ev_arm((async_ev *)w->data);
+    drv_arm((async_ev *)w->data);
 }
 
-static void ev_on_check(struct ev_loop *ev, ev_check *w, int revents)
+static void drv_on_check(struct ev_loop *ev, ev_check *w, int revents)
 {
     async_ev *E = (async_ev *)w->data;
     (void)revents;
     if (E->in_idle)
         return; /* inside the core's async_run(): it runs the pass */
     async_run_once(&E->loop);
-    if (E->running && (E->main ? async_task_done(E->main) : async_loop_tasks(&E->loop) == 0)) {
+    if (E->running && (E->main ? async_task_is_done(E->main) : async_loop_task_count(&E->loop) == 0)) {
         ev_break(ev, EVBREAK_ONE);
         return;
     }
-    ev_arm(E); /* before libev decides whether anything keeps it alive */
+    drv_arm(E); /* before libev decides whether anything keeps it alive */
 }
 
 /* The watchers below only interrupt the poll; the check does the work. */
-static void ev_on_idle(struct ev_loop *ev, ev_idle *w, int revents)
+static void drv_on_idle(struct ev_loop *ev, ev_idle *w, int revents)
 {
     (void)ev;
     (void)w;
     (void)revents;
 }
 
-static void ev_on_timer(struct ev_loop *ev, ev_timer *w, int revents)
+static void drv_on_timer(struct ev_loop *ev, ev_timer *w, int revents)
 {
     (void)ev;
     (void)w;
     (void)revents;
 }
 
-static void ev_on_wakeup(struct ev_loop *ev, ev_async *w, int revents)
+static void drv_on_wakeup(struct ev_loop *ev, ev_async *w, int revents)
 {
     (void)ev;
     (void)w;
     (void)revents;
 }
 
-static void ev_port_wake(const async_port *p)
+static void drv_port_wake(const async_port *p)
 {
     async_ev *E = E_OF_PORT(p);
     ev_async_send(E->ev, &E->wakeup);
@@ -151,13 +151,13 @@ static void ev_port_wake(const async_port *p)
  * iteration.  If no task waits on anything libev could deliver (an fd, a
  * signal, an offloaded call) and no timer is armed, nothing can ever wake
  * the loop: say so instead of spinning. */
-static int ev_port_idle(const async_port *p, async_loop *L, bool has_deadline, async_tick deadline)
+static int drv_port_idle(const async_port *p, async_loop *L, bool has_deadline, async_tick deadline)
 {
     async_ev *E = E_OF_PORT(p);
     (void)deadline;
-    if (!has_deadline && E->waits == 0 && E->refs == 0 && !async_loop_pending(L))
+    if (!has_deadline && E->waits == 0 && E->refs == 0 && !async_loop_has_work(L))
         return ASYNC_EDEADLK;
-    ev_arm(E);
+    drv_arm(E);
     E->in_idle = 1;
     ev_run(E->ev, EVRUN_ONCE);
     E->in_idle = 0;
@@ -169,9 +169,9 @@ int async_ev_init(async_ev *E, struct ev_loop *ev)
     int rc;
     if (E == NULL || ev == NULL)
         return ASYNC_EINVAL;
-    E->port.now = ev_port_now;
-    E->port.idle = ev_port_idle;
-    E->port.wake = ev_port_wake;
+    E->port.now = drv_port_now;
+    E->port.idle = drv_port_idle;
+    E->port.wake = drv_port_wake;
     E->port.lock = NULL;
     E->port.unlock = NULL;
     if ((rc = async_loop_init(&E->loop, &E->port)) < 0)
@@ -183,12 +183,12 @@ int async_ev_init(async_ev *E, struct ev_loop *ev)
     E->in_idle = 0;
     E->running = 0;
 
-    ev_prepare_init(&E->prepare, ev_on_prepare);
-    ev_check_init(&E->check, ev_on_check);
+    ev_prepare_init(&E->prepare, drv_on_prepare);
+    ev_check_init(&E->check, drv_on_check);
     ev_set_priority(&E->check, EV_MINPRI);
-    ev_idle_init(&E->idle, ev_on_idle);
-    ev_init(&E->timer, ev_on_timer);
-    ev_async_init(&E->wakeup, ev_on_wakeup);
+    ev_idle_init(&E->idle, drv_on_idle);
+    ev_init(&E->timer, drv_on_timer);
+    ev_async_init(&E->wakeup, drv_on_wakeup);
     E->prepare.data = E->check.data = E;
     START_UNREF(ev_prepare_start, ev, &E->prepare);
     START_UNREF(ev_check_start, ev, &E->check);
@@ -197,7 +197,7 @@ int async_ev_init(async_ev *E, struct ev_loop *ev)
     return 0;
 }
 
-void async_ev_destroy(async_ev *E)
+void async_ev_close(async_ev *E)
 {
     if (E == NULL || !E->attached)
         return;
@@ -226,15 +226,15 @@ int async_ev_run(async_ev *E, async_task *main, async_task_fn fn)
     E->main = main;
     E->running = 1;
     for (;;) {
-        if (main ? async_task_done(main) : async_loop_tasks(L) == 0)
+        if (main ? async_task_is_done(main) : async_loop_task_count(L) == 0)
             break;
-        ev_arm(E);
+        drv_arm(E);
         ev_run(E->ev, 0);
         /* ev_run returned without main finishing: either the main task
          * finished (break), or nothing is left that could wake a task. */
-        if (main ? async_task_done(main) : async_loop_tasks(L) == 0)
+        if (main ? async_task_is_done(main) : async_loop_task_count(L) == 0)
             break;
-        if (!async_loop_pending(L)) {
+        if (!async_loop_has_work(L)) {
             E->running = 0;
             E->main = NULL;
             return ASYNC_EDEADLK;
@@ -256,7 +256,7 @@ int async_ev_main(async_task *main, async_task_fn fn)
     if ((rc = async_ev_init(&E, ev)) < 0)
         return rc;
     rc = async_ev_run(&E, main, fn);
-    async_ev_destroy(&E);
+    async_ev_close(&E);
     return rc;
 }
 
@@ -320,7 +320,7 @@ static void io_on_ready(struct ev_loop *ev, ev_io *w, int revents)
         ev_io_stop(ev, w);
     io->task = NULL; /* tells io_detach this is our own wake-up */
     if (t) {
-        ev_of_parked(io)->waits--;
+        drv_of_parked(io)->waits--;
         async_wake(io->L, t, revents & (EV_READ | EV_WRITE));
     }
 }
@@ -334,8 +334,8 @@ static void io_detach(async_loop *L, async_waiter *self, async_task *t)
     (void)t;
     if (io->task == NULL)
         return;
-    ev_io_stop(ev_of_parked(io)->ev, &io->w);
-    ev_of_parked(io)->waits--;
+    ev_io_stop(drv_of_parked(io)->ev, &io->w);
+    drv_of_parked(io)->waits--;
     io->task = NULL;
 }
 
@@ -357,7 +357,7 @@ int async_io_wait(async_loop *L, async_io *io, int fd, int events)
 
     if (async_woken(L, &rc))
         return rc;
-    E = ev_of(L);
+    E = drv_of(L);
     self = async_current(L);
     if (E == NULL || io == NULL || fd < 0 || (events & ~(EV_READ | EV_WRITE)) || !events)
         return ASYNC_EINVAL;
@@ -457,7 +457,7 @@ int async_signal_wait(async_loop *L, async_signal *s)
     return async_park(L, &s->waiter);
 }
 
-void async_signal_stop(async_loop *L, async_signal *s)
+void async_signal_close(async_loop *L, async_signal *s)
 {
     async_ev *E = async_ev_of(L);
     async_task *t;

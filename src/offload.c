@@ -31,7 +31,7 @@ static void job_set_state(async_offload *j, int st)
     __atomic_store_n(&j->state, st, __ATOMIC_RELEASE);
 }
 
-bool async_offload_cancelled(const async_offload *job)
+bool async_offload_is_cancelled(const async_offload *job)
 {
     return __atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE) != 0;
 }
@@ -124,7 +124,7 @@ static void job_detach(async_loop *L, async_waiter *self, async_task *t)
     /* else running: j->task stays, so job_done wakes us when fn returns */
 }
 
-int async_pool_init(async_pool *P, async_loop *L, pthread_t *threads, unsigned n)
+int async_pool_init(async_loop *L, async_pool *P, pthread_t *threads, unsigned n)
 {
     async_ev *E = async_ev_of(L);
     unsigned i;
@@ -145,7 +145,7 @@ int async_pool_init(async_pool *P, async_loop *L, pthread_t *threads, unsigned n
     for (i = 0; i < n; i++) {
         if ((err = pthread_create(&threads[i], NULL, worker, P)) != 0) {
             P->started = i;
-            async_pool_destroy(P);
+            async_pool_close(P);
             return ASYNC_EOS(err);
         }
     }
@@ -153,7 +153,7 @@ int async_pool_init(async_pool *P, async_loop *L, pthread_t *threads, unsigned n
     return 0;
 }
 
-void async_pool_destroy(async_pool *P)
+void async_pool_close(async_pool *P)
 {
     unsigned i;
     if (P == NULL || P->E == NULL)
@@ -259,7 +259,7 @@ static int resolve_fn(async_offload *job, void *arg)
     r->count = 0;
     if (err != 0)
         return ASYNC_ENAME;
-    for (ai = res; ai && r->count < ASYNC_RESOLVE_MAX; ai = ai->ai_next) {
+    for (ai = res; ai && r->count < ASYNC_CONF_RESOLVE_MAX; ai = ai->ai_next) {
         if (ai->ai_addrlen > sizeof r->addrs[0].sa)
             continue;
         memcpy(&r->addrs[r->count].sa, ai->ai_addr, ai->ai_addrlen);

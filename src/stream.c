@@ -156,7 +156,7 @@ int async_stream_set_rbuf(async_stream *s, void *rbuf, size_t rcap)
     return 0;
 }
 
-bool async_stream_closed(const async_stream *s)
+bool async_stream_is_closed(const async_stream *s)
 {
     return s == NULL || !(s->flags & S_OPEN) || (s->flags & S_CLOSED);
 }
@@ -588,7 +588,7 @@ static int conn_main(async_loop *L, async_task *self)
 
     if (rc == ASYNC_PENDING)
         return rc;
-    if (!async_stream_closed(&c->stream))
+    if (!async_stream_is_closed(&c->stream))
         async_stream_close(L, &c->stream);
     c->next_free = srv->free;
     srv->free = c;
@@ -712,7 +712,7 @@ void async_server_close(async_loop *L, async_server *srv)
         unlink(((struct sockaddr_un *)(void *)&srv->addr.sa)->sun_path);
 }
 
-unsigned async_server_active(const async_server *srv)
+unsigned async_server_active_count(const async_server *srv)
 {
     return srv->active;
 }

@@ -43,7 +43,7 @@ static void cancel_wakes_a_waiting_task_into_cleanup(void **state)
     t_settle();
     assert_log("start cleanup-1");
     assert_int_equal(async_task_result(&v.task), ASYNC_ECANCELED);
-    assert_true(async_task_cancelled(&v.task));
+    assert_true(async_task_is_cancelled(&v.task));
     assert_true(t_list_empty(&v.ev.waiters));
 }
 
@@ -56,9 +56,9 @@ static void cancel_before_start_never_runs(void **state)
     assert_int_equal(async_cancel(&TL, &v.task), 0);
     t_settle();
     assert_log("");
-    assert_true(async_task_done(&v.task));
+    assert_true(async_task_is_done(&v.task));
     assert_int_equal(async_task_result(&v.task), ASYNC_ECANCELED);
-    assert_int_equal(async_loop_tasks(&TL), 0);
+    assert_int_equal(async_loop_task_count(&TL), 0);
 }
 
 static void cancel_return_codes(void **state)
@@ -109,10 +109,10 @@ static void cancellation_is_sticky(void **state)
     async_cancel(&TL, &v.task);
     t_settle();
     assert_log("first-1 get-1 sleep-1 yield-1");
-    assert_int_equal(async_queue_size(&v.q), 1); /* the item is still there */
-    assert_true(async_task_done(&v.task));
+    assert_int_equal(async_queue_count(&v.q), 1); /* the item is still there */
+    assert_true(async_task_is_done(&v.task));
     assert_int_equal(async_task_result(&v.task), 0);
-    assert_true(async_task_cancelled(&v.task));
+    assert_true(async_task_is_cancelled(&v.task));
 }
 
 /* Cancel reaches a child awaited inline: its cleanup runs, then the
@@ -196,11 +196,11 @@ static void handed_over_permit_survives_cancel(void **state)
     async_spawn(&TL, &p.task, permit_fn);
     t_settle();
     async_sem_release(&TL, &sem); /* hands the permit to p */
-    assert_int_equal(async_sem_value(&sem), 0);
+    assert_int_equal(async_sem_count(&sem), 0);
     async_cancel(&TL, &p.task);
     t_settle();
     assert_log("acquired0 next-1");
-    assert_int_equal(async_sem_value(&sem), 1); /* released back, none lost */
+    assert_int_equal(async_sem_count(&sem), 1); /* released back, none lost */
 }
 
 /* A cancelled putter does not insert its item. */
@@ -227,7 +227,7 @@ static void cancelled_putter_inserts_nothing(void **state)
     async_cancel(&TL, &v.task);
     t_settle();
     assert_log("put-1");
-    assert_int_equal(async_queue_size(&v.q), 2);
+    assert_int_equal(async_queue_count(&v.q), 2);
     assert_int_equal(async_queue_try_get(&TL, &v.q, &out), 0);
     assert_int_equal(async_queue_try_get(&TL, &v.q, &out), 0);
     assert_int_equal(out, 2);

@@ -104,7 +104,7 @@ static void notify_wakes_waiters_in_order(void **state)
     shared_init(&s);
     spawn_consumers(&s, 3);
     t_settle();
-    assert_false(async_lock_locked(&s.lock)); /* all released it while waiting */
+    assert_false(async_lock_is_locked(&s.lock)); /* all released it while waiting */
     spawn_producer(&p, &s, 2, false, 0);
     t_settle();
     assert_log("produced took0 took1");
@@ -112,7 +112,7 @@ static void notify_wakes_waiters_in_order(void **state)
     spawn_producer(&p, &s, 1, true, 0);
     t_settle();
     assert_log("produced took0 took1 produced took2");
-    assert_false(async_lock_locked(&s.lock));
+    assert_false(async_lock_is_locked(&s.lock));
 }
 
 static void notify_all_lets_each_recheck(void **state)
@@ -160,7 +160,7 @@ static void cancelled_notified_waiter_passes_it_on(void **state)
     t_advance(5);
     assert_log("produced gave-up0 took1");
     assert_int_equal(s.items, 0);
-    assert_false(async_lock_locked(&s.lock));
+    assert_false(async_lock_is_locked(&s.lock));
 }
 
 int main(void)

@@ -44,9 +44,9 @@ static void child_value_comes_back(void **state)
     p = (struct parent){0};
     assert_int_equal(async_spawn(&TL, &p.task, parent_val), 0);
     t_settle();
-    assert_false(async_task_done(&p.task));
+    assert_false(async_task_is_done(&p.task));
     t_advance(10);
-    assert_true(async_task_done(&p.task));
+    assert_true(async_task_is_done(&p.task));
     assert_int_equal(async_task_result(&p.task), 14);
     assert_log("child7 got7");
 }
@@ -243,7 +243,7 @@ static void yield_alternates_ready_tasks(void **state)
     assert_log("a b");
     t_settle();
     assert_log("a b a b a b");
-    assert_true(async_task_done(&a.task) && async_task_done(&b.task));
+    assert_true(async_task_is_done(&a.task) && async_task_is_done(&b.task));
 }
 
 /* ---- condition awaits ---- */
@@ -298,12 +298,12 @@ static void await_until_rechecks_after_others_run(void **state)
      * nothing else changes, so no spinning while time passes. */
     assert_int_equal(w.checks, 2);
     assert_int_equal(async_task_state(&w.task), ASYNC_TASK_WAITING);
-    assert_false(async_loop_pending(&TL));
+    assert_false(async_loop_has_work(&TL));
     t_advance(499);
     assert_int_equal(w.checks, 2);
     t_advance(1);
     assert_log("set woke");
-    assert_true(async_task_done(&w.task));
+    assert_true(async_task_is_done(&w.task));
     assert_int_equal(w.checks, 3);
 }
 
@@ -317,7 +317,7 @@ static void await_until_true_at_once_does_not_suspend(void **state)
     w.flag = &flag;
     async_spawn(&TL, &w.task, waiter_fn);
     assert_int_equal(async_run_once(&TL), 1);
-    assert_true(async_task_done(&w.task));
+    assert_true(async_task_is_done(&w.task));
     assert_int_equal(w.checks, 1);
 }
 
@@ -403,7 +403,7 @@ static void unknown_resume_point_traps(void **state)
     assert_log("a");
     t.co.lc = 9999; /* garbage */
     t_advance(1);
-    assert_true(async_task_done(&t.task));
+    assert_true(async_task_is_done(&t.task));
     assert_int_equal(async_task_result(&t.task), ASYNC_EBADRESUME);
     assert_int_equal(t_misuse_last, ASYNC_EBADRESUME);
     assert_log("a"); /* did not restart */

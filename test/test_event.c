@@ -77,7 +77,7 @@ static void clear_makes_waiters_wait_again(void **state)
     async_event_set(&TL, &ev);
     t_settle();
     assert_log("w0 w1 w0 w1");
-    assert_true(async_task_done(&W[1].task));
+    assert_true(async_task_is_done(&W[1].task));
 }
 
 /* Setting twice wakes once; a zeroed event works without init. */
@@ -92,7 +92,7 @@ static void zeroed_event_and_repeated_set(void **state)
     async_event_set(&TL, &ev);
     t_settle();
     assert_log("w0");
-    assert_true(async_task_done(&W[0].task));
+    assert_true(async_task_is_done(&W[0].task));
 }
 
 /* Setting from a task wakes waiters that run after it, in the next pass. */

@@ -36,12 +36,12 @@ static void result_reaches_every_waiter(void **state)
     for (i = 0; i < 3; i++)
         spawn_waiter(&w[i], &fut);
     t_settle();
-    assert_false(async_future_done(&fut));
+    assert_false(async_future_is_done(&fut));
     assert_int_equal(async_future_result(&fut), ASYNC_EAGAIN);
     assert_int_equal(async_future_set(&TL, &fut, 1234), 0);
     t_settle();
     assert_log("got1234 got1234 got1234");
-    assert_true(async_future_done(&fut));
+    assert_true(async_future_is_done(&fut));
     assert_int_equal(async_future_result(&fut), 1234);
 }
 
@@ -63,7 +63,7 @@ static void set_twice_and_bad_values_are_refused(void **state)
     (void)state;
     async_future_init(&fut);
     assert_int_equal(async_future_set(&TL, &fut, ASYNC_PENDING), ASYNC_EINVAL);
-    assert_false(async_future_done(&fut));
+    assert_false(async_future_is_done(&fut));
     assert_int_equal(async_future_set(&TL, &fut, 1), 0);
     assert_int_equal(async_future_set(&TL, &fut, 2), ASYNC_EALREADY);
     assert_int_equal(async_future_result(&fut), 1);

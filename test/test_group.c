@@ -70,7 +70,7 @@ static void gather_runs_concurrently(void **state)
     assert_log("t1 t2 all0 at3000");
     assert_int_equal(async_task_result(&M[0].task), 1);
     assert_int_equal(async_task_result(&M[1].task), 2);
-    assert_int_equal(async_group_running(&G), 0);
+    assert_int_equal(async_group_running_count(&G), 0);
 }
 
 /* gather waits for everyone even when some fail; it reports the first
@@ -127,7 +127,7 @@ static void cancelling_the_waiter_cancels_members(void **state)
     async_cancel(&TL, &b.task);
     t_settle();
     assert_log("x y cancelled-at1010 cancelled-at1010 all-1 at1010");
-    assert_int_equal(async_group_running(&G), 0);
+    assert_int_equal(async_group_running_count(&G), 0);
 }
 
 /* Waiting for the next member: members come back in completion order and
@@ -175,9 +175,9 @@ static void interrupting_next_cancels_nobody(void **state)
     async_cancel(&TL, &b.task);
     t_settle();
     assert_log("m end-1");
-    assert_false(async_task_done(&M[0].task));
+    assert_false(async_task_is_done(&M[0].task));
     t_advance(100);
-    assert_true(async_task_done(&M[0].task));
+    assert_true(async_task_is_done(&M[0].task));
     assert_int_equal(async_task_result(&M[0].task), 0);
 }
 
@@ -200,8 +200,8 @@ static void next_reparking_sees_a_pending_cancel(void **state)
     async_cancel(&TL, &b.task);
     t_settle();
     assert_log("quick long end-1");
-    assert_true(async_task_done(&b.task));
-    assert_false(async_task_done(&M[1].task)); /* asyncio.wait: not cancelled */
+    assert_true(async_task_is_done(&b.task));
+    assert_false(async_task_is_done(&M[1].task)); /* asyncio.wait: not cancelled */
 }
 
 /* Regression (model test, waiter_slot): a waiter interrupted by a
@@ -249,8 +249,8 @@ static void draining_waiter_keeps_the_group(void **state)
     t_settle();
     t_advance(5);
     assert_log("m late-4 cancelled-at1005 timed-2");
-    assert_true(async_task_done(&w1.task));
-    assert_int_equal(async_group_running(&G), 0);
+    assert_true(async_task_is_done(&w1.task));
+    assert_int_equal(async_group_running_count(&G), 0);
 }
 
 /* Regression (model test, group_next_steal): the waiter woken for a
@@ -311,7 +311,7 @@ static void member_waiting_on_its_own_group_is_refused(void **state)
     assert_int_equal(async_group_spawn(&TL, &G, &m.task, member_waiter_fn), 0);
     t_settle();
     assert_log("own-wait-10 own-next-10");
-    assert_true(async_task_done(&m.task));
+    assert_true(async_task_is_done(&m.task));
 }
 
 static void capacity_reuse_and_misuse(void **state)
@@ -331,7 +331,7 @@ static void capacity_reuse_and_misuse(void **state)
     assert_int_equal(async_spawn(&TL, &M[0].task, member_fn), ASYNC_EBUSY);
     t_settle();
     t_advance(5);
-    assert_int_equal(async_group_running(&G), 0);
+    assert_int_equal(async_group_running_count(&G), 0);
     assert_int_equal(async_spawn(&TL, &M[0].task, member_fn), ASYNC_EBUSY); /* still held */
     assert_int_equal(async_group_reap(&G), 2);
     assert_int_equal(G.count, 0);

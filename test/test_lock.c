@@ -46,7 +46,7 @@ static void one_holder_at_a_time_in_fifo_order(void **state)
     assert_int_equal(async_run(&TL, NULL, NULL), 0);
     assert_log("in0 in1 in2 in3");
     assert_int_equal(max_inside, 1);
-    assert_false(async_lock_locked(&m));
+    assert_false(async_lock_is_locked(&m));
     assert_int_equal(async_now(&TL), 1008);
 }
 
@@ -81,7 +81,7 @@ static void lock_misuse_is_refused(void **state)
     async_spawn(&TL, &u.task, misuser_fn);
     t_settle();
     assert_log("release-unowned-9 again-10 reacquire-10");
-    assert_false(async_lock_locked(&m));
+    assert_false(async_lock_is_locked(&m));
     /* Outside any task: no owner to give it to. */
     assert_int_equal(async_lock_try_acquire(&TL, &m), ASYNC_EPERM);
     assert_int_equal(async_lock_release(&TL, &m), ASYNC_EPERM);

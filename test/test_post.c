@@ -36,7 +36,7 @@ static int tport_idle(const async_port *p, async_loop *L, bool has_deadline, asy
     struct tport *tp = (struct tport *)(void *)(uintptr_t)p;
     pthread_mutex_lock(&tp->mu);
     tp->idles++;
-    while (tp->wakes == 0 && !async_loop_pending(L)) {
+    while (tp->wakes == 0 && !async_loop_has_work(L)) {
         if (has_deadline) {
             async_tick now = tport_now(p);
             struct timespec ts;
@@ -156,7 +156,7 @@ static void permits_from_threads_are_never_lost(void **state)
         pthread_join(th[i], NULL);
     assert_int_equal(t.taken, (long)GIVERS * GIVES);
     async_run_ready(&PL);
-    assert_int_equal(async_sem_value(&N.sem), 0);
+    assert_int_equal(async_sem_count(&N.sem), 0);
     assert_true(TP.sleeps > 0); /* the loop really slept in between */
 }
 
@@ -179,10 +179,10 @@ static void posting_a_queued_call_coalesces(void **state)
     c = (async_call){NULL, count_call, 0};
     assert_int_equal(async_post(&PL, &c), 0);
     assert_int_equal(async_post(&PL, &c), ASYNC_EALREADY);
-    assert_true(async_loop_pending(&PL));
+    assert_true(async_loop_has_work(&PL));
     async_run_once(&PL);
     assert_int_equal(calls, 1);
-    assert_false(async_loop_pending(&PL));
+    assert_false(async_loop_has_work(&PL));
     assert_int_equal(async_post(&PL, &c), 0); /* can be posted again */
     async_run_once(&PL);
     assert_int_equal(calls, 2);

@@ -81,12 +81,12 @@ static void full_queue_blocks_the_producer(void **state)
     start(&P[0], &q, 1, 5, producer_fn);
     t_settle();
     assert_log("put100 put101");
-    assert_int_equal(async_queue_size(&q), 2);
+    assert_int_equal(async_queue_count(&q), 2);
     assert_int_equal(async_task_state(&P[0].task), ASYNC_TASK_WAITING);
     start(&C[0], &q, 0, 5, consumer_fn);
     t_settle();
     assert_log("put100 put101 got100 got101 put102 put103 got102 got103 put104 pdone0 got104 cdone0");
-    assert_int_equal(async_queue_size(&q), 0);
+    assert_int_equal(async_queue_count(&q), 0);
 }
 
 static void empty_queue_blocks_the_consumer(void **state)
@@ -122,7 +122,7 @@ static void promised_item_cannot_be_stolen(void **state)
     assert_int_equal(y.id, 7);
     t_settle();
     assert_log("got8 cdone0");
-    assert_int_equal(async_queue_size(&q), 0);
+    assert_int_equal(async_queue_count(&q), 0);
 }
 
 /* Likewise a slot freed for a waiting putter is promised to it. */
@@ -139,7 +139,7 @@ static void promised_slot_cannot_be_stolen(void **state)
     assert_int_equal(async_queue_try_put(&TL, &q, &x), ASYNC_EAGAIN);
     t_settle();
     assert_log("put500 pdone0");
-    assert_int_equal(async_queue_size(&q), 1);
+    assert_int_equal(async_queue_count(&q), 1);
 }
 
 static void try_variants_never_wait(void **state)
@@ -153,7 +153,7 @@ static void try_variants_never_wait(void **state)
     x.id = 2;
     assert_int_equal(async_queue_try_put(&TL, &q, &x), 0);
     assert_int_equal(async_queue_try_put(&TL, &q, &x), ASYNC_EAGAIN);
-    assert_int_equal(async_queue_size(&q), 2);
+    assert_int_equal(async_queue_count(&q), 2);
     assert_int_equal(async_queue_try_get(&TL, &q, &y), 0);
     assert_int_equal(y.id, 1);
     assert_int_equal(y.tag[2], 'c');
@@ -174,7 +174,7 @@ static void close_wakes_everyone_and_drains(void **state)
     t_settle();
     async_queue_close(&TL, &q);
     async_queue_close(&TL, &q); /* idempotent */
-    assert_true(async_queue_closed(&q));
+    assert_true(async_queue_is_closed(&q));
     t_settle();
     assert_log("put100 put101 pdone-3");
     assert_int_equal(async_queue_try_put(&TL, &q, &x), ASYNC_ECLOSED);

@@ -45,10 +45,10 @@ static void spawned_tasks_run_in_fifo_order(void **state)
         assert_int_equal(async_spawn(&TL, &t[i].task, logger_fn), 0);
         assert_int_equal(async_task_state(&t[i].task), ASYNC_TASK_READY);
     }
-    assert_int_equal(async_loop_tasks(&TL), 4);
+    assert_int_equal(async_loop_task_count(&TL), 4);
     assert_int_equal(async_run_once(&TL), 4);
     assert_log("a b c d");
-    assert_int_equal(async_loop_tasks(&TL), 0);
+    assert_int_equal(async_loop_task_count(&TL), 0);
 }
 
 /* A task spawned during a pass runs in the next pass, after the tasks
@@ -133,13 +133,13 @@ static void yielding_task_does_not_starve_timers(void **state)
     sp.stop = st.stop = &stop;
     async_spawn(&TL, &sp.task, spinner_fn);
     async_spawn(&TL, &st.task, stopper_fn);
-    while (!async_task_done(&sp.task) && passes < 100) {
+    while (!async_task_is_done(&sp.task) && passes < 100) {
         async_run_once(&TL);
         async_vclock_advance(&TVC, 1);
         passes++;
     }
-    assert_true(async_task_done(&sp.task));
-    assert_true(async_task_done(&st.task));
+    assert_true(async_task_is_done(&sp.task));
+    assert_true(async_task_is_done(&st.task));
     assert_true(sp.spins >= 3 && sp.spins <= 6);
 }
 
@@ -158,11 +158,11 @@ static void run_returns_main_result_while_others_sleep(void **state)
     async_spawn(&TL, &sleeper.task, logger_fn);
     assert_int_equal(async_run(&TL, &main_t.task, logger_fn), 77);
     assert_int_equal(async_now(&TL), 1010);
-    assert_false(async_task_done(&sleeper.task));
-    assert_int_equal(async_loop_tasks(&TL), 1);
+    assert_false(async_task_is_done(&sleeper.task));
+    assert_int_equal(async_loop_task_count(&TL), 1);
     /* Running until all tasks finish drains the rest. */
     assert_int_equal(async_run(&TL, NULL, NULL), 0);
-    assert_true(async_task_done(&sleeper.task));
+    assert_true(async_task_is_done(&sleeper.task));
     assert_int_equal(async_now(&TL), 2000);
 }
 
@@ -210,14 +210,14 @@ static void spawn_misuse_is_refused(void **state)
     assert_int_equal(t_misuse_count, 4);
     assert_int_equal(t_misuse_last, ASYNC_EBUSY);
     t_advance(5);
-    assert_true(async_task_done(&t.task));
+    assert_true(async_task_is_done(&t.task));
     /* A finished task may be spawned again: its frame restarts. */
     assert_int_equal(async_spawn(&TL, &t.task, logger_fn), 0);
     t_settle();
     t_advance(5);
     assert_log("t t");
-    assert_true(async_task_done(&t.task));
-    assert_int_equal(async_loop_tasks(&TL), 0);
+    assert_true(async_task_is_done(&t.task));
+    assert_int_equal(async_loop_task_count(&TL), 0);
 }
 
 /* States through a task's life, observed from inside and outside. */
@@ -273,7 +273,7 @@ static void suspension_without_waker_is_an_error(void **state)
     t = (async_task){0};
     async_spawn(&TL, &t, liar_fn);
     t_settle();
-    assert_true(async_task_done(&t));
+    assert_true(async_task_is_done(&t));
     assert_int_equal(async_task_result(&t), ASYNC_ESTATE);
     assert_int_equal(t_misuse_last, ASYNC_ESTATE);
 }
@@ -301,13 +301,13 @@ static void loops_are_independent(void **state)
     assert_log("one two");
     async_vclock_advance(&vc2, 10);
     async_run_ready(&TL);
-    assert_false(async_task_done(&a.task));
+    assert_false(async_task_is_done(&a.task));
     async_run_ready(&L2);
-    assert_true(async_task_done(&b.task));
+    assert_true(async_task_is_done(&b.task));
     t_advance(10);
-    assert_true(async_task_done(&a.task));
-    assert_int_equal(async_loop_tasks(&TL), 0);
-    assert_int_equal(async_loop_tasks(&L2), 0);
+    assert_true(async_task_is_done(&a.task));
+    assert_int_equal(async_loop_task_count(&TL), 0);
+    assert_int_equal(async_loop_task_count(&L2), 0);
 }
 
 /* ---- join (struct t_joiner: testlib) ---- */
@@ -409,7 +409,7 @@ static void join_survives_a_respawn_of_its_target(void **state)
         t_settle();
         t_advance(10); /* target ends, r re-spawns it, then j runs */
         assert_log("life joined5 life");
-        assert_false(async_task_cancelled(&target.task));
+        assert_false(async_task_is_cancelled(&target.task));
         assert_int_equal(async_task_state(&target.task), ASYNC_TASK_WAITING);
         t_advance(10);
         assert_int_equal(async_task_result(&target.task), 5);

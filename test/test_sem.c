@@ -45,13 +45,13 @@ static void limits_concurrency_fifo(void **state)
     spawn_users(&sem, 5, 10);
     t_settle();
     assert_log("in0 in1");
-    assert_int_equal(async_sem_value(&sem), 0);
+    assert_int_equal(async_sem_count(&sem), 0);
     t_advance(10);
     assert_log("in0 in1 out0 out1 in2 in3");
     t_advance(10);
     t_advance(10);
     assert_log("in0 in1 out0 out1 in2 in3 out2 out3 in4 out4");
-    assert_int_equal(async_sem_value(&sem), 2);
+    assert_int_equal(async_sem_count(&sem), 2);
 }
 
 /* A released permit goes to the first waiter, not to a task that comes
@@ -94,9 +94,9 @@ static void bounded_semaphore_refuses_extra_release(void **state)
     assert_int_equal(async_sem_init(&sem, 3, 2), ASYNC_EINVAL);
     assert_int_equal(async_sem_init(&sem, 1, 2), 0);
     assert_int_equal(async_sem_release(&TL, &sem), 0);
-    assert_int_equal(async_sem_value(&sem), 2);
+    assert_int_equal(async_sem_count(&sem), 2);
     assert_int_equal(async_sem_release(&TL, &sem), ASYNC_EOVERFLOW);
-    assert_int_equal(async_sem_value(&sem), 2);
+    assert_int_equal(async_sem_count(&sem), 2);
     assert_int_equal(async_sem_try_acquire(&sem), 0);
     assert_int_equal(async_sem_try_acquire(&sem), 0);
     assert_int_equal(async_sem_try_acquire(&sem), ASYNC_EAGAIN);
@@ -130,7 +130,7 @@ static void cancelled_waiter_gives_way(void **state)
     t_advance(4);
     assert_log("in0 out0 in2 out2");
     assert_int_equal(async_task_result(&U[1].task), ASYNC_ECANCELED);
-    assert_int_equal(async_sem_value(&sem), 1);
+    assert_int_equal(async_sem_count(&sem), 1);
 }
 
 int main(void)

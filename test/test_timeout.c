@@ -74,7 +74,7 @@ static int wait_for_fn(async_loop *L, async_task *self)
     t_logi("rc", f->rc);
     t_logi("at", (long)async_now(L));
     if (f->kind == K_COND) {
-        f->flag = async_lock_locked(&f->lock) && f->lock.owner == self;
+        f->flag = async_lock_is_locked(&f->lock) && f->lock.owner == self;
         async_lock_release(L, &f->lock);
     }
     async_end;
@@ -115,9 +115,9 @@ static void each_kind_of_await_times_out(void **state)
         async_spawn(&TL, &f.task, wait_for_fn);
         t_settle();
         t_advance(49);
-        assert_false(async_task_done(&f.task));
+        assert_false(async_task_is_done(&f.task));
         t_advance(1);
-        assert_true(async_task_done(&f.task));
+        assert_true(async_task_is_done(&f.task));
         assert_log("rc-2 at1050");
         /* Nothing left behind. */
         assert_true(t_list_empty(&f.ev.waiters));
@@ -127,7 +127,7 @@ static void each_kind_of_await_times_out(void **state)
         assert_true(t_list_empty(&f.fut.ev.waiters));
         assert_false(async_loop_next_deadline(&TL, &dl));
         async_sem_release(&TL, &f.sem);
-        assert_int_equal(async_sem_value(&f.sem), 1); /* no hidden waiter took it */
+        assert_int_equal(async_sem_count(&f.sem), 1); /* no hidden waiter took it */
     }
 }
 
@@ -155,11 +155,11 @@ static void lock_and_cond_waits_time_out_holding_right_state(void **state)
     f.ticks = 20;
     async_spawn(&TL, &f.task, wait_for_fn);
     t_settle();
-    assert_false(async_lock_locked(&f.lock)); /* released while waiting */
+    assert_false(async_lock_is_locked(&f.lock)); /* released while waiting */
     t_advance(20);
     assert_log("rc-2 at1020");
     assert_true(f.flag); /* the lock was ours again when the wait returned */
-    assert_false(async_lock_locked(&f.lock));
+    assert_false(async_lock_is_locked(&f.lock));
 }
 
 static void condition_await_times_out(void **state)
@@ -239,7 +239,7 @@ static void item_handed_over_before_deadline_is_kept(void **state)
     t_settle(); /* deadline fires before the waiter runs */
     assert_int_equal(f.rc, 0);
     assert_int_equal(f.item, 7);
-    assert_int_equal(async_queue_size(&f.q), 0);
+    assert_int_equal(async_queue_count(&f.q), 0);
 }
 
 /* Deadline and producer on the same tick: timers fire before tasks run,
@@ -261,7 +261,7 @@ static void deadline_on_the_producers_tick_loses_nothing(void **state)
     t_settle();
     t_advance(50);
     assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
-    assert_int_equal(async_queue_size(&f.q), 1);
+    assert_int_equal(async_queue_count(&f.q), 1);
     assert_int_equal(async_queue_try_get(&TL, &f.q, &v), 0);
     assert_int_equal(v, 7);
 }
@@ -321,9 +321,9 @@ static void interrupts_reach_a_busy_condition_await(void **state)
         async_vclock_advance(&TVC, 1);
         async_run_once(&TL);
     }
-    assert_true(async_task_done(&timed.task));
+    assert_true(async_task_is_done(&timed.task));
     assert_int_equal(async_task_result(&timed.task), ASYNC_ETIMEDOUT);
-    assert_true(async_task_done(&cancelled.task));
+    assert_true(async_task_is_done(&cancelled.task));
     assert_int_equal(async_task_result(&cancelled.task), ASYNC_ECANCELED);
     async_cancel(&TL, &b.task);
     t_settle();
@@ -492,7 +492,7 @@ static void deadline_already_passed_times_out_at_once(void **state)
     async_spawn(&TL, &f.task, immediate_fn);
     t_settle();
     assert_log("zero-2 past-2 at1000");
-    assert_true(async_task_done(&f.task));
+    assert_true(async_task_is_done(&f.task));
 }
 
 static int misuse_fn(async_loop *L, async_task *self)
@@ -521,7 +521,7 @@ static void scope_misuse_is_refused(void **state)
     async_spawn(&TL, &f.task, misuse_fn);
     t_settle();
     assert_log("out-of-order-5 in-order0 range-8 too-deep-7");
-    assert_true(async_task_done(&f.task));
+    assert_true(async_task_is_done(&f.task));
     assert_false(async_loop_next_deadline(&TL, &dl));
     assert_int_equal(t_misuse_count, 3);
 }
@@ -577,7 +577,44 @@ static void timeout_on_join_and_group_cancels_them(void **state)
     t_settle();
     t_advance(30);
     assert_log("slow-cleanup-1 slow-cleanup-1 rc-2 at1030");
-    assert_int_equal(async_group_running(&g), 0);
+    assert_int_equal(async_group_running_count(&g), 0);
+}
+
+/* The timeout macros evaluate each argument once (issue 10): a side
+ * effect in `to` or `ticks` happens once per scope, not once per use.   */
+struct once {
+    async_task task;
+    async_co co;
+    async_timeout to[4]; /* room for a macro that evaluates `to` twice */
+    int nto, nticks, rc;
+};
+
+static int once_fn(async_loop *L, async_task *self)
+{
+    struct once *f = async_frame(self, struct once, task);
+    async_begin(L, &f->co);
+    async_await_for(&f->to[f->nto++], (f->nticks++, 5), f->rc, async_sleep(L, 2));
+    t_logi("for", f->rc);
+    f->rc = async_timeout_begin(&f->to[f->nto++], (f->nticks++, 5));
+    t_logi("begin", f->rc);
+    async_await(async_sleep(L, 2));
+    t_logi("end", async_timeout_end(&f->to[1]));
+    async_end;
+}
+
+static void timeout_macros_evaluate_arguments_once(void **state)
+{
+    static struct once f;
+    (void)state;
+    f = (struct once){0};
+    async_spawn(&TL, &f.task, once_fn);
+    t_settle();
+    t_advance(2);
+    t_advance(2);
+    assert_log("for0 begin0 end0");
+    assert_int_equal(f.nto, 2);
+    assert_int_equal(f.nticks, 2);
+    assert_true(async_task_is_done(&f.task));
 }
 
 int main(void)
@@ -598,6 +635,7 @@ int main(void)
         T(deadline_already_passed_times_out_at_once),
         T(scope_misuse_is_refused),
         T(timeout_on_join_and_group_cancels_them),
+        T(timeout_macros_evaluate_arguments_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,7 +167,7 @@ static void cancelled_sleep_leaves_no_timer(void **state)
     assert_idle_deadline(6000);
     assert_int_equal(async_cancel(&TL, &S[0].task), 0);
     t_settle();
-    assert_true(async_task_done(&S[0].task));
+    assert_true(async_task_is_done(&S[0].task));
     assert_int_equal(S[0].rc, ASYNC_ECANCELED);
     assert_int_equal(S[0].woke_at, 1000); /* woke at once, not at 6000 */
     assert_false(async_loop_next_deadline(&TL, &dl));
@@ -182,9 +182,9 @@ static void idle_deadline_is_the_earliest_expiry(void **state)
     spawn_sleepers(ticks, 3);
     t_settle();
     assert_idle_deadline(1100);
-    assert_false(async_loop_pending(&TL));
+    assert_false(async_loop_has_work(&TL));
     t_advance(100);
-    assert_true(async_task_done(&S[1].task));
+    assert_true(async_task_is_done(&S[1].task));
     assert_idle_deadline(1700);
 }
 
@@ -198,9 +198,9 @@ static void time_advanced_in_pieces(void **state)
     t_settle();
     for (i = 0; i < 99; i++)
         t_advance(1);
-    assert_false(async_task_done(&S[0].task));
+    assert_false(async_task_is_done(&S[0].task));
     t_advance(1);
-    assert_true(async_task_done(&S[0].task));
+    assert_true(async_task_is_done(&S[0].task));
     assert_int_equal(S[0].woke_at, 1100);
 }
 
@@ -255,7 +255,7 @@ static void sleep_longer_than_range_is_refused(void **state)
     (void)state;
     spawn_sleepers(ticks, 1);
     t_settle();
-    assert_true(async_task_done(&S[0].task));
+    assert_true(async_task_is_done(&S[0].task));
     assert_int_equal(S[0].rc, ASYNC_ERANGE);
 }
 

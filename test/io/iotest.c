@@ -27,7 +27,7 @@ int io_setup(void **state)
 int io_teardown(void **state)
 {
     (void)state;
-    async_ev_destroy(&TE);
+    async_ev_close(&TE);
     ev_loop_destroy(test_ev);
     alarm(0);
     return 0;

@@ -86,7 +86,7 @@ static void embeds_in_application_loop(void **state)
     /* The application's own ev_run: it returns once neither its watchers
      * nor the task have anything left to wait for. */
     ev_run(TE.ev, 0);
-    assert_true(async_task_done(&w.task));
+    assert_true(async_task_is_done(&w.task));
     assert_int_equal(async_task_result(&w.task), 0);
     assert_int_equal(w.steps, 5);
     assert_int_equal(app_ticks, 3);
@@ -197,7 +197,7 @@ static int sig_fn(async_loop *L, async_task *self)
     kill(getpid(), SIGUSR1);
     async_await_val(f->got2, async_signal_wait(L, &f->sig));
     async_finally;
-    async_signal_stop(L, &f->sig);
+    async_signal_close(L, &f->sig);
     async_end;
 }
 
@@ -226,7 +226,7 @@ static int sigstop_stopper(async_loop *L, async_task *self)
     struct sigstop *f = async_frame(self, struct sigstop, stopper);
     async_begin(L, &f->co2);
     async_await(async_sleep(L, ASYNC_MS(5)));
-    async_signal_stop(L, &f->sig);
+    async_signal_close(L, &f->sig);
     async_end;
 }
 

@@ -15,13 +15,13 @@ static pthread_t threads[2];
 static int pool_setup(void **state)
 {
     io_setup(state);
-    assert_int_equal(async_pool_init(&P, TLOOP, threads, 2), 0);
+    assert_int_equal(async_pool_init(TLOOP, &P, threads, 2), 0);
     return 0;
 }
 
 static int pool_teardown(void **state)
 {
-    async_pool_destroy(&P);
+    async_pool_close(&P);
     return io_teardown(state);
 }
 #define PT(test) cmocka_unit_test_setup_teardown(test, pool_setup, pool_teardown)
@@ -55,7 +55,7 @@ static int blocking(async_offload *job, void *arg)
     pthread_mutex_lock(&gate_mu);
     started++;
     ran[id] = 1;
-    while (!gate_open && !async_offload_cancelled(job)) {
+    while (!gate_open && !async_offload_is_cancelled(job)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 2000000;
@@ -218,7 +218,7 @@ static void timeout_on_running_call_waits_for_it(void **state)
     assert_int_equal(io_run(&f.task, running_fn), 0);
     assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
     assert_int_equal(f.started_when_reported, 1);
-    assert_true(async_offload_cancelled(&f.job));
+    assert_true(async_offload_is_cancelled(&f.job));
     /* The job is free again. */
     assert_int_equal(async_offload_run(TLOOP, &P, &f.job, blocking, NULL), ASYNC_EPERM);
 }
@@ -273,7 +273,7 @@ static int misuse_fn(async_loop *L, async_task *self)
     async_await_rc(f->rc[0], async_offload_run(L, &P, &f->job, NULL, NULL));
     async_await_rc(f->rc[1], async_offload_run(L, NULL, &f->job, blocking, NULL));
     async_await_rc(f->rc[2], async_resolve(L, &P, &f->r, "", 80, AF_UNSPEC));
-    async_pool_destroy(&P);
+    async_pool_close(&P);
     async_await_rc(f->rc[3], async_offload_run(L, &P, &f->job, blocking, NULL));
     async_end;
 }
@@ -290,9 +290,9 @@ static void misuse_and_closed_pool(void **state)
     assert_int_equal(f.rc[1], ASYNC_EINVAL);
     assert_int_equal(f.rc[2], ASYNC_EINVAL);
     assert_int_equal(f.rc[3], ASYNC_ECLOSED);
-    assert_int_equal(async_pool_init(&P2, TLOOP, none, 0), ASYNC_EINVAL);
-    assert_int_equal(async_pool_init(&P2, NULL, none, 1), ASYNC_EINVAL);
-    assert_int_equal(async_pool_init(&P, TLOOP, threads, 2), 0); /* for teardown */
+    assert_int_equal(async_pool_init(TLOOP, &P2, none, 0), ASYNC_EINVAL);
+    assert_int_equal(async_pool_init(NULL, &P2, none, 1), ASYNC_EINVAL);
+    assert_int_equal(async_pool_init(TLOOP, &P, threads, 2), 0); /* for teardown */
 }
 
 int main(void)

@@ -366,7 +366,7 @@ static void reset_and_refused_have_their_codes(void **state)
     assert_int_equal(f.rc_read, ASYNC_ECONNRESET);
     assert_true(f.rc_write == ASYNC_EPIPE || f.rc_write == ASYNC_ECONNRESET);
     assert_int_equal(f.rc_refused, ASYNC_ECONNREFUSED);
-    assert_true(async_stream_closed(&f.t));
+    assert_true(async_stream_is_closed(&f.t));
     async_stream_close(TLOOP, &f.s);
 }
 
@@ -462,7 +462,7 @@ static void connect_timeout(void **state)
     close(fd_before);
     assert_int_equal(io_run(&f.task, ctmo_fn), 0);
     assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
-    assert_true(async_stream_closed(&f.s));
+    assert_true(async_stream_is_closed(&f.s));
     i = dup(0); /* the half-open socket's fd was released */
     assert_int_equal(i, fd_before);
     close(i);
@@ -567,7 +567,7 @@ static int bp_fn(async_loop *L, async_task *self)
     async_await(async_sleep(L, ASYNC_MS(50)));
     f->served_before_free = served;
     assert_int_equal(f->srv.accepted, 2);
-    assert_int_equal(async_server_active(&f->srv), 2);
+    assert_int_equal(async_server_active_count(&f->srv), 2);
     async_stream_close(L, &f->c[0]); /* frees a slot */
     async_await(async_stream_read_exactly(L, &f->c[2], f->buf[2], 4));
     async_stream_close(L, &f->c[1]);
@@ -592,7 +592,7 @@ static void full_pool_stops_accepting_until_a_slot_frees(void **state)
     assert_memory_equal(f.buf[2], "ping", 4);
     async_server_close(TLOOP, &f.srv);
     assert_int_equal(io_run(NULL, NULL), 0); /* handlers see EOF and end */
-    assert_int_equal(async_server_active(&f.srv), 0);
+    assert_int_equal(async_server_active_count(&f.srv), 0);
 }
 
 /* ---- many clients through a small pool: frames are recycled ---- */
@@ -621,7 +621,7 @@ static int many_fn(async_loop *L, async_task *self)
             async_return(ASYNC_EPROTO);
     }
     async_finally;
-    if (!async_stream_closed(&c->s))
+    if (!async_stream_is_closed(&c->s))
         async_stream_close(L, &c->s);
     async_end;
 }
@@ -647,14 +647,14 @@ static void many_clients_share_a_small_pool(void **state)
         assert_int_equal(async_group_spawn(TLOOP, &g, &many[i].task, many_fn), 0);
     }
     /* Run until every client is done (the server task lives on). */
-    while (async_group_running(&g) > 0)
+    while (async_group_running_count(&g) > 0)
         ev_run(TE.ev, EVRUN_ONCE);
     for (i = 0; i < MANY; i++)
         assert_int_equal(async_task_result(&many[i].task), 0);
     assert_int_equal(srv.accepted, MANY);
     async_server_close(TLOOP, &srv);
     assert_int_equal(io_run(NULL, NULL), 0);
-    assert_int_equal(async_server_active(&srv), 0);
+    assert_int_equal(async_server_active_count(&srv), 0);
 }
 
 /* ---- the pool is touched only as connections need frames ---- */
@@ -678,7 +678,7 @@ static int seq_fn(async_loop *L, async_task *self)
         async_await(async_stream_write(L, &f->s, "seq!", 4));
         async_await_rc(f->rc[f->i], async_stream_read_exactly(L, &f->s, f->buf, 4));
         async_stream_close(L, &f->s);
-        while (async_server_active(f->srv) > 0) /* the handler sees EOF */
+        while (async_server_active_count(f->srv) > 0) /* the handler sees EOF */
             async_await(async_sleep(L, ASYNC_MS(1)));
     }
     async_end;
@@ -895,7 +895,7 @@ static void addresses_and_misuse(void **state)
     memset(&s, 0, sizeof s); /* never initialised */
     assert_int_equal(async_stream_close(TLOOP, &s), ASYNC_EINVAL);
     assert_int_equal(async_stream_shutdown(&s), ASYNC_EINVAL);
-    assert_true(async_stream_closed(&s));
+    assert_true(async_stream_is_closed(&s));
 
     /* An address in use. */
     memset(&srv, 0, sizeof srv);

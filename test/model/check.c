@@ -42,9 +42,9 @@ static const char *snap_diff(const struct snap *r, const struct snap *m, int nac
     if (r->note != m->note)
         return "notification permits";
     if (r->ntasks != m->ntasks)
-        return "async_loop_tasks";
+        return "async_loop_task_count";
     if (r->pending != m->pending)
-        return "async_loop_pending";
+        return "async_loop_has_work";
     if (r->now != m->now)
         return "async_now";
     if (r->timers != m->timers)

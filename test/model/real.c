@@ -452,26 +452,26 @@ static void real_snapshot(const struct prog *p, struct snap *s)
     memset(s, 0, sizeof *s);
     for (i = 0; i < p->nact; i++) {
         s->state[i] = (int)async_task_state(&A[i].task);
-        s->cancelled[i] = s->state[i] != ASYNC_TASK_IDLE && async_task_cancelled(&A[i].task);
+        s->cancelled[i] = s->state[i] != ASYNC_TASK_IDLE && async_task_is_cancelled(&A[i].task);
         s->result[i] = s->state[i] == ASYNC_TASK_DONE ? async_task_result(&A[i].task) : 0;
     }
     for (i = 0; i < NEV; i++)
         s->ev_set[i] = async_event_is_set(&EVS[i]);
     for (i = 0; i < NSEM; i++)
-        s->sem[i] = async_sem_value(&SEMS[i]);
+        s->sem[i] = async_sem_count(&SEMS[i]);
     for (i = 0; i < NLOCK; i++)
-        s->locked[i] = async_lock_locked(&LOCKS[i]);
+        s->locked[i] = async_lock_is_locked(&LOCKS[i]);
     for (i = 0; i < NQ; i++) {
-        s->qsize[i] = async_queue_size(&QS[i]);
-        s->qclosed[i] = async_queue_closed(&QS[i]);
+        s->qsize[i] = async_queue_count(&QS[i]);
+        s->qclosed[i] = async_queue_is_closed(&QS[i]);
     }
     for (i = 0; i < NGROUP; i++)
-        s->grunning[i] = async_group_running(&GS[i]);
+        s->grunning[i] = async_group_running_count(&GS[i]);
     for (i = 0; i < NFUT; i++)
-        s->fut[i] = async_future_done(&FUTS[i]) ? async_future_result(&FUTS[i]) : 1;
-    s->note = async_sem_value(&NOTE.sem);
-    s->ntasks = async_loop_tasks(&L0);
-    s->pending = async_loop_pending(&L0);
+        s->fut[i] = async_future_is_done(&FUTS[i]) ? async_future_result(&FUTS[i]) : 1;
+    s->note = async_sem_count(&NOTE.sem);
+    s->ntasks = async_loop_task_count(&L0);
+    s->pending = async_loop_has_work(&L0);
     s->timers = async_loop_next_deadline(&L0, &d);
     s->next_deadline = s->timers ? (int64_t)(uint32_t)(async_tick)(d - (async_tick)p->start) : 0;
     s->now = rel_now(&L0);

@@ -1102,7 +1102,7 @@ static void ref_start(const struct prog *p)
     memset(&note_w, 0, sizeof note_w);
 }
 
-/* async_loop_tasks: spawned and not finished. */
+/* async_loop_task_count: spawned and not finished. */
 static unsigned live_tasks(void)
 {
     unsigned n = 0;
@@ -1112,7 +1112,7 @@ static unsigned live_tasks(void)
     return n;
 }
 
-/* async_loop_pending: a task is ready or a post is queued (due timers
+/* async_loop_has_work: a task is ready or a post is queued (due timers
  * never outlive a pass). */
 static bool loop_pending(void)
 {

@@ -216,7 +216,7 @@ static void notify_from_isr_counts_every_give(void **state)
     assert_int_equal(run_guarded(&t.task, taker), 30);
     assert_false(wd_fired);
     assert_int_equal(gives, 30);
-    assert_int_equal(async_sem_value(&N.sem), 0);
+    assert_int_equal(async_sem_count(&N.sem), 0);
 }
 
 /* ---- async_post from an interrupt handler ---- */
@@ -444,7 +444,7 @@ static void interrupt_storm_loses_no_give(void **state)
     assert_int_equal(run_guarded(&t.task, taker), STORM_GIVES);
     assert_false(wd_fired);
     assert_int_equal(gives, STORM_GIVES);
-    assert_int_equal(async_sem_value(&N.sem), 0);
+    assert_int_equal(async_sem_count(&N.sem), 0);
 }
 
 /* ---- the port's critical section (async_post's lock without atomics) ---- */

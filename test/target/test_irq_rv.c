@@ -156,7 +156,7 @@ static void msip_in_the_race_window_wakes_the_loop(void **state)
     assert_int_equal(injections, 20);
     assert_int_equal(gives, 20);
     assert_int_equal(soft_irqs, 20);
-    assert_int_equal(async_sem_value(&N.sem), 0);
+    assert_int_equal(async_sem_count(&N.sem), 0);
 }
 
 /* ---- a storm: each handler raises the next ---- */
@@ -180,7 +180,7 @@ static void storm_of_software_interrupts_loses_nothing(void **state)
     MSIP = 1u;
     assert_int_equal(async_run(&BL, &t.task, taker), 500);
     assert_int_equal(gives, 500);
-    assert_int_equal(async_sem_value(&N.sem), 0);
+    assert_int_equal(async_sem_count(&N.sem), 0);
 }
 
 /* ---- async_post from the handler, with a sleep in flight ---- */

@@ -116,7 +116,7 @@ static NOINLINE void run_floor(struct fco *fr, unsigned n)
 
 static NOINLINE void run_lib(async_loop *L)
 {
-    if (async_run(L, NULL, NULL) != 0 || async_loop_tasks(L) != 0)
+    if (async_run(L, NULL, NULL) != 0 || async_loop_task_count(L) != 0)
         die("async_run (switch)");
 }
 
@@ -282,7 +282,7 @@ static void bench_memory(unsigned tasks)
            tasks, before, after, (double)(after - before) / tasks, sizeof(async_task),
            sizeof(async_co));
     async_event_set(L, &ev);
-    if (async_run(L, NULL, NULL) != 0 || async_loop_tasks(L) != 0)
+    if (async_run(L, NULL, NULL) != 0 || async_loop_task_count(L) != 0)
         die("memory: tasks did not finish after the event was set");
     for (i = 0; i < tasks; i++)
         if (async_task_result(&waiters[i].task) != 0)

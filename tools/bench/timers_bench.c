@@ -100,7 +100,7 @@ static void run_lib(unsigned n, double *cpu, double *wall)
     rc = async_ev_run(&E, NULL, NULL);
     *cpu = cpu_now() - c0;
     *wall = wall_now() - w0;
-    async_ev_destroy(&E);
+    async_ev_close(&E);
     if (rc != 0 || fired != n) {
         printf("FAIL timers: %u of %u tasks woke (rc %d)\n", fired, n, rc);
         exit(1);

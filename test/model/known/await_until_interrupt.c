@@ -71,8 +71,8 @@ int main(void)
         async_run_once(&L);
     }
     printf("timeout scope of 5 ticks, 100 ticks later: %s\n",
-           async_task_done(&timed.task) ? "timed out" : "still waiting");
+           async_task_is_done(&timed.task) ? "timed out" : "still waiting");
     printf("cancelled poller, 100 passes later: %s\n",
-           async_task_done(&cancelled.task) ? "finished" : "still waiting");
-    return async_task_done(&timed.task) && async_task_done(&cancelled.task) ? 0 : 1;
+           async_task_is_done(&cancelled.task) ? "finished" : "still waiting");
+    return async_task_is_done(&timed.task) && async_task_is_done(&cancelled.task) ? 0 : 1;
 }

@@ -68,6 +68,6 @@ int main(void)
     async_cancel(&L, &W.task);   /* ... and W is cancelled */
     async_run_ready(&L);
     printf("cancelled group_next: %s (rc %d); expected %d\n",
-           async_task_done(&W.task) ? "returned" : "still waiting for B", W.rc, ASYNC_ECANCELED);
-    return async_task_done(&W.task) && W.rc == ASYNC_ECANCELED ? 0 : 1;
+           async_task_is_done(&W.task) ? "returned" : "still waiting for B", W.rc, ASYNC_ECANCELED);
+    return async_task_is_done(&W.task) && W.rc == ASYNC_ECANCELED ? 0 : 1;
 }

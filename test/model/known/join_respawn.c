@@ -80,6 +80,6 @@ int main(int argc, char **argv)
     async_run_once(&L);          /* A ends (J woken with 0); B re-spawns A */
     async_run_ready(&L);         /* J resumes */
     printf("  A's new life: state %d (3 = waiting on e1 as expected), cancelled %d\n",
-           (int)async_task_state(&A.task), async_task_cancelled(&A.task));
-    return join_rc == 0 && !async_task_cancelled(&A.task) ? 0 : 1;
+           (int)async_task_state(&A.task), async_task_is_cancelled(&A.task));
+    return join_rc == 0 && !async_task_is_cancelled(&A.task) ? 0 : 1;
 }

@@ -71,7 +71,7 @@ int main(void)
         async_cancel(&L, &W1.task);
         async_run_ready(&L);
     }
-    printf("  unfinished tasks: %u (W1 %s)\n", async_loop_tasks(&L),
-           async_task_done(&W1.task) ? "done" : "never finishes");
-    return async_loop_tasks(&L) == 0 && W2.rc == ASYNC_EBUSY ? 0 : 1;
+    printf("  unfinished tasks: %u (W1 %s)\n", async_loop_task_count(&L),
+           async_task_is_done(&W1.task) ? "done" : "never finishes");
+    return async_loop_task_count(&L) == 0 && W2.rc == ASYNC_EBUSY ? 0 : 1;
 }
