@@ -262,7 +262,8 @@ typedef int64_t async_stick;
     X(ASYNC_EPIPE, -38, "broken pipe (peer closed)")                          \
     X(ASYNC_EADDRINUSE, -39, "address in use")                                \
     X(ASYNC_EPROTO, -40, "protocol error (malformed input)")                  \
-    X(ASYNC_EMFILE, -41, "too many open files")
+    X(ASYNC_EMFILE, -41, "too many open files")                               \
+    X(ASYNC_EABI, -42, "program and libasync built with different ASYNC_CONF_*")
 
 enum async_error {
 #define ASYNC__ERR_ENUM(name, value, text) name = (value),

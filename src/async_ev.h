@@ -384,6 +384,131 @@ int async_fd_nonblock(int fd);
 /* Map an errno to an ASYNC_E* code.                                     */
 int async_errno(int err);
 
+/* ======================================================================
+ * ABI guard.  libasync's objects (async_loop, async_task, async_ev,
+ * async_resolve_req...) are laid out by the ASYNC_CONF_* settings, so a
+ * program must be built with the settings of the library it links.  The
+ * library defines one object named after its configuration, ASYNC_EV_ABI
+ * (e.g. async__abi_lcswitch_tick32_wheel6x4_debug0_atomics1_resolve4_hz1000),
+ * and async_ev_init() and async_ev_main() are macros that pass the
+ * address of the object named after the caller's configuration.  Built
+ * with other settings, a program names an object the library does not
+ * have and fails to link:
+ *
+ *     undefined reference to `async__abi_lcswitch_tick64_wheel6x4_...'
+ *
+ * (or, against a replaced shared library, fails to start: "undefined
+ * symbol").  The name in the message is the program's configuration;
+ * `pkg-config --variable=abi async-ev` prints the installed library's.
+ * Should a program still reach a library of another configuration (two
+ * libasync in one process), async_ev_init returns ASYNC_EABI and prints
+ * both names on stderr.  The settings that count: the continuation
+ * backend, the tick width and rate, the timer store, debug mode, atomics
+ * and ASYNC_RESOLVE_MAX (plain decimal numbers: the last two are pasted
+ * into the name).  docs/install.md has the details.
+ * ====================================================================== */
+#if ASYNC_CONF_LC == ASYNC_LC_SWITCH
+#define ASYNC__ABI_LC lcswitch
+#else
+#define ASYNC__ABI_LC lclabels
+#endif
+#if ASYNC_CONF_TICK_BITS == 16
+#define ASYNC__ABI_TICK tick16
+#elif ASYNC_CONF_TICK_BITS == 32
+#define ASYNC__ABI_TICK tick32
+#else
+#define ASYNC__ABI_TICK tick64
+#endif
+/* The store: "timerlist", or wheel<bits>x<levels> (conditionals rather
+ * than pasting, so a setting written as an expression still works).     */
+#if ASYNC_CONF_WHEEL_BITS == 1
+#define ASYNC__ABI_WB 1
+#elif ASYNC_CONF_WHEEL_BITS == 2
+#define ASYNC__ABI_WB 2
+#elif ASYNC_CONF_WHEEL_BITS == 3
+#define ASYNC__ABI_WB 3
+#elif ASYNC_CONF_WHEEL_BITS == 4
+#define ASYNC__ABI_WB 4
+#elif ASYNC_CONF_WHEEL_BITS == 5
+#define ASYNC__ABI_WB 5
+#else
+#define ASYNC__ABI_WB 6
+#endif
+#if ASYNC_CONF_WHEEL_LEVELS == 0
+#define ASYNC__ABI_STORE timerlist
+#elif ASYNC_CONF_WHEEL_LEVELS == 1
+#define ASYNC__ABI_WL 1
+#elif ASYNC_CONF_WHEEL_LEVELS == 2
+#define ASYNC__ABI_WL 2
+#elif ASYNC_CONF_WHEEL_LEVELS == 3
+#define ASYNC__ABI_WL 3
+#elif ASYNC_CONF_WHEEL_LEVELS == 4
+#define ASYNC__ABI_WL 4
+#elif ASYNC_CONF_WHEEL_LEVELS == 5
+#define ASYNC__ABI_WL 5
+#elif ASYNC_CONF_WHEEL_LEVELS == 6
+#define ASYNC__ABI_WL 6
+#elif ASYNC_CONF_WHEEL_LEVELS == 7
+#define ASYNC__ABI_WL 7
+#elif ASYNC_CONF_WHEEL_LEVELS == 8
+#define ASYNC__ABI_WL 8
+#elif ASYNC_CONF_WHEEL_LEVELS == 9
+#define ASYNC__ABI_WL 9
+#elif ASYNC_CONF_WHEEL_LEVELS == 10
+#define ASYNC__ABI_WL 10
+#elif ASYNC_CONF_WHEEL_LEVELS == 11
+#define ASYNC__ABI_WL 11
+#else
+#define ASYNC__ABI_WL 12
+#endif
+/* Literal parts of the name are only ever operands of ##, never macro
+ * arguments, so a program's own macros (an `x`, say) cannot touch them. */
+#define ASYNC__ABI_WHEEL2(b, l) wheel##b##x##l
+#define ASYNC__ABI_WHEEL(b, l) ASYNC__ABI_WHEEL2(b, l)
+#ifndef ASYNC__ABI_STORE
+#define ASYNC__ABI_STORE ASYNC__ABI_WHEEL(ASYNC__ABI_WB, ASYNC__ABI_WL)
+#endif
+#if ASYNC_CONF_DEBUG
+#define ASYNC__ABI_DEBUG debug1
+#else
+#define ASYNC__ABI_DEBUG debug0
+#endif
+#if ASYNC_CONF_ATOMICS
+#define ASYNC__ABI_ATOMICS atomics1
+#else
+#define ASYNC__ABI_ATOMICS atomics0
+#endif
+#define ASYNC__ABI_RES2(n) resolve##n
+#define ASYNC__ABI_RES(n) ASYNC__ABI_RES2(n)
+#define ASYNC__ABI_HZ2(n) hz##n
+#define ASYNC__ABI_HZ(n) ASYNC__ABI_HZ2(n)
+#define ASYNC__ABI_NAME2(lc, tick, store, dbg, atom, res, hz) \
+    async__abi_##lc##_##tick##_##store##_##dbg##_##atom##_##res##_##hz
+#define ASYNC__ABI_NAME(lc, tick, store, dbg, atom, res, hz) \
+    ASYNC__ABI_NAME2(lc, tick, store, dbg, atom, res, hz)
+/* The configuration's name: an identifier, and the same as a string.    */
+#define ASYNC_EV_ABI                                                                  \
+    ASYNC__ABI_NAME(ASYNC__ABI_LC, ASYNC__ABI_TICK, ASYNC__ABI_STORE, ASYNC__ABI_DEBUG, \
+                    ASYNC__ABI_ATOMICS, ASYNC__ABI_RES(ASYNC_RESOLVE_MAX),            \
+                    ASYNC__ABI_HZ(ASYNC_CONF_TICK_HZ))
+#define ASYNC_EV_ABI_STRING ASYNC__STR(ASYNC_EV_ABI)
+
+/* Defined by libasync for the configuration it was built with; its text
+ * is its own name.                                                      */
+extern const char ASYNC_EV_ABI[];
+/* The configuration libasync was built with (its ASYNC_EV_ABI_STRING).  */
+const char *async_ev_abi(void);
+
+/* The checked entry points behind the macros: abi is the caller's
+ * ASYNC_EV_ABI.  ASYNC_EABI (and a line on stderr naming both
+ * configurations) if it is not the library's; otherwise as the plain
+ * functions, which remain callable as (async_ev_init)(E, ev) and
+ * (async_ev_main)(main, fn), unchecked.                                 */
+int async__ev_init(async_ev *E, struct ev_loop *ev, const char *abi);
+int async__ev_main(async_task *main, async_task_fn fn, const char *abi);
+#define async_ev_init(E, ev) async__ev_init((E), (ev), ASYNC_EV_ABI)
+#define async_ev_main(main_task, fn) async__ev_main((main_task), (fn), ASYNC_EV_ABI)
+
 #ifdef __cplusplus
 }
 #endif

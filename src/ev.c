@@ -164,7 +164,8 @@ static int drv_port_idle(const async_port *p, async_loop *L, bool has_deadline, 
     return 0;
 }
 
-int async_ev_init(async_ev *E, struct ev_loop *ev)
+/* Parenthesised: async_ev_init is also the checking macro (async_ev.h). */
+int(async_ev_init)(async_ev *E, struct ev_loop *ev)
 {
     int rc;
     if (E == NULL || ev == NULL)
@@ -245,7 +246,7 @@ int async_ev_run(async_ev *E, async_task *main, async_task_fn fn)
     return main ? async_task_result(main) : 0;
 }
 
-int async_ev_main(async_task *main, async_task_fn fn)
+int(async_ev_main)(async_task *main, async_task_fn fn)
 {
     static async_ev E;
     struct ev_loop *ev = ev_default_loop(0);

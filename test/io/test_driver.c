@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -376,6 +377,58 @@ static void misuse_is_reported(void **state)
     assert_int_equal(async_ev_run(&TE, NULL, NULL), 0); /* no task: returns at once */
 }
 
+/* ---- the ABI guard's run-time half (the link-time half: check-install) ---- */
+
+/* Runs async__ev_init (E not NULL) or async__ev_main (E NULL, no task)
+ * with `abi`, returns its result; err gets what it wrote on stderr.      */
+static int init_capturing_stderr(async_ev *E, const char *abi, char *err, size_t cap)
+{
+    FILE *f = tmpfile();
+    int saved = dup(2), rc;
+    size_t n;
+    assert_non_null(f);
+    assert_true(saved >= 0);
+    fflush(stderr);
+    assert_true(dup2(fileno(f), 2) >= 0);
+    rc = E != NULL ? async__ev_init(E, TE.ev, abi) : async__ev_main(NULL, NULL, abi);
+    fflush(stderr);
+    assert_true(dup2(saved, 2) >= 0);
+    close(saved);
+    rewind(f);
+    n = fread(err, 1, cap - 1, f);
+    err[n] = '\0';
+    fclose(f);
+    return rc;
+}
+
+static void abi_mismatch_is_refused(void **state)
+{
+    static const char other[] = "async__abi_lclabels_tick64_timerlist_debug1_atomics0_resolve9_hz100";
+    async_ev E2;
+    char err[512];
+    (void)state;
+    assert_string_equal(async_ev_abi(), ASYNC_EV_ABI_STRING);
+    assert_string_equal(ASYNC_EV_ABI, ASYNC_EV_ABI_STRING);
+    assert_non_null(strstr(async_strerror(ASYNC_EABI), "ASYNC_CONF_"));
+
+    /* a configuration that is not the library's: refused, both named */
+    memset(&E2, 0, sizeof E2);
+    assert_int_equal(init_capturing_stderr(&E2, other, err, sizeof err), ASYNC_EABI);
+    assert_int_equal(E2.attached, 0);
+    assert_non_null(strstr(err, "ABI mismatch"));
+    assert_non_null(strstr(err, other));
+    assert_non_null(strstr(err, ASYNC_EV_ABI_STRING));
+    assert_int_equal(init_capturing_stderr(&E2, NULL, err, sizeof err), ASYNC_EABI);
+    assert_int_equal(init_capturing_stderr(NULL, other, err, sizeof err), ASYNC_EABI);
+    assert_non_null(strstr(err, "async_ev_main: ABI mismatch"));
+
+    /* the library's own: the plain init */
+    assert_int_equal(init_capturing_stderr(&E2, ASYNC_EV_ABI, err, sizeof err), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(E2.attached, 1);
+    async_ev_destroy(&E2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +441,7 @@ int main(void)
         IOT(deadlock_is_reported),
         IOT(core_run_over_ev_port),
         IOT(misuse_is_reported),
+        IOT(abi_mismatch_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
