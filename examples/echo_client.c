@@ -9,7 +9,7 @@
  * the message rate; exits 1 if any byte came back wrong or a connection
  * failed.                                                               */
 #define _POSIX_C_SOURCE 200809L
-#include "src/async_ev.h"
+#include "async_ev.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -13,7 +13,7 @@
  * (MAX_CLIENTS frames, allocated once, statically).  When every frame is
  * busy the server stops accepting until one frees: new clients wait in
  * the kernel's backlog.  SIGINT or SIGTERM stop it cleanly.             */
-#include "src/async_ev.h"
+#include "async_ev.h"
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>

@@ -17,7 +17,7 @@
  * that URL and the others complete.  Exit status: 0 if every URL gave a
  * 2xx response, 1 otherwise.  Host names are resolved on the offload pool.
  * Only http:// (no TLS).                                                */
-#include "src/async_ev.h"
+#include "async_ev.h"
 #include "http_response.h"
 #include <http_parser.h>
 #include <stdio.h>

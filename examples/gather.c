@@ -15,7 +15,7 @@
  *         await asyncio.gather(task1(), task2())
  *
  * Prints the four lines in the order below, in about 2 s (not 3).       */
-#include "src/async_ev.h"
+#include "async_ev.h"
 #include <stdio.h>
 
 struct job {

@@ -15,7 +15,7 @@
  * persistent state lives in a frame struct the caller owns: locals do
  * not survive an await.  Awaiting a coroutine calls it inline (its frame
  * is a member of the parent's); a task is what the loop schedules.      */
-#include "src/async_ev.h"
+#include "async_ev.h"
 #include <stdio.h>
 
 struct hello_world {

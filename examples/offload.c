@@ -7,7 +7,7 @@
  * loop never stalls.  A query that takes too long is abandoned with a
  * timeout: SQLite's progress handler polls async_offload_is_cancelled() and
  * interrupts it, so the worker comes back promptly.                     */
-#include "src/async_ev.h"
+#include "async_ev.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * producers are held back (backpressure) instead of piling up work.
  * When both producers are done the queue is closed: consumers drain what
  * is left and stop.                                                     */
-#include "src/async_ev.h"
+#include "async_ev.h"
 #include <stdio.h>
 
 #define PRODUCERS 2

@@ -6,7 +6,7 @@
  *  2. A timeout scope covers several awaits (asyncio.timeout()).
  *  3. Cancelling a task: its current await reports cancellation and its
  *     cleanup section (async_finally) still runs.                        */
-#include "src/async_ev.h"
+#include "async_ev.h"
 #include <stdio.h>
 
 struct slow {

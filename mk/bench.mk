@@ -2,6 +2,11 @@
 # mk/bench.mk - benchmarks (included by the top Makefile).  Not a test:
 # nothing here is part of `make check`, and no timing is a pass/fail.
 #
+## bench          every benchmark: a table, and charts in the build directory's bench/ (~6 minutes; needs `make deps-bench`)
+## bench-quick    every benchmark at small sizes, one run each (~1 minute): checks that they run
+## bench-echo     the echo servers alone
+## deps-bench     install what the benchmarks need (python3-uvloop, gnuplot-nox, valgrind; Debian)
+#
 #   make bench        every benchmark (tools/bench/run.py): switch, spawn,
 #                     memory, timers, store, channel, echo_c10, echo_c100; a table,
 #                     one BENCH line each, PNG charts and the raw figures in
@@ -19,7 +24,6 @@
 BENCH_PYTHON ?= /usr/bin/python3
 BENCH_ONLY ?=
 BENCH_ARGS ?=
-BENCH_DEPS_STAMP := $(O)/.bench-deps-ok
 STORE_BINS := $(O)/bench/store_bench_list $(O)/bench/store_bench_wheel
 BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/echo_floor $(STORE_BINS)
 # sizeof() of every public object, read back from symbol sizes: the host,
@@ -28,33 +32,44 @@ BENCH_SIZEOF_TARGETS := cortex-m0plus cortex-m4
 BENCH_SIZEOF_ARCH_cortex-m0plus := -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft
 BENCH_SIZEOF_ARCH_cortex-m4 := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
 
-.PHONY: bench bench-quick bench-echo bench-bins bench-sizeof
+.PHONY: bench bench-quick bench-echo bench-bins bench-sizeof deps-bench
 
-all: bench-bins
 bench-bins: $(BENCH_BINS)
 
-$(BENCH_DEPS_STAMP): $(DEPS_STAMP)
-	$(Q)tools/deps python3 python3-uvloop gnuplot-nox valgrind
+# Only `make deps-bench` installs them; the benchmarks probe.  Cortex-M
+# sizes are best effort (no arm-none-eabi-gcc: no column).
+BENCH_PKGS := python3 python3-uvloop gnuplot-nox valgrind
+deps-bench:
+	$(Q)tools/deps $(BENCH_PKGS)
 	$(Q)tools/deps gcc-arm-none-eabi || echo "  (no arm-none-eabi-gcc: Cortex-M sizes skipped)"
-	@mkdir -p $(@D) && touch $@
+
+PROBE_CMD_uvloop = $(BENCH_PYTHON) -c 'import uvloop'
+PROBE_WHAT_uvloop = uvloop for $(BENCH_PYTHON)
+PROBE_PKG_uvloop = python3-uvloop
+PROBE_DEPS_uvloop = deps-bench
+PROBE_CMD_gnuplot = gnuplot --version
+PROBE_WHAT_gnuplot = gnuplot
+PROBE_PKG_gnuplot = gnuplot-nox
+PROBE_DEPS_gnuplot = deps-bench
+NEED_BENCH := $(NEED_PY) $(PROBE)/uvloop $(PROBE)/gnuplot $(PROBE)/valgrind
 
 # The floor for any libev echo server: raw libev callbacks.
-$(O)/bench/echo_floor: tools/bench/echo_floor.c | $(DEPS_STAMP)
+$(O)/bench/echo_floor: tools/bench/echo_floor.c | $(NEED_EV)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev
 
 # Linked as a user links the library: async.h's bodies come from
 # libasync.a (their own translation unit), no LTO.
-$(O)/bench/core_bench: tools/bench/core_bench.c $(O)/libasync.a | $(DEPS_STAMP)
+$(O)/bench/core_bench: tools/bench/core_bench.c $(O)/libasync.a $(LIB_CONFIG) | $(NEED_CC)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIB_USER_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a
 
-$(O)/bench/timers_bench: tools/bench/timers_bench.c $(O)/libasync.a | $(DEPS_STAMP)
+$(O)/bench/timers_bench: tools/bench/timers_bench.c $(O)/libasync.a $(LIB_CONFIG) | $(NEED_EV)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a $(RT_LIBS)
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIB_USER_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a $(RT_LIBS)
 
 # The two timer stores: the sorted list (the 32-bit default) and the
 # 3 x 4 wheel it replaced there.  async.h is compiled in: the store is a
@@ -64,12 +79,12 @@ STORE_FLAGS_wheel := -DASYNC_CONF_WHEEL_BITS=3 -DASYNC_CONF_WHEEL_LEVELS=4
 # A static pattern: a plain one would also match the .d files make
 # tries to remake.
 $(STORE_BINS): $(O)/bench/store_bench_%: tools/bench/store_bench.c async.h port/async_vclock.h \
-		| $(DEPS_STAMP)
+		| $(NEED_CC)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $(STORE_FLAGS_$*) $< -o $@ $(LDFLAGS)
 
-$(O)/bench/sizeof-host.o: tools/bench/sizeof.c async.h src/async_ev.h | $(DEPS_STAMP)
+$(O)/bench/sizeof-host.o: tools/bench/sizeof.c async.h src/async_ev.h | $(NEED_EV)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -DBENCH_HOST -c $< -o $@
@@ -88,17 +103,17 @@ bench-sizeof: $(O)/bench/sizeof-host.o \
 BENCH_RUN = $(BENCH_PYTHON) tools/bench/run.py --build $(O) --python $(BENCH_PYTHON) \
 	--arm-prefix $(ARM_PREFIX) $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) $(BENCH_ARGS)
 
-bench: $(BENCH_DEPS_STAMP)
+bench: | $(NEED_BENCH)
 	$(Q)$(MAKE) --no-print-directory -j2 bench-bins bench-sizeof $(O)/examples/echo_server \
 	  $(O)/examples/echo_client
 	$(Q)$(BENCH_RUN)
 
-bench-quick: $(BENCH_DEPS_STAMP)
+bench-quick: | $(NEED_BENCH)
 	$(Q)$(MAKE) --no-print-directory -j2 bench-bins bench-sizeof $(O)/examples/echo_server \
 	  $(O)/examples/echo_client
 	$(Q)$(BENCH_RUN) --quick
 
-bench-echo: $(BENCH_DEPS_STAMP)
+bench-echo: | $(NEED_BENCH)
 	$(Q)$(MAKE) --no-print-directory -j2 $(O)/bench/echo_floor $(O)/examples/echo_server \
 	  $(O)/examples/echo_client
 	$(Q)$(BENCH_PYTHON) tools/bench/echo.py $(O) --python $(BENCH_PYTHON)

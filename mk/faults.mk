@@ -5,6 +5,8 @@
 # mk/reliability.mk and mk/runtime.mk, so prerequisites here name their
 # files directly rather than through those fragments' variables).
 #
+## check-faults   echo_server under resets, descriptor exhaustion and slow readers (~20 s; CI)
+#
 #   make fuzz          also runs fuzz/fuzz_stream.c and fuzz/fuzz_fetch.c
 #                      (mk/reliability.mk's loop over fuzz/fuzz_*.c)
 #   make check-faults  test/faults/run: echo_server under 10,000 resets,
@@ -17,24 +19,23 @@ FAULT_RT_HDRS := async.h src/async_ev.h
 
 # ---- fuzz targets that link the libev layer (explicit rules: they take
 # precedence over mk/reliability.mk's pattern rule for fuzz_%) ----
-$(O)/fuzz/fuzz_stream: fuzz/fuzz_stream.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(O)/.fuzz-deps-ok $(DEPS_STAMP)
+$(O)/fuzz/fuzz_stream: fuzz/fuzz_stream.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(NEED_EV)
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -lpthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -pthread
 
-$(O)/fuzz/fuzz_fetch: fuzz/fuzz_fetch.c examples/http_response.h $(FAULT_RT_HDRS) | $(O)/.fuzz-deps-ok $(DEPS_STAMP)
+$(O)/fuzz/fuzz_fetch: fuzz/fuzz_fetch.c examples/http_response.h $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(PROBE)/http_parser
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ -lhttp_parser
 
 # ---- the fault and load suite (test/faults/) ----
 .PHONY: faults-bins check-faults
-$(O)/faults/loadgen: test/faults/loadgen.c | $(DEPS_STAMP)
+$(O)/faults/loadgen: test/faults/loadgen.c | $(NEED_CC)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(BASE_CFLAGS)) $(CFLAGS) $< -o $@ $(LDFLAGS)
 
-all: $(O)/faults/loadgen
 faults-bins: $(O)/faults/loadgen $(O)/examples/echo_server
 
 check-faults: faults-bins

@@ -1,6 +1,12 @@
 # SPDX-License-Identifier: MIT
 # mk/firmware.mk - async.h on microcontrollers (included by the Makefile).
 #
+## cross          the core and the example firmware for every FW_TARGETS, then the size report
+## size           the size report (core alone, example firmware, RAM per object)
+## check-target   the core's suites on emulated Cortex-M3 and rv32imac (QEMU)
+## check-firmware boot the firmware images on QEMU and check their LEDs blink as designed
+## deps-target    install the cross toolchains and QEMU (Debian)
+#
 #   make cross          core + example firmware for every FW_TARGETS, then `size`
 #   make size           the size report: per target, the core alone ("every
 #                       function in async.h" at -Os), the example firmware,
@@ -25,12 +31,47 @@ QEMU_TIMEOUT ?= 120
 SIZE_STRICT ?= 0
 CORE_BUDGET_M0PLUS := 3072
 
-.PHONY: cross size check-target check-firmware firmware-clean
+.PHONY: cross size check-target check-firmware firmware-clean deps-target
+
+# Only `make deps-target` installs them; the rules probe.  (newlib and
+# picolibc: only their headers, for <string.h> and <setjmp.h> in
+# test/testlib.h; nothing links a C library.)
+TARGET_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf \
+	picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc
+deps-target:
+	$(Q)tools/deps $(TARGET_PKGS)
+PROBE_CMD_arm-gcc = $(ARM_PREFIX)gcc --version
+PROBE_WHAT_arm-gcc = $(ARM_PREFIX)gcc
+PROBE_PKG_arm-gcc = gcc-arm-none-eabi
+PROBE_DEPS_arm-gcc = deps-target
+PROBE_CMD_rv-gcc = $(RV_PREFIX)gcc --version
+PROBE_WHAT_rv-gcc = $(RV_PREFIX)gcc
+PROBE_PKG_rv-gcc = gcc-riscv64-unknown-elf
+PROBE_DEPS_rv-gcc = deps-target
+PROBE_CMD_arm-libc = printf '$(HASH)include <string.h>\n$(HASH)include <setjmp.h>\n' | $(ARM_PREFIX)gcc -mcpu=cortex-m3 -mthumb -E -x c - -o /dev/null
+PROBE_WHAT_arm-libc = newlib's headers for $(ARM_PREFIX)gcc
+PROBE_PKG_arm-libc = libnewlib-arm-none-eabi
+PROBE_DEPS_arm-libc = deps-target
+PROBE_CMD_rv-libc = test -f $(RV_LIBC_INCLUDE)/setjmp.h
+PROBE_WHAT_rv-libc = picolibc's headers ($(RV_LIBC_INCLUDE))
+PROBE_PKG_rv-libc = picolibc-riscv64-unknown-elf
+PROBE_DEPS_rv-libc = deps-target
+PROBE_CMD_qemu-arm = $(QEMU_ARM) --version
+PROBE_WHAT_qemu-arm = $(QEMU_ARM)
+PROBE_PKG_qemu-arm = qemu-system-arm
+PROBE_DEPS_qemu-arm = deps-target
+PROBE_CMD_qemu-rv = $(QEMU_RV) --version
+PROBE_WHAT_qemu-rv = $(QEMU_RV)
+PROBE_PKG_qemu-rv = qemu-system-misc
+PROBE_DEPS_qemu-rv = deps-target
+# Per target prefix: what a cross build of that target needs.
+NEED_XCC_$(ARM_PREFIX) := $(PROBE)/arm-gcc
+NEED_XCC_$(RV_PREFIX) := $(PROBE)/rv-gcc
 
 # Flags every cross build shares.  -ffreestanding: no hosted library is
 # assumed; loop-pattern distribution off so GCC does not turn our copy
 # loops into memcpy/memset calls that nothing provides (-nostdlib).
-XCFLAGS := -std=c99 $(WARN) -Os -g -ffreestanding -ffunction-sections -fdata-sections \
+XCFLAGS = -std=c99 $(WARN) -Os -g -ffreestanding -ffunction-sections -fdata-sections \
 	-fno-tree-loop-distribute-patterns -I. -Iport -MMD -MP
 
 # ======================================================================
@@ -85,18 +126,18 @@ define fw_rules
 FW_CC_$(1) := $$(FW_PREFIX_$(1))gcc
 FW_OBJS_$(1) := $$(patsubst firmware/%,$(O)/cross/$(1)/%.o,$$(FW_SRCS_$(1)) $(FW_APP_SRCS))
 
-$(O)/cross/$(1)/%.c.o: firmware/%.c async.h $(wildcard port/*.h) firmware/board.h
+$(O)/cross/$(1)/%.c.o: firmware/%.c async.h $(wildcard port/*.h) firmware/board.h | $(NEED_XCC_$(FW_PREFIX_$(1)))
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(XCFLAGS) $$(FW_CONF_$(1)) -Ifirmware -c $$< -o $$@
 
-$(O)/cross/$(1)/%.S.o: firmware/%.S
+$(O)/cross/$(1)/%.S.o: firmware/%.S | $(NEED_XCC_$(FW_PREFIX_$(1)))
 	$$(call say,AS,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(XCFLAGS) $$(FW_CONF_$(1)) -c $$< -o $$@
 
 # sizeof() of every object, read back from symbol sizes (nothing runs).
-$(O)/cross/$(1)/sizes.o: firmware/sizes.c async.h port/async_bm.h
+$(O)/cross/$(1)/sizes.o: firmware/sizes.c async.h port/async_bm.h | $(NEED_XCC_$(FW_PREFIX_$(1)))
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(XCFLAGS) $$(FW_CONF_$(1)) -c $$< -o $$@
@@ -117,7 +158,7 @@ cross: $(FW_ELFS)
 	@$(MAKE) --no-print-directory size
 
 FW_BOOTABLE := $(foreach t,$(FW_TARGETS) $(FW_BOOT_TARGETS),$(if $(FW_QEMU_$(t)),$(t)))
-check-firmware: $(foreach t,$(FW_BOOTABLE),$(O)/cross/$(t)/firmware.elf)
+check-firmware: $(foreach t,$(FW_BOOTABLE),$(O)/cross/$(t)/firmware.elf) | $(PROBE)/qemu-arm $(PROBE)/qemu-rv
 	$(Q)fail=0; $(foreach t,$(FW_BOOTABLE),QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) \
 	  firmware/boot-check.sh $(FW_QEMU_$(t)) $(O)/cross/$(t)/firmware.elf || fail=1;) \
 	test $$fail -eq 0
@@ -158,7 +199,9 @@ TGT_FLAGS_rv32sw := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -isystem $(RV_LIBC_INCLUDE)
 
 TGT_CC_ARM := $(ARM_PREFIX)gcc
 TGT_CC_RV := $(RV_PREFIX)gcc
-TGT_CFLAGS := $(XCFLAGS) -DASYNC_TEST_SHIM -Itest -Itest/target
+NEED_TGT_$(TGT_CC_ARM) := $(PROBE)/arm-gcc $(PROBE)/arm-libc
+NEED_TGT_$(TGT_CC_RV) := $(PROBE)/rv-gcc $(PROBE)/rv-libc
+TGT_CFLAGS = $(XCFLAGS) -DASYNC_TEST_SHIM -Itest -Itest/target
 TARGET_SUITES := $(filter-out $(HOST_ONLY_SUITES),$(CORE_SUITES))
 TARGET_ONLY_SUITES := $(patsubst test/target/%.c,%,$(wildcard test/target/test_*.c))
 TGT_SUPPORT := impl testlib runner libc
@@ -166,19 +209,19 @@ TGT_SUPPORT := impl testlib runner libc
 # $(1) = configuration; $(2) = compiler, $(3) = startup object, $(4) =
 # linker script and its flags, $(5) = the target-only suites it runs
 define tgt_rules
-$(O)/target/$(1)/%.o: test/%.c async.h test/testlib.h test/target/cmocka_shim.h
+$(O)/target/$(1)/%.o: test/%.c async.h test/testlib.h test/target/cmocka_shim.h | $(NEED_TGT_$(2))
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) \
 		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
 
-$(O)/target/$(1)/%.o: test/target/%.c async.h test/testlib.h test/target/cmocka_shim.h
+$(O)/target/$(1)/%.o: test/target/%.c async.h test/testlib.h test/target/cmocka_shim.h | $(NEED_TGT_$(2))
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) -fno-builtin \
 		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
 
-$(O)/target/$(1)/$(3).o: firmware/$(3).*
+$(O)/target/$(1)/$(3).o: firmware/$(3).* | $(NEED_TGT_$(2))
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) -c $$< -o $$@
@@ -198,7 +241,7 @@ $(foreach c,$(filter-out rv32%,$(TARGET_CONFIGS)),$(eval $(call \
 $(foreach c,$(filter rv32%,$(TARGET_CONFIGS)),$(eval $(call \
 	tgt_rules,$(c),$(TGT_CC_RV),startup_rv,$(TGT_RV_LD),$(filter %_rv,$(TARGET_ONLY_SUITES)))))
 
-check-target: $(TGT_ELFS)
+check-target: $(TGT_ELFS) | $(PROBE)/qemu-arm $(PROBE)/qemu-rv
 	$(Q)QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) QEMU_TIMEOUT=$(QEMU_TIMEOUT) \
 		test/target/run.sh $(TGT_ELFS)
 

@@ -2,6 +2,15 @@
 # Reliability: the model-based scheduler test, fuzzing, valgrind, and the
 # coroutine-body checker.  Included by the top Makefile.
 #
+## check-model    a bounded model-based run of the scheduler per core configuration
+## model          a long model run (MODEL_BUDGET operations per configuration)
+## fuzz           each libFuzzer target for FUZZ_TIME seconds (needs `make deps-fuzz`)
+## deps-fuzz      install what fuzzing needs (clang, libclang-rt-dev; Debian)
+## valgrind       every core suite and a model run under memcheck (needs `make deps-valgrind`)
+## deps-valgrind  install valgrind (Debian)
+## check-lint     tools/async-lint on its own tests and on the tree
+## check-known    the core bugs' reproducers (test/model/known): fixed ones must stay fixed
+#
 #   make check-model   a bounded model run per core configuration (part of
 #                      `make check`)
 #   make model         a long model run: MODEL_BUDGET operations per
@@ -18,10 +27,10 @@ MODEL_CHECK_ARGS ?= --seed 1 --budget 1000000 --ops 400
 MODEL_BUDGET ?= 20000000
 MODEL_ARGS ?= --seed 100000 --budget $(MODEL_BUDGET) --ops 400
 
-.PHONY: check-model model model-bins fuzz fuzz-bins valgrind check-lint
+.PHONY: check-model model model-bins fuzz fuzz-bins valgrind check-lint deps-fuzz deps-valgrind
 
 define model_rules
-$(O)/model/$(1)/model: $(MODEL_SRCS) $(MODEL_HDRS) | $(DEPS_STAMP)
+$(O)/model/$(1)/model: $(MODEL_SRCS) $(MODEL_HDRS) | $(NEED_CC)
 	$$(call say,LD,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(filter-out -MMD -MP,$$(BASE_CFLAGS)) $$(LC_FLAGS_$(1)) $$(CFLAGS) \
@@ -31,17 +40,16 @@ $(foreach b,$(CORE_CONFIGS),$(eval $(call model_rules,$(b))))
 MODEL_BINS := $(foreach b,$(CORE_CONFIGS),$(O)/model/$(b)/model)
 
 model-bins: $(MODEL_BINS)
-all: model-bins
 
 check: check-model check-known
 check-model: $(MODEL_BINS)
 	@for m in $(MODEL_BINS); do \
-	  $(TEST_WRAPPER) ./$$m $(MODEL_CHECK_ARGS) || exit 1; \
+	  $(TEST_WRAPPER) $$m $(MODEL_CHECK_ARGS) || exit 1; \
 	done
 
 model: $(MODEL_BINS)
 	@for m in $(MODEL_BINS); do \
-	  ./$$m $(MODEL_ARGS) || exit 1; \
+	  $$m $(MODEL_ARGS) || exit 1; \
 	done
 
 # ---- fuzzing: clang libFuzzer with AddressSanitizer and UBSan ----
@@ -51,18 +59,24 @@ model: $(MODEL_BINS)
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_CFLAGS := -std=c99 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS = -std=c99 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=all -I. -Itest/model
 MODEL_LIB_SRCS := $(filter-out test/model/main.c,$(MODEL_SRCS))
 FUZZ_SRCS_sched := $(MODEL_LIB_SRCS)
 FUZZ_BINS := $(addprefix $(O)/fuzz/fuzz_,$(FUZZ_TARGETS))
-FUZZ_DEPS_STAMP := $(O)/.fuzz-deps-ok
+# Only `make deps-fuzz` installs them; the fuzz targets probe (a link
+# with -fsanitize=fuzzer needs clang and its runtime).
+FUZZ_PKGS := clang libclang-rt-dev
+deps-fuzz:
+	$(Q)tools/deps $(FUZZ_PKGS)
+PROBE_CMD_fuzz = printf 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; return (int)n * 0; }\n' | \
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c - -o /dev/null
+PROBE_WHAT_fuzz = libFuzzer ($(FUZZ_CC) -fsanitize=fuzzer)
+PROBE_PKG_fuzz = clang and libclang-rt-dev
+PROBE_DEPS_fuzz = deps-fuzz
+NEED_FUZZ := $(PROBE)/fuzz
 
-$(FUZZ_DEPS_STAMP):
-	$(Q)tools/deps clang libclang-rt-dev
-	@mkdir -p $(@D) && touch $@
-
-$(O)/fuzz/fuzz_%: fuzz/fuzz_%.c $(MODEL_HDRS) $(MODEL_SRCS) | $(FUZZ_DEPS_STAMP)
+$(O)/fuzz/fuzz_%: fuzz/fuzz_%.c $(MODEL_HDRS) $(MODEL_SRCS) | $(NEED_FUZZ)
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@
@@ -87,16 +101,20 @@ fuzz: $(FUZZ_BINS)
 VALGRIND := valgrind -q --error-exitcode=9 --leak-check=full --show-leak-kinds=all \
     --suppressions=$(CURDIR)/tools/valgrind.supp \
     --errors-for-leak-kinds=all
-valgrind: $(CORE_TESTS) $(MODEL_BINS) | $(DEPS_STAMP)
+PROBE_CMD_valgrind = valgrind --version
+PROBE_WHAT_valgrind = valgrind
+PROBE_PKG_valgrind = valgrind
+PROBE_DEPS_valgrind = deps-valgrind
+deps-valgrind:
 	$(Q)tools/deps valgrind
+valgrind: $(CORE_TESTS) $(MODEL_BINS) | $(PROBE)/valgrind
 	$(Q)$(MAKE) --no-print-directory check-core TEST_WRAPPER="$(VALGRIND)"
 	$(Q)$(MAKE) --no-print-directory check-model TEST_WRAPPER="$(VALGRIND)" \
 	    MODEL_CHECK_ARGS="--seed 7 --budget 500000 --ops 400"
 
 # ---- tools/async-lint: the protothread pitfalls, and its own test ----
 check: check-lint
-check-lint:
-	@command -v python3 >/dev/null 2>&1 || tools/deps python3
+check-lint: | $(NEED_PY)
 	@test/lint/run
 
 # ---- the core bugs' standalone reproducers (test/model/known/) ----
@@ -107,7 +125,7 @@ check-lint:
 KNOWN_SRCS := $(wildcard test/model/known/*.c)
 KNOWN_OPEN :=
 .PHONY: known-bugs check-known
-known-bugs check-known: | $(DEPS_STAMP)
+known-bugs check-known: | $(NEED_CC)
 	@mkdir -p $(O)/known
 	@bad=0; for s in $(KNOWN_SRCS); do \
 	  n=$$(basename $$s .c); b=$(O)/known/$$n; \

@@ -1,34 +1,31 @@
 # SPDX-License-Identifier: MIT
 # The libev runtime (src/), its examples, integration tests (test/io/)
 # and the demo.  Included by the top Makefile.  (The echo benchmark and
-# its floor are in mk/bench.mk.)
+# its floor are in mk/bench.mk; installing is mk/install.mk.)
 #
-#   make lib           $(O)/libasync.a and $(O)/libasync.so
-#   make examples      $(O)/examples/NAME
-#   make check-io      test/io suites under both continuation backends,
-#                      then the fetch test against real HTTP servers
-#   make demo          the guided tour (tools/demo/run)
+## lib            libasync.a and libasync.so in the build directory (ASYNC_CONFIG=...: another configuration)
+## examples       the example programs, in the build directory's examples/
+## check-io       the runtime's suites (test/io) under both backends, then fetch against real HTTP servers
+## demo           the guided tour of the examples (installs missing packages first: make deps)
 
 RT_SRCS := $(wildcard src/*.c)
 RT_HDRS := async.h src/async_ev.h
-RT_LIBS := -lev -lpthread
+RT_LIBS := -lev -pthread
 RT_CFLAGS = $(BASE_CFLAGS) -fPIC $(CFLAGS)
-# Beyond tools/deps' base set: SQLite for the offload example.
-RT_DEPS_STAMP := $(O)/.rt-deps-ok
 
 EXAMPLES := hello gather fetch echo_server echo_client queue timeout offload
 EXAMPLE_LIBS_fetch := -lhttp_parser
 EXAMPLE_LIBS_offload := -lsqlite3
 IO_SUITES := $(patsubst test/io/%.c,%,$(wildcard test/io/test_*.c))
 
-.PHONY: lib examples check-io check-io-suites check-fetch demo install-lib uninstall-lib
+.PHONY: lib examples io-bins check-io check-io-suites check-fetch demo
 
-all: lib examples io-bins
+all: lib examples
 
-# ---- the library, once per continuation backend (the ABI depends on it);
-# the installed one is the default (switch) build ----
+# ---- the library the tests link, once per continuation backend (the ABI
+# depends on it) ----
 define rt_rules
-$(O)/rt/$(1)/%.o: src/%.c $(RT_HDRS) | $(DEPS_STAMP)
+$(O)/rt/$(1)/%.o: src/%.c $(RT_HDRS) | $(NEED_EV)
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(RT_CFLAGS) $$(LC_FLAGS_$(1)) -c $$< -o $$@
@@ -38,7 +35,7 @@ $(O)/rt/$(1)/libasync.a: $(patsubst src/%.c,$(O)/rt/$(1)/%.o,$(RT_SRCS))
 	@rm -f $$@
 	$$(Q)$$(AR) rcs $$@ $$^
 
-$(O)/io/$(1)/%.o: test/io/%.c $(RT_HDRS) test/io/iotest.h | $(DEPS_STAMP)
+$(O)/io/$(1)/%.o: test/io/%.c $(RT_HDRS) test/io/iotest.h | $(NEED_EV) $(NEED_CMOCKA)
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(BASE_CFLAGS) $$(LC_FLAGS_$(1)) $$(CFLAGS) -Itest/io -c $$< -o $$@
@@ -52,25 +49,72 @@ endef
 $(foreach b,$(LC_BACKENDS),$(eval $(call rt_rules,$(b))))
 IO_TESTS := $(foreach b,$(LC_BACKENDS),$(IO_TESTS_$(b)))
 
-$(O)/libasync.a: $(O)/rt/switch/libasync.a
-	$(Q)cp $< $@
+# ---- the library a user links and `make install` installs ----
+# Its configuration is ASYNC_CONFIG: -D options only, e.g.
+#   make lib ASYNC_CONFIG='-DASYNC_CONF_TICK_BITS=64'
+#   make lib ASYNC_CONFIG='-DASYNC_CONF_LC=ASYNC_LC_LABELS'
+# The default configuration reuses the switch backend's objects; any
+# other builds in $(O)/rt/config.  $(LIB_CONFIG) holds the configuration
+# the library was last built with: it changes only when ASYNC_CONFIG
+# does, and everything compiled against the library depends on it, so
+# changing the option rebuilds the library and its users, never a mix.
+# (The ABI guard, src/async_ev.h, would refuse to link a mix anyway.)
+ASYNC_CONFIG ?=
+ifneq ($(filter-out -D%,$(ASYNC_CONFIG)),)
+$(error ASYNC_CONFIG takes -D options only (e.g. -DASYNC_CONF_TICK_BITS=64), not: $(filter-out -D%,$(ASYNC_CONFIG)))
+endif
+LIB_CONFIG := $(O)/lib-config
+LIB_OBJDIR := $(if $(strip $(ASYNC_CONFIG)),$(O)/rt/config,$(O)/rt/switch)
+LIB_OBJS := $(patsubst src/%.c,$(LIB_OBJDIR)/%.o,$(RT_SRCS))
+SONAME := libasync.so.$(VERSION_MAJOR)
+SHLIB := libasync.so.$(VERSION)
+# Flags for a program built against $(O)/libasync.a: the library's
+# configuration, and src/ on the include path (examples write
+# #include "async_ev.h", as an installed program does).
+LIB_USER_CFLAGS = -Isrc $(ASYNC_CONFIG)
 
-$(O)/libasync.so: $(patsubst src/%.c,$(O)/rt/switch/%.o,$(RT_SRCS))
+$(LIB_CONFIG): FORCE
+	@mkdir -p $(@D)
+	@echo '$(strip $(ASYNC_CONFIG))' | cmp -s - $@ 2>/dev/null || echo '$(strip $(ASYNC_CONFIG))' > $@
+
+$(O)/rt/config/%.o: src/%.c $(RT_HDRS) $(LIB_CONFIG) | $(NEED_EV)
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(RT_CFLAGS) $(ASYNC_CONFIG) -c $< -o $@
+
+$(O)/libasync.a: $(LIB_OBJS) $(LIB_CONFIG)
+	$(call say,AR,$@)
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $(LIB_OBJS)
+
+# -z defs: every symbol the library uses is resolved at its own link, so
+# it records libev and libc as its dependencies.
+$(O)/$(SHLIB): $(LIB_OBJS) $(LIB_CONFIG)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libasync.so.0 $^ -o $@ $(RT_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs $(LIB_OBJS) -o $@ $(RT_LIBS) $(LDLIBS)
 
-lib: $(O)/libasync.a $(O)/libasync.so
+# The soname and development links, so `-L$(O) -lasync` works in the tree.
+$(O)/$(SONAME) $(O)/libasync.so: $(O)/$(SHLIB)
+	$(Q)ln -sf $(SHLIB) $@
+
+# The library's ABI name (src/async_ev.h: ASYNC_EV_ABI), for the
+# pkg-config and CMake files.
+$(O)/abi: $(RT_HDRS) $(LIB_CONFIG) | $(NEED_EV)
+	$(Q)printf '#include "async_ev.h"\nASYNC_EV_ABI\n' | \
+	  $(CC) $(CPPFLAGS) $(CFLAGS) -I. $(LIB_USER_CFLAGS) -E -P -x c - | tail -n 1 | tr -d ' ' > $@.tmp
+	$(Q)grep -q '^async__abi_' $@.tmp && mv $@.tmp $@
+
+lib: $(O)/libasync.a $(O)/$(SHLIB) $(O)/$(SONAME) $(O)/libasync.so
+## io-bins        build the runtime's test suites without running them
 io-bins: $(IO_TESTS)
 
 # ---- examples ----
-$(RT_DEPS_STAMP): $(DEPS_STAMP)
-	$(Q)tools/deps libsqlite3-dev
-	@mkdir -p $(@D) && touch $@
-
-$(O)/examples/%.o: examples/%.c $(RT_HDRS) | $(DEPS_STAMP) $(RT_DEPS_STAMP)
+$(O)/examples/%.o: examples/%.c $(RT_HDRS) $(LIB_CONFIG) | $(NEED_EV)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIB_USER_CFLAGS) $(CFLAGS) -c $< -o $@
+$(O)/examples/fetch.o: | $(PROBE)/http_parser
+$(O)/examples/offload.o: | $(PROBE)/sqlite3
 
 $(O)/examples/%: $(O)/examples/%.o $(O)/libasync.a
 	$(call say,LD,$@)
@@ -86,7 +130,7 @@ check-io-suites: $(IO_TESTS)
 	@fail=0; total=0; \
 	for t in $(IO_TESTS); do \
 	  total=$$((total+1)); \
-	  if CMOCKA_MESSAGE_OUTPUT=stdout timeout 300 $(TEST_WRAPPER) ./$$t > $$t.log 2>&1; then \
+	  if CMOCKA_MESSAGE_OUTPUT=stdout timeout 300 $(TEST_WRAPPER) $$t > $$t.log 2>&1; then \
 	    printf '  PASS     %s (%s)\n' "$$t" "$$(grep -c '^\[       OK \]' $$t.log) tests"; \
 	  else \
 	    fail=$$((fail+1)); printf '  FAIL     %s\n' "$$t"; cat $$t.log; \
@@ -95,27 +139,12 @@ check-io-suites: $(IO_TESTS)
 	echo "io suites: $$((total-fail))/$$total passed"; \
 	test $$fail -eq 0
 
-check-fetch: $(O)/examples/fetch
-	$(Q)tools/deps python3
-	$(Q)tools/deps nginx || echo "  (nginx could not be installed: fetch.sh skips it)"
+# nginx is optional (`make deps` tries to install it; fetch.sh skips it
+# when it is missing).
+check-fetch: $(O)/examples/fetch | $(NEED_PY)
 	$(Q)test/io/fetch.sh $(O)
 
 # ---- the tour ----
-demo: $(DEPS_STAMP)
-	$(Q)tools/deps python3
+demo: | $(NEED_PY)
 	$(Q)$(MAKE) --no-print-directory -j2 examples
 	$(Q)tools/demo/run $(O)
-
-# ---- install ----
-install: install-lib
-install-lib: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib
-	install -m 644 src/async_ev.h $(DESTDIR)$(PREFIX)/include/async_ev.h
-	install -m 644 $(O)/libasync.a $(DESTDIR)$(PREFIX)/lib/libasync.a
-	install -m 755 $(O)/libasync.so $(DESTDIR)$(PREFIX)/lib/libasync.so.0
-	ln -sf libasync.so.0 $(DESTDIR)$(PREFIX)/lib/libasync.so
-
-uninstall: uninstall-lib
-uninstall-lib:
-	rm -f $(DESTDIR)$(PREFIX)/include/async_ev.h $(DESTDIR)$(PREFIX)/lib/libasync.a \
-	      $(DESTDIR)$(PREFIX)/lib/libasync.so $(DESTDIR)$(PREFIX)/lib/libasync.so.0
