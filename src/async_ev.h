@@ -404,7 +404,7 @@ int async_errno(int err);
  * libasync in one process), async_ev_init returns ASYNC_EABI and prints
  * both names on stderr.  The settings that count: the continuation
  * backend, the tick width and rate, the timer store, debug mode, atomics
- * and ASYNC_RESOLVE_MAX (plain decimal numbers: the last two are pasted
+ * and ASYNC_CONF_RESOLVE_MAX (plain decimal numbers: the last two are pasted
  * into the name).  docs/install.md has the details.
  * ====================================================================== */
 #if ASYNC_CONF_LC == ASYNC_LC_SWITCH
@@ -489,7 +489,7 @@ int async_errno(int err);
 /* The configuration's name: an identifier, and the same as a string.    */
 #define ASYNC_EV_ABI                                                                  \
     ASYNC__ABI_NAME(ASYNC__ABI_LC, ASYNC__ABI_TICK, ASYNC__ABI_STORE, ASYNC__ABI_DEBUG, \
-                    ASYNC__ABI_ATOMICS, ASYNC__ABI_RES(ASYNC_RESOLVE_MAX),            \
+                    ASYNC__ABI_ATOMICS, ASYNC__ABI_RES(ASYNC_CONF_RESOLVE_MAX),            \
                     ASYNC__ABI_HZ(ASYNC_CONF_TICK_HZ))
 #define ASYNC_EV_ABI_STRING ASYNC__STR(ASYNC_EV_ABI)
 

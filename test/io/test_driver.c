@@ -426,7 +426,7 @@ static void abi_mismatch_is_refused(void **state)
     assert_int_equal(init_capturing_stderr(&E2, ASYNC_EV_ABI, err, sizeof err), 0);
     assert_string_equal(err, "");
     assert_int_equal(E2.attached, 1);
-    async_ev_destroy(&E2);
+    async_ev_close(&E2);
 }
 
 int main(void)
