@@ -95,7 +95,8 @@ all:
 FORCE:
 
 help:
-	@sed -n 's/^## /  make /p' Makefile $(sort $(wildcard mk/*.mk))
+	@sed -n 's/^## *//p' Makefile $(sort $(wildcard mk/*.mk)) | \
+	  while read -r name what; do printf '  make %-16s %s\n' "$$name" "$$what"; done
 
 # ======================================================================
 # Dependencies.  Only `make deps` installs (tools/deps: apt-get, as root

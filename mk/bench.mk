@@ -5,6 +5,8 @@
 ## bench          every benchmark: a table, and charts in the build directory's bench/ (~6 minutes; needs `make deps-bench`)
 ## bench-quick    every benchmark at small sizes, one run each (~1 minute): checks that they run
 ## bench-echo     the echo servers alone
+## bench-bins     build the benchmarks without running them
+## bench-sizeof   the sizeof() table's objects (host, and Cortex-M if arm-none-eabi-gcc is there)
 ## deps-bench     install what the benchmarks need (python3-uvloop, gnuplot-nox, valgrind; Debian)
 #
 #   make bench        every benchmark (tools/bench/run.py): switch, spawn,

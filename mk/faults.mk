@@ -6,6 +6,7 @@
 # files directly rather than through those fragments' variables).
 #
 ## check-faults   echo_server under resets, descriptor exhaustion and slow readers (~20 s; CI)
+## faults-bins    build the fault suite's load generator and echo_server
 #
 #   make fuzz          also runs fuzz/fuzz_stream.c and fuzz/fuzz_fetch.c
 #                      (mk/reliability.mk's loop over fuzz/fuzz_*.c)

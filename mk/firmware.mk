@@ -6,6 +6,7 @@
 ## check-target   the core's suites on emulated Cortex-M3 and rv32imac (QEMU)
 ## check-firmware boot the firmware images on QEMU and check their LEDs blink as designed
 ## deps-target    install the cross toolchains and QEMU (Debian)
+## firmware-clean remove the cross and on-target builds
 #
 #   make cross          core + example firmware for every FW_TARGETS, then `size`
 #   make size           the size report: per target, the core alone ("every

@@ -3,13 +3,16 @@
 # coroutine-body checker.  Included by the top Makefile.
 #
 ## check-model    a bounded model-based run of the scheduler per core configuration
+## model-bins     build the model-based test per core configuration without running it
 ## model          a long model run (MODEL_BUDGET operations per configuration)
 ## fuzz           each libFuzzer target for FUZZ_TIME seconds (needs `make deps-fuzz`)
+## fuzz-bins      build the libFuzzer targets without running them
 ## deps-fuzz      install what fuzzing needs (clang, libclang-rt-dev; Debian)
 ## valgrind       every core suite and a model run under memcheck (needs `make deps-valgrind`)
 ## deps-valgrind  install valgrind (Debian)
 ## check-lint     tools/async-lint on its own tests and on the tree
 ## check-known    the core bugs' reproducers (test/model/known): fixed ones must stay fixed
+## known-bugs     the same, reporting only
 #
 #   make check-model   a bounded model run per core configuration (part of
 #                      `make check`)

@@ -6,6 +6,8 @@
 ## lib            libasync.a and libasync.so in the build directory (ASYNC_CONFIG=...: another configuration)
 ## examples       the example programs, in the build directory's examples/
 ## check-io       the runtime's suites (test/io) under both backends, then fetch against real HTTP servers
+## check-io-suites  the runtime's suites alone
+## check-fetch    the fetch example against python3 http.server, nginx (if installed) and test/io/httpd.py
 ## demo           the guided tour of the examples (installs missing packages first: make deps)
 
 RT_SRCS := $(wildcard src/*.c)
