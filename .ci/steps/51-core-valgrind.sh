@@ -6,5 +6,6 @@
 # lists the one allocation that is not the library's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+tools/deps valgrind
 make -j2 --no-print-directory O=build/ci-vg test-bins model-bins
 make --no-print-directory O=build/ci-vg valgrind

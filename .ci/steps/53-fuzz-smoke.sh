@@ -5,4 +5,5 @@
 # sanitizer report or a model disagreement fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+tools/deps clang libclang-rt-dev
 make --no-print-directory O=build/ci-fuzz fuzz FUZZ_TIME=${FUZZ_TIME:-30}
