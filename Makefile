@@ -9,7 +9,7 @@
 #
 # Variables: O=build dir (relative or absolute), V=1 verbose, WERROR=1
 # (warnings are errors; `make check` and CI set it), CC, CXX, CPPFLAGS,
-# CFLAGS, LDFLAGS, LDLIBS, SANITIZE=address,undefined, CROSS_COMPILE=
+# CFLAGS, CXXFLAGS, LDFLAGS, LDLIBS, SANITIZE=address,undefined, CROSS_COMPILE=
 # arm-none-eabi- (core only), ASYNC_CONFIG='-DASYNC_CONF_...' (the
 # runtime library's configuration), PREFIX=/usr/local, LIBDIR=$(PREFIX)/lib,
 # INCLUDEDIR=$(PREFIX)/include, DESTDIR.  Further targets come from
@@ -45,6 +45,7 @@ WARN = -Wall -Wextra -Wpedantic $(if $(filter 1,$(WERROR)),-Werror)
 OPT ?= -O2 -g
 CPPFLAGS ?=
 CFLAGS ?=
+CXXFLAGS ?=
 LDFLAGS ?=
 LDLIBS ?=
 BASE_CFLAGS = -std=c99 $(WARN) $(OPT) -I. $(CPPFLAGS) -MMD -MP
@@ -222,7 +223,8 @@ CXX_SMOKE := $(foreach b,$(LC_BACKENDS),$(O)/cxx/smoke-$(b))
 $(O)/cxx/smoke-%: test/cxx/smoke.cpp async.h | $(NEED_CXX)
 	$(call say,CXX,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CXX) -std=c++11 $(WARN) $(OPT) -I. $(CPPFLAGS) $(LC_FLAGS_$*) $(filter -fsanitize%,$(BASE_CFLAGS)) $< -o $@ $(LDFLAGS)
+	$(Q)$(CXX) -std=c++11 $(WARN) $(OPT) -I. $(CPPFLAGS) $(LC_FLAGS_$*) $(filter -fsanitize%,$(BASE_CFLAGS)) \
+	  $(CXXFLAGS) $< -o $@ $(LDFLAGS)
 
 ## check-cxx      async.h from C++ under both continuation backends
 check-cxx: $(CXX_SMOKE)

@@ -106,7 +106,7 @@ $(O)/abi: $(RT_HDRS) $(LIB_CONFIG) | $(NEED_EV)
 	  $(CC) $(CPPFLAGS) $(CFLAGS) -I. $(LIB_USER_CFLAGS) -E -P -x c - | tail -n 1 | tr -d ' ' > $@.tmp
 	$(Q)grep -q '^async__abi_' $@.tmp && mv $@.tmp $@
 
-lib: $(O)/libasync.a $(O)/$(SHLIB) $(O)/$(SONAME) $(O)/libasync.so
+lib: $(O)/libasync.a $(O)/$(SHLIB) $(O)/$(SONAME) $(O)/libasync.so $(O)/abi
 ## io-bins        build the runtime's test suites without running them
 io-bins: $(IO_TESTS)
 
