@@ -8,7 +8,8 @@
 # one line naming its Debian package.
 #
 # Variables: O=build dir (relative or absolute), V=1 verbose, WERROR=1
-# (warnings are errors; `make check` and CI set it), CC, CXX, CPPFLAGS,
+# (warnings are errors; `make check` and CI set it), AUTO_DEPS=0 (`make
+# check` and `make demo` do not run `make deps`), CC, CXX, CPPFLAGS,
 # CFLAGS, CXXFLAGS, LDFLAGS, LDLIBS, SANITIZE=address,undefined, CROSS_COMPILE=
 # arm-none-eabi- (core only), ASYNC_CONFIG='-DASYNC_CONF_...' (the
 # runtime library's configuration), PREFIX=/usr/local, LIBDIR=$(PREFIX)/lib,
@@ -112,7 +113,10 @@ deps:
 	$(Q)tools/deps
 	$(Q)tools/deps nginx || echo "  (nginx could not be installed: the fetch test skips it)"
 
-ifneq ($(filter check demo,$(MAKECMDGOALS)),)
+# AUTO_DEPS=0: `make check` and `make demo` do not run it either (a
+# package build, whose build dependencies are already installed).
+AUTO_DEPS ?= 1
+ifneq ($(and $(filter 1,$(AUTO_DEPS)),$(filter check demo,$(MAKECMDGOALS))),)
 PROBE_AFTER := deps
 endif
 
