@@ -234,6 +234,8 @@ typedef int64_t async_stick;
  * 3. Error codes.  Every fallible call returns 0 (or a non-negative value)
  *    on success and one of these on failure.  Codes at or below
  *    ASYNC_EOS_BASE carry an operating-system errno: ASYNC_EOS(errno).
+ *    -1..-31: the core; -32..-63: the runtime (src/: streams, TLS -42 and
+ *    -43, HTTP from -44, the ABI guard -47).                              
  * ====================================================================== */
 
 #define ASYNC_ERRORS(X)                                                       \
@@ -263,7 +265,7 @@ typedef int64_t async_stick;
     X(ASYNC_EADDRINUSE, -39, "address in use")                                \
     X(ASYNC_EPROTO, -40, "protocol error (malformed input)")                  \
     X(ASYNC_EMFILE, -41, "too many open files")                               \
-    X(ASYNC_EABI, -42, "program and libasync built with different ASYNC_CONF_*")
+    X(ASYNC_EABI, -47, "program and libasync built with different ASYNC_CONF_*")
 
 enum async_error {
 #define ASYNC__ERR_ENUM(name, value, text) name = (value),
