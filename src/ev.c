@@ -254,6 +254,8 @@ int(async_ev_main)(async_task *main, async_task_fn fn)
 
     if (ev == NULL)
         return ASYNC_ENOSPC;
+    if (E.running)
+        return ASYNC_EBUSY; /* called from a task of its own run: E is in use */
     if ((rc = async_ev_init(&E, ev)) < 0)
         return rc;
     rc = async_ev_run(&E, main, fn);

@@ -539,6 +539,13 @@ int async_accept(async_loop *L, async_io *io, int lfd, async_addr *peer)
     }
 }
 
+/* Bound and listening, and not closed since.  A zeroed server has no
+ * address yet (fd 0 is not its socket); listen fills one in.            */
+static bool server_is_listening(const async_server *srv)
+{
+    return srv->addr.len != 0 && srv->fd >= 0 && !srv->closed;
+}
+
 int async_server_listen(async_server *srv, const async_addr *a, int backlog)
 {
     int fd, one = 1, rc;
@@ -546,9 +553,10 @@ int async_server_listen(async_server *srv, const async_addr *a, int backlog)
 
     if (srv == NULL || a == NULL || a->len == 0)
         return ASYNC_EINVAL;
-    if (async_task_state(&srv->task) != ASYNC_TASK_IDLE &&
-        async_task_state(&srv->task) != ASYNC_TASK_DONE)
-        return ASYNC_EBUSY; /* serving: close it first */
+    if ((async_task_state(&srv->task) != ASYNC_TASK_IDLE &&
+         async_task_state(&srv->task) != ASYNC_TASK_DONE) ||
+        server_is_listening(srv))
+        return ASYNC_EBUSY; /* listening or serving: close it first */
     memset(srv, 0, sizeof *srv);
     srv->fd = -1;
     if ((fd = new_socket(a->sa.ss_family, SOCK_STREAM)) < 0)
@@ -673,9 +681,9 @@ int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, 
 {
     if (L == NULL || srv == NULL || handler == NULL || pool == NULL || count == 0 ||
         stride < sizeof(async_conn) || conn_offset > stride - sizeof(async_conn) ||
-        async_ev_of(L) == NULL)
+        async_ev_of(L) == NULL || srv->addr.len == 0) /* never listened */
         return ASYNC_EINVAL;
-    if (srv->fd < 0 || srv->closed)
+    if (!server_is_listening(srv))
         return ASYNC_ECLOSED;
     if (async_task_state(&srv->task) != ASYNC_TASK_IDLE &&
         async_task_state(&srv->task) != ASYNC_TASK_DONE)

@@ -913,10 +913,27 @@ static void addresses_and_misuse(void **state)
     assert_int_equal(async_server_start(TLOOP, &srv, echo_handler, echo_pool, sizeof echo_pool[0],
                                         0, 0),
                      ASYNC_EINVAL);
+    /* Listening but not started: a second listen is refused, and the
+     * first socket stays the one bound (no second port, no leaked fd). */
+    {
+        async_addr any;
+        int fd = srv.fd;
+        assert_int_equal(async_addr_ip(&any, "127.0.0.1", 0), 0);
+        assert_int_equal(async_server_listen(&srv, &any, 1), ASYNC_EBUSY);
+        assert_int_equal(srv.fd, fd);
+        assert_int_equal(async_addr_port(&srv.addr), async_addr_port(&a));
+    }
     async_server_close(TLOOP, &srv);
     assert_int_equal(async_server_start(TLOOP, &srv, echo_handler, echo_pool, sizeof echo_pool[0],
                                         0, 1),
                      ASYNC_ECLOSED);
+    /* A zeroed server that never listened: refused, not an accept loop on
+     * fd 0 retrying for ever. */
+    memset(&srv, 0, sizeof srv);
+    assert_int_equal(async_server_start(TLOOP, &srv, echo_handler, echo_pool, sizeof echo_pool[0],
+                                        0, 1),
+                     ASYNC_EINVAL);
+    assert_int_equal(async_task_state(&srv.task), ASYNC_TASK_IDLE);
 }
 
 int main(void)
