@@ -3,9 +3,9 @@
 #
 ## cross          the core and the example firmware for every FW_TARGETS, then the size report
 ## size           the size report (core alone, example firmware, RAM per object)
-## check-target   the core's suites on emulated Cortex-M3 and rv32imac (QEMU)
+## check-target   the core's suites on emulated Cortex-M3 and rv32imac (QEMU) and ATmega1284P (simavr)
 ## check-firmware boot the firmware images on QEMU and check their LEDs blink as designed
-## deps-target    install the cross toolchains and QEMU (Debian)
+## deps-target    install the cross toolchains, QEMU and simavr (Debian)
 ## firmware-clean remove the cross and on-target builds
 #
 #   make cross          core + example firmware for every FW_TARGETS, then `size`
@@ -13,19 +13,23 @@
 #                       function in async.h" at -Os), the example firmware,
 #                       and what one task and each primitive cost in RAM
 #   make check-target   the core's suites (and test/target/test_*.c) on an
-#                       emulated Cortex-M3 (qemu-system-arm -M mps2-an385)
-#                       and rv32imac (qemu-system-riscv32 -M virt)
+#                       emulated Cortex-M3 (qemu-system-arm -M mps2-an385),
+#                       rv32imac (qemu-system-riscv32 -M virt) and
+#                       ATmega1284P (simavr, test/target/avrsim.c)
 #   make check-firmware boot the firmware images on QEMU (Cortex-M on the
 #                       MPS2 boards, rv32imac on sifive_e, the FE310 of
 #                       the HiFive1 Rev B) and check that their LEDs blink
 #                       as designed
 #
-# Variables: ARM_PREFIX, RV_PREFIX (toolchain prefixes), QEMU_ARM, QEMU_RV,
+# Variables: ARM_PREFIX, RV_PREFIX, AVR_PREFIX (toolchain prefixes), HOSTCC
+# (builds the simavr harness), QEMU_ARM, QEMU_RV,
 # QEMU_TIMEOUT (seconds per test image), SIZE_STRICT=1 (fail `size` when
 # the core is over the Cortex-M0+ budget), FW_TARGETS, TARGET_CONFIGS.
 
 ARM_PREFIX ?= arm-none-eabi-
 RV_PREFIX ?= riscv64-unknown-elf-
+AVR_PREFIX ?= avr-
+HOSTCC ?= gcc
 QEMU_ARM ?= qemu-system-arm
 QEMU_RV ?= qemu-system-riscv32
 QEMU_TIMEOUT ?= 120
@@ -38,7 +42,8 @@ CORE_BUDGET_M0PLUS := 3072
 # picolibc: only their headers, for <string.h> and <setjmp.h> in
 # test/testlib.h; nothing links a C library.)
 TARGET_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf \
-	picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc
+	picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc \
+	gcc-avr avr-libc binutils-avr simavr libsimavr-dev libelf-dev
 deps-target:
 	$(Q)tools/deps $(TARGET_PKGS)
 PROBE_CMD_arm-gcc = $(ARM_PREFIX)gcc --version
@@ -65,9 +70,24 @@ PROBE_CMD_qemu-rv = $(QEMU_RV) --version
 PROBE_WHAT_qemu-rv = $(QEMU_RV)
 PROBE_PKG_qemu-rv = qemu-system-misc
 PROBE_DEPS_qemu-rv = deps-target
+PROBE_CMD_avr-gcc = $(AVR_PREFIX)gcc --version
+PROBE_WHAT_avr-gcc = $(AVR_PREFIX)gcc
+PROBE_PKG_avr-gcc = gcc-avr
+PROBE_DEPS_avr-gcc = deps-target
+PROBE_CMD_avr-libc = printf '$(HASH)include <avr/io.h>\n$(HASH)include <setjmp.h>\n' | $(AVR_PREFIX)gcc -mmcu=atmega328p -E -x c - -o /dev/null
+PROBE_WHAT_avr-libc = avr-libc for $(AVR_PREFIX)gcc
+PROBE_PKG_avr-libc = avr-libc
+PROBE_DEPS_avr-libc = deps-target
+# the harness test/target/avrsim.c links libsimavr.a, which needs libelf
+PROBE_CMD_libsimavr = $(call probe_prog,$(HASH)include <sim_avr.h>,(void)avr_make_mcu_by_name("atmega328p")) | \
+	$(HOSTCC) -isystem /usr/include/simavr -x c - -o /dev/null -lsimavr -lelf
+PROBE_WHAT_libsimavr = simavr's library (sim_avr.h, -lsimavr, -lelf)
+PROBE_PKG_libsimavr = libsimavr-dev libelf-dev
+PROBE_DEPS_libsimavr = deps-target
 # Per target prefix: what a cross build of that target needs.
 NEED_XCC_$(ARM_PREFIX) := $(PROBE)/arm-gcc
 NEED_XCC_$(RV_PREFIX) := $(PROBE)/rv-gcc
+NEED_XCC_$(AVR_PREFIX) := $(PROBE)/avr-gcc $(PROBE)/avr-libc
 
 # Flags every cross build shares.  -ffreestanding: no hosted library is
 # assumed; loop-pattern distribution off so GCC does not turn our copy
@@ -183,7 +203,12 @@ size: $(FW_SIZE_DEPS)
 # on QEMU's virt board (qemu-system-riscv32) under both backends (rv32:
 # labels, rv32sw: switch), where posts use the A extension's atomics.  The interrupt suites are per architecture:
 # test/target/test_irq.c on Arm, test/target/test_irq_rv.c on RISC-V.
-TARGET_CONFIGS ?= switch labels m0plus rv32 rv32sw
+# The ATmega1284P (16 KiB of RAM, 128 KiB of flash: room for the largest
+# suite) under simavr, through test/target/avrsim.c: both backends with
+# 32-bit ticks (avr, avr-labels) and the switch backend with 16-bit ticks
+# (avr-t16).  8-bit loads: every tick read there is several loads.
+TARGET_CONFIGS ?= switch labels m0plus rv32 rv32sw avr avr-labels avr-t16
+AVR_ARCH_TEST := -mmcu=atmega1284p -DF_CPU=16000000UL
 TGT_ARCH_M3 := -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
 TGT_ARCH_switch := $(TGT_ARCH_M3)
 TGT_FLAGS_switch := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
@@ -198,52 +223,80 @@ TGT_FLAGS_rv32 := -DASYNC_CONF_LC=ASYNC_LC_LABELS -isystem $(RV_LIBC_INCLUDE)
 TGT_ARCH_rv32sw := $(FW_ARCH_rv32imac)
 TGT_FLAGS_rv32sw := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -isystem $(RV_LIBC_INCLUDE)
 
+TGT_ARCH_avr := $(AVR_ARCH_TEST)
+TGT_FLAGS_avr := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
+TGT_ARCH_avr-labels := $(AVR_ARCH_TEST)
+TGT_FLAGS_avr-labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
+TGT_ARCH_avr-t16 := $(AVR_ARCH_TEST)
+TGT_FLAGS_avr-t16 := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -DASYNC_CONF_TICK_BITS=16
+
 TGT_CC_ARM := $(ARM_PREFIX)gcc
 TGT_CC_RV := $(RV_PREFIX)gcc
+TGT_CC_AVR := $(AVR_PREFIX)gcc
 NEED_TGT_$(TGT_CC_ARM) := $(PROBE)/arm-gcc $(PROBE)/arm-libc
 NEED_TGT_$(TGT_CC_RV) := $(PROBE)/rv-gcc $(PROBE)/rv-libc
+NEED_TGT_$(TGT_CC_AVR) := $(PROBE)/avr-gcc $(PROBE)/avr-libc
 TGT_CFLAGS = $(XCFLAGS) -DASYNC_TEST_SHIM -Itest -Itest/target
 TARGET_SUITES := $(filter-out $(HOST_ONLY_SUITES),$(CORE_SUITES))
 TARGET_ONLY_SUITES := $(patsubst test/target/%.c,%,$(wildcard test/target/test_*.c))
 TGT_SUPPORT := impl testlib runner libc
+TGT_SUPPORT_AVR := impl testlib runner
 
-# $(1) = configuration; $(2) = compiler, $(3) = startup object, $(4) =
-# linker script and its flags, $(5) = the target-only suites it runs
+# $(1) = configuration; $(2) = compiler, $(3) = startup object (none:
+# the C library's), $(4) = link flags (the .ld files among them are
+# prerequisites), $(5) = the target-only suites it runs, $(6) = support
+# objects
+define tgt_startup
+$(O)/target/$(1)/$(3).o: firmware/$(3).* | $(NEED_TGT_$(2))
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) -c $$< -o $$@
+endef
 define tgt_rules
-$(O)/target/$(1)/%.o: test/%.c async.h test/testlib.h test/target/cmocka_shim.h | $(NEED_TGT_$(2))
+$(O)/target/$(1)/%.o: test/%.c async.h port/async_bm.h test/testlib.h test/target/cmocka_shim.h | $(NEED_TGT_$(2))
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) \
 		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
 
-$(O)/target/$(1)/%.o: test/target/%.c async.h test/testlib.h test/target/cmocka_shim.h | $(NEED_TGT_$(2))
+$(O)/target/$(1)/%.o: test/target/%.c async.h port/async_bm.h test/testlib.h test/target/cmocka_shim.h | $(NEED_TGT_$(2))
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) $$(TGT_FLAGS_$(1)) -fno-builtin \
 		'-DCMSHIM_SUITE="$$*/$(1)"' -c $$< -o $$@
 
-$(O)/target/$(1)/$(3).o: firmware/$(3).* | $(NEED_TGT_$(2))
-	$$(call say,CC,$$@)
-	@mkdir -p $$(@D)
-	$$(Q)$(2) $$(TGT_ARCH_$(1)) $$(TGT_CFLAGS) -c $$< -o $$@
+$(if $(3),$(eval $(call tgt_startup,$(1),$(2),$(3))))
 
 $(O)/target/$(1)/test_%.elf: $(O)/target/$(1)/test_%.o \
-		$$(addprefix $(O)/target/$(1)/,$$(addsuffix .o,$(TGT_SUPPORT) $(3))) $(firstword $(4))
+		$$(addprefix $(O)/target/$(1)/,$$(addsuffix .o,$(6) $(3))) $(filter %.ld,$(4))
 	$$(call say,LD,$$@)
-	$$(Q)$(2) $$(TGT_ARCH_$(1)) -nostdlib $(wordlist 2,9,$(4)) -T $(firstword $(4)) \
-		-Wl,--gc-sections $$(filter %.o,$$^) -lgcc -o $$@
+	$$(Q)$(2) $$(TGT_ARCH_$(1)) $(4) -Wl,--gc-sections $$(filter %.o,$$^) -lgcc -o $$@
 
 TGT_ELFS += $$(foreach s,$(TARGET_SUITES) $(5),$(O)/target/$(1)/$$(s).elf)
 endef
-TGT_ARM_LD := test/target/mps2_an385.ld -Lfirmware/ld
-TGT_RV_LD := test/target/rv_virt.ld
-$(foreach c,$(filter-out rv32%,$(TARGET_CONFIGS)),$(eval $(call \
-	tgt_rules,$(c),$(TGT_CC_ARM),startup_cm,$(TGT_ARM_LD),$(filter-out %_rv,$(TARGET_ONLY_SUITES)))))
+TGT_ARM_LD := -nostdlib -T test/target/mps2_an385.ld -Lfirmware/ld
+TGT_RV_LD := -nostdlib -T test/target/rv_virt.ld
+# avr-libc's start-up code (vectors, stack, .data and .bss) and its
+# string functions: an AVR image is linked as any AVR program is.
+TGT_AVR_LD :=
+TGT_ARM_CONFIGS := $(filter-out rv32% avr%,$(TARGET_CONFIGS))
+$(foreach c,$(TGT_ARM_CONFIGS),$(eval $(call tgt_rules,$(c),$(TGT_CC_ARM),startup_cm,$(TGT_ARM_LD),$(filter-out \
+	%_rv %_avr,$(TARGET_ONLY_SUITES)),$(TGT_SUPPORT))))
 $(foreach c,$(filter rv32%,$(TARGET_CONFIGS)),$(eval $(call \
-	tgt_rules,$(c),$(TGT_CC_RV),startup_rv,$(TGT_RV_LD),$(filter %_rv,$(TARGET_ONLY_SUITES)))))
+	tgt_rules,$(c),$(TGT_CC_RV),startup_rv,$(TGT_RV_LD),$(filter %_rv,$(TARGET_ONLY_SUITES)),$(TGT_SUPPORT))))
+$(foreach c,$(filter avr%,$(TARGET_CONFIGS)),$(eval $(call \
+	tgt_rules,$(c),$(TGT_CC_AVR),,$(TGT_AVR_LD),$(filter %_avr,$(TARGET_ONLY_SUITES)),$(TGT_SUPPORT_AVR))))
 
-check-target: $(TGT_ELFS) | $(PROBE)/qemu-arm $(PROBE)/qemu-rv
-	$(Q)QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) QEMU_TIMEOUT=$(QEMU_TIMEOUT) \
+# The simavr harness the AVR images run in (a host program).
+AVRSIM := $(O)/target/avrsim
+$(AVRSIM): test/target/avrsim.c | $(PROBE)/libsimavr
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(HOSTCC) -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -O2 -isystem /usr/include/simavr \
+		$< -o $@ -lsimavr -lelf
+
+check-target: $(TGT_ELFS) $(if $(filter avr%,$(TARGET_CONFIGS)),$(AVRSIM)) | $(PROBE)/qemu-arm $(PROBE)/qemu-rv
+	$(Q)QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) QEMU_TIMEOUT=$(QEMU_TIMEOUT) AVRSIM=$(AVRSIM) \
 		test/target/run.sh $(TGT_ELFS)
 
 firmware-clean:

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * async_bm.h - bare-metal port for async.h: a tick (or a one-shot alarm),
- * a critical section, and WFI.  No OS, no libc, no allocation.
+ * a critical section, and WFI.  No OS, no libc, no allocation.  Cores:
+ * Cortex-M (cortex_m.h: SysTick), RISC-V (riscv.h: the CLINT timer) and
+ * AVR (avr.h: Timer0), or any other through ASYNC_BM_ARCH_CUSTOM.
  *
  * Copy this file next to async.h.  Its functions are compiled in exactly
  * one translation unit, the one that defines ASYNC_BM_IMPLEMENTATION (it
@@ -27,7 +29,10 @@
  * What the port does
  *   now()    returns bm.ticks, advanced by async_bm_tick() from the tick
  *            interrupt, or bm.clock(&bm) when the application has a
- *            free-running counter (tickless).
+ *            free-running counter (tickless).  Where the tick is wider
+ *            than one load (any tick on an AVR, 64-bit ticks on a 32-bit
+ *            core) the read masks interrupts, or a tick in the middle of
+ *            it would tear it.
  *   idle()   masks interrupts, and while nothing is pending and the
  *            deadline has not come, tells bm.alarm(&bm, ...) the next
  *            deadline (tickless: program a one-shot timer there) and
@@ -38,7 +43,11 @@
  *            on a pending enabled interrupt whatever mstatus.MIE says).
  *            Unmasking then runs the handler, and the loop sees its
  *            post.  This is what makes interrupt wake-ups impossible to
- *            lose.  idle() never returns ASYNC_EDEADLK: an interrupt can
+ *            lose.  (AVR: SLEEP does not wake with interrupts masked, so
+ *            the sleep is "sei; sleep; nop; cli": the instruction after
+ *            SEI runs before any interrupt, so SLEEP still comes before
+ *            the handler, which runs on the wake-up, inside the sleep.)
+ *            idle() never returns ASYNC_EDEADLK: an interrupt can
  *            always come.
  *   lock()   / unlock(): mask interrupts (nestable), for async_post() on
  *            targets without atomics (ASYNC_CONF_ATOMICS 0, e.g. ARMv6-M).
@@ -53,7 +62,9 @@
  *   async_isrq_put(L, &q, &item)      queue an item for async_isrq_get
  * Handlers above the priority that may call these (on ARMv7-M: any, when
  * interrupts are masked with PRIMASK) are simply delayed by the short
- * critical sections; NMI and HardFault must not call them.
+ * critical sections; NMI and HardFault must not call them.  On AVR a
+ * handler runs with interrupts masked unless it is ISR_NOBLOCK; a
+ * nesting one may call these too (they mask what they touch).
  *
  * Configuration (define before including):
  *   ASYNC_BM_ARCH_CUSTOM   supply your own async_bm_irq_save(),
@@ -113,8 +124,78 @@ static inline void async_bm_wfi(void)
 {
     __asm__ volatile("wfi" : : : "memory");
 }
+#elif defined(__AVR__)
+#include <avr/io.h> /* avr-libc: SMCR and the sleep-mode bits of this part */
+#include <avr/sleep.h>
+typedef uint8_t async_bm_irqstate;
+/* Mask interrupts (SREG's I bit); returns the whole previous SREG, which
+ * restore writes back as avr-libc's ATOMIC_RESTORESTATE does.          */
+static inline async_bm_irqstate async_bm_irq_save(void)
+{
+    async_bm_irqstate s;
+    __asm__ volatile("in %0, __SREG__\n\tcli" : "=r"(s) : : "memory");
+    return s;
+}
+static inline void async_bm_irq_restore(async_bm_irqstate s)
+{
+    __asm__ volatile("out __SREG__, %0" : : "r"(s) : "memory");
+}
+/* The sleep mode idle() enters: SLEEP_MODE_IDLE keeps the timers and
+ * the UART clocked, so the tick still wakes the loop.  A deeper mode
+ * needs a wake-up source that runs in it (Timer2 on a 32 kHz crystal,
+ * the watchdog, a pin).                                                */
+#ifndef ASYNC_BM_AVR_SLEEP_MODE
+#define ASYNC_BM_AVR_SLEEP_MODE SLEEP_MODE_IDLE
+#endif
+/* Called with interrupts masked; returns with them masked.  An AVR does
+ * not wake from SLEEP with the I bit clear (the interrupt that should
+ * wake it is never taken), so the unmasking is part of the sleep: the
+ * instruction after SEI always executes before any interrupt, so SLEEP
+ * is entered with no gap in which an interrupt could slip past the
+ * loop's check, and one already pending ends it at once.  The waking
+ * handler therefore runs in here, before CLI, not in the caller's
+ * restore.
+ * Why "sei; sleep; nop; cli" and not "sei; sleep; cli": on hardware the
+ * two are equivalent - after the wake-up the handler runs and returns to
+ * the instruction after SLEEP, and the NOP only gives interrupts that
+ * are pending then one more cycle in which to be taken before CLI.
+ * simavr (1.6), though, turns a SLEEP with an interrupt already pending
+ * into a no-op and delivers the interrupt one instruction later than
+ * the SEI's delay allows: with CLI in that slot it is never taken and
+ * the loop spins through this sequence for ever.  The NOP is that slot.
+ * SE is set only around the SLEEP, as the datasheets advise, so no
+ * stray SLEEP elsewhere can put the part to sleep.                     */
+static inline void async_bm_wfi(void)
+{
+#if defined(SMCR) && defined(SE)
+    SMCR = (uint8_t)(ASYNC_BM_AVR_SLEEP_MODE | _BV(SE)); /* SMCR holds nothing else */
+#else
+    set_sleep_mode(ASYNC_BM_AVR_SLEEP_MODE);
+    sleep_enable();
+#endif
+    __asm__ volatile("sei\n\tsleep\n\tnop\n\tcli" : : : "memory");
+#if defined(SMCR) && defined(SE)
+    SMCR = 0;
+#else
+    sleep_disable();
+#endif
+}
 #else
 #error "async_bm.h: unknown core; define ASYNC_BM_ARCH_CUSTOM and supply async_bm_irq_save/restore/wfi"
+#endif
+
+/* The widest load the core reads memory with in one indivisible access
+ * (an interrupt comes before it or after it): a tick wider than this is
+ * read with interrupts masked.  A core this file does not know is taken
+ * to have byte loads only, which is always safe.                       */
+#ifndef ASYNC_BM_LOAD_BITS
+#if defined(ASYNC_BM_ARCH_CUSTOM) || defined(__AVR__)
+#define ASYNC_BM_LOAD_BITS 8
+#elif defined(__riscv) && defined(__riscv_xlen)
+#define ASYNC_BM_LOAD_BITS __riscv_xlen
+#else
+#define ASYNC_BM_LOAD_BITS 32 /* Cortex-M: LDRD may be split by an interrupt */
+#endif
 #endif
 
 #ifndef ASYNC_BM_BEFORE_SLEEP
@@ -148,7 +229,10 @@ struct async_bm {
 void async_bm_init(async_bm *bm);
 
 /* From the tick interrupt (interrupt-safe).  The increment needs no lock:
- * only this handler writes ticks, and a 32-bit read is atomic.         */
+ * only this handler writes ticks, and handlers that read them do not
+ * interrupt it (or, with nested interrupts, read through async_bm_now).
+ * Readers: async_bm_now(), which masks interrupts around the read where
+ * the tick is wider than one load (ASYNC_BM_LOAD_BITS).                */
 static inline void async_bm_tick(async_bm *bm)
 {
     bm->ticks = (async_tick)(bm->ticks + 1u);
@@ -208,12 +292,17 @@ static async_bm *async__bm_of(const async_port *p)
 
 async_tick async_bm_now(async_bm *bm)
 {
-#if ASYNC_CONF_TICK_BITS > 32
+#if ASYNC_CONF_TICK_BITS > ASYNC_BM_LOAD_BITS
     async_tick t;
     async_bm_irqstate s;
     if (bm->clock)
         return bm->clock(bm);
-    s = async_bm_irq_save(); /* a 64-bit read is two loads */
+    /* The tick is several loads here: a tick interrupt between them
+     * would tear the read (0x00FF -> 0x0100 read as 0x01FF, a deadline
+     * up to 255 ticks early).  Masking costs 6 bytes and 3 cycles on an
+     * AVR; reading until two reads agree costs 16 to 36 bytes and twice
+     * the loads (measured with avr-gcc -Os).                            */
+    s = async_bm_irq_save();
     t = bm->ticks;
     async_bm_irq_restore(s);
     return t;

@@ -4,11 +4,16 @@
 #include "testlib.h"
 
 /* Size goals, checked at compile time on every target the suites build
- * for (host and Cortex-M): a task header is six words at most - 48 bytes
- * on x86-64, 24 on a 32-bit MCU - timer node included. */
+ * for (host, Cortex-M, RISC-V, AVR): a task header is six words at most -
+ * 48 bytes on x86-64, 24 on a 32-bit MCU - timer node included.  With
+ * 16-bit pointers (AVR) a word holds neither the tick nor the result, so
+ * the same header is four pointers, a tick and four bytes of state: 16
+ * bytes with 32-bit ticks, 14 with 16-bit ones. */
 #define T_STATIC_ASSERT(cond, name) typedef char name[(cond) ? 1 : -1]
+#define T_TASK_HEADER_MAX                                                 \
+    (sizeof(void *) >= 4 ? 6 * sizeof(void *) : 4 * sizeof(void *) + sizeof(async_tick) + 4)
 #if !ASYNC_CONF_DEBUG && ASYNC_CONF_TICK_BITS <= 32
-T_STATIC_ASSERT(sizeof(async_task) <= 6 * sizeof(void *), task_header_is_six_words_at_most);
+T_STATIC_ASSERT(sizeof(async_task) <= T_TASK_HEADER_MAX, task_header_is_six_words_at_most);
 #endif
 #if ASYNC_CONF_LC == ASYNC_LC_SWITCH /* the labels backend's resume point is 32-bit */
 T_STATIC_ASSERT(sizeof(async_co) <= sizeof(void *) + 2 * sizeof(int32_t), coroutine_state_is_small);

@@ -1,15 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Run test images on QEMU and add up the results: Arm images on mps2-an385
-# (Cortex-M3, $QEMU), RISC-V ones on virt (rv32, $QEMU_RV), told apart by
-# their ELF header.
+# Run test images on emulators and add up the results: Arm images on QEMU's
+# mps2-an385 (Cortex-M3, $QEMU), RISC-V ones on QEMU's virt (rv32,
+# $QEMU_RV), AVR ones on an ATmega1284P under simavr ($AVRSIM, the
+# harness test/target/avrsim.c), told apart by their ELF header.
 #
 #   test/target/run.sh IMAGE.elf...
 #
 # Each image is one suite in one configuration; it prints cmocka-like lines
 # (semihosting on Arm, the UART on virt) and a summary "SUITE name: N
 # passed, N failed" (runner.c).
-# An image that crashes or hangs (killed after QEMU_TIMEOUT seconds) counts
+# An image that crashes or hangs (killed after QEMU_TIMEOUT seconds, or on
+# AVR after AVR_CYCLES emulated cycles) counts
 # every test it announced and did not pass as failed.  Ends with
 #     N passed, N failed
 # and exits non-zero if anything failed.
@@ -18,20 +20,30 @@
 # emulated clocks advance with the instructions executed, WFI skips straight
 # to the next timer event, and a run is the same every time, whatever the
 # host's load.  Set QEMU_ICOUNT= (empty) to run on host time instead.
+# simavr always runs in emulated time (avrsim skips SLEEPs to the next
+# timer event).
 set -u
 
 QEMU=${QEMU:-qemu-system-arm}
 QEMU_RV=${QEMU_RV:-qemu-system-riscv32}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
 QEMU_ICOUNT=${QEMU_ICOUNT-shift=5,sleep=off}
+AVRSIM=${AVRSIM:-build/target/avrsim}
+AVR_MCU=${AVR_MCU:-atmega1284p}
+AVR_HZ=${AVR_HZ:-16000000}
+AVR_CYCLES=${AVR_CYCLES:-400000000}
 VERBOSE=${VERBOSE:-0}
 
-is_riscv() { # elf: e_machine (offset 18) is 0xf3 for RISC-V
-    [ "$(od -An -t x1 -j 18 -N 1 "$1" | tr -d ' ')" = f3 ]
+machine() { # elf: e_machine (offset 18): f3 RISC-V, 53 AVR, 28 Arm
+    od -An -t x1 -j 18 -N 1 "$1" | tr -d ' '
 }
+is_riscv() { [ "$(machine "$1")" = f3 ]; }
+is_avr() { [ "$(machine "$1")" = 53 ]; }
 
 for elf in "$@"; do
-    if is_riscv "$elf"; then q=$QEMU_RV pkg=qemu-system-misc; else q=$QEMU pkg=qemu-system-arm; fi
+    if is_riscv "$elf"; then q=$QEMU_RV pkg=qemu-system-misc
+    elif is_avr "$elf"; then q=$AVRSIM pkg="simavr libsimavr-dev libelf-dev"
+    else q=$QEMU pkg=qemu-system-arm; fi
     if ! command -v "$q" >/dev/null 2>&1; then
         echo "run.sh: $q not found (Debian: apt-get install $pkg, or tools/deps $pkg)" >&2
         exit 2
@@ -46,7 +58,10 @@ run_qemu() { # elf log
     fi
     elf=$1 log=$2
     shift 2
-    if is_riscv "$elf"; then
+    if is_avr "$elf"; then
+        timeout -k 5 "$QEMU_TIMEOUT" "$AVRSIM" -m "$AVR_MCU" -f "$AVR_HZ" -c "$AVR_CYCLES" \
+            "$elf" >"$log" 2>&1
+    elif is_riscv "$elf"; then
         timeout -k 5 "$QEMU_TIMEOUT" "$QEMU_RV" -M virt -bios none -display none \
             -monitor none -serial stdio -kernel "$elf" "$@" >"$log" 2>&1
     else

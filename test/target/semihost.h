@@ -7,6 +7,9 @@
  *     fault, so firmware never uses this.
  *   RISC-V (virt): the board's 16550 UART at 0x10000000 (-serial stdio)
  *     and its test finisher at 0x100000, which ends QEMU with a status.
+ *   AVR (simavr, through test/target/avrsim.c): each byte written to
+ *     GPIOR0 is a character of output; the byte written to GPIOR1 ends
+ *     the run with that exit status.
  */
 #ifndef SEMIHOST_H
 #define SEMIHOST_H
@@ -35,6 +38,25 @@ static inline __attribute__((noreturn)) void sh_exit(int ok)
     VIRT_FINISHER = ok ? 0x5555u : (1u << 16) | 0x3333u; /* pass; fail with code 1 */
     for (;;)
         __asm__ volatile("wfi");
+}
+
+#elif defined(__AVR__)
+
+#include <avr/io.h>
+
+/* Write a NUL-terminated string to the host's console.                  */
+static inline void sh_puts(const char *s)
+{
+    for (; *s; s++)
+        GPIOR0 = (uint8_t)*s;
+}
+
+/* End the program: avrsim exits with status 0 if ok, else 1.            */
+static inline __attribute__((noreturn)) void sh_exit(int ok)
+{
+    GPIOR1 = ok ? 0u : 1u;
+    for (;;)
+        __asm__ volatile("cli\n\tsleep"); /* never wakes: simavr stops too */
 }
 
 #else /* Arm */
