@@ -1,8 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Boot the example firmware on QEMU and watch its LEDs (make check-firmware).
+# Boot the example firmware on an emulator, watch its LEDs and measure
+# its stack (make check-firmware).
 #
 #   firmware/boot-check.sh MACHINE IMAGE.elf
+#
+# MACHINE is a QEMU machine, or an AVR part (atmega328p) for simavr.
 #
 # MPS2 boards (qemu-system-arm): QEMU traces writes to the FPGA I/O LED
 # register (-trace mps2_fpgaio_write).  sifive_e (qemu-system-riscv32, the
@@ -21,14 +24,83 @@
 # (about 15 expected).  QEMU is stopped then, or after QEMU_TIMEOUT
 # seconds (failure): the firmware itself never ends.  The trace is kept
 # next to the image (*.boot.log).
+#
+# AVR (the Arduino Uno image, on simavr through $AVRSIM, the harness
+# test/target/avrsim.c): the harness traces the LED pins (PB5: LED 0,
+# PB4: LED 1) with the emulated cycle of each change and presses the
+# button (PD2, with contact bounce) at 1.2 s and again at 2.2 s.  The
+# check wants every LED 0 period to be 500 ms within one 1 ms tick, LED 1
+# to blink before the first press (>= 5 changes), not at all while the
+# producer is paused (1.3 s .. 2.2 s), and again after the second press
+# (>= 3 changes before 3 s).
+#
+# Stack: the RAM between the end of .bss and the top of the stack is
+# painted with 0xC5 before the first instruction runs (QEMU: a loader
+# device; simavr: the harness), and read back when the check ends (QEMU:
+# pmemsave through the monitor).  The lowest byte no longer 0xC5 is the
+# deepest the stack went: the figure is printed, and the check fails if
+# it is beyond the image's STACK_SIZE (its linker script's reserve).
 set -u
 
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-60}
+AVRSIM=${AVRSIM:-build/target/avrsim}
 machine=$1
 elf=$2
 name=$(basename "$(dirname "$elf")")
-
 log=${elf%.elf}.boot.log
+PAINT_OCT=305 # 0xC5
+
+symbol() { # nm-tool name -> value (hex digits), empty if absent
+    "$1" "$elf" | awk -v s="$2" '$3 == s { print $1; exit }'
+}
+
+# Bytes in use at the top of a dump of [bss end, stack top): from the
+# first byte that is not the paint to the end.
+stack_used() { # dump-file
+    size=$(wc -c <"$1")
+    first=$(od -An -v -t x1 "$1" | tr -s ' ' '\n' | awk 'NF && $1 != "c5" { print NR - 1; exit }')
+    echo $((size - ${first:-$size}))
+}
+
+if [ "${machine#atmega}" != "$machine" ]; then
+    bss_end=$(symbol "${AVR_NM:-avr-nm}" __bss_end)
+    bss_end=$((0x$bss_end & 0xFFFF)) # data addresses are 0x800000 + n in the ELF
+    # press at 1.2 s and 2.2 s, each bouncing, released after 40 ms
+    press() { # at-us
+        t=$1
+        echo "-i D2@$t=0 -i D2@$((t + 300))=1 -i D2@$((t + 600))=0" \
+             "-i D2@$((t + 40000))=1 -i D2@$((t + 40200))=0 -i D2@$((t + 40400))=1"
+    }
+    # shellcheck disable=SC2046
+    timeout -k 5 "$QEMU_TIMEOUT" "$AVRSIM" -m "$machine" -f 16000000 -c 100000000 \
+        -p B5 -p B4 -n 7 -S "$bss_end" $(press 1200000) $(press 2200000) "$elf" >"$log" 2>&1
+    status=$?
+    result=$(awk -v hz=16000000 '
+        $1 == "PIN" && $2 == "B5" { # the first line is the level set up, then changes
+            if (++n0 >= 3) {
+                periods++
+                if ($4 - last0 > hz / 2 + hz / 1000 || $4 - last0 < hz / 2 - hz / 1000) bad++
+            }
+            last0 = $4
+        }
+        $1 == "PIN" && $2 == "B4" && seen1++ {
+            t = $4 / hz
+            if (t < 1.2) before++; else if (t >= 1.3 && t < 2.2) paused++; else if (t >= 2.3) after++
+        }
+        $1 == "STACK" { stack = $2; free = $4 }
+        END { printf "%d %d %d %d %d %d %d %d\n", n0 - 1, periods, bad, before, paused, after, stack, free }' "$log")
+    set -- $result
+    what="LED 0 changed $1 times, $3 of its $2 periods off 500 ms by more than 1 ms; LED 1 $4 times before the press, $5 paused, $6 after; stack $7 B of $8 B free"
+    if [ $status -eq 0 ] && [ "$2" -ge 6 ] && [ "$3" -eq 0 ] && [ "$4" -ge 5 ] && [ "$5" -eq 0 ] &&
+        [ "$6" -ge 3 ] && [ "$7" -gt 0 ] && [ "$7" -lt "$8" ]; then
+        printf '  PASS     firmware %s on simavr %s (%s)\n' "$name" "$machine" "$what"
+        exit 0
+    fi
+    printf '  FAIL     firmware %s on simavr %s (%s; status %s)\n' "$name" "$machine" "$what" "$status"
+    cat "$log"
+    exit 1
+fi
+
 case $machine in
 sifive_e*)
     QEMU=${QEMU_RV:-qemu-system-riscv32}
@@ -41,9 +113,23 @@ sifive_e*)
     min_alarms=0 # a periodic SysTick: nothing to count
     ;;
 esac
-"$QEMU" -M "$machine" -display none -monitor none -serial none -icount shift=5,sleep=off \
-    "$@" -kernel "$elf" >"$log" 2>&1 &
+# Paint [__bss_end, __stack_top) before reset; the monitor (a pair of
+# FIFOs, mon.in/mon.out) dumps it back at the end.
+case $machine in sifive_e*) NM=${RV_NM:-riscv64-unknown-elf-nm} ;; *) NM=${ARM_NM:-arm-none-eabi-nm} ;; esac
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bss_end=$(symbol "$NM" __bss_end)
+stack_top=$(symbol "$NM" __stack_top)
+stack_size=$(symbol "$NM" STACK_SIZE)
+paint=$((0x$stack_top - 0x$bss_end))
+head -c "$paint" /dev/zero | tr '\0' "\\$PAINT_OCT" >"$work/paint.bin"
+mkfifo "$work/mon.in" "$work/mon.out"
+"$QEMU" -M "$machine" -display none -monitor "pipe:$work/mon" -serial none \
+    -icount shift=5,sleep=off "$@" -device "loader,file=$work/paint.bin,addr=0x$bss_end" \
+    -kernel "$elf" >"$log" 2>&1 &
 pid=$!
+cat "$work/mon.out" >/dev/null &
+reader=$!
 
 count() { # -> "done led0-changes led1-changes timer-interrupts"
     awk '
@@ -77,16 +163,30 @@ while [ "${result%% *}" != 1 ] && [ $tenths -lt $((QEMU_TIMEOUT * 10)) ] && kill
     tenths=$((tenths + 1))
     result=$(count)
 done
-kill $pid 2>/dev/null
+stack=0
+if kill -0 $pid 2>/dev/null; then
+    printf 'pmemsave 0x%s %d "%s"\nquit\n' "$bss_end" "$paint" "$work/stack.bin" >"$work/mon.in"
+    waited=0
+    while kill -0 $pid 2>/dev/null && [ $waited -lt 50 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    [ -s "$work/stack.bin" ] && stack=$(stack_used "$work/stack.bin")
+fi
+kill $pid $reader 2>/dev/null
 wait $pid 2>/dev/null
+wait $reader 2>/dev/null
+stack_max=$((0x${stack_size:-0}))
 set -- $result
 alarms=${4:-0}
 what="LED 0 changed ${2:-0} times, LED 1 ${3:-0} times"
 [ "$min_alarms" -eq 0 ] || what="$what, $alarms timer interrupts"
-if [ "${1:-0}" = 1 ] && [ "$3" -ge 12 ] && [ "$alarms" -ge "$min_alarms" ]; then
+what="$what; stack $stack B of $paint B free (reserve $stack_max B)"
+if [ "${1:-0}" = 1 ] && [ "$3" -ge 12 ] && [ "$alarms" -ge "$min_alarms" ] &&
+    [ "$stack" -gt 0 ] && [ "$stack" -le "$stack_max" ]; then
     printf '  PASS     firmware %s on %s (%s)\n' "$name" "$machine" "$what"
     exit 0
 fi
-printf '  FAIL     firmware %s on %s (%s; want 6, >= 12 and >= %s interrupts)\n' \
+printf '  FAIL     firmware %s on %s (%s; want 6, >= 12, >= %s interrupts, a stack within the reserve)\n' \
     "$name" "$machine" "$what" "$min_alarms"
 exit 1

@@ -4,7 +4,7 @@
 ## cross          the core and the example firmware for every FW_TARGETS, then the size report
 ## size           the size report (core alone, example firmware, RAM per object)
 ## check-target   the core's suites on emulated Cortex-M3 and rv32imac (QEMU) and ATmega1284P (simavr)
-## check-firmware boot the firmware images on QEMU and check their LEDs blink as designed
+## check-firmware boot the firmware images on QEMU and simavr, check their LEDs blink as designed, measure their stacks
 ## deps-target    install the cross toolchains, QEMU and simavr (Debian)
 ## firmware-clean remove the cross and on-target builds
 #
@@ -18,8 +18,9 @@
 #                       ATmega1284P (simavr, test/target/avrsim.c)
 #   make check-firmware boot the firmware images on QEMU (Cortex-M on the
 #                       MPS2 boards, rv32imac on sifive_e, the FE310 of
-#                       the HiFive1 Rev B) and check that their LEDs blink
-#                       as designed
+#                       the HiFive1 Rev B) and simavr (the ATmega328P of
+#                       an Arduino Uno), check that their LEDs blink as
+#                       designed, and measure each one's deepest stack
 #
 # Variables: ARM_PREFIX, RV_PREFIX, AVR_PREFIX (toolchain prefixes), HOSTCC
 # (builds the simavr harness), QEMU_ARM, QEMU_RV,
@@ -98,7 +99,7 @@ XCFLAGS = -std=c99 $(WARN) -Os -g -ffreestanding -ffunction-sections -fdata-sect
 # ======================================================================
 # Cross builds: the core alone and the example firmware, per target.
 # ======================================================================
-FW_TARGETS ?= cortex-m0plus cortex-m4 rv32imac
+FW_TARGETS ?= cortex-m0plus cortex-m4 rv32imac atmega328p
 
 FW_PREFIX_cortex-m0plus := $(ARM_PREFIX)
 FW_ARCH_cortex-m0plus := -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft
@@ -140,6 +141,20 @@ FW_SRCS_rv32imac-qemu := $(FW_SRCS_rv32imac)
 FW_CONF_rv32imac-qemu := -DASYNC_CONF_TICK_HZ=10000000
 FW_QEMU_rv32imac-qemu := sifive_e,revb=true
 
+# Arduino Uno: ATmega328P at 16 MHz (32 KiB flash, 2 KiB RAM), booted
+# on simavr by check-firmware (test/target/avrsim.c).  avr-libc's start-up
+# code and linker script, as for any AVR program.
+FW_PREFIX_atmega328p := $(AVR_PREFIX)
+FW_ARCH_atmega328p := -mmcu=atmega328p -DF_CPU=16000000UL
+FW_LINK_atmega328p :=
+FW_SRCS_atmega328p := firmware/board_uno.c
+FW_CONF_atmega328p :=
+FW_AVRSIM_atmega328p := atmega328p
+
+# Link flags: -nostdlib, our start-up code and linker script (Arm, RISC-V).
+FW_LINK_DEFAULT = -nostdlib -Lfirmware/ld -T $(FW_LDS_$(1))
+fw_link = $(if $(filter undefined,$(origin FW_LINK_$(1))),$(call FW_LINK_DEFAULT,$(1)),$(FW_LINK_$(1)))
+
 FW_APP_SRCS := firmware/app.c firmware/port.c firmware/core.c
 
 # $(1) = target
@@ -165,9 +180,9 @@ $(O)/cross/$(1)/sizes.o: firmware/sizes.c async.h port/async_bm.h | $(NEED_XCC_$
 
 # Linked with -nostdlib: no C library, no startup files; libgcc only for
 # the compiler's helpers (division on the M0+, for instance).
-$(O)/cross/$(1)/firmware.elf: $$(FW_OBJS_$(1)) $$(FW_LDS_$(1)) firmware/ld/cortex_m.ld
+$(O)/cross/$(1)/firmware.elf: $$(FW_OBJS_$(1)) $$(FW_LDS_$(1)) $$(if $$(FW_LDS_$(1)),firmware/ld/cortex_m.ld)
 	$$(call say,LD,$$@)
-	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) -nostdlib -Lfirmware/ld -T $$(FW_LDS_$(1)) \
+	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(call fw_link,$(1)) \
 		-Wl,--gc-sections -Wl,-Map,$$(@:.elf=.map) $$(FW_OBJS_$(1)) -lgcc -o $$@
 
 FW_ELFS += $(O)/cross/$(1)/firmware.elf
@@ -178,10 +193,13 @@ $(foreach t,$(FW_TARGETS) $(FW_BOOT_TARGETS),$(eval $(call fw_rules,$(t))))
 cross: $(FW_ELFS)
 	@$(MAKE) --no-print-directory size
 
-FW_BOOTABLE := $(foreach t,$(FW_TARGETS) $(FW_BOOT_TARGETS),$(if $(FW_QEMU_$(t)),$(t)))
-check-firmware: $(foreach t,$(FW_BOOTABLE),$(O)/cross/$(t)/firmware.elf) | $(PROBE)/qemu-arm $(PROBE)/qemu-rv
-	$(Q)fail=0; $(foreach t,$(FW_BOOTABLE),QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) \
-	  firmware/boot-check.sh $(FW_QEMU_$(t)) $(O)/cross/$(t)/firmware.elf || fail=1;) \
+# Booted on QEMU (FW_QEMU_t: the machine) or simavr (FW_AVRSIM_t: the part).
+FW_BOOTABLE := $(foreach t,$(FW_TARGETS) $(FW_BOOT_TARGETS),$(if $(FW_QEMU_$(t))$(FW_AVRSIM_$(t)),$(t)))
+check-firmware: $(foreach t,$(FW_BOOTABLE),$(O)/cross/$(t)/firmware.elf) \
+		$(if $(filter atmega%,$(FW_BOOTABLE)),$(AVRSIM)) | $(PROBE)/qemu-arm $(PROBE)/qemu-rv
+	$(Q)fail=0; $(foreach t,$(FW_BOOTABLE),QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) AVRSIM=$(AVRSIM) \
+	  ARM_NM=$(ARM_PREFIX)nm RV_NM=$(RV_PREFIX)nm AVR_NM=$(AVR_PREFIX)nm \
+	  firmware/boot-check.sh $(FW_QEMU_$(t))$(FW_AVRSIM_$(t)) $(O)/cross/$(t)/firmware.elf || fail=1;) \
 	test $$fail -eq 0
 
 size: $(FW_SIZE_DEPS)

@@ -11,8 +11,10 @@
  *   -f HZ        its clock (default 16000000)
  *   -c CYCLES    give up after this many emulated cycles: exit 124
  *   -p PIN       trace an I/O pin (B5 = PORTB bit 5): one line
- *                "PIN B5 <level> <cycle>" per change
+ *                "PIN B5 <level> <cycle>" when it is first driven and
+ *                one per change
  *   -n N         stop (exit 0) once the first traced pin changed N times
+ *                (its first level is no change)
  *   -i PIN@US=V  drive input pin PIN to level V at US microseconds of
  *                emulated time (a button press)
  *   -S ADDR      paint the RAM from data address ADDR (the end of .bss)
@@ -44,13 +46,15 @@
 #define GPIOR0_DATA 0x3E /* I/O 0x1E on the ATmega328P and 1284P */
 #define GPIOR1_DATA 0x4A /* I/O 0x2A */
 #define PAINT 0xC5
-#define MAX_PINS 8
+#define MAX_PINS 8    /* traced pins */
+#define MAX_DRIVES 32 /* scheduled input changes */
 
 struct pin {
     char port;
     int bit;
     avr_irq_t *irq;
     unsigned changes;
+    int level; /* last level seen, -1 before the first */
 };
 
 struct drive {
@@ -62,7 +66,7 @@ struct drive {
 static avr_t *avr;
 static struct pin traced[MAX_PINS];
 static int ntraced;
-static struct drive drives[MAX_PINS];
+static struct drive drives[MAX_DRIVES];
 static int ndrives;
 static unsigned stop_after;
 static int exit_status = -1;
@@ -117,7 +121,11 @@ static void pin_changed(struct avr_irq_t *irq, uint32_t value, void *param)
 {
     struct pin *p = param;
     (void)irq;
-    p->changes++;
+    if ((int)value == p->level)
+        return; /* a write that changed nothing */
+    if (p->level >= 0)
+        p->changes++;
+    p->level = (int)value;
     printf("PIN %c%d %u %llu\n", p->port, p->bit, (unsigned)value,
            (unsigned long long)avr->cycle);
 }
@@ -182,7 +190,7 @@ int main(int argc, char **argv)
             paint_from = strtoul(v, NULL, 0);
         else if (!strcmp(a, "-p") && ntraced < MAX_PINS)
             parse_pin(v, &traced[ntraced++]);
-        else if (!strcmp(a, "-i") && ndrives < MAX_PINS) {
+        else if (!strcmp(a, "-i") && ndrives < MAX_DRIVES) {
             struct drive *d = &drives[ndrives++];
             const char *at = strchr(v, '@'), *eq = strchr(v, '=');
             if (!at || !eq)
@@ -220,8 +228,10 @@ int main(int argc, char **argv)
             usage();
         memset(avr->data + paint_from, PAINT, avr->ramend + 1 - paint_from);
     }
-    for (i = 0; i < ntraced; i++)
+    for (i = 0; i < ntraced; i++) {
+        traced[i].level = -1;
         avr_irq_register_notify(pin_irq(&traced[i]), pin_changed, &traced[i]);
+    }
     for (i = 0; i < ndrives; i++) {
         drives[i].pin.irq = pin_irq(&drives[i].pin);
         avr_cycle_timer_register_usec(avr, (uint32_t)drives[i].us, drive_now, &drives[i]);
