@@ -2,7 +2,8 @@
 /*
  * board.h - what the example application (app.c) needs from a board.
  * One implementation per board: board_mps2.c (Arm MPS2: Cortex-M0+ and
- * Cortex-M4 images), board_fe310.c (SiFive FE310, rv32imac).
+ * Cortex-M4 images), board_fe310.c (SiFive FE310, rv32imac), board_uno.c
+ * (Arduino Uno, ATmega328P).
  */
 #ifndef FW_BOARD_H
 #define FW_BOARD_H
@@ -16,7 +17,7 @@
 void board_init(async_bm *bm);
 void board_start(void);
 
-/* LEDs 0 and 1. */
+/* LEDs 0, 1 and 2 (app.c uses 0 and 1; ref.c all three). */
 void board_led(unsigned led, bool on);
 
 /* A reading from the board's "sensor" (here: a free-running counter, the

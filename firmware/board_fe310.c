@@ -6,7 +6,8 @@
  *            is the loop's clock and mtimecmp its one-shot alarm: there
  *            is no periodic tick; the core sleeps in WFI from one
  *            deadline to the next (build with ASYNC_CONF_TICK_HZ=32768).
- *   LEDs     GPIO 19 (green) and 21 (blue) of the RGB LED, active low
+ *   LEDs     GPIO 19 (green), 21 (blue) and 22 (red) of the RGB LED,
+ *            active low
  *   button   a push button from GPIO 9 to ground: internal pull-up,
  *            falling-edge interrupt, PLIC source 8 + 9
  *   sensor   mcycle, the cycle counter
@@ -31,8 +32,8 @@
 #define PLIC_THRESHOLD ASYNC_RV_REG(PLIC_BASE + 0x200000u)
 #define PLIC_CLAIM ASYNC_RV_REG(PLIC_BASE + 0x200004u)
 
-#define LED_PIN(led) ((led) ? 21u : 19u)
-#define LED_MASK ((1u << 19) | (1u << 21))
+#define LED_PIN(led) ((led) == 0 ? 19u : (led) == 1 ? 21u : 22u)
+#define LED_MASK ((1u << 19) | (1u << 21) | (1u << 22))
 #define BUTTON_PIN 9u
 #define BUTTON_SRC (8u + BUTTON_PIN)
 

@@ -5,7 +5,8 @@
  * mps2-an386 and runs the ARMv6-M image on mps2-an385.
  *
  *   time     SysTick every 1 ms of the 25 MHz core clock (a periodic tick)
- *   LEDs     FPGA I/O block, register LED (bits 0 and 1), 0x40028000
+ *   LEDs     FPGA I/O block, register LED (bits 0 and 1), 0x40028000;
+ *            LED 2 is bit 2, beyond the board's two LEDs (harmless)
  *   button   a push button on CMSDK GPIO0 pin 0 (falling edge), IRQ 16
  *   sensor   the FPGA I/O block's free-running COUNTER
  */

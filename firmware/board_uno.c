@@ -5,7 +5,8 @@
  *
  *   time     Timer0 in CTC mode, one interrupt per 1 ms tick (port/avr.h);
  *            between interrupts the core sleeps in SLEEP_MODE_IDLE
- *   LEDs     LED 0: PB5 (pin 13, the board's "L" LED); LED 1: PB4 (pin 12)
+ *   LEDs     LED 0: PB5 (pin 13, the board's "L" LED); LED 1: PB4 (pin 12);
+ *            LED 2: PB3 (pin 11)
  *   button   a push button from PD2 (pin 2) to ground: internal pull-up,
  *            INT0 on the falling edge
  *   sensor   Timer1, free-running at 2 MHz (clk/8)
@@ -14,7 +15,7 @@
 #include "avr.h"
 #include <avr/interrupt.h>
 
-#define LED_BIT(led) ((led) ? _BV(PB4) : _BV(PB5))
+#define LED_BIT(led) ((led) == 0 ? _BV(PB5) : (led) == 1 ? _BV(PB4) : _BV(PB3))
 
 static async_bm *board_bm;
 
@@ -34,8 +35,8 @@ void board_init(async_bm *bm)
     cli();
     board_bm = bm;
     async_bm_init(bm);
-    DDRB |= LED_BIT(0) | LED_BIT(1);
-    PORTB &= (uint8_t)~(LED_BIT(0) | LED_BIT(1));
+    DDRB |= LED_BIT(0) | LED_BIT(1) | LED_BIT(2);
+    PORTB &= (uint8_t)~(LED_BIT(0) | LED_BIT(1) | LED_BIT(2));
 
     DDRD &= (uint8_t)~_BV(PD2); /* input, pulled up: pressed is low */
     PORTD |= _BV(PD2);

@@ -2,13 +2,15 @@
 # size-parts.awk - what each piece of a firmware image costs, from the GNU ld
 # map: flash (.text, .ARM.exidx, .data load image) and RAM (.data, .bss)
 # per input object: core.c.o (the core, after --gc-sections), port.c.o,
-# app.c.o, the board and startup files, libgcc.  Used by size-report.sh.
+# the application (app.c.o, or refN.o for the reference apps), the board
+# and startup files (and on AVR avr-libc's), libgcc.  Used by
+# size-report.sh.
 function piece(f) {
     if (f ~ /libgcc\.a/) return "libgcc"
     sub(/.*\//, "", f)
     if (f ~ /^core\./) return "core"
     if (f ~ /^port\./) return "port"
-    if (f ~ /^app\./) return "app"
+    if (f ~ /^(app|ref[0-9]*)\./) return "app"
     return "board"
 }
 function hex(s,    i, n, c) {
