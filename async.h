@@ -173,6 +173,19 @@ extern "C" {
 #define ASYNC_CONF_ERROR_STRINGS 1
 #endif
 
+/* Harvard targets (AVR): async_strerror()'s texts stay in flash, where
+ * constant data would otherwise be copied into RAM at start-up; the
+ * pointer it returns is then a program-memory address (avr-libc's PGM_P):
+ * print it with printf_P("%S", ...) or copy it with strcpy_P().  1 with
+ * avr-gcc, 0 elsewhere (an ordinary pointer; clang has no progmem).     */
+#if defined(__AVR__) && defined(__GNUC__) && !defined(__clang__)
+#define ASYNC_STRERROR_IN_FLASH 1
+#define ASYNC__FLASH __attribute__((__progmem__))
+#else
+#define ASYNC_STRERROR_IN_FLASH 0
+#define ASYNC__FLASH
+#endif
+
 /* ---- configuration checks ---- */
 #if ASYNC_CONF_LC != ASYNC_LC_SWITCH && ASYNC_CONF_LC != ASYNC_LC_LABELS
 #error "ASYNC_CONF_LC must be ASYNC_LC_SWITCH or ASYNC_LC_LABELS"
@@ -282,6 +295,18 @@ enum async_error {
  * 4. Local continuations (private: use the macros of section 6).
  * ====================================================================== */
 
+/* Where a bad resume point is reported: the file and line of the
+ * coroutine in debug builds; in release builds nothing (NULL, 0), so no
+ * file name string is compiled into every file that has a coroutine
+ * (on an AVR such a string would sit in RAM).                           */
+#if ASYNC_CONF_DEBUG
+#define ASYNC__WHERE_FILE __FILE__
+#define ASYNC__WHERE_LINE __LINE__
+#else
+#define ASYNC__WHERE_FILE NULL
+#define ASYNC__WHERE_LINE 0
+#endif
+
 #define ASYNC__CAT2(a, b) a##b
 #define ASYNC__CAT(a, b) ASYNC__CAT2(a, b)
 #ifdef __COUNTER__
@@ -314,7 +339,7 @@ typedef uint16_t async_lc;
     return ASYNC_PENDING;                     \
     case ASYNC__LC_ID(n):;
 #define ASYNC__LC_RESUME_UNKNOWN() \
-    return async__bad_resume(async__L, async__co, __FILE__, __LINE__)
+    return async__bad_resume(async__L, async__co, ASYNC__WHERE_FILE, ASYNC__WHERE_LINE)
 #else /* ASYNC_LC_LABELS */
 typedef int32_t async_lc;
 #define ASYNC__LC_FINALLY ((async_lc)INT32_MIN)
@@ -961,6 +986,9 @@ void async_notify_give(async_loop *L, async_notify *n);
 static inline int async_notify_take(async_loop *L, async_notify *n);
 
 /* ---- errors ---- */
+/* The message of an error code (also "success", "pending"...), never
+ * NULL.  On AVR it is in flash (ASYNC_STRERROR_IN_FLASH): read it with
+ * avr-libc's _P functions.                                               */
 const char *async_strerror(int code);
 
 /* Tear down: returns how many tasks have not finished (their frames are
@@ -2532,38 +2560,55 @@ void async_notify_give(async_loop *L, async_notify *n)
 
 /* ---- errors ---- */
 
+/* A byte of a table that ASYNC__FLASH put in program memory.           */
+#if ASYNC_STRERROR_IN_FLASH
+static inline unsigned char async__flash_byte(const void *p)
+{
+    unsigned char c;
+    __asm__("lpm %0, Z" : "=r"(c) : "z"(p));
+    return c;
+}
+#else
+#define async__flash_byte(p) (*(const unsigned char *)(p))
+#endif
+
 const char *async_strerror(int code)
 {
 #if ASYNC_CONF_ERROR_STRINGS
-    /* The codes, and their messages one after another in the same order. */
-    static const signed char codes[] = {
+    /* The codes, and their messages one after another in the same order,
+     * then the messages of what is not a code.                           */
+    static const signed char codes[] ASYNC__FLASH = {
 #define ASYNC__ERR_CODE(name, value, text) value,
         ASYNC_ERRORS(ASYNC__ERR_CODE)
 #undef ASYNC__ERR_CODE
     };
-    static const char texts[] =
+    static const char texts[] ASYNC__FLASH =
 #define ASYNC__ERR_TEXT(name, value, text) text "\0"
         ASYNC_ERRORS(ASYNC__ERR_TEXT)
 #undef ASYNC__ERR_TEXT
-        ;
+        "unknown error\0success\0pending\0operating system error";
     const char *p = texts;
-    unsigned i;
+    unsigned i, k = sizeof codes; /* "unknown error" */
 
     if (code >= 0)
-        return "success";
-    if (code == ASYNC_PENDING)
-        return "pending";
-    if (code <= ASYNC_EOS_BASE)
-        return "operating system error";
-    for (i = 0; i < sizeof codes; i++) {
-        if (codes[i] == code)
-            return p;
-        while (*p++)
+        k = sizeof codes + 1u;
+    else if (code == ASYNC_PENDING)
+        k = sizeof codes + 2u;
+    else if (code <= ASYNC_EOS_BASE)
+        k = sizeof codes + 3u;
+    else
+        for (i = 0; i < sizeof codes; i++)
+            if ((signed char)async__flash_byte(&codes[i]) == code) {
+                k = i;
+                break;
+            }
+    while (k--) /* the k-th message */
+        while (async__flash_byte(p++))
             ;
-    }
-    return "unknown error";
+    return p;
 #else
-    return code < 0 ? "error" : "success";
+    static const char texts[] ASYNC__FLASH = "error\0success";
+    return code < 0 ? texts : texts + 6;
 #endif
 }
 

@@ -85,14 +85,14 @@ for spec in "$@"; do
         core=$(field "$parts" flash_core)
         port=$(field "$parts" flash_port)
         own=$(field "$parts" flash_app)
-        coros=$(code_bytes "$prefix" "$dir/$t/ref$n.o" '_fn$')
+        coros=$(code_bytes "$prefix" "$dir/$t/ref$n.app.o" '_fn$')
         echo "APP target=$t app=$app core+port=$((core + port)) core=$core port=$port app=$own coroutines=$coros $(memory "$prefix" "$dir/$t/ref$n.elf")"
         eval "cp_$n=$((core + port)) own_$n=$own"
         n=$((n + 1))
     done
-    one=$(code_bytes "$prefix" "$dir/$t/coro1.o" '^coro_')
-    eleven=$(code_bytes "$prefix" "$dir/$t/coro11.o" '^coro_')
-    count=$("${prefix}nm" "$dir/$t/coro1.o" | grep -c ' [tT] coro_')
+    one=$(code_bytes "$prefix" "$dir/$t/coro1.gen.o" '^coro_')
+    eleven=$(code_bytes "$prefix" "$dir/$t/coro11.gen.o" '^coro_')
+    count=$("${prefix}nm" "$dir/$t/coro1.gen.o" | grep -c ' [tT] coro_')
     # per coroutine, in tenths of a byte so the division stays exact enough
     per_await10=$(((eleven - one) * 10 / count / 10))
     fixed10=$((one * 10 / count - per_await10))

@@ -195,29 +195,29 @@ FW_SIZE_DEPS += $(O)/cross/$(1)/firmware.elf $(O)/cross/$(1)/core.c.o $(O)/cross
 
 # The reference apps (firmware/ref.c with REF_APP = 1, 2, 3), linked as
 # the firmware is, with the same board, port and core objects.
-$(O)/cross/$(1)/ref%.o: firmware/ref.c async.h $(wildcard port/*.h) firmware/board.h | $(NEED_XCC_$(FW_PREFIX_$(1)))
+$(O)/cross/$(1)/ref%.app.o: firmware/ref.c async.h $(wildcard port/*.h) firmware/board.h | $(NEED_XCC_$(FW_PREFIX_$(1)))
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(XCFLAGS) $$(FW_CONF_$(1)) -Ifirmware -DREF_APP=$$* -c $$< -o $$@
 
 FW_REF_OBJS_$(1) := $$(patsubst firmware/%,$(O)/cross/$(1)/%.o,$$(FW_SRCS_$(1)) firmware/port.c firmware/core.c)
-$(O)/cross/$(1)/ref%.elf: $(O)/cross/$(1)/ref%.o $$(FW_REF_OBJS_$(1)) $$(FW_LDS_$(1))
+$(O)/cross/$(1)/ref%.elf: $(O)/cross/$(1)/ref%.app.o $$(FW_REF_OBJS_$(1)) $$(FW_LDS_$(1))
 	$$(call say,LD,$$@)
 	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(call fw_link,$(1)) \
 		-Wl,--gc-sections -Wl,-Map,$$(@:.elf=.map) $$(filter %.o,$$^) -lgcc -o $$@
 
 # Generated coroutines with 1 and 11 awaits (firmware/coro-gen.sh).
-$(O)/cross/$(1)/coro%.o: $(O)/cross/coro%.c async.h | $(NEED_XCC_$(FW_PREFIX_$(1)))
+$(O)/cross/$(1)/coro%.gen.o: $(O)/cross/coro%.gen.c async.h | $(NEED_XCC_$(FW_PREFIX_$(1)))
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(FW_CC_$(1)) $$(FW_ARCH_$(1)) $$(XCFLAGS) $$(FW_CONF_$(1)) -c $$< -o $$@
 
 FW_SIZE_DEPS += $$(foreach n,$(FW_REF_APPS),$(O)/cross/$(1)/ref$$(n).elf) \
-	$(O)/cross/$(1)/coro1.o $(O)/cross/$(1)/coro11.o
+	$(O)/cross/$(1)/coro1.gen.o $(O)/cross/$(1)/coro11.gen.o
 endef
 
 FW_REF_APPS := 1 2 3
-$(O)/cross/coro%.c: firmware/coro-gen.sh
+$(O)/cross/coro%.gen.c: firmware/coro-gen.sh
 	$(call say,GEN,$@)
 	@mkdir -p $(@D)
 	$(Q)firmware/coro-gen.sh $* > $@
