@@ -173,16 +173,16 @@ extern "C" {
 #define ASYNC_CONF_ERROR_STRINGS 1
 #endif
 
-/* Harvard targets (AVR): async_strerror()'s texts stay in flash, where
- * constant data would otherwise be copied into RAM at start-up; the
- * pointer it returns is then a program-memory address (avr-libc's PGM_P):
- * print it with printf_P("%S", ...) or copy it with strcpy_P().  1 with
- * avr-gcc, 0 elsewhere (an ordinary pointer; clang has no progmem).     */
+/* Harvard targets (AVR, with avr-gcc): async_strerror()'s texts stay in
+ * flash, where constant data would otherwise be copied into RAM at
+ * start-up; the pointer it returns is then a program-memory address
+ * (avr-libc's PGM_P): print it with printf_P("%S", ...) or copy it with
+ * strcpy_P().  Elsewhere (clang has no progmem) an ordinary pointer.    */
 #if defined(__AVR__) && defined(__GNUC__) && !defined(__clang__)
-#define ASYNC_STRERROR_IN_FLASH 1
+#define ASYNC__STRERROR_IN_FLASH 1
 #define ASYNC__FLASH __attribute__((__progmem__))
 #else
-#define ASYNC_STRERROR_IN_FLASH 0
+#define ASYNC__STRERROR_IN_FLASH 0
 #define ASYNC__FLASH
 #endif
 
@@ -987,8 +987,8 @@ static inline int async_notify_take(async_loop *L, async_notify *n);
 
 /* ---- errors ---- */
 /* The message of an error code (also "success", "pending"...), never
- * NULL.  On AVR it is in flash (ASYNC_STRERROR_IN_FLASH): read it with
- * avr-libc's _P functions.                                               */
+ * NULL.  On AVR (avr-gcc) it is in flash: read it with avr-libc's _P
+ * functions.                                                             */
 const char *async_strerror(int code);
 
 /* Tear down: returns how many tasks have not finished (their frames are
@@ -2561,7 +2561,7 @@ void async_notify_give(async_loop *L, async_notify *n)
 /* ---- errors ---- */
 
 /* A byte of a table that ASYNC__FLASH put in program memory.           */
-#if ASYNC_STRERROR_IN_FLASH
+#if ASYNC__STRERROR_IN_FLASH
 static inline unsigned char async__flash_byte(const void *p)
 {
     unsigned char c;

@@ -5,7 +5,7 @@
 #include "testlib.h"
 #include <string.h>
 
-#if ASYNC_STRERROR_IN_FLASH
+#if ASYNC__STRERROR_IN_FLASH
 #include <avr/pgmspace.h>
 /* On AVR the messages stay in flash: copy one out into buffer `slot` to
  * compare it (two, for a test that holds two messages at once).        */
