@@ -2,7 +2,7 @@
 # mk/firmware.mk - async.h on microcontrollers (included by the Makefile).
 #
 ## cross          the core and the example firmware for every FW_TARGETS, then the size report
-## size           the size report (core alone vs its 4 KiB budget, example firmware, reference apps, per coroutine, RAM per object)
+## size           the size report (core vs its 4 KiB budget, firmware, reference apps, per coroutine, RAM)
 ## check-target   the core's suites on emulated Cortex-M3 and rv32imac (QEMU) and ATmega1284P (simavr)
 ## check-firmware boot the firmware images on QEMU and simavr, check their LEDs blink as designed, measure their stacks
 ## deps-target    install the cross toolchains, QEMU and simavr (Debian)
