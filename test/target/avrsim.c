@@ -176,7 +176,7 @@ int main(int argc, char **argv)
     elf_firmware_t fw;
     int i, status;
 
-    for (i = 1; i < argc - 1; i++) {
+    for (i = 1; i < argc - 1; i += 2) { /* options come in pairs */
         const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "-m"))
             mcu = v;
@@ -200,7 +200,6 @@ int main(int argc, char **argv)
             d->level = atoi(eq + 1);
         } else
             usage();
-        i++;
     }
     if (i != argc - 1)
         usage();
