@@ -7,7 +7,7 @@
 ## bench-echo     the echo servers alone
 ## bench-bins     build the benchmarks without running them
 ## bench-sizeof   the sizeof() table's objects (host, and Cortex-M if arm-none-eabi-gcc is there)
-## deps-bench     install what the benchmarks need (python3-uvloop, gnuplot-nox, valgrind; Debian)
+## deps-bench     install what the benchmarks need (python3-uvloop, gnuplot-nox, valgrind, g++; Debian)
 #
 #   make bench        every benchmark (tools/bench/run.py): switch, spawn,
 #                     memory, timers, store, channel, echo_c10, echo_c100; a table,
@@ -21,13 +21,18 @@
 #
 # Variables: BENCH_ONLY=switch,memory,...  (a subset), BENCH_ARGS (more
 # run.py options, e.g. --no-pin), BENCH_PYTHON (the interpreter with
-# uvloop: Debian's /usr/bin/python3).
+# uvloop: Debian's /usr/bin/python3), BENCH_CXX (the C++20 compiler of
+# the coroutine rival: g++).
 
 BENCH_PYTHON ?= /usr/bin/python3
+# The C++20 coroutine rival is g++'s (10 or later: -fcoroutines).
+BENCH_CXX ?= g++
+BENCH_CXXFLAGS = -std=c++20 -fcoroutines $(WARN) $(OPT) -I. $(CPPFLAGS) -MMD -MP
 BENCH_ONLY ?=
 BENCH_ARGS ?=
 STORE_BINS := $(O)/bench/store_bench_list $(O)/bench/store_bench_wheel
-BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/echo_floor $(STORE_BINS)
+BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/io_bench \
+	$(O)/bench/echo_floor $(STORE_BINS)
 # sizeof() of every public object, read back from symbol sizes: the host,
 # and Cortex-M when the cross compiler is there.
 BENCH_SIZEOF_TARGETS := cortex-m0plus cortex-m4
@@ -40,11 +45,16 @@ bench-bins: $(BENCH_BINS)
 
 # Only `make deps-bench` installs them; the benchmarks probe.  Cortex-M
 # sizes are best effort (no arm-none-eabi-gcc: no column).
-BENCH_PKGS := python3 python3-uvloop gnuplot-nox valgrind
+BENCH_PKGS := python3 python3-uvloop gnuplot-nox valgrind g++
 deps-bench:
 	$(Q)tools/deps $(BENCH_PKGS)
 	$(Q)tools/deps gcc-arm-none-eabi || echo "  (no arm-none-eabi-gcc: Cortex-M sizes skipped)"
 
+PROBE_CMD_cxx20 = printf '$(HASH)include <coroutine>\nint main() { return !std::noop_coroutine(); }\n' | \
+  $(BENCH_CXX) -std=c++20 -fcoroutines -x c++ - -o /dev/null
+PROBE_WHAT_cxx20 = C++20 coroutines ($(BENCH_CXX) -std=c++20 -fcoroutines: g++ 10 or later)
+PROBE_PKG_cxx20 = g++
+PROBE_DEPS_cxx20 = deps-bench
 PROBE_CMD_uvloop = $(BENCH_PYTHON) -c 'import uvloop'
 PROBE_WHAT_uvloop = uvloop for $(BENCH_PYTHON)
 PROBE_PKG_uvloop = python3-uvloop
@@ -53,7 +63,7 @@ PROBE_CMD_gnuplot = gnuplot --version
 PROBE_WHAT_gnuplot = gnuplot
 PROBE_PKG_gnuplot = gnuplot-nox
 PROBE_DEPS_gnuplot = deps-bench
-NEED_BENCH := $(NEED_PY) $(PROBE)/uvloop $(PROBE)/gnuplot $(PROBE)/valgrind
+NEED_BENCH := $(NEED_PY) $(PROBE)/uvloop $(PROBE)/gnuplot $(PROBE)/valgrind $(PROBE)/cxx20
 
 # The floor for any libev echo server: raw libev callbacks.
 $(O)/bench/echo_floor: tools/bench/echo_floor.c | $(NEED_EV)
@@ -62,13 +72,30 @@ $(O)/bench/echo_floor: tools/bench/echo_floor.c | $(NEED_EV)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev
 
 # Linked as a user links the library: async.h's bodies come from
-# libasync.a (their own translation unit), no LTO.
-$(O)/bench/core_bench: tools/bench/core_bench.c $(O)/libasync.a $(LIB_CONFIG) | $(NEED_CC)
+# libasync.a (their own translation unit), no LTO.  The C++20 rival is
+# linked in, so that the three are measured alternately in one process.
+$(O)/bench/core_bench.o: tools/bench/core_bench.c $(LIB_CONFIG) | $(NEED_CC)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(BASE_CFLAGS) $(LIB_USER_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIB_USER_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(O)/bench/cpp20_rival.o: tools/bench/cpp20_rival.cpp | $(PROBE)/cxx20
+	$(call say,CXX,$@)
+	@mkdir -p $(@D)
+	$(Q)$(BENCH_CXX) $(BENCH_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
+
+# (filter: a build directory from before the split has a core_bench.d
+# that names the sources as prerequisites of the binary.)
+$(O)/bench/core_bench: $(O)/bench/core_bench.o $(O)/bench/cpp20_rival.o $(O)/libasync.a
+	$(call say,LD,$@)
+	$(Q)$(BENCH_CXX) $(LDFLAGS) $(filter %.o %.a,$^) -o $@
 
 $(O)/bench/timers_bench: tools/bench/timers_bench.c $(O)/libasync.a $(LIB_CONFIG) | $(NEED_EV)
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(LIB_USER_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a $(RT_LIBS)
+
+$(O)/bench/io_bench: tools/bench/io_bench.c $(O)/libasync.a $(LIB_CONFIG) | $(NEED_EV)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(LIB_USER_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) $(O)/libasync.a $(RT_LIBS)

@@ -1,22 +1,43 @@
 /* SPDX-License-Identifier: MIT */
-/* core_bench: the core scheduler's benchmarks, each beside its floor in
- * the same binary.  tools/bench/run.py drives it (medians, tables, BENCH
- * lines); every mode prints "RESULT key=value ..." lines.
+/* core_bench: the core scheduler's benchmarks, each beside its floor and
+ * its C++20 rival in the same binary.  tools/bench/run.py drives it
+ * (minima, medians, tables, BENCH lines); every mode prints
+ * "RESULT key=value ..." lines.
+ *
+ * The floors are protothreads-style: hand-written switch-based local
+ * continuations (the state in the frame, a `switch` to resume), called
+ * from a plain loop with no scheduler, no wait lists, no cancellation -
+ * what protothreads does, so they also stand for that rival.  The C++20
+ * rival (cpp20_rival.cpp, g++ -std=c++20 -fcoroutines) is C++20
+ * coroutines on a minimal ring scheduler, frames from malloc.
  *
  *   core_bench switch TASKS ROUNDS REPS
  *       TASKS tasks each yield ROUNDS times (async_yield through the
  *       scheduler, async_run on the virtual clock port), against TASKS
  *       hand-written switch coroutines called round-robin from an array
- *       through a function pointer (the floor), alternating, REPS times.
+ *       through a function pointer (the floor) and TASKS C++20 coroutines
+ *       co_awaiting a yield on the ring: REPS repetitions, the three
+ *       interleaved and their order rotated from one repetition to the
+ *       next, so that a busy moment of the machine falls on all three.
  *   core_bench switch-once TASKS ROUNDS
- *       one floor run and one async.h run, no warm-up: for callgrind
- *       (--toggle-collect=run_lib or run_floor), instructions per trip.
+ *       one run of each, no warm-up: for callgrind (--toggle-collect=
+ *       run_lib, run_floor or cpp20_switch_run), instructions per trip.
  *   core_bench spawn COUNT REPS
- *       a task spawns a child, awaits it (async_join), COUNT times.
+ *       a task spawns a child with an empty body, awaits it (async_join),
+ *       COUNT times; against the floor (a switch coroutine that queues a
+ *       child on a FIFO, and is queued again when the child ends) and a
+ *       C++20 coroutine that creates a child (malloc), queues it, co_awaits
+ *       it and destroys it (free): interleaved as for switch.
+ *   core_bench spawn-once COUNT
+ *       one run of each, for callgrind (run_spawn, run_spawn_floor,
+ *       cpp20_spawn_run).
  *   core_bench memory TASKS
  *       RSS growth for TASKS tasks parked on one event (header + the
  *       coroutine's 16-byte frame each), then sets the event and checks
  *       that every task finishes.
+ *   core_bench memory-cpp20 TASKS
+ *       the same for TASKS C++20 coroutines parked on an event (each
+ *       frame malloc'd, with the allocator's header and rounding).
  *   core_bench channel COUNT CAP REPS
  *       a producer and a consumer task through an async_queue of CAP
  *       items, COUNT messages, order checked; against a hand-written
@@ -29,6 +50,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "async.h"
 #include "port/async_vclock.h"
+#include "tools/bench/cpp20_rival.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +58,13 @@
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
+/* What callgrind collects (--toggle-collect=NAME) must keep its name: no
+ * inlining and, on gcc, no clones (run_spawn.constprop.0).              */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MEASURED __attribute__((noinline, noipa))
+#else
+#define MEASURED __attribute__((noinline))
+#endif
 
 static double cpu_now(void)
 {
@@ -103,7 +132,7 @@ static NOINLINE int floor_yielder(struct fco *f)
     return 0; /* done */
 }
 
-static NOINLINE void run_floor(struct fco *fr, unsigned n)
+static MEASURED void run_floor(struct fco *fr, unsigned n)
 {
     unsigned live = n, i;
     while (live)
@@ -114,7 +143,7 @@ static NOINLINE void run_floor(struct fco *fr, unsigned n)
             }
 }
 
-static NOINLINE void run_lib(async_loop *L)
+static MEASURED void run_lib(async_loop *L)
 {
     if (async_run(L, NULL, NULL) != 0 || async_loop_task_count(L) != 0)
         die("async_run (switch)");
@@ -156,16 +185,45 @@ static double switch_lib(unsigned tasks, unsigned rounds)
     return cpu_now() - t0;
 }
 
-static void bench_switch(unsigned tasks, unsigned rounds, unsigned reps)
+static double switch_cpp20(unsigned tasks, unsigned rounds)
 {
-    double trips = (double)tasks * rounds;
+    double t0;
+    cpp20_switch_setup(tasks, rounds);
+    t0 = cpu_now();
+    cpp20_switch_run();
+    t0 = cpu_now() - t0;
+    if (cpp20_switch_check() != 0)
+        die("switch: a C++20 task did not finish its rounds");
+    return t0;
+}
+
+/* Repetition r runs the three in the order rotated by r: over the
+ * repetitions each comes first, second and third equally often.        */
+typedef double (*bench_fn)(unsigned, unsigned);
+
+static void interleaved(bench_fn const fns[3], double out[3], unsigned r, unsigned a, unsigned b)
+{
+    unsigned k;
+    for (k = 0; k < 3; k++) {
+        unsigned which = (r + k) % 3;
+        out[which] = fns[which](a, b);
+    }
+}
+
+/* warm: a short run of each first (page in, train the caches); not for
+ * callgrind, which divides everything it counted by tasks x rounds.     */
+static void bench_switch(unsigned tasks, unsigned rounds, unsigned reps, bool warm)
+{
+    static bench_fn const fns[3] = {switch_floor, switch_lib, switch_cpp20};
+    double trips = (double)tasks * rounds, t[3];
     unsigned r;
-    switch_floor(tasks, rounds / 10 + 1); /* warm up: page in, train caches */
-    switch_lib(tasks, rounds / 10 + 1);
+    if (warm)
+        interleaved(fns, t, 0, tasks, rounds / 10 + 1);
     for (r = 0; r < reps; r++) {
-        double f = switch_floor(tasks, rounds), l = switch_lib(tasks, rounds);
-        printf("RESULT bench=switch rep=%u tasks=%u rounds=%u floor_ns=%.3f lib_ns=%.3f\n", r,
-               tasks, rounds, f / trips * 1e9, l / trips * 1e9);
+        interleaved(fns, t, r, tasks, rounds);
+        printf("RESULT bench=switch rep=%u tasks=%u rounds=%u floor_ns=%.3f lib_ns=%.3f "
+               "cpp20_ns=%.3f\n",
+               r, tasks, rounds, t[0] / trips * 1e9, t[1] / trips * 1e9, t[2] / trips * 1e9);
     }
 }
 
@@ -206,24 +264,124 @@ static int spawner(async_loop *L, async_task *self)
     async_end;
 }
 
-static void bench_spawn(unsigned count, unsigned reps)
+static MEASURED int run_spawn(async_loop *L, struct spawner *s)
+{
+    return async_run(L, &s->task, spawner);
+}
+
+static double spawn_lib(unsigned count, unsigned unused)
 {
     static struct spawner s;
+    async_loop *L = fresh_loop();
+    double t0;
+    int rc;
+    (void)unused;
+    memset(&s, 0, sizeof s);
+    s.n = count;
+    t0 = cpu_now();
+    rc = run_spawn(L, &s);
+    t0 = cpu_now() - t0;
+    if (rc != 0 || s.i != s.n)
+        die("spawn: a child did not complete");
+    return t0;
+}
+
+/* The floor: switch coroutines on a FIFO of ready frames.  A parent
+ * readies its child and stops; the child's end readies its joiner.  No
+ * states, no results, no cancellation: the least a spawn + join through
+ * a run queue can do.                                                    */
+struct sco {
+    int (*fn)(struct sco *self);
+    struct sco *next, *joiner;
+    unsigned lc, i, n;
+};
+
+static struct sco *fifo_head, **fifo_tail = &fifo_head;
+
+static void fifo_push(struct sco *c)
+{
+    c->next = NULL;
+    *fifo_tail = c;
+    fifo_tail = &c->next;
+}
+
+static NOINLINE int floor_child(struct sco *c)
+{
+    (void)c;
+    return 0; /* done at once */
+}
+
+static NOINLINE int floor_spawner(struct sco *p)
+{
+    static struct sco c;
+    switch (p->lc) {
+    case 0:
+        for (p->i = 0; p->i < p->n; p->i++) {
+            c.fn = floor_child;
+            c.lc = 0;
+            c.joiner = p;
+            fifo_push(&c);
+            p->lc = 1;
+            return 1; /* wait for the child */
+        case 1:;
+        }
+    }
+    p->lc = 0;
+    return 0;
+}
+
+static MEASURED void run_spawn_floor(struct sco *p)
+{
+    struct sco *c;
+    fifo_push(p);
+    while ((c = fifo_head) != NULL) {
+        if ((fifo_head = c->next) == NULL)
+            fifo_tail = &fifo_head;
+        if (c->fn(c) == 0 && c->joiner)
+            fifo_push(c->joiner);
+    }
+}
+
+static double spawn_floor(unsigned count, unsigned unused)
+{
+    static struct sco p;
+    double t0;
+    (void)unused;
+    memset(&p, 0, sizeof p);
+    p.fn = floor_spawner;
+    p.n = count;
+    t0 = cpu_now();
+    run_spawn_floor(&p);
+    t0 = cpu_now() - t0;
+    if (p.i != count)
+        die("spawn floor: a child did not complete");
+    return t0;
+}
+
+static double spawn_cpp20(unsigned count, unsigned unused)
+{
+    double t0;
+    (void)unused;
+    cpp20_spawn_setup(count);
+    t0 = cpu_now();
+    cpp20_spawn_run();
+    t0 = cpu_now() - t0;
+    if (cpp20_spawn_check() != 0)
+        die("spawn: a C++20 child did not complete");
+    return t0;
+}
+
+static void bench_spawn(unsigned count, unsigned reps, bool warm)
+{
+    static bench_fn const fns[3] = {spawn_floor, spawn_lib, spawn_cpp20};
+    double t[3];
     unsigned r;
-    for (r = 0; r <= reps; r++) { /* rep 0 warms up */
-        async_loop *L = fresh_loop();
-        double t0;
-        int rc;
-        memset(&s, 0, sizeof s);
-        s.n = r ? count : count / 10 + 1;
-        t0 = cpu_now();
-        rc = async_run(L, &s.task, spawner);
-        t0 = cpu_now() - t0;
-        if (rc != 0 || s.i != s.n)
-            die("spawn: a child did not complete");
-        if (r)
-            printf("RESULT bench=spawn rep=%u count=%u lib_ns=%.3f\n", r - 1, count,
-                   t0 / count * 1e9);
+    if (warm)
+        interleaved(fns, t, 0, count / 10 + 1, 0);
+    for (r = 0; r < reps; r++) {
+        interleaved(fns, t, r, count, 0);
+        printf("RESULT bench=spawn rep=%u count=%u floor_ns=%.3f lib_ns=%.3f cpp20_ns=%.3f\n", r,
+               count, t[0] / count * 1e9, t[1] / count * 1e9, t[2] / count * 1e9);
     }
 }
 
@@ -287,6 +445,23 @@ static void bench_memory(unsigned tasks)
     for (i = 0; i < tasks; i++)
         if (async_task_result(&waiters[i].task) != 0)
             die("memory: a task finished with an error");
+}
+
+static void bench_memory_cpp20(unsigned tasks)
+{
+    long before, after;
+
+    cpp20_memory_prepare(tasks);
+    before = rss_bytes();
+    cpp20_memory_park();
+    after = rss_bytes();
+    if (cpp20_memory_check_parked() != 0)
+        die("memory: a C++20 task is not parked on the event");
+    printf("RESULT bench=memory-cpp20 tasks=%u rss_before=%ld rss_after=%ld bytes_per_task=%.2f "
+           "frame=%zu\n",
+           tasks, before, after, (double)(after - before) / tasks, cpp20_frame_bytes());
+    if (cpp20_memory_finish() != 0)
+        die("memory: C++20 tasks did not finish after the event was set");
 }
 
 /* ====================================================================
@@ -462,21 +637,23 @@ int main(int argc, char **argv)
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (!strcmp(mode, "switch") && a && b && c)
-        bench_switch((unsigned)a, (unsigned)b, (unsigned)c);
-    else if (!strcmp(mode, "switch-once") && a && b) {
-        double f = switch_floor((unsigned)a, (unsigned)b), l = switch_lib((unsigned)a, (unsigned)b);
-        printf("RESULT bench=switch rep=0 tasks=%lu rounds=%lu floor_ns=%.3f lib_ns=%.3f\n", a, b,
-               f / ((double)a * b) * 1e9, l / ((double)a * b) * 1e9);
-    } else if (!strcmp(mode, "spawn") && a && b)
-        bench_spawn((unsigned)a, (unsigned)b);
+        bench_switch((unsigned)a, (unsigned)b, (unsigned)c, true);
+    else if (!strcmp(mode, "switch-once") && a && b)
+        bench_switch((unsigned)a, (unsigned)b, 1, false);
+    else if (!strcmp(mode, "spawn") && a && b)
+        bench_spawn((unsigned)a, (unsigned)b, true);
+    else if (!strcmp(mode, "spawn-once") && a)
+        bench_spawn((unsigned)a, 1, false);
     else if (!strcmp(mode, "memory") && a)
         bench_memory((unsigned)a);
+    else if (!strcmp(mode, "memory-cpp20") && a)
+        bench_memory_cpp20((unsigned)a);
     else if (!strcmp(mode, "channel") && a && b && c)
         bench_channel(a, (unsigned)b, (unsigned)c);
     else {
         fprintf(stderr, "usage: core_bench switch TASKS ROUNDS REPS | switch-once TASKS ROUNDS |"
-                        " spawn COUNT REPS |"
-                        " memory TASKS | channel COUNT CAP REPS\n");
+                        " spawn COUNT REPS | spawn-once COUNT | memory TASKS |"
+                        " memory-cpp20 TASKS | channel COUNT CAP REPS\n");
         return 2;
     }
     return 0;

@@ -9,13 +9,22 @@ measured in the same run.
 Benchmarks (ids as in the BENCH lines):
   switch     one yield/resume round trip through the scheduler, 1000
              runnable tasks, vs a hand-written switch-coroutine round-robin
-             in the same binary (core_bench); instructions per round trip
-             from callgrind; Python asyncio and uvloop for scale
-  spawn      spawn a task, run it to completion, await it, vs asyncio
-             create_task + await
+             (the floor, and the protothreads-style rival: local
+             continuations with no scheduler) and C++20 coroutines on a
+             ring scheduler, all three in the same binary (core_bench),
+             interleaved; instructions per round trip from callgrind;
+             Python asyncio and uvloop for scale
+  spawn      spawn a task, run it to completion, await it, vs a
+             hand-written floor (a FIFO of switch coroutines), C++20
+             coroutines (malloc and free included) and asyncio
+             create_task + await; instructions from callgrind
   memory     RSS growth per task with 1,000,000 tasks parked on one event
-             (40-byte header + 16-byte coroutine frame), vs asyncio; and
-             sizeof() of every public object on x86-64 and Cortex-M
+             (40-byte header + 16-byte coroutine frame), vs C++20
+             coroutines (malloc'd frames) and asyncio; and sizeof() of
+             every public object on x86-64 and Cortex-M
+  read_until async_stream_read_until of a buffered 40-byte request line
+             (CRLF) on the libev runtime vs a memchr + memcpy floor on the
+             same bytes (io_bench); instructions from callgrind
   store      the core's timer stores on the virtual clock: N periodic
              tasks, the sorted list vs the 3x4 wheel, N = 4..1024
   timers     1,000,000 tasks sleeping random 1..1000 ms on the libev
@@ -29,8 +38,14 @@ Benchmarks (ids as in the BENCH lines):
              floor) vs asyncio/uvloop streams and protocol servers, 1 KiB
              ping-pong from the same C client (tools/bench/echo.py)
 
-Times are CPU time of the measuring process (echo: of the server), the
-median of the repetitions.  Writes into BUILD/bench/: results.txt (this
+Times are CPU time of the measuring process (echo: of the server).  The
+C benchmarks (core_bench, io_bench) are pinned with taskset to the CPU
+that was the less busy just before (--no-pin: not pinned); switch, spawn
+and read_until run many short repetitions with async.h, the floor and the
+rival back to back, and report the repetition whose async.h/reference
+ratio is the median one, with the ratios' spread and how often the
+machine was busy (a repetition >= 25% slower than the fastest); the rest
+report the median of the repetitions.  Writes into BUILD/bench/: results.txt (this
 output), results.json, *.dat and the PNG charts (gnuplot).  Exit status 1
 if any benchmark failed to run or to verify; goals are reported only.
 """
@@ -51,15 +66,17 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import echo  # noqa: E402
 
-ALL = ["switch", "spawn", "memory", "timers", "store", "channel", "echo"]
+ALL = ["switch", "spawn", "memory", "read_until", "timers", "store", "channel", "echo"]
 
-FULL = dict(switch=(1000, 1000, 5), py_switch=(1000, 100, 3), cg_switch=(100, 1000),
-            spawn=(1000000, 5), py_spawn=(100000, 3), memory=1000000, memory_reps=3,
+FULL = dict(switch=(1000, 200, 61), py_switch=(1000, 100, 3), cg_switch=(100, 1000),
+            spawn=(100000, 61), py_spawn=(100000, 3), cg_spawn=100000,
+            memory=1000000, memory_reps=3, read_until=(25000, 61), cg_read_until=25000,
             timers=(1000000, 1000, 3), channel=(2000000, 64, 5), py_channel=(200000, 64, 3),
             store=([4, 16, 64, 256, 1024], 2000000, 5),
             echo_conns=[10, 100], echo_seconds=2, echo_runs=5, echo_cg_seconds=3)
-QUICK = dict(switch=(1000, 100, 3), py_switch=(100, 100, 1), cg_switch=(100, 100),
-             spawn=(100000, 3), py_spawn=(10000, 1), memory=100000, memory_reps=1,
+QUICK = dict(switch=(1000, 50, 5), py_switch=(100, 100, 1), cg_switch=(100, 100),
+             spawn=(20000, 5), py_spawn=(10000, 1), cg_spawn=10000,
+             memory=100000, memory_reps=1, read_until=(5000, 5), cg_read_until=5000,
              timers=(100000, 200, 1), channel=(200000, 64, 3), py_channel=(20000, 64, 1),
              store=([4, 256], 200000, 1),
              echo_conns=[10], echo_seconds=1, echo_runs=1, echo_cg_seconds=1)
@@ -121,6 +138,53 @@ def spread(rows, key):
     return "%.3g..%.3g" % (min(v), max(v))
 
 
+def paired(rows, key, ref):
+    """The repetition whose key/ref ratio is the median one (the lower of
+    the two middle ones for an even count), as (key value, ref value), and
+    every repetition's ratio, sorted.  Each repetition ran both back to
+    back, so a busy moment of the machine weighs on both: the ratio of a
+    repetition is steadier than either time, and than a ratio of two
+    medians or two minima taken from different moments."""
+    rs = sorted(rows, key=lambda r: float(r[key]) / float(r[ref]))
+    mid = rs[(len(rs) - 1) // 2]
+    return float(mid[key]), float(mid[ref]), [float(r[key]) / float(r[ref]) for r in rs]
+
+
+def quartiles(v):
+    """(lower quartile, upper quartile) of sorted v."""
+    if len(v) < 2:
+        return v[0], v[0]
+    q = statistics.quantiles(v, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def noise(rows, ref, ratios, load):
+    """How noisy a paired benchmark was: a dict for results.json and one
+    line for the table.  `busy` counts the repetitions in which the
+    reference ran >= 25% slower than in its fastest one (the machine was
+    busy then: another process, or the CPU's sibling thread).  "steady":
+    at most a tenth of the repetitions were busy and the ratio's
+    quartiles are within 3% of each other.  A run can be steady on a
+    machine that was loaded throughout: the load average and the
+    reference's absolute time say that (the switch floor runs about 2.5
+    ns a round trip on the development VM when nothing else runs, 4.3 ns
+    while the CPU's sibling is busy)."""
+    v = sorted(float(r[ref]) for r in rows)
+    busy = sum(1 for x in v if x >= 1.25 * v[0])
+    q1, q3 = quartiles(ratios)
+    med = ratios[(len(ratios) - 1) // 2]
+    spread_pct = (q3 - q1) / med * 100 if med else float("nan")
+    verdict = "steady" if busy * 10 <= len(v) and spread_pct <= 3 else "unsteady"
+    d = dict(load=load, reps=len(v), ref_min=v[0], ref_median=statistics.median(v), ref_max=v[-1],
+             busy_reps=busy, ratio_q1=q1, ratio_q3=q3, ratio_min=ratios[0], ratio_max=ratios[-1],
+             spread_pct=spread_pct, verdict=verdict)
+    line = ("noise (%s; load average %.2f at the start): %d repetitions; reference %.3g..%.3g ns (median %.3g), %d ran >= 25%% "
+            "over its fastest; ratio quartiles %.3f..%.3f (%.1f%% of the median), min..max "
+            "%.3f..%.3f" % (verdict, load, len(v), v[0], v[-1], d["ref_median"], busy, q1, q3,
+                            spread_pct, ratios[0], ratios[-1]))
+    return d, line
+
+
 # ---------------------------------------------------------------------------
 # machine
 
@@ -155,6 +219,47 @@ def machine():
     }
 
 
+def cpu_busy():
+    """{cpu: busy fraction} over the next half second, from /proc/stat."""
+    def sample():
+        out = {}
+        with open("/proc/stat") as f:
+            for line in f:
+                m = re.match(r"^cpu(\d+)\s+(.*)$", line)
+                if m:
+                    v = [int(x) for x in m.group(2).split()]
+                    out[int(m.group(1))] = (v[3] + (v[4] if len(v) > 4 else 0), sum(v))
+        return out
+    a = sample()
+    time.sleep(0.5)
+    b = sample()
+    return {c: 1 - (b[c][0] - a[c][0]) / max(1, b[c][1] - a[c][1]) for c in a if c in b}
+
+
+def pick_cpu():
+    """The CPU the timed C benchmarks are pinned to: the less busy one
+    just before, or None (not pinned: --no-pin, one CPU, no taskset)."""
+    if ARGS.no_pin or not echo.can_pin():
+        return None, "not pinned", "not pinned"
+    try:
+        busy = cpu_busy()
+    except (OSError, ValueError):
+        return None, "not pinned", "not pinned (no /proc/stat)"
+    allowed = os.sched_getaffinity(0)
+    busy = {c: b for c, b in busy.items() if c in allowed}
+    if not busy:
+        return None, "not pinned", "not pinned"
+    cpu = min(busy, key=busy.get)
+    return cpu, "pinned to CPU %d" % cpu, (
+        "pinned to CPU %d, the less busy in the half second before (%s busy)" % (
+            cpu, ", ".join("CPU %d %.0f%%" % (c, b * 100) for c, b in sorted(busy.items()))))
+
+
+def pinned(cmd):
+    cpu = PIN[0]
+    return cmd if cpu is None else ["taskset", "-c", str(cpu)] + cmd
+
+
 # ---------------------------------------------------------------------------
 # benchmarks
 
@@ -162,19 +267,30 @@ def core(*args):
     return [os.path.join(ARGS.build, "bench", "core_bench")] + [str(a) for a in args]
 
 
+def io(*args):
+    return [os.path.join(ARGS.build, "bench", "io_bench")] + [str(a) for a in args]
+
+
 def rival(*args, uvloop=False):
     return [ARGS.python, os.path.join(HERE, "rivals.py")] + (["--uvloop"] if uvloop else []) + \
         [str(a) for a in args]
 
 
-def callgrind_instr(fn, tasks, rounds, out_dir):
-    """Instructions per round trip inside fn (run_lib or run_floor), and the
-    per-function breakdown (self cost) for the profile file."""
-    out = os.path.join(out_dir, "callgrind.switch.%s.out" % fn)
+def have_callgrind():
+    return shutil.which("valgrind") and shutil.which("callgrind_annotate")
+
+
+def callgrind(cmd, fn, per, tag):
+    """Instructions per operation inside fn (callgrind --toggle-collect:
+    fn and what it calls), `per` operations in the run, and the
+    per-function breakdown (self cost per operation).  Writes
+    callgrind.TAG.FN.out and TAG-annotated.FN.txt (per source line) into
+    the output directory."""
+    out = os.path.join(ARGS.out, "callgrind.%s.%s.out" % (tag, fn))
     run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-         "--toggle-collect=" + fn] + core("switch-once", tasks, rounds))
+         "--toggle-collect=" + fn] + cmd)
     ann = run(["callgrind_annotate", "--threshold=100", "--auto=no", out])
-    with open(os.path.join(out_dir, "switch-annotated.%s.txt" % fn), "w") as f:
+    with open(os.path.join(ARGS.out, "%s-annotated.%s.txt" % (tag, fn)), "w") as f:
         f.write(run(["callgrind_annotate", "--auto=yes", "--context=2", out]))
     total = None
     funcs = []
@@ -189,62 +305,157 @@ def callgrind_instr(fn, tasks, rounds, out_dir):
             funcs.append((n, m.group(3)))
     if not total:
         raise Failure("callgrind gave no total for %s" % fn)
-    trips = tasks * rounds
-    return total / trips, [(n / trips, name) for n, name in funcs]
+    return total / per, [(n / per, name) for n, name in funcs]
+
+
+def profile_file(name, title, parts):
+    """Write NAME-profile.txt: for each (label, total, funcs, ref_total)
+    the instructions per operation by function (self cost)."""
+    with open(os.path.join(ARGS.out, name + "-profile.txt"), "w") as f:
+        f.write(title + "\n")
+        for label, total, funcs, ref in parts:
+            f.write("\n%s:\n" % label)
+            for n, fname in funcs:
+                f.write("%8.2f  %s\n" % (n, fname))
+            f.write("%8.2f  total%s\n" % (total, " (reference: %.2f)" % ref if ref else ""))
+
+
+FLOOR_LABEL = "switch floor (protothreads-style)"
+CPP20_LABEL = "C++20 coroutines, ring scheduler"
 
 
 def bench_switch(R, C):
+    load = os.getloadavg()[0]
     tasks, rounds, reps = C["switch"]
-    rows = results(run(core("switch", tasks, rounds, reps)))
-    floor, lib = med(rows, "floor_ns"), med(rows, "lib_ns")
+    rows = results(run(pinned(core("switch", tasks, rounds, reps))))
+    lib, floor, ratios = paired(rows, "lib_ns", "floor_ns")
+    lib_c, cpp, cratios = paired(rows, "lib_ns", "cpp20_ns")
+    nz, nz_line = noise(rows, "floor_ns", ratios, load)
     pt, pr, preps = C["py_switch"]
     py = med(results(run(rival("switch", pt, pr, preps))), "ns")
     uv = med(results(run(rival("switch", pt, pr, preps, uvloop=True))), "ns")
-    instr = finstr = None
-    if shutil.which("valgrind") and shutil.which("callgrind_annotate"):
+    instr = finstr = cinstr = None
+    if have_callgrind():
         ct, cr = C["cg_switch"]
-        instr, funcs = callgrind_instr("run_lib", ct, cr, ARGS.out)
-        finstr, _ = callgrind_instr("run_floor", ct, cr, ARGS.out)
-        with open(os.path.join(ARGS.out, "switch-profile.txt"), "w") as f:
-            f.write("callgrind, %d tasks x %d yields, instructions per round trip by function "
-                    "(self cost) inside run_lib:\n" % (ct, cr))
-            for n, name in funcs:
-                f.write("%8.2f  %s\n" % (n, name))
-            f.write("%8.2f  total (floor: %.2f)\n" % (instr, finstr))
-    R.say("== switch: one yield/resume round trip, %d runnable tasks x %d yields "
-          "(CPU time, median of %d)" % (tasks, rounds, reps))
-    R.say("   %-34s %10.2f ns %s" % ("hand-written switch floor", floor,
-                                      "%8.1f instructions" % finstr if finstr else ""))
-    R.say("   %-34s %10.2f ns %s   %.2fx the floor (goal <= 1.5, must be <= 2.0)" % (
-        "async.h async_yield", lib, "%8.1f instructions" % instr if instr else "", lib / floor))
-    R.say("   %-34s %10.1f ns              (%d tasks x %d, median of %d)" % (
+        cmd = core("switch-once", ct, cr)
+        instr, funcs = callgrind(cmd, "run_lib", ct * cr, "switch")
+        finstr, ffuncs = callgrind(cmd, "run_floor", ct * cr, "switch")
+        cinstr, cfuncs = callgrind(cmd, "cpp20_switch_run", ct * cr, "switch")
+        profile_file("switch", "callgrind, %d tasks x %d yields: instructions per round trip by "
+                     "function (self cost)" % (ct, cr),
+                     [("async.h (inside run_lib)", instr, funcs, finstr),
+                      ("the switch floor (inside run_floor)", finstr, ffuncs, None),
+                      ("C++20 coroutines (inside cpp20_switch_run)", cinstr, cfuncs, None)])
+    ins = lambda n: "%8.1f instructions" % n if n else ""
+    R.say("== switch: one yield/resume round trip, %d runnable tasks x %d yields, %d repetitions "
+          "of the three back to back (CPU time; %s)" % (tasks, rounds, reps, PIN[1]))
+    R.say("   %-42s %10.2f ns %s" % (FLOOR_LABEL, floor, ins(finstr)))
+    R.say("   %-42s %10.2f ns %s   %.2fx the floor (goal <= 1.3)" % (
+        "async.h async_yield", lib, ins(instr), lib / floor))
+    R.say("   %-42s %10.2f ns %s   async.h is %.2fx its time" % (
+        CPP20_LABEL, cpp, ins(cinstr), lib_c / cpp))
+    R.say("   %-42s %10.1f ns                       (%d tasks x %d, median of %d)" % (
         "uvloop asyncio.sleep(0)", uv, pt, pr, preps))
-    R.say("   %-34s %10.1f ns" % ("asyncio asyncio.sleep(0)", py))
-    R.say("   runs: floor %s ns, async.h %s ns" % (spread(rows, "floor_ns"), spread(rows, "lib_ns")))
+    R.say("   %-42s %10.1f ns" % ("asyncio asyncio.sleep(0)", py))
+    R.say("   (times: the repetition with the median ratio; the floor is protothreads' "
+          "mechanism, local continuations in a switch with no scheduler)")
+    if finstr:
+        nz["floor_instr_per_ns"] = finstr / nz["ref_min"]
+        nz_line += "; the floor's fastest: %.1f instructions per ns" % nz["floor_instr_per_ns"]
+    R.say("   " + nz_line)
     R.bench_line("switch", lib, "ns", "switch_floor", floor)
     if instr:
         R.bench_line("switch_instr", instr, "instructions", "switch_floor_instr", finstr, "%.1f")
+    R.bench_line("switch_cpp20", lib_c, "ns", "cpp20_ring", cpp)
+    if instr:
+        R.bench_line("switch_cpp20_instr", instr, "instructions", "cpp20_ring_instr", cinstr,
+                     "%.1f")
     R.data["switch"] = dict(floor=floor, lib=lib, uvloop=uv, asyncio=py, instr=instr,
-                            floor_instr=finstr)
+                            floor_instr=finstr, cpp20=cpp, cpp20_lib=lib_c, cpp20_instr=cinstr,
+                            ratio=lib / floor, cpp20_ratio=lib_c / cpp, noise=nz,
+                            cpp20_ratio_q=quartiles(cratios), tasks=tasks, rounds=rounds)
     if lib / floor > 2.0:
         R.say("   NOTE: over the must-have ratio of 2.0 (see switch-profile.txt)")
 
 
 def bench_spawn(R, C):
+    load = os.getloadavg()[0]
     count, reps = C["spawn"]
-    rows = results(run(core("spawn", count, reps)))
-    lib = med(rows, "lib_ns")
+    rows = results(run(pinned(core("spawn", count, reps))))
+    lib, floor, ratios = paired(rows, "lib_ns", "floor_ns")
+    lib_c, cpp, cratios = paired(rows, "lib_ns", "cpp20_ns")
+    nz, nz_line = noise(rows, "cpp20_ns", cratios, load)
     pc, preps = C["py_spawn"]
     py = med(results(run(rival("spawn", pc, preps))), "ns")
     uv = med(results(run(rival("spawn", pc, preps, uvloop=True))), "ns")
-    R.say("== spawn: spawn a task, run it to completion, await it (CPU time, median of %d)" % reps)
-    R.say("   %-34s %10.1f ns   (%d spawns; runs %s)" % ("async.h spawn + join", lib, count,
-                                                       spread(rows, "lib_ns")))
-    R.say("   %-34s %10.1f ns   (%d spawns)" % ("uvloop create_task + await", uv, pc))
-    R.say("   %-34s %10.1f ns   %.4fx async.h/asyncio" % ("asyncio create_task + await", py,
+    instr = finstr = cinstr = None
+    if have_callgrind():
+        n = C["cg_spawn"]
+        cmd = core("spawn-once", n)
+        instr, funcs = callgrind(cmd, "run_spawn", n, "spawn")
+        finstr, ffuncs = callgrind(cmd, "run_spawn_floor", n, "spawn")
+        cinstr, cfuncs = callgrind(cmd, "cpp20_spawn_run", n, "spawn")
+        profile_file("spawn", "callgrind, %d spawns: instructions per spawn + run + join by "
+                     "function (self cost)" % n,
+                     [("async.h (inside run_spawn)", instr, funcs, finstr),
+                      ("the floor (inside run_spawn_floor)", finstr, ffuncs, None),
+                      ("C++20 coroutines, malloc and free included (inside cpp20_spawn_run)",
+                       cinstr, cfuncs, None)])
+    ins = lambda n: "%8.1f instructions" % n if n else ""
+    R.say("== spawn: spawn a task, run it to completion, await it, %d spawns, %d repetitions of "
+          "the three back to back (CPU time; %s)" % (count, reps, PIN[1]))
+    R.say("   %-42s %10.1f ns %s" % ("floor (FIFO of switch coroutines)", floor, ins(finstr)))
+    R.say("   %-42s %10.1f ns %s   %.2fx the floor" % ("async.h spawn + join", lib, ins(instr),
+                                                       lib / floor))
+    R.say("   %-42s %10.1f ns %s   async.h is %.2fx its time (goal < 1)" % (
+        CPP20_LABEL + ", malloc", cpp, ins(cinstr), lib_c / cpp))
+    R.say("   %-42s %10.1f ns   (%d spawns, median of %d)" % ("uvloop create_task + await", uv,
+                                                              pc, preps))
+    R.say("   %-42s %10.1f ns   %.4fx async.h/asyncio" % ("asyncio create_task + await", py,
                                                           lib / py))
+    R.say("   " + nz_line.replace("reference", "C++20"))
     R.bench_line("spawn", lib, "ns", "asyncio", py)
-    R.data["spawn"] = dict(lib=lib, uvloop=uv, asyncio=py)
+    if instr:
+        R.bench_line("spawn_instr", instr, "instructions", "spawn_floor_instr", finstr, "%.1f")
+    R.bench_line("spawn_cpp20", lib_c, "ns", "cpp20_ring", cpp)
+    if instr:
+        R.bench_line("spawn_cpp20_instr", instr, "instructions", "cpp20_ring_instr", cinstr,
+                     "%.1f")
+    R.data["spawn"] = dict(lib=lib, uvloop=uv, asyncio=py, floor=floor, instr=instr,
+                           floor_instr=finstr, cpp20=cpp, cpp20_lib=lib_c, cpp20_instr=cinstr,
+                           ratio=lib / floor, cpp20_ratio=lib_c / cpp, noise=nz)
+
+
+def bench_read_until(R, C):
+    load = os.getloadavg()[0]
+    lines, reps = C["read_until"]
+    rows = results(run(pinned(io("read_until", lines, reps))))
+    lib, floor, ratios = paired(rows, "lib_ns", "floor_ns")
+    nz, nz_line = noise(rows, "floor_ns", ratios, load)
+    instr = finstr = None
+    if have_callgrind():
+        n = C["cg_read_until"]
+        cmd = io("read_until-once", n)
+        instr, funcs = callgrind(cmd, "lib_read_line", n - 1, "read_until")
+        finstr, ffuncs = callgrind(cmd, "floor_read_line", n - 1, "read_until")
+        profile_file("read_until", "callgrind, %d buffered 40-byte lines: instructions per line "
+                     "by function (self cost)" % (n - 1),
+                     [("async_stream_read_until (inside lib_read_line)", instr, funcs, finstr),
+                      ("memchr floor (inside floor_read_line)", finstr, ffuncs, None)])
+    ins = lambda n: "%8.1f instructions" % n if n else ""
+    R.say("== read_until: a buffered 40-byte request line (CRLF) out of a stream's buffer, %d "
+          "lines, %d repetitions of both back to back (CPU time; %s)" % (lines, reps, PIN[1]))
+    R.say("   %-42s %10.2f ns %s" % ("memchr + memcpy floor", floor, ins(finstr)))
+    R.say("   %-42s %10.2f ns %s   %.2fx the floor" % ("async_stream_read_until", lib, ins(instr),
+                                                       lib / floor))
+    R.say("   checked: every line read equals the line written")
+    R.say("   " + nz_line)
+    R.bench_line("read_until", lib, "ns", "memchr_floor", floor)
+    if instr:
+        R.bench_line("read_until_instr", instr, "instructions", "memchr_floor_instr", finstr,
+                     "%.1f")
+    R.data["read_until"] = dict(lib=lib, floor=floor, instr=instr, floor_instr=finstr,
+                                ratio=lib / floor, noise=nz, line_bytes=40)
 
 
 def nm_sizes(obj, nm):
@@ -261,6 +472,8 @@ def bench_memory(R, C):
     n = C["memory"]
     rows = [results(run(core("memory", n)))[0] for _ in range(C["memory_reps"])]
     lib = med(rows, "bytes_per_task")
+    crows = [results(run(core("memory-cpp20", n)))[0] for _ in range(C["memory_reps"])]
+    cpp = med(crows, "bytes_per_task")
     py_row = results(run(rival("memory", n), timeout=1800))[0]
     py = float(py_row["bytes_per_task"])
     R.say("== memory: resident bytes per task, %d tasks parked on one event (RSS growth / tasks)"
@@ -269,10 +482,15 @@ def bench_memory(R, C):
         "async.h", lib, rows[0]["sizeof_task"], rows[0]["sizeof_frame"],
         int(rows[0]["sizeof_task"]) + int(rows[0]["sizeof_frame"]), len(rows),
         spread(rows, "bytes_per_task")))
+    R.say("   %-34s %10.1f B   (frame %s B from malloc, with its header and rounding; %s)" % (
+        CPP20_LABEL, cpp, crows[0]["frame"], spread(crows, "bytes_per_task")))
     R.say("   %-34s %10.1f B   (one run; Task + coroutine + its frame)" % ("asyncio", py))
     R.say("   goal: <= 64 B per task: %s" % ("met" if lib <= 64 else "MISSED"))
     R.bench_line("memory", lib, "B", "asyncio", py, "%.1f")
-    R.data["memory"] = dict(lib=lib, asyncio=py)
+    R.bench_line("memory_cpp20", lib, "B", "cpp20_ring", cpp, "%.1f")
+    R.data["memory"] = dict(lib=lib, asyncio=py, cpp20=cpp, cpp20_frame=int(crows[0]["frame"]),
+                            sizeof_task=int(rows[0]["sizeof_task"]),
+                            sizeof_frame=int(rows[0]["sizeof_frame"]))
     # sizeof of every public object
     cols = [("x86-64", os.path.join(ARGS.build, "bench", "sizeof-host.o"), "nm")]
     for t in ("cortex-m0plus", "cortex-m4"):
@@ -487,16 +705,20 @@ def main():
             sys.exit("run.py: unknown benchmark %s (known: %s)" % (o, ", ".join(ALL)))
     C = QUICK if ARGS.quick else FULL
     R = Report(os.path.join(ARGS.out, "results.txt"))
+    global PIN
+    PIN = pick_cpu()
     m = machine()
+    m["pin"] = PIN[2]
     t0 = time.time()
     R.say("async.h benchmarks%s, %s" % (" (quick: small sizes, not figures to quote)"
                                         if ARGS.quick else "", m["date"]))
     R.say("machine: %s; %s; load average %s at start" % (m["cpu"], m["kernel"], m["load"]))
     R.say("build: %s -O2; libev %s; python %s; git %s" % (m["cc"], m["libev"], m["python"],
                                                          m["git"]))
+    R.say("timed C benchmarks: %s" % PIN[2])
     R.say()
     funcs = dict(switch=bench_switch, spawn=bench_spawn, memory=bench_memory,
-                 timers=bench_timers, store=bench_store, channel=bench_channel,
+                 read_until=bench_read_until, timers=bench_timers, store=bench_store, channel=bench_channel,
                  echo=bench_echo)
     for name in ALL:
         if name not in only:
