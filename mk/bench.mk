@@ -10,13 +10,18 @@
 ## deps-bench     install what the benchmarks need (python3-uvloop, gnuplot-nox, valgrind, g++; Debian)
 #
 #   make bench        every benchmark (tools/bench/run.py): switch, spawn,
-#                     memory, timers, store, channel, echo_c10, echo_c100; a table,
-#                     one BENCH line each, PNG charts and the raw figures in
-#                     $(O)/bench/.  Fails only if a benchmark cannot run or
+#                     memory, read_until, timers, store, channel, echo_c10,
+#                     echo_c100, each beside its floor and its rivals (C++20
+#                     coroutines, asyncio, uvloop); a table, one BENCH line
+#                     each, PNG charts, callgrind profiles and the raw
+#                     figures in $(O)/bench/; then tools/bench/tables.py
+#                     rewrites docs/performance.md's generated tables from
+#                     results.json.  Fails only if a benchmark cannot run or
 #                     its check fails (echo bytes, wake order, lost messages).
 #                     About 6 minutes on a 2-core machine.
-#   make bench-quick  the same at small sizes, one run each (~1 minute):
-#                     checks that everything runs and verifies
+#   make bench-quick  the same at small sizes, few repetitions (~1 minute):
+#                     checks that everything builds, runs and verifies, and
+#                     that the tables can be made (into $(O)/bench/)
 #   make bench-echo   the echo servers alone (tools/bench/echo.py)
 #
 # Variables: BENCH_ONLY=switch,memory,...  (a subset), BENCH_ARGS (more
@@ -132,15 +137,23 @@ bench-sizeof: $(O)/bench/sizeof-host.o \
 BENCH_RUN = $(BENCH_PYTHON) tools/bench/run.py --build $(O) --python $(BENCH_PYTHON) \
 	--arm-prefix $(ARM_PREFIX) $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) $(BENCH_ARGS)
 
+# A full run rewrites the generated tables of docs/performance.md (the
+# blocks between <!-- bench:NAME begin/end --> markers; a subset or a
+# failed run leaves them); a quick run writes them into a copy in the
+# build directory, to check that the script and the markers work.
+BENCH_TABLES = $(BENCH_PYTHON) tools/bench/tables.py $(O)/bench/results.json docs/performance.md
+
 bench: | $(NEED_BENCH)
 	$(Q)$(MAKE) --no-print-directory -j2 bench-bins bench-sizeof $(O)/examples/echo_server \
 	  $(O)/examples/echo_client
 	$(Q)$(BENCH_RUN)
+	$(Q)$(BENCH_TABLES)
 
 bench-quick: | $(NEED_BENCH)
 	$(Q)$(MAKE) --no-print-directory -j2 bench-bins bench-sizeof $(O)/examples/echo_server \
 	  $(O)/examples/echo_client
 	$(Q)$(BENCH_RUN) --quick
+	$(Q)$(BENCH_TABLES) --out $(O)/bench/performance.md
 
 bench-echo: | $(NEED_BENCH)
 	$(Q)$(MAKE) --no-print-directory -j2 $(O)/bench/echo_floor $(O)/examples/echo_server \
