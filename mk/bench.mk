@@ -32,7 +32,8 @@
 BENCH_PYTHON ?= /usr/bin/python3
 # The C++20 coroutine rival is g++'s (10 or later: -fcoroutines).
 BENCH_CXX ?= g++
-BENCH_CXXFLAGS = -std=c++20 -fcoroutines $(WARN) $(OPT) -I. $(CPPFLAGS) -MMD -MP
+BENCH_CXXFLAGS = -std=c++20 -fcoroutines $(WARN) $(OPT) -I. $(CPPFLAGS) -MMD -MP \
+  $(filter -fsanitize% -fno-omit-frame-pointer,$(BASE_CFLAGS))
 BENCH_ONLY ?=
 BENCH_ARGS ?=
 STORE_BINS := $(O)/bench/store_bench_list $(O)/bench/store_bench_wheel
