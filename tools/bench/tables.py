@@ -230,8 +230,9 @@ def block_echo(res):
         cells = []
         for c in conns:
             f, r = e[c]["floor"], e[c][s]
-            cells.append("%.2f; %.2f; %.2f" % (r["rate"] / f["rate"], r["cpu"] / f["cpu"],
-                                               r["user"] / f["user"]))
+            # A short run can give the floor 0 ticks of user CPU: no ratio.
+            cells.append("; ".join("%.2f" % (r[k] / f[k]) if f[k] else "-"
+                                   for k in ("rate", "cpu", "user")))
         out.append("| %s | %s |" % (echo.SERVER_LABELS[s], " | ".join(cells)))
     f = e[conns[0]]["floor"]
     out.append("")
