@@ -78,10 +78,14 @@ def with_unit(v, unit):
         return "%s B" % group(v) if v >= 1000 else "%.1f B" % v
     if unit == "us/msg":
         return "%.2f us" % v
-    if unit in ("timers/s", "msg/s") and v >= 1e6:
+    if unit in ("timers/s", "msg/s", "req/s") and v >= 1e6:
         return "%.2f M/s" % (v / 1e6)
-    if unit == "msg/s":
+    if unit in ("msg/s", "req/s"):
         return group(v)
+    if unit == "us/req":
+        return "%.2f us" % v
+    if unit == "ms":
+        return "%.2f ms" % v
     return "%s %s" % (sig(v), unit)
 
 
@@ -108,6 +112,22 @@ WHAT = {
     "echo_c100_cpu": "server CPU per message",
     "echo_instr": "user-space instructions per echoed message",
 }
+
+
+def what(name):
+    """WHAT's text, or one made from the name's pattern (the HTTP
+    benchmark's lines: http_<case>, _cpu, _p99, http_instr)."""
+    if name in WHAT:
+        return WHAT[name]
+    m = re.match(r"^http_(.+?)(_cpu|_p99)?$", name)
+    if m and m.group(1) == "instr":
+        return "user-space instructions per HTTP request"
+    if m:
+        return {None: "HTTP GETs (%s), requests/s", "_cpu": "server CPU per request (%s)",
+                "_p99": "99th percentile latency (%s)"}[m.group(2)] % m.group(1)
+    return ""
+
+
 REF = {
     "switch_floor": "switch floor", "switch_floor_instr": "switch floor",
     "cpp20_ring": "C++20", "cpp20_ring_instr": "C++20",
@@ -116,6 +136,7 @@ REF = {
     "libev_timers": "raw libev `ev_timer`", "asyncio_queue": "`asyncio.Queue`",
     "libev_floor": "libev floor", "libev_floor_instr": "libev floor",
     "wheel_3x4": "3x4 wheel",
+    "nginx": "nginx", "nginx_2workers": "nginx, 2 workers", "http_floor_instr": "libev floor",
 }
 
 
@@ -135,6 +156,7 @@ def goals(data):
         "echo_c10_cpu": ("<= 1.05", lambda v, r: r <= 1.05),
         "echo_c100_cpu": ("<= 1.05", lambda v, r: r <= 1.05),
         "echo_instr": ("<= 2.0", lambda v, r: r <= 2.0),
+        "http_instr": ("<= 1.5", lambda v, r: r <= 1.5),
     }
 
 
@@ -178,7 +200,7 @@ def block_figures(res):
             text, ok = g[name]
             goal = "%s: %s" % (text, "met" if ok(v, ratio) else "**not met**")
         out.append("| `%s` | %s | %s | %s, %s | %s | %s |" % (
-            name, WHAT.get(name, ""), with_unit(v, unit), with_unit(rv, unit),
+            name, what(name), with_unit(v, unit), with_unit(rv, unit),
             REF.get(b["ref"], b["ref"]), ratio_text(ratio), goal))
     return out
 
