@@ -78,7 +78,7 @@ def with_unit(v, unit):
         return "%s B" % group(v) if v >= 1000 else "%.1f B" % v
     if unit == "us/msg":
         return "%.2f us" % v
-    if unit in ("timers/s", "msg/s", "req/s") and v >= 1e6:
+    if unit in ("timers/s", "msg/s", "req/s") and v >= 1e5:
         return "%.2f M/s" % (v / 1e6)
     if unit in ("msg/s", "req/s"):
         return group(v)
