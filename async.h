@@ -278,6 +278,8 @@ typedef int64_t async_stick;
     X(ASYNC_EADDRINUSE, -39, "address in use")                                \
     X(ASYNC_EPROTO, -40, "protocol error (malformed input)")                  \
     X(ASYNC_EMFILE, -41, "too many open files")                               \
+    X(ASYNC_ETLS, -42, "TLS handshake or protocol error")                     \
+    X(ASYNC_ECERT, -43, "certificate verification failed")                    \
     X(ASYNC_EABI, -47, "program and libasync built with different ASYNC_CONF_*")
 
 enum async_error {

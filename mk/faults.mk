@@ -16,14 +16,14 @@
 #                      .ci/steps/54-faults.sh)
 
 FAULT_RT_SRCS := $(wildcard src/*.c)
-FAULT_RT_HDRS := async.h src/async_ev.h
+FAULT_RT_HDRS := async.h src/async_ev.h src/async_tls.h
 
 # ---- fuzz targets that link the libev layer (explicit rules: they take
 # precedence over mk/reliability.mk's pattern rule for fuzz_%) ----
-$(O)/fuzz/fuzz_stream: fuzz/fuzz_stream.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(NEED_EV)
+$(O)/fuzz/fuzz_stream: fuzz/fuzz_stream.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/openssl
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -pthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -pthread -lssl -lcrypto
 
 $(O)/fuzz/fuzz_fetch: fuzz/fuzz_fetch.c examples/http_response.h $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(PROBE)/http_parser
 	$(call say,FUZZCC,$@)

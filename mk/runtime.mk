@@ -11,8 +11,13 @@
 ## demo           the guided tour of the examples (installs missing packages first: make deps)
 
 RT_SRCS := $(wildcard src/*.c)
-RT_HDRS := async.h src/async_ev.h
-RT_LIBS := -lev -pthread
+RT_HDRS := async.h src/async_ev.h src/async_tls.h
+RT_LIBS := -lev -pthread -lssl -lcrypto
+# TLS (src/tls.c) is OpenSSL's: the library links -lssl -lcrypto.
+PROBE_CMD_openssl = $(call probe_prog,$(HASH)include <openssl/ssl.h>,(void)OPENSSL_init_ssl(0, NULL)) | $(probe_c) -lssl -lcrypto
+PROBE_WHAT_openssl = OpenSSL (openssl/ssl.h and -lssl -lcrypto)
+PROBE_PKG_openssl = libssl-dev
+NEED_TLS := $(PROBE)/openssl
 RT_CFLAGS = $(BASE_CFLAGS) -fPIC $(CFLAGS)
 
 EXAMPLES := hello gather fetch echo_server echo_client queue timeout offload
@@ -27,7 +32,7 @@ all: lib examples
 # ---- the library the tests link, once per continuation backend (the ABI
 # depends on it) ----
 define rt_rules
-$(O)/rt/$(1)/%.o: src/%.c $(RT_HDRS) | $(NEED_EV)
+$(O)/rt/$(1)/%.o: src/%.c $(RT_HDRS) | $(NEED_EV) $(NEED_TLS)
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(RT_CFLAGS) $$(LC_FLAGS_$(1)) -c $$< -o $$@
@@ -79,7 +84,7 @@ $(LIB_CONFIG): FORCE
 	@mkdir -p $(@D)
 	@echo '$(strip $(ASYNC_CONFIG))' | cmp -s - $@ 2>/dev/null || echo '$(strip $(ASYNC_CONFIG))' > $@
 
-$(O)/rt/config/%.o: src/%.c $(RT_HDRS) $(LIB_CONFIG) | $(NEED_EV)
+$(O)/rt/config/%.o: src/%.c $(RT_HDRS) $(LIB_CONFIG) | $(NEED_EV) $(NEED_TLS)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(RT_CFLAGS) $(ASYNC_CONFIG) -c $< -o $@

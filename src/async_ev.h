@@ -155,16 +155,47 @@ const char *async_addr_str(const async_addr *a, char *buf, size_t cap);
  * every op returns ASYNC_ECLOSED, and a task blocked on the stream is woken
  * with ASYNC_ECLOSED.
  * ====================================================================== */
-typedef struct async_stream {
+typedef struct async_stream async_stream;
+
+/* A layer between a stream's ops and its fd: TLS (src/async_tls.h) sets
+ * one; a plain stream has none.  The stream's read, read_exactly,
+ * read_until, write, shutdown and close go through it unchanged, with
+ * the same deadlines, cancellation and one-reader-one-writer rule.    */
+typedef struct async_layer async_layer;
+typedef struct async_layer_ops {
+    /* One read: n > 0; ASYNC_EOF (the peer ended the stream cleanly);
+     * ASYNC_EAGAIN with *events the readiness to wait for (EV_READ or
+     * EV_WRITE); or an error.  On n > 0, *events is EV_READ if nothing
+     * more is buffered (the next read waits first), 0 if more may be. */
+    int (*read)(async_layer *x, void *buf, size_t len, int *events);
+    /* One write of 1..len bytes: n > 0, ASYNC_EAGAIN with *events, or an
+     * error.  After ASYNC_EAGAIN it is called again with the same
+     * arguments once the fd is ready.                                  */
+    int (*write)(async_layer *x, const void *buf, size_t len, int *events);
+    /* Before the fd's write side is shut: 0, ASYNC_EAGAIN, or an error. */
+    int (*shutdown)(async_layer *x);
+    /* Before the fd is closed: release everything the layer holds.     */
+    void (*close)(async_layer *x);
+} async_layer_ops;
+struct async_layer {
+    const async_layer_ops *ops;
+};
+
+struct async_stream {
     int fd;
     uint8_t flags;
+    uint8_t rwant, wwant; /* with a layer: the readiness a parked read or
+                             write waits for (EV_READ or EV_WRITE)      */
     async_io rio, wio;
     unsigned char *rbuf; /* buffered, not yet consumed: rbuf[rpos..rlen) */
     size_t rcap, rpos, rlen, scan;
     size_t rdone; /* read_exactly progress */
     size_t wdone; /* write progress        */
     async_task *reader, *writer;
-} async_stream;
+    async_layer *layer; /* NULL: the fd itself; kept after close, so the
+                           layer's state (a TLS failure's reason) can
+                           still be read; cleared by async_stream_init */
+};
 
 /* Adopt fd (made non-blocking).  rbuf/rcap may be NULL/0 (then
  * read_until is ASYNC_EINVAL).  s must be zeroed or closed.  0,
@@ -209,9 +240,13 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
  * Kept so that code shaped like asyncio's (write, then drain) reads the
  * same; it is not an op and never suspends.                              */
 int async_stream_drain(async_loop *L, async_stream *s);
-/* Half-close the write side (the peer reads EOF).  0 or an error.       */
+/* Half-close the write side (the peer reads EOF).  0 or an error.  With
+ * TLS it sends close_notify first; ASYNC_EAGAIN in the rare case that the
+ * kernel's send buffer cannot take that alert now (call again later).   */
 int async_stream_shutdown(async_stream *s);
-/* Close the fd; wakes a blocked reader/writer with ASYNC_ECLOSED.
+/* Close the fd; wakes a blocked reader/writer with ASYNC_ECLOSED.  With
+ * TLS it sends close_notify (once, without waiting) unless the session
+ * failed, and frees every OpenSSL object of the stream.
  * 0, or ASYNC_ECLOSED if already closed.  Loop thread only.             */
 int async_stream_close(async_loop *L, async_stream *s);
 bool async_stream_is_closed(const async_stream *s);

@@ -200,9 +200,29 @@ static int read_park(async_loop *L, async_stream *s)
 {
     int rc;
     s->rio.keep = 1; /* the next read usually follows at once */
-    rc = async_io_wait(L, &s->rio, s->fd, EV_READ);
+    rc = async_io_wait(L, &s->rio, s->fd, s->layer ? s->rwant : EV_READ);
     if (rc == ASYNC_PENDING)
         s->reader = async_current(L);
+    return rc;
+}
+
+/* One read through the stream's layer (TLS): what it buffers decides
+ * whether the next read waits first, and it may need to wait for
+ * writability.                                                         */
+static int layer_read(async_stream *s, void *buf, size_t len)
+{
+    int ev = EV_READ, rc = s->layer->ops->read(s->layer, buf, len, &ev);
+    if (rc > 0) {
+        if (ev) {
+            s->flags |= S_DRAINED;
+            s->rwant = EV_READ;
+        }
+    } else if (rc == ASYNC_EAGAIN) {
+        s->flags |= S_DRAINED;
+        s->rwant = (uint8_t)ev;
+    } else if (rc == ASYNC_EOF) {
+        s->flags |= S_EOF;
+    }
     return rc;
 }
 
@@ -211,6 +231,8 @@ static int sys_read(async_stream *s, void *buf, size_t len)
 {
     ssize_t n;
     len = INT_CLAMP(len);
+    if (s->layer)
+        return layer_read(s, buf, len);
     do {
         n = (s->flags & S_SOCK) ? recv(s->fd, buf, len, 0) : read(s->fd, buf, len);
     } while (n < 0 && errno == EINTR);
@@ -367,11 +389,33 @@ int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, s
     }
 }
 
+/* One write(2)/send(2), or one write through the layer: n > 0,
+ * ASYNC_EAGAIN (s->wwant says for what, with a layer), or an error.    */
+static int sys_write(async_stream *s, const void *buf, size_t len)
+{
+    ssize_t n;
+    int ev = EV_WRITE, rc;
+
+    if (s->layer) {
+        rc = s->layer->ops->write(s->layer, buf, len, &ev);
+        if (rc == ASYNC_EAGAIN)
+            s->wwant = (uint8_t)ev;
+        return rc;
+    }
+    do {
+        n = (s->flags & S_SOCK) ? send(s->fd, buf, len, MSG_NOSIGNAL) : write(s->fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return (int)n;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return ASYNC_EAGAIN;
+    return n < 0 ? async_errno(errno) : ASYNC_EPIPE;
+}
+
 int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
 {
     const unsigned char *p = (const unsigned char *)buf;
     int rc;
-    ssize_t n;
 
     if (async_woken(L, &rc)) {
         s->writer = NULL;
@@ -389,21 +433,16 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
         s->wdone = 0;
     }
     while (s->wdone < len) {
-        if (s->flags & S_SOCK)
-            n = send(s->fd, p + s->wdone, len - s->wdone, MSG_NOSIGNAL);
-        else
-            n = write(s->fd, p + s->wdone, len - s->wdone);
-        if (n > 0) {
-            s->wdone += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            rc = async_io_wait(L, &s->wio, s->fd, EV_WRITE);
+        rc = sys_write(s, p + s->wdone, len - s->wdone);
+        if (rc > 0) {
+            s->wdone += (size_t)rc;
+        } else if (rc == ASYNC_EAGAIN) {
+            rc = async_io_wait(L, &s->wio, s->fd, s->layer ? s->wwant : EV_WRITE);
             if (rc == ASYNC_PENDING)
                 s->writer = async_current(L);
             return rc;
         } else {
-            return n < 0 ? async_errno(errno) : ASYNC_EPIPE;
+            return rc;
         }
     }
     return (int)len;
@@ -423,6 +462,11 @@ int async_stream_shutdown(async_stream *s)
         return ASYNC_EINVAL;
     if (s->flags & S_CLOSED)
         return ASYNC_ECLOSED;
+    if (s->layer) { /* TLS: close_notify first */
+        int rc = s->layer->ops->shutdown(s->layer);
+        if (rc < 0)
+            return rc;
+    }
     if (shutdown(s->fd, SHUT_WR) < 0)
         return async_errno(errno);
     return 0;
@@ -451,6 +495,8 @@ int async_stream_close(async_loop *L, async_stream *s)
         async_io_stop(L, &s->rio);
         async_io_stop(L, &s->wio);
     }
+    if (s->layer)
+        s->layer->ops->close(s->layer); /* needs the fd: before close */
     close(s->fd);
     s->fd = -1;
     s->rpos = s->rlen = s->scan = 0;
