@@ -1821,6 +1821,15 @@ static void async__step(async_loop *L, async_task *t)
     rc = t->fn(L, t);
 #endif
     if (rc == ASYNC_PENDING && t->base.state != ASYNC__S_RUNNING) {
+        /* An op woken by its external source with nothing for it (a
+         * readable socket holding no data it can use) parks again.  A
+         * cancel or an expired deadline that came while the task sat in
+         * the run queue found nothing parked to wake: deliver it now. */
+        if (t->base.state == ASYNC__S_WEXT &&
+            ((t->base.flags & ASYNC__F_CANCEL) || (t->base.scope & 0x0Fu)) &&
+            !(t->base.flags & ASYNC__F_DRAIN))
+            async__interrupt(L, t, (t->base.flags & ASYNC__F_CANCEL) ? ASYNC_ECANCELED
+                                                                      : ASYNC_ETIMEDOUT);
         /* Anything but a condition re-check that stayed false may have
          * changed what other conditions depend on. */
         if (!(flags & ASYNC__F_RECHECK) || t->base.state != ASYNC__S_WPOLL)

@@ -617,6 +617,69 @@ static void timeout_macros_evaluate_arguments_once(void **state)
     assert_true(async_task_is_done(&f.task));
 }
 
+/* An external wait woken with nothing to deliver (a socket readable for
+ * a TLS record that held no application data) parks again.  If its
+ * deadline passed, or it was cancelled, while it sat in the run queue,
+ * nothing was there to wake: the park itself must report it.          */
+struct repark {
+    async_task task;
+    async_co co;
+    async_timeout to;
+    async_waiter w;
+    int rc, wakes;
+};
+
+static void repark_detach(async_loop *L, async_waiter *w, async_task *t)
+{
+    (void)L;
+    (void)w;
+    (void)t;
+}
+
+static int repark_op(async_loop *L, struct repark *r)
+{
+    int rc;
+    if (async_woken(L, &rc)) {
+        if (rc < 0)
+            return rc;
+        r->wakes++; /* a wake-up with nothing in it: wait again */
+    }
+    return async_park(L, &r->w);
+}
+
+static int repark_fn(async_loop *L, async_task *self)
+{
+    struct repark *r = async_frame(self, struct repark, task);
+    async_begin(L, &r->co);
+    async_await_for(&r->to, 10, r->rc, repark_op(L, r));
+    async_end;
+}
+
+static void interruption_while_queued_reaches_a_repark(void **state)
+{
+    static struct repark r;
+    int cancel;
+    (void)state;
+    for (cancel = 0; cancel < 2; cancel++) {
+        r = (struct repark){0};
+        r.w.detach = repark_detach;
+        t_reset(0, false);
+        async_spawn(&TL, &r.task, repark_fn);
+        t_settle();
+        assert_int_equal(async_task_state(&r.task), ASYNC_TASK_WAITING);
+        async_wake(&TL, &r.task, 1); /* readiness: queued, not yet run */
+        if (cancel)
+            async_cancel(&TL, &r.task);
+        else
+            async_vclock_advance(&TVC, 20); /* the deadline falls due too */
+        async_run_once(&TL); /* expiry finds it queued; it runs and re-parks */
+        t_advance(100);
+        assert_int_equal(r.wakes, 1);
+        assert_true(async_task_is_done(&r.task));
+        assert_int_equal(r.rc, cancel ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -636,6 +699,7 @@ int main(void)
         T(scope_misuse_is_refused),
         T(timeout_on_join_and_group_cancels_them),
         T(timeout_macros_evaluate_arguments_once),
+        T(interruption_while_queued_reaches_a_repark),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
