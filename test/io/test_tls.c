@@ -1744,5 +1744,7 @@ int main(void)
         TT(tls_fuzzing_man_in_the_middle),
         TT(tls_misuse),
     };
+    if (getenv("TLS_TEST")) /* one test, by name pattern, for debugging */
+        cmocka_set_test_filter(getenv("TLS_TEST"));
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
