@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* echo_server [PORT]: asyncio streams' echo server on 127.0.0.1.
+/* echo_server [--tls CERT KEY] [PORT]: asyncio streams' echo server on
+ * 127.0.0.1.
  *
  *     async def handle(reader, writer):
  *         while data := await reader.read(4096):
@@ -12,18 +13,26 @@
  * Each connection runs a handler task whose frame comes from a fixed pool
  * (MAX_CLIENTS frames, allocated once, statically).  When every frame is
  * busy the server stops accepting until one frees: new clients wait in
- * the kernel's backlog.  SIGINT or SIGTERM stop it cleanly.             */
+ * the kernel's backlog.  SIGINT or SIGTERM stop it cleanly.
+ *
+ * With --tls CERT KEY (PEM files: the chain, leaf first, and its key) it
+ * is asyncio's start_server(..., ssl=context): each handler first
+ * completes a TLS handshake on its stream, then runs the same loop - the
+ * stream calls are the same over TLS.                                 */
 #include "async_ev.h"
+#include "async_tls.h"
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #define MAX_CLIENTS 10000
 
 struct client {
     async_conn conn; /* the pool's header: task, stream, peer */
+    async_tls tls;   /* its TLS session, with --tls */
     async_co co;
     int n;
     char buf[4096];
@@ -31,11 +40,14 @@ struct client {
 
 static struct client clients[MAX_CLIENTS];
 static unsigned long long echoed;
+static async_tls_ctx tls; /* with --tls: one context for every connection */
 
 static int handle(async_loop *L, async_task *self)
 {
     struct client *c = async_frame(self, struct client, conn.task);
     async_begin(L, &c->co);
+    if (tls.ctx) /* a failed handshake ends the handler (and the connection) */
+        async_await(async_tls_accept(L, &c->conn.stream, &c->tls, &tls));
     for (;;) {
         async_await_rc(c->n, async_stream_read(L, &c->conn.stream, c->buf, sizeof c->buf));
         if (c->n < 0)
@@ -86,8 +98,8 @@ static int main_task(async_loop *L, async_task *self)
     async_await(async_server_listen(&f->srv, &f->addr, 4096));
     async_await(async_server_start(L, &f->srv, handle, clients, sizeof clients[0],
                                    offsetof(struct client, conn), MAX_CLIENTS));
-    printf("echo_server: listening on %s (%d client slots)\n",
-           async_addr_str(&f->srv.addr, where, sizeof where), MAX_CLIENTS);
+    printf("echo_server: listening on %s (%d client slots%s)\n",
+           async_addr_str(&f->srv.addr, where, sizeof where), MAX_CLIENTS, tls.ctx ? ", TLS" : "");
 
     f->sigint.signum = SIGINT;
     f->sigterm.signum = SIGTERM;
@@ -107,10 +119,25 @@ int main(int argc, char **argv)
 {
     static struct main_frame m;
     struct rlimit rl;
-    int rc;
+    int rc, arg = 1;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    m.port = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 8888;
+    if (argc > 1 && strcmp(argv[1], "--tls") == 0) {
+        async_tls_config cfg = {0};
+        if (argc < 4) {
+            fprintf(stderr, "usage: %s [--tls CERT KEY] [PORT]\n", argv[0]);
+            return 2;
+        }
+        cfg.cert_file = argv[2];
+        cfg.key_file = argv[3];
+        if ((rc = async_tls_ctx_init(&tls, ASYNC_TLS_SERVER, &cfg)) < 0) {
+            fprintf(stderr, "echo_server: %s: %s\n", async_strerror(rc),
+                    async_tls_ctx_reason(&tls));
+            return 1;
+        }
+        arg = 4;
+    }
+    m.port = argc > arg ? (unsigned)strtoul(argv[arg], NULL, 10) : 8888;
     /* Thousands of connections need thousands of fds. */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -119,5 +146,6 @@ int main(int argc, char **argv)
     rc = async_ev_main(&m.task, main_task);
     if (rc < 0)
         fprintf(stderr, "echo_server: port %u: %s\n", m.port, async_strerror(rc));
+    async_tls_ctx_close(&tls); /* every session is closed by now */
     return rc < 0;
 }

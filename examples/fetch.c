@@ -16,8 +16,15 @@
  * (refused, timeout, malformed response, a non-2xx status) is reported for
  * that URL and the others complete.  Exit status: 0 if every URL gave a
  * 2xx response, 1 otherwise.  Host names are resolved on the offload pool.
- * Only http:// (no TLS).                                                */
+ *
+ * https:// URLs go over TLS (async_tls.h): the server's certificate is
+ * verified against OpenSSL's default store - SSL_CERT_FILE=ca.pem or
+ * SSL_CERT_DIR=dir points it elsewhere - and must name the URL's host;
+ * a failure is that URL's error line, with OpenSSL's reason:
+ *     https://localhost:8443/: error: certificate verification failed:
+ *     certificate has expired (3 ms)                                    */
 #include "async_ev.h"
+#include "async_tls.h"
 #include "http_response.h"
 #include <http_parser.h>
 #include <stdio.h>
@@ -33,9 +40,11 @@ struct fetch {
     const char *url;
     char host[256], request[1024];
     unsigned port, ai;
+    int https;
     size_t reqlen;
     async_resolve_req res;
     async_stream s;
+    async_tls tls;
     async_timeout to;
     struct http_response resp;
     int n, rc;
@@ -46,8 +55,10 @@ struct fetch {
 static async_pool pool;
 static pthread_t threads[4];
 static async_loop *loop;
+static async_tls_ctx tls; /* for https:// URLs: one context, every fetch */
 
-/* Split an http:// URL into host, port and request.  0 or ASYNC_EINVAL. */
+/* Split an http:// or https:// URL into host, port and request.  0 or
+ * ASYNC_EINVAL. */
 static int prepare(struct fetch *f)
 {
     struct http_parser_url u;
@@ -57,16 +68,22 @@ static int prepare(struct fetch *f)
 
     http_parser_url_init(&u);
     if (http_parser_parse_url(f->url, strlen(f->url), 0, &u) != 0 ||
-        !(u.field_set & (1 << UF_SCHEMA)) || !(u.field_set & (1 << UF_HOST)) ||
-        u.field_data[UF_SCHEMA].len != 4 ||
-        strncmp(f->url + u.field_data[UF_SCHEMA].off, "http", 4) != 0)
+        !(u.field_set & (1 << UF_SCHEMA)) || !(u.field_set & (1 << UF_HOST)))
+        return ASYNC_EINVAL;
+    if (u.field_data[UF_SCHEMA].len == 4 &&
+        strncmp(f->url + u.field_data[UF_SCHEMA].off, "http", 4) == 0)
+        f->https = 0;
+    else if (u.field_data[UF_SCHEMA].len == 5 &&
+             strncmp(f->url + u.field_data[UF_SCHEMA].off, "https", 5) == 0)
+        f->https = 1;
+    else
         return ASYNC_EINVAL;
     hl = u.field_data[UF_HOST].len;
     if (hl >= sizeof f->host)
         return ASYNC_ETOOLONG;
     memcpy(f->host, f->url + u.field_data[UF_HOST].off, hl);
     f->host[hl] = '\0';
-    f->port = (u.field_set & (1 << UF_PORT)) ? u.port : 80;
+    f->port = (u.field_set & (1 << UF_PORT)) ? u.port : f->https ? 443 : 80;
     if (u.field_set & (1 << UF_PATH)) {
         path = f->url + u.field_data[UF_PATH].off;
         pl = strlen(path); /* path, query and fragment... */
@@ -106,6 +123,8 @@ static int fetch_one(async_loop *L, async_task *self)
     }
     if (f->rc < 0)
         async_return(f->rc);
+    if (f->https) /* from here on the same stream calls carry TLS */
+        async_await(async_tls_client(L, &f->s, &f->tls, &tls, f->host));
     async_await(async_stream_write(L, &f->s, f->request, f->reqlen));
     http_response_init(&f->resp);
     while (!f->resp.done) {
@@ -151,7 +170,10 @@ static int main_task(async_loop *L, async_task *self)
         struct fetch *f = &m->fetches[i];
         int rc = async_task_result(&f->task);
         double ms = (double)f->took * 1000.0 / ASYNC_CONF_TICK_HZ;
-        if (rc < 0)
+        if (rc < 0 && async_tls_reason(&f->s))
+            printf("%s: error: %s: %s (%.0f ms)\n", f->url, async_strerror(rc),
+                   async_tls_reason(&f->s), ms);
+        else if (rc < 0)
             printf("%s: error: %s (%.0f ms)\n", f->url, async_strerror(rc), ms);
         else
             printf("%s: %d, %llu bytes, %.0f ms\n", f->url, f->resp.status, f->resp.body, ms);
@@ -180,12 +202,23 @@ int main(int argc, char **argv)
         first = 3;
     }
     if (argc - first < 1 || argc - first > MAX_URLS) {
-        fprintf(stderr, "usage: %s [-t TIMEOUT_MS] http://host[:port]/path ... (at most %d)\n",
+        fprintf(stderr,
+                "usage: %s [-t TIMEOUT_MS] http[s]://host[:port]/path ... (at most %d)\n",
                 argv[0], MAX_URLS);
         return 2;
     }
-    for (i = first; i < argc; i++)
+    for (i = first; i < argc; i++) {
         fetches[i - first].url = argv[i];
+        if (strncmp(argv[i], "https:", 6) == 0 && tls.ctx == NULL) {
+            async_tls_config cfg = {0}; /* the default store, verification on */
+            cfg.alpn = "http/1.1";
+            if ((rc = async_tls_ctx_init(&tls, ASYNC_TLS_CLIENT, &cfg)) < 0) {
+                fprintf(stderr, "fetch: TLS: %s: %s\n", async_strerror(rc),
+                        async_tls_ctx_reason(&tls));
+                return 2;
+            }
+        }
+    }
     m.fetches = fetches;
     m.count = argc - first;
 
@@ -200,6 +233,7 @@ int main(int argc, char **argv)
     rc = async_ev_run(&E, &m.task, main_task);
     async_pool_close(&pool);
     async_ev_close(&E);
+    async_tls_ctx_close(&tls);
     if (rc < 0)
         fprintf(stderr, "fetch: %s\n", async_strerror(rc));
     return rc != 0;

@@ -4,7 +4,8 @@
 # AddressSanitizer + UBSan, under valgrind, and built with clang.
 set -eu
 cd "$(dirname "$0")/../.."
-tools/deps valgrind clang
+tools/deps valgrind clang libssl-dev openssl
+tools/deps nginx || echo "  (no nginx: the TLS suite skips its nginx test)"
 echo "-- test/io under address,undefined sanitizers"
 make -j2 --no-print-directory O=build/ci-asan SANITIZE=address,undefined check-io-suites
 echo "-- test/io under valgrind"
