@@ -11,7 +11,7 @@
 #
 #   make bench        every benchmark (tools/bench/run.py): switch, spawn,
 #                     memory, read_until, timers, store, channel, echo_c10,
-#                     echo_c100, each beside its floor and its rivals (C++20
+#                     echo_c100, tls, each beside its floor and its rivals (C++20
 #                     coroutines, asyncio, uvloop); a table, one BENCH line
 #                     each, PNG charts, callgrind profiles and the raw
 #                     figures in $(O)/bench/; then tools/bench/tables.py
@@ -23,6 +23,11 @@
 #                     checks that everything builds, runs and verifies, and
 #                     that the tables can be made (into $(O)/bench/)
 #   make bench-echo   the echo servers alone (tools/bench/echo.py)
+#   make bench BENCH_ONLY=tls
+#                     TLS echo: echo_server --tls against tools/bench/tls_floor.c
+#                     (raw OpenSSL + libev), 1 KiB ping-pong at 10
+#                     connections, TLS 1.3 with TLS_AES_128_GCM_SHA256,
+#                     and full handshakes per second
 #
 # Variables: BENCH_ONLY=switch,memory,...  (a subset), BENCH_ARGS (more
 # run.py options, e.g. --no-pin), BENCH_PYTHON (the interpreter with
@@ -38,7 +43,7 @@ BENCH_ONLY ?=
 BENCH_ARGS ?=
 STORE_BINS := $(O)/bench/store_bench_list $(O)/bench/store_bench_wheel
 BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/io_bench \
-	$(O)/bench/echo_floor $(STORE_BINS)
+	$(O)/bench/echo_floor $(O)/bench/tls_floor $(STORE_BINS)
 # sizeof() of every public object, read back from symbol sizes: the host,
 # and Cortex-M when the cross compiler is there.
 BENCH_SIZEOF_TARGETS := cortex-m0plus cortex-m4
@@ -50,8 +55,9 @@ BENCH_SIZEOF_ARCH_cortex-m4 := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fp
 bench-bins: $(BENCH_BINS)
 
 # Only `make deps-bench` installs them; the benchmarks probe.  Cortex-M
-# sizes are best effort (no arm-none-eabi-gcc: no column).
-BENCH_PKGS := python3 python3-uvloop gnuplot-nox valgrind g++
+# sizes are best effort (no arm-none-eabi-gcc: no column).  The TLS
+# benchmark's certificates come from the openssl CLI (tools/deps' base set).
+BENCH_PKGS := python3 python3-uvloop gnuplot-nox valgrind g++ openssl
 deps-bench:
 	$(Q)tools/deps $(BENCH_PKGS)
 	$(Q)tools/deps gcc-arm-none-eabi || echo "  (no arm-none-eabi-gcc: Cortex-M sizes skipped)"
@@ -76,6 +82,12 @@ $(O)/bench/echo_floor: tools/bench/echo_floor.c | $(NEED_EV)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev
+
+# The floor for a TLS echo server: raw OpenSSL + libev callbacks.
+$(O)/bench/tls_floor: tools/bench/tls_floor.c | $(NEED_EV) $(PROBE)/openssl
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev -lssl -lcrypto
 
 # Linked as a user links the library: async.h's bodies come from
 # libasync.a (their own translation unit), no LTO.  The C++20 rival is

@@ -100,8 +100,9 @@ def pinned(cmd, cpu):
     return cmd if cpu is None else ["taskset", "-c", str(cpu)] + cmd
 
 
-def run_client(client, port, conns, seconds, cpu):
-    p = subprocess.run(pinned([client, "-p", str(port), "-c", str(conns), "-d", str(seconds)], cpu),
+def run_client(client, port, conns, seconds, cpu, extra=()):
+    p = subprocess.run(pinned([client, "-p", str(port), "-c", str(conns), "-d", str(seconds)] +
+                              list(extra), cpu),
                        capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"(\d+) round trips in ([\d.]+) s: (\d+) msg/s, every byte verified", p.stdout)
     if p.returncode != 0 or not m:
@@ -110,16 +111,16 @@ def run_client(client, port, conns, seconds, cpu):
     return int(m.group(1)), float(m.group(3))
 
 
-def one_run(server_cmd, client, conns, seconds, pin):
+def one_run(server_cmd, client, conns, seconds, pin, client_args=()):
     """(msg/s, server CPU us per message, of which user) of one warmed-up run."""
     port = free_port()
     srv = subprocess.Popen(pinned(server_cmd + [str(port)], 0 if pin else None),
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_port(port, srv)
-        run_client(client, port, conns, 1, 1 if pin else None)  # warm-up, not counted
+        run_client(client, port, conns, 1, 1 if pin else None, client_args)  # warm-up, not counted
         cpu0 = cpu_seconds(srv.pid)
-        msgs, rate = run_client(client, port, conns, seconds, 1 if pin else None)
+        msgs, rate = run_client(client, port, conns, seconds, 1 if pin else None, client_args)
         cpu1 = cpu_seconds(srv.pid)
         if srv.poll() is not None:
             raise BenchError("server died during the run")

@@ -37,6 +37,11 @@ Benchmarks (ids as in the BENCH lines):
              examples/echo_server vs a raw libev callback server (the
              floor) vs asyncio/uvloop streams and protocol servers, 1 KiB
              ping-pong from the same C client (tools/bench/echo.py)
+  tls        examples/echo_server --tls vs a raw OpenSSL + libev callback
+             server (tools/bench/tls_floor.c): 1 KiB ping-pong, 10
+             connections, TLS 1.3, TLS_AES_128_GCM_SHA256; messages/s,
+             server CPU and callgrind instructions per message; full
+             handshakes/s (tools/bench/tls.py)
 
 Times are CPU time of the measuring process (echo: of the server).  The
 C benchmarks (core_bench, io_bench) are pinned with taskset to the CPU
@@ -65,21 +70,24 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import echo  # noqa: E402
+import tls  # noqa: E402
 
-ALL = ["switch", "spawn", "memory", "read_until", "timers", "store", "channel", "echo"]
+ALL = ["switch", "spawn", "memory", "read_until", "timers", "store", "channel", "echo", "tls"]
 
 FULL = dict(switch=(1000, 200, 61), py_switch=(1000, 100, 3), cg_switch=(100, 1000),
             spawn=(100000, 61), py_spawn=(100000, 3), cg_spawn=100000,
             memory=1000000, memory_reps=3, read_until=(25000, 61), cg_read_until=25000,
             timers=(1000000, 1000, 3), channel=(2000000, 64, 5), py_channel=(200000, 64, 3),
             store=([4, 16, 64, 256, 1024], 2000000, 5),
-            echo_conns=[10, 100], echo_seconds=2, echo_runs=5, echo_cg_seconds=3)
+            echo_conns=[10, 100], echo_seconds=2, echo_runs=5, echo_cg_seconds=3,
+            tls_seconds=2, tls_runs=5, tls_cg=(1, 4))
 QUICK = dict(switch=(1000, 50, 5), py_switch=(100, 100, 1), cg_switch=(100, 100),
              spawn=(20000, 5), py_spawn=(10000, 1), cg_spawn=10000,
              memory=100000, memory_reps=1, read_until=(5000, 5), cg_read_until=5000,
              timers=(100000, 200, 1), channel=(200000, 64, 3), py_channel=(20000, 64, 1),
              store=([4, 256], 200000, 1),
-             echo_conns=[10], echo_seconds=1, echo_runs=1, echo_cg_seconds=1)
+             echo_conns=[10], echo_seconds=1, echo_runs=1, echo_cg_seconds=1,
+             tls_seconds=1, tls_runs=1, tls_cg=(1, 2))
 
 
 class Failure(Exception):
@@ -620,6 +628,66 @@ def bench_echo(R, C):
                                for n, v in r.items()} for c, r in res.items()}
 
 
+def bench_tls(R, C):
+    pin = echo.can_pin() and not ARGS.no_pin
+    R.say("== tls: TLS 1.3 echo (%s), 1024-byte ping-pong, 10 connections, from "
+          "examples/echo_client -t; %d s per run after a 1 s warm-up, median of %d%s"
+          % (tls.SUITE, C["tls_seconds"], C["tls_runs"],
+             ", server on CPU 0, client on CPU 1" if pin else ""))
+    try:
+        certs = tls.make_certs(ARGS.out)
+        res = tls.measure(ARGS.build, certs, 10, C["tls_seconds"], C["tls_runs"], pin,
+                          log=lambda l: print(l, flush=True))
+    except (echo.BenchError, subprocess.CalledProcessError) as e:
+        raise Failure(str(e))
+    for kind, unit, what in (("echo", "msg/s", "echo"),
+                             ("handshake", "conn/s", "new connection each round trip: full "
+                              "handshake + one 1 KiB echo")):
+        r = res[kind]
+        f = r["floor"]
+        R.say("   %s (%s)" % (what, unit))
+        R.say("    %-30s %10s %8s %12s %8s" % ("server", unit, "x floor", "us CPU each", "x floor"))
+        for n in tls.NAMES:
+            s = r[n]
+            R.say("    %-30s %10.0f %8.3f %12.2f %8.3f" % (tls.LABELS[n], s["rate"],
+                                                         s["rate"] / f["rate"], s["cpu"],
+                                                         s["cpu"] / f["cpu"]))
+    instr = {}
+    if shutil.which("valgrind") and shutil.which("callgrind_control"):
+        cmds = tls.server_commands(ARGS.build, certs)
+        client = os.path.join(ARGS.build, "examples", "echo_client")
+        short, long_ = C["tls_cg"]
+        for n in tls.NAMES:
+            try:
+                instr[n] = tls.callgrind_per_message(
+                    cmds[n], client, tls.client_args(certs), 10, short, long_,
+                    os.path.join(ARGS.out, "callgrind.tls.%s.out" % n))
+            except (echo.BenchError, subprocess.CalledProcessError) as e:
+                raise Failure("callgrind of %s: %s" % (n, e))
+        R.say("   user-space instructions per echoed message (callgrind, difference of a %d s "
+              "and a %d s run): floor %.0f, echo_server %.0f (%.3fx)"
+              % (short, long_, instr["floor"], instr["echo_server"],
+                 instr["echo_server"] / instr["floor"]))
+    R.say("   checked: every echoed byte (the client fails on a wrong one), the server's "
+          "certificate (verified for 127.0.0.1)")
+    R.say("   goal: echo_server >= 0.95x the floor's msg/s and <= 1.10x its CPU per message")
+    e, h = res["echo"], res["handshake"]
+    R.bench_line("tls_c10", e["echo_server"]["rate"], "msg/s", "openssl_libev_floor",
+                 e["floor"]["rate"], "%.0f")
+    R.bench_line("tls_c10_cpu", e["echo_server"]["cpu"], "us/msg", "openssl_libev_floor",
+                 e["floor"]["cpu"], "%.3f")
+    if instr:
+        R.bench_line("tls_instr", instr["echo_server"], "instructions", "openssl_libev_floor",
+                     instr["floor"], "%.0f")
+    R.bench_line("tls_handshakes", h["echo_server"]["rate"], "conn/s", "openssl_libev_floor",
+                 h["floor"]["rate"], "%.0f")
+    R.bench_line("tls_handshake_cpu", h["echo_server"]["cpu"], "us/conn", "openssl_libev_floor",
+                 h["floor"]["cpu"], "%.1f")
+    R.data["tls"] = {k: {n: {x: v[x] for x in ("rate", "cpu", "user", "runs")}
+                         for n, v in r.items()} for k, r in res.items()}
+    R.data["tls"]["instr"] = instr
+
+
 # ---------------------------------------------------------------------------
 # charts
 
@@ -721,7 +789,7 @@ def main():
     R.say()
     funcs = dict(switch=bench_switch, spawn=bench_spawn, memory=bench_memory,
                  read_until=bench_read_until, timers=bench_timers, store=bench_store, channel=bench_channel,
-                 echo=bench_echo)
+                 echo=bench_echo, tls=bench_tls)
     for name in ALL:
         if name not in only:
             continue

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""TLS echo benchmark: `echo_server --tls` against tools/bench/tls_floor.c
+(raw OpenSSL + libev callbacks, the same OpenSSL settings), both driven
+by `echo_client -t CA -S TLS_AES_128_GCM_SHA256` (TLS 1.3, one cipher
+suite, 1 KiB ping-pong, every byte checked).
+
+    tools/bench/tls.py [BUILD_DIR] [--seconds N] [--runs N] [--conns 10] [--no-pin]
+
+Measured in the same run, servers alternating (echo.py's one_run: a 1 s
+warm-up, then the server's CPU time from /proc over the measured run):
+  - messages/s and server CPU per message, 10 connections;
+  - full handshakes/s and server CPU per handshake: `echo_client -n`, a
+    new connection with a full TLS 1.3 handshake and one 1 KiB round trip
+    each time (no session resumption);
+  - user-space instructions per message under callgrind, as the
+    difference of two runs of one server process (counters dumped after
+    each with callgrind_control), so start-up and the connections'
+    handshakes cancel out.
+Certificates (EC P-256) are made at start by test/io/tls_certs.sh.
+tools/bench/run.py imports this for `make bench BENCH_ONLY=tls`.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import echo  # noqa: E402
+
+SUITE = "TLS_AES_128_GCM_SHA256"
+NAMES = ["floor", "echo_server"]
+LABELS = {"floor": "raw OpenSSL + libev floor", "echo_server": "async.h echo_server --tls"}
+
+
+def make_certs(out_dir):
+    d = os.path.join(out_dir, "tls-certs")
+    subprocess.run([os.path.join(ROOT, "test", "io", "tls_certs.sh"), d], check=True)
+    return d
+
+
+def server_commands(build, certs):
+    chain, key = os.path.join(certs, "chain.pem"), os.path.join(certs, "server.key")
+    return {"floor": [os.path.join(build, "bench", "tls_floor"), chain, key],
+            "echo_server": [os.path.join(build, "examples", "echo_server"), "--tls", chain, key]}
+
+
+def client_args(certs, handshakes=False):
+    return ["-t", os.path.join(certs, "ca.pem"), "-S", SUITE] + (["-n"] if handshakes else [])
+
+
+def measure(build, certs, conns=10, seconds=2, runs=3, pin=None, log=print):
+    """{"echo": {name: {rate, cpu, user, runs}}, "handshake": {...}}: medians."""
+    pin = echo.can_pin() if pin is None else pin
+    cmds = server_commands(build, certs)
+    client = os.path.join(build, "examples", "echo_client")
+    out = {}
+    for kind, args in (("echo", client_args(certs)), ("handshake", client_args(certs, True))):
+        res = {n: [] for n in NAMES}
+        for i in range(runs):
+            order = NAMES[i % 2:] + NAMES[:i % 2]
+            for n in order:
+                try:
+                    res[n].append(echo.one_run(cmds[n], client, conns, seconds, pin, args))
+                except echo.BenchError as e:
+                    raise echo.BenchError("tls %s %s: %s" % (kind, n, e))
+                log("    tls %-9s run %d  %-12s %8.0f /s  %8.2f us CPU each (user %.2f)"
+                    % ((kind, i + 1, n) + res[n][-1]))
+        out[kind] = {n: {"rate": statistics.median(r[0] for r in res[n]),
+                         "cpu": statistics.median(r[1] for r in res[n]),
+                         "user": statistics.median(r[2] for r in res[n]),
+                         "runs": res[n]} for n in NAMES}
+    return out
+
+
+def _total(path):
+    ann = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=99", path],
+                         capture_output=True, text=True, check=True).stdout
+    for line in ann.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+(\(\s*[\d.]+%\))?\s*PROGRAM TOTALS", line)
+        if m:
+            return int(m.group(1).replace(",", ""))
+    raise echo.BenchError("callgrind gave no total for %s" % path)
+
+
+def callgrind_per_message(server_cmd, client, args, conns, short, long_, out_file):
+    """Instructions per message of one server process: two client runs
+    (short, then long seconds) each ending with a counter dump; the
+    difference of the totals over the difference of the message counts."""
+    port = echo.free_port()
+    srv = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file] +
+                           server_cmd + [str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dumps = []
+    try:
+        echo.wait_port(port, srv)
+        ctl = ["callgrind_control"]
+        subprocess.run(ctl + ["-z", str(srv.pid)], capture_output=True, check=True)
+        for secs in (short, long_):
+            msgs, _ = echo.run_client(client, port, conns, secs, None, args)
+            subprocess.run(ctl + ["-d", str(srv.pid)], capture_output=True, check=True)
+            dumps.append(msgs)
+    finally:
+        if srv.poll() is None:
+            srv.send_signal(signal.SIGTERM)
+        srv.wait(timeout=120)
+    # callgrind_control -d writes OUT.1, OUT.2, ... (the -z writes nothing)
+    parts = [out_file + ".1", out_file + ".2"]
+    if not all(os.path.exists(p) for p in parts) or dumps[1] <= dumps[0]:
+        raise echo.BenchError("callgrind dumps missing or no messages (%s)" % dumps)
+    i1, i2 = (_total(p) for p in parts)
+    return (i2 - i1) / (dumps[1] - dumps[0])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build", nargs="?", default="build")
+    ap.add_argument("--seconds", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--conns", type=int, default=10)
+    ap.add_argument("--no-pin", action="store_true")
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp()
+    try:
+        certs = make_certs(tmp)
+        res = measure(a.build, certs, a.conns, a.seconds, a.runs, echo.can_pin() and not a.no_pin)
+        for kind, r in res.items():
+            f, s = r["floor"], r["echo_server"]
+            print("%s: floor %.0f/s %.2f us, echo_server %.0f/s %.2f us: %.3fx rate, %.3fx CPU"
+                  % (kind, f["rate"], f["cpu"], s["rate"], s["cpu"], s["rate"] / f["rate"],
+                     s["cpu"] / f["cpu"]))
+    except echo.BenchError as e:
+        print("tls benchmark FAILED: %s" % e)
+        return 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
