@@ -8,7 +8,8 @@
 ## check-faults   echo_server under resets, descriptor exhaustion and slow readers (~20 s; CI)
 ## faults-bins    build the fault suite's load generator and echo_server
 #
-#   make fuzz          also runs fuzz/fuzz_stream.c and fuzz/fuzz_fetch.c
+#   make fuzz          also runs fuzz/fuzz_stream.c, fuzz/fuzz_fetch.c and
+#                      fuzz/fuzz_tls.c (the TLS client's record layer)
 #                      (mk/reliability.mk's loop over fuzz/fuzz_*.c)
 #   make check-faults  test/faults/run: echo_server under 10,000 resets,
 #                      descriptor exhaustion and slow readers (about 20 s;
@@ -21,6 +22,11 @@ FAULT_RT_HDRS := async.h src/async_ev.h src/async_tls.h
 # ---- fuzz targets that link the libev layer (explicit rules: they take
 # precedence over mk/reliability.mk's pattern rule for fuzz_%) ----
 $(O)/fuzz/fuzz_stream: fuzz/fuzz_stream.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/openssl
+	$(call say,FUZZCC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -pthread -lssl -lcrypto
+
+$(O)/fuzz/fuzz_tls: fuzz/fuzz_tls.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/openssl
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -pthread -lssl -lcrypto
