@@ -39,7 +39,7 @@
  * Memory: nothing here allocates.  OpenSSL allocates inside its own
  * objects: the SSL_CTX (async_tls_ctx_init, freed by async_tls_ctx_close)
  * and, per session, the SSL, its BIO, and its record buffers (about
- * 40 KB while a connection is open; ASYNC_TLS_RELEASE_BUFFERS frees the
+ * 50 KB while a connection is open; ASYNC_TLS_RELEASE_BUFFERS frees the
  * buffers of idle connections), all freed when the session fails or the
  * stream is closed.  A process-wide BIO method is made once and freed
  * by OpenSSL's own exit cleanup.
