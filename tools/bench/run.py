@@ -652,22 +652,26 @@ def bench_tls(R, C):
             R.say("    %-30s %10.0f %8.3f %12.2f %8.3f" % (tls.LABELS[n], s["rate"],
                                                          s["rate"] / f["rate"], s["cpu"],
                                                          s["cpu"] / f["cpu"]))
-    instr = {}
+    instr, hinstr = {}, {}
     if shutil.which("valgrind") and shutil.which("callgrind_control"):
         cmds = tls.server_commands(ARGS.build, certs)
         client = os.path.join(ARGS.build, "examples", "echo_client")
         short, long_ = C["tls_cg"]
         for n in tls.NAMES:
-            try:
-                instr[n] = tls.callgrind_per_message(
-                    cmds[n], client, tls.client_args(certs), 10, short, long_,
-                    os.path.join(ARGS.out, "callgrind.tls.%s.out" % n))
-            except (echo.BenchError, subprocess.CalledProcessError) as e:
-                raise Failure("callgrind of %s: %s" % (n, e))
-        R.say("   user-space instructions per echoed message (callgrind, difference of a %d s "
-              "and a %d s run): floor %.0f, echo_server %.0f (%.3fx)"
+            for what, args, out in ((instr, tls.client_args(certs), "echo"),
+                                    (hinstr, tls.client_args(certs, True), "handshake")):
+                try:
+                    what[n] = tls.callgrind_per_message(
+                        cmds[n], client, args, 10, short, long_,
+                        os.path.join(ARGS.out, "callgrind.tls-%s.%s.out" % (out, n)))
+                except (echo.BenchError, subprocess.CalledProcessError) as e:
+                    raise Failure("callgrind of %s (%s): %s" % (n, out, e))
+        R.say("   user-space instructions (callgrind, difference of a %d s and a %d s run): per "
+              "echoed message floor %.0f, echo_server %.0f (%.3fx); per new connection floor "
+              "%.0f, echo_server %.0f (%.3fx)"
               % (short, long_, instr["floor"], instr["echo_server"],
-                 instr["echo_server"] / instr["floor"]))
+                 instr["echo_server"] / instr["floor"], hinstr["floor"], hinstr["echo_server"],
+                 hinstr["echo_server"] / hinstr["floor"]))
     R.say("   checked: every echoed byte (the client fails on a wrong one), the server's "
           "certificate (verified for 127.0.0.1)")
     R.say("   goal: echo_server >= 0.95x the floor's msg/s and <= 1.10x its CPU per message")
@@ -683,9 +687,13 @@ def bench_tls(R, C):
                  h["floor"]["rate"], "%.0f")
     R.bench_line("tls_handshake_cpu", h["echo_server"]["cpu"], "us/conn", "openssl_libev_floor",
                  h["floor"]["cpu"], "%.1f")
+    if hinstr:
+        R.bench_line("tls_handshake_instr", hinstr["echo_server"], "instructions",
+                     "openssl_libev_floor", hinstr["floor"], "%.0f")
     R.data["tls"] = {k: {n: {x: v[x] for x in ("rate", "cpu", "user", "runs")}
                          for n, v in r.items()} for k, r in res.items()}
     R.data["tls"]["instr"] = instr
+    R.data["tls"]["handshake_instr"] = hinstr
 
 
 # ---------------------------------------------------------------------------
