@@ -13,10 +13,10 @@ warm-up, then the server's CPU time from /proc over the measured run):
   - full handshakes/s and server CPU per handshake: `echo_client -n`, a
     new connection with a full TLS 1.3 handshake and one 1 KiB round trip
     each time (no session resumption);
-  - user-space instructions per message under callgrind, as the
-    difference of two runs of one server process (counters dumped after
-    each with callgrind_control), so start-up and the connections'
-    handshakes cancel out.
+  - user-space instructions per message and per new connection under
+    callgrind, as the difference of two runs of one server process
+    (counters dumped after each with callgrind_control), so start-up and,
+    for messages, the connections' handshakes cancel out.
 Certificates (EC P-256) are made at start by test/io/tls_certs.sh.
 tools/bench/run.py imports this for `make bench BENCH_ONLY=tls`.
 """
