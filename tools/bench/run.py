@@ -512,7 +512,8 @@ def bench_memory(R, C):
     names.sort(key=lambda k: (k != "task_with_frame", not k.startswith("async_") or
                               k in ("async_ev", "async_io", "async_signal", "async_addr",
                                     "async_stream", "async_conn", "async_server", "async_udp",
-                                    "async_offload", "async_pool", "async_resolve_req"), k))
+                                    "async_offload", "async_pool", "async_resolve_req",
+                                    "async_tls", "async_tls_ctx"), k))
     R.say("   sizeof (bytes)                      " + "".join("%14s" % c for c, _ in table))
     for k in names:
         label = "task + frame (one parked task)" if k == "task_with_frame" else k

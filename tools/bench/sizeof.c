@@ -6,6 +6,7 @@
  * (the core only).  Never linked.                                       */
 #ifdef BENCH_HOST
 #include "src/async_ev.h"
+#include "src/async_tls.h"
 #else
 #include "async.h"
 #endif
@@ -47,4 +48,6 @@ SIZEOF(async_udp, async_udp)
 SIZEOF(async_offload, async_offload)
 SIZEOF(async_pool, async_pool)
 SIZEOF(async_resolve_req, async_resolve_req)
+SIZEOF(async_tls, async_tls)
+SIZEOF(async_tls_ctx, async_tls_ctx)
 #endif
