@@ -82,7 +82,7 @@ def with_unit(v, unit):
         return "%.2f M/s" % (v / 1e6)
     if unit in ("msg/s", "req/s"):
         return group(v)
-    if unit == "us/req":
+    if unit in ("us/req", "us/conn"):
         return "%.2f us" % v
     if unit == "ms":
         return "%.2f ms" % v
@@ -111,6 +111,12 @@ WHAT = {
     "echo_c100": "echo, 100 connections, messages/s",
     "echo_c100_cpu": "server CPU per message",
     "echo_instr": "user-space instructions per echoed message",
+    "tls_c10": "TLS 1.3 echo, 10 connections, messages/s",
+    "tls_c10_cpu": "server CPU per TLS message",
+    "tls_instr": "user-space instructions per TLS echoed message",
+    "tls_handshakes": "new TLS connections/s (full handshake + one echo)",
+    "tls_handshake_cpu": "server CPU per new TLS connection",
+    "tls_handshake_instr": "user-space instructions per new TLS connection",
 }
 
 
@@ -137,6 +143,7 @@ REF = {
     "libev_floor": "libev floor", "libev_floor_instr": "libev floor",
     "wheel_3x4": "3x4 wheel",
     "nginx": "nginx", "nginx_2workers": "nginx, 2 workers", "http_floor_instr": "libev floor",
+    "openssl_libev_floor": "OpenSSL + libev floor",
 }
 
 
@@ -157,6 +164,8 @@ def goals(data):
         "echo_c100_cpu": ("<= 1.05", lambda v, r: r <= 1.05),
         "echo_instr": ("<= 2.0", lambda v, r: r <= 2.0),
         "http_instr": ("<= 1.5", lambda v, r: r <= 1.5),
+        "tls_c10": (">= 0.95", lambda v, r: r >= 0.95),
+        "tls_c10_cpu": ("<= 1.10", lambda v, r: r <= 1.10),
     }
 
 
