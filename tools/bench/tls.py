@@ -8,7 +8,10 @@ suite, 1 KiB ping-pong, every byte checked).
     tools/bench/tls.py [BUILD_DIR] [--seconds N] [--runs N] [--conns 10] [--no-pin]
 
 Measured in the same run, servers alternating (echo.py's one_run: a 1 s
-warm-up, then the server's CPU time from /proc over the measured run):
+warm-up, then the server's CPU time from /proc over the measured run);
+each ratio is the median of the repetitions' ratios (the two servers of a
+repetition run back to back, so a change of load between repetitions
+does not land on one server's median only):
   - messages/s and server CPU per message, 10 connections;
   - full handshakes/s and server CPU per handshake: `echo_client -n`, a
     new connection with a full TLS 1.3 handshake and one 1 KiB round trip
@@ -56,8 +59,23 @@ def client_args(certs, handshakes=False):
     return ["-t", os.path.join(certs, "ca.pem"), "-S", SUITE] + (["-n"] if handshakes else [])
 
 
+def paired(runs_a, runs_b, key):
+    """The repetition whose a/b ratio of field `key` (0 rate, 1 CPU) is
+    the median one: (a's value, b's value, ratio, (min, max) ratio).  The
+    two servers of one repetition ran back to back, so a change of load
+    between repetitions cancels out of the ratio, not out of a median of
+    each server's values taken apart."""
+    ratios = sorted((a[key] / b[key], i) for i, (a, b) in enumerate(zip(runs_a, runs_b))
+                    if b[key] > 0)
+    if not ratios:
+        return 0.0, 0.0, float("nan"), (float("nan"), float("nan"))
+    r, i = ratios[(len(ratios) - 1) // 2]
+    return runs_a[i][key], runs_b[i][key], r, (ratios[0][0], ratios[-1][0])
+
+
 def measure(build, certs, conns=10, seconds=2, runs=3, pin=None, log=print):
-    """{"echo": {name: {rate, cpu, user, runs}}, "handshake": {...}}: medians."""
+    """{"echo": {name: {rate, cpu, user, runs}}, "handshake": {...}}:
+    medians, and each server's runs in repetition order (see paired())."""
     pin = echo.can_pin() if pin is None else pin
     cmds = server_commands(build, certs)
     client = os.path.join(build, "examples", "echo_client")
@@ -132,10 +150,11 @@ def main():
         certs = make_certs(tmp)
         res = measure(a.build, certs, a.conns, a.seconds, a.runs, echo.can_pin() and not a.no_pin)
         for kind, r in res.items():
-            f, s = r["floor"], r["echo_server"]
-            print("%s: floor %.0f/s %.2f us, echo_server %.0f/s %.2f us: %.3fx rate, %.3fx CPU"
-                  % (kind, f["rate"], f["cpu"], s["rate"], s["cpu"], s["rate"] / f["rate"],
-                     s["cpu"] / f["cpu"]))
+            rate = paired(r["echo_server"]["runs"], r["floor"]["runs"], 0)
+            cpu = paired(r["echo_server"]["runs"], r["floor"]["runs"], 1)
+            print("%s: echo_server/floor, median of the paired repetitions: %.3fx rate "
+                  "(%.3f..%.3f), %.3fx CPU (%.3f..%.3f)"
+                  % ((kind, rate[2]) + rate[3] + (cpu[2],) + cpu[3]))
     except echo.BenchError as e:
         print("tls benchmark FAILED: %s" % e)
         return 1
