@@ -7,7 +7,7 @@
 ## check-install  stage installs in a temporary DESTDIR, build and run consumers against them, uninstall
 #
 # Layout, for PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu:
-#   /usr/include/async/async.h, async_ev.h, async_tls.h, port/*.h
+#   /usr/include/async/async.h, async_ev.h, async_tls.h, async_http.h, port/*.h
 #   /usr/lib/x86_64-linux-gnu/libasync.a, libasync.so.VERSION,
 #       libasync.so.MAJOR (the soname) -> libasync.so.VERSION,
 #       libasync.so (for -lasync) -> libasync.so.VERSION
@@ -34,7 +34,7 @@ INST_CMAKEDIR = $(INST_LIBDIR)/cmake/async
 INSTALL_DIRS_LOG := $(O)/install-dirs
 
 PORT_HDRS := $(wildcard port/*.h)
-INSTALLED_HDRS = $(INST_HDRDIR)/async.h $(INST_HDRDIR)/async_ev.h $(INST_HDRDIR)/async_tls.h \
+INSTALLED_HDRS = $(INST_HDRDIR)/async.h $(INST_HDRDIR)/async_ev.h $(INST_HDRDIR)/async_tls.h $(INST_HDRDIR)/async_http.h \
 	$(addprefix $(INST_HDRDIR)/port/,$(notdir $(PORT_HDRS)))
 INSTALLED_LIBS = $(addprefix $(INST_LIBDIR)/,libasync.a $(SHLIB) $(SONAME) libasync.so)
 INSTALLED_DATA = $(INST_PCDIR)/async.pc $(INST_PCDIR)/async-ev.pc \
@@ -74,7 +74,7 @@ mkdirs_logged = for d in $(1); do \
 
 install: lib $(O)/abi
 	$(Q)$(call mkdirs_logged,$(addprefix $(DESTDIR),$(INST_HDRDIR)/port $(INST_PCDIR) $(INST_CMAKEDIR)))
-	install -m 644 async.h src/async_ev.h src/async_tls.h $(DESTDIR)$(INST_HDRDIR)/
+	install -m 644 async.h src/async_ev.h src/async_tls.h src/async_http.h $(DESTDIR)$(INST_HDRDIR)/
 	install -m 644 $(PORT_HDRS) $(DESTDIR)$(INST_HDRDIR)/port/
 	install -m 644 $(O)/libasync.a $(DESTDIR)$(INST_LIBDIR)/
 	install -m 755 $(O)/$(SHLIB) $(DESTDIR)$(INST_LIBDIR)/

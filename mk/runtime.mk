@@ -11,16 +11,17 @@
 ## demo           the guided tour of the examples (installs missing packages first: make deps)
 
 RT_SRCS := $(wildcard src/*.c)
-RT_HDRS := async.h src/async_ev.h src/async_tls.h
-RT_LIBS := -lev -pthread -lssl -lcrypto
-# TLS (src/tls.c) is OpenSSL's: the library links -lssl -lcrypto.
+RT_HDRS := async.h src/async_ev.h src/async_tls.h src/async_http.h
+RT_LIBS := -lev -lhttp_parser -pthread -lssl -lcrypto
+# TLS (src/tls.c) is OpenSSL's: the library links -lssl -lcrypto; HTTP
+# (src/http.c) is http-parser's: -lhttp_parser.
 PROBE_CMD_openssl = $(call probe_prog,$(HASH)include <openssl/ssl.h>,(void)OPENSSL_init_ssl(0, NULL)) | $(probe_c) -lssl -lcrypto
 PROBE_WHAT_openssl = OpenSSL (openssl/ssl.h and -lssl -lcrypto)
 PROBE_PKG_openssl = libssl-dev
 NEED_TLS := $(PROBE)/openssl
 RT_CFLAGS = $(BASE_CFLAGS) -fPIC $(CFLAGS)
 
-EXAMPLES := hello gather fetch echo_server echo_client queue timeout offload
+EXAMPLES := hello gather fetch echo_server echo_client queue timeout offload httpd
 EXAMPLE_LIBS_fetch := -lhttp_parser
 EXAMPLE_LIBS_offload := -lsqlite3
 IO_SUITES := $(patsubst test/io/%.c,%,$(wildcard test/io/test_*.c))

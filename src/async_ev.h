@@ -233,6 +233,13 @@ int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, s
 /* op: write all len bytes (partial writes continue).  Returns len,
  * ASYNC_EPIPE or ASYNC_ECONNRESET if the peer went away, ASYNC_ECLOSED. */
 int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len);
+/* op: write len bytes of file fd from offset (sendfile(2) on a socket;
+ * pread and write otherwise).  fd's own file offset is not moved.
+ * Returns len; ASYNC_EOF if the file ends first (the bytes before it
+ * were sent: the peer got less than promised), ASYNC_EPIPE or
+ * ASYNC_ECONNRESET if the peer went away, ASYNC_ECLOSED, ASYNC_EINVAL.
+ * Counts as the stream's one writer.                                    */
+int async_stream_sendfile(async_loop *L, async_stream *s, int fd, off_t offset, size_t len);
 /* asyncio's drain, which here has nothing to wait for: async_stream_write
  * returns only once every byte is in the kernel's send buffer, and no
  * byte is ever held in user space.  So it returns at once: 0, or
@@ -299,6 +306,13 @@ struct async_server {
  * finished.  0, ASYNC_EADDRINUSE, ASYNC_EBUSY, ASYNC_EOS().  Port 0
  * picks a free port: see srv->addr.                                     */
 int async_server_listen(async_server *srv, const async_addr *a, int backlog);
+/* The same with flags: ASYNC_LISTEN_REUSEPORT sets SO_REUSEPORT, so that
+ * several servers (one per thread, each on its own loop) listen on one
+ * port and the kernel spreads connections among them.  IP only.  Port 0
+ * with it: the first listener picks the port, the others name it.       */
+#define ASYNC_LISTEN_REUSEPORT 0x1u
+int async_server_listen_flags(async_server *srv, const async_addr *a, int backlog,
+                              unsigned flags);
 /* Spawn the accept loop over the frames pool[0..count) (count >= 1;
  * frame i is at pool + i * stride, its async_conn at conn_offset).  A
  * connection's stream has no read buffer: the handler may give it one
@@ -413,6 +427,67 @@ typedef struct async_resolve_req {
  * for numeric hosts.                                                    */
 int async_resolve(async_loop *L, async_pool *P, async_resolve_req *r, const char *host,
                   unsigned port, int family);
+
+/* ======================================================================
+ * Workers: one loop per thread, one thread per core.
+ *
+ * Each worker runs its own ev_loop and scheduler on its own thread, with
+ * its own main task; nothing is shared between them unless the
+ * application shares it.  What may cross threads: async_post() (and what
+ * is built on it: async_notify_give, the offload pool's completions) and
+ * async_workers_stop().  Everything else (tasks, streams, servers,
+ * timers) belongs to the loop that created it.  Servers on one port use
+ * ASYNC_LISTEN_REUSEPORT, one listener per worker.
+ *
+ *     static async_worker w[N];   // w[i].main, w[i].fn set by the caller
+ *     static async_workers g;
+ *     int signals[] = {SIGINT, SIGTERM, 0};
+ *     rc = async_workers_run(&g, w, N, signals);
+ *
+ * A worker's main task awaits async_event_wait(L, &w->stop) to learn
+ * that the group is stopping (a listed signal arrived, or
+ * async_workers_stop was called), then shuts down in its own time.
+ * ====================================================================== */
+typedef struct async_workers async_workers;
+typedef struct async_worker {
+    async_task *main;  /* set by the caller: the task run on this worker   */
+    async_task_fn fn;  /* ... and its fn                                    */
+    void *arg;         /* the caller's                                      */
+    async_ev E;        /* this worker's driver: async_ev_loop(&w->E)        */
+    struct ev_loop *ev;
+    async_event stop;  /* set on this worker's loop when the group stops    */
+    async_call stop_call;
+    async_workers *group;
+    pthread_t thread;
+    unsigned index;
+    int result;        /* main's result, or an error starting the loop      */
+    volatile int ready; /* its loop can take posts                         */
+} async_worker;
+
+struct async_workers {
+    async_worker *w;
+    unsigned n;
+    struct ev_loop *ev;   /* the supervisor's loop (the calling thread's)   */
+    ev_async wake;        /* a worker finished                              */
+    ev_signal sig[4];
+    unsigned nsig;
+    volatile unsigned done;
+    volatile int stopping;
+    int signal;           /* the signal that stopped the group, or 0        */
+};
+
+/* Run workers w[0..n) (each with main and fn set, 1 <= n <= 1024), each
+ * on a new thread with a new ev_loop, until every main task has
+ * finished.  The calling thread supervises: the first signal of
+ * `signals` (0-terminated, at most 4, NULL for none) sets every worker's
+ * stop event; a second one makes no difference.  The signals are
+ * blocked in the workers.  Returns 0 when every worker's main returned
+ * >= 0, else the first error (w[i].result holds each); ASYNC_EINVAL,
+ * ASYNC_EOS() if a thread could not start (the started ones are stopped
+ * and joined first).  Not reentrant; uses the default ev_loop.          */
+int async_workers_run(async_workers *g, async_worker *w, unsigned n, const int *signals);
+/* Any thread, any time during async_workers_run: stop the group.        */
+void async_workers_stop(async_workers *g);
 
 /* Make fd non-blocking and close-on-exec.  0 or ASYNC_EOS(errno).      */
 int async_fd_nonblock(int fd);

@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -331,16 +332,25 @@ int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t 
     return (int)len;
 }
 
-/* First occurrence of d[0..dlen) in h[from..to), or (size_t)-1. */
+/* First occurrence of d[0..dlen) in h[from..to), or (size_t)-1.  memchr
+ * finds each candidate first byte (word-at-a-time in libc), and only a
+ * candidate is compared in full: for a one-byte delimiter this is one
+ * memchr call, for "\r\n\r\n" one per line end.                       */
 static size_t find(const unsigned char *h, size_t from, size_t to, const unsigned char *d,
                    size_t dlen)
 {
-    size_t i;
-    if (to < dlen)
+    const unsigned char *p = h + from, *last;
+
+    if (to < dlen || from > to - dlen)
         return (size_t)-1;
-    for (i = from; i + dlen <= to; i++)
-        if (h[i] == d[0] && memcmp(h + i, d, dlen) == 0)
-            return i;
+    last = h + (to - dlen); /* the last place a match can start */
+    while ((p = (const unsigned char *)memchr(p, d[0], (size_t)(last - p) + 1)) != NULL) {
+        if (dlen == 1 || memcmp(p + 1, d + 1, dlen - 1) == 0)
+            return (size_t)(p - h);
+        if (p == last)
+            break;
+        p++;
+    }
     return (size_t)-1;
 }
 
@@ -458,6 +468,84 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
             return write_park(L, s, EV_WRITE);
         } else {
             return n < 0 ? async_errno(errno) : ASYNC_EPIPE;
+        }
+    }
+    return (int)len;
+}
+
+/* One step of async_stream_sendfile without sendfile(2) (the stream is
+ * not a socket, or the kernel refused): pread a piece and write what the
+ * stream takes.  What was not taken is read again on the next step, so
+ * nothing is held between steps.  n > 0, ASYNC_EOF, ASYNC_EAGAIN, error. */
+static ssize_t copy_file_piece(async_stream *s, int fd, off_t off, size_t len)
+{
+    unsigned char tmp[16384];
+    ssize_t r, n;
+
+    if (len > sizeof tmp)
+        len = sizeof tmp;
+    do {
+        r = pread(fd, tmp, len, off);
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0)
+        return r == 0 ? ASYNC_EOF : async_errno(errno);
+    do {
+        n = (s->flags & S_SOCK) ? send(s->fd, tmp, (size_t)r, MSG_NOSIGNAL)
+                                : write(s->fd, tmp, (size_t)r);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? ASYNC_EAGAIN : async_errno(errno);
+    return n;
+}
+
+int async_stream_sendfile(async_loop *L, async_stream *s, int fd, off_t offset, size_t len)
+{
+    ssize_t n;
+    off_t off;
+    int rc;
+
+    if (async_woken(L, &rc)) {
+        s->writer = NULL;
+        if (rc < 0)
+            return rc;
+    } else {
+        if (s == NULL || !(s->flags & S_OPEN) || fd < 0 || offset < 0 || len > (size_t)INT_MAX)
+            return ASYNC_EINVAL;
+        if (s->flags & S_CLOSED)
+            return ASYNC_ECLOSED;
+        if (async_current(L) == NULL)
+            return ASYNC_EPERM;
+        if (s->writer)
+            return ASYNC_EBUSY;
+        s->wdone = 0;
+    }
+    while (s->wdone < len) {
+        off = offset + (off_t)s->wdone;
+        n = -1;
+        if (s->flags & S_SOCK) {
+            n = sendfile(s->fd, fd, &off, len - s->wdone);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                n = ASYNC_EAGAIN;
+            else if (n < 0 && (errno == EINVAL || errno == ENOSYS))
+                n = copy_file_piece(s, fd, offset + (off_t)s->wdone, len - s->wdone);
+            else if (n < 0)
+                n = async_errno(errno);
+            else if (n == 0)
+                n = ASYNC_EOF; /* the file is shorter than promised */
+        } else {
+            n = copy_file_piece(s, fd, off, len - s->wdone);
+        }
+        if (n > 0) {
+            s->wdone += (size_t)n;
+        } else if (n == ASYNC_EAGAIN) {
+            rc = async_io_wait(L, &s->wio, s->fd, EV_WRITE);
+            if (rc == ASYNC_PENDING)
+                s->writer = async_current(L);
+            return rc;
+        } else {
+            return n < 0 ? (int)n : ASYNC_EPIPE;
         }
     }
     return (int)len;
@@ -609,10 +697,17 @@ static bool server_is_listening(const async_server *srv)
 
 int async_server_listen(async_server *srv, const async_addr *a, int backlog)
 {
+    return async_server_listen_flags(srv, a, backlog, 0);
+}
+
+int async_server_listen_flags(async_server *srv, const async_addr *a, int backlog,
+                              unsigned flags)
+{
     int fd, one = 1, rc;
     struct stat st;
 
-    if (srv == NULL || a == NULL || a->len == 0)
+    if (srv == NULL || a == NULL || a->len == 0 || (flags & ~ASYNC_LISTEN_REUSEPORT) ||
+        ((flags & ASYNC_LISTEN_REUSEPORT) && a->sa.ss_family == AF_UNIX))
         return ASYNC_EINVAL;
     if ((async_task_state(&srv->task) != ASYNC_TASK_IDLE &&
          async_task_state(&srv->task) != ASYNC_TASK_DONE) ||
@@ -628,6 +723,12 @@ int async_server_listen(async_server *srv, const async_addr *a, int backlog)
             unlink(path); /* a stale socket from an earlier run */
     } else {
         (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if ((flags & ASYNC_LISTEN_REUSEPORT) &&
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+            rc = async_errno(errno);
+            close(fd);
+            return rc;
+        }
     }
     if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0 ||
         listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) {
