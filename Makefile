@@ -112,6 +112,7 @@ help:
 deps:
 	$(Q)tools/deps
 	$(Q)tools/deps nginx || echo "  (nginx could not be installed: the fetch test skips it)"
+	$(Q)tools/deps wrk || echo "  (wrk could not be installed: the http test skips its load case)"
 
 # AUTO_DEPS=0: `make check` and `make demo` do not run it either (a
 # package build, whose build dependencies are already installed).

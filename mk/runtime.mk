@@ -8,6 +8,7 @@
 ## check-io       the runtime's suites (test/io) under both backends, then fetch against real HTTP servers
 ## check-io-suites  the runtime's suites alone
 ## check-fetch    the fetch example against python3 http.server, nginx (if installed) and test/io/httpd.py
+## check-http     examples/httpd against curl, http.client, wrk (if installed) and raw sockets, -j 1 and -j 2
 ## demo           the guided tour of the examples (installs missing packages first: make deps)
 
 RT_SRCS := $(wildcard src/*.c)
@@ -26,7 +27,7 @@ EXAMPLE_LIBS_fetch := -lhttp_parser
 EXAMPLE_LIBS_offload := -lsqlite3
 IO_SUITES := $(patsubst test/io/%.c,%,$(wildcard test/io/test_*.c))
 
-.PHONY: lib examples io-bins check-io check-io-suites check-fetch demo
+.PHONY: lib examples io-bins check-io check-io-suites check-fetch check-http demo
 
 all: lib examples
 
@@ -132,7 +133,7 @@ examples: $(addprefix $(O)/examples/,$(EXAMPLES))
 
 # ---- tests ----
 check: check-io
-check-io: check-io-suites check-fetch
+check-io: check-io-suites check-fetch check-http
 
 check-io-suites: $(IO_TESTS)
 	@fail=0; total=0; \
@@ -151,6 +152,16 @@ check-io-suites: $(IO_TESTS)
 # when it is missing).
 check-fetch: $(O)/examples/fetch | $(NEED_PY)
 	$(Q)test/io/fetch.sh $(O)
+
+# examples/httpd against curl, Python's http.client, wrk and raw sockets,
+# with -j 1 and -j 2 (test/io/http_clients.py; about 1 minute).
+# wrk is optional (`make deps` tries to install it; its case is skipped
+# when it is missing).
+PROBE_CMD_curl = curl --version
+PROBE_WHAT_curl = curl
+PROBE_PKG_curl = curl
+check-http: $(O)/examples/httpd | $(NEED_PY) $(PROBE)/curl
+	$(Q)timeout 900 python3 test/io/http_clients.py $(O)
 
 # ---- the tour ----
 demo: | $(NEED_PY)

@@ -185,7 +185,7 @@ struct async_http_conn {
     unsigned opkind;
     int err;                      /* status of a request refused        */
     uint8_t phase, rstate, bstate, last_cb;
-    bool close, head_only, continue_sent, chunk_open, framing_chunked, eof;
+    bool close, head_only, continue_sent, chunk_open, framing_chunked, eof, abort;
 };
 
 struct async_http_server {

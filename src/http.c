@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -216,6 +217,7 @@ int async_http_parse_date(const char *s, size_t len, long long *t)
     }
     if (bad || end - s != 4 || strncmp(s, " GMT", 4) != 0)
         return ASYNC_EPROTO;
+    s += 4;
 check:
     if (bad || s != end || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
         return ASYNC_EPROTO;
@@ -659,6 +661,8 @@ static int parse_head(async_http_conn *c)
     if (e == HPE_PAUSED) {
         c->in_pos += n + 1; /* and the final LF */
         c->head_len = c->in_pos;
+        if (c->head_len > c->hs->cfg.head_max && c->err == 0)
+            c->err = 431;
         return c->err ? 2 : 1;
     }
     if (e != HPE_OK) {
@@ -805,7 +809,14 @@ static int conn_main(async_loop *L, async_task *self)
     /* Lingering close: stop sending, then read (and drop) what the
      * client still sends until it closes, for a short while.          */
     c->phase = PH_CLOSING;
-    if (!c->eof && !async_stream_is_closed(s) && async_stream_shutdown(s) == 0) {
+    if (c->abort) {
+        /* Reset: close() with a zero linger time sends RST and drops
+         * the unsent queue.  A socket option on the stream's fd: a TLS
+         * stream is reset the same way (no close_notify to a client
+         * that does not read). */
+        struct linger lg = {1, 0};
+        (void)setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    } else if (!c->eof && !async_stream_is_closed(s) && async_stream_shutdown(s) == 0) {
         async_timeout_begin(&c->to, LINGER_TICKS);
         for (;;) {
             async_await_rc(rc, async_stream_read(L, s, c->in, c->in_cap));
@@ -832,6 +843,7 @@ static void conn_setup(async_http_server *hs, async_http_conn *c)
     c->out_cap = hs->cfg.out_size;
     c->in_len = c->in_pos = 0;
     c->eof = false;
+    c->abort = false;
     c->opkind = 0;
     memset(&c->co, 0, sizeof c->co);
     memset(&c->op, 0, sizeof c->op);
@@ -930,6 +942,17 @@ int async_http_server_shutdown(async_loop *L, async_http_server *hs, async_tick 
             return ASYNC_EBUSY;                         \
         (c)->opkind = (kind);                           \
     } while (0)
+
+/* A write failed: the connection cannot go on.  One that timed out
+ * (the client stopped reading) is reset rather than closed, so that
+ * the kernel drops what is still queued for it too.                    */
+static int write_failed(async_http_conn *c, int rc)
+{
+    c->close = true;
+    if (rc == ASYNC_ETIMEDOUT)
+        c->abort = true;
+    return rc;
+}
 
 int async_http_add_headern(async_http_conn *c, const char *name, size_t nlen, const char *value,
                            size_t vlen)
@@ -1064,10 +1087,8 @@ int async_http_respond(async_loop *L, async_http_conn *c, int status, const void
     if (rc >= 0 && c->wbody_n)
         async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
                         async_stream_write(L, &c->conn.stream, c->wbody, c->wbody_n));
-    if (rc < 0) {
-        c->close = true;
-        async_return(rc);
-    }
+    if (rc < 0)
+        async_return(write_failed(c, rc));
     async_finally;
     c->opkind = 0;
     async_end;
@@ -1085,18 +1106,15 @@ int async_http_respond_file(async_loop *L, async_http_conn *c, int status, int f
         async_return(ASYNC_EINVAL);
     head_finish(L, c, status, FRAME_LENGTH, len);
     c->rstate = R_DONE;
+    c->wbody_n = !c->head_only && status_has_body(status) ? len : 0;
+    /* the head goes with the file's first bytes (one segment for a small file) */
     async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
-                    async_stream_write(L, &c->conn.stream, c->wp, c->wn));
-    if (rc >= 0 && !c->head_only && status_has_body(status) && len) {
-        async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
-                        async_stream_sendfile(L, &c->conn.stream, fd, offset, len));
-        if (rc >= 0)
-            c->sent = len;
-    }
-    if (rc < 0) {
-        c->close = true; /* the length was promised: only a close can say it failed */
-        async_return(rc);
-    }
+                    async_stream_sendfile(L, &c->conn.stream, c->wp, c->wn, fd, offset,
+                                          c->wbody_n));
+    if (rc >= 0)
+        c->sent = c->wbody_n;
+    if (rc < 0) /* the length was promised: only a close can say it failed */
+        async_return(write_failed(c, rc));
     async_finally;
     c->opkind = 0;
     async_end;
@@ -1121,10 +1139,8 @@ int async_http_begin(async_loop *L, async_http_conn *c, int status)
     c->chunk_open = false;
     async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
                     async_stream_write(L, &c->conn.stream, c->wp, c->wn));
-    if (rc < 0) {
-        c->close = true;
-        async_return(rc);
-    }
+    if (rc < 0)
+        async_return(write_failed(c, rc));
     async_finally;
     c->opkind = 0;
     async_end;
@@ -1172,8 +1188,7 @@ int async_http_write(async_loop *L, async_http_conn *c, const void *data, size_t
     c->sent += len;
     async_return(0);
 failed:
-    c->close = true;
-    async_return(rc);
+    async_return(write_failed(c, rc));
     async_finally;
     c->opkind = 0;
     async_end;
@@ -1229,7 +1244,7 @@ int async_http_body_read(async_loop *L, async_http_conn *c, void *buf, size_t le
         async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
                         async_stream_write(L, &c->conn.stream, "HTTP/1.1 100 Continue\r\n\r\n", 25));
         if (rc < 0)
-            async_return(rc);
+            async_return(write_failed(c, rc));
     }
     c->continue_sent = true;
     if (c->bstate == B_LENGTH) {

@@ -498,10 +498,45 @@ static ssize_t copy_file_piece(async_stream *s, int fd, off_t off, size_t len)
     return n;
 }
 
-int async_stream_sendfile(async_loop *L, async_stream *s, int fd, off_t offset, size_t len)
+/* One step of the head part: n > 0, ASYNC_EAGAIN, or an error.  On a
+ * socket the head is sent with MSG_MORE when a file part follows, so
+ * that the kernel puts both in the same segments.                       */
+static ssize_t send_head_piece(async_stream *s, const unsigned char *p, size_t n, bool more)
+{
+    ssize_t r;
+    do {
+        r = (s->flags & S_SOCK) ? send(s->fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0))
+                                : write(s->fd, p, n);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? ASYNC_EAGAIN : async_errno(errno);
+    return r > 0 ? r : ASYNC_EPIPE;
+}
+
+/* One step of the file part. */
+static ssize_t send_file_piece(async_stream *s, int fd, off_t off, size_t len)
 {
     ssize_t n;
-    off_t off;
+    if (!(s->flags & S_SOCK))
+        return copy_file_piece(s, fd, off, len);
+    do {
+        n = sendfile(s->fd, fd, &off, len);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return n;
+    if (n == 0)
+        return ASYNC_EOF; /* the file is shorter than promised */
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return ASYNC_EAGAIN;
+    if (errno == EINVAL || errno == ENOSYS) /* this file cannot be sent so */
+        return copy_file_piece(s, fd, off, len);
+    return async_errno(errno);
+}
+
+int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size_t hlen, int fd,
+                          off_t offset, size_t len)
+{
+    ssize_t n;
     int rc;
 
     if (async_woken(L, &rc)) {
@@ -509,7 +544,8 @@ int async_stream_sendfile(async_loop *L, async_stream *s, int fd, off_t offset, 
         if (rc < 0)
             return rc;
     } else {
-        if (s == NULL || !(s->flags & S_OPEN) || fd < 0 || offset < 0 || len > (size_t)INT_MAX)
+        if (s == NULL || !(s->flags & S_OPEN) || (head == NULL && hlen) || (fd < 0 && len) ||
+            offset < 0 || len > (size_t)INT_MAX || hlen > (size_t)INT_MAX - len)
             return ASYNC_EINVAL;
         if (s->flags & S_CLOSED)
             return ASYNC_ECLOSED;
@@ -519,24 +555,12 @@ int async_stream_sendfile(async_loop *L, async_stream *s, int fd, off_t offset, 
             return ASYNC_EBUSY;
         s->wdone = 0;
     }
-    while (s->wdone < len) {
-        off = offset + (off_t)s->wdone;
-        n = -1;
-        if (s->flags & S_SOCK) {
-            n = sendfile(s->fd, fd, &off, len - s->wdone);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-                n = ASYNC_EAGAIN;
-            else if (n < 0 && (errno == EINVAL || errno == ENOSYS))
-                n = copy_file_piece(s, fd, offset + (off_t)s->wdone, len - s->wdone);
-            else if (n < 0)
-                n = async_errno(errno);
-            else if (n == 0)
-                n = ASYNC_EOF; /* the file is shorter than promised */
-        } else {
-            n = copy_file_piece(s, fd, off, len - s->wdone);
-        }
+    while (s->wdone < hlen + len) {
+        if (s->wdone < hlen)
+            n = send_head_piece(s, (const unsigned char *)head + s->wdone, hlen - s->wdone,
+                                len != 0);
+        else
+            n = send_file_piece(s, fd, offset + (off_t)(s->wdone - hlen), hlen + len - s->wdone);
         if (n > 0) {
             s->wdone += (size_t)n;
         } else if (n == ASYNC_EAGAIN) {
@@ -545,10 +569,10 @@ int async_stream_sendfile(async_loop *L, async_stream *s, int fd, off_t offset, 
                 s->writer = async_current(L);
             return rc;
         } else {
-            return n < 0 ? (int)n : ASYNC_EPIPE;
+            return (int)n;
         }
     }
-    return (int)len;
+    return (int)(hlen + len);
 }
 
 int async_stream_drain(async_loop *L, async_stream *s)
