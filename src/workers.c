@@ -43,7 +43,12 @@ static void *worker_thread(void *arg)
         __atomic_store_n(&w->ready, 1, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&g->stopping, __ATOMIC_SEQ_CST))
             async_event_set(async_ev_loop(&w->E), &w->stop);
+        /* A stop can always arrive (a post): a main task that waits for
+         * nothing else is not deadlocked, so the loop holds a reference
+         * for as long as it runs. */
+        ev_ref(w->ev);
         w->result = async_ev_run(&w->E, w->main, w->fn);
+        ev_unref(w->ev);
         __atomic_store_n(&w->ready, 0, __ATOMIC_SEQ_CST);
         /* a post may still be in flight from the supervisor: it only
          * touches this loop's queue, which lives until the join */

@@ -1,0 +1,954 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP module (src/http.c): a server and its clients on one loop,
+ * over loopback.  Raw clients send exactly the bytes a case needs (in
+ * pieces when it matters) and read everything the server sends until
+ * it closes; the module's own client is tested against the module's
+ * server and against raw servers with awkward answers.  Deadlines are
+ * short and checked from below: a connection closed for a timeout must
+ * not close before it (the upper bound is only the hang guard).        */
+#define _GNU_SOURCE
+#include "iotest.h"
+#include "src/async_http.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- the server under test ---- */
+
+#define POOL 8
+
+struct page {
+    async_http_conn http;
+    async_co co;
+    int n, fd;
+    size_t got;
+    unsigned char body[70000];
+    unsigned char buf[8192];
+};
+
+static struct page pool[POOL];
+static async_http_server hs;
+static async_http_config cfg;
+static int file_fd = -1;
+static unsigned responses_logged;
+
+static int handle(async_loop *L, async_http_conn *c)
+{
+    struct page *p = async_frame(c, struct page, http);
+    char tmp[64];
+    size_t n;
+    const char *t;
+
+    async_begin(L, &p->co);
+    t = c->req.target;
+    n = c->req.target_len;
+    if (n == 6 && memcmp(t, "/hello", 6) == 0) {
+        async_http_add_header(c, "Content-Type", "text/plain");
+        async_await(async_http_respond(L, c, 200, "hello", 5));
+    } else if (n == 5 && memcmp(t, "/echo", 5) == 0) {
+        p->got = 0;
+        for (;;) {
+            async_await_val(p->n, async_http_body_read(L, c, p->body + p->got,
+                                                       sizeof p->body - p->got));
+            if (p->n == 0)
+                break;
+            p->got += (size_t)p->n;
+        }
+        async_await(async_http_respond(L, c, 200, p->body, p->got));
+    } else if (n == 7 && memcmp(t, "/stream", 7) == 0) {
+        memset(p->body, 'x', 20000);
+        async_await(async_http_begin(L, c, 200));
+        for (p->n = 0; p->n < 3; p->n++)
+            async_await(async_http_write(L, c, "chunk", 5));
+        async_await(async_http_write(L, c, p->body, 20000)); /* larger than the out buffer */
+        async_await(async_http_end(L, c));
+    } else if (n == 5 && memcmp(t, "/file", 5) == 0) {
+        async_await(async_http_respond_file(L, c, 200, file_fd, 3, 10000));
+    } else if (n == 5 && memcmp(t, "/slow", 5) == 0) {
+        async_await(async_sleep(L, ASYNC_MS(300)));
+        async_await(async_http_respond(L, c, 200, "slow", 4));
+    } else if (n == 9 && memcmp(t, "/noanswer", 9) == 0) {
+        async_return(0);
+    } else if (n == 5 && memcmp(t, "/fail", 5) == 0) {
+        async_return(ASYNC_EPROTO);
+    } else if (n == 8 && memcmp(t, "/headers", 8) == 0) {
+        size_t vl = 0;
+        const char *v = async_http_header_get(&c->req, "x-test", &vl);
+        p->n = snprintf(tmp, sizeof tmp, "%u %.*s", c->req.nheaders, v ? (int)vl : 1, v ? v : "-");
+        async_await(async_http_respond(L, c, 200, tmp, (size_t)p->n));
+    } else {
+        async_await(async_http_respond(L, c, 404, "no", 2));
+    }
+    async_end;
+}
+
+static void count_response(async_loop *L, async_http_conn *c)
+{
+    (void)L;
+    (void)c;
+    responses_logged++;
+}
+
+static void server_config(void)
+{
+    async_http_config_init(&cfg, handle);
+    ASYNC_HTTP_FRAME(&cfg, struct page, http, buf);
+    cfg.on_response = count_response;
+    cfg.head_timeout = ASYNC_MS(150);
+    cfg.idle_timeout = ASYNC_MS(400);
+    cfg.body_timeout = ASYNC_MS(300);
+    cfg.write_timeout = ASYNC_MS(300);
+    cfg.body_max = 65536;
+    cfg.head_max = 2048;
+    cfg.headers_max = 10;
+    responses_logged = 0;
+}
+
+static void server_up(void)
+{
+    async_addr a;
+    memset(&hs, 0, sizeof hs);
+    memset(pool, 0, sizeof pool);
+    assert_int_equal(async_addr_ip(&a, "127.0.0.1", 0), 0);
+    assert_int_equal(async_http_server_listen(&hs, &a, 64, 0), 0);
+    assert_int_equal(async_http_server_start(TLOOP, &hs, &cfg, pool, sizeof pool[0], POOL), 0);
+}
+
+/* ---- a raw client: send bytes (in pieces), read until the close ---- */
+
+struct raw {
+    async_task task;
+    async_co co;
+    async_stream s;
+    const char *req;
+    size_t len, off, cur, piece; /* piece 0: all at once */
+    async_tick gap;         /* between pieces                 */
+    char out[200000];
+    size_t outn;
+    int rc;
+    async_tick t_sent, t_closed;
+};
+
+static int raw_main(async_loop *L, async_task *self)
+{
+    struct raw *r = async_frame(self, struct raw, task);
+    async_begin(L, &r->co);
+    async_await(async_stream_connect(L, &r->s, &hs.srv.addr, NULL, 0));
+    for (r->off = 0; r->off < r->len;) {
+        r->cur = r->piece && r->piece < r->len - r->off ? r->piece : r->len - r->off;
+        async_await_rc(r->rc, async_stream_write(L, &r->s, r->req + r->off, r->cur));
+        if (r->rc < 0)
+            break; /* the server may close before all of it is sent */
+        r->off += r->cur;
+        if (r->gap && r->off < r->len)
+            async_await(async_sleep(L, r->gap));
+    }
+    r->t_sent = async_now(L);
+    for (;;) {
+        async_await_rc(r->rc, async_stream_read(L, &r->s, r->out + r->outn,
+                                                sizeof r->out - 1 - r->outn));
+        if (r->rc <= 0)
+            break;
+        r->outn += (size_t)r->rc;
+    }
+    r->t_closed = async_loop_update_now(L);
+    r->out[r->outn] = '\0';
+    async_finally;
+    if (!async_stream_is_closed(&r->s))
+        async_stream_close(L, &r->s);
+    async_end;
+}
+
+static struct raw R;
+
+struct runner {
+    async_task task;
+    async_co co;
+    struct raw *raw;
+    int rc;
+};
+
+static int run_raw_main(async_loop *L, async_task *self)
+{
+    struct runner *m = async_frame(self, struct runner, task);
+    async_begin(L, &m->co);
+    async_spawn(L, &m->raw->task, raw_main);
+    async_await_rc(m->rc, async_join(L, &m->raw->task));
+    async_http_server_close(L, &hs);
+    async_await(async_http_server_shutdown(L, &hs, ASYNC_SEC(2)));
+    async_end;
+}
+
+/* Serve, send req (in pieces of `piece` bytes `gap` apart), and return
+ * everything the server sent before it closed. */
+static const char *exchange(const char *req, size_t len, size_t piece, async_tick gap)
+{
+    static struct runner m;
+    memset(&R, 0, sizeof R);
+    memset(&m, 0, sizeof m);
+    R.req = req;
+    R.len = len;
+    R.piece = piece;
+    R.gap = gap;
+    m.raw = &R;
+    server_up();
+    assert_int_equal(io_run(&m.task, run_raw_main), 0);
+    return R.out;
+}
+#define EXCHANGE(lit) exchange((lit), sizeof(lit) - 1, 0, 0)
+
+/* Occurrences of needle in what the raw client received (bodies may
+ * hold NUL bytes: not strstr). */
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    size_t len = hay == R.out ? R.outn : strlen(hay), nl = strlen(needle);
+    const char *p = hay, *end = hay + len;
+    while ((p = memmem(p, (size_t)(end - p), needle, nl)) != NULL) {
+        n++;
+        p += nl;
+    }
+    return n;
+}
+
+static void setup_file(void)
+{
+    unsigned char buf[10003];
+    io_fill(buf, sizeof buf, 0);
+    file_fd = memfd_create("http-test", 0);
+    assert_true(file_fd >= 0);
+    assert_int_equal(write(file_fd, buf, sizeof buf), (ssize_t)sizeof buf);
+}
+
+/* ---- cases ---- */
+
+static void keepalive_pipelining_in_order(void **state)
+{
+    const char *out;
+    (void)state;
+    server_config();
+    out = EXCHANGE("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                   "GET /headers HTTP/1.1\r\nHost: x\r\nX-Test:  spaced value  \r\n\r\n"
+                   "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_int_equal(count(out, "HTTP/1.1 "), 4);
+    assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
+    /* in order: hello, 404, headers, hello */
+    assert_true(strstr(out, "\r\n\r\nhello") < strstr(out, "404 Not Found"));
+    assert_true(strstr(out, "404 Not Found") < strstr(out, "2 spaced value"));
+    assert_non_null(strstr(out, "Content-Length: 14\r\n\r\n2 spaced value"));
+    assert_int_equal(count(out, "Connection: close"), 1);
+    assert_int_equal(count(out, "Date: "), 4);
+    assert_int_equal(responses_logged, 4);
+}
+
+static void request_split_byte_by_byte(void **state)
+{
+    static const char req[] = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n"
+                              "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n";
+    const char *out;
+    (void)state;
+    server_config();
+    out = exchange(req, sizeof req - 1, 1, 0);
+    assert_non_null(strstr(out, "Content-Length: 11\r\n\r\nhello world"));
+    assert_non_null(strstr(out, "\r\n\r\nhello"));
+    assert_int_equal(count(out, "HTTP/1.1 200"), 2);
+}
+
+static void content_length_body_in_pieces(void **state)
+{
+    static char req[40000];
+    unsigned char body[30000];
+    const char *out;
+    int n;
+    (void)state;
+    server_config();
+    io_fill(body, sizeof body, 7);
+    n = snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", sizeof body);
+    memcpy(req + n, body, sizeof body);
+    memcpy(req + n + sizeof body, "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n", 42);
+    out = exchange(req, (size_t)n + sizeof body + 42, 7001, ASYNC_MS(2));
+    assert_non_null(strstr(out, "Content-Length: 30000\r\n\r\n"));
+    assert_true(io_check((const unsigned char *)strstr(out, "30000\r\n\r\n") + 9, sizeof body, 7));
+    assert_int_equal(count(out, "HTTP/1.1 200"), 2);
+}
+
+static void expect_continue_and_head(void **state)
+{
+    const char *out;
+    (void)state;
+    server_config();
+    out = EXCHANGE("POST /echo HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc"
+                   "HEAD /hello HTTP/1.1\r\n\r\n"
+                   "HEAD /stream HTTP/1.1\r\n\r\n"
+                   "GET /hello HTTP/1.0\r\n\r\n");
+    assert_true(strncmp(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) == 0);
+    assert_non_null(strstr(out, "Content-Length: 3\r\n\r\nabcHTTP/1.1 200"));
+    /* HEAD: the length, no body, and the next answer right behind */
+    assert_non_null(strstr(out, "Content-Length: 5\r\n\r\nHTTP/1.1 200"));
+    /* HTTP/1.0: the answer closes */
+    assert_non_null(strstr(out, "Connection: close\r\n\r\nhello"));
+    assert_int_equal(count(out, "HTTP/1.1 200"), 4);
+}
+
+static void expect_refused_closes_without_100(void **state)
+{
+    const char *out;
+    (void)state;
+    server_config();
+    out = EXCHANGE("POST /echo HTTP/1.1\r\nContent-Length: 70000\r\nExpect: 100-continue\r\n\r\n");
+    assert_true(strncmp(out, "HTTP/1.1 413 ", 13) == 0);
+    assert_null(strstr(out, "100 Continue"));
+    assert_non_null(strstr(out, "Connection: close"));
+}
+
+static void streamed_file_and_http10(void **state)
+{
+    const char *out, *b;
+    (void)state;
+    server_config();
+    setup_file();
+    out = EXCHANGE("GET /stream HTTP/1.1\r\n\r\nGET /file HTTP/1.1\r\n\r\nGET /stream HTTP/1.0\r\n\r\n");
+    assert_non_null(strstr(out, "Transfer-Encoding: chunked\r\n"));
+    assert_non_null(strstr(out, "\r\n\r\n5\r\nchunk\r\n5\r\nchunk\r\n5\r\nchunk\r\n4e20\r\n"));
+    assert_non_null(strstr(out, "\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n"));
+    b = strstr(out, "Content-Length: 10000\r\n");
+    assert_non_null(b);
+    b = strstr(b, "\r\n\r\n") + 4;
+    assert_true(io_check((const unsigned char *)b, 10000, 3));
+    /* HTTP/1.0 gets a body delimited by the close */
+    b = strstr(b + 10000, "HTTP/1.1 200");
+    assert_non_null(b);
+    assert_null(strstr(b, "Transfer-Encoding"));
+    assert_non_null(strstr(b, "Connection: close\r\n\r\nchunkchunkchunk"));
+    close(file_fd);
+}
+
+static void refusals_each_close(void **state)
+{
+    static const struct {
+        const char *req, *want;
+    } cases[] = {
+        {"BAD\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", "HTTP/1.1 400 "},
+        {"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 400 "},
+        {"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", "HTTP/1.1 400 "},
+        {"POST /echo HTTP/1.1\r\nContent-Length: 65537\r\n\r\n", "HTTP/1.1 413 "},
+        {"GET / HTTP/1.1\r\nExpect: tea\r\n\r\n", "HTTP/1.1 417 "},
+        {"GET / HTTP/3.0\r\n\r\n", "HTTP/1.1 505 "},
+        {"GET / HTTP/1.1\r\nA:1\r\nB:1\r\nC:1\r\nD:1\r\nE:1\r\nF:1\r\nG:1\r\nH:1\r\nI:1\r\nJ:1\r\n"
+         "K:1\r\n\r\n",
+         "HTTP/1.1 431 "},
+        {"GET /noanswer HTTP/1.1\r\n\r\n", "HTTP/1.1 500 "},
+        {"GET /fail HTTP/1.1\r\n\r\n", "HTTP/1.1 400 "},
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *out;
+        server_config();
+        out = exchange(cases[i].req, strlen(cases[i].req), 0, 0);
+        if (strncmp(out, cases[i].want, strlen(cases[i].want)) != 0)
+            fail_msg("case %zu: %s: got %.40s", i, cases[i].want, out);
+        assert_non_null(strstr(out, "Connection: close\r\n"));
+        assert_int_equal(count(out, "HTTP/1.1 "), 1); /* and nothing after it */
+    }
+}
+
+static void head_too_large_is_431(void **state)
+{
+    static char req[4000];
+    const char *out;
+    (void)state;
+    server_config();
+    memset(req, 'a', sizeof req);
+    memcpy(req, "GET / HTTP/1.1\r\nX-Big: ", 23);
+    /* never ends: the limit must trigger without the end of the head */
+    out = exchange(req, sizeof req, 0, 0);
+    assert_true(strncmp(out, "HTTP/1.1 431 ", 13) == 0);
+}
+
+static void chunked_body_over_the_limit(void **state)
+{
+    static char req[80000];
+    size_t n = 0;
+    int i;
+    const char *out;
+    (void)state;
+    server_config();
+    n += (size_t)sprintf(req, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (i = 0; i < 17; i++) {
+        n += (size_t)sprintf(req + n, "1000\r\n");
+        memset(req + n, 'z', 4096);
+        n += 4096;
+        n += (size_t)sprintf(req + n, "\r\n");
+    }
+    n += (size_t)sprintf(req + n, "0\r\n\r\n");
+    out = exchange(req, n, 0, 0);
+    assert_true(strncmp(out, "HTTP/1.1 413 ", 13) == 0);
+}
+
+static void slowloris_gets_408_on_time(void **state)
+{
+    static const char req[] = "GET /hello HTTP/1.1\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3\r\nX-D: 4\r\n\r\n";
+    const char *out;
+    (void)state;
+    server_config();
+    /* 2 bytes every 20 ms: 50 bytes take 500 ms; head_timeout is 150 ms */
+    out = exchange(req, sizeof req - 1, 2, ASYNC_MS(20));
+    assert_true(strncmp(out, "HTTP/1.1 408 ", 13) == 0);
+    assert_non_null(strstr(out, "Connection: close"));
+    assert_true(R.t_closed - R.t_sent < ASYNC_SEC(3));
+}
+
+struct idle_client {
+    async_task task;
+    async_co co;
+    async_stream s;
+    char buf[512];
+    int n;
+    async_tick t0, t1, t_first_byte;
+};
+
+static int idle_main(async_loop *L, async_task *self)
+{
+    struct idle_client *k = async_frame(self, struct idle_client, task);
+    async_begin(L, &k->co);
+    async_await(async_stream_connect(L, &k->s, &hs.srv.addr, NULL, 0));
+    k->t0 = async_loop_update_now(L);
+    /* one byte, then silence: the head deadline counts from it */
+    async_await(async_stream_write(L, &k->s, "G", 1));
+    k->t_first_byte = async_loop_update_now(L);
+    async_await_val(k->n, async_stream_read(L, &k->s, k->buf, sizeof k->buf - 1));
+    k->buf[k->n] = '\0';
+    k->t1 = async_loop_update_now(L);
+    async_finally;
+    async_stream_close(L, &k->s);
+    async_end;
+}
+
+struct idle_runner {
+    async_task task;
+    async_co co;
+    struct idle_client k;
+    struct raw r;
+};
+
+static int idle_runner_main(async_loop *L, async_task *self)
+{
+    struct idle_runner *m = async_frame(self, struct idle_runner, task);
+    async_begin(L, &m->co);
+    async_spawn(L, &m->k.task, idle_main);
+    async_spawn(L, &m->r.task, raw_main);
+    async_await(async_join(L, &m->k.task));
+    async_await(async_join(L, &m->r.task));
+    async_await(async_http_server_shutdown(L, &hs, ASYNC_SEC(2)));
+    async_end;
+}
+
+static void head_and_idle_deadlines(void **state)
+{
+    static struct idle_runner m;
+    (void)state;
+    server_config();
+    memset(&m, 0, sizeof m);
+    /* r: one request, then idle until idle_timeout (400 ms) closes it */
+    m.r.req = "GET /hello HTTP/1.1\r\n\r\n";
+    m.r.len = strlen(m.r.req);
+    server_up();
+    assert_int_equal(io_run(&m.task, idle_runner_main), 0);
+    assert_true(strncmp(m.k.buf, "HTTP/1.1 408 ", 13) == 0);
+    assert_false(async_tick_before(m.k.t1, m.k.t_first_byte + cfg.head_timeout));
+    assert_true(m.k.t1 - m.k.t0 < ASYNC_SEC(3));
+    assert_non_null(strstr(m.r.out, "\r\n\r\nhello"));
+    assert_false(async_tick_before(m.r.t_closed, m.r.t_sent + cfg.idle_timeout));
+}
+
+/* ---- the module's client ---- */
+
+struct fetch {
+    async_task task;
+    async_co co;
+    async_stream s;
+    async_http_client cl;
+    const async_addr *to;
+    const char *method, *target, *extra;
+    const char *body;
+    size_t body_len;
+    int status, n, rounds, i;
+    unsigned long long total;
+    char data[70000];
+    size_t datan;
+    unsigned char buf[8192];
+};
+
+static int fetch_main(async_loop *L, async_task *self)
+{
+    struct fetch *f = async_frame(self, struct fetch, task);
+    async_begin(L, &f->co);
+    async_await(async_stream_connect(L, &f->s, f->to, NULL, 0));
+    for (f->i = 0; f->i < (f->rounds ? f->rounds : 1); f->i++) {
+        async_http_client_init(&f->cl, &f->s, f->buf, sizeof f->buf);
+        async_await(async_http_client_request(L, &f->cl, f->method, "test", f->target, f->extra,
+                                              f->body, f->body_len));
+        async_await_val(f->status, async_http_client_head(L, &f->cl));
+        f->datan = 0;
+        for (;;) {
+            async_await_val(f->n, async_http_client_body(L, &f->cl, f->data + f->datan,
+                                                         sizeof f->data - f->datan));
+            if (f->n == 0)
+                break;
+            f->datan += (size_t)f->n;
+        }
+        f->total += f->cl.body;
+    }
+    async_finally;
+    if (!async_stream_is_closed(&f->s))
+        async_stream_close(L, &f->s);
+    async_end;
+}
+
+struct fetch_runner {
+    async_task task;
+    async_co co;
+    struct fetch *f;
+    int rc;
+};
+
+static int fetch_runner_main(async_loop *L, async_task *self)
+{
+    struct fetch_runner *m = async_frame(self, struct fetch_runner, task);
+    async_begin(L, &m->co);
+    async_spawn(L, &m->f->task, fetch_main);
+    async_await_rc(m->rc, async_join(L, &m->f->task));
+    async_await(async_http_server_shutdown(L, &hs, ASYNC_SEC(2)));
+    async_return(m->rc);
+    async_end;
+}
+
+static struct fetch F;
+
+static int do_fetch(const char *method, const char *target, const char *extra, const char *body,
+                    size_t body_len, int rounds)
+{
+    static struct fetch_runner m;
+    memset(&F, 0, sizeof F);
+    memset(&m, 0, sizeof m);
+    F.to = &hs.srv.addr;
+    F.method = method;
+    F.target = target;
+    F.extra = extra;
+    F.body = body;
+    F.body_len = body_len;
+    F.rounds = rounds;
+    m.f = &F;
+    return io_run(&m.task, fetch_runner_main);
+}
+
+static void client_against_the_server(void **state)
+{
+    size_t n;
+    (void)state;
+    server_config();
+    server_up();
+    assert_int_equal(do_fetch("GET", "/hello", NULL, NULL, 0, 3), 0);
+    assert_int_equal(F.status, 200);
+    assert_int_equal(F.datan, 5);
+    assert_memory_equal(F.data, "hello", 5);
+    assert_int_equal(F.total, 15);
+    assert_true(F.cl.keep_alive && F.cl.has_length);
+    assert_non_null(async_http_client_header(&F.cl, "content-type", &n));
+    assert_int_equal(n, 10);
+
+    server_up();
+    assert_int_equal(do_fetch("POST", "/echo", NULL, "0123456789", 10, 1), 0);
+    assert_int_equal(F.datan, 10);
+    assert_memory_equal(F.data, "0123456789", 10);
+
+    server_up();
+    assert_int_equal(do_fetch("GET", "/stream", NULL, NULL, 0, 2), 0);
+    assert_true(F.cl.chunked);
+    assert_int_equal(F.datan, 15 + 20000);
+    assert_memory_equal(F.data, "chunkchunkchunk", 15);
+
+    server_up();
+    assert_int_equal(do_fetch("HEAD", "/hello", NULL, NULL, 0, 2), 0);
+    assert_int_equal(F.datan, 0);
+    assert_int_equal(F.cl.content_length, 5);
+}
+
+/* A raw server that answers one connection with canned bytes. */
+struct canned {
+    async_task task;
+    async_co co;
+    async_server srv;
+    async_io io;
+    async_stream s;
+    const char *answer;
+    char req[2048];
+    int fd, n;
+};
+
+static int canned_main(async_loop *L, async_task *self)
+{
+    struct canned *k = async_frame(self, struct canned, task);
+    async_begin(L, &k->co);
+    async_await_val(k->fd, async_accept(L, &k->io, k->srv.fd, NULL));
+    async_await(async_stream_init(&k->s, k->fd, NULL, 0));
+    async_await(async_stream_read(L, &k->s, k->req, sizeof k->req));
+    async_await(async_stream_write(L, &k->s, k->answer, strlen(k->answer)));
+    async_finally;
+    if (!async_stream_is_closed(&k->s))
+        async_stream_close(L, &k->s);
+    async_server_close(L, &k->srv);
+    async_end;
+}
+
+struct canned_runner {
+    async_task task;
+    async_co co;
+    struct canned *k;
+    int rc;
+};
+
+static int canned_runner_main(async_loop *L, async_task *self)
+{
+    struct canned_runner *m = async_frame(self, struct canned_runner, task);
+    async_begin(L, &m->co);
+    async_spawn(L, &m->k->task, canned_main);
+    async_spawn(L, &F.task, fetch_main);
+    async_await_rc(m->rc, async_join(L, &F.task));
+    async_await(async_join(L, &m->k->task));
+    async_return(m->rc);
+    async_end;
+}
+
+static int fetch_canned(const char *answer)
+{
+    static struct canned k;
+    static struct canned_runner m;
+    memset(&k, 0, sizeof k);
+    memset(&m, 0, sizeof m);
+    memset(&F, 0, sizeof F);
+    io_listen(&k.srv, AF_INET);
+    k.answer = answer;
+    F.to = &k.srv.addr;
+    F.method = "GET";
+    F.target = "/";
+    m.k = &k;
+    return io_run(&m.task, canned_runner_main);
+}
+
+static void client_awkward_answers(void **state)
+{
+    (void)state;
+    assert_int_equal(fetch_canned("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
+                                  "Link: </a>\r\n\r\nHTTP/1.1 201 Created\r\nX-Y: z\r\n"
+                                  "Content-Length: 4\r\n\r\nbody"),
+                     0);
+    assert_int_equal(F.status, 201);
+    assert_int_equal(F.datan, 4);
+    assert_null(async_http_client_header(&F.cl, "Link", NULL));
+    assert_non_null(async_http_client_header(&F.cl, "X-Y", NULL));
+
+    assert_int_equal(fetch_canned("HTTP/1.0 200 OK\r\n\r\nuntil the close"), 0);
+    assert_int_equal(F.datan, 15);
+    assert_false(F.cl.has_length);
+
+    assert_int_equal(fetch_canned("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "3\r\nabc\r\n0\r\nT: 1\r\n\r\n"),
+                     0);
+    assert_int_equal(F.datan, 3);
+
+    assert_int_equal(fetch_canned("HTTP/1.1 204 No Content\r\n\r\n"), 0);
+    assert_int_equal(F.status, 204);
+    assert_int_equal(F.datan, 0);
+
+    assert_int_equal(fetch_canned("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"),
+                     ASYNC_EPROTO);
+    assert_int_equal(fetch_canned("not http at all\r\n\r\n"), ASYNC_EPROTO);
+    assert_int_equal(fetch_canned("HTTP/1.1 200 OK\r\nContent-"), ASYNC_EPROTO);
+}
+
+/* ---- shutdown ---- */
+
+struct shut {
+    async_task task;
+    async_co co;
+    struct raw idle, busy;
+    int cancelled;
+    async_tick grace;
+};
+
+static int shut_main(async_loop *L, async_task *self)
+{
+    struct shut *m = async_frame(self, struct shut, task);
+    async_begin(L, &m->co);
+    async_spawn(L, &m->idle.task, raw_main);
+    async_spawn(L, &m->busy.task, raw_main);
+    async_await(async_sleep(L, ASYNC_MS(100))); /* both requests are in */
+    async_await_val(m->cancelled, async_http_server_shutdown(L, &hs, m->grace));
+    async_await(async_join(L, &m->idle.task));
+    async_await(async_join(L, &m->busy.task));
+    async_end;
+}
+
+static void graceful_shutdown(void **state)
+{
+    static struct shut m;
+    (void)state;
+    server_config();
+    memset(&m, 0, sizeof m);
+    m.idle.req = "GET /hello HTTP/1.1\r\n\r\n";
+    m.idle.len = strlen(m.idle.req);
+    m.busy.req = "GET /slow HTTP/1.1\r\n\r\n";
+    m.busy.len = strlen(m.busy.req);
+    m.grace = ASYNC_SEC(2);
+    server_up();
+    assert_int_equal(io_run(&m.task, shut_main), 0);
+    assert_int_equal(m.cancelled, 0);
+    assert_non_null(strstr(m.idle.out, "\r\n\r\nhello"));
+    /* the idle one closed at once, long before its idle timeout */
+    assert_true(m.idle.t_closed - m.idle.t_sent < cfg.idle_timeout);
+    /* the busy one got its answer, marked as the last */
+    assert_non_null(strstr(m.busy.out, "Connection: close\r\n"));
+    assert_non_null(strstr(m.busy.out, "\r\n\r\nslow"));
+
+    /* a grace shorter than the request: cancelled, and 503 */
+    server_config();
+    memset(&m, 0, sizeof m);
+    m.idle.req = m.busy.req = "GET /slow HTTP/1.1\r\n\r\n";
+    m.idle.len = m.busy.len = strlen(m.busy.req);
+    m.grace = ASYNC_MS(50);
+    server_up();
+    assert_int_equal(io_run(&m.task, shut_main), 0);
+    assert_int_equal(m.cancelled, 2);
+    assert_true(strncmp(m.busy.out, "HTTP/1.1 503 ", 13) == 0 || m.busy.outn == 0);
+    assert_int_equal(hs.nlive, 0);
+}
+
+/* ---- serving a connected fd (socketpair) ---- */
+
+struct pair_runner {
+    async_task task;
+    async_co co;
+    async_stream s;
+    char out[4096];
+    size_t n;
+    int rc, fds[2];
+};
+
+static int pair_main(async_loop *L, async_task *self)
+{
+    struct pair_runner *m = async_frame(self, struct pair_runner, task);
+    static const char req[] = "GET /hello HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n";
+    async_begin(L, &m->co);
+    async_await(async_http_serve_fd(L, &hs, &pool[0], m->fds[0]));
+    assert_int_equal(async_http_serve_fd(L, &hs, &pool[0], m->fds[0]), ASYNC_EBUSY);
+    async_await(async_stream_init(&m->s, m->fds[1], NULL, 0));
+    async_await(async_stream_write(L, &m->s, req, sizeof req - 1));
+    async_await(async_stream_shutdown(&m->s));
+    for (;;) {
+        async_await_rc(m->rc, async_stream_read(L, &m->s, m->out + m->n, sizeof m->out - 1 - m->n));
+        if (m->rc <= 0)
+            break;
+        m->n += (size_t)m->rc;
+    }
+    async_finally;
+    async_stream_close(L, &m->s);
+    async_end;
+}
+
+static void serve_a_socketpair(void **state)
+{
+    static struct pair_runner m;
+    (void)state;
+    server_config();
+    memset(&m, 0, sizeof m);
+    memset(pool, 0, sizeof pool);
+    assert_int_equal(async_http_server_init(&hs, &cfg), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, m.fds), 0);
+    assert_int_equal(io_run(&m.task, pair_main), 0);
+    m.out[m.n] = '\0';
+    assert_int_equal(count(m.out, "\r\n\r\nhello"), 2);
+    assert_int_equal(hs.nlive, 0);
+}
+
+/* ---- helpers ---- */
+
+static void path_and_query(void **state)
+{
+    static const struct {
+        const char *target;
+        int rc;
+        const char *path;
+    } cases[] = {
+        {"/", 1, "/"},
+        {"/a/b.txt?x=1#f", 8, "/a/b.txt"},
+        {"/a%20b", 4, "/a b"},
+        {"/..", ASYNC_EPERM, NULL},
+        {"/../etc/passwd", ASYNC_EPERM, NULL},
+        {"/a/../b", ASYNC_EPERM, NULL},
+        {"/a/%2e%2e/b", ASYNC_EPERM, NULL},
+        {"/a/%2E%2e", ASYNC_EPERM, NULL},
+        {"/a%2fb", ASYNC_EPERM, NULL},
+        {"/a%00b", ASYNC_EPERM, NULL},
+        {"/a..b/..c/d..", 13, "/a..b/..c/d.."},
+        {"/.../x", 6, "/.../x"},
+        {"/a%zz", ASYNC_EPROTO, NULL},
+        {"/a%2", ASYNC_EPROTO, NULL},
+        {"*", ASYNC_EPROTO, NULL},
+        {"http://h:1/p/q?z", 4, "/p/q"},
+        {"http://h", 1, "/"},
+        {"http://h/../x", ASYNC_EPERM, NULL},
+    };
+    async_http_request r;
+    char out[64];
+    size_t i, n;
+    const char *q;
+    (void)state;
+    memset(&r, 0, sizeof r);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc;
+        r.target = cases[i].target;
+        r.target_len = (uint32_t)strlen(r.target);
+        rc = async_http_path(&r, out, sizeof out);
+        if (rc != cases[i].rc)
+            fail_msg("%s: %d, want %d", cases[i].target, rc, cases[i].rc);
+        if (rc >= 0)
+            assert_string_equal(out, cases[i].path);
+    }
+    r.target = "/a/b/c/d";
+    r.target_len = 8;
+    assert_int_equal(async_http_path(&r, out, 8), ASYNC_ETOOLONG);
+    r.target = "/x?a=1&b=2#frag";
+    r.target_len = (uint32_t)strlen(r.target);
+    q = async_http_query(&r, &n);
+    assert_non_null(q);
+    assert_int_equal(n, 7);
+    assert_memory_equal(q, "a=1&b=2", 7);
+    r.target = "/x";
+    r.target_len = 2;
+    assert_null(async_http_query(&r, &n));
+}
+
+static void dates_and_reasons(void **state)
+{
+    char buf[32];
+    long long t;
+    (void)state;
+    assert_string_equal(async_http_date(784111777, buf, sizeof buf), "Sun, 06 Nov 1994 08:49:37 GMT");
+    assert_int_equal(async_http_parse_date("Sun, 06 Nov 1994 08:49:37 GMT", 29, &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(async_http_parse_date("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(async_http_parse_date("Sun Nov  6 08:49:37 1994", 24, &t), 0);
+    assert_int_equal(t, 784111777);
+    assert_int_equal(async_http_parse_date("Thu, 01 Jan 1970 00:00:00 GMT", 29, &t), 0);
+    assert_int_equal(t, 0);
+    assert_int_equal(async_http_parse_date("Sun, 06 Nov 1994 08:49:37 UTC", 29, &t), ASYNC_EPROTO);
+    assert_int_equal(async_http_parse_date("yesterday", 9, &t), ASYNC_EPROTO);
+    assert_int_equal(async_http_parse_date("Sun, 06 Nov 1994 08:49", 22, &t), ASYNC_EPROTO);
+    assert_string_equal(async_http_reason(431), "Request Header Fields Too Large");
+    assert_string_equal(async_http_reason(299), "Unknown");
+}
+
+static void config_and_misuse(void **state)
+{
+    async_http_config c;
+    async_http_server s;
+    (void)state;
+    async_http_config_init(&c, handle);
+    assert_int_equal(async_http_server_init(&s, &c), ASYNC_EINVAL); /* no buffer */
+    ASYNC_HTTP_FRAME(&c, struct page, http, buf);
+    assert_int_equal(async_http_server_init(&s, &c), 0);
+    assert_int_equal(s.cfg.head_max, sizeof pool[0].buf - c.out_size - 256);
+    c.head_max = sizeof pool[0].buf; /* no room left for a body */
+    assert_int_equal(async_http_server_init(&s, &c), ASYNC_EINVAL);
+    c.head_max = 0;
+    c.out_size = 100; /* too small for a head */
+    assert_int_equal(async_http_server_init(&s, &c), ASYNC_EINVAL);
+    c.out_size = 1024;
+    c.server_name = "a name far too long to be a Server header value, really far too long";
+    assert_int_equal(async_http_server_init(&s, &c), ASYNC_EINVAL);
+    c.server_name = NULL;
+    assert_int_equal(async_http_server_start(TLOOP, &s, &c, pool, sizeof pool[0].buf, POOL),
+                     ASYNC_EINVAL); /* stride smaller than the frame */
+}
+
+/* ---- workers ---- */
+
+struct wmain {
+    async_task task;
+    async_co co;
+    async_worker *w;
+    async_workers *g;
+    int stopped;
+};
+
+static int worker_main(async_loop *L, async_task *self)
+{
+    struct wmain *m = async_frame(self, struct wmain, task);
+    async_begin(L, &m->co);
+    if (m->w->index == 1)
+        async_workers_stop(m->g); /* from a worker's thread */
+    async_await(async_event_wait(L, &m->w->stop));
+    m->stopped = 1;
+    async_return((int)m->w->index);
+    async_end;
+}
+
+static void workers_stop_together(void **state)
+{
+    static async_worker w[3];
+    static struct wmain m[3];
+    static async_workers g;
+    unsigned i;
+    (void)state;
+    memset(w, 0, sizeof w);
+    memset(m, 0, sizeof m);
+    for (i = 0; i < 3; i++) {
+        m[i].w = &w[i];
+        m[i].g = &g;
+        w[i].main = &m[i].task;
+        w[i].fn = worker_main;
+    }
+    assert_int_equal(async_workers_run(&g, w, 3, NULL), 0);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(m[i].stopped, 1);
+        assert_int_equal(w[i].result, (int)i);
+    }
+    assert_int_equal(async_workers_run(&g, w, 0, NULL), ASYNC_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        IOT(keepalive_pipelining_in_order),
+        IOT(request_split_byte_by_byte),
+        IOT(content_length_body_in_pieces),
+        IOT(expect_continue_and_head),
+        IOT(expect_refused_closes_without_100),
+        IOT(streamed_file_and_http10),
+        IOT(refusals_each_close),
+        IOT(head_too_large_is_431),
+        IOT(chunked_body_over_the_limit),
+        IOT(slowloris_gets_408_on_time),
+        IOT(head_and_idle_deadlines),
+        IOT(client_against_the_server),
+        IOT(client_awkward_answers),
+        IOT(graceful_shutdown),
+        IOT(serve_a_socketpair),
+        IOT(path_and_query),
+        IOT(dates_and_reasons),
+        IOT(config_and_misuse),
+        IOT(workers_stop_together),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
