@@ -9,9 +9,9 @@
  *     pages = await asyncio.gather(*(fetch_page(session, u) for u in urls))
  *
  * Every URL gets its own task; for each one this prints the status code,
- * the body length and the time taken, then a total.  Responses are parsed
- * by http_response.h over the http-parser library (Debian
- * libhttp-parser-dev): Content-Length, chunked and close-delimited bodies,
+ * the body length and the time taken, then a total.  Requests and
+ * responses go through the runtime's HTTP client (async_http.h, over
+ * http-parser): Content-Length, chunked and close-delimited bodies,
  * interim 1xx responses skipped.  An error on one URL
  * (refused, timeout, malformed response, a non-2xx status) is reported for
  * that URL and the others complete.  Exit status: 0 if every URL gave a
@@ -23,10 +23,8 @@
  * a failure is that URL's error line, with OpenSSL's reason:
  *     https://localhost:8443/: error: certificate verification failed:
  *     certificate has expired (3 ms)                                    */
-#include "async_ev.h"
+#include "async_http.h"
 #include "async_tls.h"
-#include "http_response.h"
-#include <http_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,18 +36,18 @@ struct fetch {
     async_task task;
     async_co co;
     const char *url;
-    char host[256], request[1024];
+    char host[256], hostport[300], target[1024];
     unsigned port, ai;
     int https;
-    size_t reqlen;
     async_resolve_req res;
     async_stream s;
     async_tls tls;
     async_timeout to;
-    struct http_response resp;
+    async_http_client resp;
     int n, rc;
     async_tick t0, took;
-    char buf[16384];
+    unsigned char buf[16384];  /* the client's: response head, framing */
+    unsigned char body[16384]; /* body bytes, counted and dropped      */
 };
 
 static async_pool pool;
@@ -57,8 +55,8 @@ static pthread_t threads[4];
 static async_loop *loop;
 static async_tls_ctx tls; /* for https:// URLs: one context, every fetch */
 
-/* Split an http:// or https:// URL into host, port and request.  0 or
- * ASYNC_EINVAL. */
+/* Split an http:// or https:// URL into host, port, Host header and
+ * target.  0, ASYNC_EINVAL or ASYNC_ETOOLONG.                            */
 static int prepare(struct fetch *f)
 {
     struct http_parser_url u;
@@ -90,19 +88,18 @@ static int prepare(struct fetch *f)
         if (u.field_set & (1 << UF_FRAGMENT))
             pl = (size_t)(f->url + u.field_data[UF_FRAGMENT].off - 1 - path); /* ...minus #frag */
     }
+    if (pl >= sizeof f->target)
+        return ASYNC_ETOOLONG;
+    memcpy(f->target, path, pl);
+    f->target[pl] = '\0';
     {
-        int n = snprintf(f->request, sizeof f->request,
-                         "GET %.*s HTTP/1.1\r\nHost: %s%s%s%.*s\r\n"
-                         "User-Agent: async.h-fetch/1\r\nAccept: */*\r\n"
-                         "Connection: close\r\n\r\n",
-                         (int)pl, path, strchr(f->host, ':') ? "[" : "", f->host,
-                         strchr(f->host, ':') ? "]" : "",
+        int n = snprintf(f->hostport, sizeof f->hostport, "%s%s%s%.*s",
+                         strchr(f->host, ':') ? "[" : "", f->host, strchr(f->host, ':') ? "]" : "",
                          (u.field_set & (1 << UF_PORT)) ? (int)u.field_data[UF_PORT].len + 1 : 0,
                          (u.field_set & (1 << UF_PORT)) ? f->url + u.field_data[UF_PORT].off - 1
                                                         : "");
-        if (n < 0 || (size_t)n >= sizeof f->request)
+        if (n < 0 || (size_t)n >= sizeof f->hostport)
             return ASYNC_ETOOLONG;
-        f->reqlen = (size_t)n;
     }
     return 0;
 }
@@ -125,18 +122,15 @@ static int fetch_one(async_loop *L, async_task *self)
         async_return(f->rc);
     if (f->https) /* from here on the same stream calls carry TLS */
         async_await(async_tls_client(L, &f->s, &f->tls, &tls, f->host));
-    async_await(async_stream_write(L, &f->s, f->request, f->reqlen));
-    http_response_init(&f->resp);
-    while (!f->resp.done) {
-        async_await_rc(f->n, async_stream_read(L, &f->s, f->buf, sizeof f->buf));
-        if (f->n == ASYNC_EOF) { /* ends a close-delimited body, else truncated */
-            async_await(http_response_end(&f->resp));
-            break;
-        }
-        if (f->n < 0)
-            async_return(f->n);
-        async_await(http_response_feed(&f->resp, f->buf, (size_t)f->n));
-    }
+    async_http_client_init(&f->resp, &f->s, f->buf, sizeof f->buf);
+    async_await(async_http_client_request(L, &f->resp, "GET", f->hostport, f->target,
+                                          "User-Agent: async.h-fetch/1\r\nAccept: */*\r\n"
+                                          "Connection: close\r\n",
+                                          NULL, 0));
+    async_await(async_http_client_head(L, &f->resp)); /* 1xx skipped */
+    do /* the body, counted: Content-Length, chunked or up to the close */
+        async_await_val(f->n, async_http_client_body(L, &f->resp, f->body, sizeof f->body));
+    while (f->n > 0);
     async_finally;
     f->took = async_now(L) - f->t0;
     if (!async_stream_is_closed(&f->s))

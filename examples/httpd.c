@@ -33,7 +33,7 @@
  * discard_max, head_timeout, idle_timeout, body_timeout, write_timeout,
  * conns (frames per thread, 4096 at most in all).                       */
 #define _GNU_SOURCE
-#include "src/async_http.h"
+#include "async_http.h"
 
 #include <errno.h>
 #include <fcntl.h>

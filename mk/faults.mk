@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: MIT
 # Faults: the libFuzzer targets for the libev layer (stream framing, the
-# fetch example's response handling) and the fault and load suite of
-# examples/echo_server.  Included by the top Makefile (before
+# HTTP client's response handling, the HTTP server's request path, the
+# TLS record layer) and the fault and load suite of examples/echo_server.
+# Included by the top Makefile (before
 # mk/reliability.mk and mk/runtime.mk, so prerequisites here name their
 # files directly rather than through those fragments' variables).
 #
 ## check-faults   echo_server under resets, descriptor exhaustion and slow readers (~20 s; CI)
 ## faults-bins    build the fault suite's load generator and echo_server
 #
-#   make fuzz          also runs fuzz/fuzz_stream.c, fuzz/fuzz_fetch.c and
-#                      fuzz/fuzz_tls.c (the TLS client's record layer)
+#   make fuzz          also runs fuzz/fuzz_stream.c, fuzz/fuzz_fetch.c,
+#                      fuzz/fuzz_tls.c (the TLS client's record layer) and
+#                      fuzz/fuzz_http.c (the HTTP server's request path)
 #                      (mk/reliability.mk's loop over fuzz/fuzz_*.c)
 #   make check-faults  test/faults/run: echo_server under 10,000 resets,
 #                      descriptor exhaustion and slow readers (about 20 s;
@@ -24,17 +26,17 @@ FAULT_RT_HDRS := async.h src/async_ev.h src/async_tls.h
 $(O)/fuzz/fuzz_stream: fuzz/fuzz_stream.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/openssl
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -pthread -lssl -lcrypto
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -lhttp_parser -pthread -lssl -lcrypto
 
 $(O)/fuzz/fuzz_tls: fuzz/fuzz_tls.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/openssl
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -pthread -lssl -lcrypto
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -lhttp_parser -pthread -lssl -lcrypto
 
-$(O)/fuzz/fuzz_fetch: fuzz/fuzz_fetch.c examples/http_response.h $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(PROBE)/http_parser
+$(O)/fuzz/fuzz_fetch $(O)/fuzz/fuzz_http: $(O)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) src/async_http.h | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/http_parser $(PROBE)/openssl
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< -o $@ -lhttp_parser
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -lhttp_parser -pthread -lssl -lcrypto
 
 # ---- the fault and load suite (test/faults/) ----
 .PHONY: faults-bins check-faults

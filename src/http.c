@@ -481,7 +481,7 @@ static int srv_on_head_done(http_parser *p)
     for (i = 0; i < r->nheaders; i++) /* only the name's length is read per header */
         if (r->headers[i].name_len == 6 && strncasecmp(r->headers[i].name, "expect", 6) == 0) {
             if (token_is(r->headers[i].value, r->headers[i].value_len, "100-continue"))
-                r->expect_continue = true;
+                r->expect_continue = p->http_minor >= 1; /* never a 100 to HTTP/1.0 */
             else
                 c->err = 417;
         }
@@ -996,7 +996,9 @@ static bool status_has_body(int status)
     return status >= 200 && status != 204 && status != 304;
 }
 
-enum { FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
+/* How the body is delimited; FRAME_NONE: no body follows and no length
+ * is said (a HEAD answer to a streamed response).                      */
+enum { FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE, FRAME_NONE };
 
 /* Finish the response head in out[]: the status line and Date in front
  * of the application's headers, the framing after them.  Sets c->wp /
@@ -1131,8 +1133,8 @@ int async_http_begin(async_loop *L, async_http_conn *c, int status)
         async_return(ASYNC_EINVAL);
     c->framing_chunked = c->req.minor >= 1 && !c->head_only && status_has_body(status);
     head_finish(L, c, status,
-                c->framing_chunked ? FRAME_CHUNKED
-                : c->head_only || !status_has_body(status) ? FRAME_LENGTH
+                c->framing_chunked                         ? FRAME_CHUNKED
+                : c->head_only || !status_has_body(status) ? FRAME_NONE
                                                            : FRAME_CLOSE,
                 0);
     c->rstate = R_STREAM;
@@ -1384,10 +1386,16 @@ static int cli_on_body(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-static const http_parser_settings cli_settings = {
+static const http_parser_settings cli_head_settings = {
     .on_header_field = cli_on_field,
     .on_header_value = cli_on_value,
     .on_headers_complete = cli_on_head_done,
+    .on_message_complete = cli_on_msg_done,
+};
+
+/* The body's: trailer fields get no callbacks (the buffer after the
+ * head is reused from read to read, so they could not be kept). */
+static const http_parser_settings cli_body_settings = {
     .on_body = cli_on_body,
     .on_message_complete = cli_on_msg_done,
 };
@@ -1451,12 +1459,16 @@ static int cli_feed(async_http_client *cl, size_t limit)
     enum http_errno e;
     if (n > limit)
         n = limit;
-    used = http_parser_execute(&cl->parser, &cli_settings, (const char *)cl->buf + cl->pos, n);
+    used = http_parser_execute(&cl->parser, cl->state == C_HEAD || cl->state == C_INTERIM
+                                                ? &cli_head_settings
+                                                : &cli_body_settings,
+                               (const char *)cl->buf + cl->pos, n);
     e = HTTP_PARSER_ERRNO(&cl->parser);
     /* Paused at the end of a head (before its last byte, which the
      * body's parse starts with) or of the response: both are fine. */
-    if (e != HPE_OK && e != HPE_PAUSED)
+    if (e != HPE_OK && e != HPE_PAUSED) {
         return ASYNC_EPROTO;
+    }
     cl->pos += used;
     return 0;
 }
@@ -1520,7 +1532,7 @@ int async_http_client_body(async_loop *L, async_http_client *cl, void *buf, size
             if (cl->eof) { /* the end of a body delimited by the close */
                 cl->dst = (unsigned char *)buf;
                 cl->dst_n = 0;
-                http_parser_execute(&cl->parser, &cli_settings, "", 0);
+                http_parser_execute(&cl->parser, &cli_body_settings, "", 0);
                 if (cl->done)
                     async_return(0);
                 async_return(ASYNC_EPROTO);
