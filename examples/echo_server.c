@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* echo_server [--tls CERT KEY] [PORT]: asyncio streams' echo server on
- * 127.0.0.1.
+/* echo_server [-j THREADS] [--tls CERT KEY] [PORT]: asyncio streams' echo
+ * server on 127.0.0.1.
  *
  *     async def handle(reader, writer):
  *         while data := await reader.read(4096):
@@ -18,7 +18,13 @@
  * With --tls CERT KEY (PEM files: the chain, leaf first, and its key) it
  * is asyncio's start_server(..., ssl=context): each handler first
  * completes a TLS handshake on its stream, then runs the same loop - the
- * stream calls are the same over TLS.                                 */
+ * stream calls are the same over TLS.
+ *
+ * -j N: N loops on N threads (async_workers), each with its own
+ * SO_REUSEPORT listener on the port and its own share of the pool; the
+ * kernel spreads connections among them.  Nothing is shared but the
+ * read-only configuration (and the TLS context, which OpenSSL makes
+ * thread-safe).                                                         */
 #include "async_ev.h"
 #include "async_tls.h"
 #include <signal.h>
@@ -27,19 +33,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define MAX_CLIENTS 10000
+#define MAX_THREADS 64
 
 struct client {
     async_conn conn; /* the pool's header: task, stream, peer */
     async_tls tls;   /* its TLS session, with --tls */
     async_co co;
     int n;
+    unsigned long long *echoed; /* this thread's count */
     char buf[4096];
 };
 
 static struct client clients[MAX_CLIENTS];
-static unsigned long long echoed;
 static async_tls_ctx tls; /* with --tls: one context for every connection */
 
 static int handle(async_loop *L, async_task *self)
@@ -53,99 +61,107 @@ static int handle(async_loop *L, async_task *self)
         if (c->n < 0)
             break; /* ASYNC_EOF: the client is done (or reset) */
         async_await(async_stream_write(L, &c->conn.stream, c->buf, (size_t)c->n));
-        echoed += (unsigned)c->n;
+        *c->echoed += (unsigned)c->n;
     }
     async_end; /* the server closes the stream and recycles the frame */
 }
 
-/* One task per shutdown signal; the first to arrive ends the wait. */
-struct sigtask {
+/* One worker: a server over its slice of the pool, until told to stop. */
+struct server {
     async_task task;
     async_co co;
-    async_signal sig;
-    int signum;
-};
-
-static int wait_signal(async_loop *L, async_task *self)
-{
-    struct sigtask *f = async_frame(self, struct sigtask, task);
-    async_begin(L, &f->co);
-    async_await(async_signal_init(L, &f->sig, f->signum));
-    async_await(async_signal_wait(L, &f->sig));
-    async_finally;
-    async_signal_close(L, &f->sig);
-    async_end;
-}
-
-struct main_frame {
-    async_task task;
-    async_co co;
+    async_worker *w;
     async_server srv;
-    async_addr addr;
-    unsigned port;
-    async_group signals; /* asyncio.wait(..., FIRST_COMPLETED) */
-    async_task *slots[2], *first;
-    int rc;
-    struct sigtask sigint, sigterm;
+    struct client *pool;
+    unsigned count, i;
+    unsigned long long echoed;
 };
 
-static int main_task(async_loop *L, async_task *self)
+static int server_main(async_loop *L, async_task *self)
 {
-    struct main_frame *f = async_frame(self, struct main_frame, task);
-    char where[64];
-    async_begin(L, &f->co);
-    async_await(async_addr_ip(&f->addr, "127.0.0.1", f->port));
-    async_await(async_server_listen(&f->srv, &f->addr, 4096));
-    async_await(async_server_start(L, &f->srv, handle, clients, sizeof clients[0],
-                                   offsetof(struct client, conn), MAX_CLIENTS));
-    printf("echo_server: listening on %s (%d client slots%s)\n",
-           async_addr_str(&f->srv.addr, where, sizeof where), MAX_CLIENTS, tls.ctx ? ", TLS" : "");
-
-    f->sigint.signum = SIGINT;
-    f->sigterm.signum = SIGTERM;
-    async_group_init(&f->signals, f->slots, 2, 0);
-    async_group_spawn(L, &f->signals, &f->sigint.task, wait_signal);
-    async_group_spawn(L, &f->signals, &f->sigterm.task, wait_signal);
-    async_await(async_group_next(L, &f->signals, &f->first));
-    printf("echo_server: %s, stopping: %lu connections served, %llu bytes echoed\n",
-           f->first == &f->sigint.task ? "SIGINT" : "SIGTERM", f->srv.accepted, echoed);
-    async_group_cancel(L, &f->signals);
-    async_await_rc(f->rc, async_group_wait(L, &f->signals));
-    async_server_close(L, &f->srv);
+    struct server *sv = async_frame(self, struct server, task);
+    async_begin(L, &sv->co);
+    for (sv->i = 0; sv->i < sv->count; sv->i++)
+        sv->pool[sv->i].echoed = &sv->echoed;
+    async_await(async_server_start(L, &sv->srv, handle, sv->pool, sizeof sv->pool[0],
+                                   offsetof(struct client, conn), sv->count));
+    async_await(async_event_wait(L, &sv->w->stop)); /* SIGINT, SIGTERM */
+    async_finally;
+    async_server_close(L, &sv->srv);
     async_end;
 }
+
+static struct server servers[MAX_THREADS];
+static async_worker workers[MAX_THREADS];
+static async_workers group;
 
 int main(int argc, char **argv)
 {
-    static struct main_frame m;
+    static const int signals[] = {SIGINT, SIGTERM, 0};
+    unsigned port = 8888, n = 1, i;
+    unsigned long accepted = 0;
+    unsigned long long echoed = 0;
+    async_addr addr;
     struct rlimit rl;
-    int rc, arg = 1;
+    char where[64];
+    int rc;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc > 1 && strcmp(argv[1], "--tls") == 0) {
-        async_tls_config cfg = {0};
-        if (argc < 4) {
-            fprintf(stderr, "usage: %s [--tls CERT KEY] [PORT]\n", argv[0]);
+    for (i = 1; i < (unsigned)argc; i++) {
+        if (strcmp(argv[i], "-j") == 0 && i + 1 < (unsigned)argc) {
+            n = (unsigned)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--tls") == 0 && i + 2 < (unsigned)argc) {
+            async_tls_config cfg = {0};
+            cfg.cert_file = argv[++i];
+            cfg.key_file = argv[++i];
+            if ((rc = async_tls_ctx_init(&tls, ASYNC_TLS_SERVER, &cfg)) < 0) {
+                fprintf(stderr, "echo_server: %s: %s\n", async_strerror(rc),
+                        async_tls_ctx_reason(&tls));
+                return 1;
+            }
+        } else if (argv[i][0] != '-') {
+            port = (unsigned)strtoul(argv[i], NULL, 10);
+        } else {
+            n = 0;
+        }
+        if (n < 1 || n > MAX_THREADS) {
+            fprintf(stderr, "usage: %s [-j THREADS] [--tls CERT KEY] [PORT]\n", argv[0]);
             return 2;
         }
-        cfg.cert_file = argv[2];
-        cfg.key_file = argv[3];
-        if ((rc = async_tls_ctx_init(&tls, ASYNC_TLS_SERVER, &cfg)) < 0) {
-            fprintf(stderr, "echo_server: %s: %s\n", async_strerror(rc),
-                    async_tls_ctx_reason(&tls));
-            return 1;
-        }
-        arg = 4;
     }
-    m.port = argc > arg ? (unsigned)strtoul(argv[arg], NULL, 10) : 8888;
     /* Thousands of connections need thousands of fds. */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    rc = async_ev_main(&m.task, main_task);
+    if ((rc = async_addr_ip(&addr, "127.0.0.1", port)) < 0)
+        return 1;
+    for (i = 0; i < n; i++) { /* every listener first: port 0 is picked once */
+        rc = async_server_listen_flags(&servers[i].srv, &addr, 4096,
+                                       n > 1 ? ASYNC_LISTEN_REUSEPORT : 0);
+        if (rc < 0) {
+            fprintf(stderr, "echo_server: port %u: %s\n", port, async_strerror(rc));
+            return 1;
+        }
+        addr = servers[i].srv.addr;
+        servers[i].w = &workers[i];
+        servers[i].pool = clients + i * (MAX_CLIENTS / n);
+        servers[i].count = MAX_CLIENTS / n;
+        workers[i].main = &servers[i].task;
+        workers[i].fn = server_main;
+    }
+    printf("echo_server: listening on %s (%d client slots%s, %u thread%s)\n",
+           async_addr_str(&addr, where, sizeof where), MAX_CLIENTS, tls.ctx ? ", TLS" : "", n,
+           n > 1 ? "s" : "");
+    rc = async_workers_run(&group, workers, n, signals);
+    for (i = 0; i < n; i++) {
+        accepted += servers[i].srv.accepted;
+        echoed += servers[i].echoed;
+    }
+    printf("echo_server: %s, stopping: %lu connections served, %llu bytes echoed\n",
+           group.signal == SIGINT ? "SIGINT" : "SIGTERM", accepted, echoed);
     if (rc < 0)
-        fprintf(stderr, "echo_server: port %u: %s\n", m.port, async_strerror(rc));
+        fprintf(stderr, "echo_server: %s\n", async_strerror(rc));
     async_tls_ctx_close(&tls); /* every session is closed by now */
     return rc < 0;
 }

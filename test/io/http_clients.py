@@ -662,6 +662,25 @@ def case_shutdown(root, threads):
            "rc %r after %.2f s, slow %r, %s" % (rc, dt, res.get("slow"), err[-200:]))
 
 
+def case_echo_threads():
+    """examples/echo_server has the same -j: two loops, one port."""
+    es = os.path.join(BUILD, "examples", "echo_server")
+    ec = os.path.join(BUILD, "examples", "echo_client")
+    p = subprocess.Popen([es, "-j", "2", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+) .*2 threads", p.stdout.readline())
+        c = subprocess.run([ec, "-p", m.group(1), "-c", "64", "-d", "1"], capture_output=True,
+                           text=True, timeout=60) if m else None
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    ok = (m is not None and c.returncode == 0 and "every byte verified" in c.stdout and
+          p.returncode == 0 and "64 connections served" in out)
+    report("echo_server -j 2: 64 connections echoed, every byte verified, SIGTERM exit 0", ok,
+           "%s %s %s" % (c.stdout.strip() if c else "no port", out.strip(), err[-200:]))
+
+
 def sanitizer_clean(name, rc, err):
     bad = [l for l in err.splitlines() if "AddressSanitizer" in l or "runtime error" in l or
            "LeakSanitizer" in l]
@@ -693,6 +712,7 @@ def main():
             rc, err = srv.stop()
             sanitizer_clean("httpd -j %d with small limits" % j, rc, err)
             case_shutdown(root, j)
+        case_echo_threads()
     finally:
         os.chmod(os.path.join(root, "secret.txt"), 0o644)
         shutil.rmtree(tmp, ignore_errors=True)
