@@ -23,7 +23,8 @@
  *
  * -j N runs N loops on N threads (async_workers), each with its own
  * SO_REUSEPORT listener, frame pool and offload pool: no state is shared
- * between them.  One log line per request (peer, method, target,
+ * between them (-j 1: the one loop runs on the main thread, and the
+ * offload pool starts with the first /api/sleep).  One log line per request (peer, method, target,
  * status, body bytes) unless -q.  SIGTERM or SIGINT: stop accepting,
  * close idle connections, let requests in progress finish within the
  * grace period (-g, 10 s), cancel the rest.  Port 0 picks a free port;
@@ -55,6 +56,7 @@ struct page {
     async_co co;          /* the handler's coroutine                */
     int fd;               /* the file being sent, or -1             */
     int n;
+    bool api;             /* the path is under /api/                */
     struct stat st;
     async_offload job;    /* /api/sleep's blocking call             */
     unsigned ms;
@@ -71,6 +73,7 @@ struct server {
     async_worker *w;
     async_http_server hs;
     async_pool pool;
+    bool pool_started; /* with the first request that needs it */
     pthread_t threads[OFFLOAD_THREADS];
     struct page *pages;
     unsigned npages;
@@ -206,7 +209,8 @@ static int handle(async_loop *L, async_http_conn *c)
     if (rc < 0 || c->status)
         async_return(rc < 0 ? rc : 0);
 
-    if (strcmp(p->path, "/api/echo") == 0 && c->req.method == HTTP_POST) {
+    p->api = strncmp(p->path, "/api/", 5) == 0;
+    if (p->api && strcmp(p->path, "/api/echo") == 0 && c->req.method == HTTP_POST) {
         /* read first (that sends a 100 Continue if asked), then answer */
         async_await_val(p->n, async_http_body_read(L, c, p->chunk, sizeof p->chunk));
         async_http_add_header(c, "Content-Type", "application/octet-stream");
@@ -223,8 +227,14 @@ static int handle(async_loop *L, async_http_conn *c)
         async_await(async_http_respond(L, c, 405, "Method Not Allowed\n", 19));
         async_return(0);
     }
-    if (strcmp(p->path, "/api/sleep") == 0) {
+    if (p->api && strcmp(p->path, "/api/sleep") == 0) {
         p->ms = query_ms(c);
+        /* The pool starts with the first request that needs it: until
+         * then, -j 1 is a single-threaded process (cheaper system calls). */
+        if (!sv->pool_started) {
+            async_await(async_pool_init(L, &sv->pool, sv->threads, OFFLOAD_THREADS));
+            sv->pool_started = true;
+        }
         async_await(async_offload_run(L, &sv->pool, &p->job, blocking_sleep, &p->ms));
         p->n = snprintf(p->text, sizeof p->text, "{\"slept_ms\":%u,\"worker\":%u}\n", p->ms,
                         sv->w->index);
@@ -281,7 +291,6 @@ static int server_main(async_loop *L, async_task *self)
     struct server *sv = async_frame(self, struct server, task);
     async_http_config mine;
     async_begin(L, &sv->co);
-    async_await(async_pool_init(L, &sv->pool, sv->threads, OFFLOAD_THREADS));
     mine = cfg;
     mine.user = sv;
     async_await(async_http_server_start(L, &sv->hs, &mine, sv->pages, sizeof sv->pages[0],
@@ -293,7 +302,8 @@ static int server_main(async_loop *L, async_task *self)
                 sv->w->index, sv->rc);
     async_finally;
     async_http_server_close(L, &sv->hs);
-    async_pool_close(&sv->pool);
+    if (sv->pool_started)
+        async_pool_close(&sv->pool);
     async_end;
 }
 

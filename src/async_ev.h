@@ -483,7 +483,9 @@ struct async_workers {
  * finished.  The calling thread supervises: the first signal of
  * `signals` (0-terminated, at most 4, NULL for none) sets every worker's
  * stop event; a second one makes no difference.  The signals are
- * blocked in the workers.  Returns 0 when every worker's main returned
+ * blocked in the workers.  One worker (n == 1) runs on the calling
+ * thread itself, with the default ev_loop and the signals watched
+ * there: no thread is created.  Returns 0 when every worker's main returned
  * >= 0, else the first error (w[i].result holds each); ASYNC_EINVAL,
  * ASYNC_EOS() if a thread could not start (the started ones are stopped
  * and joined first).  Not reentrant; uses the default ev_loop.          */

@@ -161,7 +161,7 @@ struct async_http_conn {
     async_conn conn; /* first: the pool's header (task, stream, peer)     */
     async_co co;     /* the connection's coroutine                        */
     async_co op;     /* the op in progress (body read, respond...)        */
-    async_timeout to, opto;
+    async_timeout to; /* the on_connect hook's and the lingering close's  */
     async_http_server *hs;
     async_http_conn *next, *prev; /* the server's live connections        */
     http_parser parser;
@@ -184,6 +184,8 @@ struct async_http_conn {
     unsigned long long discarded;
     unsigned opkind;
     int err;                      /* status of a request refused        */
+    async_tick since;             /* when the guarded wait began        */
+    uint8_t waiting;              /* what it waits for (its deadline)   */
     uint8_t phase, rstate, bstate, last_cb;
     bool close, head_only, continue_sent, chunk_open, framing_chunked, eof, abort;
 };
@@ -199,9 +201,15 @@ struct async_http_server {
     async_event drained;    /* set when draining and nlive reaches 0     */
     async_co sco;           /* async_http_server_shutdown's coroutine    */
     async_timeout sto;
+    ev_timer sweeper;       /* wakes connections past their deadlines    */
+    async_ev *E;
+    async_tick period;      /* the sweeper's                             */
     async_tick date_at;     /* when date[] was made                      */
-    uint8_t date_len;
-    char date[48];          /* "Date: ...\r\n"                           */
+    int prefix_status;
+    uint8_t prefix_len, server_len;
+    char date[32];          /* "Tue, 15 Nov 1994 08:12:31 GMT"           */
+    char prefix[96];        /* "HTTP/1.1 200 OK\r\nDate: ...\r\n"         */
+    char server_line[64];   /* "Server: ...\r\n"                         */
 };
 
 /* Bind and listen (flags: ASYNC_LISTEN_REUSEPORT for one server per
@@ -223,9 +231,11 @@ int async_http_serve_fd(async_loop *L, async_http_server *hs, void *frame, int f
 /* op: graceful shutdown.  Stop accepting; close idle keep-alive
  * connections; let requests in progress finish (each then closes) for up
  * to `grace`, then cancel what is left and wait for it.  Returns the
- * number of connections that had to be cancelled.                       */
+ * number of connections that had to be cancelled.  When it returns,
+ * nothing of the server runs any more: hs and the pool may be reused.   */
 int async_http_server_shutdown(async_loop *L, async_http_server *hs, async_tick grace);
-/* Stop accepting (no wait; connections go on).                           */
+/* Stop accepting (no wait; connections go on, and hs must outlive them:
+ * async_http_server_shutdown is the way to wait).                       */
 void async_http_server_close(async_loop *L, async_http_server *hs);
 
 /* ---- for handlers ---- */

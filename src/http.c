@@ -37,9 +37,14 @@ enum { PH_NONE, PH_IDLE, PH_HEAD, PH_HANDLER, PH_CLOSING };
 enum { R_NONE, R_STREAM, R_DONE };           /* response state      */
 enum { B_NONE, B_LENGTH, B_CHUNKED, B_DONE }; /* request body state  */
 enum { CB_NONE, CB_FIELD, CB_VALUE };
+enum { W_NONE, W_IDLE, W_HEAD, W_BODY, W_WRITE }; /* what a connection waits for */
 enum { OP_BODY = 1, OP_RESPOND, OP_FILE, OP_BEGIN, OP_WRITE, OP_END, OP_SEND };
 
 #define MIN_BODY_ROOM 256u
+
+static bool bad_value(const char *p, size_t n);
+static void sweeper_start(async_http_server *hs);
+static void sweeper_stop(async_http_server *hs);
 #define LINGER_TICKS ASYNC_MS(2000)
 
 /* ======================================================================
@@ -99,15 +104,16 @@ char *async_http_date(long long t, char *out, size_t cap)
 
     if (cap < 30)
         return cap ? (out[0] = '\0', out) : out;
-    if (gmtime_r(&tt, &tm) == NULL)
-        memset(&tm, 0, sizeof tm);
-    p = put(p, wdays[tm.tm_wday % 7], 3);
-    p = PUTS(p, ", ");
-    p = put2(p, tm.tm_mday);
+    if (gmtime_r(&tt, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+        memset(&tm, 0, sizeof tm); /* out of range: 1900, not garbage */
+    memcpy(p, wdays[tm.tm_wday], 3);
+    p[3] = ',';
+    p[4] = ' ';
+    p = put2(p + 5, tm.tm_mday);
     *p++ = ' ';
-    p = put(p, months[tm.tm_mon % 12], 3);
-    *p++ = ' ';
-    p = put2(p, (tm.tm_year + 1900) / 100 % 100);
+    memcpy(p, months[tm.tm_mon], 3);
+    p[3] = ' ';
+    p = put2(p + 4, (tm.tm_year + 1900) / 100);
     p = put2(p, (tm.tm_year + 1900) % 100);
     *p++ = ' ';
     p = put2(p, tm.tm_hour);
@@ -115,8 +121,7 @@ char *async_http_date(long long t, char *out, size_t cap)
     p = put2(p, tm.tm_min);
     *p++ = ':';
     p = put2(p, tm.tm_sec);
-    p = PUTS(p, " GMT");
-    *p = '\0';
+    memcpy(p, " GMT", 5);
     return out;
 }
 
@@ -365,6 +370,10 @@ static bool dot_dot(const char *out, size_t seg, size_t n)
 
 int async_http_path(const async_http_request *r, char *out, size_t cap)
 {
+    /* The bytes that stop the copy loop: the end of the path ('?', '#'),
+     * an escape, a separator (where a ".." segment is checked), NUL. */
+    static const unsigned char stop[256] = {['\0'] = 1, ['%'] = 1, ['/'] = 1, ['?'] = 1,
+                                            ['#'] = 1};
     const char *p, *end;
     size_t n = 0, seg = 0; /* seg: where the current segment starts in out */
 
@@ -389,25 +398,37 @@ int async_http_path(const async_http_request *r, char *out, size_t cap)
         out[1] = '\0';
         return 1;
     }
-    for (; p < end && *p != '?' && *p != '#'; p++) {
-        int c = (unsigned char)*p;
+    if ((size_t)(end - p) < cap)
+        cap = (size_t)(end - p) + 1; /* the output is never longer than the input */
+    else
+        end = p + cap; /* what does not fit is refused below, if it is path */
+    for (;;) {
+        int c;
+        while (p < end && !stop[(unsigned char)*p])
+            out[n++] = *p++;
+        if (p == end || *p == '?' || *p == '#' || *p == '\0')
+            break;
+        c = (unsigned char)*p;
         if (c == '%') {
             int hi = end - p > 2 ? unhex(p[1]) : -1, lo = end - p > 2 ? unhex(p[2]) : -1;
             if (hi < 0 || lo < 0)
-                return ASYNC_EPROTO;
+                return p + 3 > r->target + r->target_len || end - p > 2 ? ASYNC_EPROTO
+                                                                           : ASYNC_ETOOLONG;
             c = hi << 4 | lo;
             p += 2;
             if (c == 0 || c == '/')
                 return ASYNC_EPERM; /* an encoded NUL or separator */
-        } else if (c == '/') {
+        } else { /* '/' */
             if (dot_dot(out, seg, n))
                 return ASYNC_EPERM;
             seg = n + 1;
         }
-        if (n + 1 >= cap)
-            return ASYNC_ETOOLONG;
         out[n++] = (char)c;
+        p++;
     }
+    if (n + 1 > cap || (p == end && end < r->target + r->target_len && *end != '?' &&
+                        *end != '#'))
+        return ASYNC_ETOOLONG;
     if (dot_dot(out, seg, n))
         return ASYNC_EPERM;
     out[n] = '\0';
@@ -477,14 +498,18 @@ static int srv_on_head_done(http_parser *p)
     r->chunked = (p->flags & F_CHUNKED) != 0;
     r->content_length = r->chunked || p->content_length == ULLONG_MAX ? 0 : p->content_length;
     r->keep_alive = http_should_keep_alive(p) != 0;
-    trim_values(r->headers, r->nheaders);
-    for (i = 0; i < r->nheaders; i++) /* only the name's length is read per header */
-        if (r->headers[i].name_len == 6 && strncasecmp(r->headers[i].name, "expect", 6) == 0) {
-            if (token_is(r->headers[i].value, r->headers[i].value_len, "100-continue"))
+    for (i = 0; i < r->nheaders; i++) { /* trailing white space off; Expect */
+        async_http_header *h = &r->headers[i];
+        while (h->value_len && (h->value[h->value_len - 1] == ' ' ||
+                                h->value[h->value_len - 1] == '\t'))
+            h->value_len--;
+        if (h->name_len == 6 && strncasecmp(h->name, "expect", 6) == 0) {
+            if (token_is(h->value, h->value_len, "100-continue"))
                 r->expect_continue = p->http_minor >= 1; /* never a 100 to HTTP/1.0 */
             else
                 c->err = 417;
         }
+    }
     if (p->uses_transfer_encoding && !r->chunked)
         c->err = 400; /* a coding other than chunked last: length unknown (RFC 9112 6.3) */
     http_parser_pause(p, 1);
@@ -545,7 +570,8 @@ static int config_check(async_http_config *cfg)
     if (cfg->handler == NULL || cfg->buf_size == 0 ||
         cfg->out_size < ASYNC_HTTP_PREFIX + ASYNC_HTTP_SUFFIX + 64 ||
         cfg->buf_size < cfg->out_size + 1024 ||
-        (cfg->server_name && strlen(cfg->server_name) > 48))
+        (cfg->server_name &&
+         (strlen(cfg->server_name) > 48 || bad_value(cfg->server_name, strlen(cfg->server_name)))))
         return ASYNC_EINVAL;
     in = cfg->buf_size - cfg->out_size;
     if (cfg->head_max == 0)
@@ -571,8 +597,27 @@ int async_http_server_init(async_http_server *hs, const async_http_config *cfg)
     hs->nlive = 0;
     hs->requests = 0;
     hs->draining = false;
-    hs->date_len = 0;
+    hs->prefix_len = 0;
+    hs->server_len = 0;
+    if (hs->cfg.server_name) {
+        size_t n = strlen(hs->cfg.server_name);
+        memcpy(hs->server_line, "Server: ", 8);
+        memcpy(hs->server_line + 8, hs->cfg.server_name, n);
+        memcpy(hs->server_line + 8 + n, "\r\n", 2);
+        hs->server_len = (uint8_t)(n + 10);
+    }
     async_event_init(&hs->drained);
+    memset(&hs->sweeper, 0, sizeof hs->sweeper);
+    {
+        async_tick p = hs->cfg.idle_timeout, l[3] = {hs->cfg.head_timeout, hs->cfg.body_timeout,
+                                                      hs->cfg.write_timeout};
+        unsigned i;
+        for (i = 0; i < 3; i++)
+            if (l[i] && (p == 0 || l[i] < p))
+                p = l[i];
+        p /= 4;
+        hs->period = p < ASYNC_MS(10) ? ASYNC_MS(10) : p > ASYNC_SEC(1) ? ASYNC_SEC(1) : p;
+    }
     memset(&hs->sco, 0, sizeof hs->sco);
     return 0;
 }
@@ -585,22 +630,46 @@ int async_http_server_listen(async_http_server *hs, const async_addr *a, int bac
     return async_server_listen_flags(&hs->srv, a, backlog, flags);
 }
 
-/* The "Date: ...\r\n" line, made again when the second may have moved on
- * (checked against the loop's cached clock: no system call).            */
-static void refresh_date(async_loop *L, async_http_server *hs)
+/* The head's first lines, "HTTP/1.1 200 OK\r\nDate: ...\r\n", kept per
+ * server: made again when the status differs from the last one or the
+ * second may have moved on (checked against the loop's cached clock: no
+ * system call).  A response copies it whole.                           */
+static void refresh_prefix(async_loop *L, async_http_server *hs, int status)
 {
     async_tick now = async_now(L);
-    if (hs->date_len && (async_tick)(now - hs->date_at) < (async_tick)ASYNC_CONF_TICK_HZ)
+    const char *reason;
+    char *p;
+    size_t rl;
+
+    if (hs->prefix_len && hs->prefix_status == status &&
+        (async_tick)(now - hs->date_at) < (async_tick)ASYNC_CONF_TICK_HZ)
         return;
-    hs->date_at = now;
-    memcpy(hs->date, "Date: ", 6);
-    async_http_date((long long)time(NULL), hs->date + 6, sizeof hs->date - 8);
-    memcpy(hs->date + 35, "\r\n", 2);
-    hs->date_len = 37;
+    if (hs->prefix_len == 0 || (async_tick)(now - hs->date_at) >= (async_tick)ASYNC_CONF_TICK_HZ) {
+        hs->date_at = now;
+        async_http_date((long long)time(NULL), hs->date, sizeof hs->date);
+    }
+    reason = async_http_reason(status);
+    rl = strlen(reason);
+    p = PUTS(hs->prefix, "HTTP/1.1 ");
+    *p++ = (char)('0' + status / 100 % 10);
+    *p++ = (char)('0' + status / 10 % 10);
+    *p++ = (char)('0' + status % 10);
+    *p++ = ' ';
+    p = put(p, reason, rl);
+    p = PUTS(p, "\r\nDate: ");
+    p = put(p, hs->date, 29);
+    p = PUTS(p, "\r\n");
+    hs->prefix_len = (uint8_t)(p - hs->prefix);
+    hs->prefix_status = status;
 }
 
-static void conn_link(async_http_server *hs, async_http_conn *c)
+static void conn_link(async_loop *L, async_http_server *hs, async_http_conn *c)
 {
+    if (hs->nlive == 0) {
+        hs->E = async_ev_of(L);
+        sweeper_start(hs); /* the first connection: deadlines to keep */
+    }
+    c->waiting = W_NONE;
     c->prev = NULL;
     c->next = hs->live;
     if (hs->live)
@@ -618,8 +687,11 @@ static void conn_unlink(async_loop *L, async_http_server *hs, async_http_conn *c
     if (c->next)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
-    if (--hs->nlive == 0 && hs->draining)
-        async_event_set(L, &hs->drained);
+    if (--hs->nlive == 0) {
+        sweeper_stop(hs);
+        if (hs->draining)
+            async_event_set(L, &hs->drained);
+    }
 }
 
 /* Get the buffer ready for the next request: unread (pipelined) bytes
@@ -690,6 +762,70 @@ static int status_of_error(int rc)
     }
 }
 
+/* Await a stream op under one of the connection's deadlines: the
+ * server's sweeper wakes it with ASYNC_ETIMEDOUT once `kind`'s limit
+ * has passed since the wait began.  A wait that needs no deadline
+ * costs two stores; no timer is armed per request.  The first two
+ * statements run once, when the wait begins (a resume re-enters inside
+ * the await).                                                          */
+#define AWAIT_GUARDED(L, c, kind, rc, op) \
+    do {                                  \
+        (c)->since = async_now(L);        \
+        (c)->waiting = (kind);            \
+        async_await_rc(rc, op);           \
+        (c)->waiting = W_NONE;            \
+    } while (0)
+
+static async_tick limit_of(const async_http_config *cfg, unsigned kind)
+{
+    switch (kind) {
+    case W_IDLE: return cfg->idle_timeout;
+    case W_HEAD: return cfg->head_timeout;
+    case W_BODY: return cfg->body_timeout;
+    case W_WRITE: return cfg->write_timeout;
+    default: return 0;
+    }
+}
+
+/* The sweeper: one libev timer per server, running while the server has
+ * connections.  Every `period` it wakes, with ASYNC_ETIMEDOUT, each
+ * connection whose guarded wait has outlived its limit (a wake from a
+ * loop callback, as an fd's readiness is).  A deadline is therefore kept
+ * to within one period (a quarter of the shortest limit, 10 ms to 1 s),
+ * never early.  A libev timer rather than a task asleep on the core's
+ * wheel: libev checks its next timer in a compare per loop iteration. */
+static void sweep(struct ev_loop *ev, ev_timer *t, int revents)
+{
+    async_http_server *hs = (async_http_server *)t->data;
+    async_loop *L = async_ev_loop(hs->E);
+    async_http_conn *c;
+    async_tick now = async_loop_update_now(L), limit;
+    (void)ev;
+    (void)revents;
+    for (c = hs->live; c; c = c->next) {
+        limit = limit_of(&hs->cfg, c->waiting);
+        if (limit && (async_tick)(now - c->since) >= limit)
+            async_wake(L, &c->conn.task, ASYNC_ETIMEDOUT);
+    }
+}
+
+static void sweeper_start(async_http_server *hs)
+{
+    double p = (double)hs->period / ASYNC_CONF_TICK_HZ;
+    ev_timer_init(&hs->sweeper, sweep, p, p);
+    hs->sweeper.data = hs;
+    ev_timer_start(hs->E->ev, &hs->sweeper);
+    ev_unref(hs->E->ev); /* connections keep the loop alive, not this */
+}
+
+static void sweeper_stop(async_http_server *hs)
+{
+    if (ev_is_active(&hs->sweeper)) {
+        ev_ref(hs->E->ev);
+        ev_timer_stop(hs->E->ev, &hs->sweeper);
+    }
+}
+
 /* The connection task: requests one after another until the client or
  * an error closes, then a lingering close (so that a client still
  * sending sees our answer, not a reset).                               */
@@ -701,7 +837,9 @@ static int conn_main(async_loop *L, async_task *self)
     int rc;
 
     async_begin(L, &c->co);
-    conn_link(hs, c);
+    if (async_ev_of(L) == NULL)
+        async_return(ASYNC_EINVAL); /* the sweeper is a libev timer */
+    conn_link(L, hs, c);
     if (hs->cfg.on_connect) {
         async_await_for(&c->to, hs->cfg.head_timeout, rc, hs->cfg.on_connect(L, c));
         if (rc < 0)
@@ -713,8 +851,7 @@ static int conn_main(async_loop *L, async_task *self)
             c->phase = PH_IDLE;
             if (hs->draining)
                 break;
-            async_await_for(&c->to, hs->cfg.idle_timeout, rc,
-                            async_stream_read(L, s, c->in, c->in_cap));
+            AWAIT_GUARDED(L, c, W_IDLE, rc, async_stream_read(L, s, c->in, c->in_cap));
             if (rc < 0) {
                 c->eof = rc == ASYNC_EOF;
                 break; /* end, reset, idle timeout, shutdown: close quietly */
@@ -724,7 +861,8 @@ static int conn_main(async_loop *L, async_task *self)
         c->phase = PH_HEAD;
         rc = parse_head(c);
         if (rc == 0) { /* a head in pieces: all of it within head_timeout */
-            async_timeout_begin(&c->to, hs->cfg.head_timeout);
+            c->since = async_now(L);
+            c->waiting = W_HEAD;
             for (;;) {
                 async_await_rc(rc, async_stream_read(L, s, c->in + c->in_len,
                                                      c->in_cap - c->in_len));
@@ -734,7 +872,7 @@ static int conn_main(async_loop *L, async_task *self)
                 if ((rc = parse_head(c)) != 0)
                     break;
             }
-            async_timeout_end(&c->to);
+            c->waiting = W_NONE;
             if (rc == ASYNC_ETIMEDOUT) {
                 c->err = 408;
             } else if (rc < 0) {
@@ -892,17 +1030,19 @@ int async_http_serve_fd(async_loop *L, async_http_server *hs, void *frame, int f
 
 void async_http_server_close(async_loop *L, async_http_server *hs)
 {
-    if (hs)
-        async_server_close(L, &hs->srv);
+    if (hs == NULL)
+        return;
+    async_server_close(L, &hs->srv);
 }
 
 int async_http_server_shutdown(async_loop *L, async_http_server *hs, async_tick grace)
 {
     async_http_conn *c;
-    int rc, n;
+    int rc;
 
     async_begin(L, &hs->sco);
     hs->draining = true;
+    hs->cancelled = 0;
     async_event_clear(&hs->drained);
     if (hs->srv.fd >= 0 && !hs->srv.closed)
         async_server_close(L, &hs->srv);
@@ -910,22 +1050,19 @@ int async_http_server_shutdown(async_loop *L, async_http_server *hs, async_tick 
     for (c = hs->live; c; c = c->next)
         if (c->phase == PH_IDLE)
             async_cancel(L, &c->conn.task);
-    if (hs->nlive == 0)
-        async_return(0);
-    async_await_for(&hs->sto, grace, rc, async_event_wait(L, &hs->drained));
-    if (rc != ASYNC_ETIMEDOUT) {
-        if (rc < 0)
+    if (hs->nlive) {
+        async_await_for(&hs->sto, grace, rc, async_event_wait(L, &hs->drained));
+        if (rc < 0 && rc != ASYNC_ETIMEDOUT)
             async_return(rc);
-        async_return(0);
+        if (rc == ASYNC_ETIMEDOUT) {
+            for (c = hs->live; c; c = c->next)
+                if (async_cancel(L, &c->conn.task) == 0)
+                    hs->cancelled++;
+            if (hs->nlive)
+                async_await(async_event_wait(L, &hs->drained));
+        }
     }
-    n = 0;
-    for (c = hs->live; c; c = c->next)
-        if (async_cancel(L, &c->conn.task) == 0)
-            n++;
-    hs->cancelled = (unsigned)n; /* kept across the wait below */
-    if (hs->nlive)
-        async_await(async_event_wait(L, &hs->drained));
-    async_return((int)hs->cancelled);
+    async_return((int)hs->cancelled); /* nothing of the server runs now */
     async_end;
 }
 
@@ -954,25 +1091,91 @@ static int write_failed(async_http_conn *c, int rc)
     return rc;
 }
 
+/* Word-at-a-time byte tests (exact: they say whether some byte of the
+ * word is below b, or equal to b; b <= 0x80).                          */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+#define HAS_LESS(x, b) (((x) - ONES * (b)) & ~(x) & HIGHS)
+#define HAS_BYTE(x, b) HAS_LESS((x) ^ (ONES * (b)), 1)
+
+static uint64_t word_at(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+/* p[0..n) as words: whole ones, then the last 8 bytes (overlapping the
+ * word before); shorter than 8, padded with `pad`.  Returns the OR of
+ * test(word) over them.                                                */
+#define WORDS_ANY(p, n, pad, test)                                          \
+    do {                                                                    \
+        size_t i_;                                                          \
+        uint64_t x_;                                                        \
+        if ((n) < 8) {                                                      \
+            char tmp_[8];                                                   \
+            memset(tmp_, (pad), 8);                                         \
+            memcpy(tmp_, (p), (n));                                         \
+            x_ = word_at(tmp_);                                             \
+            if (test(x_))                                                   \
+                return true;                                                \
+            break;                                                          \
+        }                                                                   \
+        for (i_ = 0; i_ + 8 < (n); i_ += 8) {                               \
+            x_ = word_at((p) + i_);                                         \
+            if (test(x_))                                                   \
+                return true;                                                \
+        }                                                                   \
+        x_ = word_at((p) + (n)-8);                                          \
+        if (test(x_))                                                       \
+            return true;                                                    \
+    } while (0)
+
+/* A header name: no control character, space, ':' or DEL.              */
+#define NAME_BAD(x) (HAS_LESS(x, 0x21) || HAS_BYTE(x, ':') || HAS_BYTE(x, 0x7f))
+static bool bad_name(const char *p, size_t n)
+{
+    WORDS_ANY(p, n, 'a', NAME_BAD);
+    return false;
+}
+
+/* Some control character in a value, TAB included (then looked at byte
+ * by byte: TAB is allowed, a CR or LF would end the line).             */
+#define VALUE_CTL(x) HAS_LESS(x, 0x20)
+static bool any_ctl(const char *p, size_t n)
+{
+    WORDS_ANY(p, n, ' ', VALUE_CTL);
+    return false;
+}
+
+static bool bad_value(const char *p, size_t n)
+{
+    size_t i;
+    if (n == 0 || !any_ctl(p, n))
+        return false;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)p[i] < ' ' && p[i] != '\t')
+            return true;
+    return false;
+}
+
 int async_http_add_headern(async_http_conn *c, const char *name, size_t nlen, const char *value,
                            size_t vlen)
 {
     char *p;
-    size_t room;
-    if (c == NULL || name == NULL || value == NULL || nlen == 0)
+    if (c == NULL || name == NULL || (value == NULL && vlen) || nlen == 0)
         return ASYNC_EINVAL;
     if (c->rstate != R_NONE)
         return ASYNC_EALREADY;
-    if (memchr(name, '\r', nlen) || memchr(name, '\n', nlen) || memchr(name, ':', nlen) ||
-        memchr(value, '\r', vlen) || memchr(value, '\n', vlen))
+    if (bad_name(name, nlen) || bad_value(value, vlen))
         return ASYNC_EINVAL;
-    room = c->out_cap - ASYNC_HTTP_SUFFIX - c->out_len;
-    if (nlen + vlen + 4 > room || c->out_cap < ASYNC_HTTP_SUFFIX + c->out_len)
-        return ASYNC_ENOSPC;
+    if (nlen + vlen + 4 > c->out_cap - ASYNC_HTTP_SUFFIX - c->out_len)
+        return ASYNC_ENOSPC; /* out_len <= out_cap - SUFFIX always holds */
     p = c->out + c->out_len;
     p = put(p, name, nlen);
     p = PUTS(p, ": ");
-    p = put(p, value, vlen);
+    if (vlen)
+        p = put(p, value, vlen);
     p = PUTS(p, "\r\n");
     c->out_len = (size_t)(p - c->out);
     return 0;
@@ -1008,11 +1211,8 @@ static void head_finish(async_loop *L, async_http_conn *c, int status, int frami
                         unsigned long long len)
 {
     async_http_server *hs = c->hs;
-    const char *reason = async_http_reason(status);
-    size_t rl = strlen(reason), plen;
     char *p;
 
-    refresh_date(L, hs);
     if (c->bstate == B_LENGTH || c->bstate == B_CHUNKED) {
         if (c->req.expect_continue && !c->continue_sent)
             c->close = true;
@@ -1021,23 +1221,13 @@ static void head_finish(async_loop *L, async_http_conn *c, int status, int frami
     }
     if (framing == FRAME_CLOSE || hs->draining)
         c->close = true;
-    plen = 9 + 4 + rl + 2 + hs->date_len;
-    p = c->out + ASYNC_HTTP_PREFIX - plen;
-    c->wp = (const unsigned char *)p;
-    p = PUTS(p, "HTTP/1.1 ");
-    *p++ = (char)('0' + status / 100 % 10);
-    *p++ = (char)('0' + status / 10 % 10);
-    *p++ = (char)('0' + status % 10);
-    *p++ = ' ';
-    p = put(p, reason, rl);
-    p = PUTS(p, "\r\n");
-    put(p, hs->date, hs->date_len);
+    /* status line and Date: one copy, made again only when either changes */
+    refresh_prefix(L, hs, status);
+    c->wp = (const unsigned char *)c->out + ASYNC_HTTP_PREFIX - hs->prefix_len;
+    memcpy((char *)(uintptr_t)c->wp, hs->prefix, hs->prefix_len);
     p = c->out + c->out_len;
-    if (hs->cfg.server_name) {
-        p = PUTS(p, "Server: ");
-        p = put(p, hs->cfg.server_name, strlen(hs->cfg.server_name));
-        p = PUTS(p, "\r\n");
-    }
+    if (hs->server_len)
+        p = put(p, hs->server_line, hs->server_len);
     if (framing == FRAME_LENGTH && (status_has_body(status) || len)) {
         p = PUTS(p, "Content-Length: ");
         p = put_dec(p, len);
@@ -1084,10 +1274,10 @@ int async_http_respond(async_loop *L, async_http_conn *c, int status, const void
         c->sent = len;
     }
     c->rstate = R_DONE;
-    async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
+    AWAIT_GUARDED(L, c, W_WRITE, rc,
                     async_stream_write(L, &c->conn.stream, c->wp, c->wn));
     if (rc >= 0 && c->wbody_n)
-        async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
+        AWAIT_GUARDED(L, c, W_WRITE, rc,
                         async_stream_write(L, &c->conn.stream, c->wbody, c->wbody_n));
     if (rc < 0)
         async_return(write_failed(c, rc));
@@ -1110,7 +1300,7 @@ int async_http_respond_file(async_loop *L, async_http_conn *c, int status, int f
     c->rstate = R_DONE;
     c->wbody_n = !c->head_only && status_has_body(status) ? len : 0;
     /* the head goes with the file's first bytes (one segment for a small file) */
-    async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
+    AWAIT_GUARDED(L, c, W_WRITE, rc,
                     async_stream_sendfile(L, &c->conn.stream, c->wp, c->wn, fd, offset,
                                           c->wbody_n));
     if (rc >= 0)
@@ -1139,7 +1329,7 @@ int async_http_begin(async_loop *L, async_http_conn *c, int status)
                 0);
     c->rstate = R_STREAM;
     c->chunk_open = false;
-    async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
+    AWAIT_GUARDED(L, c, W_WRITE, rc,
                     async_stream_write(L, &c->conn.stream, c->wp, c->wn));
     if (rc < 0)
         async_return(write_failed(c, rc));
@@ -1176,13 +1366,13 @@ int async_http_write(async_loop *L, async_http_conn *c, const void *data, size_t
             c->wbody_n = 0;
         }
         c->chunk_open = true;
-        async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
+        AWAIT_GUARDED(L, c, W_WRITE, rc,
                         async_stream_write(L, &c->conn.stream, c->wp, c->wn));
         if (rc < 0)
             goto failed;
     }
     if (c->wbody_n) {
-        async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
+        AWAIT_GUARDED(L, c, W_WRITE, rc,
                         async_stream_write(L, &c->conn.stream, c->wbody, c->wbody_n));
         if (rc < 0)
             goto failed;
@@ -1207,7 +1397,7 @@ int async_http_end(async_loop *L, async_http_conn *c)
     if (c->framing_chunked) {
         c->wp = (const unsigned char *)(c->chunk_open ? "\r\n0\r\n\r\n" : "0\r\n\r\n");
         c->wn = c->chunk_open ? 7 : 5;
-        async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
+        AWAIT_GUARDED(L, c, W_WRITE, rc,
                         async_stream_write(L, &c->conn.stream, c->wp, c->wn));
         if (rc < 0) {
             c->close = true;
@@ -1243,7 +1433,7 @@ int async_http_body_read(async_loop *L, async_http_conn *c, void *buf, size_t le
         async_return(0);
     if (c->req.expect_continue && !c->continue_sent && c->rstate == R_NONE) {
         c->continue_sent = true;
-        async_await_for(&c->opto, c->hs->cfg.write_timeout, rc,
+        AWAIT_GUARDED(L, c, W_WRITE, rc,
                         async_stream_write(L, &c->conn.stream, "HTTP/1.1 100 Continue\r\n\r\n", 25));
         if (rc < 0)
             async_return(write_failed(c, rc));
@@ -1257,7 +1447,7 @@ int async_http_body_read(async_loop *L, async_http_conn *c, void *buf, size_t le
             c->in_pos += n;
             rc = (int)n;
         } else { /* straight into the caller's buffer, never past the body */
-            async_await_for(&c->opto, c->hs->cfg.body_timeout, rc,
+            AWAIT_GUARDED(L, c, W_BODY, rc,
                             async_stream_read(L, &c->conn.stream, buf, body_len_cap(c, len)));
             if (rc == ASYNC_EOF) {
                 c->eof = true;
@@ -1279,7 +1469,7 @@ int async_http_body_read(async_loop *L, async_http_conn *c, void *buf, size_t le
     for (;;) {
         if (c->in_pos == c->in_len) {
             c->in_pos = c->in_len = c->head_len; /* reuse the room after the head */
-            async_await_for(&c->opto, c->hs->cfg.body_timeout, rc,
+            AWAIT_GUARDED(L, c, W_BODY, rc,
                             async_stream_read(L, &c->conn.stream, c->in + c->in_len,
                                               c->in_cap - c->in_len));
             if (rc == ASYNC_EOF) {
@@ -1433,7 +1623,8 @@ int async_http_client_request(async_loop *L, async_http_client *cl, const char *
         p = PUTS(p, " HTTP/1.1\r\nHost: ");
         p = put(p, host, hl);
         p = PUTS(p, "\r\n");
-        p = put(p, extra, el);
+        if (el)
+            p = put(p, extra, el);
         if (body || body_len) {
             p = PUTS(p, "Content-Length: ");
             p = put_dec(p, body_len);
