@@ -57,6 +57,7 @@ struct page {
     int fd;               /* the file being sent, or -1             */
     int n;
     bool api;             /* the path is under /api/                */
+    size_t typelen;
     struct stat st;
     async_offload job;    /* /api/sleep's blocking call             */
     unsigned ms;
@@ -91,29 +92,40 @@ static async_tick grace = ASYNC_SEC(10);
 
 /* ---- files ---- */
 
-static const char *content_type(const char *path)
+/* Content-Type by extension; its length in *len. */
+static const char *content_type(const char *path, size_t *len)
 {
+#define T(ext, type) {ext, type, sizeof(type) - 1}
     static const struct {
         const char *ext, *type;
+        size_t len;
     } types[] = {
-        {"html", "text/html; charset=utf-8"}, {"htm", "text/html; charset=utf-8"},
-        {"txt", "text/plain; charset=utf-8"}, {"css", "text/css"},
-        {"js", "text/javascript"},            {"json", "application/json"},
-        {"xml", "application/xml"},           {"svg", "image/svg+xml"},
-        {"png", "image/png"},                 {"jpg", "image/jpeg"},
-        {"jpeg", "image/jpeg"},               {"gif", "image/gif"},
-        {"ico", "image/x-icon"},              {"webp", "image/webp"},
-        {"pdf", "application/pdf"},           {"wasm", "application/wasm"},
-        {"gz", "application/gzip"},           {"mp4", "video/mp4"},
+        T("html", "text/html; charset=utf-8"), T("htm", "text/html; charset=utf-8"),
+        T("txt", "text/plain; charset=utf-8"), T("css", "text/css"),
+        T("js", "text/javascript"),            T("json", "application/json"),
+        T("xml", "application/xml"),           T("svg", "image/svg+xml"),
+        T("png", "image/png"),                 T("jpg", "image/jpeg"),
+        T("jpeg", "image/jpeg"),               T("gif", "image/gif"),
+        T("ico", "image/x-icon"),              T("webp", "image/webp"),
+        T("pdf", "application/pdf"),           T("wasm", "application/wasm"),
+        T("gz", "application/gzip"),           T("mp4", "video/mp4"),
     };
+#undef T
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
     size_t i;
     if (dot && (slash == NULL || dot > slash))
         for (i = 0; i < sizeof types / sizeof types[0]; i++)
-            if (strcasecmp(dot + 1, types[i].ext) == 0)
+            if (strcasecmp(dot + 1, types[i].ext) == 0) {
+                *len = types[i].len;
                 return types[i].type;
+            }
+    *len = 24;
     return "application/octet-stream";
 }
+
+/* A header whose name is a literal (its length known at compile time). */
+#define ADD_HEADER(c, lit, value, vlen) \
+    async_http_add_headern((c), (lit), sizeof(lit) - 1, (value), (vlen))
 
 /* Open ROOT/path (path starts with '/', has no ".." segment: checked by
  * async_http_path).  A directory gives its index.html.  Returns the fd
@@ -209,7 +221,7 @@ static int handle(async_loop *L, async_http_conn *c)
     if (rc < 0 || c->status)
         async_return(rc < 0 ? rc : 0);
 
-    p->api = strncmp(p->path, "/api/", 5) == 0;
+    p->api = rc >= 5 && memcmp(p->path, "/api/", 5) == 0;
     if (p->api && strcmp(p->path, "/api/echo") == 0 && c->req.method == HTTP_POST) {
         /* read first (that sends a 100 Continue if asked), then answer */
         async_await_val(p->n, async_http_body_read(L, c, p->chunk, sizeof p->chunk));
@@ -256,11 +268,12 @@ static int handle(async_loop *L, async_http_conn *c)
                                        strlen(async_http_reason(p->n))));
     } else {
         async_http_date((long long)p->st.st_mtime, p->text, sizeof p->text);
-        async_http_add_header(c, "Last-Modified", p->text);
+        ADD_HEADER(c, "Last-Modified", p->text, 29);
         if (not_modified(c, &p->st)) {
             async_await(async_http_respond(L, c, 304, NULL, 0));
         } else {
-            async_http_add_header(c, "Content-Type", content_type(p->path));
+            const char *type = content_type(p->path, &p->typelen);
+            ADD_HEADER(c, "Content-Type", type, p->typelen);
             async_await(async_http_respond_file(L, c, 200, p->fd, 0, (size_t)p->st.st_size));
         }
     }

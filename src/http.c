@@ -374,7 +374,7 @@ int async_http_path(const async_http_request *r, char *out, size_t cap)
      * an escape, a separator (where a ".." segment is checked), NUL. */
     static const unsigned char stop[256] = {['\0'] = 1, ['%'] = 1, ['/'] = 1, ['?'] = 1,
                                             ['#'] = 1};
-    const char *p, *end;
+    const char *p, *end, *lim;
     size_t n = 0, seg = 0; /* seg: where the current segment starts in out */
 
     if (r == NULL || out == NULL || cap == 0)
@@ -398,22 +398,27 @@ int async_http_path(const async_http_request *r, char *out, size_t cap)
         out[1] = '\0';
         return 1;
     }
-    if ((size_t)(end - p) < cap)
-        cap = (size_t)(end - p) + 1; /* the output is never longer than the input */
-    else
-        end = p + cap; /* what does not fit is refused below, if it is path */
+    /* Each output byte takes at least one input byte, so scanning at
+     * most cap - 1 input bytes cannot overrun out, NUL included. */
+    lim = (size_t)(end - p) < cap - 1 ? end : p + (cap - 1);
     for (;;) {
         int c;
-        while (p < end && !stop[(unsigned char)*p])
-            out[n++] = *p++;
-        if (p == end || *p == '?' || *p == '#' || *p == '\0')
+        char *o = out + n;
+        while (p < lim && !stop[(unsigned char)*p])
+            *o++ = *p++;
+        n = (size_t)(o - out);
+        if (p >= lim) {
+            if (p < end && *p != '?' && *p != '#')
+                return ASYNC_ETOOLONG; /* the path goes on past cap */
             break;
+        }
         c = (unsigned char)*p;
+        if (c == '?' || c == '#' || c == '\0')
+            break;
         if (c == '%') {
             int hi = end - p > 2 ? unhex(p[1]) : -1, lo = end - p > 2 ? unhex(p[2]) : -1;
             if (hi < 0 || lo < 0)
-                return p + 3 > r->target + r->target_len || end - p > 2 ? ASYNC_EPROTO
-                                                                           : ASYNC_ETOOLONG;
+                return ASYNC_EPROTO;
             c = hi << 4 | lo;
             p += 2;
             if (c == 0 || c == '/')
@@ -426,9 +431,6 @@ int async_http_path(const async_http_request *r, char *out, size_t cap)
         out[n++] = (char)c;
         p++;
     }
-    if (n + 1 > cap || (p == end && end < r->target + r->target_len && *end != '?' &&
-                        *end != '#'))
-        return ASYNC_ETOOLONG;
     if (dot_dot(out, seg, n))
         return ASYNC_EPERM;
     out[n] = '\0';
@@ -1131,8 +1133,9 @@ static uint64_t word_at(const char *p)
             return true;                                                    \
     } while (0)
 
-/* A header name: no control character, space, ':' or DEL.              */
-#define NAME_BAD(x) (HAS_LESS(x, 0x21) || HAS_BYTE(x, ':') || HAS_BYTE(x, 0x7f))
+/* A header name: no control character, space or ':' (what could end
+ * the name or the line).                                               */
+#define NAME_BAD(x) (HAS_LESS(x, 0x21) || HAS_BYTE(x, ':'))
 static bool bad_name(const char *p, size_t n)
 {
     WORDS_ANY(p, n, 'a', NAME_BAD);
