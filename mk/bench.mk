@@ -7,12 +7,14 @@
 ## bench-echo     the echo servers alone
 ## bench-bins     build the benchmarks without running them
 ## bench-sizeof   the sizeof() table's objects (host, and Cortex-M if arm-none-eabi-gcc is there)
-## deps-bench     install what the benchmarks need (python3-uvloop, gnuplot-nox, valgrind, g++; Debian)
+## deps-bench     install what the benchmarks need (python3-uvloop, gnuplot-nox, valgrind, g++, wrk, nginx; Debian)
 #
 #   make bench        every benchmark (tools/bench/run.py): switch, spawn,
 #                     memory, read_until, timers, store, channel, echo_c10,
-#                     echo_c100, tls, each beside its floor and its rivals (C++20
-#                     coroutines, asyncio, uvloop); a table, one BENCH line
+#                     echo_c100, tls, http (httpd vs nginx and a libev floor,
+#                     wrk at 50 and 1,000 connections, -j 2, callgrind per
+#                     request), each beside its floor and its rivals (C++20
+#                     coroutines, asyncio, uvloop, nginx); a table, one BENCH line
 #                     each, PNG charts, callgrind profiles and the raw
 #                     figures in $(O)/bench/; then tools/bench/tables.py
 #                     rewrites docs/performance.md's generated tables from
@@ -43,7 +45,7 @@ BENCH_ONLY ?=
 BENCH_ARGS ?=
 STORE_BINS := $(O)/bench/store_bench_list $(O)/bench/store_bench_wheel
 BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/io_bench \
-	$(O)/bench/echo_floor $(O)/bench/tls_floor $(STORE_BINS)
+	$(O)/bench/echo_floor $(O)/bench/tls_floor $(O)/bench/http_floor $(STORE_BINS)
 # sizeof() of every public object, read back from symbol sizes: the host,
 # and Cortex-M when the cross compiler is there.
 BENCH_SIZEOF_TARGETS := cortex-m0plus cortex-m4
@@ -57,7 +59,7 @@ bench-bins: $(BENCH_BINS)
 # Only `make deps-bench` installs them; the benchmarks probe.  Cortex-M
 # sizes are best effort (no arm-none-eabi-gcc: no column).  The TLS
 # benchmark's certificates come from the openssl CLI (tools/deps' base set).
-BENCH_PKGS := python3 python3-uvloop gnuplot-nox valgrind g++ openssl
+BENCH_PKGS := python3 python3-uvloop gnuplot-nox valgrind g++ openssl wrk nginx
 deps-bench:
 	$(Q)tools/deps $(BENCH_PKGS)
 	$(Q)tools/deps gcc-arm-none-eabi || echo "  (no arm-none-eabi-gcc: Cortex-M sizes skipped)"
@@ -88,6 +90,12 @@ $(O)/bench/tls_floor: tools/bench/tls_floor.c | $(NEED_EV) $(PROBE)/openssl
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev -lssl -lcrypto
+
+# The floor for the HTTP benchmark: raw libev callbacks and http-parser.
+$(O)/bench/http_floor: tools/bench/http_floor.c | $(NEED_EV) $(PROBE)/http_parser
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev -lhttp_parser
 
 # Linked as a user links the library: async.h's bodies come from
 # libasync.a (their own translation unit), no LTO.  The C++20 rival is
@@ -158,13 +166,13 @@ BENCH_TABLES = $(BENCH_PYTHON) tools/bench/tables.py $(O)/bench/results.json doc
 
 bench: | $(NEED_BENCH)
 	$(Q)$(MAKE) --no-print-directory -j2 bench-bins bench-sizeof $(O)/examples/echo_server \
-	  $(O)/examples/echo_client
+	  $(O)/examples/echo_client $(O)/examples/httpd
 	$(Q)$(BENCH_RUN)
 	$(Q)$(BENCH_TABLES)
 
 bench-quick: | $(NEED_BENCH)
 	$(Q)$(MAKE) --no-print-directory -j2 bench-bins bench-sizeof $(O)/examples/echo_server \
-	  $(O)/examples/echo_client
+	  $(O)/examples/echo_client $(O)/examples/httpd
 	$(Q)$(BENCH_RUN) --quick
 	$(Q)$(BENCH_TABLES) --out $(O)/bench/performance.md
 

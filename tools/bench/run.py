@@ -42,6 +42,11 @@ Benchmarks (ids as in the BENCH lines):
              connections, TLS 1.3, TLS_AES_128_GCM_SHA256; messages/s,
              server CPU and callgrind instructions per message; full
              handshakes/s (tools/bench/tls.py)
+  http       examples/httpd vs nginx (1 worker) vs a raw libev + http-parser
+             floor, wrk keep-alive GETs of a 12-byte file at 50 and 1,000
+             connections, and -j 2 vs 2 nginx workers: req/s, server CPU
+             per request, p99; callgrind instructions per request vs the
+             floor (tools/bench/http_bench.py)
 
 Times are CPU time of the measuring process (echo: of the server).  The
 C benchmarks (core_bench, io_bench) are pinned with taskset to the CPU
@@ -71,8 +76,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import echo  # noqa: E402
 import tls  # noqa: E402
+import http_bench as httpbench  # noqa: E402
 
-ALL = ["switch", "spawn", "memory", "read_until", "timers", "store", "channel", "echo", "tls"]
+ALL = ["switch", "spawn", "memory", "read_until", "timers", "store", "channel", "echo", "tls",
+       "http"]
 
 FULL = dict(switch=(1000, 200, 61), py_switch=(1000, 100, 3), cg_switch=(100, 1000),
             spawn=(100000, 61), py_spawn=(100000, 3), cg_spawn=100000,
@@ -80,14 +87,16 @@ FULL = dict(switch=(1000, 200, 61), py_switch=(1000, 100, 3), cg_switch=(100, 10
             timers=(1000000, 1000, 3), channel=(2000000, 64, 5), py_channel=(200000, 64, 3),
             store=([4, 16, 64, 256, 1024], 2000000, 5),
             echo_conns=[10, 100], echo_seconds=2, echo_runs=5, echo_cg_seconds=3,
-            tls_seconds=2, tls_runs=5, tls_cg=(1, 4))
+            tls_seconds=2, tls_runs=5, tls_cg=(1, 4),
+            http_conns=[50, 1000], http_seconds=5, http_runs=3, http_cg_seconds=4)
 QUICK = dict(switch=(1000, 50, 5), py_switch=(100, 100, 1), cg_switch=(100, 100),
              spawn=(20000, 5), py_spawn=(10000, 1), cg_spawn=10000,
              memory=100000, memory_reps=1, read_until=(5000, 5), cg_read_until=5000,
              timers=(100000, 200, 1), channel=(200000, 64, 3), py_channel=(20000, 64, 1),
              store=([4, 256], 200000, 1),
              echo_conns=[10], echo_seconds=1, echo_runs=1, echo_cg_seconds=1,
-             tls_seconds=1, tls_runs=1, tls_cg=(1, 2))
+             tls_seconds=1, tls_runs=1, tls_cg=(1, 2),
+             http_conns=[50], http_seconds=1, http_runs=1, http_cg_seconds=1)
 
 
 class Failure(Exception):
@@ -697,6 +706,44 @@ def bench_tls(R, C):
     R.data["tls"]["handshake_instr"] = hinstr
 
 
+def bench_http(R, C):
+    missing = [t for t in ("wrk", "valgrind", "callgrind_annotate") if not shutil.which(t)]
+    if not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")):
+        missing.append("nginx")
+    if missing:
+        raise Failure("needs %s (make deps-bench)" % ", ".join(missing))
+    pin = echo.can_pin() and not ARGS.no_pin
+    R.say("== http: wrk keep-alive GETs of a 12-byte file; examples/httpd -q vs nginx "
+          "(worker_processes 1, sendfile on, access_log off) vs the libev floor, %d s per run "
+          "after a 1 s warm-up, order alternating, median of %d%s" % (
+              C["http_seconds"], C["http_runs"],
+              ", server on CPU 0, wrk on CPU 1" if pin else ""))
+    try:
+        res = httpbench.measure(ARGS.build, C["http_conns"], C["http_seconds"], C["http_runs"],
+                                pin, log=lambda l: print(l, flush=True))
+        instr = httpbench.instructions(ARGS.build, ARGS.out, C["http_cg_seconds"],
+                                       log=lambda l: print(l, flush=True))
+    except httpbench.BenchError as e:
+        raise Failure(str(e))
+    for line in httpbench.table(res):
+        R.say(line)
+    R.say("   -j 2: httpd -j 2 vs nginx worker_processes 2, both servers and wrk on both CPUs "
+          "(they share the 2 cores: scaling, not capacity)")
+    R.say("   user-space instructions per request (callgrind, wrk -c10, minus a one-request run): "
+          "floor %.0f, httpd %.0f (%.2fx; by function in http-profile.txt)" % (
+              instr["floor"], instr["httpd"], instr["httpd"] / instr["floor"]))
+    R.say("   checked: every answer 2xx, no socket error (wrk); the file's bytes at start-up")
+    R.say("   goals: >= 1.0x nginx's req/s at 50 and 1,000 connections, <= 0.8x its CPU per "
+          "request, <= 1.5x the floor's instructions")
+    for line in httpbench.bench_lines(res, instr):
+        m = re.match(r"BENCH name=(\S+) value=(\S+) unit=(\S+) ref=(\S+) ref_value=(\S+)", line)
+        R.bench_line(m.group(1), float(m.group(2)), m.group(3), m.group(4), float(m.group(5)),
+                     "%.0f" if m.group(3) in ("req/s", "instructions") else "%.3f")
+    R.data["http"] = {"timed": {c: {n: {k: v[k] for k in ("rate", "cpu", "p99", "runs")}
+                                    for n, v in r.items()} for c, r in res.items()},
+                      "instr": instr}
+
+
 # ---------------------------------------------------------------------------
 # charts
 
@@ -798,7 +845,7 @@ def main():
     R.say()
     funcs = dict(switch=bench_switch, spawn=bench_spawn, memory=bench_memory,
                  read_until=bench_read_until, timers=bench_timers, store=bench_store, channel=bench_channel,
-                 echo=bench_echo, tls=bench_tls)
+                 echo=bench_echo, tls=bench_tls, http=bench_http)
     for name in ALL:
         if name not in only:
             continue

@@ -5,7 +5,7 @@ file from the same directory, driven by wrk, in the same run; and the
 user-space instructions per request of httpd against a raw libev callback
 server doing the same work (tools/bench/http_floor.c).
 
-    tools/bench/http.py [BUILD_DIR] [--seconds N] [--runs N] [--conns 50,1000]
+    tools/bench/http_bench.py [BUILD_DIR] [--seconds N] [--runs N] [--conns 50,1000]
                         [--no-pin] [--no-j2] [--no-floor-timed]
 
 Timed cases (keep-alive, wrk -t1 -c CONNS --latency; a 1 s warm-up that
@@ -17,7 +17,8 @@ Reported per case: requests/s, server CPU (user + system, from
 /proc/PID/stat) per request, p99 latency; medians over the runs, ratios
 to nginx's medians.  Then httpd -j 2 against nginx with 2 workers: both
 servers on both CPUs, wrk too (they share the machine: this shows how a
-second loop scales, not what two cores serve alone).
+second loop scales, not what two cores serve alone).  Both spread
+connections with SO_REUSEPORT (nginx: listen ... reuseport).
 
 Instructions: httpd and the floor each run under callgrind, loaded by
 wrk -t1 -c10 for a few seconds; a second run that answers a single
@@ -126,11 +127,12 @@ http {
     uwsgi_temp_path %s/uwsgi;
     scgi_temp_path %s/scgi;
     server {
-        listen 127.0.0.1:%d backlog=4096;
+        listen 127.0.0.1:%d backlog=4096%s;
         root %s;
     }
 }
-""" % ("on" if workers > 1 else "off", workers, d, workers, d, d, d, d, d, d, port, root))
+""" % ("on" if workers > 1 else "off", workers, d, workers, d, d, d, d, d, d, port,
+       " reuseport" if workers > 1 else "", root))
     return conf
 
 
