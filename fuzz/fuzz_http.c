@@ -57,11 +57,34 @@ static int describe(const async_http_conn *c, const struct page *p, char *out, s
                     c->req.target, c->req.nheaders, p->got, p->sum);
 }
 
+/* async_http_path's promises on whatever target arrived: a path that
+ * starts with '/', holds no NUL and no ".." segment, and fits.        */
+static void check_path(const async_http_request *r)
+{
+    char out[64];
+    int n = async_http_path(r, out, sizeof out), i, seg = 0;
+    if (n < 0) {
+        if (n != ASYNC_EPERM && n != ASYNC_EPROTO && n != ASYNC_ETOOLONG)
+            abort();
+        return;
+    }
+    if (n == 0 || (size_t)n >= sizeof out || out[0] != '/' || out[n] != '\0' ||
+        memchr(out, '\0', (size_t)n) != NULL)
+        abort();
+    for (i = 1; i <= n; i++)
+        if (i == n || out[i] == '/') {
+            if (i - seg - 1 == 2 && out[seg + 1] == '.' && out[seg + 2] == '.')
+                abort(); /* a ".." segment got through */
+            seg = i;
+        }
+}
+
 static int handle(async_loop *L, async_http_conn *c)
 {
     struct page *p = async_frame(c, struct page, http);
     int i;
     async_begin(L, &p->co);
+    check_path(&c->req);
     p->got = p->sum = 0;
     for (;;) { /* every body is read (and summed) first */
         async_await_val(p->n, async_http_body_read(L, c, p->body, sizeof p->body));
