@@ -159,7 +159,7 @@ check-fetch: $(O)/examples/fetch | $(NEED_PY)
 PROBE_CMD_curl = curl --version
 PROBE_WHAT_curl = curl
 PROBE_PKG_curl = curl
-check-http: $(O)/examples/httpd | $(NEED_PY) $(PROBE)/curl
+check-http: $(O)/examples/httpd $(O)/examples/echo_server $(O)/examples/echo_client | $(NEED_PY) $(PROBE)/curl
 	$(Q)timeout 900 python3 test/io/http_clients.py $(O)
 
 # ---- the tour ----
