@@ -468,7 +468,7 @@ typedef struct async_worker {
 
 struct async_workers {
     async_worker *w;
-    unsigned n;
+    unsigned n, running;
     struct ev_loop *ev;   /* the supervisor's loop (the calling thread's)   */
     ev_async wake;        /* a worker finished                              */
     ev_signal sig[4];

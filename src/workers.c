@@ -82,7 +82,7 @@ static void sup_on_wake(struct ev_loop *ev, ev_async *a, int revents)
 {
     async_workers *g = (async_workers *)a->data;
     (void)revents;
-    if (__atomic_load_n(&g->done, __ATOMIC_SEQ_CST) == g->n)
+    if (__atomic_load_n(&g->done, __ATOMIC_SEQ_CST) == g->running)
         ev_break(ev, EVBREAK_ALL);
 }
 
@@ -161,14 +161,18 @@ int async_workers_run(async_workers *g, async_worker *w, unsigned n, const int *
     ev_async_init(&g->wake, sup_on_wake);
     g->wake.data = g;
     ev_async_start(g->ev, &g->wake);
-    /* Threads inherit the mask: the signals go to this thread alone. */
-    pthread_sigmask(SIG_BLOCK, &block, &old);
+    /* Every worker is set up before the first thread starts: a running
+     * worker may read any other's `ready` (async_workers_stop). */
     for (i = 0; i < n; i++) {
         w[i].group = g;
         w[i].index = i;
         w[i].ready = 0;
         w[i].result = 0;
         w[i].ev = NULL;
+    }
+    /* Threads inherit the mask: the signals go to this thread alone. */
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (i = 0; i < n; i++) {
         if ((err = pthread_create(&w[i].thread, NULL, worker_thread, &w[i])) != 0) {
             rc = ASYNC_EOS(err);
             break;
@@ -181,11 +185,10 @@ int async_workers_run(async_workers *g, async_worker *w, unsigned n, const int *
         ev_signal_start(g->ev, &g->sig[i]);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (started < n) {
-        g->n = started; /* supervise only the ones that run */
-        async_workers_stop(g);
-    }
-    if (__atomic_load_n(&g->done, __ATOMIC_SEQ_CST) < g->n)
+    g->running = started; /* the supervisor's alone: what it waits for */
+    if (started < n)
+        async_workers_stop(g); /* the others never started: ready stays 0 */
+    if (__atomic_load_n(&g->done, __ATOMIC_SEQ_CST) < g->running)
         ev_run(g->ev, 0);
     for (i = 0; i < started; i++) {
         pthread_join(w[i].thread, NULL);

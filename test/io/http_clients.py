@@ -683,6 +683,7 @@ def case_echo_threads():
 
 def sanitizer_clean(name, rc, err):
     bad = [l for l in err.splitlines() if "AddressSanitizer" in l or "runtime error" in l or
+           "ThreadSanitizer" in l or
            "LeakSanitizer" in l]
     report("%s: exit 0, no sanitizer report" % name, rc == 0 and not bad,
            "exit %r %s" % (rc, "\n".join(bad[:5])))
