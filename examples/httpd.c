@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* httpd [-p PORT] [-b ADDR] [-j THREADS] [-r ROOT] [-q] [-g GRACE_MS] [-o NAME=VALUE]...
+ *       [--tls CERT KEY]
  *
  * A static file server on the HTTP module (src/async_http.h), in the
  * spirit of aiohttp's web.Application with a static route and one JSON
@@ -30,11 +31,19 @@
  * grace period (-g, 10 s), cancel the rest.  Port 0 picks a free port;
  * the first line printed says which.
  *
+ * --tls CERT KEY (PEM: the chain, leaf first, and its key) serves https:
+ * each connection's TLS handshake runs in the module's on_connect hook,
+ * under head_timeout, and the same handler then reads and writes through
+ * the stream as before (files go by pread through the session instead of
+ * sendfile).  The context is shared by every worker (OpenSSL's SSL_CTX is
+ * thread-safe); each session belongs to its connection's loop.
+ *
  * -o sets a limit (times in ms): head_max, headers_max, body_max,
  * discard_max, head_timeout, idle_timeout, body_timeout, write_timeout,
  * conns (frames per thread, 4096 at most in all).                       */
 #define _GNU_SOURCE
 #include "async_http.h"
+#include "async_tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +62,7 @@
 
 struct page {
     async_http_conn http; /* the module's: stream, request, response */
+    async_tls tls;        /* its TLS session, with --tls            */
     async_co co;          /* the handler's coroutine                */
     int fd;               /* the file being sent, or -1             */
     int n;
@@ -89,6 +99,7 @@ static async_http_config cfg;
 static int root_fd = -1;
 static int quiet;
 static async_tick grace = ASYNC_SEC(10);
+static async_tls_ctx tls; /* with --tls: one context, every worker */
 
 /* ---- files ---- */
 
@@ -285,6 +296,13 @@ static int handle(async_loop *L, async_http_conn *c)
     async_end;
 }
 
+/* on_connect with --tls: the handshake, before the first request. */
+static int tls_handshake(async_loop *L, async_http_conn *c)
+{
+    struct page *p = async_frame(c, struct page, http);
+    return async_tls_accept(L, &c->conn.stream, &p->tls, &tls);
+}
+
 static void log_response(async_loop *L, async_http_conn *c)
 {
     char peer[64];
@@ -359,7 +377,7 @@ static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [-p PORT] [-b ADDR] [-j THREADS] [-r ROOT] [-q] [-g GRACE_MS] "
-            "[-o NAME=VALUE]...\n",
+            "[-o NAME=VALUE]... [--tls CERT KEY]\n",
             argv0);
     exit(2);
 }
@@ -377,10 +395,26 @@ int main(int argc, char **argv)
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
+    /* --tls CERT KEY first (getopt knows only the short options) */
+    for (i = 1; i + 2 < (unsigned)argc; i++)
+        if (strcmp(argv[i], "--tls") == 0) {
+            async_tls_config tcfg = {0};
+            tcfg.cert_file = argv[i + 1];
+            tcfg.key_file = argv[i + 2];
+            if ((rc = async_tls_ctx_init(&tls, ASYNC_TLS_SERVER, &tcfg)) < 0) {
+                fprintf(stderr, "httpd: %s: %s\n", async_strerror(rc), async_tls_ctx_reason(&tls));
+                return 1;
+            }
+            memmove(argv + i, argv + i + 3, (size_t)(argc - (int)i - 2) * sizeof *argv);
+            argc -= 3;
+            break;
+        }
     async_http_config_init(&cfg, handle);
     ASYNC_HTTP_FRAME(&cfg, struct page, http, buf);
     cfg.on_response = log_response;
     cfg.server_name = "async.h-httpd";
+    if (tls.ctx)
+        cfg.on_connect = tls_handshake;
     while ((opt = getopt(argc, argv, "p:b:j:r:qg:o:")) != -1) {
         switch (opt) {
         case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -435,9 +469,9 @@ int main(int argc, char **argv)
         workers[i].main = &servers[i].task;
         workers[i].fn = server_main;
     }
-    printf("httpd: listening on %s (%u thread%s, %u connections each, root %s)\n",
+    printf("httpd: listening on %s (%u thread%s, %u connections each, root %s%s)\n",
            async_addr_str(&addr, where, sizeof where), nthreads, nthreads > 1 ? "s" : "", conns,
-           root);
+           root, tls.ctx ? ", https" : "");
     rc = async_workers_run(&group, workers, nthreads, signals);
     for (i = 0; i < nthreads; i++)
         total += servers[i].hs.requests;
@@ -447,5 +481,6 @@ int main(int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "httpd: %s\n", async_strerror(rc));
     close(root_fd);
+    async_tls_ctx_close(&tls); /* every session is closed by now */
     return rc < 0;
 }

@@ -234,14 +234,17 @@ int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, s
  * ASYNC_EPIPE or ASYNC_ECONNRESET if the peer went away, ASYNC_ECLOSED. */
 int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len);
 /* op: write hlen bytes of head (a protocol header, may be 0), then len
- * bytes of file fd from offset: sendfile(2) on a socket, with the head
- * sent MSG_MORE so that both share segments; pread and write otherwise.
- * fd's own file offset is not moved.  Returns hlen + len; ASYNC_EOF if
- * the file ends first (what came before was sent: the peer got less
- * than promised), ASYNC_EPIPE or ASYNC_ECONNRESET if the peer went
- * away, ASYNC_ECLOSED, ASYNC_EINVAL.  Counts as the stream's writer.    */
+ * bytes of file fd from offset: sendfile(2) on a plain socket, with the
+ * head sent MSG_MORE so that both share segments; otherwise (a layer such
+ * as TLS, a pipe) pread and write, through scratch[0..scap) when the
+ * stream has a layer (it must stay valid until the op returns; NULL/0 is
+ * ASYNC_EINVAL there, and never used on a plain socket).  fd's own file
+ * offset is not moved.  Returns hlen + len; ASYNC_EOF if the file ends
+ * first (what came before was sent: the peer got less than promised),
+ * ASYNC_EPIPE or ASYNC_ECONNRESET if the peer went away, ASYNC_ECLOSED,
+ * ASYNC_EINVAL.  Counts as the stream's writer.                         */
 int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size_t hlen, int fd,
-                          off_t offset, size_t len);
+                          off_t offset, size_t len, void *scratch, size_t scap);
 /* asyncio's drain, which here has nothing to wait for: async_stream_write
  * returns only once every byte is in the kernel's send buffer, and no
  * byte is ever held in user space.  So it returns at once: 0, or

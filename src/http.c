@@ -1289,6 +1289,21 @@ int async_http_respond(async_loop *L, async_http_conn *c, int status, const void
     async_end;
 }
 
+/* Where a stream that cannot sendfile (TLS) reads the file through: the
+ * free end of the input buffer (the request is parsed; only pipelined
+ * bytes may sit before it), or, when that is smaller, the output buffer
+ * (its head has been sent by the time file bytes go through it).  Both
+ * stay put while the op runs, as a retried TLS write needs.            */
+static void *scratch_of(async_http_conn *c)
+{
+    return c->in_cap - c->in_len >= c->out_cap ? (void *)(c->in + c->in_len) : (void *)c->out;
+}
+
+static size_t scratch_cap(const async_http_conn *c)
+{
+    return c->in_cap - c->in_len >= c->out_cap ? c->in_cap - c->in_len : c->out_cap;
+}
+
 int async_http_respond_file(async_loop *L, async_http_conn *c, int status, int fd, off_t offset,
                             size_t len)
 {
@@ -1302,10 +1317,11 @@ int async_http_respond_file(async_loop *L, async_http_conn *c, int status, int f
     head_finish(L, c, status, FRAME_LENGTH, len);
     c->rstate = R_DONE;
     c->wbody_n = !c->head_only && status_has_body(status) ? len : 0;
-    /* the head goes with the file's first bytes (one segment for a small file) */
+    /* the head goes with the file's first bytes (one segment for a small
+     * file) */
     AWAIT_GUARDED(L, c, W_WRITE, rc,
-                    async_stream_sendfile(L, &c->conn.stream, c->wp, c->wn, fd, offset,
-                                          c->wbody_n));
+                  async_stream_sendfile(L, &c->conn.stream, c->wp, c->wn, fd, offset,
+                                        c->wbody_n, scratch_of(c), scratch_cap(c)));
     if (rc >= 0)
         c->sent = c->wbody_n;
     if (rc < 0) /* the length was promised: only a close can say it failed */

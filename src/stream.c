@@ -473,25 +473,39 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
     return (int)len;
 }
 
-/* One step of async_stream_sendfile without sendfile(2) (the stream is
- * not a socket, or the kernel refused): pread a piece and write what the
- * stream takes.  What was not taken is read again on the next step, so
- * nothing is held between steps.  n > 0, ASYNC_EOF, ASYNC_EAGAIN, error. */
-static ssize_t copy_file_piece(async_stream *s, int fd, off_t off, size_t len)
+/* One step of async_stream_sendfile without sendfile(2) (a layer, a
+ * stream that is not a socket, a file the kernel will not send): pread a
+ * piece and write what the stream takes.  What was not taken is read
+ * again on the next step, so nothing is held between steps.  Through a
+ * layer the piece goes via the caller's scratch buffer: a retried TLS
+ * write must present the same buffer, and the same range read again into
+ * the same scratch is exactly that.  n > 0, ASYNC_EOF, ASYNC_EAGAIN, or
+ * an error.                                                             */
+static ssize_t copy_file_piece(async_stream *s, int fd, off_t off, size_t len, void *scratch,
+                               size_t scap)
 {
-    unsigned char tmp[16384];
+    unsigned char tmp[16384], *buf = tmp;
+    size_t cap = sizeof tmp;
     ssize_t r, n;
 
-    if (len > sizeof tmp)
-        len = sizeof tmp;
+    if (s->layer) {
+        if (scratch == NULL || scap == 0)
+            return ASYNC_EINVAL;
+        buf = (unsigned char *)scratch;
+        cap = scap;
+    }
+    if (len > cap)
+        len = cap;
     do {
-        r = pread(fd, tmp, len, off);
+        r = pread(fd, buf, len, off);
     } while (r < 0 && errno == EINTR);
     if (r <= 0)
         return r == 0 ? ASYNC_EOF : async_errno(errno);
+    if (s->layer)
+        return layer_write(s, buf, (size_t)r);
     do {
-        n = (s->flags & S_SOCK) ? send(s->fd, tmp, (size_t)r, MSG_NOSIGNAL)
-                                : write(s->fd, tmp, (size_t)r);
+        n = (s->flags & S_SOCK) ? send(s->fd, buf, (size_t)r, MSG_NOSIGNAL)
+                                : write(s->fd, buf, (size_t)r);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? ASYNC_EAGAIN : async_errno(errno);
@@ -504,6 +518,8 @@ static ssize_t copy_file_piece(async_stream *s, int fd, off_t off, size_t len)
 static ssize_t send_head_piece(async_stream *s, const unsigned char *p, size_t n, bool more)
 {
     ssize_t r;
+    if (s->layer)
+        return layer_write(s, p, n);
     do {
         r = (s->flags & S_SOCK) ? send(s->fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0))
                                 : write(s->fd, p, n);
@@ -514,11 +530,12 @@ static ssize_t send_head_piece(async_stream *s, const unsigned char *p, size_t n
 }
 
 /* One step of the file part. */
-static ssize_t send_file_piece(async_stream *s, int fd, off_t off, size_t len)
+static ssize_t send_file_piece(async_stream *s, int fd, off_t off, size_t len, void *scratch,
+                               size_t scap)
 {
     ssize_t n;
-    if (!(s->flags & S_SOCK))
-        return copy_file_piece(s, fd, off, len);
+    if (s->layer || !(s->flags & S_SOCK))
+        return copy_file_piece(s, fd, off, len, scratch, scap);
     do {
         n = sendfile(s->fd, fd, &off, len);
     } while (n < 0 && errno == EINTR);
@@ -529,12 +546,12 @@ static ssize_t send_file_piece(async_stream *s, int fd, off_t off, size_t len)
     if (errno == EAGAIN || errno == EWOULDBLOCK)
         return ASYNC_EAGAIN;
     if (errno == EINVAL || errno == ENOSYS) /* this file cannot be sent so */
-        return copy_file_piece(s, fd, off, len);
+        return copy_file_piece(s, fd, off, len, scratch, scap);
     return async_errno(errno);
 }
 
 int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size_t hlen, int fd,
-                          off_t offset, size_t len)
+                          off_t offset, size_t len, void *scratch, size_t scap)
 {
     ssize_t n;
     int rc;
@@ -545,7 +562,8 @@ int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size
             return rc;
     } else {
         if (s == NULL || !(s->flags & S_OPEN) || (head == NULL && hlen) || (fd < 0 && len) ||
-            offset < 0 || len > (size_t)INT_MAX || hlen > (size_t)INT_MAX - len)
+            offset < 0 || len > (size_t)INT_MAX || hlen > (size_t)INT_MAX - len ||
+            (scratch == NULL && scap))
             return ASYNC_EINVAL;
         if (s->flags & S_CLOSED)
             return ASYNC_ECLOSED;
@@ -560,17 +578,14 @@ int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size
             n = send_head_piece(s, (const unsigned char *)head + s->wdone, hlen - s->wdone,
                                 len != 0);
         else
-            n = send_file_piece(s, fd, offset + (off_t)(s->wdone - hlen), hlen + len - s->wdone);
-        if (n > 0) {
+            n = send_file_piece(s, fd, offset + (off_t)(s->wdone - hlen), hlen + len - s->wdone,
+                                scratch, scap);
+        if (n > 0)
             s->wdone += (size_t)n;
-        } else if (n == ASYNC_EAGAIN) {
-            rc = async_io_wait(L, &s->wio, s->fd, EV_WRITE);
-            if (rc == ASYNC_PENDING)
-                s->writer = async_current(L);
-            return rc;
-        } else {
+        else if (n == ASYNC_EAGAIN)
+            return write_park(L, s, s->layer ? s->wwant : EV_WRITE);
+        else
             return (int)n;
-        }
     }
     return (int)(hlen + len);
 }

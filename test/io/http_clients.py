@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,8 +43,10 @@ def report(name, ok, detail=""):
 class Server:
     """examples/httpd on a free port, stopped (and checked) by stop()."""
 
-    def __init__(self, root, threads=1, opts=(), quiet=True, grace_ms=None):
+    def __init__(self, root, threads=1, opts=(), quiet=True, grace_ms=None, tls=None):
         cmd = [HTTPD, "-p", "0", "-r", root, "-j", str(threads)]
+        if tls:
+            cmd += ["--tls", tls[0], tls[1]]
         if quiet:
             cmd.append("-q")
         if grace_ms is not None:
@@ -681,6 +684,86 @@ def case_echo_threads():
            "%s %s %s" % (c.stdout.strip() if c else "no port", out.strip(), err[-200:]))
 
 
+def cases_https(root, threads, certs):
+    """httpd --tls: the same server over TLS, verified with the test CA."""
+    ca = os.path.join(certs, "ca.pem")
+    srv = Server(root, threads, tls=(os.path.join(certs, "chain.pem"),
+                                     os.path.join(certs, "server.key")))
+    url = "https://127.0.0.1:%d" % srv.port
+
+    def exact(name):
+        def f():
+            p = curl("-f", "--cacert", ca, "-o", "-", url + "/" + name)
+            want = open(os.path.join(root, name), "rb").read()
+            return p.returncode == 0 and p.stdout == want, "curl %d %s, %d bytes of %d" % (
+                p.returncode, p.stderr[-120:], len(p.stdout), len(want))
+        return f
+    for name in ("big.bin", "binary.bin", "empty.bin"):
+        check("https (-j %d): curl byte-exact %s" % (threads, name), exact(name))
+
+    def codes():
+        got = []
+        for path, extra in (("/nope", ()), ("/../outside.txt", ("--path-as-is",))):
+            p = curl("--cacert", ca, "-o", "/dev/null", "-w", "%{http_code}", *extra, url + path)
+            got.append(p.stdout.decode())
+        p = curl("--cacert", ca, "-I", url + "/f12.txt")
+        return got == ["404", "403"] and b"Content-Length: 12" in p.stdout, repr((got, p.stdout[:80]))
+    check("https (-j %d): 404, 403 for .., HEAD" % threads, codes)
+
+    def reuse_and_upload():
+        p = curl("-v", "--cacert", ca, "-o", "/dev/null", "-o", "/dev/null", url + "/f12.txt",
+                 url + "/binary.bin")
+        data = open(os.path.join(root, "binary.bin"), "rb").read()
+        u = subprocess.run(["curl", "-sS", "-f", "--cacert", ca, "-H", "Transfer-Encoding: chunked",
+                            "--data-binary", "@-", url + "/api/echo"], input=data,
+                           capture_output=True, timeout=60)
+        return (p.stderr.count(b"Re-using existing connection") == 1 and u.stdout == data,
+                "reuse %d, upload %d of %d bytes" % (p.stderr.count(b"Re-using existing connection"),
+                                                    len(u.stdout), len(data)))
+    check("https (-j %d): keep-alive reuse, chunked upload read back (curl)" % threads,
+          reuse_and_upload)
+
+    def pyclient():
+        ctx = ssl.create_default_context(cafile=ca)
+        c = http.client.HTTPSConnection("127.0.0.1", srv.port, timeout=30, context=ctx)
+        bodies = []
+        for _ in range(20):
+            c.request("GET", "/f12.txt")
+            bodies.append(c.getresponse().read())
+        c.close()
+        return bodies == [b"hello world\n"] * 20, "%d answers" % len(bodies)
+    check("https (-j %d): http.client, 20 requests on one connection" % threads, pyclient)
+
+    def pipelined():
+        ctx = ssl.create_default_context(cafile=ca)
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), timeout=10),
+                            server_hostname="127.0.0.1")
+        s.sendall(b"GET /f12.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 4 +
+                  b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        except (ssl.SSLError, OSError):
+            pass
+        s.close()
+        rs = responses(data)
+        return [b for _, _, b in rs] == [b"hello world\n"] * 4 + [b"<h1>index</h1>\n"], repr(rs)[:200]
+    check("https (-j %d): pipelined requests answered in order" % threads, pipelined)
+
+    def plain_on_tls():
+        got = raw_answer(srv.port, b"GET /f12.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        p = curl("-f", "--cacert", ca, url + "/f12.txt")
+        return not got.startswith(b"HTTP/") and p.stdout == b"hello world\n", repr(got[:40])
+    check("https (-j %d): plain HTTP on the https port is refused, the next client served"
+          % threads, plain_on_tls)
+    rc, err = srv.stop()
+    sanitizer_clean("httpd --tls -j %d" % threads, rc, err)
+
+
 def sanitizer_clean(name, rc, err):
     bad = [l for l in err.splitlines() if "AddressSanitizer" in l or "runtime error" in l or
            "ThreadSanitizer" in l or
@@ -697,6 +780,13 @@ def main():
     root = os.path.join(tmp, "www")
     os.makedirs(root)
     make_root(root)
+    certs = os.path.join(tmp, "certs")
+    if shutil.which("openssl"):
+        subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls_certs.sh"),
+                        certs], check=True, timeout=120)
+    else:
+        certs = None
+        print("  SKIP     http over TLS (no openssl CLI)")
     try:
         for j in THREADS:
             print("  -- httpd -j %d" % j, flush=True)
@@ -713,6 +803,8 @@ def main():
             rc, err = srv.stop()
             sanitizer_clean("httpd -j %d with small limits" % j, rc, err)
             case_shutdown(root, j)
+            if certs:
+                cases_https(root, j, certs)
         case_echo_threads()
     finally:
         os.chmod(os.path.join(root, "secret.txt"), 0o644)

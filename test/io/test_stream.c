@@ -6,9 +6,11 @@
 #include "iotest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -276,6 +278,151 @@ static void read_until_handles_split_long_and_eof(void **state)
     assert_true(f.n[4] == ASYNC_EOF || f.n[4] == ASYNC_ETOOLONG);
     async_stream_close(TLOOP, &f.a);
     async_stream_close(TLOOP, &f.b);
+}
+
+/* The memchr search: many candidate first bytes that are not the
+ * delimiter, a delimiter split across two writes, a one-byte delimiter
+ * at the very end of the buffered data. */
+struct scan {
+    async_task task, wtask;
+    async_co co, wco;
+    async_stream a, b;
+    unsigned char rbuf[64];
+    char got[3][64];
+    int n[3];
+};
+
+static int scan_writer(async_loop *L, async_task *self)
+{
+    struct scan *f = async_frame(self, struct scan, wtask);
+    async_begin(L, &f->wco);
+    async_await(async_stream_write(L, &f->a, "a\rb\rc\r\r\rd\r", 10));
+    async_await(async_sleep(L, ASYNC_MS(20))); /* the reader parks on "...d\r" */
+    async_await(async_stream_write(L, &f->a, "\n\r\r\r\n;", 6));
+    async_end;
+}
+
+static int scan_fn(async_loop *L, async_task *self)
+{
+    struct scan *f = async_frame(self, struct scan, task);
+    async_begin(L, &f->co);
+    async_spawn(L, &f->wtask, scan_writer);
+    async_await_val(f->n[0], async_stream_read_until(L, &f->b, "\r\n", 2, f->got[0], 64));
+    async_await_val(f->n[1], async_stream_read_until(L, &f->b, "\r\n", 2, f->got[1], 64));
+    async_await_val(f->n[2], async_stream_read_until(L, &f->b, ";", 1, f->got[2], 64));
+    async_await(async_join(L, &f->wtask));
+    async_end;
+}
+
+static void read_until_skips_false_candidates(void **state)
+{
+    static struct scan f;
+    int a, b;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    io_tcp_pair(&a, &b);
+    assert_int_equal(async_stream_init(&f.a, a, NULL, 0), 0);
+    assert_int_equal(async_stream_init(&f.b, b, f.rbuf, sizeof f.rbuf), 0);
+    assert_int_equal(io_run(&f.task, scan_fn), 0);
+    assert_int_equal(f.n[0], 11);
+    assert_memory_equal(f.got[0], "a\rb\rc\r\r\rd\r\n", 11);
+    assert_int_equal(f.n[1], 4);
+    assert_memory_equal(f.got[1], "\r\r\r\n", 4);
+    assert_int_equal(f.n[2], 1);
+    async_stream_close(TLOOP, &f.a);
+    async_stream_close(TLOOP, &f.b);
+}
+
+/* sendfile: a head, then a file's range, over a socket (sendfile(2)) and
+ * over a pipe (pread and write); a file shorter than promised ends with
+ * ASYNC_EOF after what it had; bad arguments are refused. */
+struct sf {
+    async_task task;
+    async_co co;
+    async_stream out;
+    int fd, rc[4];
+    size_t len;
+};
+
+static int sf_fn(async_loop *L, async_task *self)
+{
+    struct sf *f = async_frame(self, struct sf, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc[0], async_stream_sendfile(L, &f->out, "HEAD:", 5, f->fd, 100, f->len,
+                                                   NULL, 0));
+    async_await_rc(f->rc[1], async_stream_sendfile(L, &f->out, NULL, 0, f->fd, 90000, 20000,
+                                                   NULL, 0));
+    f->rc[2] = async_stream_sendfile(L, &f->out, "x", 1, f->fd, -1, 1, NULL, 0);
+    f->rc[3] = async_stream_sendfile(L, &f->out, NULL, 1, f->fd, 0, 1, NULL, 0);
+    async_end;
+}
+
+static void sendfile_over_socket_and_pipe(void **state)
+{
+    static struct sf f;
+    static unsigned char file[100000], got[200000];
+    int fd = memfd_create("sendfile-test", 0), kinds, pair[2];
+    size_t n;
+    ssize_t r;
+    (void)state;
+    io_fill(file, sizeof file, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, file, sizeof file), (ssize_t)sizeof file);
+    for (kinds = 0; kinds < 2; kinds++) {
+        memset(&f, 0, sizeof f);
+        f.fd = fd;
+        f.len = 60000;
+        if (kinds == 0)
+            io_tcp_pair(&pair[0], &pair[1]);
+        else
+            assert_int_equal(pipe(pair), 0);
+        /* the reader's side drains in a thread-free way: a big enough
+         * socket buffer / pipe for what is sent (80 KiB) */
+        if (kinds == 1)
+            assert_true(fcntl(pair[0], F_SETPIPE_SZ, 1 << 20) > 0);
+        assert_int_equal(async_stream_init(&f.out, kinds == 0 ? pair[0] : pair[1], NULL, 0), 0);
+        if (kinds == 0) {
+            int big = 1 << 20;
+            setsockopt(pair[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+        }
+        assert_int_equal(io_run(&f.task, sf_fn), 0);
+        assert_int_equal(f.rc[0], 5 + 60000);
+        assert_int_equal(f.rc[1], ASYNC_EOF); /* 10000 of the 20000 existed */
+        assert_int_equal(f.rc[2], ASYNC_EINVAL);
+        assert_int_equal(f.rc[3], ASYNC_EINVAL);
+        async_stream_close(TLOOP, &f.out);
+        for (n = 0; (r = read(kinds == 0 ? pair[1] : pair[0], got + n, sizeof got - n)) > 0;)
+            n += (size_t)r;
+        assert_int_equal(n, 5 + 60000 + 10000);
+        assert_memory_equal(got, "HEAD:", 5);
+        assert_true(io_check(got + 5, 60000, 100));
+        assert_true(io_check(got + 5 + 60000, 10000, 90000));
+        close(kinds == 0 ? pair[1] : pair[0]);
+    }
+    close(fd);
+}
+
+/* Two servers on one port with ASYNC_LISTEN_REUSEPORT; without it the
+ * second is refused; a Unix socket cannot have it. */
+static void reuseport_listeners_share_a_port(void **state)
+{
+    static async_server a, b, c;
+    async_addr addr;
+    (void)state;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(async_addr_ip(&addr, "127.0.0.1", 0), 0);
+    assert_int_equal(async_server_listen_flags(&a, &addr, 16, ASYNC_LISTEN_REUSEPORT), 0);
+    assert_int_equal(async_server_listen_flags(&b, &a.addr, 16, ASYNC_LISTEN_REUSEPORT), 0);
+    assert_int_equal(async_addr_port(&a.addr), async_addr_port(&b.addr));
+    assert_int_equal(async_server_listen(&c, &a.addr, 16), ASYNC_EADDRINUSE);
+    assert_int_equal(async_server_listen_flags(&c, &a.addr, 16, 0x80), ASYNC_EINVAL);
+    assert_int_equal(async_addr_unix(&addr, "/tmp/async-test-reuseport.sock"), 0);
+    assert_int_equal(async_server_listen_flags(&c, &addr, 16, ASYNC_LISTEN_REUSEPORT),
+                     ASYNC_EINVAL);
+    async_server_close(TLOOP, &a);
+    async_server_close(TLOOP, &b);
 }
 
 /* A search interrupted by a timeout does not hide data from the next
@@ -944,6 +1091,9 @@ int main(void)
         IOT(partial_counts_only_the_interrupted_call),
         IOT(read_until_handles_split_long_and_eof),
         IOT(read_until_after_timeout_sees_buffered_data),
+        IOT(read_until_skips_false_candidates),
+        IOT(sendfile_over_socket_and_pipe),
+        IOT(reuseport_listeners_share_a_port),
         IOT(reset_and_refused_have_their_codes),
         IOT(read_timeout_leaves_stream_usable),
         IOT(connect_timeout),
