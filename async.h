@@ -186,6 +186,31 @@ extern "C" {
 #define ASYNC__FLASH
 #endif
 
+/* The loop's list of live tasks, two pointers per task header.  With it,
+ * async_run cancels the tasks still pending when its main task finishes
+ * and waits for their cleanup (asyncio.run), and async_loop_cancel_all()
+ * reaches every task.  Without it a task header is two words smaller and
+ * async_run leaves pending tasks as they are (async_run_until_complete).
+ * Default: on, except on 32-bit targets without an operating system
+ * (microcontrollers, whose main loop runs forever); debug mode needs it. */
+#ifndef ASYNC_CONF_TASK_LIST
+#if ASYNC_CONF_DEBUG || !ASYNC__BARE_32
+#define ASYNC_CONF_TASK_LIST 1
+#else
+#define ASYNC_CONF_TASK_LIST 0
+#endif
+#endif
+
+/* The primitives beyond the core set: barriers, LIFO and priority
+ * queues, queue join/task_done, callbacks run by the loop (call_soon,
+ * call_later, call_at, task done callbacks) and async_with_lock.  About
+ * 1 KiB of code on a Cortex-M0+ (a firmware links only what it calls,
+ * but the queue's and the scheduler's shared paths grow a little).
+ * Default: on, except on 32-bit targets without an operating system.   */
+#ifndef ASYNC_CONF_EXTRAS
+#define ASYNC_CONF_EXTRAS (!ASYNC__BARE_32)
+#endif
+
 /* ---- configuration checks ---- */
 #if ASYNC_CONF_LC != ASYNC_LC_SWITCH && ASYNC_CONF_LC != ASYNC_LC_LABELS
 #error "ASYNC_CONF_LC must be ASYNC_LC_SWITCH or ASYNC_LC_LABELS"
@@ -204,6 +229,9 @@ extern "C" {
 #endif
 #if ASYNC_CONF_WHEEL_LEVELS < 0 || ASYNC_CONF_WHEEL_LEVELS > 12
 #error "ASYNC_CONF_WHEEL_LEVELS must be 0 (sorted list) .. 12"
+#endif
+#if ASYNC_CONF_DEBUG && !ASYNC_CONF_TASK_LIST
+#error "ASYNC_CONF_DEBUG needs ASYNC_CONF_TASK_LIST"
 #endif
 #if ASYNC_CONF_ATOMICS && !defined(__GNUC__)
 #error "ASYNC_CONF_ATOMICS=1 needs GCC/Clang __atomic builtins"
@@ -268,6 +296,7 @@ typedef int64_t async_stick;
     X(ASYNC_ESTATE, -14, "coroutine suspended with nothing to wake it")       \
     X(ASYNC_EOVERFLOW, -15, "count overflow")                                 \
     X(ASYNC_ENOENT, -16, "nothing to wait for")                               \
+    X(ASYNC_EBROKEN, -17, "barrier broken (aborted or reset)")               \
     X(ASYNC_EOF, -32, "end of stream")                                        \
     X(ASYNC_ECONNRESET, -33, "connection reset by peer")                      \
     X(ASYNC_ECONNREFUSED, -34, "connection refused")                          \
@@ -289,6 +318,13 @@ enum async_error {
     ASYNC_EOS_BASE = -256
 };
 #define ASYNC_EOS(err) (ASYNC_EOS_BASE - (err))
+
+/* Codes for applications: ASYNC_EAPP(0) .. ASYNC_EAPP(127), that is -128
+ * down to -255.  The library never returns them and async_strerror()
+ * reads "application error".  The library's own codes are -1 .. -127
+ * (so a C-style `return -1` reads as ASYNC_ECANCELED: use these).       */
+#define ASYNC_EAPP_BASE (-128)
+#define ASYNC_EAPP(n) (ASYNC_EAPP_BASE - (int)(n))
 
 /* Returned by an awaitable that suspended.  Never a result.              */
 #define ASYNC_PENDING INT_MIN
@@ -340,6 +376,12 @@ typedef uint16_t async_lc;
     async__co->lc = ASYNC__LC_ID(n);          \
     return ASYNC_PENDING;                     \
     case ASYNC__LC_ID(n):;
+/* The two halves of a resume point, with code between them.             */
+#define ASYNC__LC_SET_N(n) async__co->lc = ASYNC__LC_ID(n);
+#define ASYNC__LC_LABEL_N(n) \
+    if (0) {                 \
+    case ASYNC__LC_ID(n):;   \
+    }
 #define ASYNC__LC_RESUME_UNKNOWN() \
     return async__bad_resume(async__L, async__co, ASYNC__WHERE_FILE, ASYNC__WHERE_LINE)
 #else /* ASYNC_LC_LABELS */
@@ -358,6 +400,7 @@ typedef int32_t async_lc;
     async__co->lc = (async_lc)((char *)&&ASYNC__CAT(async__resume_, n) - \
                                (char *)&&async__dispatch);              \
     ASYNC__NOPEDANTIC_END
+#define ASYNC__LC_LABEL_N(n) ASYNC__CAT(async__resume_, n) :;
 #define ASYNC__LC_MARK_N(n) \
     ASYNC__LC_SET_N(n)      \
     ASYNC__CAT(async__resume_, n) :;
@@ -395,17 +438,20 @@ typedef struct async_node {
     struct async_node *next, *prev;
 } async_node;
 
-/* Common prefix of everything the timer wheel holds (tasks, timeouts). */
+/* Common prefix of everything the timer store holds (tasks, scopes,
+ * callback handles).                                                    */
 typedef struct async_timed {
     async_node node; /* on one list: run queue, a wait list, a wheel slot */
     union {
         async_tick when; /* expiry, while on the wheel             */
         int result;      /* tasks: wake result, then final result  */
     } u;
-    uint8_t kind;     /* ASYNC__K_TASK or ASYNC__K_TIMEOUT                 */
-    uint8_t state;    /* tasks: ASYNC__S_*;  timeouts: scope depth          */
-    uint8_t flags;    /* tasks: ASYNC__F_*;  timeouts: fired               */
-    uint8_t scope;    /* tasks: open scope depth << 4 | expired depth      */
+    uint8_t kind;     /* ASYNC__K_*; tasks: shield depth << 4 as well      */
+    uint8_t state;    /* tasks, handles: ASYNC__S_*;  scopes: depth         */
+    uint8_t flags;    /* tasks: ASYNC__F_*;  scopes: fired (lock: held)    */
+    uint8_t scope;    /* tasks: open scope depth << 4 | expired depth;
+                         shields: the task's outer shield and expired
+                         depths when the shield opened                     */
 } async_timed;
 
 /* A task's step function.  It runs the task's coroutine one step and
@@ -414,20 +460,25 @@ typedef struct async_timed {
 typedef int (*async_task_fn)(async_loop *L, async_task *self);
 
 /* A task header, embedded anywhere in the frame struct the caller owns.
- * 40 bytes on x86-64, 24 on a 32-bit MCU (ASYNC_CONF_DEBUG off).        */
+ * 56 bytes on x86-64 (40 without ASYNC_CONF_TASK_LIST), 24 on a 32-bit
+ * MCU (no task list; ASYNC_CONF_DEBUG off).                             */
 struct async_task {
     async_timed base;
     async_task_fn fn;
     union {
-        async_task *task;           /* the task in async_join(this)   */
+        async_task *task;           /* the task in async_join(this), or
+                                       a done callback's handle       */
         struct async_group *group;  /* the group this task belongs to */
     } joiner;
+#if ASYNC_CONF_TASK_LIST
+    async_node all;    /* every live task of the loop                 */
+#endif
 #if ASYNC_CONF_DEBUG
-    async_node all;    /* every live task of the loop, for async_dump */
     const char *name;
     const char *file;  /* last suspension point ...                   */
     const char *what;  /* ... and the text of what it awaits there    */
     int line;
+    bool unseen;       /* finished with an error nobody has read yet  */
 #endif
 };
 
@@ -448,13 +499,16 @@ typedef struct async_co {
     async_timeout *scopes;  /* innermost open timeout scope               */
 } async_co;
 
-/* A deadline around awaits (asyncio's timeout() and wait_for()).  Lives
- * in the frame of the coroutine that opens it.                          */
+/* A scope around awaits, in the frame of the coroutine that opens it:
+ * a deadline (asyncio's timeout() and wait_for()), a shield (Trio's
+ * shielded cancel scope), or a held lock (async with lock:).            */
 struct async_timeout {
     async_timed base; /* wheel node; state = depth, flags = fired */
     async_task *owner;
     async_timeout *outer;
 };
+typedef struct async_timeout async_shield;
+typedef struct async_timeout async_locked;
 
 /* Port: how the core reaches its environment.  Embed it first in your
  * port's struct; every hook receives that pointer back.  Ports that
@@ -506,6 +560,10 @@ struct async_waiter {
 #define ASYNC__WBITS ASYNC_CONF_WHEEL_BITS
 #define ASYNC__WSLOTS (1u << ASYNC__WBITS)
 #define ASYNC__WLEVELS ASYNC_CONF_WHEEL_LEVELS
+/* Whether a delay can exceed the wheel's span: such timers wait on a
+ * sorted list of their own until they come within it.                   */
+#define ASYNC__WFAR \
+    (ASYNC__WLEVELS && ASYNC__WBITS * ASYNC__WLEVELS < ASYNC_CONF_TICK_BITS - 1)
 /* Wheels of 16 slots or more keep a bitmap of occupied slots per level;
  * smaller ones scan their slots (less code, less RAM, as fast).          */
 #define ASYNC__WMAP (ASYNC__WBITS >= 4)
@@ -541,8 +599,16 @@ struct async_loop {
 #endif
     async_node wheel[ASYNC__WLEVELS][ASYNC__WSLOTS];
 #endif
+#if ASYNC__WFAR
+    async_node far;          /* timers beyond the wheel's span, by expiry */
+#endif
+    async_node held;         /* expired scopes a shield holds back        */
+#if ASYNC_CONF_TASK_LIST
+    async_node all;          /* every live task                          */
+#endif
 #if ASYNC_CONF_DEBUG
-    async_node all;             /* every live task                        */
+    async_node unseen;          /* finished tasks whose error nobody read */
+    bool tracking;              /* inside async_run: keep them on unseen  */
     async_tick slow_step;       /* warn when a step exceeds this (0: off) */
     async_debug_hook on_debug;  /* where warnings go (NULL: stderr/none)  */
 #endif
@@ -579,7 +645,8 @@ typedef struct async_future {
     int result;
 } async_future;
 
-/* Bounded FIFO of fixed-size items over a caller-provided array.
+/* Bounded queue of fixed-size items over a caller-provided array: FIFO
+ * (asyncio.Queue), LIFO (LifoQueue) or by priority (async_pqueue).
  * Index 0 of waiters/held is the getters' side, 1 the putters'.        */
 typedef struct async_queue {
     async_node waiters[2]; /* tasks waiting to get / to put            */
@@ -588,8 +655,45 @@ typedef struct async_queue {
     size_t item_size;
     unsigned cap, head, count;
     bool closed;
+#if ASYNC_CONF_EXTRAS
+    uint8_t order;         /* ASYNC__Q_FIFO, _LIFO or _PRIO            */
+    unsigned unfinished;   /* items put and not yet task_done()        */
+    async_node joiners;    /* tasks in async_queue_join                */
+#endif
 } async_queue;
 
+#if ASYNC_CONF_EXTRAS
+/* A priority queue (asyncio.PriorityQueue): a binary heap over the
+ * caller's array, the item for which before() holds leaving first, equal
+ * items in the order they were put.  seq is a second caller array of
+ * cap numbers that keeps that order.  Every async_queue_* call works on
+ * &pq->q.                                                               */
+typedef bool (*async_before_fn)(const void *a, const void *b);
+typedef struct async_pqueue {
+    async_queue q;
+    async_before_fn before;
+    unsigned *seq;
+    unsigned next; /* the next put's number */
+} async_pqueue;
+
+/* A barrier for `parties` tasks (asyncio.Barrier).                      */
+typedef struct async_barrier {
+    async_node waiters;
+    unsigned parties;
+    bool broken;
+} async_barrier;
+
+/* A callback run by the loop outside any task (asyncio's Handle and
+ * TimerHandle): scheduled by async_call_soon/_later/_at, or when a task
+ * finishes (async_task_on_done).  Zeroed = idle.                        */
+typedef struct async_handle async_handle;
+typedef void (*async_handle_fn)(async_loop *L, async_handle *h);
+struct async_handle {
+    async_timed base;
+    async_handle_fn fn;
+};
+
+#endif
 /* A set of tasks awaited together: gather, wait-for-first, TaskGroup.
  * Members are recorded in a caller-provided array of task pointers.    */
 typedef struct async_group {
@@ -601,7 +705,8 @@ typedef struct async_group {
     async_node done;         /* finished, not yet reaped, in order       */
 } async_group;
 #define ASYNC_GROUP_CANCEL_ON_ERROR 0x01u /* TaskGroup: first error cancels the rest */
-#define ASYNC__GROUP_WAIT_ANY 0x80u
+#define ASYNC__GROUP_WAIT_ANY 0x80u      /* the waiter takes the next member   */
+#define ASYNC__GROUP_WAIT_ERR 0x40u      /* ... or the first error             */
 
 /* Counting notification that interrupt handlers and other threads give
  * and tasks take (FreeRTOS' xSemaphoreGiveFromISR, asyncio's
@@ -654,15 +759,20 @@ typedef struct async_notify {
 
 /* Start of the cleanup section (try/finally).  Reached by falling off
  * the body, by async_return(), or by an await whose error propagates.
- * Inside it, async_error() is the pending result: < 0 if the body failed.
- * Awaits here still report cancellation if the task was cancelled.      */
+ * Scopes the body left open (timeouts, shields, held locks) close here,
+ * as a `with` block closes when an exception leaves it.  Inside it,
+ * async_error() is the pending result: < 0 if the body failed.  Awaits
+ * here still report a cancellation of the task: cleanup that must await
+ * goes inside a shield (async_shield_begin).                            */
 #define async_finally                                        \
     /* FALLTHROUGH */                                        \
     async__co->lc = ASYNC__LC_FINALLY;                       \
     if (0) {                                                 \
     case ASYNC__LC_FINALLY:;                                 \
     }                                                        \
-    async__co->flags |= ASYNC__CO_FINALLY
+    async__co->flags |= ASYNC__CO_FINALLY;                   \
+    if (async__co->scopes)                                   \
+    async__scopes_close(async__L, async__co)
 
 /* End of the body: closes open timeout scopes, resets the frame so the
  * coroutine can be called afresh, and returns the result.  It also holds
@@ -704,17 +814,35 @@ typedef struct async_notify {
  * coroutine...) and is evaluated again each time the task resumes, so its
  * arguments must not have side effects.  If the task has been cancelled,
  * or a timeout scope around it has expired, `op` is not started and var
- * receives ASYNC_ECANCELED or ASYNC_ETIMEDOUT.                          */
+ * receives ASYNC_ECANCELED or ASYNC_ETIMEDOUT.  async_yield() is the one
+ * exception: it gives way first and reports the interruption after.    */
 #define async_await_rc(var, op) ASYNC__AWAIT_RC(var, op, #op)
-#define ASYNC__AWAIT_RC(var, op, text)                            \
-    do {                                                          \
-        if ((async__r = async__interrupt_code(async__L)) == 0) {  \
-            ASYNC__WHERE(text);                                   \
-            ASYNC__LC_MARK()                                      \
-            if ((async__r = (op)) == ASYNC_PENDING)               \
-                return ASYNC_PENDING;                             \
-        }                                                         \
-        (var) = async__r;                                         \
+#define ASYNC__AWAIT_RC(var, op, text) ASYNC__AWAIT_RC_X(var, op, text, ASYNC__UNIQUE())
+#define ASYNC__AWAIT_RC_X(var, op, text, n) ASYNC__AWAIT_RC_N(var, op, text, n)
+/* async_yield() is told apart at compile time by its type, char[3] (an
+ * op is an int), so the test costs nothing: other awaits compile to the
+ * interruption test, the resume point and the op; a yield to a plain
+ * run-queue append, the resume point and the interruption test.  The
+ * enum is what lets async_yield() compile only inside an await.        */
+#define ASYNC__YIELD_SIZE 3
+#define ASYNC__IS_YIELD(op) (sizeof(op) == ASYNC__YIELD_SIZE)
+#define ASYNC__AWAIT_RC_N(var, op, text, n)                                        \
+    do {                                                                           \
+        enum { async__use_async_await_around_async_yield = ASYNC__YIELD_SIZE };    \
+        if (ASYNC__IS_YIELD(op) || (async__r = async__interrupt_code(async__L)) == 0) { \
+            ASYNC__WHERE(text);                                                    \
+            ASYNC__LC_SET_N(n)                                                     \
+            if (ASYNC__IS_YIELD(op) && (async__r = async__give_way(async__L)) == 0) \
+                return ASYNC_PENDING;                                              \
+            ASYNC__LC_LABEL_N(n)                                                   \
+            if (!ASYNC__IS_YIELD(op)) {                                            \
+                if ((async__r = (int)(intptr_t)(op)) == ASYNC_PENDING)             \
+                    return ASYNC_PENDING;                                          \
+            } else if (async__r == 0) {                                            \
+                async__r = async__interrupt_code(async__L);                        \
+            }                                                                      \
+        }                                                                          \
+        (var) = async__r;                                                          \
     } while (0)
 
 /* Await `op`; an error ends this coroutine with that error (through its
@@ -736,55 +864,70 @@ typedef struct async_notify {
         (var) = async__r;                                         \
     } while (0)
 
-/* Let every other ready task run once, then continue (asyncio.sleep(0)).
- * Like asyncio's, it reports a cancellation on resuming: a cancelled task
- * that yields gives way once more, then sees ASYNC_ECANCELED.           */
-#define async_yield()                                             \
-    do {                                                          \
-        async__r = ASYNC_EPERM; /* outside a task */              \
-        if (async__L->current) {                                  \
-            ASYNC__WHERE("async_yield()");                        \
-            async__enqueue(async__L, async__L->current);          \
-            ASYNC__LC_SUSPEND()                                   \
-            async__r = async__interrupt_code(async__L);           \
-        }                                                         \
-        if (async__r < 0)                                         \
-            goto async__raise;                                    \
-    } while (0)
+/* op: let every other ready task run once, then continue: 0, or the
+ * interruption (asyncio.sleep(0)).  Unlike other awaits it gives way
+ * even when the task is already cancelled, and reports that on resuming,
+ * so a yield loop cannot starve the others.  Only inside an await
+ * (async_await(async_yield())): anywhere else it does not compile.      */
+#define async_yield() (*(char(*)[async__use_async_await_around_async_yield]) "yi")
 
-/* Wait until `cond` is true.  It is re-checked after other tasks have
- * run, never in a spin: if nothing else runs, the loop sleeps until a
- * timer, a post or I/O wakes something.  Prefer an event or a future
- * where one fits; a condition that only an interrupt handler changes
- * needs the handler to call async_post().                              */
-#define async_await_until(cond)                                   \
-    do {                                                          \
-        if ((async__r = async__interrupt_code(async__L)) == 0) {  \
-            ASYNC__WHERE("async_await_until(" #cond ")");         \
-            ASYNC__LC_MARK()                                      \
-            async__r = async__resume_code(async__L);              \
-            if (async__r == 0 && !(cond)) {                       \
-                async__poll(async__L);                            \
-                return ASYNC_PENDING;                             \
-            }                                                     \
-        }                                                         \
-        if (async__r < 0)                                         \
-            goto async__raise;                                    \
-    } while (0)
+/* op: 0 once `cond` is true (asyncio's Condition.wait_for without the
+ * lock).  `cond` is re-checked after other tasks have run, never in a
+ * spin: if nothing else runs, the loop sleeps until a timer, a post or
+ * I/O wakes something.  Prefer an event or a future where one fits; a
+ * condition that only an interrupt handler changes needs the handler to
+ * call async_post().  It can sit under async_await_for or in a timeout
+ * scope like any op.                                                    */
+#define async_until(cond) async__until(async__L, (cond) != 0)
+/* Wait until `cond` is true; an interruption propagates.               */
+#define async_await_until(cond) async_await(async_until(cond))
 
 /* Open a timeout scope (asyncio.timeout): until async_timeout_end(to),
- * every await reports ASYNC_ETIMEDOUT once `ticks` have passed, and the
- * await in progress at that moment is interrupted.  Scopes nest up to 15
- * deep.  Returns 0, or ASYNC_ENOSPC/ASYNC_EPERM/ASYNC_ERANGE.            */
+ * every await reports ASYNC_ETIMEDOUT once `ticks` have passed (counted
+ * from now: the clock is read), and the await in progress at that moment
+ * is interrupted.  Scopes nest up to 15 deep, shields included.  Returns
+ * 0, or ASYNC_ENOSPC/ASYNC_EPERM/ASYNC_ERANGE.                          */
 #define async_timeout_begin(to, ticks) \
-    async__timeout_begin(async__L, async__co, (to), (async_tick)(ticks), true)
+    async__timeout_begin(async__L, async__co, (to), (async_tick)(ticks), ASYNC__K_TIMEOUT)
 #define async_timeout_begin_at(to, deadline) \
-    async__timeout_begin(async__L, async__co, (to), (async_tick)(deadline), false)
+    async__timeout_begin(async__L, async__co, (to), (async_tick)(deadline), ASYNC__K_AT)
 /* Close the scope: 0, or ASYNC_ETIMEDOUT if it expired.  Closing out of
  * order (not the innermost scope of this coroutine) is ASYNC_EINVAL.
- * Scopes still open when the coroutine ends are closed by async_end.    */
-#define async_timeout_end(to) async__timeout_end(async__L, async__co, (to))
+ * Scopes still open when the body or the cleanup section ends are
+ * closed there.                                                         */
+#define async_timeout_end(to) async__scope_end(async__L, async__co, (to))
 
+/* Open a shield (Trio's shielded cancel scope): until async_shield_end,
+ * a cancellation of the task and the expiry of any scope opened before
+ * the shield are held back: awaits inside run as if neither happened,
+ * and nothing wakes the task early.  They take effect when the shield
+ * closes (a cancellation is sticky: the next await reports it).  `ticks`
+ * > 0 gives the shield a deadline of its own, counted from now, that
+ * acts like a timeout scope's, so shielded cleanup cannot hang; 0: none.
+ * Returns 0, or ASYNC_ENOSPC/ASYNC_EPERM/ASYNC_ERANGE as a timeout.    */
+#define async_shield_begin(sh, ticks) \
+    async__timeout_begin(async__L, async__co, (sh), (async_tick)(ticks), ASYNC__K_SHIELD)
+/* Close it: 0, or ASYNC_ETIMEDOUT if its own deadline expired.           */
+#define async_shield_end(sh) async__scope_end(async__L, async__co, (sh))
+
+#if ASYNC_CONF_EXTRAS
+/* async with lock: acquire `lock` (an await: it waits, and an
+ * interruption while waiting propagates), then hold it until
+ * async_with_lock_end(held), or until the body or the cleanup section
+ * is left any other way (async_return, a propagating error): then it is
+ * released there.  `held` is a scope object in the frame.              */
+#define async_with_lock(held, lock)                                              \
+    do {                                                                         \
+        if ((async__r = async__locked_begin(async__L, async__co, (held), (lock))) == 0) \
+            ASYNC__AWAIT_RC(async__r, async__locked_take(async__L, async__co->scopes), \
+                            "async_with_lock(" #lock ")");                      \
+        if (async__r < 0)                                                        \
+            goto async__raise;                                                   \
+    } while (0)
+/* Release the lock and close the scope: 0, or ASYNC_EINVAL out of order. */
+#define async_with_lock_end(held) async__scope_end(async__L, async__co, (held))
+
+#endif
 /* wait_for: await `op` with a deadline `ticks` from now, using the scope
  * object `to`.  var = op's result: if the deadline interrupted it, the
  * operation reports ASYNC_ETIMEDOUT (through every child that propagates
@@ -795,10 +938,39 @@ typedef struct async_notify {
         if ((async__r = async__interrupt_code(async__L)) == 0 &&          \
             (async__r = async_timeout_begin((to), (ticks))) == 0) {       \
             ASYNC__AWAIT_RC(async__r, (op), #op);                         \
-            (void)async__timeout_end(async__L, async__co, async__co->scopes); \
+            (void)async__scope_end(async__L, async__co, async__co->scopes); \
         }                                                                 \
         (var) = async__r;                                                 \
     } while (0)
+
+/* Coroutines in one declaration each (the frame struct stays yours):
+ *
+ *     struct blink { async_co co; int n; };               a child
+ *     static async_def(blink, L, f)
+ *         for (f->n = 0; f->n < 3; f->n++)
+ *             async_await(async_sleep(L, ASYNC_MS(100)));
+ *     async_def_end
+ *
+ *     struct main_task { async_task task; async_co co; struct blink b; };
+ *     static async_task_def(main_task, L, f)               a task
+ *         async_await(blink(L, &f->b));
+ *     async_def_end
+ *
+ * async_def(name, L, f) opens `int name(async_loop *L, struct name *f)`
+ * and its body; async_task_def(name, L, f) opens the task function
+ * `int name(async_loop *L, async_task *)` whose frame `struct name` has
+ * the members `task` and `co`, and names the frame f.  You choose the
+ * names L and f; async_def_end ends the body and the function.          */
+#define async_def(name, L, f) \
+    int name(async_loop *L, struct name *f) { async_begin((L), &(f)->co)
+#define async_task_def(name, L, f)                                               \
+    int name(async_loop *L, async_task *async__self)                             \
+    {                                                                            \
+        struct name *const f = async_frame(async__self, struct name, task);     \
+        async_begin((L), &(f)->co)
+#define async_def_end \
+    async_end;        \
+    }
 
 /* The frame (enclosing struct) of a task header.                         */
 #define async_frame(task, type, member) \
@@ -818,10 +990,22 @@ typedef struct async_notify {
 /* Initialise a loop over a port.  Returns 0 or ASYNC_EINVAL.            */
 int async_loop_init(async_loop *L, const async_port *port);
 /* asyncio.run: spawn `main` with fn (fn == NULL: main is already spawned)
- * and run until it finishes; main == NULL: run until no task is left.
- * Returns main's result (or 0), ASYNC_EDEADLK when every remaining task
- * waits for something that can never happen, or a spawn error.          */
+ * and run until it finishes; then cancel every task still pending and
+ * run until they have finished their cleanup (needs ASYNC_CONF_TASK_LIST;
+ * without it, as async_run_until_complete).  main == NULL: run until no
+ * task is left.  Returns main's result (or 0), ASYNC_EDEADLK when main
+ * waits for something that can never happen, or a spawn error.  Tasks
+ * that cannot finish their cleanup (they wait for what never comes) are
+ * left as they are: async_loop_task_count() says how many.  In debug
+ * mode it reports every task that finished with an error nobody read
+ * ("error never retrieved").                                            */
 int async_run(async_loop *L, async_task *main, async_task_fn fn);
+/* loop.run_until_complete: the same, but tasks still pending when main
+ * finishes are left as they are (today's behaviour before 0.2.0).       */
+int async_run_until_complete(async_loop *L, async_task *main, async_task_fn fn);
+/* Cancel every live task (needs ASYNC_CONF_TASK_LIST; without it, 0).
+ * Returns how many cancellations were requested.                       */
+unsigned async_loop_cancel_all(async_loop *L);
 /* One pass: read the clock, deliver posts, fire due timers, step every
  * task that was ready at the start of the pass once.  Returns the number
  * of steps.  For drivers that own the sleeping (the libev layer, tests). */
@@ -859,8 +1043,12 @@ int async_cancel(async_loop *L, async_task *t);
  * something else already joins t (a task or a group), ASYNC_EDEADLK for
  * a task joining itself, ASYNC_EINVAL if t was never spawned.           */
 int async_join(async_loop *L, async_task *t);
-/* op: sleep for `ticks` (0 = yield), or until `deadline`.  ASYNC_ERANGE
- * if longer than ASYNC_TICK_MAX_DELAY.                                  */
+/* op: sleep for `ticks`, counted from now (the call reads the clock:
+ * time spent computing earlier in the step does not shorten it), or
+ * until `deadline`.  0 ticks or a deadline already due is a yield - but,
+ * as for every await, a cancelled task's sleep reports at once; use
+ * async_yield() to give way first.  ASYNC_ERANGE if longer than
+ * ASYNC_TICK_MAX_DELAY.                                                 */
 int async_sleep(async_loop *L, async_tick ticks);
 int async_sleep_until(async_loop *L, async_tick deadline);
 static inline enum async_task_state async_task_state(const async_task *t);
@@ -868,6 +1056,15 @@ static inline bool async_task_is_done(const async_task *t);
 static inline bool async_task_is_cancelled(const async_task *t);
 /* The result of a finished task; ASYNC_EAGAIN if it has not finished.   */
 static inline int async_task_result(const async_task *t);
+#if ASYNC_CONF_EXTRAS
+/* add_done_callback: once t finishes, the loop calls fn(L, h) outside
+ * any task (as async_call_soon would), with t's result readable by
+ * async_task_result(t); at once (at the next pass) if t has finished.
+ * One watcher per task: ASYNC_EBUSY if t is joined, in a group, or
+ * already has one; ASYNC_EINVAL if t was never spawned or h is pending.
+ * async_handle_cancel(L, h) removes it.                                 */
+int async_task_on_done(async_loop *L, async_task *t, async_handle *h, async_handle_fn fn);
+#endif
 /* Optional name shown by debug output (kept only with ASYNC_CONF_DEBUG). */
 static inline void async_task_set_name(async_task *t, const char *name);
 static inline const char *async_task_name(const async_task *t);
@@ -897,14 +1094,26 @@ int async_group_init(async_group *g, async_task **slots, unsigned cap, unsigned 
 /* Spawn t as a member.  ASYNC_ENOSPC when the slots are full, ASYNC_EBUSY
  * if t is in use, ASYNC_ECANCELED if the group is cancelling.            */
 int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_fn fn);
-/* op: wait until every member has finished.  Returns 0 or the first
- * member error other than cancellation; members keep their results.
- * If the waiter is interrupted, every member is cancelled and the wait
- * reports the interruption once all have finished.                      */
+/* op: wait until every member has finished (asyncio.wait ALL_COMPLETED,
+ * gather(return_exceptions=True)).  Returns 0 or the first member error
+ * other than cancellation; members keep their results.  Then the group
+ * is empty again: every member is removed (reaped) and the error reset,
+ * so its slots can be reused at once.  If the waiter is interrupted,
+ * every member is cancelled and the wait reports the interruption once
+ * all have finished.                                                    */
 int async_group_wait(async_loop *L, async_group *g);
+/* op: as async_group_wait, but a member's error is returned as soon as
+ * it happens, the other members running on (asyncio.gather, and
+ * asyncio.wait FIRST_EXCEPTION); 0 once all finished without one.  The
+ * group keeps the error and its members until a wait sees them all
+ * finished: wait again, or cancel them (async_group_cancel) first.      */
+int async_group_wait_first_error(async_loop *L, async_group *g);
 /* op: wait for the next member to finish (in completion order), remove it
- * from the group and store it in *done.  ASYNC_ENOENT if the group has no
- * members.  Interruption does not cancel members (asyncio.wait).        */
+ * from the group, store it in *done and return its result, error
+ * included (asyncio.as_completed: awaiting each one raises its error).
+ * A failure of the call itself (interrupted, ASYNC_ENOENT when the group
+ * has no members) stores NULL.  Interruption does not cancel members
+ * (asyncio.wait).                                                       */
 int async_group_next(async_loop *L, async_group *g, async_task **done);
 /* Cancel every running member; returns how many were cancelled.         */
 unsigned async_group_cancel(async_loop *L, async_group *g);
@@ -934,6 +1143,9 @@ int async_lock_acquire(async_loop *L, async_lock *m);
 int async_lock_try_acquire(async_loop *L, async_lock *m); /* 0, ASYNC_EAGAIN */
 /* ASYNC_EPERM unless the current task owns it; hands over FIFO.         */
 int async_lock_release(async_loop *L, async_lock *m);
+/* Lock.locked(): true while a task holds it.  A release that hands the
+ * lock to a waiter reads false until that waiter runs and takes it, as
+ * in asyncio (nobody else can take it meanwhile).                       */
 static inline bool async_lock_is_locked(const async_lock *m);
 
 /* ---- condition variables ---- */
@@ -942,10 +1154,11 @@ int async_cond_init(async_cond *c, async_lock *m);
  * holding the lock, even when it reports cancellation or a timeout.
  * ASYNC_EPERM if the caller does not hold the lock.                     */
 int async_cond_wait(async_loop *L, async_cond *c);
-/* Wake up to n waiters (they re-acquire the lock in turn).  Returns how
- * many were woken.                                                      */
-unsigned async_cond_notify(async_loop *L, async_cond *c, unsigned n);
-static inline unsigned async_cond_notify_all(async_loop *L, async_cond *c);
+/* Wake up to n waiters (they re-acquire the lock in turn).  The caller
+ * must hold the lock (asyncio raises RuntimeError): ASYNC_EPERM if not.
+ * Returns how many were woken.                                          */
+int async_cond_notify(async_loop *L, async_cond *c, unsigned n);
+static inline int async_cond_notify_all(async_loop *L, async_cond *c);
 
 /* ---- futures ---- */
 void async_future_init(async_future *f);
@@ -973,7 +1186,61 @@ static inline int async_queue_try_get(async_loop *L, async_queue *q, void *item)
 void async_queue_close(async_loop *L, async_queue *q);
 static inline unsigned async_queue_count(const async_queue *q);
 static inline bool async_queue_is_closed(const async_queue *q);
+#if ASYNC_CONF_EXTRAS
+/* LifoQueue: the same calls, the newest item leaving first.              */
+int async_queue_init_lifo(async_queue *q, void *buf, size_t item_size, unsigned cap);
+/* PriorityQueue over buf (cap items) and seq (cap numbers): the item x
+ * for which before(x, y) holds against every other y leaves first, equal
+ * ones in the order they were put; O(log cap) per put and get.  before
+ * is called with pointers into buf.  ASYNC_EINVAL as async_queue_init,
+ * or for a NULL seq or before.                                          */
+int async_pqueue_init(async_pqueue *pq, void *buf, size_t item_size, unsigned cap, unsigned *seq,
+                      async_before_fn before);
+/* Queue.task_done(): one item taken earlier is fully handled.
+ * ASYNC_EOVERFLOW if called more often than items were put.  When every
+ * item put has been handled, async_queue_join's waiters wake.           */
+int async_queue_task_done(async_loop *L, async_queue *q);
+/* op: Queue.join(): wait until every item put has been handled (0 at
+ * once if none is outstanding).                                         */
+int async_queue_join(async_loop *L, async_queue *q);
+static inline unsigned async_queue_unfinished_count(const async_queue *q);
 
+/* ---- barriers ---- */
+/* parties >= 1, else ASYNC_EINVAL.                                      */
+int async_barrier_init(async_barrier *b, unsigned parties);
+/* op: wait until `parties` tasks are waiting, then release them all.
+ * Returns the task's arrival index, 0 .. parties-1 (the last to arrive
+ * gets parties-1), or ASYNC_EBROKEN when the barrier is aborted or reset
+ * (and at once while it is broken).  A waiter that is cancelled or
+ * times out leaves the barrier (it counts no more).                     */
+int async_barrier_wait(async_loop *L, async_barrier *b);
+/* Wake every waiter with ASYNC_EBROKEN and break the barrier until
+ * async_barrier_reset (Barrier.abort).                                  */
+void async_barrier_abort(async_loop *L, async_barrier *b);
+/* Wake every waiter with ASYNC_EBROKEN and make the barrier usable again,
+ * empty (Barrier.reset).                                                */
+void async_barrier_reset(async_loop *L, async_barrier *b);
+/* Tasks waiting now (Barrier.n_waiting).                                */
+unsigned async_barrier_waiting_count(const async_barrier *b);
+static inline bool async_barrier_is_broken(const async_barrier *b);
+
+/* ---- callbacks on the loop (loop.call_soon, call_later, call_at) ---- */
+/* Run fn(L, h) on the loop, outside any task (it must not await): at the
+ * next pass, `ticks` from now (the clock is read), or at `when`.  The
+ * loop runs callbacks at the start of a pass, in the order they became
+ * due, before it steps tasks.  A callback may schedule its own handle
+ * again (a periodic timer).  ASYNC_EBUSY if h is already pending,
+ * ASYNC_ERANGE for a delay beyond ASYNC_TICK_MAX_DELAY, ASYNC_EINVAL on
+ * NULL.  Loop thread only (async_post is call_soon_threadsafe).        */
+int async_call_soon(async_loop *L, async_handle *h, async_handle_fn fn);
+int async_call_later(async_loop *L, async_handle *h, async_tick ticks, async_handle_fn fn);
+int async_call_at(async_loop *L, async_handle *h, async_tick when, async_handle_fn fn);
+/* Handle.cancel(): 0 if it was pending and will not run, ASYNC_EALREADY
+ * if it was not pending (it ran, was cancelled, or never scheduled).   */
+int async_handle_cancel(async_loop *L, async_handle *h);
+static inline bool async_handle_is_pending(const async_handle *h);
+
+#endif
 /* ---- interrupts and other threads ---- */
 /* Any context: queue call p for the loop (coalesced if already queued)
  * and wake the port.  p->fn must be set, and async_loop_init(L) must have
@@ -1034,9 +1301,16 @@ enum {
 #define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
 #define ASYNC__F_DRAIN 0x20u    /* interrupted; waiting for cleanup to end  */
 #define ASYNC__F_NOTIFIED 0x40u /* cond waiter notified, re-taking the lock  */
-/* async_timed.kind */
+#define ASYNC__F_HANDED 0x80u   /* handed a lock it has not taken yet       */
+/* async_timed.kind (tasks also keep their innermost shield's depth in
+ * the high nibble).  Odd kinds are scopes that expire.                  */
 #define ASYNC__K_TASK 0u
 #define ASYNC__K_TIMEOUT 1u
+#define ASYNC__K_CALL 2u   /* an async_handle                            */
+#define ASYNC__K_SHIELD 3u
+#define ASYNC__K_LOCKED 4u /* async_with_lock's scope                    */
+#define ASYNC__K_AT 0x11u  /* async__timeout_begin: a deadline, not a delay */
+#define ASYNC__SHIELDS(t) ((unsigned)(t)->base.kind >> 4) /* shield depth, 0: none */
 
 /* The interruption an await must report now: 0, ASYNC_ECANCELED or
  * ASYNC_ETIMEDOUT (an expired timeout scope).  Inline: every await asks. */
@@ -1045,9 +1319,9 @@ static inline int async__interrupt_code(const async_loop *L)
     const async_task *t = L->current;
     if (t == NULL)
         return 0;
-    if (t->base.flags & ASYNC__F_CANCEL)
+    if ((t->base.flags & ASYNC__F_CANCEL) && !ASYNC__SHIELDS(t))
         return ASYNC_ECANCELED;
-    return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
+    return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0; /* only unshielded ones */
 }
 
 /* Queue a task on the run queue.  Inline: a yield is just this.         */
@@ -1061,17 +1335,14 @@ static inline void async__enqueue(async_loop *L, async_task *t)
     h->prev = n;
 }
 
-/* On resuming a condition await: the wake-up result if any (a cancel or
- * a timeout while parked), else an interruption that arrived while the
- * task sat in the run queue (a queued task is not woken by one).        */
-static inline int async__resume_code(async_loop *L)
+/* async_yield's first half: queue the current task again.  0, or
+ * ASYNC_EPERM outside a task.                                           */
+static inline int async__give_way(async_loop *L)
 {
-    async_task *t = L->current;
-    if (t->base.flags & ASYNC__F_WOKEN) {
-        t->base.flags &= (uint8_t)~ASYNC__F_WOKEN;
-        return t->base.u.result;
-    }
-    return async__interrupt_code(L);
+    if (L->current == NULL)
+        return ASYNC_EPERM;
+    async__enqueue(L, L->current);
+    return 0;
 }
 
 static inline bool async_woken(async_loop *L, int *result)
@@ -1126,8 +1397,15 @@ static inline bool async_task_is_cancelled(const async_task *t)
     return (t->base.flags & ASYNC__F_CANCEL) != 0;
 }
 
+#if ASYNC_CONF_DEBUG
+void async__debug_seen(const async_task *t);
+#endif
 static inline int async_task_result(const async_task *t)
 {
+#if ASYNC_CONF_DEBUG
+    if (t->unseen)
+        async__debug_seen(t); /* its error has been read */
+#endif
     return t->base.state == ASYNC__S_DONE ? t->base.u.result : ASYNC_EAGAIN;
 }
 
@@ -1173,7 +1451,7 @@ static inline unsigned async_sem_count(const async_sem *s)
 
 static inline bool async_lock_is_locked(const async_lock *m)
 {
-    return m->owner != NULL;
+    return m->owner != NULL && !(m->owner->base.flags & ASYNC__F_HANDED);
 }
 
 static inline bool async_future_is_done(const async_future *f)
@@ -1196,10 +1474,27 @@ static inline bool async_queue_is_closed(const async_queue *q)
     return q->closed;
 }
 
-static inline unsigned async_cond_notify_all(async_loop *L, async_cond *c)
+static inline int async_cond_notify_all(async_loop *L, async_cond *c)
 {
     return async_cond_notify(L, c, UINT_MAX);
 }
+
+#if ASYNC_CONF_EXTRAS
+static inline unsigned async_queue_unfinished_count(const async_queue *q)
+{
+    return q->unfinished;
+}
+
+static inline bool async_barrier_is_broken(const async_barrier *b)
+{
+    return b->broken;
+}
+
+static inline bool async_handle_is_pending(const async_handle *h)
+{
+    return h->base.state != ASYNC__S_IDLE;
+}
+#endif
 
 static inline int async_queue_put(async_loop *L, async_queue *q, const void *item)
 {
@@ -1228,10 +1523,17 @@ static inline int async_notify_take(async_loop *L, async_notify *n)
 
 int async__co_end(async_loop *L, async_co *co);
 int async__bad_resume(async_loop *L, async_co *co, const char *file, int line);
-void async__poll(async_loop *L);
+int async__until(async_loop *L, bool truth);
+/* `mode`: ASYNC__K_TIMEOUT (ticks from now), ASYNC__K_AT (a deadline) or
+ * ASYNC__K_SHIELD (ticks from now, 0: no deadline).                     */
 int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick when,
-                         bool relative);
-int async__timeout_end(async_loop *L, async_co *co, async_timeout *to);
+                         unsigned mode);
+#if ASYNC_CONF_EXTRAS
+int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_lock *m);
+int async__locked_take(async_loop *L, async_locked *held);
+#endif
+int async__scope_end(async_loop *L, async_co *co, async_timeout *to);
+void async__scopes_close(async_loop *L, async_co *co);
 
 #ifdef __cplusplus
 }
@@ -1309,6 +1611,24 @@ static async_node *async__list_pop(async_node *h)
     return n;
 }
 
+#if !ASYNC__WLEVELS || ASYNC__WFAR
+static async_tick async__when(const async_node *n)
+{
+    return ((const async_timed *)(const void *)n)->u.when;
+}
+
+/* Insert into a list sorted by expiry, after the timers due no later
+ * (equal expiries keep arming order).  Walks from the latest: periodic
+ * timers, the common case in firmware, land at or near the end.        */
+static void async__sorted_insert(async_node *h, async_timed *tm)
+{
+    async_node *pos;
+    for (pos = h->prev; pos != h && async_tick_after(async__when(pos), tm->u.when); pos = pos->prev)
+        ;
+    async__list_insert_after(pos, &tm->node);
+}
+#endif
+
 /* ---- timers: the wheel (LEVELS >= 1) ----
  * A timer sits at the highest digit (level) where its expiry differs from
  * wnow, in the slot named by its expiry's digit there.  When wnow reaches
@@ -1316,9 +1636,15 @@ static async_node *async__list_pop(async_node *h)
  * Below the top, occupied slots lie strictly ahead of wnow's digit; the
  * top level may also hold slots of later turns.  On wheels with bitmaps
  * a bit is set while its slot may be occupied, cleared lazily when found
- * empty, so removing a timer is a plain list removal.                    */
+ * empty, so removing a timer is a plain list removal.  A timer further
+ * than the wheel's span waits on L->far (sorted) until wnow reaches the
+ * point where it comes within the span: so it costs no refiling on the
+ * way, and an idle loop is told its exact expiry (one wake-up).          */
 
 #if ASYNC__WLEVELS
+#if ASYNC__WFAR
+#define ASYNC__WSPAN ((async_tick)1 << (ASYNC__WBITS * ASYNC__WLEVELS))
+#endif
 static async_tick async__pow2(unsigned n)
 {
     return n >= ASYNC_CONF_TICK_BITS ? (async_tick)0 : (async_tick)((async_tick)1 << n);
@@ -1388,6 +1714,12 @@ static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
         async__list_append(&L->due, &tm->node);
         return;
     }
+#if ASYNC__WFAR
+    if ((async_tick)(when - L->wnow) >= ASYNC__WSPAN) {
+        async__sorted_insert(&L->far, tm);
+        return;
+    }
+#endif
     while (level + 1 < ASYNC__WLEVELS && (diff >> (ASYNC__WBITS * (level + 1))) != 0)
         level++;
     slot = async__digit(when, level);
@@ -1414,20 +1746,31 @@ static bool async__slot_min(const async_node *h, async_tick *min)
 }
 
 /* The next moment the wheel must process (due timers aside): the start
- * of the first occupied slot over all levels.  With `exact`, a slot of
- * few timers reports their earliest expiry instead when it lies inside
- * the slot's current span (later slots of its level start after it), so
- * an idle port does not wake just to refile.                             */
+ * of the first occupied slot over all levels, or where the first far
+ * timer comes within the span.  With `exact`, a slot of few timers
+ * reports their earliest expiry instead when it lies inside the slot's
+ * current span (later slots of its level start after it), and a far
+ * timer its expiry, so an idle port does not wake just to refile.      */
 static bool async__timers_next(async_loop *L, async_tick *out, bool exact)
 {
     bool found = false;
     unsigned level;
 #if ASYNC__WMAP
     async__wmap any = 0;
+#endif
+#if ASYNC__WFAR
+    if (!async__list_empty(&L->far)) {
+        *out = async__when(L->far.next);
+        if (!exact)
+            *out = (async_tick)(*out - (ASYNC__WSPAN - 1u));
+        found = true;
+    }
+#endif
+#if ASYNC__WMAP
     for (level = 0; level < ASYNC__WLEVELS; level++)
         any |= L->wmap[level];
     if (any == 0) /* the common case of a busy server: no timer at all */
-        return false;
+        return found;
 #endif
 
     for (level = 0; level < ASYNC__WLEVELS; level++) {
@@ -1474,6 +1817,14 @@ static void async__timers_advance(async_loop *L, async_tick now)
     async_tick m;
     while (async__timers_next(L, &m, false) && !async_tick_after(m, now)) {
         L->wnow = m;
+#if ASYNC__WFAR
+        /* far timers now within the span join the wheel */
+        while (!async__list_empty(&L->far) &&
+               (async_tick)(async__when(L->far.next) - m) < ASYNC__WSPAN) {
+            async_node *n = async__list_pop(&L->far);
+            async__timer_insert(L, (async_timed *)(void *)n, async__when(n));
+        }
+#endif
         async__wheel_process(L, m);
     }
     if (async_tick_after(now, L->wnow))
@@ -1482,27 +1833,16 @@ static void async__timers_advance(async_loop *L, async_tick now)
 #else /* ASYNC__WLEVELS == 0 */
 /* ---- timers: one list sorted by expiry (LEVELS = 0) ----
  * Every armed expiry lies within ASYNC_TICK_MAX_DELAY after wnow, so the
- * wrap-safe comparison orders them all.  Equal expiries keep arming
- * order.  Inserting walks from the latest: periodic timers, the common
- * case in firmware, land at or near the end.                             */
-
-static async_tick async__when(const async_node *n)
-{
-    return ((const async_timed *)(const void *)n)->u.when;
-}
+ * wrap-safe comparison orders them all.                                  */
 
 static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
 {
-    async_node *h = &L->timers, *pos;
-
     tm->u.when = when;
     if (!async_tick_after(when, L->wnow)) {
         async__list_append(&L->due, &tm->node);
         return;
     }
-    for (pos = h->prev; pos != h && async_tick_after(async__when(pos), when); pos = pos->prev)
-        ;
-    async__list_insert_after(pos, &tm->node);
+    async__sorted_insert(&L->timers, tm);
 }
 
 static bool async__timers_next(async_loop *L, async_tick *out, bool exact)
@@ -1575,8 +1915,8 @@ static void async__interrupt(async_loop *L, async_task *t, int code)
     uint8_t s = t->base.state;
     void *slot = t->base.node.next;
 
-    if (t->base.flags & ASYNC__F_DRAIN)
-        return;
+    if ((t->base.flags & ASYNC__F_DRAIN) || (code == ASYNC_ECANCELED && ASYNC__SHIELDS(t)))
+        return; /* a shield holds a cancellation back until it closes */
     if (s == ASYNC__S_WJOIN) {
         t->base.flags |= ASYNC__F_DRAIN;
         async_cancel(L, (async_task *)(void *)((char *)slot - offsetof(async_task, joiner)));
@@ -1646,29 +1986,53 @@ int async_park_shielded(async_loop *L, async_waiter *w)
     return rc;
 }
 
-/* ---- interruption: cancellation and timeout scopes ---- */
+/* ---- interruption: cancellation and scopes ----
+ * A task's `scope` byte holds its open scope depth (high nibble) and the
+ * depth of the outermost expired scope it must report (low nibble); its
+ * `kind` high nibble the depth of its innermost open shield.  An expiry
+ * outside that shield is held back: the scope waits on L->held until the
+ * shield closes, and is reported from then on.                           */
+
+/* Where a delay armed now counts from: the clock, read at this call, not
+ * the start of the pass.  The timer store orders expiries up to
+ * ASYNC_TICK_MAX_DELAY past the pass's start (wnow): a delay that would
+ * reach beyond (one within the time this pass has taken of the maximum)
+ * counts from the start of the pass instead.                            */
+static async_tick async__arm_now(async_loop *L, async_tick ticks)
+{
+    async_tick now = L->now = L->port->now(L->port);
+    return (async_tick)(now - L->wnow) > (async_tick)(ASYNC_TICK_MAX_DELAY - ticks) ? L->wnow : now;
+}
+
+static void async__expired(async_task *t, unsigned depth)
+{
+    unsigned expired = t->base.scope & 0x0Fu;
+    if (expired == 0 || depth < expired)
+        t->base.scope = (uint8_t)((t->base.scope & 0xF0u) | depth);
+}
 
 static void async__timeout_expire(async_loop *L, async_timeout *to)
 {
     async_task *t = to->owner;
-    unsigned depth = to->base.state, expired = t->base.scope & 0x0Fu;
 
     to->base.flags = 1;
-    if (expired == 0 || depth < expired)
-        t->base.scope = (uint8_t)((t->base.scope & 0xF0u) | depth);
+    if (to->base.state < ASYNC__SHIELDS(t)) { /* outside a shield: later */
+        async__list_append(&L->held, &to->base.node);
+        return;
+    }
+    async__expired(t, to->base.state);
     async__interrupt(L, t, ASYNC_ETIMEDOUT);
 }
 
-/* `when` is a delay from now (relative) or a deadline: the macros pass
- * each argument once, so they evaluate it once.                         */
+/* The macros pass each argument once, so they evaluate it once.         */
 int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_tick when,
-                         bool relative)
+                         unsigned mode)
 {
     async_task *t = L->current;
-    async_tick deadline = relative ? (async_tick)(L->now + when) : when;
+    async_tick deadline = when;
     unsigned depth;
 
-    if (t == NULL || to == NULL || (relative && when > ASYNC_TICK_MAX_DELAY))
+    if (t == NULL || to == NULL || (mode != ASYNC__K_AT && when > ASYNC_TICK_MAX_DELAY))
         return ASYNC__MISUSE(L, !t ? ASYNC_EPERM : to ? ASYNC_ERANGE : ASYNC_EINVAL);
     depth = (t->base.scope >> 4) + 1u;
     if (depth > 15u)
@@ -1676,11 +2040,21 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     to->owner = t;
     to->outer = co->scopes;
     co->scopes = to;
-    to->base.kind = ASYNC__K_TIMEOUT;
+    to->base.kind = (uint8_t)(mode & 0x0Fu);
     to->base.state = (uint8_t)depth;
     to->base.flags = 0;
     to->base.node.next = NULL;
     t->base.scope = (uint8_t)((depth << 4) | (t->base.scope & 0x0Fu));
+    if (mode == ASYNC__K_SHIELD) {
+        /* remember what it hides: the outer shield, and what expired */
+        to->base.scope = (uint8_t)((t->base.kind & 0xF0u) | (t->base.scope & 0x0Fu));
+        t->base.kind = (uint8_t)(depth << 4);
+        t->base.scope &= 0xF0u;
+        if (when == 0)
+            return 0; /* no deadline of its own */
+    }
+    if (mode != ASYNC__K_AT)
+        deadline = (async_tick)(async__arm_now(L, when) + when);
     if (async_tick_after(deadline, L->now))
         async__timer_insert(L, &to->base, deadline);
     else
@@ -1688,32 +2062,89 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     return 0;
 }
 
-static int async__timeout_close(async_co *co, async_timeout *to)
+#if ASYNC_CONF_EXTRAS
+int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_lock *m)
+{
+    if (L->current == NULL || held == NULL || m == NULL)
+        return ASYNC__MISUSE(L, L->current ? ASYNC_EINVAL : ASYNC_EPERM);
+    held->owner = L->current;
+    held->outer = co->scopes;
+    co->scopes = held;
+    held->base.kind = ASYNC__K_LOCKED;
+    held->base.state = 0;
+    held->base.flags = 0;               /* not held yet */
+    held->base.node.next = NULL;        /* on no list */
+    held->base.node.prev = &m->waiters; /* the lock: waiters is its first member */
+    return 0;
+}
+
+int async__locked_take(async_loop *L, async_locked *held)
+{
+    int rc = async_lock_acquire(L, (async_lock *)(void *)held->base.node.prev);
+    if (rc == 0)
+        held->base.flags = 1;
+    return rc;
+}
+
+#endif
+/* A shield closes: the shield it was inside (if any) is the innermost
+ * again, and what it held back is reported from now on - what had
+ * expired when it opened, and the scopes held on L->held that the shield
+ * now innermost does not cover.  The task is running (it closes its own
+ * scope): its next await sees it.                                       */
+static void async__shield_close(async_loop *L, async_task *t, async_timeout *sh)
+{
+    unsigned outer = (unsigned)sh->base.scope >> 4, lo = sh->base.scope & 0x0Fu;
+    async_node *n, *next;
+
+    t->base.kind = (uint8_t)(outer << 4);
+    t->base.scope = (uint8_t)((t->base.scope & 0xF0u) | lo);
+    for (n = L->held.next; n && n != &L->held; n = next) {
+        async_timeout *to = (async_timeout *)(void *)n;
+        next = n->next;
+        if (to->owner == t && to->base.state >= outer) {
+            async__list_remove(n);
+            async__expired(t, to->base.state);
+        }
+    }
+}
+
+static int async__scope_close(async_loop *L, async_co *co, async_timeout *to)
 {
     async_task *t = to->owner;
     unsigned depth = to->base.state, expired = t->base.scope & 0x0Fu;
 
-    if (to->base.node.next)
-        async__list_remove(&to->base.node);
     co->scopes = to->outer;
+#if ASYNC_CONF_EXTRAS
+    if (to->base.kind == ASYNC__K_LOCKED) /* held: release it */
+        return to->base.flags ? async_lock_release(L, (async_lock *)(void *)to->base.node.prev) : 0;
+#endif
+    if (to->base.node.next) /* armed, or held back */
+        async__list_remove(&to->base.node);
     if (expired >= depth)
         expired = 0;
     t->base.scope = (uint8_t)(((depth - 1u) << 4) | expired);
+    if (to->base.kind == ASYNC__K_SHIELD)
+        async__shield_close(L, t, to);
     return to->base.flags ? ASYNC_ETIMEDOUT : 0;
 }
 
-int async__timeout_end(async_loop *L, async_co *co, async_timeout *to)
+int async__scope_end(async_loop *L, async_co *co, async_timeout *to)
 {
     if (to == NULL || co->scopes != to || to->owner != L->current)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    return async__timeout_close(co, to);
+    return async__scope_close(L, co, to);
+}
+
+void async__scopes_close(async_loop *L, async_co *co)
+{
+    while (co->scopes)
+        (void)async__scope_close(L, co, co->scopes);
 }
 
 int async__co_end(async_loop *L, async_co *co)
 {
-    (void)L; /* unused when the misuse hook is a no-op */
-    while (co->scopes)
-        async__timeout_close(co, co->scopes);
+    async__scopes_close(L, co);
     co->lc = 0;
     co->flags = 0;
     if (co->rc == ASYNC_PENDING)
@@ -1731,15 +2162,28 @@ int async__bad_resume(async_loop *L, async_co *co, const char *file, int line)
     return ASYNC_EBADRESUME;
 }
 
-/* ---- yield and condition polling ---- */
+/* ---- condition polling ---- */
 
-
-void async__poll(async_loop *L)
+/* async_until: an interruption that woke the task (a cancel or a timeout
+ * while parked) or arrived while it sat in the run queue (a queued task
+ * is not woken by one) ends the wait; else it parks on L->pollers until
+ * `truth` holds.                                                        */
+int async__until(async_loop *L, bool truth)
 {
-    async__suspend(L, &L->pollers, ASYNC__S_WPOLL);
+    int rc;
+    if (!async_woken(L, &rc))
+        rc = async__interrupt_code(L);
+    if (rc < 0 || truth)
+        return rc < 0 ? rc : 0;
+    return async__suspend(L, &L->pollers, ASYNC__S_WPOLL);
 }
 
 /* ---- tasks ---- */
+
+static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc);
+#if ASYNC_CONF_DEBUG
+static void async__debug_report(async_loop *L, const async_task *t, const char *event, long value);
+#endif
 
 static bool async__task_busy(const async_task *t)
 {
@@ -1753,26 +2197,43 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (async__task_busy(t))
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
+#if ASYNC_CONF_DEBUG
+    if (t->unseen) { /* its frame is reused: asyncio would collect it now */
+        async__debug_report(L, t, "error never retrieved", (long)t->base.u.result);
+        async__debug_seen(t);
+    }
+    t->file = t->what = NULL;
+    t->line = 0;
+#endif
     t->base.kind = ASYNC__K_TASK;
     t->base.flags = 0;
     t->base.scope = 0;
     t->fn = fn;
     t->joiner.task = NULL;
     L->ntasks++;
-#if ASYNC_CONF_DEBUG
-    t->file = t->what = NULL;
-    t->line = 0;
+#if ASYNC_CONF_TASK_LIST
     async__list_append(&L->all, &t->all);
 #endif
     async__enqueue(L, t);
     return 0;
 }
 
-static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc);
-#if ASYNC_CONF_DEBUG
-static void async__debug_report(async_loop *L, const async_task *t, const char *event, long value);
-#endif
+#if ASYNC_CONF_EXTRAS
+/* A handle becomes due: it runs at the start of the next pass.          */
+static void async__handle_due(async_loop *L, async_handle *h)
+{
+    h->base.state = ASYNC__S_WLIST;
+    async__list_append(&L->due, &h->base.node);
+}
 
+/* Whoever waits in a task's joiner slot: a task, or a done callback.   */
+static bool async__joiner_is_handle(const async_task *t)
+{
+    const async_timed *w = (const async_timed *)(const void *)t->joiner.task;
+    return w && (w->kind & 0x0Fu) == ASYNC__K_CALL;
+}
+
+#endif
 static void async__finish(async_loop *L, async_task *t, int rc)
 {
     if (async__waiting(t)) { /* returned a result while suspended */
@@ -1783,14 +2244,27 @@ static void async__finish(async_loop *L, async_task *t, int rc)
     t->base.u.result = rc;
     t->base.flags &= ASYNC__F_INGROUP | ASYNC__F_CANCEL | ASYNC__F_STARTED;
     t->base.scope = 0;
+    t->base.kind = ASYNC__K_TASK; /* no shield is open any more */
     L->ntasks--;
-#if ASYNC_CONF_DEBUG
+#if ASYNC_CONF_TASK_LIST
     async__list_remove(&t->all);
 #endif
-    if (t->base.flags & ASYNC__F_INGROUP)
+    if (t->base.flags & ASYNC__F_INGROUP) {
         async__group_member_done(L, t->joiner.group, t, rc);
-    else
+#if ASYNC_CONF_EXTRAS
+    } else if (async__joiner_is_handle(t)) {
+        async__handle_due(L, (async_handle *)(void *)t->joiner.task);
+        t->joiner.task = NULL;
+#endif
+    } else {
+#if ASYNC_CONF_DEBUG
+        if (t->joiner.task == NULL && rc < 0 && rc != ASYNC_ECANCELED && L->tracking) {
+            t->unseen = true; /* reported unless read before the run ends */
+            async__list_append(&L->unseen, &t->all);
+        }
+#endif
         async_wake(L, t->joiner.task, rc); /* clears joiner through its slot */
+    }
 }
 
 /* One step of a task.  The common case - a started task with no flag to
@@ -1876,35 +2350,65 @@ int async_join(async_loop *L, async_task *t)
     if (self == NULL || t == NULL || t->base.state == ASYNC__S_IDLE || t == self)
         return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
     if (t->base.state == ASYNC__S_DONE)
-        return t->base.u.result;
+        return async_task_result(t);
     if (t->joiner.task)
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
     return async__wait_in_slot(self, &t->joiner.task, ASYNC__S_WJOIN);
 }
 
-int async_sleep_until(async_loop *L, async_tick deadline)
+#if ASYNC_CONF_EXTRAS
+int async_task_on_done(async_loop *L, async_task *t, async_handle *h, async_handle_fn fn)
+{
+    if (t == NULL || h == NULL || fn == NULL || t->base.state == ASYNC__S_IDLE ||
+        async_handle_is_pending(h))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    h->fn = fn;
+    h->base.kind = ASYNC__K_CALL;
+    if (t->base.state == ASYNC__S_DONE) {
+        async__handle_due(L, h);
+        return 0;
+    }
+    if (t->joiner.task || (t->base.flags & ASYNC__F_INGROUP))
+        return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    /* it waits in t's joiner slot, as a joining task would */
+    t->joiner.task = (async_task *)(void *)h;
+    h->base.node.next = (async_node *)(void *)&t->joiner.task;
+    h->base.state = ASYNC__S_WJOIN;
+    return 0;
+}
+
+#endif
+/* Sleep until `when`, a delay from now (relative) or a deadline; one
+ * already due behaves as a yield.  The clock is read on the first call
+ * only: the resumed one returns the wake-up.                            */
+static int async__sleep(async_loop *L, async_tick when, bool relative)
 {
     async_task *t = L->current;
     int rc;
 
     if (async_woken(L, &rc))
         return rc;
-    if (t == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
-    if (!async_tick_after(deadline, L->now)) {
-        async__resume(L, t, 0); /* already due: behave as a yield */
+    if (t == NULL || (relative && when > ASYNC_TICK_MAX_DELAY)) /* fails at once */
+        return ASYNC__MISUSE(L, t ? ASYNC_ERANGE : ASYNC_EPERM);
+    if (relative)
+        when = (async_tick)(async__arm_now(L, when) + when);
+    if (!async_tick_after(when, L->now)) {
+        async__resume(L, t, 0);
         return ASYNC_PENDING;
     }
-    async__timer_insert(L, &t->base, deadline);
+    async__timer_insert(L, &t->base, when);
     t->base.state = ASYNC__S_WLIST;
     return ASYNC_PENDING;
 }
 
+int async_sleep_until(async_loop *L, async_tick deadline)
+{
+    return async__sleep(L, deadline, false);
+}
+
 int async_sleep(async_loop *L, async_tick ticks)
 {
-    if (ticks > ASYNC_TICK_MAX_DELAY) /* fails at once: never re-polled */
-        return ASYNC__MISUSE(L, ASYNC_ERANGE);
-    return async_sleep_until(L, (async_tick)(L->now + ticks));
+    return async__sleep(L, ticks, true);
 }
 
 /* ---- the loop ---- */
@@ -1922,6 +2426,9 @@ int async_loop_init(async_loop *L, const async_port *port)
     L->runq.next = L->runq.prev = &L->runq; /* lists never lazily set up */
 #if ASYNC__WLEVELS == 0
     L->timers.next = L->timers.prev = &L->timers;
+#endif
+#if ASYNC__WFAR
+    L->far.next = L->far.prev = &L->far;
 #endif
     L->now = L->wnow = port->now(port);
 #if ASYNC_CONF_DEBUG
@@ -1984,16 +2491,29 @@ static void async__deliver_posts(async_loop *L)
     }
 }
 
+/* Fire what is due now, in order: wake sleepers, expire scopes, run
+ * callbacks.  What becomes due meanwhile (a callback scheduling another)
+ * waits for the next pass, so callbacks cannot starve the tasks.       */
 static void async__fire_due(async_loop *L)
 {
-    async_node *n;
-    while ((n = async__list_pop(&L->due)) != NULL) {
-        async_timed *tm = (async_timed *)(void *)n;
-        if (tm->kind == ASYNC__K_TIMEOUT)
+    async_node *n, *last;
+    if (async__list_empty(&L->due))
+        return;
+    last = L->due.prev;
+    do {
+        async_timed *tm = (async_timed *)(void *)(n = async__list_pop(&L->due));
+        unsigned kind = tm->kind & 0x0Fu;
+        if (kind & 1u) { /* a timeout or a shield */
             async__timeout_expire(L, (async_timeout *)(void *)tm);
-        else
+#if ASYNC_CONF_EXTRAS
+        } else if (kind == ASYNC__K_CALL) {
+            tm->state = ASYNC__S_IDLE;
+            ((async_handle *)(void *)tm)->fn(L, (async_handle *)(void *)tm);
+#endif
+        } else {
             async__resume(L, (async_task *)(void *)tm, 0);
-    }
+        }
+    } while (n != last);
 }
 
 int async_run_once(async_loop *L)
@@ -2060,9 +2580,30 @@ int async_run_ready(async_loop *L)
     return steps;
 }
 
-int async_run(async_loop *L, async_task *main, async_task_fn fn)
+unsigned async_loop_cancel_all(async_loop *L)
+{
+    unsigned n = 0;
+#if ASYNC_CONF_TASK_LIST
+    async_node *a;
+    /* a cancel wakes tasks but finishes none: the list stays as it is */
+    for (a = L->all.next; a && a != &L->all; a = a->next)
+        n += async_cancel(L, (async_task *)(void *)((char *)a - offsetof(async_task, all))) == 0;
+#else
+    (void)L;
+#endif
+    return n;
+}
+
+#if ASYNC_CONF_DEBUG
+static void async__debug_report_unseen(async_loop *L);
+#endif
+
+/* async_run's loop.  cleanup: once main has finished, cancel the tasks
+ * left and run until they have finished too (or can never finish).    */
+static int async__run(async_loop *L, async_task *main, async_task_fn fn, bool cleanup)
 {
     int rc;
+    bool swept = false;
 
     if (L == NULL || (main == NULL && fn != NULL))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
@@ -2070,21 +2611,47 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn)
         return rc;
     if (main && main->base.state == ASYNC__S_IDLE)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
+#if ASYNC_CONF_DEBUG
+    L->tracking = true;
+#endif
+    rc = 0;
     for (;;) {
         async_tick deadline = L->now;
         bool has_deadline = true;
 
         async_run_once(L);
-        if (main ? async_task_is_done(main) : L->ntasks == 0)
-            return main ? main->base.u.result : 0;
+        if (main ? async_task_is_done(main) : L->ntasks == 0) {
+            if (!cleanup || !ASYNC_CONF_TASK_LIST || L->ntasks == 0)
+                break;
+            if (!swept) {
+                (void)async_loop_cancel_all(L);
+                swept = true;
+            }
+        }
         /* Every pass gives the port a turn: a blocking one when nothing is
          * ready, a non-blocking poll otherwise. */
         if (!async_loop_has_work(L))
             has_deadline = async_loop_next_deadline(L, &deadline);
         rc = L->port->idle(L->port, L, has_deadline, deadline);
         if (rc < 0)
-            return rc;
+            break; /* after the sweep: what is left cannot finish */
     }
+    if (rc >= 0 || swept)
+        rc = main ? async_task_result(main) : 0; /* read: never "unretrieved" */
+#if ASYNC_CONF_DEBUG
+    async__debug_report_unseen(L);
+#endif
+    return rc;
+}
+
+int async_run(async_loop *L, async_task *main, async_task_fn fn)
+{
+    return async__run(L, main, fn, true);
+}
+
+int async_run_until_complete(async_loop *L, async_task *main, async_task_fn fn)
+{
+    return async__run(L, main, fn, false);
 }
 
 /* ---- groups ---- */
@@ -2142,7 +2709,8 @@ static void async__group_member_done(async_loop *L, async_group *g, async_task *
     /* Wake the waiter but leave it in the slot: it owns the group until
      * its call returns, so nobody can take what it was woken for. */
     if (g->waiter && async__waiting(g->waiter) &&
-        (g->running == 0 || (g->flags & ASYNC__GROUP_WAIT_ANY)))
+        (g->running == 0 || (g->flags & ASYNC__GROUP_WAIT_ANY) ||
+         ((g->flags & ASYNC__GROUP_WAIT_ERR) && g->error)))
         async__resume(L, g->waiter, 0);
 }
 
@@ -2181,16 +2749,19 @@ static async_task *async__group_reap_one(async_group *g)
     return t;
 }
 
-static int async__group_park(async_group *g, async_task *self, bool any)
+/* mode: what wakes the waiter besides the last member's end.            */
+static int async__group_park(async_group *g, async_task *self, unsigned mode)
 {
-    g->flags = (uint8_t)((g->flags & ~ASYNC__GROUP_WAIT_ANY) | (any ? ASYNC__GROUP_WAIT_ANY : 0u));
+    g->flags = (uint8_t)((g->flags & ~(ASYNC__GROUP_WAIT_ANY | ASYNC__GROUP_WAIT_ERR)) | mode);
     return async__wait_in_slot(self, &g->waiter, ASYNC__S_WGROUP);
 }
 
-/* Woken when the last running member finishes.  It parks again if members
- * were spawned meanwhile, first taking in an interruption that arrived
- * while it was queued: then it cancels the members and drains.          */
-int async_group_wait(async_loop *L, async_group *g)
+/* Woken when the last running member finishes (or, with WAIT_ERR, one
+ * fails).  It parks again if members were spawned meanwhile, first
+ * taking in an interruption that arrived while it was queued: then it
+ * cancels the members and drains.  When none is running any more the
+ * group is emptied for its next use.                                    */
+static int async__group_wait(async_loop *L, async_group *g, unsigned mode)
 {
     async_task *self = L->current;
     bool woken;
@@ -2199,15 +2770,29 @@ int async_group_wait(async_loop *L, async_group *g)
     woken = async_woken(L, &rc);
     if ((rc = async__group_enter(L, g, self, woken)) < 0)
         return rc;
-    if (woken && g->running == 0 && (self->base.flags & ASYNC__F_DRAIN))
-        return async__drain_end(L, self);
-    if (g->running == 0)
-        return g->error;
+    if (g->running == 0) {
+        rc = (self->base.flags & ASYNC__F_DRAIN) ? async__drain_end(L, self) : g->error;
+        (void)async_group_reap(g);
+        g->error = 0;
+        return rc;
+    }
+    if (mode && g->error && !(self->base.flags & ASYNC__F_DRAIN))
+        return g->error; /* gather: the first error at once */
     if (async__interrupt_code(L) && !(self->base.flags & ASYNC__F_DRAIN)) {
         self->base.flags |= ASYNC__F_DRAIN;
         async_group_cancel(L, g);
     }
-    return async__group_park(g, self, false);
+    return async__group_park(g, self, mode);
+}
+
+int async_group_wait(async_loop *L, async_group *g)
+{
+    return async__group_wait(L, g, 0);
+}
+
+int async_group_wait_first_error(async_loop *L, async_group *g)
+{
+    return async__group_wait(L, g, ASYNC__GROUP_WAIT_ERR);
 }
 
 int async_group_next(async_loop *L, async_group *g, async_task **done)
@@ -2217,20 +2802,21 @@ int async_group_next(async_loop *L, async_group *g, async_task **done)
 
     bool woken = async_woken(L, &rc);
 
-    if (woken && rc < 0)
-        return rc; /* interrupted; members carry on (asyncio.wait) */
     if (done == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    *done = NULL;
+    if (woken && rc < 0)
+        return rc; /* interrupted; members carry on (asyncio.wait) */
     if ((rc = async__group_enter(L, g, self, woken)) < 0)
         return rc;
     if ((t = async__group_reap_one(g)) != NULL) {
         *done = t;
-        return 0;
+        return async_task_result(t);
     }
     if (g->running == 0)
         return ASYNC_ENOENT;
     rc = async__interrupt_code(L); /* parking again: an interruption may be pending */
-    return rc ? rc : async__group_park(g, self, true);
+    return rc ? rc : async__group_park(g, self, ASYNC__GROUP_WAIT_ANY);
 }
 
 unsigned async_group_reap(async_group *g)
@@ -2313,11 +2899,16 @@ void async_lock_init(async_lock *m)
     m->owner = NULL;
 }
 
-/* Give the lock to the first waiter, or leave it free. */
+/* Give the lock to the first waiter, or leave it free.  The waiter owns
+ * it from now on (nobody can take it first), but it reads as unlocked
+ * until the waiter runs (HANDED), as asyncio's does.                    */
 static void async__lock_pass(async_loop *L, async_lock *m)
 {
     m->owner = async__list_empty(&m->waiters) ? NULL : async__task_of(m->waiters.next);
-    async_wake(L, m->owner, 0);
+    if (m->owner) {
+        m->owner->base.flags |= ASYNC__F_HANDED;
+        async_wake(L, m->owner, 0);
+    }
 }
 
 int async_lock_try_acquire(async_loop *L, async_lock *m)
@@ -2333,8 +2924,10 @@ int async_lock_try_acquire(async_loop *L, async_lock *m)
 int async_lock_acquire(async_loop *L, async_lock *m)
 {
     int rc;
-    if (async_woken(L, &rc))
+    if (async_woken(L, &rc)) {
+        L->current->base.flags &= (uint8_t)~ASYNC__F_HANDED;
         return rc; /* 0: handed over by the releaser */
+    }
     if (m == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     rc = async_lock_try_acquire(L, m);
@@ -2372,7 +2965,7 @@ int async_cond_wait(async_loop *L, async_cond *c)
     if (async_woken(L, &rc)) {
         if (self->base.flags & ASYNC__F_DRAIN) { /* phase 2 over: the lock is ours */
             bool notified = (self->base.flags & ASYNC__F_NOTIFIED) != 0;
-            self->base.flags &= (uint8_t)~ASYNC__F_NOTIFIED;
+            self->base.flags &= (uint8_t)~(ASYNC__F_NOTIFIED | ASYNC__F_HANDED);
             rc = async__drain_end(L, self);
             if (rc < 0 && notified)
                 async_cond_notify(L, c, 1);
@@ -2391,12 +2984,14 @@ int async_cond_wait(async_loop *L, async_cond *c)
     return async__wait_on(L, &c->waiters);
 }
 
-unsigned async_cond_notify(async_loop *L, async_cond *c, unsigned n)
+int async_cond_notify(async_loop *L, async_cond *c, unsigned n)
 {
     unsigned woken = 0;
+    if (c == NULL || L->current == NULL || c->lock->owner != L->current)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
     while (woken < n && async__wake_first(L, &c->waiters, 0))
         woken++;
-    return woken;
+    return (int)woken;
 }
 
 /* ---- futures: an event with a result ---- */
@@ -2429,9 +3024,13 @@ int async_future_set(async_loop *L, async_future *f, int result)
  * them; what one side consumes (an item, a free slot) the other produces.
  * Hand-over without stealing: what becomes available while a side has
  * waiters is promised to its first waiter (held[side]), and nobody else
- * may take it.                                                           */
+ * may take it.  The three orders differ only in where an item goes in
+ * and which one comes out.                                              */
 
-int async_queue_init(async_queue *q, void *buf, size_t item_size, unsigned cap)
+enum { ASYNC__Q_FIFO, ASYNC__Q_LIFO, ASYNC__Q_PRIO };
+
+static int async__queue_setup(async_queue *q, void *buf, size_t item_size, unsigned cap,
+                              unsigned order)
 {
     if (q == NULL || buf == NULL || item_size == 0 || cap == 0)
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
@@ -2442,7 +3041,19 @@ int async_queue_init(async_queue *q, void *buf, size_t item_size, unsigned cap)
     q->cap = cap;
     q->head = q->count = 0;
     q->closed = false;
+#if ASYNC_CONF_EXTRAS
+    q->order = (uint8_t)order;
+    q->unfinished = 0;
+    q->joiners.next = NULL;
+#else
+    (void)order;
+#endif
     return 0;
+}
+
+int async_queue_init(async_queue *q, void *buf, size_t item_size, unsigned cap)
+{
+    return async__queue_setup(q, buf, item_size, cap, ASYNC__Q_FIFO);
 }
 
 /* Items (side 0) or free slots (side 1) available now. */
@@ -2450,6 +3061,76 @@ static unsigned async__queue_avail(const async_queue *q, int side)
 {
     return side == ASYNC__PUT ? q->cap - q->count : q->count;
 }
+
+static unsigned char *async__queue_at(const async_queue *q, unsigned i)
+{
+    return q->buf + (size_t)i * q->item_size;
+}
+
+#if ASYNC_CONF_EXTRAS
+int async_queue_init_lifo(async_queue *q, void *buf, size_t item_size, unsigned cap)
+{
+    return async__queue_setup(q, buf, item_size, cap, ASYNC__Q_LIFO);
+}
+
+int async_pqueue_init(async_pqueue *pq, void *buf, size_t item_size, unsigned cap, unsigned *seq,
+                      async_before_fn before)
+{
+    if (pq == NULL || seq == NULL || before == NULL)
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
+    pq->before = before;
+    pq->seq = seq;
+    pq->next = 0;
+    return async__queue_setup(&pq->q, buf, item_size, cap, ASYNC__Q_PRIO);
+}
+
+/* The heap: entry i leaves before entry j.  Sequence numbers are compared
+ * wrap-safely (the queue never holds 2^(bits-1) puts apart).           */
+static bool async__pq_first(const async_pqueue *pq, unsigned i, unsigned j)
+{
+    const void *a = async__queue_at(&pq->q, i), *b = async__queue_at(&pq->q, j);
+    if (pq->before(a, b))
+        return true;
+    return !pq->before(b, a) && (int)(pq->seq[i] - pq->seq[j]) < 0;
+}
+
+static void async__pq_swap(async_pqueue *pq, unsigned i, unsigned j)
+{
+    unsigned char *a = async__queue_at(&pq->q, i), *b = async__queue_at(&pq->q, j);
+    unsigned t = pq->seq[i];
+    size_t n = pq->q.item_size;
+    pq->seq[i] = pq->seq[j];
+    pq->seq[j] = t;
+    while (n--) {
+        unsigned char c = *a;
+        *a++ = *b;
+        *b++ = c;
+    }
+}
+
+/* Entry i moved: sift it up (up) or down until the heap is in order.   */
+static void async__pq_sift(async_pqueue *pq, unsigned i, bool up)
+{
+    unsigned n = pq->q.count;
+    for (;;) {
+        unsigned k = i, c = 2u * i + 1u;
+        if (up) {
+            if (i == 0 || !async__pq_first(pq, i, (i - 1u) / 2u))
+                return;
+            k = (i - 1u) / 2u;
+        } else {
+            if (c < n && async__pq_first(pq, c, k))
+                k = c;
+            if (c + 1u < n && async__pq_first(pq, c + 1u, k))
+                k = c + 1u;
+            if (k == i)
+                return;
+        }
+        async__pq_swap(pq, i, k);
+        i = k;
+    }
+}
+#endif
 
 /* Copy one item in or out, then promise what it freed to the other side. */
 static void async__queue_move(async_loop *L, async_queue *q, void *item, int side)
@@ -2459,13 +3140,37 @@ static void async__queue_move(async_loop *L, async_queue *q, void *item, int sid
         i += q->count;
         if (i >= q->cap)
             i -= q->cap;
-        async__copy(q->buf + (size_t)i * q->item_size, item, q->item_size);
+        async__copy(async__queue_at(q, i), item, q->item_size);
         q->count++;
+#if ASYNC_CONF_EXTRAS
+        q->unfinished++;
+        if (q->order == ASYNC__Q_PRIO) { /* head stays 0: i is the heap's end */
+            async_pqueue *pq = (async_pqueue *)(void *)q;
+            pq->seq[i] = pq->next++;
+            async__pq_sift(pq, i, true);
+        }
+#endif
     } else {
-        async__copy(item, q->buf + (size_t)i * q->item_size, q->item_size);
+#if ASYNC_CONF_EXTRAS
+        if (q->order == ASYNC__Q_LIFO && (i += q->count - 1u) >= q->cap)
+            i -= q->cap; /* the newest */
+#endif
+        async__copy(item, async__queue_at(q, i), q->item_size);
+        q->count--;
+#if ASYNC_CONF_EXTRAS
+        if (q->order == ASYNC__Q_PRIO) { /* the root leaves; the last takes its place */
+            async_pqueue *pq = (async_pqueue *)(void *)q;
+            if (q->count) {
+                async__pq_swap(pq, 0, q->count);
+                async__pq_sift(pq, 0, false);
+            }
+        } else if (q->order == ASYNC__Q_FIFO && ++q->head == q->cap) {
+            q->head = 0;
+        }
+#else
         if (++q->head == q->cap)
             q->head = 0;
-        q->count--;
+#endif
     }
     side = !side;
     while (async__queue_avail(q, side) > q->held[side] && async__wake_first(L, &q->waiters[side], 0))
@@ -2500,6 +3205,131 @@ void async_queue_close(async_loop *L, async_queue *q)
     async__wake_all(L, &q->waiters[ASYNC__PUT], ASYNC_ECLOSED);
     async__wake_all(L, &q->waiters[ASYNC__GET], ASYNC_ECLOSED);
 }
+
+#if ASYNC_CONF_EXTRAS
+int async_queue_task_done(async_loop *L, async_queue *q)
+{
+    if (q == NULL || q->unfinished == 0)
+        return ASYNC__MISUSE(L, q ? ASYNC_EOVERFLOW : ASYNC_EINVAL);
+    if (--q->unfinished == 0)
+        async__wake_all(L, &q->joiners, 0);
+    return 0;
+}
+
+int async_queue_join(async_loop *L, async_queue *q)
+{
+    int rc;
+    if (async_woken(L, &rc))
+        return rc;
+    if (q == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    return q->unfinished ? async__wait_on(L, &q->joiners) : 0;
+}
+
+/* ---- barriers ---- */
+
+int async_barrier_init(async_barrier *b, unsigned parties)
+{
+    if (b == NULL || parties == 0)
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
+    b->waiters.next = NULL;
+    b->parties = parties;
+    b->broken = false;
+    return 0;
+}
+
+unsigned async_barrier_waiting_count(const async_barrier *b)
+{
+    const async_node *n;
+    unsigned k = 0;
+    for (n = b->waiters.next; n && n != &b->waiters; n = n->next)
+        k++;
+    return k;
+}
+
+/* The waiters are counted, not remembered: one that is cancelled or
+ * times out has left the list and counts no more.                      */
+int async_barrier_wait(async_loop *L, async_barrier *b)
+{
+    unsigned n;
+    int rc;
+    if (async_woken(L, &rc))
+        return rc; /* its index, or ASYNC_EBROKEN */
+    if (b == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (b->broken)
+        return ASYNC_EBROKEN;
+    n = async_barrier_waiting_count(b);
+    if (n + 1u < b->parties)
+        return async__wait_on(L, &b->waiters);
+    for (rc = 0; async__wake_first(L, &b->waiters, rc); rc++)
+        ; /* released in arrival order: indices 0 .. n-1 */
+    return (int)n;
+}
+
+static void async__barrier_break(async_loop *L, async_barrier *b, bool broken)
+{
+    b->broken = broken;
+    async__wake_all(L, &b->waiters, ASYNC_EBROKEN);
+}
+
+void async_barrier_abort(async_loop *L, async_barrier *b)
+{
+    async__barrier_break(L, b, true);
+}
+
+void async_barrier_reset(async_loop *L, async_barrier *b)
+{
+    async__barrier_break(L, b, false);
+}
+
+/* ---- callbacks on the loop ---- */
+
+static int async__handle_arm(async_loop *L, async_handle *h, async_handle_fn fn)
+{
+    (void)L; /* unused when the misuse hook is a no-op */
+    if (h == NULL || fn == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async_handle_is_pending(h))
+        return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    h->fn = fn;
+    h->base.kind = ASYNC__K_CALL;
+    h->base.state = ASYNC__S_WLIST;
+    return 0;
+}
+
+int async_call_soon(async_loop *L, async_handle *h, async_handle_fn fn)
+{
+    int rc = async__handle_arm(L, h, fn);
+    if (rc == 0)
+        async__handle_due(L, h);
+    return rc;
+}
+
+int async_call_at(async_loop *L, async_handle *h, async_tick when, async_handle_fn fn)
+{
+    int rc = async__handle_arm(L, h, fn);
+    if (rc == 0)
+        async__timer_insert(L, &h->base, when);
+    return rc;
+}
+
+int async_call_later(async_loop *L, async_handle *h, async_tick ticks, async_handle_fn fn)
+{
+    if (ticks > ASYNC_TICK_MAX_DELAY)
+        return ASYNC__MISUSE(L, ASYNC_ERANGE);
+    return async_call_at(L, h, (async_tick)(async__arm_now(L, ticks) + ticks), fn);
+}
+
+int async_handle_cancel(async_loop *L, async_handle *h)
+{
+    if (h == NULL || !async_handle_is_pending(h))
+        return h ? ASYNC_EALREADY : ASYNC__MISUSE(L, ASYNC_EINVAL);
+    async__detach(L, (async_task *)(void *)h); /* a timer list, the due list or a task's joiner slot */
+    h->base.state = ASYNC__S_IDLE;
+    return 0;
+}
+#endif
 
 /* ---- posts and notifications ---- */
 
@@ -2597,7 +3427,7 @@ const char *async_strerror(int code)
 #define ASYNC__ERR_TEXT(name, value, text) text "\0"
         ASYNC_ERRORS(ASYNC__ERR_TEXT)
 #undef ASYNC__ERR_TEXT
-        "unknown error\0success\0pending\0operating system error";
+        "unknown error\0success\0pending\0operating system error\0application error";
     const char *p = texts;
     unsigned i, k = sizeof codes; /* "unknown error" */
 
@@ -2607,6 +3437,8 @@ const char *async_strerror(int code)
         k = sizeof codes + 2u;
     else if (code <= ASYNC_EOS_BASE)
         k = sizeof codes + 3u;
+    else if (code <= ASYNC_EAPP_BASE)
+        k = sizeof codes + 4u;
     else
         for (i = 0; i < sizeof codes; i++)
             if ((signed char)async__flash_byte(&codes[i]) == code) {
@@ -2640,6 +3472,27 @@ unsigned async_loop_close(async_loop *L)
 /* ---- debug mode ---- */
 
 #if ASYNC_CONF_DEBUG
+/* asyncio's "Task exception was never retrieved": a task that finished
+ * with an error while nothing waited for it stays on L->unseen until its
+ * result is read, its frame is spawned again, or the run ends.         */
+void async__debug_seen(const async_task *t)
+{
+    async_task *u = (async_task *)(uintptr_t)t; /* only the debug fields */
+    u->unseen = false;
+    async__list_remove(&u->all);
+}
+
+static void async__debug_report_unseen(async_loop *L)
+{
+    async_node *n;
+    while ((n = async__list_pop(&L->unseen)) != NULL) {
+        async_task *t = (async_task *)(void *)((char *)n - offsetof(async_task, all));
+        t->unseen = false;
+        async__debug_report(L, t, "error never retrieved", (long)t->base.u.result);
+    }
+    L->tracking = false;
+}
+
 void async__debug_where(async_loop *L, const char *file, int line, const char *what)
 {
     async_task *t = L->current;

@@ -160,7 +160,7 @@ static int writer_fn(async_loop *L, async_task *self)
             async_await(async_sleep(L, 2));
         }
         for (w->y = 0; w->y < P.pause[w->i] * 2 - (P.pause[w->i] > 0); w->y++)
-            async_yield();
+            async_await(async_yield());
     }
     async_finally;
     async_stream_close(L, &w->s);
@@ -296,7 +296,7 @@ static int tester_fn(async_loop *L, async_task *self)
             if (async_spawn(L, &t->child.task, child_fn) < 0)
                 abort();
             for (t->y = 0; t->y < P.ops[t->i].yields; t->y++)
-                async_yield();
+                async_await(async_yield());
             async_cancel(L, &t->child.task);
             async_await_rc(t->rc, async_join(L, &t->child.task));
         }

@@ -872,7 +872,7 @@ static int server_main(async_loop *L, async_task *self)
         async_spawn(L, &c->task, conn_main);
         /* Let the new handler and everyone else run between accepts. */
         if ((srv->accepted & 31u) == 0)
-            async_yield();
+            async_await(async_yield());
     }
     async_end;
 }

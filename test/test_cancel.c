@@ -301,7 +301,7 @@ static int yield_fn(async_loop *L, async_task *self)
     struct selfc *f = async_frame(self, struct selfc, task);
     async_begin(L, &f->co);
     t_log("before");
-    async_yield();
+    async_await(async_yield());
     t_log("not-reached");
     async_finally;
     t_logi("cleanup", async_error());

@@ -138,7 +138,11 @@ static void wait_without_the_lock_is_refused(void **state)
     shared_init(&s);
     assert_int_equal(async_cond_init(&bad, NULL), ASYNC_EINVAL);
     assert_int_equal(async_cond_wait(&TL, &s.cond), ASYNC_EPERM); /* not in a task */
-    assert_int_equal(async_cond_notify(&TL, &s.cond, 1), 0);
+    /* asyncio's notify raises RuntimeError without the lock */
+    t_misuse_count = 0;
+    assert_int_equal(async_cond_notify(&TL, &s.cond, 1), ASYNC_EPERM);
+    assert_int_equal(async_cond_notify_all(&TL, &s.cond), ASYNC_EPERM);
+    assert_int_equal(t_misuse_count, 2);
 }
 
 /* A notified waiter cancelled while it re-takes the lock does not swallow

@@ -224,7 +224,7 @@ static int yielder_fn(async_loop *L, async_task *self)
     async_begin(L, &f->co);
     for (f->i = 0; f->i < 3; f->i++) {
         t_log(f->name);
-        async_yield();
+        async_await(async_yield());
     }
     async_end;
 }

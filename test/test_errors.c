@@ -35,6 +35,7 @@ static void every_code_has_a_distinct_message(void **state)
         const char *m = msg(codes[i]);
         assert_true(codes[i] < 0);
         assert_true(codes[i] > ASYNC_EOS_BASE);
+        assert_true(codes[i] > ASYNC_EAPP_BASE); /* the library keeps to -1 .. -127 */
         assert_non_null(m);
         assert_true(strlen(m) > 3);
         for (j = 0; j < i; j++) {
@@ -50,7 +51,15 @@ static void other_values_have_messages(void **state)
     assert_string_equal(msg(0), "success");
     assert_string_equal(msg(17), "success");
     assert_string_equal(msg(ASYNC_EOS(2)), "operating system error");
-    assert_string_equal(msg(-200), "unknown error");
+    assert_string_equal(msg(-100), "unknown error"); /* the library's range */
+    /* the applications' range: -128 .. -255 */
+    assert_int_equal(ASYNC_EAPP(0), -128);
+    assert_int_equal(ASYNC_EAPP(127), -255);
+    assert_true(ASYNC_EAPP(127) > ASYNC_EOS_BASE);
+    assert_string_equal(msg(ASYNC_EAPP(0)), "application error");
+    assert_string_equal(msg(ASYNC_EAPP(72)), "application error");
+    assert_string_equal(msg(-200), "application error");
+    assert_string_equal(msg(-127), "unknown error");
     assert_string_equal(msg(ASYNC_PENDING), "pending");
     assert_int_equal(ASYNC_EOS(2), -258);
 }

@@ -102,13 +102,19 @@ static void task_group_cancels_siblings_on_error(void **state)
     add(1, "bad", 20, ASYNC_EPROTO);
     add(2, "slower", 5000, 0);
     b = (struct boss){0};
-    TVC.autojump = true;
-    async_run(&TL, &b.task, gather_fn);
-    assert_log("slow bad slower cancelled-at1020 cancelled-at1020 all-40 at1020");
-    assert_int_equal(async_task_result(&M[0].task), ASYNC_ECANCELED);
+    async_spawn(&TL, &b.task, gather_fn);
+    t_settle();
+    async_vclock_advance(&TVC, 20);
+    async_run_once(&TL); /* bad fails: the siblings are cancelled, not finished yet */
     /* No new members once it is failing. */
     M[3] = (struct member){0};
     assert_int_equal(async_group_spawn(&TL, &G, &M[3].task, member_fn), ASYNC_ECANCELED);
+    t_settle();
+    assert_log("slow bad slower cancelled-at1020 cancelled-at1020 all-40 at1020");
+    assert_int_equal(async_task_result(&M[0].task), ASYNC_ECANCELED);
+    /* The wait has emptied the group: a new TaskGroup can start in it. */
+    assert_int_equal(G.count, 0);
+    assert_int_equal(async_group_spawn(&TL, &G, &M[3].task, member_fn), 0);
 }
 
 /* Cancelling the task that waits on the group cancels every member and

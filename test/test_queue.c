@@ -211,7 +211,7 @@ static int sum_put_fn(async_loop *L, async_task *self)
         f->v = f->i;
         async_await(async_queue_put(L, f->q, &f->v));
         if (f->i % 7 == 0)
-            async_yield();
+            async_await(async_yield());
     }
     async_end;
 }

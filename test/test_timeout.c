@@ -296,7 +296,7 @@ static int busy_fn(async_loop *L, async_task *self)
     struct busy *f = async_frame(self, struct busy, task);
     async_begin(L, &f->co);
     for (;;)
-        async_yield();
+        async_await(async_yield());
     async_end;
 }
 

@@ -45,7 +45,7 @@ int main_task(async_loop *L, async_task *self)
     f->item = 7;
     async_await(async_queue_put(L, &f->q, &f->item));
     async_await(async_queue_get(L, &f->q, &f->item));
-    async_yield();
+    async_await(async_yield());
     async_return(f->got + f->item);
     async_end;
 }

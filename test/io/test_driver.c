@@ -113,7 +113,7 @@ static int spinner_fn(async_loop *L, async_task *self)
     async_begin(L, &f->co);
     while (!*f->stop) {
         f->spins++;
-        async_yield();
+        async_await(async_yield());
     }
     async_end;
 }

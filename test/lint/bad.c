@@ -61,7 +61,7 @@ static int pre_begin_local(async_loop *L, async_task *self)
     int total = 0;
     async_begin(L, &f->co);
     total = use(7);
-    async_yield();
+    async_await(async_yield());
     f->n = total; /* expect: local-across-await */
     async_end;
 }

@@ -56,7 +56,7 @@ static int results_and_statics(async_loop *L, async_task *self)
     calls++;
     async_await_val(f->n, async_queue_get(L, f->q, &f->item));
     async_await_for(&f->to, 10, f->rc, async_queue_put(L, f->q, &f->item));
-    async_yield();
+    async_await(async_yield());
     f->n += calls;
     async_finally;
     if (async_error() < 0)

@@ -276,7 +276,7 @@ static int actor_body(async_loop *L, struct actor *f)
             f->ticks = timer_ticks(P->nact, f->id, 0, rel_now(L), OP.d);
             AWAIT(async_sleep(L, f->ticks));
         } else if (OP.kind == OP_YIELD) {
-            async_yield(); /* an interruption propagates: the life ends */
+            async_await(async_yield()); /* an interruption propagates: the life ends */
         } else if (OP.kind == OP_UNTIL) {
             async_await_until(async_event_is_set(&EVS[OBJ(NEV)])); /* the same */
         } else if (OP.kind == OP_COND_WAIT) {

@@ -106,7 +106,7 @@ static int yielder(async_loop *L, async_task *self)
     async_begin(L, &f->co);
     while (f->left) {
         f->left--;
-        async_yield();
+        async_await(async_yield());
     }
     async_end;
 }

@@ -35,7 +35,7 @@ static int busy_fn(async_loop *l, async_task *self) /* keeps the loop making pro
     struct fr *f = async_frame(self, struct fr, task);
     async_begin(l, &f->co);
     for (;;)
-        async_yield();
+        async_await(async_yield());
     async_end;
 }
 
