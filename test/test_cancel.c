@@ -295,6 +295,48 @@ static void task_cancelling_itself(void **state)
     assert_log("cancel0 still-running sleep-1");
 }
 
+/* asyncio.sleep(0) is async_yield(): even a cancelled task gives way
+ * once, then sees the cancellation.  async_sleep(L, 0), like every other
+ * await, reports it at once without giving way (sticky cancellation: the
+ * documented difference).  Both are ops, with or without propagation. */
+static int give_way_fn(async_loop *L, async_task *self)
+{
+    struct selfc *f = async_frame(self, struct selfc, task);
+    async_begin(L, &f->co);
+    t_log("a");
+    async_cancel(L, self);
+    async_await_rc(f->rc, async_sleep(L, 0));
+    t_logi("sleep0", f->rc);
+    async_await_rc(f->rc, async_yield());
+    t_logi("yield", f->rc);
+    async_await(async_yield()); /* propagates */
+    t_log("not-reached");
+    async_end;
+}
+
+static int other_fn(async_loop *L, async_task *self)
+{
+    struct selfc *f = async_frame(self, struct selfc, task);
+    async_begin(L, &f->co);
+    t_log("b");
+    async_await_val(f->rc, async_yield()); /* 0: the value of a yield */
+    t_logi("b", f->rc);
+    async_end;
+}
+
+static void yield_gives_way_where_sleep0_does_not(void **state)
+{
+    static struct selfc a, b;
+    (void)state;
+    a = (struct selfc){0};
+    b = (struct selfc){0};
+    async_spawn(&TL, &a.task, give_way_fn);
+    async_spawn(&TL, &b.task, other_fn);
+    t_settle();
+    assert_log("a sleep0-1 b yield-1 b0");
+    assert_int_equal(async_task_result(&a.task), ASYNC_ECANCELED);
+}
+
 /* Yield reports a cancellation that arrived while the task was queued. */
 static int yield_fn(async_loop *L, async_task *self)
 {
@@ -457,6 +499,7 @@ int main(void)
         T(cancelling_a_joiner_cancels_the_joined),
         T(task_cancelling_itself),
         T(yield_reports_cancellation),
+        T(yield_gives_way_where_sleep0_does_not),
         T(cancel_a_condition_await),
         T(external_waiters_detach_and_shield),
     };

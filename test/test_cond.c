@@ -167,9 +167,40 @@ static void cancelled_notified_waiter_passes_it_on(void **state)
     assert_false(async_lock_is_locked(&s.lock));
 }
 
+/* notify needs the lock (asyncio raises RuntimeError): a task that does
+ * not hold it gets ASYNC_EPERM and wakes nobody; holding it, it wakes. */
+static int notifier_fn(async_loop *L, async_task *self)
+{
+    struct consumer *f = async_frame(self, struct consumer, task);
+    async_begin(L, &f->co);
+    t_logi("without", async_cond_notify(L, &f->s->cond, 1));
+    async_await(async_lock_acquire(L, &f->s->lock));
+    f->s->items = 1;
+    t_logi("with", async_cond_notify_all(L, &f->s->cond));
+    async_lock_release(L, &f->s->lock);
+    async_end;
+}
+
+static void notify_without_the_lock_is_refused(void **state)
+{
+    static struct shared s;
+    static struct consumer n;
+    (void)state;
+    shared_init(&s);
+    spawn_consumers(&s, 2);
+    t_settle();
+    n = (struct consumer){0};
+    n.s = &s;
+    async_spawn(&TL, &n.task, notifier_fn);
+    t_settle();
+    assert_log("without-9 with2 took0"); /* C1 found nothing left: waits again */
+    assert_int_equal(async_task_state(&C[1].task), ASYNC_TASK_WAITING);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        T(notify_without_the_lock_is_refused),
         T(notify_wakes_waiters_in_order),
         T(notify_all_lets_each_recheck),
         T(wait_without_the_lock_is_refused),

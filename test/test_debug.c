@@ -125,6 +125,113 @@ static void close_reports_pending_tasks(void **state)
     assert_string_equal(hook_event, "pending at close");
     assert_int_equal(hook_value, ASYNC_TASK_WAITING);
 }
+
+/* asyncio's "Task exception was never retrieved": a task that failed
+ * while nothing waited for it, and whose result nobody read, is reported
+ * when async_run ends - or when its frame is spawned again (when asyncio
+ * would collect it).  Read results, joins and cancellations are not. */
+struct failer {
+    async_task task;
+    async_co co;
+    int result;
+    async_tick sleep;
+    struct failer *other; /* reader: the task whose result it reads */
+};
+
+static int failer_fn(async_loop *L, async_task *self)
+{
+    struct failer *f = async_frame(self, struct failer, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, f->sleep + 1u));
+    async_return(f->result);
+    async_end;
+}
+
+static int reader_fn(async_loop *L, async_task *self)
+{
+    struct failer *f = async_frame(self, struct failer, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 5));
+    f->result = async_task_result(&f->other->task);
+    async_end;
+}
+
+static void unretrieved_errors_are_reported(void **state)
+{
+    static struct failer lost, read, cancelled, joined, reader, m;
+    static struct t_joiner j;
+    (void)state;
+    lost = (struct failer){0};
+    read = (struct failer){0};
+    cancelled = (struct failer){0};
+    joined = (struct failer){0};
+    reader = (struct failer){0};
+    m = (struct failer){0};
+    lost.result = ASYNC_EPROTO;
+    read.result = ASYNC_ECONNRESET;
+    joined.result = ASYNC_EPIPE;
+    reader.other = &read;
+    m.result = ASYNC_EAPP(1); /* main's own error is returned, not reported */
+    m.sleep = 10;            /* after the reader has read */
+    hook_calls = 0;
+    async_debug_set_hook(&TL, hook);
+    async_spawn(&TL, &lost.task, failer_fn);
+    async_spawn(&TL, &read.task, failer_fn);
+    async_spawn(&TL, &cancelled.task, failer_fn);
+    async_spawn(&TL, &joined.task, failer_fn);
+    async_spawn(&TL, &reader.task, reader_fn);
+    t_spawn_joiner(&j, &joined.task);
+    async_cancel(&TL, &cancelled.task);
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &m.task, failer_fn), ASYNC_EAPP(1));
+    assert_int_equal(reader.result, ASYNC_ECONNRESET);
+    assert_int_equal(hook_calls, 1);
+    assert_ptr_equal(hook_task, &lost.task);
+    assert_string_equal(hook_event, "error never retrieved");
+    assert_int_equal(hook_value, ASYNC_EPROTO);
+    /* reported once: the next run says nothing of it */
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    assert_int_equal(hook_calls, 1);
+}
+
+/* Spawning the same frame again inside a run reports the error its last
+ * life left unread. */
+static int respawner_fn(async_loop *L, async_task *self)
+{
+    struct failer *f = async_frame(self, struct failer, task);
+    async_begin(L, &f->co);
+    async_await(async_spawn(L, &f->other->task, failer_fn));
+    async_await(async_sleep(L, 5));
+    t_logi("reports", hook_calls);
+    async_await(async_spawn(L, &f->other->task, failer_fn)); /* reported here */
+    t_logi("reports", hook_calls);
+    async_await(async_sleep(L, 5));
+    async_end;
+}
+
+static void respawning_a_frame_reports_its_unread_error(void **state)
+{
+    static struct failer a, m;
+    (void)state;
+    a = (struct failer){0};
+    m = (struct failer){0};
+    a.result = ASYNC_EPROTO;
+    m.other = &a;
+    hook_calls = 0;
+    async_debug_set_hook(&TL, hook);
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &m.task, respawner_fn), 0);
+    assert_log("reports0 reports1");
+    assert_int_equal(hook_calls, 2); /* and the second life's, at the end */
+    assert_ptr_equal(hook_task, &a.task);
+    /* outside async_run nothing is tracked: tests and drivers read later */
+    hook_calls = 0;
+    async_spawn(&TL, &a.task, failer_fn);
+    t_settle();
+    t_advance(1);
+    assert_true(async_task_is_done(&a.task));
+    assert_int_equal(hook_calls, 0);
+}
 #endif
 
 static void close_counts_pending_tasks(void **state)
@@ -149,6 +256,8 @@ int main(void)
         T(dump_shows_where_each_task_waits),
         T(slow_step_is_reported),
         T(close_reports_pending_tasks),
+        T(unretrieved_errors_are_reported),
+        T(respawning_a_frame_reports_its_unread_error),
 #endif
         T(close_counts_pending_tasks),
     };

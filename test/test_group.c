@@ -385,6 +385,135 @@ static void second_waiter_is_refused(void **state)
     assert_log("m all-4 at1000 all0 at1010");
 }
 
+/* asyncio.gather raises the first error at once while the others keep
+ * running; asyncio.wait(FIRST_EXCEPTION) returns at the same moment.
+ * Waiting for all afterwards gives the same first error. */
+static int first_error_fn(async_loop *L, async_task *self)
+{
+    struct boss *f = async_frame(self, struct boss, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_group_wait_first_error(L, &G));
+    t_logi("first", f->rc);
+    t_logi("at", (long)async_now(L));
+    t_logi("running", (long)async_group_running_count(&G));
+    async_await_rc(f->rc, async_group_wait_first_error(L, &G)); /* still failed: at once */
+    t_logi("again", f->rc);
+    async_await_rc(f->rc, async_group_wait(L, &G));
+    t_logi("all", f->rc);
+    t_logi("at", (long)async_now(L));
+    async_end;
+}
+
+static void gather_reports_the_first_error_at_once(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "slow", 100, 4);
+    add(1, "bad", 20, ASYNC_EPROTO);
+    add(2, "worse", 30, ASYNC_ECONNRESET);
+    b = (struct boss){0};
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &b.task, first_error_fn), 0);
+    assert_log("slow bad worse first-40 at1020 running2 again-40 all-40 at1100");
+    assert_int_equal(async_task_result(&M[0].task), 4); /* not cancelled */
+    assert_int_equal(async_task_result(&M[2].task), ASYNC_ECONNRESET);
+}
+
+/* With no error it waits for every member (ALL_COMPLETED). */
+static void first_error_without_errors_waits_for_all(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "x", 30, 1);
+    add(1, "y", 10, 2);
+    b = (struct boss){0};
+    async_spawn(&TL, &b.task, first_error_fn);
+    t_settle();
+    t_advance(10);
+    assert_log("x y");
+    t_advance(20);
+    assert_log("x y first0 at1030 running0 again0 all0 at1030");
+}
+
+/* Interrupting gather cancels its members (as asyncio.gather does). */
+static void interrupting_first_error_cancels_members(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "m", 100, 0);
+    b = (struct boss){0};
+    async_spawn(&TL, &b.task, first_error_fn);
+    t_settle();
+    async_cancel(&TL, &b.task);
+    t_settle();
+    assert_log("m cancelled-at1000 first-1 at1000 running0 again-1 all-1 at1000");
+}
+
+/* After a wait the group is empty: its slots serve again without a reap
+ * (the next spawn used to fail with ASYNC_ENOSPC). */
+static int twice_fn(async_loop *L, async_task *self)
+{
+    struct boss *f = async_frame(self, struct boss, task);
+    async_begin(L, &f->co);
+    for (f->n = 0; f->n < 3; f->n++) {
+        M[0] = (struct member){0};
+        M[1] = (struct member){0};
+        M[0].name = "p";
+        M[1].name = "q";
+        M[1].result = f->n ? 0 : ASYNC_EPROTO;
+        async_await(async_group_spawn(L, &G, &M[0].task, member_fn));
+        async_await(async_group_spawn(L, &G, &M[1].task, member_fn));
+        async_await_rc(f->rc, async_group_wait(L, &G));
+        t_logi("round", f->rc);
+    }
+    async_end;
+}
+
+static void wait_empties_the_group(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 2, 0);
+    b = (struct boss){0};
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &b.task, twice_fn), 0);
+    assert_log("p q round-40 p q round0 p q round0"); /* the error does not stay */
+    assert_int_equal(G.count, 0);
+}
+
+/* async_group_next returns each member's result, errors included, and
+ * the member in *done (asyncio.as_completed); NULL when it fails itself. */
+static int results_fn(async_loop *L, async_task *self)
+{
+    struct boss *f = async_frame(self, struct boss, task);
+    async_begin(L, &f->co);
+    for (;;) {
+        async_await_rc(f->rc, async_group_next(L, &G, &f->done));
+        if (f->done == NULL)
+            break;
+        t_log(async_frame(f->done, struct member, task)->name);
+        t_logi("rc", f->rc);
+    }
+    t_logi("end", f->rc);
+    async_end;
+}
+
+static void next_returns_each_result(void **state)
+{
+    static struct boss b;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "ok", 20, 3);
+    add(1, "bad", 10, ASYNC_EPROTO);
+    b = (struct boss){0};
+    TVC.autojump = true;
+    async_run(&TL, &b.task, results_fn);
+    assert_log("ok bad bad rc-40 ok rc3 end-16");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +530,11 @@ int main(void)
         T(capacity_reuse_and_misuse),
         T(empty_group),
         T(second_waiter_is_refused),
+        T(gather_reports_the_first_error_at_once),
+        T(first_error_without_errors_waits_for_all),
+        T(interrupting_first_error_cancels_members),
+        T(wait_empties_the_group),
+        T(next_returns_each_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,6 +145,174 @@ static void zeroed_lock_works(void **state)
     assert_int_equal(async_now(&TL), 1020);
 }
 
+/* asyncio's Lock.locked() is False right after a release that wakes a
+ * waiter, until the waiter runs; nobody can take the lock meanwhile. */
+struct taker {
+    async_task task;
+    async_co co;
+    async_lock *lock;
+    int rc;
+};
+
+static int take_and_log_fn(async_loop *L, async_task *self)
+{
+    struct taker *f = async_frame(self, struct taker, task);
+    async_begin(L, &f->co);
+    async_await(async_lock_acquire(L, f->lock));
+    t_logi("got-locked", async_lock_is_locked(f->lock));
+    async_end;
+}
+
+static int try_take_fn(async_loop *L, async_task *self)
+{
+    struct taker *f = async_frame(self, struct taker, task);
+    async_begin(L, &f->co);
+    t_logi("locked", async_lock_is_locked(f->lock));
+    f->rc = async_lock_try_acquire(L, f->lock);
+    t_logi("try", f->rc);
+    async_end;
+}
+
+static void released_to_a_waiter_reads_unlocked(void **state)
+{
+    static async_lock m;
+    static struct taker holder, waiter, thief;
+    (void)state;
+    async_lock_init(&m);
+    holder = (struct taker){0};
+    waiter = (struct taker){0};
+    thief = (struct taker){0};
+    holder.lock = waiter.lock = thief.lock = &m;
+    async_spawn(&TL, &holder.task, take_and_log_fn);
+    async_spawn(&TL, &waiter.task, take_and_log_fn);
+    t_settle();
+    assert_log("got-locked1");
+    async_spawn(&TL, &thief.task, try_take_fn); /* queued ahead of the waiter */
+    /* the holder finished without releasing: release for it */
+    TL.current = &holder.task;
+    assert_int_equal(async_lock_release(&TL, &m), 0);
+    TL.current = NULL;
+    assert_false(async_lock_is_locked(&m)); /* handed, not yet taken */
+    assert_ptr_equal(m.owner, &waiter.task);
+    t_settle();
+    assert_log("got-locked1 locked0 try-6 got-locked1");
+}
+
+#if ASYNC_CONF_EXTRAS
+/* async with lock: released at the end of the block, on async_return
+ * inside it, on a propagating error, and when the cleanup section is left;
+ * never released if it was not acquired. */
+struct guarded {
+    async_task task;
+    async_co co;
+    async_locked held, held2;
+    async_timeout to;
+    async_lock *lock;
+    int how, rc;
+};
+
+static int guarded_fn(async_loop *L, async_task *self)
+{
+    struct guarded *f = async_frame(self, struct guarded, task);
+    async_begin(L, &f->co);
+    async_with_lock(&f->held, f->lock);
+    t_logi("in", f->how);
+    t_logi("locked", async_lock_is_locked(f->lock));
+    if (f->how == 1)
+        async_return(5); /* leaves the block */
+    if (f->how == 2)
+        async_await(async_sleep(L, ASYNC_TICK_MAX_DELAY + (async_tick)1u)); /* an error */
+    async_await(async_sleep(L, 1));
+    f->rc = async_with_lock_end(&f->held);
+    t_logi("end", f->rc);
+    t_logi("locked", async_lock_is_locked(f->lock));
+    async_finally;
+    t_logi("cleanup-locked", async_lock_is_locked(f->lock));
+    if (f->how == 3) { /* a block in the cleanup section, left by an error */
+        async_with_lock(&f->held2, f->lock);
+        t_logi("cleanup-in", async_lock_is_locked(f->lock));
+        async_await(async_sleep(L, ASYNC_TICK_MAX_DELAY + (async_tick)1u));
+    }
+    async_end;
+}
+
+static void with_lock_releases_on_every_way_out(void **state)
+{
+    static async_lock m;
+    static struct guarded g;
+    int how;
+    (void)state;
+    for (how = 0; how < 4; how++) {
+        t_reset(1000, true);
+        async_lock_init(&m);
+        g = (struct guarded){0};
+        g.lock = &m;
+        g.how = how;
+        async_run(&TL, &g.task, guarded_fn);
+        assert_false(async_lock_is_locked(&m));
+        assert_null(m.owner);
+    }
+    assert_log("in3 locked1 end0 locked0 cleanup-locked0 cleanup-in1");
+    assert_int_equal(async_task_result(&g.task), ASYNC_ERANGE);
+}
+
+/* Cancelled while waiting for the lock: nothing to release, and the lock
+ * goes to the next waiter; the body never ran. */
+static void with_lock_cancelled_while_waiting(void **state)
+{
+    static async_lock m;
+    static struct guarded a, b, c;
+    (void)state;
+    async_lock_init(&m);
+    a = (struct guarded){0};
+    b = (struct guarded){0};
+    c = (struct guarded){0};
+    a.lock = b.lock = c.lock = &m;
+    a.how = 10;
+    b.how = 11;
+    c.how = 12;
+    async_spawn(&TL, &a.task, guarded_fn);
+    async_spawn(&TL, &b.task, guarded_fn);
+    async_spawn(&TL, &c.task, guarded_fn);
+    t_settle();
+    async_cancel(&TL, &b.task);
+    t_settle();
+    t_advance(1);
+    t_advance(1);
+    assert_log("in10 locked1 cleanup-locked1 end0 locked0 cleanup-locked0 in12 locked1 end0 locked0 "
+               "cleanup-locked0");
+    assert_int_equal(async_task_result(&b.task), ASYNC_ECANCELED);
+    assert_false(async_lock_is_locked(&m));
+}
+
+/* A lock scope closes in order with the others; out of order is refused. */
+static int scoped_fn(async_loop *L, async_task *self)
+{
+    struct guarded *f = async_frame(self, struct guarded, task);
+    async_begin(L, &f->co);
+    async_timeout_begin(&f->to, 100);
+    async_with_lock(&f->held, f->lock);
+    t_logi("bad-order", async_timeout_end(&f->to));
+    t_logi("end", async_with_lock_end(&f->held));
+    t_logi("scope", async_timeout_end(&f->to));
+    async_end;
+}
+
+static void with_lock_nests_with_timeouts(void **state)
+{
+    static async_lock m;
+    static struct guarded g;
+    (void)state;
+    async_lock_init(&m);
+    g = (struct guarded){0};
+    g.lock = &m;
+    async_spawn(&TL, &g.task, scoped_fn);
+    t_settle();
+    assert_log("bad-order-5 end0 scope0");
+    assert_false(async_lock_is_locked(&m));
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +320,12 @@ int main(void)
         T(lock_misuse_is_refused),
         T(try_acquire_does_not_wait),
         T(zeroed_lock_works),
+        T(released_to_a_waiter_reads_unlocked),
+#if ASYNC_CONF_EXTRAS
+        T(with_lock_releases_on_every_way_out),
+        T(with_lock_cancelled_while_waiting),
+        T(with_lock_nests_with_timeouts),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

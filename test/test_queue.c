@@ -281,6 +281,178 @@ static void many_producers_and_consumers_lose_nothing(void **state)
     assert_true(cons[0].i > 0 && cons[1].i > 0); /* both got work */
 }
 
+#if ASYNC_CONF_EXTRAS
+/* LifoQueue: the newest item leaves first; blocking and hand-over work as
+ * for the FIFO. */
+static void lifo_queue_takes_the_newest(void **state)
+{
+    static async_queue q;
+    int i, v, got[5];
+    (void)state;
+    assert_int_equal(async_queue_init_lifo(&q, got, sizeof got[0], 3), 0);
+    for (i = 1; i <= 3; i++)
+        assert_int_equal(async_queue_try_put(&TL, &q, &i), 0);
+    assert_int_equal(async_queue_try_put(&TL, &q, &i), ASYNC_EAGAIN);
+    assert_int_equal(async_queue_try_get(&TL, &q, &v), 0);
+    assert_int_equal(v, 3);
+    i = 9;
+    async_queue_try_put(&TL, &q, &i);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(async_queue_try_get(&TL, &q, &v), 0);
+        got[4 - i] = v; /* the array is the queue's own buffer: keep values apart */
+        (void)got[4 - i];
+        t_logi("v", v);
+    }
+    assert_log("v9 v2 v1");
+    assert_int_equal(async_queue_try_get(&TL, &q, &v), ASYNC_EAGAIN);
+}
+
+static void lifo_queue_blocks_and_hands_over(void **state)
+{
+    static async_queue q;
+    static struct item lbuf[2];
+    (void)state;
+    async_queue_init_lifo(&q, lbuf, sizeof lbuf[0], 2);
+    start(&C[0], &q, 2, 3, consumer_fn);
+    t_settle();
+    start(&P[0], &q, 1, 3, producer_fn);
+    t_settle();
+    assert_log("put100 put101 got101 got100 put102 pdone0 got102 cdone0"); /* asyncio: the getter takes the newest when it runs */
+}
+
+/* PriorityQueue: the smallest priority first, FIFO among equals, against
+ * a reference (a stable sort) on random input. */
+struct job {
+    int prio, id;
+};
+
+static bool job_first(const void *a, const void *b)
+{
+    return ((const struct job *)a)->prio < ((const struct job *)b)->prio;
+}
+
+static void priority_queue_orders_by_priority_then_arrival(void **state)
+{
+    static async_pqueue pq;
+    static struct job heap[64], ref[64];
+    static unsigned seq[64];
+    unsigned x = 12345;
+    int i, j, n = 64;
+    (void)state;
+    assert_int_equal(async_pqueue_init(&pq, heap, sizeof heap[0], 64, NULL, job_first), ASYNC_EINVAL);
+    assert_int_equal(async_pqueue_init(&pq, heap, sizeof heap[0], 64, seq, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_pqueue_init(&pq, heap, sizeof heap[0], 64, seq, job_first), 0);
+    for (i = 0; i < n; i++) {
+        struct job jb;
+        x = x * 1103515245u + 12345u;
+        jb.prio = (int)((x >> 16) % 5); /* many equal priorities */
+        jb.id = i;
+        ref[i] = jb;
+        assert_int_equal(async_queue_try_put(&TL, &pq.q, &jb), 0);
+    }
+    /* stable insertion sort: the order a priority queue with FIFO ties gives */
+    for (i = 1; i < n; i++)
+        for (j = i; j > 0 && ref[j].prio < ref[j - 1].prio; j--) {
+            struct job t = ref[j];
+            ref[j] = ref[j - 1];
+            ref[j - 1] = t;
+        }
+    for (i = 0; i < n; i++) {
+        struct job out;
+        assert_int_equal(async_queue_try_get(&TL, &pq.q, &out), 0);
+        assert_int_equal(out.prio, ref[i].prio);
+        assert_int_equal(out.id, ref[i].id);
+    }
+    assert_int_equal(async_queue_count(&pq.q), 0);
+}
+
+/* Interleaved puts and gets keep the order too. */
+static void priority_queue_interleaved(void **state)
+{
+    static async_pqueue pq;
+    static struct job heap[4];
+    static unsigned seq[4];
+    static const int prios[] = {5, 1, 5, 3, 1, 0, 5};
+    struct job jb, out;
+    int i;
+    (void)state;
+    async_pqueue_init(&pq, heap, sizeof heap[0], 4, seq, job_first);
+    for (i = 0; i < 7; i++) {
+        jb.prio = prios[i];
+        jb.id = i;
+        if (async_queue_try_put(&TL, &pq.q, &jb) == ASYNC_EAGAIN) { /* full: take one */
+            async_queue_try_get(&TL, &pq.q, &out);
+            t_logi("o", out.id);
+            assert_int_equal(async_queue_try_put(&TL, &pq.q, &jb), 0);
+        }
+    }
+    while (async_queue_try_get(&TL, &pq.q, &out) == 0)
+        t_logi("o", out.id);
+    assert_log("o1 o4 o5 o3 o0 o2 o6");
+}
+
+/* Queue.join / task_done: join waits until every item put has been
+ * handled; task_done more often than items put is refused. */
+struct worker {
+    async_task task;
+    async_co co;
+    async_queue *q;
+    int item, rc;
+};
+
+static int worker_fn(async_loop *L, async_task *self)
+{
+    struct worker *f = async_frame(self, struct worker, task);
+    async_begin(L, &f->co);
+    for (;;) {
+        async_await(async_queue_get(L, f->q, &f->item));
+        async_await(async_sleep(L, 10)); /* handling it */
+        t_logi("handled", f->item);
+        async_queue_task_done(L, f->q);
+    }
+    async_end;
+}
+
+static int joiner_fn(async_loop *L, async_task *self)
+{
+    struct worker *f = async_frame(self, struct worker, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_queue_join(L, f->q));
+    t_logi("joined", f->rc);
+    t_logi("at", (long)async_now(L));
+    async_end;
+}
+
+static void join_waits_for_task_done(void **state)
+{
+    static async_queue q;
+    static int qb[4];
+    static struct worker w, j1, j2;
+    int i;
+    (void)state;
+    async_queue_init(&q, qb, sizeof qb[0], 4);
+    w = (struct worker){0};
+    j1 = (struct worker){0};
+    j2 = (struct worker){0};
+    w.q = j1.q = j2.q = &q;
+    async_spawn(&TL, &j1.task, joiner_fn); /* nothing outstanding: at once */
+    t_settle();
+    assert_log("joined0 at1000");
+    for (i = 1; i <= 3; i++)
+        async_queue_try_put(&TL, &q, &i);
+    assert_int_equal(async_queue_unfinished_count(&q), 3);
+    async_spawn(&TL, &w.task, worker_fn);
+    async_spawn(&TL, &j2.task, joiner_fn);
+    TVC.autojump = true;
+    async_run(&TL, &j2.task, NULL);
+    assert_log("joined0 at1000 handled1 handled2 handled3 joined0 at1030");
+    assert_int_equal(async_queue_unfinished_count(&q), 0);
+    t_misuse_count = 0;
+    assert_int_equal(async_queue_task_done(&TL, &q), ASYNC_EOVERFLOW);
+    assert_int_equal(t_misuse_count, 1);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +464,13 @@ int main(void)
         T(try_variants_never_wait),
         T(close_wakes_everyone_and_drains),
         T(many_producers_and_consumers_lose_nothing),
+#if ASYNC_CONF_EXTRAS
+        T(lifo_queue_takes_the_newest),
+        T(lifo_queue_blocks_and_hands_over),
+        T(priority_queue_orders_by_priority_then_arrival),
+        T(priority_queue_interleaved),
+        T(join_waits_for_task_done),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

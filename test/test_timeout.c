@@ -602,6 +602,54 @@ static int once_fn(async_loop *L, async_task *self)
     async_end;
 }
 
+/* async_until is an op like any other: under async_await_for, or with
+ * its result kept (async_await_rc) inside a scope, no child coroutine
+ * needed. */
+static void noop(async_loop *L, async_call *self)
+{
+    (void)L;
+    (void)self;
+}
+static async_call noop_call = {NULL, noop, 0};
+
+static int until_wait_for_fn(async_loop *L, async_task *self)
+{
+    struct tw *f = async_frame(self, struct tw, task);
+    async_begin(L, &f->co);
+    async_await_for(&f->to, f->ticks, f->rc, async_until(f->flag));
+    t_logi("for", f->rc);
+    t_logi("at", (long)async_now(L));
+    async_timeout_begin(&f->to, f->ticks);
+    async_await_rc(f->rc, async_until(f->item > 1));
+    t_logi("scoped", f->rc);
+    t_logi("end", async_timeout_end(&f->to));
+    t_logi("at", (long)async_now(L));
+    async_await_rc(f->rc, async_until(f->item > 2));
+    t_logi("last", f->rc);
+    async_end;
+}
+
+static void until_under_wait_for_and_in_a_scope(void **state)
+{
+    static struct tw f;
+    (void)state;
+    tw_init(&f);
+    f.ticks = 30;
+    async_spawn(&TL, &f.task, until_wait_for_fn);
+    t_settle();
+    t_advance(10);
+    f.flag = 1; /* in time for the first: a post makes the loop re-check */
+    assert_int_equal(async_post(&TL, &noop_call), 0);
+    t_settle();
+    assert_log("for0 at1010");
+    t_advance(30); /* the second never comes true */
+    assert_log("for0 at1010 scoped-2 end-2 at1040");
+    async_cancel(&TL, &f.task);
+    t_settle();
+    assert_log("for0 at1010 scoped-2 end-2 at1040 last-1");
+    assert_true(t_list_empty(&TL.pollers));
+}
+
 static void timeout_macros_evaluate_arguments_once(void **state)
 {
     static struct once f;
@@ -700,6 +748,7 @@ int main(void)
         T(timeout_on_join_and_group_cancels_them),
         T(timeout_macros_evaluate_arguments_once),
         T(interruption_while_queued_reaches_a_repark),
+        T(until_under_wait_for_and_in_a_scope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -263,6 +263,155 @@ static void sleep_longer_than_range_is_refused(void **state)
     assert_int_equal(S[0].rc, ASYNC_ERANGE);
 }
 
+/* Time counts from the call, not from the start of the pass (asyncio
+ * measures from loop.time() at the call): a step that computes for 8
+ * ticks before sleeping 5 sleeps 5 more.  The virtual clock moves while
+ * the task runs, as a real one does. */
+struct busy {
+    async_task task;
+    async_co co;
+    async_timeout to;
+    async_event ev;
+    async_tick work, ticks, armed_at;
+    int rc;
+};
+
+static int busy_sleep_fn(async_loop *L, async_task *self)
+{
+    struct busy *f = async_frame(self, struct busy, task);
+    async_begin(L, &f->co);
+    async_vclock_advance(&TVC, f->work); /* 8 ticks of CPU */
+    async_await_rc(f->rc, async_sleep(L, f->ticks));
+    t_logi("woke", (long)async_now(L));
+    async_end;
+}
+
+static void sleep_counts_from_the_call(void **state)
+{
+    static struct busy b;
+    (void)state;
+    b = (struct busy){0};
+    b.work = 8;
+    b.ticks = 5;
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &b.task, busy_sleep_fn), 0);
+    assert_log("woke1013"); /* 1000 + 8 + 5, not 1005 */
+}
+
+/* The same for a deadline: an event that comes 1 tick after a 5-tick
+ * wait_for was armed is in time, even after 8 ticks of work. */
+static int busy_wait_for_fn(async_loop *L, async_task *self)
+{
+    struct busy *f = async_frame(self, struct busy, task);
+    async_begin(L, &f->co);
+    async_vclock_advance(&TVC, f->work);
+    f->armed_at = async_now(L);
+    async_await_for(&f->to, f->ticks, f->rc, async_event_wait(L, &f->ev));
+    t_logi("got", f->rc);
+    t_logi("at", (long)async_now(L));
+    async_end;
+}
+
+static void deadline_counts_from_the_call(void **state)
+{
+    static struct busy b;
+    (void)state;
+    b = (struct busy){0};
+    async_event_init(&b.ev);
+    b.work = 8;
+    b.ticks = 5;
+    async_spawn(&TL, &b.task, busy_wait_for_fn);
+    t_settle();
+    assert_int_equal(b.armed_at, 1000); /* the cached time of the pass */
+    assert_int_equal(async_now(&TL), 1008); /* read again by the arm */
+    t_advance(1);
+    async_event_set(&TL, &b.ev);
+    t_settle();
+    assert_log("got0 at1009");
+}
+
+/* A timeout scope too: 10 ticks of work, a 3-tick scope, a 2-tick sleep
+ * inside it finishes in time. */
+static int busy_scope_fn(async_loop *L, async_task *self)
+{
+    struct busy *f = async_frame(self, struct busy, task);
+    async_begin(L, &f->co);
+    async_vclock_advance(&TVC, 10);
+    async_timeout_begin(&f->to, 3);
+    async_await_rc(f->rc, async_sleep(L, 2));
+    t_logi("slept", f->rc);
+    t_logi("scope", async_timeout_end(&f->to));
+    async_end;
+}
+
+static void scope_counts_from_the_call(void **state)
+{
+    static struct busy b;
+    (void)state;
+    b = (struct busy){0};
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &b.task, busy_scope_fn), 0);
+    assert_log("slept0 scope0");
+    assert_int_equal(async_now(&TL), 1012);
+}
+
+/* A delay within a pass's duration of the longest one counts from the
+ * pass's start: the store orders expiries up to ASYNC_TICK_MAX_DELAY past
+ * it, and the timer must not wrap into the past. */
+static void longest_delay_after_work_is_not_lost(void **state)
+{
+    static struct busy b;
+    (void)state;
+    b = (struct busy){0};
+    b.work = 8;
+    b.ticks = ASYNC_TICK_MAX_DELAY;
+    async_spawn(&TL, &b.task, busy_sleep_fn);
+    t_settle();
+    assert_false(async_task_is_done(&b.task)); /* not fired as if past */
+    t_advance((async_tick)(ASYNC_TICK_MAX_DELAY - 9u));
+    assert_false(async_task_is_done(&b.task));
+    t_advance(1);
+    assert_true(async_task_is_done(&b.task));
+    assert_int_equal(b.rc, 0);
+}
+
+/* A far timer (beyond the wheel's span, and on 64-bit ticks very far)
+ * costs one wake-up of an idle loop, at its exact expiry (README: one
+ * wake-up per deadline), not one per wheel turn. */
+static void far_timer_costs_one_wake_up(void **state)
+{
+    static const async_tick ticks[] = {T_FAR(1ul << 30, 30000), T_FAR(3u << 28, 20000), 3};
+    (void)state;
+    spawn_sleepers(ticks, 3);
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    assert_log("w2 w1 w0");
+    assert_int_equal(S[1].woke_at, (async_tick)(1000 + ticks[1]));
+    assert_int_equal(S[0].woke_at, (async_tick)(1000 + ticks[0]));
+    assert_int_equal(TVC.idles, 3);
+}
+
+/* Far timers mix with near ones, keep their order, and can be removed. */
+static void far_timers_in_order_and_removed(void **state)
+{
+    static const async_tick ticks[] = {T_FAR(400000, 20000), T_FAR(300000, 10000), 100,
+                                       T_FAR(300001, 10001), T_FAR(500000, 30000)};
+    int i;
+    (void)state;
+    spawn_sleepers(ticks, 5);
+    t_settle();
+    async_cancel(&TL, &S[4].task);
+    t_settle();
+    assert_log("w4");
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    assert_log("w4 w2 w1 w3 w0");
+    for (i = 0; i < 4; i++)
+        assert_int_equal(S[i].woke_at, (async_tick)(1000 + ticks[i]));
+    assert_int_equal(S[4].rc, ASYNC_ECANCELED);
+    assert_int_equal(TVC.idles, 4);
+}
+
 static void duration_macros_round_up(void **state)
 {
     (void)state;
@@ -290,6 +439,12 @@ int main(void)
         T(sleep_until_absolute_and_past_deadlines),
         T(sleep_longer_than_range_is_refused),
         T(duration_macros_round_up),
+        T(sleep_counts_from_the_call),
+        T(deadline_counts_from_the_call),
+        T(scope_counts_from_the_call),
+        T(longest_delay_after_work_is_not_lost),
+        T(far_timer_costs_one_wake_up),
+        T(far_timers_in_order_and_removed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
