@@ -892,10 +892,11 @@ typedef struct async_notify {
 #define async_timeout_begin_at(to, deadline) \
     async__timeout_begin(async__L, async__co, (to), (async_tick)(deadline), ASYNC__K_AT)
 /* Close the scope: 0, or ASYNC_ETIMEDOUT if it expired.  Closing out of
- * order (not the innermost scope of this coroutine) is ASYNC_EINVAL.
+ * order (not the innermost scope of this coroutine), or a scope of
+ * another kind (a shield, a held lock), is ASYNC_EINVAL.
  * Scopes still open when the body or the cleanup section ends are
  * closed there.                                                         */
-#define async_timeout_end(to) async__scope_end(async__L, async__co, (to))
+#define async_timeout_end(to) async__scope_end(async__L, async__co, (to), ASYNC__K_TIMEOUT)
 
 /* Open a shield (Trio's shielded cancel scope): until async_shield_end,
  * a cancellation of the task and the expiry of any scope opened before
@@ -908,7 +909,7 @@ typedef struct async_notify {
 #define async_shield_begin(sh, ticks) \
     async__timeout_begin(async__L, async__co, (sh), (async_tick)(ticks), ASYNC__K_SHIELD)
 /* Close it: 0, or ASYNC_ETIMEDOUT if its own deadline expired.           */
-#define async_shield_end(sh) async__scope_end(async__L, async__co, (sh))
+#define async_shield_end(sh) async__scope_end(async__L, async__co, (sh), ASYNC__K_SHIELD)
 
 #if ASYNC_CONF_EXTRAS
 /* async with lock: acquire `lock` (an await: it waits, and an
@@ -925,7 +926,7 @@ typedef struct async_notify {
             goto async__raise;                                                   \
     } while (0)
 /* Release the lock and close the scope: 0, or ASYNC_EINVAL out of order. */
-#define async_with_lock_end(held) async__scope_end(async__L, async__co, (held))
+#define async_with_lock_end(held) async__scope_end(async__L, async__co, (held), ASYNC__K_LOCKED)
 
 #endif
 /* wait_for: await `op` with a deadline `ticks` from now, using the scope
@@ -938,7 +939,7 @@ typedef struct async_notify {
         if ((async__r = async__interrupt_code(async__L)) == 0 &&          \
             (async__r = async_timeout_begin((to), (ticks))) == 0) {       \
             ASYNC__AWAIT_RC(async__r, (op), #op);                         \
-            (void)async__scope_end(async__L, async__co, async__co->scopes); \
+            (void)async__scope_end(async__L, async__co, async__co->scopes, ASYNC__K_TIMEOUT); \
         }                                                                 \
         (var) = async__r;                                                 \
     } while (0)
@@ -1532,8 +1533,23 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
 int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_lock *m);
 int async__locked_take(async_loop *L, async_locked *held);
 #endif
-int async__scope_end(async_loop *L, async_co *co, async_timeout *to);
+int async__scope_end(async_loop *L, async_co *co, async_timeout *to, unsigned kind);
 void async__scopes_close(async_loop *L, async_co *co);
+/* For drivers with a run loop of their own (the libev layer): bracket
+ * it as async_run does, so debug mode reports unretrieved errors.      */
+#if ASYNC_CONF_DEBUG
+void async__run_begin(async_loop *L);
+void async__run_end(async_loop *L);
+#else
+static inline void async__run_begin(async_loop *L)
+{
+    (void)L;
+}
+static inline void async__run_end(async_loop *L)
+{
+    (void)L;
+}
+#endif
 
 #ifdef __cplusplus
 }
@@ -2129,9 +2145,11 @@ static int async__scope_close(async_loop *L, async_co *co, async_timeout *to)
     return to->base.flags ? ASYNC_ETIMEDOUT : 0;
 }
 
-int async__scope_end(async_loop *L, async_co *co, async_timeout *to)
+/* Close the innermost scope of this coroutine, which must be `to`, of
+ * the kind the end macro names (ASYNC_EINVAL otherwise).               */
+int async__scope_end(async_loop *L, async_co *co, async_timeout *to, unsigned kind)
 {
-    if (to == NULL || co->scopes != to || to->owner != L->current)
+    if (to == NULL || co->scopes != to || to->owner != L->current || to->base.kind != kind)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     return async__scope_close(L, co, to);
 }
@@ -2493,15 +2511,20 @@ static void async__deliver_posts(async_loop *L)
 
 /* Fire what is due now, in order: wake sleepers, expire scopes, run
  * callbacks.  What becomes due meanwhile (a callback scheduling another)
- * waits for the next pass, so callbacks cannot starve the tasks.       */
+ * waits for the next pass, so callbacks cannot starve the tasks.  The
+ * batch is moved to a list of its own first: firing one entry may unlink
+ * another (a deadline that expires wakes its sleeping task early).      */
 static void async__fire_due(async_loop *L)
 {
-    async_node *n, *last;
+    async_node batch, *n;
     if (async__list_empty(&L->due))
         return;
-    last = L->due.prev;
-    do {
-        async_timed *tm = (async_timed *)(void *)(n = async__list_pop(&L->due));
+    batch.next = L->due.next;
+    batch.prev = L->due.prev;
+    batch.next->prev = batch.prev->next = &batch;
+    L->due.next = L->due.prev = &L->due;
+    while ((n = async__list_pop(&batch)) != NULL) {
+        async_timed *tm = (async_timed *)(void *)n;
         unsigned kind = tm->kind & 0x0Fu;
         if (kind & 1u) { /* a timeout or a shield */
             async__timeout_expire(L, (async_timeout *)(void *)tm);
@@ -2513,7 +2536,7 @@ static void async__fire_due(async_loop *L)
         } else {
             async__resume(L, (async_task *)(void *)tm, 0);
         }
-    } while (n != last);
+    }
 }
 
 int async_run_once(async_loop *L)
@@ -3491,6 +3514,16 @@ static void async__debug_report_unseen(async_loop *L)
         async__debug_report(L, t, "error never retrieved", (long)t->base.u.result);
     }
     L->tracking = false;
+}
+
+void async__run_begin(async_loop *L)
+{
+    L->tracking = true;
+}
+
+void async__run_end(async_loop *L)
+{
+    async__debug_report_unseen(L);
 }
 
 void async__debug_where(async_loop *L, const char *file, int line, const char *what)

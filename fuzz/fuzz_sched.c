@@ -3,8 +3,11 @@
  *
  * The input is decoded into a model-test program (test/model/prog.h):
  * actors with scripts of spawns, cancels, sleeps, yields, events,
- * semaphores, locks, queues, groups, joins and timeout scopes, and a
- * harness schedule of passes, clock advances and outside operations.
+ * semaphores, locks, queues (FIFO, LIFO, priority; join/task_done),
+ * groups, joins, barriers, timeout scopes, shields, held-lock scopes,
+ * steps that compute while time moves, and callbacks run by the loop,
+ * and a harness schedule of passes, clock advances and outside
+ * operations.
  * Every byte string decodes to a valid program.  The program runs on the
  * core and on the reference model (test/model/ref.c); any disagreement,
  * any sanitizer report, or a task that cancellation cannot finish is a
@@ -45,9 +48,12 @@ static void decode_op(struct reader *r, struct op *o)
     o->kind = (uint8_t)(1 + b0 % (OP__COUNT - 1));
     o->obj = (uint8_t)(b1 & 7);
     o->arg = (uint8_t)((b1 >> 3) & 7);
-    o->tmo = (uint8_t)(op_is_await(o->kind) && o->kind != OP_YIELD && o->kind != OP_UNTIL &&
-                       (b1 & 0x80));
+    o->tmo = (uint8_t)(op_is_await(o->kind) && o->kind != OP_YIELD && (b1 & 0x80));
     o->d = ticks(b2);
+    if (o->kind == OP_SH_BEGIN || o->kind == OP_CALL_LATER)
+        o->d++; /* a shield always ends; a call_later is always a timer */
+    if (!MODEL_EXTRAS && o->kind >= OP_BAR_WAIT)
+        o->kind = OP_NOP;
     o->td = ticks((b0 / (OP__COUNT - 1)) * 23u + (b2 >> 4));
 }
 
@@ -67,6 +73,8 @@ static void decode(struct prog *p, const uint8_t *data, size_t size)
     p->sem_init[1] = (b >> 2) & 1;
     p->qcap[0] = 1 + ((b >> 3) & 1);
     p->qcap[1] = 1 + ((b >> 4) % QCAP_MAX);
+    p->qkind[1] = MODEL_EXTRAS ? (int)((b >> 6) % 3) : Q_FIFO;
+    p->bar_parties = 1 + (b >> 5) % 3;
     for (a = 0; a < p->nact; a++) {
         p->nlives[a] = 1 + (int)(byte(&r) % MAX_LIVES);
         for (l = 0; l < p->nlives[a]; l++) {

@@ -76,13 +76,30 @@ async_loop *async_ev_loop(async_ev *E);
 /* The driver behind a loop, or NULL if L is not driven by async_ev.     */
 async_ev *async_ev_of(async_loop *L);
 /* asyncio.run: spawn `main` with fn (fn NULL: already spawned) and run
- * the ev_loop until it finishes.  Returns main's result, ASYNC_EDEADLK
- * when nothing can ever wake the remaining tasks, ASYNC_EBUSY if called
- * from inside itself, or a spawn error.  main NULL: run until no task is
- * left.                                                                  */
+ * the ev_loop until it finishes; then cancel every task still pending and
+ * run until their cleanup is over (as the core's async_run).  Returns
+ * main's result, ASYNC_EDEADLK when nothing can ever wake main,
+ * ASYNC_EBUSY if called from inside itself, or a spawn error.  main NULL:
+ * run until no task is left.                                            */
 int async_ev_run(async_ev *E, async_task *main, async_task_fn fn);
-/* Convenience: a whole program's asyncio.run on EV_DEFAULT.             */
+/* loop.run_until_complete: the same, leaving pending tasks as they are. */
+int async_ev_run_until_complete(async_ev *E, async_task *main, async_task_fn fn);
+/* Convenience: a whole program's asyncio.run on EV_DEFAULT (async_ev_run,
+ * then async_loop_close, which in debug mode reports what is left).     */
 int async_ev_main(async_task *main, async_task_fn fn);
+/* Exit status for main(): 0, or 1 after printing "prog: <error>" to
+ * stderr when rc < 0 (prog: the base name of argv0, may be NULL).       */
+int async_ev_exit(const char *argv0, int rc);
+/* asyncio.run(main()) as a whole program: defines main(), which runs the
+ * task function `fn` (an async_task_def) on a static frame `struct fn`
+ * and exits with async_ev_exit.                                         */
+#define ASYNC_EV_MAIN(fn)                                                   \
+    int main(int argc, char **argv)                                         \
+    {                                                                       \
+        static struct fn async__main_frame;                                 \
+        (void)argc;                                                         \
+        return async_ev_exit(argv[0], async_ev_main(&async__main_frame.task, (fn))); \
+    }
 
 /* ======================================================================
  * fd readiness.

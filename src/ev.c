@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -210,10 +211,14 @@ void async_ev_close(async_ev *E)
     E->attached = 0;
 }
 
-int async_ev_run(async_ev *E, async_task *main, async_task_fn fn)
+/* async_ev_run's loop.  cleanup: once main has finished, cancel what is
+ * left and run until that has finished too (the check callback then
+ * stops ev_run when no task is left), as the core's async_run does.    */
+static int drv_run(async_ev *E, async_task *main, async_task_fn fn, bool cleanup)
 {
     async_loop *L;
-    int rc;
+    bool swept = false;
+    int rc = 0;
 
     if (E == NULL || !E->attached || (main == NULL && fn != NULL))
         return ASYNC_EINVAL;
@@ -226,24 +231,57 @@ int async_ev_run(async_ev *E, async_task *main, async_task_fn fn)
         return ASYNC_EINVAL;
     E->main = main;
     E->running = 1;
+    async__run_begin(L);
     for (;;) {
-        if (main ? async_task_is_done(main) : async_loop_task_count(L) == 0)
-            break;
+        if (E->main ? async_task_is_done(E->main) : async_loop_task_count(L) == 0) {
+            if (!cleanup || !ASYNC_CONF_TASK_LIST || E->main == NULL ||
+                async_loop_task_count(L) == 0)
+                break;
+            (void)async_loop_cancel_all(L);
+            swept = true;
+            E->main = NULL; /* from now on: until no task is left */
+            continue;
+        }
         drv_arm(E);
         ev_run(E->ev, 0);
-        /* ev_run returned without main finishing: either the main task
-         * finished (break), or nothing is left that could wake a task. */
-        if (main ? async_task_is_done(main) : async_loop_task_count(L) == 0)
-            break;
+        /* ev_run returned: what it waited for is over (the loop's top
+         * tells), or nothing is left that could wake a task. */
+        if (E->main ? async_task_is_done(E->main) : async_loop_task_count(L) == 0)
+            continue;
         if (!async_loop_has_work(L)) {
-            E->running = 0;
-            E->main = NULL;
-            return ASYNC_EDEADLK;
+            if (!swept) /* after the sweep: what is left cannot finish */
+                rc = ASYNC_EDEADLK;
+            break;
         }
     }
     E->running = 0;
     E->main = NULL;
-    return main ? async_task_result(main) : 0;
+    if (rc == 0)
+        rc = main ? async_task_result(main) : 0;
+    async__run_end(L);
+    return rc;
+}
+
+int async_ev_run(async_ev *E, async_task *main, async_task_fn fn)
+{
+    return drv_run(E, main, fn, true);
+}
+
+int async_ev_run_until_complete(async_ev *E, async_task *main, async_task_fn fn)
+{
+    return drv_run(E, main, fn, false);
+}
+
+int async_ev_exit(const char *argv0, int rc)
+{
+    const char *name = argv0, *p;
+    if (rc >= 0)
+        return 0;
+    for (p = argv0; p && *p; p++)
+        if (*p == '/')
+            name = p + 1;
+    fprintf(stderr, "%s: %s\n", name ? name : "async", async_strerror(rc));
+    return 1;
 }
 
 int(async_ev_main)(async_task *main, async_task_fn fn)
@@ -259,6 +297,7 @@ int(async_ev_main)(async_task *main, async_task_fn fn)
     if ((rc = async_ev_init(&E, ev)) < 0)
         return rc;
     rc = async_ev_run(&E, main, fn);
+    (void)async_loop_close(&E.loop); /* debug mode: reports what is left */
     async_ev_close(&E);
     return rc;
 }

@@ -329,6 +329,7 @@ static int misuse_fn(async_loop *L, async_task *self)
     async_shield_begin(&f->inner, 0);
     t_logi("out-of-order", async_shield_end(&f->outer));
     t_logi("range", async_shield_begin(&f->mid, ASYNC_TICK_MAX_DELAY + (async_tick)1u));
+    t_logi("wrong-kind", async_timeout_end(&f->inner)); /* a shield, not a timeout */
     t_logi("inner", async_shield_end(&f->inner));
     t_logi("outer", async_shield_end(&f->outer));
     async_end;
@@ -343,7 +344,7 @@ static void shield_misuse(void **state)
     async_spawn(&TL, &n.task, misuse_fn);
     t_settle();
 #if ASYNC_CONF_TICK_BITS < 64
-    assert_log("out-of-order-5 range-8 inner0 outer0");
+    assert_log("out-of-order-5 range-8 wrong-kind-5 inner0 outer0");
 #endif
     /* outside a task */
     assert_int_equal(async__timeout_begin(&TL, &n.co, &sh, 0, ASYNC__K_SHIELD), ASYNC_EPERM);

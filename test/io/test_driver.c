@@ -461,6 +461,57 @@ static void nested_ev_main_is_refused(void **state)
     assert_int_equal(async_ev_main(&f.task, nested_fn), 0);
     assert_int_equal(f.rc, ASYNC_EBUSY);
     assert_int_equal(async_task_state(&f.inner.task), ASYNC_TASK_IDLE);
+
+/* ---- asyncio.run: async_ev_run cancels what main leaves behind ---- */
+struct reader {
+    async_task task;
+    async_co co;
+    async_io io;
+    int fd, rc, cleaned;
+};
+
+static int reader_fn(async_loop *L, async_task *self)
+{
+    struct reader *f = async_frame(self, struct reader, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_io_wait(L, &f->io, f->fd, EV_READ)); /* nothing comes */
+    async_finally;
+    f->cleaned++;
+    async_end;
+}
+
+static int quick_main_fn(async_loop *L, async_task *self)
+{
+    struct sleeper *f = async_frame(self, struct sleeper, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, ASYNC_MS(5)));
+    async_return(3);
+    async_end;
+}
+
+static void run_cancels_leftover_tasks(void **state)
+{
+    static struct reader r;
+    static struct sleeper m;
+    int p[2];
+    (void)state;
+    assert_int_equal(pipe(p), 0);
+    memset(&r, 0, sizeof r);
+    r.fd = p[0];
+    memset(&m, 0, sizeof m);
+    async_spawn(TLOOP, &r.task, reader_fn);
+    /* loop.run_until_complete leaves it waiting on its fd */
+    assert_int_equal(async_ev_run_until_complete(&TE, &m.task, quick_main_fn), 3);
+    assert_int_equal(async_task_state(&r.task), ASYNC_TASK_WAITING);
+    /* asyncio.run cancels it and runs its cleanup before returning */
+    memset(&m, 0, sizeof m);
+    assert_int_equal(io_run(&m.task, quick_main_fn), 3);
+    assert_true(async_task_is_done(&r.task));
+    assert_int_equal(r.rc, ASYNC_ECANCELED);
+    assert_int_equal(r.cleaned, 1);
+    assert_int_equal(async_loop_task_count(TLOOP), 0);
+    close(p[0]);
+    close(p[1]);
 }
 
 int main(void)
@@ -477,6 +528,7 @@ int main(void)
         IOT(core_run_over_ev_port),
         IOT(misuse_is_reported),
         IOT(abi_mismatch_is_refused),
+        IOT(run_cancels_leftover_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,14 @@ static const char *snap_diff(const struct snap *r, const struct snap *m, int nac
         return "future state";
     if (r->note != m->note)
         return "notification permits";
+    if (r->bar_waiting != m->bar_waiting)
+        return "barrier waiters";
+    if (r->bar_broken != m->bar_broken)
+        return "barrier broken flag";
+    if (memcmp(r->qunfinished, m->qunfinished, sizeof r->qunfinished))
+        return "queue unfinished count";
+    if (memcmp(r->hpending, m->hpending, sizeof r->hpending))
+        return "handle pending";
     if (r->ntasks != m->ntasks)
         return "async_loop_task_count";
     if (r->pending != m->pending)
@@ -49,8 +57,10 @@ static const char *snap_diff(const struct snap *r, const struct snap *m, int nac
         return "async_now";
     if (r->timers != m->timers)
         return "async_loop_next_deadline: armed or not";
-    if (r->timers && (r->next_deadline > m->next_deadline || r->next_deadline <= r->now))
-        return "async_loop_next_deadline: after the earliest deadline, or not in the future";
+    /* never after the earliest deadline; it may lie in the past when the
+     * clock moved under a step after that timer was armed (OP_BUSY) */
+    if (r->timers && r->next_deadline > m->next_deadline)
+        return "async_loop_next_deadline: after the earliest deadline";
     return NULL;
 }
 

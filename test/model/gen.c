@@ -9,7 +9,9 @@ static const char *const names[OP__COUNT] = {
     "ev_set",    "ev_clear",  "sem_rel",   "sem_try",   "lock_rel",   "lock_try",   "q_tryput",
     "q_tryget",  "q_close",   "spawn",     "cancel",    "g_spawn",    "g_reap",     "g_cancel",
     "t_begin",   "t_end",     "t_end_bad", "notify",    "notify_all", "fut_set",    "post",
-    "x_wait",    "x_fire",    "n_give",    "n_take",
+    "x_wait",    "x_fire",    "n_give",    "n_take",    "busy",       "sh_begin",   "sh_end",
+    "g_wait_err", "bar_wait", "bar_abort", "bar_reset", "q_join",     "q_done",     "wlock",
+    "wlock_end", "call_soon", "call_later", "h_cancel", "on_done",
 };
 
 const char *op_name(int kind)
@@ -19,7 +21,8 @@ const char *op_name(int kind)
 
 int op_is_await(int kind)
 {
-    return (kind >= OP_SLEEP && kind <= OP_FUT_WAIT) || kind == OP_X_WAIT || kind == OP_N_TAKE;
+    return (kind >= OP_SLEEP && kind <= OP_FUT_WAIT) || kind == OP_X_WAIT || kind == OP_N_TAKE ||
+           kind == OP_G_WAIT_ERR || kind == OP_BAR_WAIT || kind == OP_Q_JOIN || kind == OP_WLOCK;
 }
 
 /* xorshift64*: small, fast, identical everywhere. */
@@ -65,12 +68,22 @@ static void gen_op(struct op *o, bool in_task)
         [OP_T_END] = 4,  [OP_T_END_BAD] = 1, [OP_UNTIL] = 3,  [OP_COND_WAIT] = 4,
         [OP_FUT_WAIT] = 2, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1, [OP_FUT_SET] = 1,
         [OP_POST] = 1,   [OP_X_WAIT] = 3, [OP_X_FIRE] = 2, [OP_N_GIVE] = 2, [OP_N_TAKE] = 3,
+        [OP_BUSY] = 3,   [OP_SH_BEGIN] = 3, [OP_SH_END] = 3, [OP_G_WAIT_ERR] = 2,
+#if MODEL_EXTRAS
+        [OP_BAR_WAIT] = 4, [OP_BAR_ABORT] = 1, [OP_BAR_RESET] = 1, [OP_Q_JOIN] = 2, [OP_Q_DONE] = 3,
+        [OP_WLOCK] = 4,  [OP_WLOCK_END] = 3, [OP_CALL_SOON] = 2, [OP_CALL_LATER] = 2,
+        [OP_H_CANCEL] = 1, [OP_ON_DONE] = 2,
+#endif
     };
     static const uint8_t w_ext[OP__COUNT] = {
         [OP_EV_SET] = 8,   [OP_EV_CLEAR] = 2,  [OP_SEM_REL] = 8, [OP_SEM_TRY] = 2, [OP_Q_TRYPUT] = 6,
         [OP_Q_TRYGET] = 6, [OP_Q_CLOSE] = 1,   [OP_SPAWN] = 30,  [OP_CANCEL] = 4,  [OP_G_SPAWN] = 6,
         [OP_G_REAP] = 3,   [OP_G_CANCEL] = 1, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1,
         [OP_FUT_SET] = 1,  [OP_POST] = 4,  [OP_X_FIRE] = 6, [OP_N_GIVE] = 6,
+#if MODEL_EXTRAS
+        [OP_BAR_ABORT] = 1, [OP_BAR_RESET] = 1, [OP_Q_DONE] = 2, [OP_CALL_SOON] = 3,
+        [OP_CALL_LATER] = 3, [OP_H_CANCEL] = 2, [OP_ON_DONE] = 3,
+#endif
     };
     const uint8_t *w = in_task ? w_task : w_ext;
     unsigned total = 0, r, k;
@@ -86,7 +99,11 @@ static void gen_op(struct op *o, bool in_task)
     o->arg = (uint8_t)below(MAX_ACTORS);
     if (k == OP_SLEEP || k == OP_T_BEGIN || k == OP_FUT_SET || k == OP_X_FIRE)
         o->d = duration();
-    if (op_is_await((int)k) && k != OP_YIELD && k != OP_UNTIL && chance(40)) {
+    if (k == OP_BUSY)
+        o->d = (uint16_t)(1 + below(12));
+    if (k == OP_SH_BEGIN || k == OP_CALL_LATER) /* a shield always ends: > 0 */
+        o->d = (uint16_t)(1 + duration());
+    if (op_is_await((int)k) && k != OP_YIELD && chance(40)) {
         o->tmo = 1;
         o->td = duration();
     }
@@ -110,8 +127,11 @@ void prog_generate(struct prog *p, unsigned long seed, int nops)
         if (p->sem_max[i] && p->sem_init[i] > p->sem_max[i])
             p->sem_init[i] = p->sem_max[i];
     }
-    for (i = 0; i < NQ; i++)
+    for (i = 0; i < NQ; i++) {
         p->qcap[i] = 1 + below(QCAP_MAX);
+        p->qkind[i] = MODEL_EXTRAS && i == 1 ? (int)below(3) : Q_FIFO;
+    }
+    p->bar_parties = 1 + below(3);
 
     /* about 2/3 of the operations in scripts, the rest in the harness */
     budget = nops * 2 / 3;
@@ -171,7 +191,24 @@ static void op_print(const struct op *o, FILE *out)
     switch (o->kind) {
     case OP_SLEEP:
     case OP_T_BEGIN:
+    case OP_BUSY:
+    case OP_SH_BEGIN:
         fprintf(out, " %u", o->d);
+        break;
+    case OP_CALL_LATER:
+        fprintf(out, " h%d %u", o->obj % NH, o->d);
+        break;
+    case OP_CALL_SOON:
+    case OP_H_CANCEL:
+        fprintf(out, " h%d", o->obj % NH);
+        break;
+    case OP_ON_DONE:
+        fprintf(out, " #%d h%d", o->obj, o->arg % NH);
+        break;
+    case OP_SH_END:
+    case OP_WLOCK_END:
+    case OP_BAR_ABORT:
+    case OP_BAR_RESET:
         break;
     case OP_FUT_SET:
         fprintf(out, " #%d = %d", o->obj, fut_value(o));
@@ -200,8 +237,10 @@ void prog_print(const struct prog *p, FILE *out)
     int a, l, i;
     fprintf(out, "program: seed %lu, %d actors, clock starts at %lu\n", p->seed, p->nact,
             (unsigned long)p->start);
-    fprintf(out, "  sem0 = %u (max %u), sem1 = %u (max %u); queue caps %u %u\n", p->sem_init[0],
-            p->sem_max[0], p->sem_init[1], p->sem_max[1], p->qcap[0], p->qcap[1]);
+    fprintf(out, "  sem0 = %u (max %u), sem1 = %u (max %u); queue caps %u %u, kinds %d %d; "
+                 "barrier of %u\n",
+            p->sem_init[0], p->sem_max[0], p->sem_init[1], p->sem_max[1], p->qcap[0], p->qcap[1],
+            p->qkind[0], p->qkind[1], p->bar_parties);
     for (a = 0; a < p->nact; a++)
         for (l = 0; l < p->nlives[a]; l++) {
             const struct life *lf = &p->lives[a][l];
@@ -252,6 +291,9 @@ void ev_print(const struct ev *e, FILE *out)
         break;
     case E_DRAIN:
         fprintf(out, "drain round %d", e->pc);
+        break;
+    case E_CALL:
+        fprintf(out, "callback of handle %d", e->pc);
         break;
     default:
         fprintf(out, "?");

@@ -19,6 +19,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The configuration's extras (ASYNC_CONF_EXTRAS; the mcu configuration
+ * builds without them): their operations are neither generated nor run. */
+#if defined(ASYNC_CONF_EXTRAS) && !ASYNC_CONF_EXTRAS
+#define MODEL_EXTRAS 0
+#else
+#define MODEL_EXTRAS 1
+#endif
+
 #define MAX_ACTORS 6
 #define MAX_LIVES 8
 #define MAX_OPS 24     /* per life */
@@ -33,8 +41,13 @@
 #define NXS 2        /* external wait sources (async_park / async_wake) */
 #define GROUP_CAP 3
 #define QCAP_MAX 3
-#define MAX_SCOPES 2   /* explicit scopes; await_for nests one more */
-#define TSLOTS 4       /* timer slots per actor: sleep, scope depth 1..3 */
+#define MAX_SCOPES 3   /* explicit scopes (timeouts, shields, held locks);
+                          await_for nests one more */
+#define NH 2           /* callback handles (call_soon/later, done callbacks) */
+/* Timer slots per actor: 0 sleep, 1..4 timed scope depth; actor 0 also
+ * has 5 and 6 for the handles' call_later. */
+#define TSLOTS 7
+#define DRAIN_TICKS 64 /* each drain round also moves time (shields end) */
 
 enum opkind {
     OP_NOP,
@@ -78,6 +91,22 @@ enum opkind {
     OP_X_FIRE,    /* the source fires: async_wake its task with a value */
     OP_N_GIVE,    /* async_notify_give: a permit, delivered by a post    */
     OP_N_TAKE,    /* await async_notify_take                             */
+    OP_BUSY,      /* the step computes for d ticks: time moves under it  */
+    OP_SH_BEGIN,  /* async_shield_begin, d ticks (> 0)                   */
+    OP_SH_END,
+    OP_G_WAIT_ERR,/* await async_group_wait_first_error                  */
+    /* extras (MODEL_EXTRAS) */
+    OP_BAR_WAIT,  /* await async_barrier_wait                            */
+    OP_BAR_ABORT,
+    OP_BAR_RESET,
+    OP_Q_JOIN,    /* await async_queue_join                              */
+    OP_Q_DONE,    /* async_queue_task_done                               */
+    OP_WLOCK,     /* await async_with_lock: a lock held as a scope       */
+    OP_WLOCK_END,
+    OP_CALL_SOON, /* handle obj: async_call_soon                         */
+    OP_CALL_LATER,/* handle obj: async_call_later, d ticks (> 0)         */
+    OP_H_CANCEL,  /* async_handle_cancel                                 */
+    OP_ON_DONE,   /* handle arg watches actor obj: async_task_on_done    */
     OP__COUNT
 };
 
@@ -106,6 +135,14 @@ struct action {
     struct op op;   /* ACT_EXT: the operation made from outside a task */
 };
 
+/* Queue orders: FIFO, LIFO, priority (an item's priority is its value
+ * modulo 3, the smallest first, FIFO among equals).                     */
+enum { Q_FIFO, Q_LIFO, Q_PRIO };
+static inline int item_prio(int item)
+{
+    return item % 3;
+}
+
 struct prog {
     unsigned long seed;
     uint32_t start;          /* virtual clock start (tests wrap-around) */
@@ -114,6 +151,8 @@ struct prog {
     struct life lives[MAX_ACTORS][MAX_LIVES];
     unsigned sem_init[NSEM], sem_max[NSEM];
     unsigned qcap[NQ];
+    int qkind[NQ];           /* Q_FIFO, Q_LIFO or Q_PRIO (extras)       */
+    unsigned bar_parties;    /* the barrier's parties                   */
     int nactions;
     struct action actions[MAX_ACTIONS];
 };
@@ -125,7 +164,8 @@ enum evkind {
     E_END,     /* the life's body ended (rc): its cleanup ran             */
     E_EXT,     /* an outside operation returned rc (val)                  */
     E_MISUSE,  /* the misuse hook fired with code rc                      */
-    E_DRAIN    /* harness: drain round                                    */
+    E_DRAIN,   /* harness: drain round                                    */
+    E_CALL     /* the loop ran handle pc's callback                       */
 };
 
 struct ev {
@@ -146,6 +186,10 @@ struct snap {
     unsigned grunning[NGROUP];
     int fut[NFUT]; /* result, or 1 while not set */
     unsigned note; /* the notification's delivered permits */
+    unsigned bar_waiting;
+    int bar_broken;
+    unsigned qunfinished[NQ];
+    int hpending[NH];
     unsigned ntasks;
     int pending;   /* something ready to run */
     int timers;    /* some timer armed */

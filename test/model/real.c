@@ -22,6 +22,10 @@ static void model_misuse(int code)
 #include "async.h"
 #include "port/async_vclock.h"
 
+/* The actor's open scopes, innermost last: what kind each is, and for
+ * a held lock which one.                                                */
+enum { SC_TIMEOUT, SC_SHIELD, SC_LOCK };
+
 struct actor {
     async_task task;
     async_co co;
@@ -32,9 +36,11 @@ struct actor {
     int member_of; /* 1 + the group this life was spawned into         */
     async_tick ticks, tticks;
     int nscopes;
+    int sckind[MAX_SCOPES], sclock[MAX_SCOPES];
     async_timeout scopes[MAX_SCOPES];
     async_timeout wf;
-    bool holds[NLOCK];
+    bool holds[NLOCK];  /* acquired with async_lock_acquire/try        */
+    bool wholds[NLOCK]; /* held by a scope (async_with_lock)           */
     async_task *done;
 };
 
@@ -45,7 +51,16 @@ static struct actor A[MAX_ACTORS];
 static async_event EVS[NEV];
 static async_sem SEMS[NSEM];
 static async_lock LOCKS[NLOCK];
-static async_queue QS[NQ];
+#if MODEL_EXTRAS
+static async_pqueue PQS[NQ]; /* every queue is a pqueue's: &PQS[i].q */
+static unsigned qseq[NQ][QCAP_MAX];
+static async_barrier BAR;
+static async_handle HS[NH];
+#define QS_(i) (PQS[i].q)
+#else
+static async_queue QS0[NQ];
+#define QS_(i) (QS0[i])
+#endif
 static int qbuf[NQ][QCAP_MAX];
 static async_group GS[NGROUP];
 static async_cond CONDS[NCOND];
@@ -106,6 +121,23 @@ static uint32_t rel_now(const async_loop *L)
     return (uint32_t)(async_tick)(async_now(L) - (async_tick)P->start);
 }
 
+/* The clock itself (relative): where a delay armed now counts from.      */
+static uint32_t rel_vnow(void)
+{
+    return (uint32_t)(async_tick)(VC.now - (async_tick)P->start);
+}
+
+#if MODEL_EXTRAS
+/* A callback reports itself; handle 0's also schedules handle 1 (a
+ * chain: it must run at the next pass, not in this one).               */
+static void handle_cb(async_loop *L, async_handle *h)
+{
+    evbuf_add(cur, E_CALL, -1, 0, (int)(h - HS), 0, 0);
+    if (h == &HS[0] && !async_handle_is_pending(&HS[1]))
+        async_call_soon(L, &HS[1], handle_cb);
+}
+#endif
+
 static int actor_task(async_loop *L, async_task *self);
 
 static int actor_index(const async_task *t)
@@ -134,18 +166,6 @@ static bool waiter_at_or_above(int g, int j)
     int x;
     for (x = j; x < P->nact; x++)
         if (A[x].gwaiting == g + 1)
-            return true;
-    return false;
-}
-
-/* No wait that cancellation cannot end (a join or group wait drains; a
- * condition wait re-takes its lock) while holding a lock such a wait may
- * need: both sides skip these (besides `except`, the condition's own). */
-static bool holds_lock(const struct actor *f, int except)
-{
-    int k;
-    for (k = 0; k < NLOCK; k++)
-        if (k != except && f->holds[k])
             return true;
     return false;
 }
@@ -190,18 +210,18 @@ static int immediate(async_loop *L, struct actor *self, const struct op *o, int 
         break;
     case OP_Q_TRYPUT: {
         int item = item_value(a, life, pc);
-        rc = async_queue_try_put(L, &QS[o->obj % NQ], &item);
+        rc = async_queue_try_put(L, &QS_(o->obj % NQ), &item);
         break;
     }
     case OP_Q_TRYGET: {
         int item = 0;
-        rc = async_queue_try_get(L, &QS[o->obj % NQ], &item);
+        rc = async_queue_try_get(L, &QS_(o->obj % NQ), &item);
         if (rc == 0)
             *val = item;
         break;
     }
     case OP_Q_CLOSE:
-        async_queue_close(L, &QS[o->obj % NQ]);
+        async_queue_close(L, &QS_(o->obj % NQ));
         break;
     case OP_SPAWN:
         rc = async_spawn(L, &A[j].task, actor_task);
@@ -243,6 +263,30 @@ static int immediate(async_loop *L, struct actor *self, const struct op *o, int 
     case OP_N_GIVE:
         async_notify_give(L, &NOTE);
         break;
+#if MODEL_EXTRAS
+    case OP_BAR_ABORT:
+        async_barrier_abort(L, &BAR);
+        break;
+    case OP_BAR_RESET:
+        async_barrier_reset(L, &BAR);
+        break;
+    case OP_Q_DONE:
+        rc = async_queue_task_done(L, &QS_(o->obj % NQ));
+        break;
+    case OP_CALL_SOON:
+        rc = async_call_soon(L, &HS[o->obj % NH], handle_cb);
+        break;
+    case OP_CALL_LATER:
+        rc = async_call_later(L, &HS[o->obj % NH],
+                              timer_ticks(P->nact, 0, 5 + o->obj % NH, rel_vnow(), o->d), handle_cb);
+        break;
+    case OP_H_CANCEL:
+        rc = async_handle_cancel(L, &HS[o->obj % NH]);
+        break;
+    case OP_ON_DONE:
+        rc = async_task_on_done(L, &A[j].task, &HS[o->arg % NH], handle_cb);
+        break;
+#endif
     default:
         rc = 1; /* nothing to do (a scope op outside a task, a nop) */
         break;
@@ -256,31 +300,84 @@ static int immediate(async_loop *L, struct actor *self, const struct op *o, int 
 #define AWAIT(expr)                                                                           \
     do {                                                                                      \
         if (OP.tmo) {                                                                         \
-            f->tticks = timer_ticks(P->nact, f->id, f->nscopes + 1, rel_now(L), OP.td);       \
+            f->tticks = timer_ticks(P->nact, f->id, timed_depth(f) + 1, rel_vnow(), OP.td);   \
             async_await_for(&f->wf, f->tticks, f->rc, expr);                                  \
         } else {                                                                              \
             async_await_rc(f->rc, expr);                                                      \
         }                                                                                     \
     } while (0)
 
+/* Timeouts and shields open (held locks take no timer slot).            */
+static int timed_depth(const struct actor *f)
+{
+    int i, n = 0;
+    for (i = 0; i < f->nscopes; i++)
+        n += f->sckind[i] != SC_LOCK;
+    return n;
+}
+
+/* Close the innermost scope if it is of `kind`; else the core refuses. */
+static int scope_end(async_loop *L, struct actor *f, int kind)
+{
+    int top = f->nscopes - 1, rc;
+    async_co *co = &f->co;
+    if (top < 0)
+        return 1;
+    /* the end macro of the kind asked for, on the innermost scope */
+    if (kind == SC_TIMEOUT)
+        rc = async__scope_end(L, co, &f->scopes[top], ASYNC__K_TIMEOUT);
+    else if (kind == SC_SHIELD)
+        rc = async__scope_end(L, co, &f->scopes[top], ASYNC__K_SHIELD);
+#if MODEL_EXTRAS
+    else
+        rc = async__scope_end(L, co, &f->scopes[top], ASYNC__K_LOCKED);
+#else
+    else
+        rc = 1;
+#endif
+    if (rc != ASYNC_EINVAL) {
+        if (f->sckind[top] == SC_LOCK)
+            f->wholds[f->sclock[top]] = false;
+        f->nscopes--;
+    }
+    return rc;
+}
+
+/* No wait that cancellation cannot end (a join or group wait drains; a
+ * condition wait re-takes its lock) while holding a lock such a wait may
+ * need: both sides skip these (besides `except`, the condition's own).
+ * A lock held by a scope counts too.                                     */
+static bool holds_any(const struct actor *f, int except)
+{
+    int k;
+    for (k = 0; k < NLOCK; k++)
+        if (k != except && (f->holds[k] || f->wholds[k]))
+            return true;
+    return false;
+}
+
 static int actor_body(async_loop *L, struct actor *f)
 {
     async_begin(L, &f->co);
     f->nscopes = 0;
     memset(f->holds, 0, sizeof f->holds);
+    memset(f->wholds, 0, sizeof f->wholds);
     for (f->pc = 0; f->pc < f->lf->n; f->pc++) {
         f->rc = 0;
         f->val = 0;
         n_ops++;
         if (OP.kind == OP_SLEEP) {
-            f->ticks = timer_ticks(P->nact, f->id, 0, rel_now(L), OP.d);
+            f->ticks = timer_ticks(P->nact, f->id, 0, rel_vnow(), OP.d);
             AWAIT(async_sleep(L, f->ticks));
         } else if (OP.kind == OP_YIELD) {
             async_await(async_yield()); /* an interruption propagates: the life ends */
         } else if (OP.kind == OP_UNTIL) {
-            async_await_until(async_event_is_set(&EVS[OBJ(NEV)])); /* the same */
+            if (OP.tmo) /* an op like any other: no propagation */
+                AWAIT(async_until(async_event_is_set(&EVS[OBJ(NEV)])));
+            else
+                async_await_until(async_event_is_set(&EVS[OBJ(NEV)])); /* propagates */
         } else if (OP.kind == OP_COND_WAIT) {
-            if (holds_lock(f, OBJ(NCOND)))
+            if (holds_any(f, OBJ(NCOND)))
                 f->rc = 1;
             else
                 AWAIT(async_cond_wait(L, &CONDS[OBJ(NCOND)])); /* returns holding the lock */
@@ -300,23 +397,26 @@ static int actor_body(async_loop *L, struct actor *f)
                 f->holds[OBJ(NLOCK)] = true;
         } else if (OP.kind == OP_Q_PUT) {
             f->item = item_value(f->id, f->life, f->pc);
-            AWAIT(async_queue_put(L, &QS[OBJ(NQ)], &f->item));
+            AWAIT(async_queue_put(L, &QS_(OBJ(NQ)), &f->item));
         } else if (OP.kind == OP_Q_GET) {
             f->item = 0;
-            AWAIT(async_queue_get(L, &QS[OBJ(NQ)], &f->item));
+            AWAIT(async_queue_get(L, &QS_(OBJ(NQ)), &f->item));
             if (f->rc == 0)
                 f->val = f->item;
         } else if (OP.kind == OP_JOIN) {
-            if (OP.obj % P->nact < f->id || holds_lock(f, -1))
+            if (OP.obj % P->nact < f->id || holds_any(f, -1))
                 f->rc = 1;
             else
                 AWAIT(async_join(L, &A[OP.obj % P->nact].task));
-        } else if (OP.kind == OP_G_WAIT) {
-            if (running_member_at_or_below(OBJ(NGROUP), f->id) || holds_lock(f, -1)) {
+        } else if (OP.kind == OP_G_WAIT || OP.kind == OP_G_WAIT_ERR) {
+            if (running_member_at_or_below(OBJ(NGROUP), f->id) || holds_any(f, -1)) {
                 f->rc = 1;
             } else {
                 f->gwaiting = OBJ(NGROUP) + 1;
-                AWAIT(async_group_wait(L, &GS[OBJ(NGROUP)]));
+                if (OP.kind == OP_G_WAIT)
+                    AWAIT(async_group_wait(L, &GS[OBJ(NGROUP)]));
+                else
+                    AWAIT(async_group_wait_first_error(L, &GS[OBJ(NGROUP)]));
                 f->gwaiting = 0;
             }
         } else if (OP.kind == OP_G_NEXT) {
@@ -325,29 +425,59 @@ static int actor_body(async_loop *L, struct actor *f)
             } else {
                 f->done = NULL;
                 AWAIT(async_group_next(L, &GS[OBJ(NGROUP)], &f->done));
-                if (f->rc == 0)
+                if (f->done)
                     f->val = actor_index(f->done) + 1;
             }
-        } else if (OP.kind == OP_T_BEGIN) {
+        } else if (OP.kind == OP_T_BEGIN || OP.kind == OP_SH_BEGIN) {
             if (f->nscopes < MAX_SCOPES) {
-                f->ticks = timer_ticks(P->nact, f->id, f->nscopes + 1, rel_now(L), OP.d);
-                f->rc = async_timeout_begin(&f->scopes[f->nscopes], f->ticks);
+                f->ticks = timer_ticks(P->nact, f->id, timed_depth(f) + 1, rel_vnow(), OP.d);
+                if (OP.kind == OP_T_BEGIN)
+                    f->rc = async_timeout_begin(&f->scopes[f->nscopes], f->ticks);
+                else
+                    f->rc = async_shield_begin(&f->scopes[f->nscopes], f->ticks);
                 if (f->rc == 0)
-                    f->nscopes++;
+                    f->sckind[f->nscopes++] = OP.kind == OP_T_BEGIN ? SC_TIMEOUT : SC_SHIELD;
             } else {
                 f->rc = 1;
             }
         } else if (OP.kind == OP_T_END) {
-            f->rc = f->nscopes ? async_timeout_end(&f->scopes[--f->nscopes]) : 1;
+            f->rc = scope_end(L, f, SC_TIMEOUT);
+        } else if (OP.kind == OP_SH_END) {
+            f->rc = scope_end(L, f, SC_SHIELD);
         } else if (OP.kind == OP_T_END_BAD) {
             f->rc = f->nscopes >= 2 ? async_timeout_end(&f->scopes[f->nscopes - 2]) : 1;
+        } else if (OP.kind == OP_BUSY) {
+            async_vclock_advance(&VC, OP.d); /* computing: time moves under the step */
+#if MODEL_EXTRAS
+        } else if (OP.kind == OP_BAR_WAIT) {
+            AWAIT(async_barrier_wait(L, &BAR));
+        } else if (OP.kind == OP_Q_JOIN) {
+            AWAIT(async_queue_join(L, &QS_(OBJ(NQ))));
+        } else if (OP.kind == OP_WLOCK) {
+            if (f->nscopes >= MAX_SCOPES || OP.tmo) { /* no await_for around a scope */
+                f->rc = 1;
+            } else {
+                /* async_with_lock, minus its propagation: the scope is
+                 * open whatever the wait gave; an error leaves it unheld,
+                 * to be closed by WLOCK_END or with the rest */
+                f->sclock[f->nscopes] = OBJ(NLOCK);
+                f->sckind[f->nscopes] = SC_LOCK;
+                f->rc = async__locked_begin(L, &f->co, &f->scopes[f->nscopes], &LOCKS[OBJ(NLOCK)]);
+                f->nscopes++;
+                async_await_rc(f->rc, async__locked_take(L, f->co.scopes));
+                if (f->rc == 0)
+                    f->wholds[f->sclock[f->nscopes - 1]] = true;
+            }
+        } else if (OP.kind == OP_WLOCK_END) {
+            f->rc = scope_end(L, f, SC_LOCK);
+#endif
         } else {
             f->rc = immediate(L, f, &OP, f->id, f->life, f->pc, &f->val);
         }
         evbuf_add(cur, E_OP, f->id, f->life, f->pc, f->rc, f->val);
     }
     async_return(f->lf->ret);
-    async_finally;
+    async_finally; /* closes the open scopes, held locks first */
     for (f->k = 0; f->k < NLOCK; f->k++)
         if (f->holds[f->k] && async_lock_release(L, &LOCKS[f->k]) == 0)
             f->holds[f->k] = false;
@@ -361,6 +491,13 @@ static int actor_task(async_loop *L, async_task *self)
     evbuf_add(cur, E_STEP, f->id, f->life, f->pc, 0, 0);
     return actor_body(L, f);
 }
+
+#if MODEL_EXTRAS
+static bool item_first(const void *a, const void *b)
+{
+    return item_prio(*(const int *)a) < item_prio(*(const int *)b);
+}
+#endif
 
 static void real_start(const struct prog *p)
 {
@@ -382,8 +519,21 @@ static void real_start(const struct prog *p)
         async_sem_init(&SEMS[i], p->sem_init[i], p->sem_max[i]);
     for (i = 0; i < NLOCK; i++)
         async_lock_init(&LOCKS[i]);
-    for (i = 0; i < NQ; i++)
-        async_queue_init(&QS[i], qbuf[i], sizeof qbuf[i][0], p->qcap[i]);
+    for (i = 0; i < NQ; i++) {
+#if MODEL_EXTRAS
+        memset(&PQS[i], 0, sizeof PQS[i]);
+        if (p->qkind[i] == Q_PRIO)
+            async_pqueue_init(&PQS[i], qbuf[i], sizeof qbuf[i][0], p->qcap[i], qseq[i], item_first);
+        else if (p->qkind[i] == Q_LIFO)
+            async_queue_init_lifo(&QS_(i), qbuf[i], sizeof qbuf[i][0], p->qcap[i]);
+        else
+#endif
+            async_queue_init(&QS_(i), qbuf[i], sizeof qbuf[i][0], p->qcap[i]);
+    }
+#if MODEL_EXTRAS
+    async_barrier_init(&BAR, p->bar_parties);
+    memset(HS, 0, sizeof HS);
+#endif
     for (i = 0; i < NGROUP; i++)
         async_group_init(&GS[i], gslots[i], GROUP_CAP, i == 1 ? ASYNC_GROUP_CANCEL_ON_ERROR : 0);
     for (i = 0; i < NCOND; i++)
@@ -439,8 +589,10 @@ static bool real_drain(const struct prog *p, struct evbuf *out)
             evbuf_add(out, E_EXT, j, 0, -1, async_cancel(&L0, &A[j].task), 0);
         }
     }
-    if (!all_done)
+    if (!all_done) {
+        async_vclock_advance(&VC, DRAIN_TICKS); /* shielded waits end by their deadlines */
         async_run_once(&L0);
+    }
     cur = NULL;
     return all_done;
 }
@@ -462,14 +614,22 @@ static void real_snapshot(const struct prog *p, struct snap *s)
     for (i = 0; i < NLOCK; i++)
         s->locked[i] = async_lock_is_locked(&LOCKS[i]);
     for (i = 0; i < NQ; i++) {
-        s->qsize[i] = async_queue_count(&QS[i]);
-        s->qclosed[i] = async_queue_is_closed(&QS[i]);
+        s->qsize[i] = async_queue_count(&QS_(i));
+        s->qclosed[i] = async_queue_is_closed(&QS_(i));
     }
     for (i = 0; i < NGROUP; i++)
         s->grunning[i] = async_group_running_count(&GS[i]);
     for (i = 0; i < NFUT; i++)
         s->fut[i] = async_future_is_done(&FUTS[i]) ? async_future_result(&FUTS[i]) : 1;
     s->note = async_sem_count(&NOTE.sem);
+#if MODEL_EXTRAS
+    s->bar_waiting = async_barrier_waiting_count(&BAR);
+    s->bar_broken = async_barrier_is_broken(&BAR);
+    for (i = 0; i < NQ; i++)
+        s->qunfinished[i] = async_queue_unfinished_count(&QS_(i));
+    for (i = 0; i < NH; i++)
+        s->hpending[i] = async_handle_is_pending(&HS[i]);
+#endif
     s->ntasks = async_loop_task_count(&L0);
     s->pending = async_loop_has_work(&L0);
     s->timers = async_loop_next_deadline(&L0, &d);

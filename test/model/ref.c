@@ -30,17 +30,22 @@
 enum {
     ECANCELED = -1, ETIMEDOUT = -2, ECLOSED = -3, EBUSY = -4, EINVAL = -5, EAGAIN = -6,
     ENOSPC = -7, EPERM = -9, EDEADLK = -10, EDONE = -11, EALREADY = -12, EOVERFLOW = -15,
-    ENOENT = -16, PENDING = -2147483647 - 1
+    ENOENT = -16, EBROKEN = -17, PENDING = -2147483647 - 1
 };
 enum { S_IDLE, S_READY, S_RUNNING, S_WAITING, S_DONE }; /* = enum async_task_state */
 enum { W_NONE, W_TIMER, W_EVENT, W_SEM, W_LOCK, W_QGET, W_QPUT, W_JOIN, W_GROUP, W_POLL, W_COND,
-       W_FUT, W_XS, W_NOTE };
+       W_FUT, W_XS, W_NOTE, W_BAR, W_QJOIN };
+enum { SC_TIMEOUT, SC_SHIELD, SC_LOCK };
 
 /* Known-bug switches: see known_bugs in main.c. */
 
+/* An open scope: a timeout, a shield (both timed: they fire), or a held
+ * lock (async_with_lock).                                               */
 struct scope {
     int64_t deadline;
     bool armed, fired;
+    int kind, lock;
+    bool held; /* a lock scope that got its lock */
 };
 
 struct mtask {
@@ -49,9 +54,12 @@ struct mtask {
     bool recheck;  /* queued to re-check an async_await_until condition */
     bool woken_now;
     bool notified; /* a condition wait was notified, then queued on the lock */
+    bool handed;   /* given a lock it has not taken yet: it reads unlocked */
     int wresult, result;
+    int oval;   /* the value an await delivers with its result (item, member) */
     int group;  /* group holding it as a member, or -1 */
     int joiner; /* actor suspended joining it, or -1  */
+    int watch;  /* handle watching it (async_task_on_done), or -1 */
     int wkind, wobj;
     int64_t wake_at; /* W_TIMER */
     bool armed;
@@ -62,7 +70,8 @@ struct mtask {
     int nscopes;
     struct scope sc[MAX_SCOPES + 1]; /* [nscopes] is await_for's while wf_open */
     bool wf_open;
-    bool holds[NLOCK];
+    bool holds[NLOCK];  /* acquired with lock_acquire/try */
+    bool wholds[NLOCK]; /* held by a lock scope */
 };
 
 struct list {
@@ -74,6 +83,16 @@ static const struct prog *P;
 static struct mtask T[MAX_ACTORS];
 static struct list runq;
 static int64_t vnow, lnow; /* virtual clock; the loop's cached time (relative) */
+/* The extras: barrier, queue join bookkeeping, callback handles.        */
+static struct list bar_w, qjoin_w[NQ], hdue;
+static bool bar_broken;
+static unsigned qunf[NQ];
+enum { H_IDLE, H_DUE, H_TIMER, H_WATCH };
+static struct {
+    int state;
+    int64_t deadline; /* H_TIMER */
+    int task;         /* H_WATCH */
+} H[NH];
 static struct evbuf *cur;
 static unsigned long n_ops;
 static int cur_task = -1;
@@ -100,7 +119,7 @@ static int fut_result[NFUT];
 static bool progress; /* a step this pass changed something */
 static bool post_queued;
 static struct {
-    int items[QCAP_MAX];
+    int items[QCAP_MAX]; /* in arrival order */
     int count;
     unsigned held[2];
     bool closed;
@@ -109,7 +128,7 @@ static struct {
 static struct {
     int slots[GROUP_CAP];
     int count, running, error, waiter;
-    bool wait_any;
+    bool wait_any, wait_err;
     struct list done;
 } G[NGROUP];
 
@@ -150,8 +169,11 @@ static int misuse(int code)
     return code;
 }
 
-static uint32_t rel(void)
+/* A delay armed now reads the clock: it counts from there, and the
+ * loop's cached time follows (async_now).                               */
+static uint32_t arm(void)
 {
+    lnow = vnow;
     return (uint32_t)lnow;
 }
 
@@ -193,6 +215,12 @@ static void detach(int t)
         break;
     case W_NOTE:
         removev(&note_w, t);
+        break;
+    case W_BAR:
+        removev(&bar_w, t);
+        break;
+    case W_QJOIN:
+        removev(&qjoin_w[k->wobj], t);
         break;
     case W_JOIN: /* woken by the joined task's end, which cleared the slot */
         break;
@@ -263,14 +291,27 @@ static void wait_on(int t, struct list *l, int kind, int obj)
     suspend(t, kind, obj);
 }
 
-static int icode(int t)
+/* The innermost open shield's place in the scope stack, or -1.  A shield
+ * holds back a cancellation and the expiry of every scope opened before
+ * it (Trio's shielded cancel scope).                                    */
+static int shield_at(int t)
 {
     const struct mtask *k = &T[t];
     int i;
-    if (k->cancel)
+    for (i = k->nscopes - 1; i >= 0; i--)
+        if (k->sc[i].kind == SC_SHIELD)
+            return i;
+    return -1;
+}
+
+static int icode(int t)
+{
+    const struct mtask *k = &T[t];
+    int i, sh = shield_at(t);
+    if (k->cancel && sh < 0)
         return ECANCELED;
-    for (i = 0; i < k->nscopes + (k->wf_open ? 1 : 0); i++)
-        if (k->sc[i].fired)
+    for (i = sh < 0 ? 0 : sh; i < k->nscopes + (k->wf_open ? 1 : 0); i++)
+        if (k->sc[i].kind != SC_LOCK && k->sc[i].fired)
             return ETIMEDOUT;
     return 0;
 }
@@ -279,7 +320,17 @@ static void fire_scope(int t, int i)
 {
     T[t].sc[i].armed = false;
     T[t].sc[i].fired = true;
-    interrupt(t, ETIMEDOUT);
+    if (i >= shield_at(t)) /* else held back until the shield closes */
+        interrupt(t, ETIMEDOUT);
+}
+
+/* Timeouts and shields open: a timer slot each (held locks take none). */
+static int timed_depth(int t)
+{
+    int i, n = 0;
+    for (i = 0; i < T[t].nscopes; i++)
+        n += T[t].sc[i].kind != SC_LOCK;
+    return n;
 }
 
 /* ---- tasks ---- */
@@ -300,7 +351,8 @@ static int cancel(int j)
         return EALREADY;
     T[j].cancel = true;
     model_stat[ST_CANCELS]++;
-    interrupt(j, ECANCELED);
+    if (shield_at(j) < 0) /* else held back until the shield closes */
+        interrupt(j, ECANCELED);
     return 0;
 }
 
@@ -314,7 +366,7 @@ static bool holds_lock(int t, int except)
 {
     int k;
     for (k = 0; k < NLOCK; k++)
-        if (k != except && T[t].holds[k])
+        if (k != except && (T[t].holds[k] || T[t].wholds[k]))
             return true;
     return false;
 }
@@ -333,7 +385,8 @@ static bool waiter_at_or_above(int g, int j)
 {
     int x;
     for (x = j; x < P->nact; x++)
-        if (T[x].in_op && T[x].lf->ops[T[x].pc].kind == OP_G_WAIT &&
+        if (T[x].in_op &&
+            (T[x].lf->ops[T[x].pc].kind == OP_G_WAIT || T[x].lf->ops[T[x].pc].kind == OP_G_WAIT_ERR) &&
             T[x].lf->ops[T[x].pc].obj % NGROUP == g)
             return true;
     return false;
@@ -345,8 +398,9 @@ static int start(int j)
     if (busy(j))
         return misuse(EBUSY);
     k->state = S_READY;
-    k->cancel = k->started = k->drain = k->woken = false;
+    k->cancel = k->started = k->drain = k->woken = k->handed = false;
     k->joiner = -1;
+    k->watch = -1;
     k->group = -1;
     k->wkind = W_NONE;
     k->lf = life_of(P, j, k->spawns);
@@ -376,8 +430,23 @@ static void member_done(int g, int t, int rc)
         if (g == 1) /* group 1 is a TaskGroup */
             group_cancel_all(g, NULL);
     }
-    if (G[g].running == 0 || G[g].wait_any)
+    if (G[g].running == 0 || G[g].wait_any || (G[g].wait_err && G[g].error))
         wake(G[g].waiter, 0);
+}
+
+static void handle_due(int h)
+{
+    H[h].state = H_DUE;
+    push(&hdue, h);
+}
+
+/* A handle's callback runs (see real.c: handle 0's schedules handle 1). */
+static void handle_run(int h)
+{
+    H[h].state = H_IDLE;
+    emit(E_CALL, -1, 0, h, 0, 0);
+    if (h == 0 && H[1].state == H_IDLE)
+        handle_due(1);
 }
 
 static void finish(int t, int rc)
@@ -385,10 +454,13 @@ static void finish(int t, int rc)
     struct mtask *k = &T[t];
     k->state = S_DONE;
     k->result = rc;
-    k->woken = k->drain = false;
+    k->woken = k->drain = k->handed = false;
     k->in_op = false;
     if (k->group >= 0) {
         member_done(k->group, t, rc);
+    } else if (k->watch >= 0) { /* its done callback runs at the next pass */
+        handle_due(k->watch);
+        k->watch = -1;
     } else if (k->joiner >= 0) {
         int j = k->joiner;
         k->joiner = -1;
@@ -409,12 +481,22 @@ static int reap_one(int g)
     return t;
 }
 
-static int group_park(int g, int t, bool any)
+static int group_park(int g, int t, bool any, bool err)
 {
     G[g].wait_any = any;
+    G[g].wait_err = err;
     G[g].waiter = t;
     suspend(t, W_GROUP, g);
     return PENDING;
+}
+
+/* A wait that sees no member running empties the group for its next use. */
+static int group_emptied(int g, int r)
+{
+    while (reap_one(g) >= 0)
+        ;
+    G[g].error = 0;
+    return r;
 }
 
 /* ---- primitives ---- */
@@ -422,7 +504,10 @@ static int group_park(int g, int t, bool any)
 static void lock_pass(int k)
 {
     lock_owner[k] = lock_w[k].n ? lock_w[k].v[0] : -1;
-    wake(lock_owner[k], 0);
+    if (lock_owner[k] >= 0) {
+        T[lock_owner[k]].handed = true; /* owned, but unlocked until it runs */
+        wake(lock_owner[k], 0);
+    }
 }
 
 static int lock_release(int t, int k)
@@ -448,13 +533,29 @@ static unsigned q_avail(int q, int side)
     return side ? (unsigned)(P->qcap[q] - (unsigned)Q[q].count) : (unsigned)Q[q].count;
 }
 
+/* The item a get takes: the oldest (FIFO), the newest (LIFO), or the
+ * oldest of the smallest priority.                                      */
+static int q_pick(int q)
+{
+    int i, best = 0;
+    if (P->qkind[q] == Q_LIFO)
+        return Q[q].count - 1;
+    if (P->qkind[q] == Q_PRIO)
+        for (i = 1; i < Q[q].count; i++)
+            if (item_prio(Q[q].items[i]) < item_prio(Q[q].items[best]))
+                best = i;
+    return best;
+}
+
 static void q_move(int q, int side, int *item)
 {
     if (side) {
         Q[q].items[Q[q].count++] = *item;
+        qunf[q]++;
     } else {
-        *item = Q[q].items[0];
-        memmove(Q[q].items, Q[q].items + 1, sizeof(int) * (size_t)--Q[q].count);
+        int i = q_pick(q);
+        *item = Q[q].items[i];
+        memmove(Q[q].items + i, Q[q].items + i + 1, sizeof(int) * (size_t)(--Q[q].count - i));
     }
     side = !side;
     while (q_avail(q, side) > Q[q].held[side] && Q[q].w[side].n) {
@@ -569,9 +670,13 @@ static int immediate(int t, const struct op *o, int a, int life, int pc, int *va
     case OP_G_CANCEL:
         group_cancel_all(g, &n);
         return n;
-    case OP_COND_NOTIFY:
+    case OP_COND_NOTIFY: /* the caller must hold the lock */
+        if (t < 0 || lock_owner[o->obj % NCOND] != t)
+            return misuse(EPERM);
         return cond_notify(o->obj % NCOND, 1u + o->arg % 2u);
     case OP_COND_NOTIFY_ALL:
+        if (t < 0 || lock_owner[o->obj % NCOND] != t)
+            return misuse(EPERM);
         return cond_notify(o->obj % NCOND, ~0u);
     case OP_POST:
         if (post_queued)
@@ -597,6 +702,60 @@ static int immediate(int t, const struct op *o, int a, int life, int pc, int *va
         while (fut_w[n].n)
             wake(fut_w[n].v[0], fut_result[n]);
         return 0;
+    case OP_BAR_ABORT:
+    case OP_BAR_RESET:
+        bar_broken = o->kind == OP_BAR_ABORT;
+        while (bar_w.n)
+            wake(bar_w.v[0], EBROKEN);
+        return 0;
+    case OP_Q_DONE:
+        n = o->obj % NQ;
+        if (qunf[n] == 0)
+            return misuse(EOVERFLOW);
+        if (--qunf[n] == 0)
+            while (qjoin_w[n].n)
+                wake(qjoin_w[n].v[0], 0);
+        return 0;
+    case OP_CALL_SOON:
+        n = o->obj % NH;
+        if (H[n].state != H_IDLE)
+            return misuse(EBUSY);
+        handle_due(n);
+        return 0;
+    case OP_CALL_LATER: { /* the clock is read first, whatever follows */
+        uint32_t ticks;
+        n = o->obj % NH;
+        ticks = timer_ticks(P->nact, 0, 5 + n, arm(), o->d);
+        if (H[n].state != H_IDLE)
+            return misuse(EBUSY);
+        H[n].state = H_TIMER;
+        H[n].deadline = lnow + ticks;
+        return 0;
+    }
+    case OP_H_CANCEL:
+        n = o->obj % NH;
+        if (H[n].state == H_IDLE)
+            return EALREADY;
+        if (H[n].state == H_DUE)
+            removev(&hdue, n);
+        if (H[n].state == H_WATCH)
+            T[H[n].task].watch = -1;
+        H[n].state = H_IDLE;
+        return 0;
+    case OP_ON_DONE:
+        n = o->arg % NH;
+        if (T[j].state == S_IDLE || H[n].state != H_IDLE)
+            return misuse(EINVAL);
+        if (T[j].state == S_DONE) {
+            handle_due(n);
+            return 0;
+        }
+        if (T[j].joiner >= 0 || T[j].group >= 0 || T[j].watch >= 0)
+            return misuse(EBUSY);
+        H[n].state = H_WATCH;
+        H[n].task = j;
+        T[j].watch = n;
+        return 0;
     default:
         return 1;
     }
@@ -612,7 +771,7 @@ static int op_begin(int t, const struct op *o)
 
     switch (o->kind) {
     case OP_SLEEP:
-        ticks = timer_ticks(P->nact, t, 0, rel(), o->d);
+        ticks = timer_ticks(P->nact, t, 0, arm(), o->d);
         if (ticks == 0) {
             make_ready(t, 0);
         } else {
@@ -620,6 +779,11 @@ static int op_begin(int t, const struct op *o)
             k->wake_at = lnow + ticks;
             k->armed = true;
         }
+        return PENDING;
+    case OP_UNTIL: /* under await_for: an op like any other */
+        if (ev_set[o->obj % NEV])
+            return 0;
+        wait_on(t, &pollers, W_POLL, 0);
         return PENDING;
     case OP_EV_WAIT:
         if (ev_set[o->obj % NEV])
@@ -635,6 +799,7 @@ static int op_begin(int t, const struct op *o)
         wait_on(t, &sem_w[x], W_SEM, x);
         return PENDING;
     case OP_LOCK_ACQ:
+    case OP_WLOCK:
         x = lock_try(t, o->obj % NLOCK);
         if (x != EAGAIN)
             return x;
@@ -649,7 +814,7 @@ static int op_begin(int t, const struct op *o)
             return PENDING;
         }
         if (x == 0 && !side)
-            return 1000000000 + item; /* tagged: an item was taken */
+            k->oval = item; /* an item was taken */
         return x;
     }
     case OP_JOIN:
@@ -657,21 +822,28 @@ static int op_begin(int t, const struct op *o)
             return misuse(j == t ? EDEADLK : EINVAL);
         if (T[j].state == S_DONE)
             return T[j].result;
-        if (T[j].joiner >= 0 || T[j].group >= 0)
+        if (T[j].joiner >= 0 || T[j].group >= 0 || T[j].watch >= 0)
             return misuse(EBUSY);
         T[j].joiner = t;
         suspend(t, W_JOIN, j);
         return PENDING;
     case OP_G_WAIT:
+    case OP_G_WAIT_ERR:
         if (G[g].waiter >= 0)
             return misuse(EBUSY);
-        return G[g].running ? group_park(g, t, false) : G[g].error;
+        if (G[g].running == 0)
+            return group_emptied(g, G[g].error);
+        if (o->kind == OP_G_WAIT_ERR && G[g].error)
+            return G[g].error; /* gather: the first error at once */
+        return group_park(g, t, false, o->kind == OP_G_WAIT_ERR);
     case OP_G_NEXT:
         if (G[g].waiter >= 0)
             return misuse(EBUSY);
-        if ((x = reap_one(g)) >= 0)
-            return 1000000000 + x + 1;
-        return G[g].running ? group_park(g, t, true) : ENOENT;
+        if ((x = reap_one(g)) >= 0) {
+            k->oval = x + 1;
+            return T[x].result; /* the member's result, errors included */
+        }
+        return G[g].running ? group_park(g, t, true, false) : ENOENT;
     case OP_COND_WAIT: /* release the lock, wait for a notify */
         x = o->obj % NCOND;
         if (lock_owner[x] != t)
@@ -699,6 +871,22 @@ static int op_begin(int t, const struct op *o)
         xs_task[x] = t;
         suspend(t, W_XS, x);
         return PENDING;
+    case OP_BAR_WAIT: /* counted, not remembered: a waiter that leaves counts no more */
+        if (bar_broken)
+            return EBROKEN;
+        x = bar_w.n;
+        if ((unsigned)x + 1u < P->bar_parties) {
+            wait_on(t, &bar_w, W_BAR, 0);
+            return PENDING;
+        }
+        for (j = 0; bar_w.n; j++) /* released in arrival order: 0 .. x-1 */
+            wake(bar_w.v[0], j);
+        return x;
+    case OP_Q_JOIN:
+        if (qunf[q] == 0)
+            return 0;
+        wait_on(t, &qjoin_w[q], W_QJOIN, q);
+        return PENDING;
     }
     return EINVAL;
 }
@@ -709,6 +897,10 @@ static int op_resume(int t, const struct op *o, int r)
     int q = o->obj % NQ, g = o->obj % NGROUP, x;
 
     switch (o->kind) {
+    case OP_LOCK_ACQ:
+    case OP_WLOCK:
+        k->handed = false; /* taken now */
+        return r;
     case OP_Q_PUT:
     case OP_Q_GET: {
         int side = o->kind == OP_Q_PUT, item = item_value(t, k->life, k->pc);
@@ -716,7 +908,9 @@ static int op_resume(int t, const struct op *o, int r)
             return r;
         Q[q].held[side]--;
         q_move(q, side, &item);
-        return side ? 0 : 1000000000 + item;
+        if (!side)
+            k->oval = item;
+        return 0;
     }
     case OP_JOIN: /* woken by the joined task's end */
         if (k->drain) { /* interrupted meanwhile: the wait reports that */
@@ -725,11 +919,14 @@ static int op_resume(int t, const struct op *o, int r)
         }
         return r;
     case OP_G_WAIT: /* woken when the last running member finished */
+    case OP_G_WAIT_ERR: /* ... or one failed */
         if (G[g].running == 0 && k->drain) {
             k->drain = false;
-            return icode(t);
+            return group_emptied(g, icode(t));
         }
         if (G[g].running == 0)
+            return group_emptied(g, G[g].error);
+        if (o->kind == OP_G_WAIT_ERR && G[g].error && !k->drain)
             return G[g].error;
         /* members were spawned meanwhile: wait again, first taking in an
          * interruption that came while the task was queued */
@@ -737,19 +934,22 @@ static int op_resume(int t, const struct op *o, int r)
             k->drain = true;
             group_cancel_all(g, NULL);
         }
-        return group_park(g, t, false);
+        return group_park(g, t, false, o->kind == OP_G_WAIT_ERR);
     case OP_G_NEXT:
         if (r < 0)
             return r;
-        if ((x = reap_one(g)) >= 0)
-            return 1000000000 + x + 1;
+        if ((x = reap_one(g)) >= 0) {
+            k->oval = x + 1;
+            return T[x].result;
+        }
         if (G[g].running && (r = icode(t)) < 0)
             return r; /* parking again: an interruption may be pending */
-        return G[g].running ? group_park(g, t, true) : ENOENT;
+        return G[g].running ? group_park(g, t, true, false) : ENOENT;
     case OP_COND_WAIT: /* then re-take the lock, whatever happened */
         x = o->obj % NCOND;
         if (k->drain) { /* the lock was handed over */
             k->drain = false;
+            k->handed = false;
             r = icode(t);
             if (r < 0 && k->notified) /* don't swallow the notification */
                 cond_notify(x, 1);
@@ -764,6 +964,15 @@ static int op_resume(int t, const struct op *o, int r)
         k->notified = r == 0;
         wait_on(t, &lock_w[x], W_LOCK, x);
         return PENDING;
+    case OP_UNTIL: /* woken by an interruption, or re-checking */
+        if (r == 0)
+            r = icode(t);
+        if (r < 0)
+            return r;
+        if (ev_set[o->obj % NEV])
+            return 0;
+        wait_on(t, &pollers, W_POLL, 0);
+        return PENDING;
     default:
         return r;
     }
@@ -771,45 +980,61 @@ static int op_resume(int t, const struct op *o, int r)
 
 /* ---- the interpreter ---- */
 
+/* Close scope i, the innermost: a held lock scope releases its lock. */
+static int scope_close(int t)
+{
+    struct mtask *k = &T[t];
+    struct scope *s = &k->sc[--k->nscopes];
+    s->armed = false;
+    if (s->kind == SC_LOCK) {
+        k->wholds[s->lock] = false;
+        return s->held ? lock_release(t, s->lock) : 0;
+    }
+    return s->fired ? ETIMEDOUT : 0;
+}
+
 static void life_end(int t, int rc)
 {
     struct mtask *k = &T[t];
     int i;
+    /* the cleanup section closes the scopes first, innermost first ... */
+    while (k->nscopes)
+        (void)scope_close(t);
+    k->wf_open = false;
+    /* ... then the script's own cleanup releases what it holds */
     for (i = 0; i < NLOCK; i++)
         if (k->holds[i] && lock_release(t, i) == 0)
             k->holds[i] = false;
     emit(E_END, t, k->life, k->pc, rc, 0);
     for (i = 0; i <= MAX_SCOPES; i++)
         k->sc[i].armed = false;
-    k->nscopes = 0;
-    k->wf_open = false;
     finish(t, rc);
 }
 
 /* An await has produced r (not PENDING): close await_for's scope and
- * report.  Returns the value to store. */
+ * report, with the value it delivered (an item, a member). */
 static void await_done(int t, const struct op *o, int r)
 {
     struct mtask *k = &T[t];
-    int val = 0;
-    if (r >= 1000000000) { /* an item or a group member */
-        val = r - 1000000000;
-        r = 0;
-    }
+    int val = k->oval;
+    k->oval = 0;
     if (o->tmo && k->wf_open) {
-        bool fired = k->sc[k->nscopes].fired;
         k->sc[k->nscopes].armed = false;
         k->wf_open = false;
         /* A result that arrived in time is kept, errors included (README:
          * "async_await_for returns the operation's own result when it
          * arrived in time"); an interrupted op reported ETIMEDOUT itself. */
-        (void)fired;
     }
     if (o->kind == OP_LOCK_ACQ && r == 0)
         k->holds[o->obj % NLOCK] = true;
+    if (o->kind == OP_WLOCK && r == 0) {
+        k->sc[k->nscopes - 1].held = true;
+        k->wholds[o->obj % NLOCK] = true;
+    }
     if (o->kind == OP_JOIN && T[o->obj % P->nact].joiner == t)
         T[o->obj % P->nact].joiner = -1;
-    if ((o->kind == OP_G_WAIT || o->kind == OP_G_NEXT) && G[o->obj % NGROUP].waiter == t)
+    if ((o->kind == OP_G_WAIT || o->kind == OP_G_WAIT_ERR || o->kind == OP_G_NEXT) &&
+        G[o->obj % NGROUP].waiter == t)
         G[o->obj % NGROUP].waiter = -1;
     emit(E_OP, t, k->life, k->pc, r, val);
     k->pc++;
@@ -819,17 +1044,26 @@ static void await_done(int t, const struct op *o, int r)
 static bool await_start(int t, const struct op *o)
 {
     struct mtask *k = &T[t];
-    int r = icode(t);
+    int r;
 
+    if (o->kind == OP_WLOCK) { /* the lock scope opens first, whatever follows */
+        struct scope *s = &k->sc[k->nscopes++];
+        s->kind = SC_LOCK;
+        s->lock = o->obj % NLOCK;
+        s->held = s->armed = s->fired = false;
+    }
+    r = icode(t);
     if (o->tmo && r == 0) {
-        uint32_t ticks = timer_ticks(P->nact, t, k->nscopes + 1, rel(), o->td);
+        uint32_t ticks = timer_ticks(P->nact, t, timed_depth(t) + 1, arm(), o->td);
         struct scope *s = &k->sc[k->nscopes];
         k->wf_open = true;
+        s->kind = SC_TIMEOUT;
         s->deadline = lnow + ticks;
         s->armed = ticks > 0;
         s->fired = ticks == 0;
         r = icode(t);
     }
+    k->oval = 0;
     if (r == 0)
         r = op_begin(t, o);
     if (r == PENDING) {
@@ -839,6 +1073,33 @@ static bool await_start(int t, const struct op *o)
     }
     await_done(t, o, r);
     return false;
+}
+
+static int scope_open(int t, int kind, unsigned d)
+{
+    struct mtask *k = &T[t];
+    uint32_t ticks;
+    struct scope *s;
+    if (k->nscopes >= MAX_SCOPES)
+        return 1;
+    ticks = timer_ticks(P->nact, t, timed_depth(t) + 1, arm(), d);
+    s = &k->sc[k->nscopes++];
+    s->kind = kind;
+    s->deadline = lnow + ticks;
+    s->armed = ticks > 0;
+    s->fired = ticks == 0;
+    return 0;
+}
+
+/* T_END, SH_END, WLOCK_END: the innermost scope, of that kind. */
+static int scope_end(int t, int kind)
+{
+    struct mtask *k = &T[t];
+    if (k->nscopes == 0)
+        return 1;
+    if (k->sc[k->nscopes - 1].kind != kind)
+        return misuse(EINVAL);
+    return scope_close(t);
 }
 
 static void run(int t)
@@ -856,7 +1117,7 @@ static void run(int t)
             k->in_op = true;
             return;
         }
-        if (o->kind == OP_UNTIL) {
+        if (o->kind == OP_UNTIL && !o->tmo) { /* async_await_until: propagates */
             r = icode(t);
             if (r < 0) {
                 life_end(t, r);
@@ -872,10 +1133,11 @@ static void run(int t)
             continue;
         }
         if ((o->kind == OP_JOIN && (o->obj % P->nact < t || holds_lock(t, -1))) ||
-            (o->kind == OP_G_WAIT && (running_member_at_or_below(o->obj % NGROUP, t) ||
-                                      holds_lock(t, -1))) ||
+            ((o->kind == OP_G_WAIT || o->kind == OP_G_WAIT_ERR) &&
+             (running_member_at_or_below(o->obj % NGROUP, t) || holds_lock(t, -1))) ||
             (o->kind == OP_COND_WAIT && holds_lock(t, o->obj % NCOND)) ||
-            (o->kind == OP_G_NEXT && T[t].group == o->obj % NGROUP)) {
+            (o->kind == OP_G_NEXT && T[t].group == o->obj % NGROUP) ||
+            (o->kind == OP_WLOCK && (k->nscopes >= MAX_SCOPES || o->tmo))) {
             emit(E_OP, t, k->life, k->pc, 1, 0); /* skipped: it could close a cycle */
             k->pc++;
             continue;
@@ -887,28 +1149,26 @@ static void run(int t)
         }
         switch (o->kind) {
         case OP_T_BEGIN:
-            if (k->nscopes < MAX_SCOPES) {
-                uint32_t ticks = timer_ticks(P->nact, t, k->nscopes + 1, rel(), o->d);
-                struct scope *s = &k->sc[k->nscopes++];
-                s->deadline = lnow + ticks;
-                s->armed = ticks > 0;
-                s->fired = ticks == 0;
-                r = 0;
-            } else {
-                r = 1;
-            }
+            r = scope_open(t, SC_TIMEOUT, o->d);
+            break;
+        case OP_SH_BEGIN:
+            r = scope_open(t, SC_SHIELD, o->d);
             break;
         case OP_T_END:
-            if (k->nscopes) {
-                struct scope *s = &k->sc[--k->nscopes];
-                s->armed = false;
-                r = s->fired ? ETIMEDOUT : 0;
-            } else {
-                r = 1;
-            }
+            r = scope_end(t, SC_TIMEOUT);
+            break;
+        case OP_SH_END:
+            r = scope_end(t, SC_SHIELD);
+            break;
+        case OP_WLOCK_END:
+            r = scope_end(t, SC_LOCK);
             break;
         case OP_T_END_BAD:
             r = k->nscopes >= 2 ? misuse(EINVAL) : 1;
+            break;
+        case OP_BUSY: /* computing: time moves under the step */
+            vnow += o->d;
+            r = 0;
             break;
         default:
             r = immediate(t, o, t, k->life, k->pc, &val);
@@ -939,6 +1199,7 @@ static void step(int t)
         k->nscopes = 0;
         k->wf_open = false;
         memset(k->holds, 0, sizeof k->holds);
+        memset(k->wholds, 0, sizeof k->wholds);
     } else if (k->in_op) {
         const struct op *o = &k->lf->ops[k->pc];
         int r = k->wresult;
@@ -956,7 +1217,7 @@ static void step(int t)
             }
             emit(E_OP, t, k->life, k->pc, 0, 0);
             k->pc++;
-        } else if (o->kind == OP_UNTIL) {
+        } else if (o->kind == OP_UNTIL && !o->tmo) {
             /* a re-check reports an interruption that came meanwhile */
             if (r == 0)
                 r = icode(t);
@@ -991,11 +1252,19 @@ out:
 
 /* ---- timers and passes ---- */
 
-/* The earliest armed timer: a sleep (scope -1) or a scope of task *t. */
+/* The earliest armed timer: a sleep (scope -1) or a scope of task *t,
+ * or a handle's call_later (scope -2, handle *t). */
 static bool next_timer(int *t, int *scope, int64_t *when)
 {
     int i, s;
     bool found = false;
+    for (i = 0; i < NH; i++)
+        if (H[i].state == H_TIMER && (!found || H[i].deadline < *when)) {
+            found = true;
+            *t = i;
+            *scope = -2;
+            *when = H[i].deadline;
+        }
     for (i = 0; i < P->nact; i++) {
         const struct mtask *k = &T[i];
         if (k->state == S_WAITING && k->wkind == W_TIMER && k->armed &&
@@ -1036,8 +1305,14 @@ static int pass(void)
                 note_count++;
         }
     }
+    /* the due list: callbacks made due since the last pass, in order ... */
+    for (n = hdue.n; n > 0; n--)
+        handle_run(pop(&hdue));
+    /* ... then what expires now, in deadline order */
     while (next_timer(&t, &s, &when) && when <= lnow) {
-        if (s < 0) {
+        if (s == -2) {
+            handle_run(t);
+        } else if (s < 0) {
             T[t].armed = false;
             wake(t, 0);
             model_stat[ST_SLEEPS_FIRED]++;
@@ -1072,7 +1347,7 @@ static void ref_start(const struct prog *p)
     P = p;
     memset(T, 0, sizeof T);
     for (i = 0; i < MAX_ACTORS; i++) {
-        T[i].group = T[i].joiner = -1;
+        T[i].group = T[i].joiner = T[i].watch = -1;
     }
     runq.n = 0;
     vnow = lnow = 0;
@@ -1100,6 +1375,12 @@ static void ref_start(const struct prog *p)
     note_given = note_count = 0;
     note_queued = false;
     memset(&note_w, 0, sizeof note_w);
+    memset(&bar_w, 0, sizeof bar_w);
+    memset(qjoin_w, 0, sizeof qjoin_w);
+    memset(&hdue, 0, sizeof hdue);
+    memset(qunf, 0, sizeof qunf);
+    memset(H, 0, sizeof H);
+    bar_broken = false;
 }
 
 /* async_loop_task_count: spawned and not finished. */
@@ -1116,7 +1397,7 @@ static unsigned live_tasks(void)
  * never outlive a pass). */
 static bool loop_pending(void)
 {
-    return runq.n > 0 || post_queued || note_queued;
+    return runq.n > 0 || post_queued || note_queued || hdue.n > 0;
 }
 
 /* async_run(L, NULL, NULL) on an autojump clock: passes until no task is
@@ -1173,8 +1454,10 @@ static bool ref_drain(const struct prog *p, struct evbuf *out)
             all_done = false;
             emit(E_EXT, j, 0, -1, cancel(j), 0);
         }
-    if (!all_done)
+    if (!all_done) {
+        vnow += DRAIN_TICKS; /* shielded waits end by their deadlines */
         pass();
+    }
     cur = NULL;
     return all_done;
 }
@@ -1194,8 +1477,8 @@ static void ref_snapshot(const struct prog *p, struct snap *s)
         s->ev_set[i] = ev_set[i];
     for (i = 0; i < NSEM; i++)
         s->sem[i] = sem_count[i];
-    for (i = 0; i < NLOCK; i++)
-        s->locked[i] = lock_owner[i] >= 0;
+    for (i = 0; i < NLOCK; i++) /* a lock handed to a waiter reads unlocked */
+        s->locked[i] = lock_owner[i] >= 0 && !T[lock_owner[i]].handed;
     for (i = 0; i < NQ; i++) {
         s->qsize[i] = (unsigned)Q[i].count;
         s->qclosed[i] = Q[i].closed;
@@ -1205,9 +1488,21 @@ static void ref_snapshot(const struct prog *p, struct snap *s)
     for (i = 0; i < NFUT; i++)
         s->fut[i] = fut_done[i] ? fut_result[i] : 1;
     s->note = note_count;
+#if MODEL_EXTRAS
+    s->bar_waiting = (unsigned)bar_w.n;
+    s->bar_broken = bar_broken;
+    for (i = 0; i < NQ; i++)
+        s->qunfinished[i] = qunf[i];
+    for (i = 0; i < NH; i++)
+        s->hpending[i] = H[i].state != H_IDLE;
+#endif
     s->pending = loop_pending();
     s->timers = next_timer(&t, &sc, &when);
     s->next_deadline = s->timers ? when : 0;
+    if (hdue.n) { /* callbacks due: the deadline is now */
+        s->timers = 1;
+        s->next_deadline = lnow;
+    }
     s->now = lnow;
 }
 
