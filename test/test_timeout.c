@@ -605,6 +605,33 @@ static int once_fn(async_loop *L, async_task *self)
 /* async_until is an op like any other: under async_await_for, or with
  * its result kept (async_await_rc) inside a scope, no child coroutine
  * needed. */
+/* A deadline and the sleep inside it due on the same tick: the deadline
+ * (armed first) fires first and wakes the sleeper, which was next in the
+ * batch of due timers (regression: the batch lost its end). */
+static int same_tick_fn(async_loop *L, async_task *self)
+{
+    struct tw *f = async_frame(self, struct tw, task);
+    async_begin(L, &f->co);
+    async_timeout_begin(&f->to, 10);
+    async_await_rc(f->rc, async_sleep(L, 10));
+    t_logi("sleep", f->rc);
+    t_logi("scope", async_timeout_end(&f->to));
+    async_end;
+}
+
+static void deadline_and_sleep_on_one_tick(void **state)
+{
+    static struct tw f;
+    (void)state;
+    tw_init(&f);
+    async_spawn(&TL, &f.task, same_tick_fn);
+    t_settle();
+    t_advance(10);
+    assert_log("sleep-2 scope-2"); /* asyncio: the timeout's handle runs first */
+    assert_false(async_loop_has_work(&TL));
+    assert_false(async_loop_next_deadline(&TL, &(async_tick){0}));
+}
+
 static void noop(async_loop *L, async_call *self)
 {
     (void)L;
@@ -749,6 +776,7 @@ int main(void)
         T(timeout_macros_evaluate_arguments_once),
         T(interruption_while_queued_reaches_a_repark),
         T(until_under_wait_for_and_in_a_scope),
+        T(deadline_and_sleep_on_one_tick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
