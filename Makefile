@@ -227,12 +227,18 @@ check-core: $(CORE_TESTS)
 	echo "core suites: $$((total-fail))/$$total passed"; \
 	test $$fail -eq 0
 
-# async.h from C++ (macros, a task, a timeout, a queue), both backends.
-CXX_SMOKE := $(foreach b,$(LC_BACKENDS),$(O)/cxx/smoke-$(b))
+# async.h from C++ (macros, a task, a timeout, a queue, a shield, the
+# one-declaration form, the extras), both backends, C++11 and C++20.
+CXX_SMOKE := $(foreach b,$(LC_BACKENDS),$(O)/cxx/smoke-$(b) $(O)/cxx/smoke20-$(b))
 $(O)/cxx/smoke-%: test/cxx/smoke.cpp async.h | $(NEED_CXX)
 	$(call say,CXX,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CXX) -std=c++11 $(WARN) $(OPT) -I. $(CPPFLAGS) $(LC_FLAGS_$*) $(filter -fsanitize%,$(BASE_CFLAGS)) \
+	  $(CXXFLAGS) $< -o $@ $(LDFLAGS)
+$(O)/cxx/smoke20-%: test/cxx/smoke.cpp async.h | $(NEED_CXX)
+	$(call say,CXX,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CXX) -std=c++20 $(WARN) $(OPT) -I. $(CPPFLAGS) $(LC_FLAGS_$*) $(filter -fsanitize%,$(BASE_CFLAGS)) \
 	  $(CXXFLAGS) $< -o $@ $(LDFLAGS)
 
 ## check-cxx      async.h from C++ under both continuation backends

@@ -963,12 +963,15 @@ typedef struct async_notify {
  * the members `task` and `co`, and names the frame f.  You choose the
  * names L and f; async_def_end ends the body and the function.          */
 #define async_def(name, L, f) \
-    int name(async_loop *L, struct name *f) { async_begin((L), &(f)->co)
-#define async_task_def(name, L, f)                                               \
+    int name(async_loop *L, struct name *f) { async_begin((L), &(f)->co);
+#define async_task_def(name, L, f) async_task_def_at(name, task, L, f)
+/* The same for a frame whose task header is `member`, a path such as
+ * conn.task (a server's handler frames).                                */
+#define async_task_def_at(name, member, L, f)                                    \
     int name(async_loop *L, async_task *async__self)                             \
     {                                                                            \
-        struct name *const f = async_frame(async__self, struct name, task);     \
-        async_begin((L), &(f)->co)
+        struct name *const f = async_frame(async__self, struct name, member);   \
+        async_begin((L), &(f)->co);
 #define async_def_end \
     async_end;        \
     }
@@ -2531,6 +2534,7 @@ static void async__fire_due(async_loop *L)
 #if ASYNC_CONF_EXTRAS
         } else if (kind == ASYNC__K_CALL) {
             tm->state = ASYNC__S_IDLE;
+            L->progress = 1; /* what it changes may be what a condition waits for */
             ((async_handle *)(void *)tm)->fn(L, (async_handle *)(void *)tm);
 #endif
         } else {

@@ -1,11 +1,51 @@
 /* SPDX-License-Identifier: MIT */
-/* queue: producers and consumers over a bounded queue (asyncio.Queue).
+/* queue: producers and consumers over a bounded queue (asyncio.Queue),
+ * the bounded-buffer program.
+ *
+ *     import asyncio
+ *
+ *     PRODUCERS, CONSUMERS, ITEMS = 2, 3, 5
+ *
+ *     async def producer(q, id):
+ *         for i in range(ITEMS):
+ *             await asyncio.sleep(0.05)  # making an item
+ *             item = id * 100 + i
+ *             t0 = asyncio.get_running_loop().time()
+ *             await q.put(item)  # waits while full
+ *             waited = asyncio.get_running_loop().time() - t0
+ *             if waited > 0.005:
+ *                 print(f"producer {id}: queue was full, waited {waited * 1000:.0f} ms to put {item}")
+ *             else:
+ *                 print(f"producer {id}: put {item}")
+ *         print(f"producer {id}: done")
+ *
+ *     async def consumer(q, id):
+ *         handled = 0
+ *         while True:
+ *             try:
+ *                 item = await q.get()
+ *             except asyncio.QueueShutDown:  # shut down and drained
+ *                 break
+ *             print(f"  consumer {id}: got {item}")
+ *             await asyncio.sleep(0.2)  # handling it
+ *             handled += 1
+ *         print(f"  consumer {id}: handled {handled} items")
+ *
+ *     async def main():
+ *         q = asyncio.Queue(2)
+ *         consumers = [asyncio.create_task(consumer(q, i + 1)) for i in range(CONSUMERS)]
+ *         await asyncio.gather(*(producer(q, i + 1) for i in range(PRODUCERS)))
+ *         q.shutdown()  # no more items: consumers finish the rest
+ *         await asyncio.gather(*consumers)
+ *         print("all items handled")
+ *
+ *     asyncio.run(main())
  *
  * Two producers make 5 items each; three consumers take longer to handle
  * an item than a producer takes to make one.  The queue holds 2 items, so
  * producers are held back (backpressure) instead of piling up work.
- * When both producers are done the queue is closed: consumers drain what
- * is left and stop.                                                     */
+ * When both producers are done the queue is closed (Python 3.13's
+ * Queue.shutdown): consumers drain what is left and stop.               */
 #include "async_ev.h"
 #include <stdio.h>
 
@@ -16,17 +56,8 @@
 static async_queue q;
 static int storage[2]; /* the queue's ring buffer: 2 ints, caller-owned */
 
-struct producer {
-    async_task task;
-    async_co co;
-    int id, i, item;
-    async_tick t0;
-};
-
-static int producer(async_loop *L, async_task *self)
-{
-    struct producer *f = async_frame(self, struct producer, task);
-    async_begin(L, &f->co);
+struct producer { async_task task; async_co co; int id, i, item; async_tick t0; };
+static async_task_def(producer, L, f)
     for (f->i = 0; f->i < ITEMS; f->i++) {
         async_await(async_sleep(L, ASYNC_MS(50))); /* making an item */
         f->item = f->id * 100 + f->i;
@@ -39,19 +70,10 @@ static int producer(async_loop *L, async_task *self)
             printf("producer %d: put %d\n", f->id, f->item);
     }
     printf("producer %d: done\n", f->id);
-    async_end;
-}
+async_def_end
 
-struct consumer {
-    async_task task;
-    async_co co;
-    int id, item, rc, handled;
-};
-
-static int consumer(async_loop *L, async_task *self)
-{
-    struct consumer *f = async_frame(self, struct consumer, task);
-    async_begin(L, &f->co);
+struct consumer { async_task task; async_co co; int id, item, rc, handled; };
+static async_task_def(consumer, L, f)
     for (;;) {
         async_await_rc(f->rc, async_queue_get(L, &q, &f->item));
         if (f->rc == ASYNC_ECLOSED)
@@ -61,10 +83,9 @@ static int consumer(async_loop *L, async_task *self)
         f->handled++;
     }
     printf("  consumer %d: handled %d items\n", f->id, f->handled);
-    async_end;
-}
+async_def_end
 
-struct main_frame {
+struct main_task {
     async_task task;
     async_co co;
     async_group producers, consumers;
@@ -73,37 +94,22 @@ struct main_frame {
     struct consumer c[CONSUMERS];
     int i;
 };
-
-static int main_task(async_loop *L, async_task *self)
-{
-    struct main_frame *f = async_frame(self, struct main_frame, task);
-    async_begin(L, &f->co);
+static async_task_def(main_task, L, f)
     async_queue_init(&q, storage, sizeof storage[0], 2);
     async_group_init(&f->producers, f->pslots, PRODUCERS, 0);
     async_group_init(&f->consumers, f->cslots, CONSUMERS, 0);
     for (f->i = 0; f->i < CONSUMERS; f->i++) {
         f->c[f->i].id = f->i + 1;
-        async_group_spawn(L, &f->consumers, &f->c[f->i].task, consumer);
+        async_await(async_group_spawn(L, &f->consumers, &f->c[f->i].task, consumer));
     }
     for (f->i = 0; f->i < PRODUCERS; f->i++) {
         f->p[f->i].id = f->i + 1;
-        async_group_spawn(L, &f->producers, &f->p[f->i].task, producer);
+        async_await(async_group_spawn(L, &f->producers, &f->p[f->i].task, producer));
     }
-    async_await(async_group_wait(L, &f->producers));
+    async_await(async_group_wait_first_error(L, &f->producers)); /* asyncio.gather */
     async_queue_close(L, &q); /* no more items: consumers finish the rest */
-    async_await(async_group_wait(L, &f->consumers));
+    async_await(async_group_wait_first_error(L, &f->consumers));
     puts("all items handled");
-    async_end;
-}
+async_def_end
 
-int main(void)
-{
-    static struct main_frame m;
-    int rc;
-
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    rc = async_ev_main(&m.task, main_task);
-    if (rc < 0)
-        fprintf(stderr, "queue: %s\n", async_strerror(rc));
-    return rc < 0;
-}
+ASYNC_EV_MAIN(main_task)

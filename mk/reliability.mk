@@ -11,6 +11,7 @@
 ## valgrind       every core suite and a model run under memcheck (needs `make deps-valgrind`)
 ## deps-valgrind  install valgrind (Debian)
 ## check-lint     tools/async-lint on its own tests and on the tree
+## lint           tools/async-lint on your coroutine files: make lint FILES='app/*.c' [LINT_BACKEND=labels]
 ## check-known    the core bugs' reproducers (test/model/known): fixed ones must stay fixed
 ## known-bugs     the same, reporting only
 #
@@ -22,6 +23,11 @@
 #   make valgrind      every core suite and a model run under memcheck:
 #                      fails on any error or leak
 #   make check-lint    tools/async-lint on its own tests and on the tree
+#   make lint FILES='app/*.c' [LINT_BACKEND=labels]
+#                      tools/async-lint on your own files (default: the
+#                      repository's examples and runtime): a local used
+#                      across an await, an await in your own switch, a
+#                      stray case label, a plain return from a body
 
 MODEL_SRCS := $(wildcard test/model/*.c)
 MODEL_HDRS := $(wildcard test/model/*.h) async.h
@@ -30,7 +36,7 @@ MODEL_CHECK_ARGS ?= --seed 1 --budget 1000000 --ops 400
 MODEL_BUDGET ?= 20000000
 MODEL_ARGS ?= --seed 100000 --budget $(MODEL_BUDGET) --ops 400
 
-.PHONY: check-model model model-bins fuzz fuzz-bins valgrind check-lint deps-fuzz deps-valgrind
+.PHONY: check-model model model-bins fuzz fuzz-bins valgrind check-lint lint deps-fuzz deps-valgrind
 
 define model_rules
 $(O)/model/$(1)/model: $(MODEL_SRCS) $(MODEL_HDRS) | $(NEED_CC)
@@ -119,6 +125,11 @@ valgrind: $(CORE_TESTS) $(MODEL_BINS) | $(PROBE)/valgrind
 check: check-lint
 check-lint: | $(NEED_PY)
 	@test/lint/run
+
+FILES ?= examples/*.c src/*.c
+LINT_BACKEND ?= switch
+lint: | $(NEED_PY)
+	$(Q)tools/async-lint --backend $(LINT_BACKEND) $(FILES) && echo '  LINT     clean:' $(FILES)
 
 # ---- the core bugs' standalone reproducers (test/model/known/) ----
 # Each exits 0 once its bug is fixed.  KNOWN_OPEN lists those still open

@@ -22,7 +22,7 @@ PROBE_PKG_openssl = libssl-dev
 NEED_TLS := $(PROBE)/openssl
 RT_CFLAGS = $(BASE_CFLAGS) -fPIC $(CFLAGS)
 
-EXAMPLES := hello gather fetch echo_server echo_client queue timeout offload httpd
+EXAMPLES := hello gather fetch echo echo_server echo_client queue timeout offload httpd
 EXAMPLE_LIBS_offload := -lsqlite3
 IO_SUITES := $(patsubst test/io/%.c,%,$(wildcard test/io/test_*.c))
 

@@ -61,6 +61,9 @@ typedef struct async_ev {
     unsigned waits;   /* tasks parked on an fd or a signal              */
     int in_idle;      /* inside the port's idle() (core async_run)      */
     int running;      /* inside async_ev_run                            */
+    ev_signal sigint; /* async_ev_main: Ctrl-C cancels main (asyncio.run) */
+    int sigint_hits;
+    int sigint_user;  /* the program watches SIGINT itself: leave it    */
     int attached;
 } async_ev;
 
@@ -85,7 +88,10 @@ int async_ev_run(async_ev *E, async_task *main, async_task_fn fn);
 /* loop.run_until_complete: the same, leaving pending tasks as they are. */
 int async_ev_run_until_complete(async_ev *E, async_task *main, async_task_fn fn);
 /* Convenience: a whole program's asyncio.run on EV_DEFAULT (async_ev_run,
- * then async_loop_close, which in debug mode reports what is left).     */
+ * then async_loop_close, which in debug mode reports what is left).  As
+ * asyncio.run does, a first SIGINT (Ctrl-C) cancels the main task, whose
+ * cleanup then runs, and a second one ends the process at once - unless
+ * the program watches SIGINT itself (async_signal_init).                */
 int async_ev_main(async_task *main, async_task_fn fn);
 /* Exit status for main(): 0, or 1 after printing "prog: <error>" to
  * stderr when rc < 0 (prog: the base name of argv0, may be NULL).       */

@@ -184,6 +184,7 @@ int(async_ev_init)(async_ev *E, struct ev_loop *ev)
     E->waits = 0;
     E->in_idle = 0;
     E->running = 0;
+    E->sigint_user = 0;
 
     ev_prepare_init(&E->prepare, drv_on_prepare);
     ev_check_init(&E->check, drv_on_check);
@@ -284,6 +285,24 @@ int async_ev_exit(const char *argv0, int rc)
     return 1;
 }
 
+/* asyncio.run's Ctrl-C: the first cancels main (its cleanup runs, then
+ * the leftovers'), the next one, or one during the leftovers' cleanup,
+ * ends the process as SIGINT's default action would.                   */
+static void drv_on_sigint(struct ev_loop *ev, ev_signal *w, int revents)
+{
+    async_ev *E = (async_ev *)w->data;
+    (void)ev;
+    (void)revents;
+    if (E->sigint_user)
+        return; /* the program handles it */
+    if (E->sigint_hits++ == 0 && E->main) {
+        async_cancel(&E->loop, E->main);
+        return;
+    }
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
+}
+
 int(async_ev_main)(async_task *main, async_task_fn fn)
 {
     static async_ev E;
@@ -296,7 +315,12 @@ int(async_ev_main)(async_task *main, async_task_fn fn)
         return ASYNC_EBUSY; /* called from a task of its own run: E is in use */
     if ((rc = async_ev_init(&E, ev)) < 0)
         return rc;
+    E.sigint_hits = 0;
+    ev_signal_init(&E.sigint, drv_on_sigint, SIGINT);
+    E.sigint.data = &E;
+    START_UNREF(ev_signal_start, ev, &E.sigint);
     rc = async_ev_run(&E, main, fn);
+    STOP_UNREF(ev_signal_stop, ev, &E.sigint);
     (void)async_loop_close(&E.loop); /* debug mode: reports what is left */
     async_ev_close(&E);
     return rc;
@@ -459,6 +483,8 @@ int async_signal_init(async_loop *L, async_signal *s, int signum)
         return ASYNC_EINVAL;
     if (s->active)
         return ASYNC_EBUSY; /* already watching: stop it first */
+    if (signum == SIGINT)
+        E->sigint_user = 1; /* async_ev_main leaves Ctrl-C to the program */
     s->waiter.detach = sig_detach;
     s->task = NULL;
     s->L = L;

@@ -84,6 +84,41 @@ static void call_later_and_at_fire_on_time(void **state)
     assert_log("tick at1003 tick at1006 tick at1009 at at1010 later at1020");
 }
 
+/* A condition that a callback makes true: the loop re-checks it, as
+ * after a post (the callback's change is not a task's step). */
+struct until_flag {
+    async_task task;
+    async_co co;
+    int flag;
+    async_handle h;
+};
+
+static void set_flag(async_loop *L, async_handle *h)
+{
+    (void)L;
+    async_frame(h, struct until_flag, h)->flag = 1;
+}
+
+static int until_flag_fn(async_loop *L, async_task *self)
+{
+    struct until_flag *f = async_frame(self, struct until_flag, task);
+    async_begin(L, &f->co);
+    async_call_later(L, &f->h, 3, set_flag);
+    async_await(async_until(f->flag));
+    t_logi("flag-at", (long)async_now(L));
+    async_end;
+}
+
+static void callback_wakes_a_condition(void **state)
+{
+    static struct until_flag u;
+    (void)state;
+    u = (struct until_flag){0};
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &u.task, until_flag_fn), 0);
+    assert_log("flag-at1003");
+}
+
 /* A callback that schedules another for now: it runs at the next pass,
  * so callbacks cannot starve the loop. */
 static void chain_fn(async_loop *L, async_handle *h)
@@ -254,6 +289,7 @@ int main(void)
         T(call_soon_runs_next_pass_in_order),
         T(call_later_and_at_fire_on_time),
         T(a_rescheduled_callback_waits_a_pass),
+        T(callback_wakes_a_condition),
         T(cancelled_callbacks_never_run),
         T(call_later_counts_from_the_call),
         T(callback_misuse),

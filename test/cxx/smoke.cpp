@@ -50,6 +50,54 @@ int main_task(async_loop *L, async_task *self)
     async_end;
 }
 
+/* The one-declaration form, a shield, a held-lock scope, until under a
+ * deadline, a callback on the loop and a barrier (the extras where the
+ * configuration has them). */
+struct guarded {
+    async_task task;
+    async_co co;
+    async_shield sh;
+    async_timeout to;
+    int flag, rc;
+#if ASYNC_CONF_EXTRAS
+    async_locked held;
+    async_lock lock;
+    async_handle h;
+    async_barrier b;
+#endif
+};
+
+#if ASYNC_CONF_EXTRAS
+void on_call(async_loop *L, async_handle *h)
+{
+    (void)L;
+    async_frame(h, struct guarded, h)->flag = 1;
+}
+#endif
+
+async_task_def(guarded, L, f)
+    async_cancel(L, &f->task);
+    async_shield_begin(&f->sh, 50); /* cancelled, yet the sleep runs */
+    async_await(async_sleep(L, 10));
+    async_shield_end(&f->sh);
+    async_await_rc(f->rc, async_sleep(L, 1)); /* outside: sticky */
+    if (f->rc != ASYNC_ECANCELED)
+        async_return(-1);
+    async_shield_begin(&f->sh, 0);
+    async_await_for(&f->to, 5, f->rc, async_until(f->flag));
+    if (f->rc != ASYNC_ETIMEDOUT)
+        async_return(-2);
+#if ASYNC_CONF_EXTRAS
+    async_call_later(L, &f->h, 3, on_call);
+    async_await(async_until(f->flag));
+    async_with_lock(&f->held, &f->lock);
+    async_await(async_barrier_wait(L, &f->b)); /* a barrier of one */
+    async_with_lock_end(&f->held);
+#endif
+    async_shield_end(&f->sh);
+    async_return(async_lock_is_locked(&f->lock) ? -3 : 5);
+async_def_end
+
 } // namespace
 
 int main()
@@ -63,6 +111,15 @@ int main()
     int rc = async_run(&L, &m.task, main_task);
     if (rc != 13 || async_now(&L) != 35) {
         std::printf("C++ smoke: wrong result %d at tick %lu\n", rc, (unsigned long)async_now(&L));
+        return 1;
+    }
+    static struct guarded g; /* "struct": the function of the same name hides the type */
+#if ASYNC_CONF_EXTRAS
+    async_barrier_init(&g.b, 1);
+#endif
+    rc = async_run(&L, &g.task, guarded);
+    if (rc != 5) {
+        std::printf("C++ smoke: guarded task ended with %d\n", rc);
         return 1;
     }
     std::printf("C++ smoke: ok\n");

@@ -9,7 +9,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#define ASYNC_EIO_TEST ASYNC_EAPP(1)
 
 /* ---- a sleeping loop uses (almost) no CPU ---- */
 struct sleeper {
@@ -514,6 +517,76 @@ static void run_cancels_leftover_tasks(void **state)
     close(p[1]);
 }
 
+/* ---- async_ev_main is asyncio.run: Ctrl-C cancels main ---- */
+static int ready_fd = -1;
+
+struct patient {
+    async_task task;
+    async_co co;
+    async_shield sh;
+    int rc;
+    int stubborn; /* its cleanup takes 10 s, shielded */
+};
+
+static int patient_fn(async_loop *L, async_task *self)
+{
+    struct patient *f = async_frame(self, struct patient, task);
+    async_begin(L, &f->co);
+    if (write(ready_fd, "r", 1) != 1)
+        async_return(ASYNC_EIO_TEST);
+    async_await_rc(f->rc, async_sleep(L, ASYNC_SEC(10)));
+    if (f->stubborn) {
+        async_shield_begin(&f->sh, 0);
+        async_await(async_sleep(L, ASYNC_SEC(10)));
+        async_shield_end(&f->sh);
+    }
+    async_return(f->rc == ASYNC_ECANCELED ? 7 : 1);
+    async_end;
+}
+
+/* Runs async_ev_main in a child; returns its wait status after `hits`
+ * SIGINTs sent once it is waiting. */
+static int sigint_child(int stubborn, int hits)
+{
+    static struct patient p;
+    int fds[2], status = 0;
+    char c;
+    pid_t pid;
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        ready_fd = fds[1];
+        memset(&p, 0, sizeof p);
+        p.stubborn = stubborn;
+        alarm(20); /* never outlive the test */
+        _exit(async_ev_main(&p.task, patient_fn));
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    usleep(50000); /* into its sleep */
+    while (hits--) {
+        kill(pid, SIGINT);
+        usleep(50000);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(fds[0]);
+    return status;
+}
+
+static void ctrl_c_cancels_main(void **state)
+{
+    int st;
+    (void)state;
+    st = sigint_child(0, 1); /* main is cancelled, returns 7 */
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 7);
+    st = sigint_child(1, 2); /* a second Ctrl-C stops a stubborn cleanup */
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGINT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +602,7 @@ int main(void)
         IOT(misuse_is_reported),
         IOT(abi_mismatch_is_refused),
         IOT(run_cancels_leftover_tasks),
+        IOT(ctrl_c_cancels_main),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,10 +137,18 @@ static int plain_return(async_loop *L, async_task *self)
     async_end;
 }
 
+/* The one-declaration form is a coroutine body like any other. */
+struct def_form { async_task task; async_co co; int n; };
+static async_task_def(def_form, L, f)
+    int x = f->n;
+    async_await(async_sleep(L, 1));
+    f->n = x; /* expect: local-across-await */
+async_def_end
+
 int main(void)
 {
     async_task_fn fns[] = {local_across_await, local_in_await_arguments, loop_counter,
                            pre_begin_local, condition_on_local, local_in_finally, one_path,
-                           await_in_switch, stray_case, plain_return};
-    return (int)(sizeof fns / sizeof fns[0]) - 10;
+                           await_in_switch, stray_case, plain_return, def_form};
+    return (int)(sizeof fns / sizeof fns[0]) - 11;
 }

@@ -106,9 +106,22 @@ static int op_of(async_loop *L, struct fr *f)
     }
 }
 
+/* The one-declaration forms, used rightly: state in the frame. */
+struct child_form { async_co co; int n; };
+static async_def(child_form, L, f)
+    async_await(async_sleep(L, 1));
+    f->n++;
+async_def_end
+
+struct def_form { async_task task; async_co co; struct child_form c; };
+static async_task_def(def_form, L, f)
+    async_await(child_form(L, &f->c));
+    async_await(async_yield());
+async_def_end
+
 int main(void)
 {
-    async_task_fn fns[] = {between_awaits, reassigned, results_and_statics, early_exit};
+    async_task_fn fns[] = {between_awaits, reassigned, results_and_statics, early_exit, def_form};
     (void)op_of;
-    return (int)(sizeof fns / sizeof fns[0]) - 4;
+    return (int)(sizeof fns / sizeof fns[0]) - 5;
 }

@@ -444,6 +444,7 @@ static void handle_due(int h)
 static void handle_run(int h)
 {
     H[h].state = H_IDLE;
+    progress = true; /* like a post: pollers re-check */
     emit(E_CALL, -1, 0, h, 0, 0);
     if (h == 0 && H[1].state == H_IDLE)
         handle_due(1);
