@@ -2017,6 +2017,9 @@ int async_park_shielded(async_loop *L, async_waiter *w)
  * ASYNC_TICK_MAX_DELAY past the pass's start (wnow): a delay that would
  * reach beyond (one within the time this pass has taken of the maximum)
  * counts from the start of the pass instead.                            */
+#if defined(__GNUC__)
+__attribute__((noinline)) /* three callers: one copy is smaller */
+#endif
 static async_tick async__arm_now(async_loop *L, async_tick ticks)
 {
     async_tick now = L->now = L->port->now(L->port);
@@ -2264,8 +2267,7 @@ static void async__finish(async_loop *L, async_task *t, int rc)
     t->base.state = ASYNC__S_DONE;
     t->base.u.result = rc;
     t->base.flags &= ASYNC__F_INGROUP | ASYNC__F_CANCEL | ASYNC__F_STARTED;
-    t->base.scope = 0;
-    t->base.kind = ASYNC__K_TASK; /* no shield is open any more */
+    t->base.scope = 0; /* its coroutine closed its scopes (shields too) */
     L->ntasks--;
 #if ASYNC_CONF_TASK_LIST
     async__list_remove(&t->all);
@@ -2514,19 +2516,17 @@ static void async__deliver_posts(async_loop *L)
 
 /* Fire what is due now, in order: wake sleepers, expire scopes, run
  * callbacks.  What becomes due meanwhile (a callback scheduling another)
- * waits for the next pass, so callbacks cannot starve the tasks.  The
- * batch is moved to a list of its own first: firing one entry may unlink
- * another (a deadline that expires wakes its sleeping task early).      */
+ * waits for the next pass, so callbacks cannot starve the tasks: a
+ * marker ends the batch.  (Firing one entry may unlink another - a
+ * deadline that expires wakes its sleeping task early - but never the
+ * marker.)                                                             */
 static void async__fire_due(async_loop *L)
 {
-    async_node batch, *n;
+    async_node end, *n;
     if (async__list_empty(&L->due))
         return;
-    batch.next = L->due.next;
-    batch.prev = L->due.prev;
-    batch.next->prev = batch.prev->next = &batch;
-    L->due.next = L->due.prev = &L->due;
-    while ((n = async__list_pop(&batch)) != NULL) {
+    async__list_insert_after(L->due.prev, &end);
+    while ((n = async__list_pop(&L->due)) != &end) {
         async_timed *tm = (async_timed *)(void *)n;
         unsigned kind = tm->kind & 0x0Fu;
         if (kind & 1u) { /* a timeout or a shield */
