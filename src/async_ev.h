@@ -529,7 +529,7 @@ int async_errno(int err);
  * async_resolve_req...) are laid out by the ASYNC_CONF_* settings, so a
  * program must be built with the settings of the library it links.  The
  * library defines one object named after its configuration, ASYNC_EV_ABI
- * (e.g. async__abi_lcswitch_tick32_wheel6x4_debug0_atomics1_resolve4_hz1000),
+ * (e.g. async__abi_lcswitch_tick32_wheel6x4_debug0_tasks1_extras1_atomics1_resolve4_hz1000),
  * and async_ev_init() and async_ev_main() are macros that pass the
  * address of the object named after the caller's configuration.  Built
  * with other settings, a program names an object the library does not
@@ -543,7 +543,8 @@ int async_errno(int err);
  * Should a program still reach a library of another configuration (two
  * libasync in one process), async_ev_init returns ASYNC_EABI and prints
  * both names on stderr.  The settings that count: the continuation
- * backend, the tick width and rate, the timer store, debug mode, atomics
+ * backend, the tick width and rate, the timer store, debug mode, the task
+ * registry (ASYNC_CONF_TASK_LIST), the extras (ASYNC_CONF_EXTRAS), atomics
  * and ASYNC_CONF_RESOLVE_MAX (plain decimal numbers: the last two are pasted
  * into the name).  docs/install.md has the details.
  * ====================================================================== */
@@ -613,6 +614,18 @@ int async_errno(int err);
 #else
 #define ASYNC__ABI_DEBUG debug0
 #endif
+/* The task registry and the extras change async_task, async_loop and
+ * async_queue.                                                          */
+#if ASYNC_CONF_TASK_LIST
+#define ASYNC__ABI_TASKS tasks1
+#else
+#define ASYNC__ABI_TASKS tasks0
+#endif
+#if ASYNC_CONF_EXTRAS
+#define ASYNC__ABI_EXTRAS extras1
+#else
+#define ASYNC__ABI_EXTRAS extras0
+#endif
 #if ASYNC_CONF_ATOMICS
 #define ASYNC__ABI_ATOMICS atomics1
 #else
@@ -622,15 +635,15 @@ int async_errno(int err);
 #define ASYNC__ABI_RES(n) ASYNC__ABI_RES2(n)
 #define ASYNC__ABI_HZ2(n) hz##n
 #define ASYNC__ABI_HZ(n) ASYNC__ABI_HZ2(n)
-#define ASYNC__ABI_NAME2(lc, tick, store, dbg, atom, res, hz) \
-    async__abi_##lc##_##tick##_##store##_##dbg##_##atom##_##res##_##hz
-#define ASYNC__ABI_NAME(lc, tick, store, dbg, atom, res, hz) \
-    ASYNC__ABI_NAME2(lc, tick, store, dbg, atom, res, hz)
+#define ASYNC__ABI_NAME2(lc, tick, store, dbg, tasks, extras, atom, res, hz) \
+    async__abi_##lc##_##tick##_##store##_##dbg##_##tasks##_##extras##_##atom##_##res##_##hz
+#define ASYNC__ABI_NAME(lc, tick, store, dbg, tasks, extras, atom, res, hz) \
+    ASYNC__ABI_NAME2(lc, tick, store, dbg, tasks, extras, atom, res, hz)
 /* The configuration's name: an identifier, and the same as a string.    */
 #define ASYNC_EV_ABI                                                                  \
     ASYNC__ABI_NAME(ASYNC__ABI_LC, ASYNC__ABI_TICK, ASYNC__ABI_STORE, ASYNC__ABI_DEBUG, \
-                    ASYNC__ABI_ATOMICS, ASYNC__ABI_RES(ASYNC_CONF_RESOLVE_MAX),            \
-                    ASYNC__ABI_HZ(ASYNC_CONF_TICK_HZ))
+                    ASYNC__ABI_TASKS, ASYNC__ABI_EXTRAS, ASYNC__ABI_ATOMICS,            \
+                    ASYNC__ABI_RES(ASYNC_CONF_RESOLVE_MAX), ASYNC__ABI_HZ(ASYNC_CONF_TICK_HZ))
 #define ASYNC_EV_ABI_STRING ASYNC__STR(ASYNC_EV_ABI)
 
 /* Defined by libasync for the configuration it was built with; its text

@@ -275,6 +275,8 @@ struct busy {
     async_tick work, ticks, armed_at;
     int rc;
 };
+/* One frame for the tests below (AVR: 16 KiB of RAM in all). */
+static struct busy b;
 
 static int busy_sleep_fn(async_loop *L, async_task *self)
 {
@@ -288,7 +290,6 @@ static int busy_sleep_fn(async_loop *L, async_task *self)
 
 static void sleep_counts_from_the_call(void **state)
 {
-    static struct busy b;
     (void)state;
     b = (struct busy){0};
     b.work = 8;
@@ -314,7 +315,6 @@ static int busy_wait_for_fn(async_loop *L, async_task *self)
 
 static void deadline_counts_from_the_call(void **state)
 {
-    static struct busy b;
     (void)state;
     b = (struct busy){0};
     async_event_init(&b.ev);
@@ -346,7 +346,6 @@ static int busy_scope_fn(async_loop *L, async_task *self)
 
 static void scope_counts_from_the_call(void **state)
 {
-    static struct busy b;
     (void)state;
     b = (struct busy){0};
     TVC.autojump = true;
@@ -360,7 +359,6 @@ static void scope_counts_from_the_call(void **state)
  * it, and the timer must not wrap into the past. */
 static void longest_delay_after_work_is_not_lost(void **state)
 {
-    static struct busy b;
     (void)state;
     b = (struct busy){0};
     b.work = 8;
@@ -380,7 +378,7 @@ static void longest_delay_after_work_is_not_lost(void **state)
  * wake-up per deadline), not one per wheel turn. */
 static void far_timer_costs_one_wake_up(void **state)
 {
-    static const async_tick ticks[] = {T_FAR(1ul << 30, 30000), T_FAR(3u << 28, 20000), 3};
+    static const async_tick ticks[] = {T_FAR(1ul << 30, 30000), T_FAR(3ul << 28, 20000), 3};
     (void)state;
     spawn_sleepers(ticks, 3);
     TVC.autojump = true;

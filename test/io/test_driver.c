@@ -411,7 +411,7 @@ static int init_capturing_stderr(async_ev *E, const char *abi, char *err, size_t
 
 static void abi_mismatch_is_refused(void **state)
 {
-    static const char other[] = "async__abi_lclabels_tick64_timerlist_debug1_atomics0_resolve9_hz100";
+    static const char other[] = "async__abi_lclabels_tick64_timerlist_debug1_tasks1_extras0_atomics0_resolve9_hz100";
     async_ev E2;
     char err[512];
     (void)state;
@@ -464,6 +464,7 @@ static void nested_ev_main_is_refused(void **state)
     assert_int_equal(async_ev_main(&f.task, nested_fn), 0);
     assert_int_equal(f.rc, ASYNC_EBUSY);
     assert_int_equal(async_task_state(&f.inner.task), ASYNC_TASK_IDLE);
+}
 
 /* ---- asyncio.run: async_ev_run cancels what main leaves behind ---- */
 struct reader {
