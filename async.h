@@ -201,12 +201,14 @@ extern "C" {
 #endif
 #endif
 
-/* The primitives beyond the core set: barriers, LIFO and priority
- * queues, queue join/task_done, callbacks run by the loop (call_soon,
- * call_later, call_at, task done callbacks) and async_with_lock.  About
- * 1 KiB of code on a Cortex-M0+ (a firmware links only what it calls,
- * but the queue's and the scheduler's shared paths grow a little).
- * Default: on, except on 32-bit targets without an operating system.   */
+/* The extras beyond the core set: shields (async_shield_begin),
+ * barriers, LIFO and priority queues, queue join/task_done, callbacks
+ * run by the loop (call_soon, call_later, call_at, task done callbacks)
+ * and async_with_lock.  About 1.3 KiB of code on a Cortex-M0+ (a
+ * firmware links only what it calls, but the scheduler's and the
+ * queue's shared paths grow a little): without them the whole core
+ * stays within its 4 KiB budget.  Default: on, except on 32-bit targets
+ * without an operating system.                                          */
 #ifndef ASYNC_CONF_EXTRAS
 #define ASYNC_CONF_EXTRAS (!ASYNC__BARE_32)
 #endif
@@ -507,7 +509,9 @@ struct async_timeout {
     async_task *owner;
     async_timeout *outer;
 };
+#if ASYNC_CONF_EXTRAS
 typedef struct async_timeout async_shield;
+#endif
 typedef struct async_timeout async_locked;
 
 /* Port: how the core reaches its environment.  Embed it first in your
@@ -602,7 +606,9 @@ struct async_loop {
 #if ASYNC__WFAR
     async_node far;          /* timers beyond the wheel's span, by expiry */
 #endif
+#if ASYNC_CONF_EXTRAS
     async_node held;         /* expired scopes a shield holds back        */
+#endif
 #if ASYNC_CONF_TASK_LIST
     async_node all;          /* every live task                          */
 #endif
@@ -898,6 +904,7 @@ typedef struct async_notify {
  * closed there.                                                         */
 #define async_timeout_end(to) async__scope_end(async__L, async__co, (to), ASYNC__K_TIMEOUT)
 
+#if ASYNC_CONF_EXTRAS
 /* Open a shield (Trio's shielded cancel scope): until async_shield_end,
  * a cancellation of the task and the expiry of any scope opened before
  * the shield are held back: awaits inside run as if neither happened,
@@ -911,7 +918,6 @@ typedef struct async_notify {
 /* Close it: 0, or ASYNC_ETIMEDOUT if its own deadline expired.           */
 #define async_shield_end(sh) async__scope_end(async__L, async__co, (sh), ASYNC__K_SHIELD)
 
-#if ASYNC_CONF_EXTRAS
 /* async with lock: acquire `lock` (an await: it waits, and an
  * interruption while waiting propagates), then hold it until
  * async_with_lock_end(held), or until the body or the cleanup section
@@ -1006,10 +1012,22 @@ int async_loop_init(async_loop *L, const async_port *port);
 int async_run(async_loop *L, async_task *main, async_task_fn fn);
 /* loop.run_until_complete: the same, but tasks still pending when main
  * finishes are left as they are (today's behaviour before 0.2.0).       */
-int async_run_until_complete(async_loop *L, async_task *main, async_task_fn fn);
 /* Cancel every live task (needs ASYNC_CONF_TASK_LIST; without it, 0).
  * Returns how many cancellations were requested.                       */
+#if ASYNC_CONF_TASK_LIST
+int async_run_until_complete(async_loop *L, async_task *main, async_task_fn fn);
 unsigned async_loop_cancel_all(async_loop *L);
+#else /* no registry: async_run cannot find the tasks left, both are trivial */
+static inline int async_run_until_complete(async_loop *L, async_task *main, async_task_fn fn)
+{
+    return async_run(L, main, fn);
+}
+static inline unsigned async_loop_cancel_all(async_loop *L)
+{
+    (void)L;
+    return 0;
+}
+#endif
 /* One pass: read the clock, deliver posts, fire due timers, step every
  * task that was ready at the start of the pass once.  Returns the number
  * of steps.  For drivers that own the sleeping (the libev layer, tests). */
@@ -1314,7 +1332,11 @@ enum {
 #define ASYNC__K_SHIELD 3u
 #define ASYNC__K_LOCKED 4u /* async_with_lock's scope                    */
 #define ASYNC__K_AT 0x11u  /* async__timeout_begin: a deadline, not a delay */
+#if ASYNC_CONF_EXTRAS
 #define ASYNC__SHIELDS(t) ((unsigned)(t)->base.kind >> 4) /* shield depth, 0: none */
+#else
+#define ASYNC__SHIELDS(t) 0u
+#endif
 
 /* The interruption an await must report now: 0, ASYNC_ECANCELED or
  * ASYNC_ETIMEDOUT (an expired timeout scope).  Inline: every await asks. */
@@ -1327,6 +1349,18 @@ static inline int async__interrupt_code(const async_loop *L)
         return ASYNC_ECANCELED;
     return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0; /* only unshielded ones */
 }
+
+/* Size-first builds (-Os): a few helpers the compiler would copy into
+ * each caller are kept out of line, and one it would call is copied -
+ * 130 bytes less on Cortex-M0+.  Other builds leave it to the compiler
+ * (a yield, for one, stays an inline enqueue).                          */
+#if defined(__GNUC__) && defined(__OPTIMIZE_SIZE__)
+#define ASYNC__OUTLINE __attribute__((noinline))
+#define ASYNC__INLINE __attribute__((always_inline))
+#else
+#define ASYNC__OUTLINE
+#define ASYNC__INLINE
+#endif
 
 /* Queue a task on the run queue.  Inline: a yield is just this.         */
 static inline void async__enqueue(async_loop *L, async_task *t)
@@ -1594,12 +1628,12 @@ static void async__copy(void *dst, const void *src, size_t n)
 
 /* ---- lists: circular with a sentinel head; a zeroed head is empty ---- */
 
-static bool async__list_empty(const async_node *h)
+static inline ASYNC__INLINE bool async__list_empty(const async_node *h)
 {
     return h->next == NULL || h->next == h;
 }
 
-static void async__list_insert_after(async_node *pos, async_node *n)
+static ASYNC__OUTLINE void async__list_insert_after(async_node *pos, async_node *n)
 {
     n->prev = pos;
     n->next = pos->next;
@@ -1614,7 +1648,7 @@ static void async__list_append(async_node *h, async_node *n)
     async__list_insert_after(h->prev, n);
 }
 
-static void async__list_remove(async_node *n)
+static ASYNC__OUTLINE void async__list_remove(async_node *n)
 {
     n->prev->next = n->next;
     n->next->prev = n->prev;
@@ -1888,11 +1922,17 @@ static void async__timers_advance(async_loop *L, async_tick now)
 /* ---- run queue, waiting and waking ---- */
 
 /* Make a detached task ready with a result for its await to take. */
-static void async__resume(async_loop *L, async_task *t, int result)
+/* The core's enqueue (its callers' one copy at -Os).                  */
+static ASYNC__OUTLINE void async__ready(async_loop *L, async_task *t)
+{
+    async__enqueue(L, t);
+}
+
+static ASYNC__OUTLINE void async__resume(async_loop *L, async_task *t, int result)
 {
     t->base.u.result = result;
     t->base.flags |= ASYNC__F_WOKEN;
-    async__enqueue(L, t);
+    async__ready(L, t);
 }
 
 static bool async__waiting(const async_task *t)
@@ -1949,15 +1989,16 @@ static void async__interrupt(async_loop *L, async_task *t, int code)
     }
 }
 
-static bool async__wake_first(async_loop *L, async_node *list, int result)
+static async_task *async__wake_first(async_loop *L, async_node *list, int result)
 {
+    async_task *t;
     if (async__list_empty(list))
-        return false;
-    async_wake(L, async__task_of(list->next), result);
-    return true;
+        return NULL;
+    async_wake(L, t = async__task_of(list->next), result);
+    return t; /* the one woken */
 }
 
-static void async__wake_all(async_loop *L, async_node *list, int result)
+static ASYNC__OUTLINE void async__wake_all(async_loop *L, async_node *list, int result)
 {
     while (async__wake_first(L, list, result))
         ;
@@ -2017,10 +2058,7 @@ int async_park_shielded(async_loop *L, async_waiter *w)
  * ASYNC_TICK_MAX_DELAY past the pass's start (wnow): a delay that would
  * reach beyond (one within the time this pass has taken of the maximum)
  * counts from the start of the pass instead.                            */
-#if defined(__GNUC__)
-__attribute__((noinline)) /* three callers: one copy is smaller */
-#endif
-static async_tick async__arm_now(async_loop *L, async_tick ticks)
+static ASYNC__OUTLINE async_tick async__arm_now(async_loop *L, async_tick ticks)
 {
     async_tick now = L->now = L->port->now(L->port);
     return (async_tick)(now - L->wnow) > (async_tick)(ASYNC_TICK_MAX_DELAY - ticks) ? L->wnow : now;
@@ -2038,10 +2076,12 @@ static void async__timeout_expire(async_loop *L, async_timeout *to)
     async_task *t = to->owner;
 
     to->base.flags = 1;
+#if ASYNC_CONF_EXTRAS
     if (to->base.state < ASYNC__SHIELDS(t)) { /* outside a shield: later */
         async__list_append(&L->held, &to->base.node);
         return;
     }
+#endif
     async__expired(t, to->base.state);
     async__interrupt(L, t, ASYNC_ETIMEDOUT);
 }
@@ -2067,6 +2107,7 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     to->base.flags = 0;
     to->base.node.next = NULL;
     t->base.scope = (uint8_t)((depth << 4) | (t->base.scope & 0x0Fu));
+#if ASYNC_CONF_EXTRAS
     if (mode == ASYNC__K_SHIELD) {
         /* remember what it hides: the outer shield, and what expired */
         to->base.scope = (uint8_t)((t->base.kind & 0xF0u) | (t->base.scope & 0x0Fu));
@@ -2075,6 +2116,7 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
         if (when == 0)
             return 0; /* no deadline of its own */
     }
+#endif
     if (mode != ASYNC__K_AT)
         deadline = (async_tick)(async__arm_now(L, when) + when);
     if (async_tick_after(deadline, L->now))
@@ -2108,7 +2150,6 @@ int async__locked_take(async_loop *L, async_locked *held)
     return rc;
 }
 
-#endif
 /* A shield closes: the shield it was inside (if any) is the innermost
  * again, and what it held back is reported from now on - what had
  * expired when it opened, and the scopes held on L->held that the shield
@@ -2131,6 +2172,7 @@ static void async__shield_close(async_loop *L, async_task *t, async_timeout *sh)
     }
 }
 
+#endif
 static int async__scope_close(async_loop *L, async_co *co, async_timeout *to)
 {
     async_task *t = to->owner;
@@ -2146,8 +2188,12 @@ static int async__scope_close(async_loop *L, async_co *co, async_timeout *to)
     if (expired >= depth)
         expired = 0;
     t->base.scope = (uint8_t)(((depth - 1u) << 4) | expired);
+#if ASYNC_CONF_EXTRAS
     if (to->base.kind == ASYNC__K_SHIELD)
         async__shield_close(L, t, to);
+#else
+    (void)L;
+#endif
     return to->base.flags ? ASYNC_ETIMEDOUT : 0;
 }
 
@@ -2198,7 +2244,7 @@ int async__until(async_loop *L, bool truth)
     if (!async_woken(L, &rc))
         rc = async__interrupt_code(L);
     if (rc < 0 || truth)
-        return rc < 0 ? rc : 0;
+        return rc; /* rc: 0 or an interruption */
     return async__suspend(L, &L->pollers, ASYNC__S_WPOLL);
 }
 
@@ -2238,7 +2284,7 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 #if ASYNC_CONF_TASK_LIST
     async__list_append(&L->all, &t->all);
 #endif
-    async__enqueue(L, t);
+    async__ready(L, t);
     return 0;
 }
 
@@ -2352,7 +2398,7 @@ int async_cancel(async_loop *L, async_task *t)
 
 /* Shared by join and group wait: after an interruption, wait (draining)
  * for what was cancelled; report the interruption when it is over.      */
-static int async__drain_end(async_loop *L, async_task *self)
+static inline ASYNC__INLINE int async__drain_end(async_loop *L, async_task *self)
 {
     self->base.flags &= (uint8_t)~ASYNC__F_DRAIN;
     return async__interrupt_code(L);
@@ -2577,7 +2623,7 @@ int async_run_once(async_loop *L)
         L->progress = 0;
         while ((n = async__list_pop(&L->pollers)) != NULL) {
             async__task_of(n)->base.flags |= ASYNC__F_RECHECK;
-            async__enqueue(L, async__task_of(n));
+            async__ready(L, async__task_of(n));
         }
     }
     return steps;
@@ -2607,19 +2653,17 @@ int async_run_ready(async_loop *L)
     return steps;
 }
 
+#if ASYNC_CONF_TASK_LIST
 unsigned async_loop_cancel_all(async_loop *L)
 {
     unsigned n = 0;
-#if ASYNC_CONF_TASK_LIST
     async_node *a;
     /* a cancel wakes tasks but finishes none: the list stays as it is */
     for (a = L->all.next; a && a != &L->all; a = a->next)
         n += async_cancel(L, (async_task *)(void *)((char *)a - offsetof(async_task, all))) == 0;
-#else
-    (void)L;
-#endif
     return n;
 }
+#endif
 
 #if ASYNC_CONF_DEBUG
 static void async__debug_report_unseen(async_loop *L);
@@ -2627,7 +2671,11 @@ static void async__debug_report_unseen(async_loop *L);
 
 /* async_run's loop.  cleanup: once main has finished, cancel the tasks
  * left and run until they have finished too (or can never finish).    */
+#if ASYNC_CONF_TASK_LIST
 static int async__run(async_loop *L, async_task *main, async_task_fn fn, bool cleanup)
+#else
+int async_run(async_loop *L, async_task *main, async_task_fn fn) /* no registry: no cleanup */
+#endif
 {
     int rc;
     bool swept = false;
@@ -2648,12 +2696,16 @@ static int async__run(async_loop *L, async_task *main, async_task_fn fn, bool cl
 
         async_run_once(L);
         if (main ? async_task_is_done(main) : L->ntasks == 0) {
-            if (!cleanup || !ASYNC_CONF_TASK_LIST || L->ntasks == 0)
+#if ASYNC_CONF_TASK_LIST
+            if (!cleanup || L->ntasks == 0)
                 break;
             if (!swept) {
                 (void)async_loop_cancel_all(L);
                 swept = true;
             }
+#else
+            break;
+#endif
         }
         /* Every pass gives the port a turn: a blocking one when nothing is
          * ready, a non-blocking poll otherwise. */
@@ -2663,14 +2715,20 @@ static int async__run(async_loop *L, async_task *main, async_task_fn fn, bool cl
         if (rc < 0)
             break; /* after the sweep: what is left cannot finish */
     }
-    if (rc >= 0 || swept)
-        rc = main ? async_task_result(main) : 0; /* read: never "unretrieved" */
+    if (rc >= 0 || swept) { /* main has finished (or was never given) */
+#if ASYNC_CONF_DEBUG
+        if (main)
+            (void)async_task_result(main); /* read: never "unretrieved" */
+#endif
+        rc = main ? main->base.u.result : 0;
+    }
 #if ASYNC_CONF_DEBUG
     async__debug_report_unseen(L);
 #endif
     return rc;
 }
 
+#if ASYNC_CONF_TASK_LIST
 int async_run(async_loop *L, async_task *main, async_task_fn fn)
 {
     return async__run(L, main, fn, true);
@@ -2680,6 +2738,7 @@ int async_run_until_complete(async_loop *L, async_task *main, async_task_fn fn)
 {
     return async__run(L, main, fn, false);
 }
+#endif
 
 /* ---- groups ---- */
 
@@ -2777,7 +2836,7 @@ static async_task *async__group_reap_one(async_group *g)
 }
 
 /* mode: what wakes the waiter besides the last member's end.            */
-static int async__group_park(async_group *g, async_task *self, unsigned mode)
+static ASYNC__OUTLINE int async__group_park(async_group *g, async_task *self, unsigned mode)
 {
     g->flags = (uint8_t)((g->flags & ~(ASYNC__GROUP_WAIT_ANY | ASYNC__GROUP_WAIT_ERR)) | mode);
     return async__wait_in_slot(self, &g->waiter, ASYNC__S_WGROUP);
@@ -2931,11 +2990,8 @@ void async_lock_init(async_lock *m)
  * until the waiter runs (HANDED), as asyncio's does.                    */
 static void async__lock_pass(async_loop *L, async_lock *m)
 {
-    m->owner = async__list_empty(&m->waiters) ? NULL : async__task_of(m->waiters.next);
-    if (m->owner) {
+    if ((m->owner = async__wake_first(L, &m->waiters, 0)) != NULL)
         m->owner->base.flags |= ASYNC__F_HANDED;
-        async_wake(L, m->owner, 0);
-    }
 }
 
 int async_lock_try_acquire(async_loop *L, async_lock *m)

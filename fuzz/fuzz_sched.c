@@ -52,7 +52,7 @@ static void decode_op(struct reader *r, struct op *o)
     o->d = ticks(b2);
     if (o->kind == OP_SH_BEGIN || o->kind == OP_CALL_LATER)
         o->d++; /* a shield always ends; a call_later is always a timer */
-    if (!MODEL_EXTRAS && o->kind >= OP_BAR_WAIT)
+    if (!MODEL_EXTRAS && (o->kind >= OP_BAR_WAIT || o->kind == OP_SH_BEGIN || o->kind == OP_SH_END))
         o->kind = OP_NOP;
     o->td = ticks((b0 / (OP__COUNT - 1)) * 23u + (b2 >> 4));
 }

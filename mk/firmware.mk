@@ -263,13 +263,16 @@ size: $(FW_SIZE_DEPS)
 # suite) under simavr, through test/target/avrsim.c: both backends with
 # 32-bit ticks (avr, avr-labels) and the switch backend with 16-bit ticks
 # (avr-t16).  8-bit loads: every tick read there is several loads.
+# The bare-metal default leaves out the extras and the task registry
+# (ASYNC_CONF_EXTRAS, ASYNC_CONF_TASK_LIST): labels runs the extras
+# without the registry, rv32sw both.
 TARGET_CONFIGS ?= switch labels m0plus rv32 rv32sw avr avr-labels avr-t16
 AVR_ARCH_TEST := -mmcu=atmega1284p -DF_CPU=16000000UL
 TGT_ARCH_M3 := -mcpu=cortex-m3 -mthumb -mfloat-abi=soft
 TGT_ARCH_switch := $(TGT_ARCH_M3)
 TGT_FLAGS_switch := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
 TGT_ARCH_labels := $(TGT_ARCH_M3)
-TGT_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
+TGT_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS -DASYNC_CONF_EXTRAS=1
 TGT_ARCH_m0plus := -mcpu=cortex-m0plus -mthumb -mfloat-abi=soft
 TGT_FLAGS_m0plus := -DASYNC_CONF_LC=ASYNC_LC_SWITCH
 TGT_ARCH_rv32 := $(FW_ARCH_rv32imac)
@@ -277,7 +280,8 @@ TGT_ARCH_rv32 := $(FW_ARCH_rv32imac)
 RV_LIBC_INCLUDE ?= /usr/lib/picolibc/riscv64-unknown-elf/include
 TGT_FLAGS_rv32 := -DASYNC_CONF_LC=ASYNC_LC_LABELS -isystem $(RV_LIBC_INCLUDE)
 TGT_ARCH_rv32sw := $(FW_ARCH_rv32imac)
-TGT_FLAGS_rv32sw := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -isystem $(RV_LIBC_INCLUDE)
+TGT_FLAGS_rv32sw := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -DASYNC_CONF_EXTRAS=1 -DASYNC_CONF_TASK_LIST=1 \
+	-isystem $(RV_LIBC_INCLUDE)
 
 TGT_ARCH_avr := $(AVR_ARCH_TEST)
 TGT_FLAGS_avr := -DASYNC_CONF_LC=ASYNC_LC_SWITCH

@@ -2,9 +2,11 @@
 /* Shields (Trio's shielded cancel scope): cleanup that awaits after a
  * cancellation or an expired timeout, the shield's own deadline, nested
  * shields and scopes, and closing on every way out of a body.  Outside a
- * shield cancellation stays sticky (test_cancel.c). */
+ * shield cancellation stays sticky (test_cancel.c).  Shields are among
+ * the extras (ASYNC_CONF_EXTRAS). */
 #include "testlib.h"
 
+#if ASYNC_CONF_EXTRAS
 /* A connection that says goodbye on its way out: cancelled while it
  * waits, its cleanup still sends (sleeps) inside a shield. */
 struct conn {
@@ -371,9 +373,43 @@ static void run_waits_for_shielded_cleanup_of_leftovers(void **state)
 #endif
 }
 
+#else
+/* Without the extras a cancelled task's cleanup cannot await: the
+ * first await reports the cancellation (sticky, as ever). */
+struct sticky {
+    async_task task;
+    async_co co;
+    int rc;
+};
+
+static int sticky_fn(async_loop *L, async_task *self)
+{
+    struct sticky *f = async_frame(self, struct sticky, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 100));
+    async_finally;
+    async_await_rc(f->rc, async_sleep(L, 1)); /* reports at once */
+    async_end;
+}
+
+static void shields_need_the_extras(void **state)
+{
+    static struct sticky f;
+    (void)state;
+    f = (struct sticky){0};
+    async_spawn(&TL, &f.task, sticky_fn);
+    t_settle();
+    assert_int_equal(async_cancel(&TL, &f.task), 0);
+    t_settle();
+    assert_int_equal(f.rc, ASYNC_ECANCELED);
+    assert_int_equal(async_task_result(&f.task), ASYNC_ECANCELED);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+#if ASYNC_CONF_EXTRAS
         T(cancelled_task_cleans_up_inside_a_shield),
         T(cancel_waits_for_the_shield_to_close),
         T(shield_deadline_bounds_the_cleanup),
@@ -385,6 +421,9 @@ int main(void)
         T(group_cancel_waits_for_a_shield),
         T(shield_misuse),
         T(run_waits_for_shielded_cleanup_of_leftovers),
+#else
+        T(shields_need_the_extras),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,8 +68,9 @@ static void gen_op(struct op *o, bool in_task)
         [OP_T_END] = 4,  [OP_T_END_BAD] = 1, [OP_UNTIL] = 3,  [OP_COND_WAIT] = 4,
         [OP_FUT_WAIT] = 2, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1, [OP_FUT_SET] = 1,
         [OP_POST] = 1,   [OP_X_WAIT] = 3, [OP_X_FIRE] = 2, [OP_N_GIVE] = 2, [OP_N_TAKE] = 3,
-        [OP_BUSY] = 3,   [OP_SH_BEGIN] = 3, [OP_SH_END] = 3, [OP_G_WAIT_ERR] = 2,
+        [OP_BUSY] = 3,   [OP_G_WAIT_ERR] = 2,
 #if MODEL_EXTRAS
+        [OP_SH_BEGIN] = 3, [OP_SH_END] = 3,
         [OP_BAR_WAIT] = 4, [OP_BAR_ABORT] = 1, [OP_BAR_RESET] = 1, [OP_Q_JOIN] = 2, [OP_Q_DONE] = 3,
         [OP_WLOCK] = 4,  [OP_WLOCK_END] = 3, [OP_CALL_SOON] = 2, [OP_CALL_LATER] = 2,
         [OP_H_CANCEL] = 1, [OP_ON_DONE] = 2,

@@ -431,10 +431,12 @@ static int actor_body(async_loop *L, struct actor *f)
         } else if (OP.kind == OP_T_BEGIN || OP.kind == OP_SH_BEGIN) {
             if (f->nscopes < MAX_SCOPES) {
                 f->ticks = timer_ticks(P->nact, f->id, timed_depth(f) + 1, rel_vnow(), OP.d);
-                if (OP.kind == OP_T_BEGIN)
-                    f->rc = async_timeout_begin(&f->scopes[f->nscopes], f->ticks);
-                else
+#if MODEL_EXTRAS
+                if (OP.kind == OP_SH_BEGIN)
                     f->rc = async_shield_begin(&f->scopes[f->nscopes], f->ticks);
+                else
+#endif
+                    f->rc = async_timeout_begin(&f->scopes[f->nscopes], f->ticks);
                 if (f->rc == 0)
                     f->sckind[f->nscopes++] = OP.kind == OP_T_BEGIN ? SC_TIMEOUT : SC_SHIELD;
             } else {
