@@ -1011,9 +1011,10 @@ int async_loop_init(async_loop *L, const async_port *port);
  * ("error never retrieved").                                            */
 int async_run(async_loop *L, async_task *main, async_task_fn fn);
 /* loop.run_until_complete: the same, but tasks still pending when main
- * finishes are left as they are (today's behaviour before 0.2.0).       */
-/* Cancel every live task (needs ASYNC_CONF_TASK_LIST; without it, 0).
- * Returns how many cancellations were requested.                       */
+ * finishes are left as they are (the behaviour of async_run before
+ * 0.2.0).  async_loop_cancel_all: cancel every live task (needs
+ * ASYNC_CONF_TASK_LIST; without it, 0); returns how many cancellations
+ * were requested.                                                       */
 #if ASYNC_CONF_TASK_LIST
 int async_run_until_complete(async_loop *L, async_task *main, async_task_fn fn);
 unsigned async_loop_cancel_all(async_loop *L);
@@ -1804,12 +1805,16 @@ static bool async__slot_min(const async_node *h, async_tick *min)
  * reports their earliest expiry instead when it lies inside the slot's
  * current span (later slots of its level start after it), and a far
  * timer its expiry, so an idle port does not wake just to refile.      */
-static bool async__timers_next(async_loop *L, async_tick *out, bool exact)
+/* The next expiry to process, or (not exact) the earliest point where a
+ * far timer joins the wheel.                                            */
+static bool async__timers_scan(async_loop *L, async_tick *out, bool exact)
 {
     bool found = false;
     unsigned level;
 #if ASYNC__WMAP
     async__wmap any = 0;
+    for (level = 0; level < ASYNC__WLEVELS; level++)
+        any |= L->wmap[level];
 #endif
 #if ASYNC__WFAR
     if (!async__list_empty(&L->far)) {
@@ -1820,8 +1825,6 @@ static bool async__timers_next(async_loop *L, async_tick *out, bool exact)
     }
 #endif
 #if ASYNC__WMAP
-    for (level = 0; level < ASYNC__WLEVELS; level++)
-        any |= L->wmap[level];
     if (any == 0) /* the common case of a busy server: no timer at all */
         return found;
 #endif
@@ -1843,6 +1846,24 @@ static bool async__timers_next(async_loop *L, async_tick *out, bool exact)
         found = true;
     }
     return found;
+}
+
+/* Each pass asks, and most find no timer at all: that answer inline.   */
+static inline bool async__timers_next(async_loop *L, async_tick *out, bool exact)
+{
+#if ASYNC__WMAP
+    async__wmap any = 0;
+    unsigned level;
+    for (level = 0; level < ASYNC__WLEVELS; level++)
+        any |= L->wmap[level];
+    if (any == 0
+#if ASYNC__WFAR
+        && async__list_empty(&L->far)
+#endif
+    )
+        return false;
+#endif
+    return async__timers_scan(L, out, exact);
 }
 
 /* wnow has reached moment m: refile the slots that start at m (top level
@@ -2282,7 +2303,7 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
     t->joiner.task = NULL;
     L->ntasks++;
 #if ASYNC_CONF_TASK_LIST
-    async__list_append(&L->all, &t->all);
+    async__list_insert_after(L->all.prev, &t->all); /* set up by async_loop_init */
 #endif
     async__ready(L, t);
     return 0;
@@ -2316,7 +2337,8 @@ static void async__finish(async_loop *L, async_task *t, int rc)
     t->base.scope = 0; /* its coroutine closed its scopes (shields too) */
     L->ntasks--;
 #if ASYNC_CONF_TASK_LIST
-    async__list_remove(&t->all);
+    t->all.prev->next = t->all.next; /* unlinked (the node is not read again) */
+    t->all.next->prev = t->all.prev;
 #endif
     if (t->base.flags & ASYNC__F_INGROUP) {
         async__group_member_done(L, t->joiner.group, t, rc);
@@ -2493,6 +2515,9 @@ int async_loop_init(async_loop *L, const async_port *port)
         *p++ = 0;
     L->port = port;
     L->runq.next = L->runq.prev = &L->runq; /* lists never lazily set up */
+#if ASYNC_CONF_TASK_LIST
+    L->all.next = L->all.prev = &L->all;
+#endif
 #if ASYNC__WLEVELS == 0
     L->timers.next = L->timers.prev = &L->timers;
 #endif
