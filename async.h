@@ -2389,12 +2389,11 @@ static void async__step(async_loop *L, async_task *t)
         /* An op woken by its external source with nothing for it (a
          * readable socket holding no data it can use) parks again.  A
          * cancel or an expired deadline that came while the task sat in
-         * the run queue found nothing parked to wake: deliver it now. */
-        if (t->base.state == ASYNC__S_WEXT &&
-            ((t->base.flags & ASYNC__F_CANCEL) || (t->base.scope & 0x0Fu)) &&
-            !(t->base.flags & ASYNC__F_DRAIN))
-            async__interrupt(L, t, (t->base.flags & ASYNC__F_CANCEL) ? ASYNC_ECANCELED
-                                                                      : ASYNC_ETIMEDOUT);
+         * the run queue found nothing parked to wake: deliver it now,
+         * after the op has set up what its detach() undoes.  (What a
+         * shield holds back waits.)                                     */
+        if (t->base.state == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
+            async__interrupt(L, t, rc); /* not while draining (shielded) */
         /* Anything but a condition re-check that stayed false may have
          * changed what other conditions depend on. */
         if (!(flags & ASYNC__F_RECHECK) || t->base.state != ASYNC__S_WPOLL)
@@ -2631,7 +2630,7 @@ int async_run_once(async_loop *L)
      * Those readied meanwhile (a yield, a wake-up, a spawn) join the
      * emptied queue and wait for the next pass.  Nothing unlinks a ready
      * task, so walking the detached chain is safe.                      */
-    if (!async__list_empty(&L->runq)) {
+    if (L->runq.next != &L->runq) { /* set up by async_loop_init */
         async_node *next;
         last = L->runq.prev;
         n = L->runq.next;
@@ -2656,7 +2655,7 @@ int async_run_once(async_loop *L)
 
 bool async_loop_has_work(const async_loop *L)
 {
-    return !async__list_empty(&L->runq) || !async__list_empty(&L->due) || async__posts_waiting(L);
+    return L->runq.next != &L->runq || !async__list_empty(&L->due) || async__posts_waiting(L);
 }
 
 bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
@@ -2729,7 +2728,7 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn) /* no registry:
                 swept = true;
             }
 #else
-            break;
+            return main ? main->base.u.result : 0;
 #endif
         }
         /* Every pass gives the port a turn: a blocking one when nothing is

@@ -141,7 +141,7 @@ static int writer_main(async_loop *L, async_task *self)
         if (R.rc < 0)
             break; /* the server closed */
         for (R.k = 0; R.k < 3; R.k++)
-            async_yield();
+            async_await(async_yield());
     }
     async_finally;
     async_stream_shutdown(&R.ws); /* the end of the requests */

@@ -191,7 +191,7 @@ static int raw_fn(async_loop *L, async_task *self)
             r->n = (int)(P.size - r->off);
         async_await(async_stream_write(L, &r->s, P.data + r->off, (size_t)r->n));
         r->off += (size_t)r->n;
-        async_yield();
+        async_await(async_yield());
     }
     async_await(async_stream_shutdown(&r->s));
     for (;;) { /* until the client gives up */

@@ -1048,7 +1048,7 @@ int async_http_server_shutdown(async_loop *L, async_http_server *hs, async_tick 
     async_event_clear(&hs->drained);
     if (hs->srv.fd >= 0 && !hs->srv.closed)
         async_server_close(L, &hs->srv);
-    async_yield(); /* connections accepted but not started yet link themselves */
+    async_await(async_yield()); /* connections accepted but not started yet link themselves */
     for (c = hs->live; c; c = c->next)
         if (c->phase == PH_IDLE)
             async_cancel(L, &c->conn.task);

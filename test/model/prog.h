@@ -257,7 +257,9 @@ static inline uint32_t timer_ticks(int nact, int a, int k, uint32_t now, uint32_
     return at - now;
 }
 /* The value OP_FUT_SET sets, and OP_X_FIRE wakes with: small values and
- * an error. */
+ * an error.  XS_EMPTY wakes an OP_X_WAIT with nothing in it (a readable
+ * socket holding no data it can use): the op parks again.              */
+#define XS_EMPTY 5
 static inline int fut_value(const struct op *o)
 {
     return o->d % 3 == 0 ? -40 : (int)(o->d % 7);

@@ -94,8 +94,8 @@ static void xsrc_detach(async_loop *L, async_waiter *self, async_task *t)
 static int xsrc_wait(async_loop *L, struct xsrc *x)
 {
     int rc;
-    if (async_woken(L, &rc))
-        return rc;
+    if (async_woken(L, &rc) && rc != XS_EMPTY)
+        return rc; /* XS_EMPTY: nothing for us, wait again */
     if (x->task)
         return ASYNC_EBUSY;
     rc = async_park(L, &x->w);

@@ -965,6 +965,18 @@ static int op_resume(int t, const struct op *o, int r)
         k->notified = r == 0;
         wait_on(t, &lock_w[x], W_LOCK, x);
         return PENDING;
+    case OP_X_WAIT: /* a wake-up with nothing in it parks again; an
+                     * interruption that came while queued wakes that park */
+        if (r != XS_EMPTY)
+            return r;
+        x = o->obj % NXS;
+        if (xs_task[x] >= 0)
+            return EBUSY;
+        xs_task[x] = t;
+        suspend(t, W_XS, x);
+        if ((r = icode(t)) != 0)
+            interrupt(t, r);
+        return PENDING;
     case OP_UNTIL: /* woken by an interruption, or re-checking */
         if (r == 0)
             r = icode(t);
