@@ -1335,6 +1335,9 @@ enum {
 #define ASYNC__K_AT 0x11u  /* async__timeout_begin: a deadline, not a delay */
 #if ASYNC_CONF_EXTRAS
 #define ASYNC__SHIELDS(t) ((unsigned)(t)->base.kind >> 4) /* shield depth, 0: none */
+/* A task's cancellation held back by its shields: off F_CANCEL (so an
+ * await's check stays one test), back on when the last shield closes.  */
+#define ASYNC__K_HELD 0x08u
 #else
 #define ASYNC__SHIELDS(t) 0u
 #endif
@@ -1346,7 +1349,7 @@ static inline int async__interrupt_code(const async_loop *L)
     const async_task *t = L->current;
     if (t == NULL)
         return 0;
-    if ((t->base.flags & ASYNC__F_CANCEL) && !ASYNC__SHIELDS(t))
+    if (t->base.flags & ASYNC__F_CANCEL) /* not set inside a shield */
         return ASYNC_ECANCELED;
     return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0; /* only unshielded ones */
 }
@@ -1433,7 +1436,11 @@ static inline bool async_task_is_done(const async_task *t)
 
 static inline bool async_task_is_cancelled(const async_task *t)
 {
+#if ASYNC_CONF_EXTRAS
+    return (t->base.flags & ASYNC__F_CANCEL) || (t->base.kind & ASYNC__K_HELD);
+#else
     return (t->base.flags & ASYNC__F_CANCEL) != 0;
+#endif
 }
 
 #if ASYNC_CONF_DEBUG
@@ -1995,8 +2002,8 @@ static void async__interrupt(async_loop *L, async_task *t, int code)
     uint8_t s = t->base.state;
     void *slot = t->base.node.next;
 
-    if ((t->base.flags & ASYNC__F_DRAIN) || (code == ASYNC_ECANCELED && ASYNC__SHIELDS(t)))
-        return; /* a shield holds a cancellation back until it closes */
+    if (t->base.flags & ASYNC__F_DRAIN)
+        return;
     if (s == ASYNC__S_WJOIN) {
         t->base.flags |= ASYNC__F_DRAIN;
         async_cancel(L, (async_task *)(void *)((char *)slot - offsetof(async_task, joiner)));
@@ -2132,7 +2139,9 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     if (mode == ASYNC__K_SHIELD) {
         /* remember what it hides: the outer shield, and what expired */
         to->base.scope = (uint8_t)((t->base.kind & 0xF0u) | (t->base.scope & 0x0Fu));
-        t->base.kind = (uint8_t)(depth << 4);
+        t->base.kind = (uint8_t)((depth << 4) | (t->base.kind & ASYNC__K_HELD) |
+                                 (t->base.flags & ASYNC__F_CANCEL ? ASYNC__K_HELD : 0u));
+        t->base.flags &= (uint8_t)~ASYNC__F_CANCEL; /* held until the last shield closes */
         t->base.scope &= 0xF0u;
         if (when == 0)
             return 0; /* no deadline of its own */
@@ -2181,7 +2190,11 @@ static void async__shield_close(async_loop *L, async_task *t, async_timeout *sh)
     unsigned outer = (unsigned)sh->base.scope >> 4, lo = sh->base.scope & 0x0Fu;
     async_node *n, *next;
 
-    t->base.kind = (uint8_t)(outer << 4);
+    t->base.kind = (uint8_t)((outer << 4) | (t->base.kind & ASYNC__K_HELD));
+    if (outer == 0 && (t->base.kind & ASYNC__K_HELD)) { /* the cancellation is back */
+        t->base.kind = ASYNC__K_TASK;
+        t->base.flags |= ASYNC__F_CANCEL;
+    }
     t->base.scope = (uint8_t)((t->base.scope & 0xF0u) | lo);
     for (n = L->held.next; n && n != &L->held; n = next) {
         async_timeout *to = (async_timeout *)(void *)n;
@@ -2410,8 +2423,14 @@ int async_cancel(async_loop *L, async_task *t)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (t->base.state == ASYNC__S_DONE)
         return ASYNC_EDONE;
-    if (t->base.flags & ASYNC__F_CANCEL)
+    if (async_task_is_cancelled(t))
         return ASYNC_EALREADY;
+#if ASYNC_CONF_EXTRAS
+    if (ASYNC__SHIELDS(t)) { /* held back until its last shield closes */
+        t->base.kind |= ASYNC__K_HELD;
+        return 0;
+    }
+#endif
     t->base.flags |= ASYNC__F_CANCEL;
     async__interrupt(L, t, ASYNC_ECANCELED);
     return 0;
@@ -3689,7 +3708,7 @@ unsigned async_dump(async_loop *L, void (*print)(void *ctx, const char *line), v
             len = async__put(line, len, sizeof line, " on ");
             len = async__put(line, len, sizeof line, t->what);
         }
-        if (t->base.flags & ASYNC__F_CANCEL)
+        if (async_task_is_cancelled(t))
             len = async__put(line, len, sizeof line, " (cancelling)");
         print(ctx, line);
         count++;

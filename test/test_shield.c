@@ -88,6 +88,7 @@ static void cancel_waits_for_the_shield_to_close(void **state)
     assert_int_equal(async_cancel(&TL, &c.task), 0);
     assert_int_equal(async_task_state(&c.task), ASYNC_TASK_WAITING); /* not woken */
     assert_true(async_task_is_cancelled(&c.task));
+    assert_int_equal(async_cancel(&TL, &c.task), ASYNC_EALREADY); /* held, still requested */
     t_advance(39);
     assert_log("");
     t_advance(1);
