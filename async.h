@@ -1358,6 +1358,11 @@ static inline int async__interrupt_code(const async_loop *L)
  * each caller are kept out of line, and one it would call is copied -
  * 130 bytes less on Cortex-M0+.  Other builds leave it to the compiler
  * (a yield, for one, stays an inline enqueue).                          */
+#if defined(__OPTIMIZE_SIZE__)
+#define ASYNC__SMALL 1
+#else
+#define ASYNC__SMALL 0
+#endif
 #if defined(__GNUC__) && defined(__OPTIMIZE_SIZE__)
 #define ASYNC__OUTLINE __attribute__((noinline))
 #define ASYNC__INLINE __attribute__((always_inline))
@@ -2493,10 +2498,11 @@ int async_task_on_done(async_loop *L, async_task *t, async_handle *h, async_hand
 static int async__sleep(async_loop *L, async_tick when, bool relative)
 {
     async_task *t = L->current;
+#if ASYNC__SMALL
     int rc;
-
     if (async_woken(L, &rc))
         return rc;
+#endif
     if (t == NULL || (relative && when > ASYNC_TICK_MAX_DELAY)) /* fails at once */
         return ASYNC__MISUSE(L, t ? ASYNC_ERANGE : ASYNC_EPERM);
     if (relative)
@@ -2510,13 +2516,24 @@ static int async__sleep(async_loop *L, async_tick when, bool relative)
     return ASYNC_PENDING;
 }
 
+/* Elsewhere the wake-up returns before anything is set up for a call. */
 int async_sleep_until(async_loop *L, async_tick deadline)
 {
+#if !ASYNC__SMALL
+    int rc;
+    if (async_woken(L, &rc))
+        return rc;
+#endif
     return async__sleep(L, deadline, false);
 }
 
 int async_sleep(async_loop *L, async_tick ticks)
 {
+#if !ASYNC__SMALL
+    int rc;
+    if (async_woken(L, &rc))
+        return rc;
+#endif
     return async__sleep(L, ticks, true);
 }
 
@@ -2617,17 +2634,17 @@ static void async__fire_due(async_loop *L)
     async__list_insert_after(L->due.prev, &end);
     while ((n = async__list_pop(&L->due)) != &end) {
         async_timed *tm = (async_timed *)(void *)n;
-        unsigned kind = tm->kind & 0x0Fu;
-        if (kind & 1u) { /* a timeout or a shield */
-            async__timeout_expire(L, (async_timeout *)(void *)tm);
+        unsigned kind = tm->kind & 7u; /* a task's kind: 0, but for K_HELD and its shields */
+        if (kind == ASYNC__K_TASK) {
+            async__resume(L, (async_task *)(void *)tm, 0);
 #if ASYNC_CONF_EXTRAS
         } else if (kind == ASYNC__K_CALL) {
             tm->state = ASYNC__S_IDLE;
             L->progress = 1; /* what it changes may be what a condition waits for */
             ((async_handle *)(void *)tm)->fn(L, (async_handle *)(void *)tm);
 #endif
-        } else {
-            async__resume(L, (async_task *)(void *)tm, 0);
+        } else { /* a timeout or a shield */
+            async__timeout_expire(L, (async_timeout *)(void *)tm);
         }
     }
 }
