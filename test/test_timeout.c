@@ -602,9 +602,6 @@ static int once_fn(async_loop *L, async_task *self)
     async_end;
 }
 
-/* async_until is an op like any other: under async_await_for, or with
- * its result kept (async_await_rc) inside a scope, no child coroutine
- * needed. */
 /* A deadline and the sleep inside it due on the same tick: the deadline
  * (armed first) fires first and wakes the sleeper, which was next in the
  * batch of due timers (regression: the batch lost its end). */
@@ -639,6 +636,9 @@ static void noop(async_loop *L, async_call *self)
 }
 static async_call noop_call = {NULL, noop, 0};
 
+/* async_until is an op like any other: under async_await_for, or with
+ * its result kept (async_await_rc) inside a scope, no child coroutine
+ * needed. */
 static int until_wait_for_fn(async_loop *L, async_task *self)
 {
     struct tw *f = async_frame(self, struct tw, task);
