@@ -17,7 +17,9 @@ struct tport {
     async_port port;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t slept; /* broadcast each time idle() falls asleep */
     int wakes;          /* latched wake() calls not yet consumed */
+    int asleep;         /* idle() is blocked right now */
     unsigned long idles, sleeps;
 };
 
@@ -47,11 +49,16 @@ static int tport_idle(const async_port *p, async_loop *L, bool has_deadline, asy
             ts.tv_sec += ts.tv_nsec / 1000000000L;
             ts.tv_nsec %= 1000000000L;
             tp->sleeps++;
+            tp->asleep = 1;
+            pthread_cond_broadcast(&tp->slept);
             pthread_cond_timedwait(&tp->cv, &tp->mu, &ts);
         } else {
             tp->sleeps++;
+            tp->asleep = 1;
+            pthread_cond_broadcast(&tp->slept);
             pthread_cond_wait(&tp->cv, &tp->mu);
         }
+        tp->asleep = 0;
     }
     tp->wakes = 0;
     pthread_mutex_unlock(&tp->mu);
@@ -75,9 +82,27 @@ static void tport_init(void)
     TP.port = (async_port){tport_now, tport_idle, tport_wake, NULL, NULL};
     pthread_mutex_init(&TP.mu, NULL);
     pthread_cond_init(&TP.cv, NULL);
+    pthread_cond_init(&TP.slept, NULL);
     TP.wakes = 0;
+    TP.asleep = 0;
     TP.idles = TP.sleeps = 0;
     assert_int_equal(async_loop_init(&PL, &TP.port), 0);
+}
+
+/* Other threads: block until the loop is asleep in idle(), or has been
+ * since the call began.  A thread that then posts wakes a sleeping loop
+ * by construction, whatever the scheduling (ThreadSanitizer slows the
+ * loop down: a fixed pause would not do).  It cannot deadlock: while
+ * every poster waits here nothing is posted, so the loop drains what it
+ * has and falls asleep (the tasks of these tests wait for posts only). */
+static void wait_until_loop_slept(void)
+{
+    unsigned long gen;
+    pthread_mutex_lock(&TP.mu);
+    gen = TP.sleeps;
+    while (!TP.asleep && TP.sleeps == gen)
+        pthread_cond_wait(&TP.slept, &TP.mu);
+    pthread_mutex_unlock(&TP.mu);
 }
 
 /* A watchdog: a lost wake-up would hang the test forever.  It waits up
@@ -115,9 +140,9 @@ static void *giver(void *arg)
     int i;
     (void)arg;
     for (i = 0; i < GIVES; i++) {
-        async_notify_give(&PL, &N);
         if (i % 1000 == 0)
-            usleep(100); /* let the loop fall asleep now and then */
+            wait_until_loop_slept(); /* so that this give wakes a sleeper */
+        async_notify_give(&PL, &N);
     }
     return NULL;
 }
@@ -157,7 +182,8 @@ static void permits_from_threads_are_never_lost(void **state)
     assert_int_equal(t.taken, (long)GIVERS * GIVES);
     async_run_ready(&PL);
     assert_int_equal(async_sem_count(&N.sem), 0);
-    assert_true(TP.sleeps > 0); /* the loop really slept in between */
+    /* The loop really slept in between (each giver waited for it to). */
+    assert_true(TP.sleeps >= 1);
 }
 
 /* ---- a call posted twice before the loop runs executes once ---- */
@@ -235,7 +261,7 @@ static void job_done(async_loop *L, async_call *c)
 static void *worker(void *arg)
 {
     struct job *j = (struct job *)arg;
-    usleep(20000);
+    wait_until_loop_slept(); /* the post must wake a sleeping loop */
     j->output = j->input * j->input;
     async_post(&PL, &j->call);
     return NULL;
