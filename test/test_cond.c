@@ -197,6 +197,89 @@ static void notify_without_the_lock_is_refused(void **state)
     assert_int_equal(async_task_state(&C[1].task), ASYNC_TASK_WAITING);
 }
 
+/* Only an interrupted waiter passes its notification on: a notified one
+ * that simply re-takes the lock (phase two, the lock held meanwhile)
+ * wakes nobody else; and a task that was notified once, then interrupted
+ * in a later wait, has no old notification to pass on. */
+struct counter_waiter {
+    async_task task;
+    async_co co;
+    struct shared *s;
+    int wakes, rc[2];
+};
+
+static int counting_fn(async_loop *L, async_task *self)
+{
+    struct counter_waiter *f = async_frame(self, struct counter_waiter, task);
+    async_begin(L, &f->co);
+    async_await(async_lock_acquire(L, &f->s->lock));
+    async_await_rc(f->rc[0], async_cond_wait(L, &f->s->cond));
+    f->wakes++;
+    async_await_rc(f->rc[1], async_cond_wait(L, &f->s->cond));
+    f->wakes++;
+    async_lock_release(L, &f->s->lock);
+    async_end;
+}
+
+struct holder {
+    async_task task;
+    async_co co;
+    struct shared *s;
+    unsigned notify;
+    async_task *cancel;
+};
+
+static int holder_fn(async_loop *L, async_task *self)
+{
+    struct holder *f = async_frame(self, struct holder, task);
+    async_begin(L, &f->co);
+    async_await(async_lock_acquire(L, &f->s->lock));
+    if (f->notify)
+        async_cond_notify(L, &f->s->cond, f->notify);
+    async_await(async_sleep(L, 5)); /* the woken waiter queues for the lock */
+    if (f->cancel)
+        async_cancel(L, f->cancel);
+    async_lock_release(L, &f->s->lock);
+    async_end;
+}
+
+static void a_notification_is_passed_on_only_when_unused(void **state)
+{
+    static struct shared s;
+    static struct counter_waiter w1, w2;
+    static struct holder h;
+    (void)state;
+    shared_init(&s);
+    w1 = (struct counter_waiter){0};
+    w2 = (struct counter_waiter){0};
+    w1.s = w2.s = &s;
+    async_spawn(&TL, &w1.task, counting_fn);
+    async_spawn(&TL, &w2.task, counting_fn);
+    t_settle();
+    /* w1 notified while the lock is held: phase two, then it returns 0 */
+    h = (struct holder){0};
+    h.s = &s;
+    h.notify = 1;
+    async_spawn(&TL, &h.task, holder_fn);
+    t_settle();
+    t_advance(5);
+    assert_int_equal(w1.wakes, 1);
+    assert_int_equal(w1.rc[0], 0);
+    assert_int_equal(w2.wakes, 0); /* nothing passed on */
+    /* w1 waits again and is cancelled in phase one while the lock is held:
+     * it reports the cancel and, never notified this time, passes nothing */
+    h = (struct holder){0};
+    h.s = &s;
+    h.cancel = &w1.task;
+    async_spawn(&TL, &h.task, holder_fn);
+    t_settle();
+    t_advance(5);
+    assert_int_equal(w1.wakes, 2);
+    assert_int_equal(w1.rc[1], ASYNC_ECANCELED);
+    assert_int_equal(w2.wakes, 0);
+    assert_int_equal(async_task_state(&w2.task), ASYNC_TASK_WAITING);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +288,7 @@ int main(void)
         T(notify_all_lets_each_recheck),
         T(wait_without_the_lock_is_refused),
         T(cancelled_notified_waiter_passes_it_on),
+        T(a_notification_is_passed_on_only_when_unused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -525,6 +525,29 @@ static void ops_outside_a_task_are_refused(void **state)
     assert_true(t_misuse_count >= 3);
 }
 
+/* A coroutine run outside any task: its awaits find no task to suspend
+ * and report ASYNC_EPERM from the op, without ever suspending. */
+struct bare {
+    async_co co;
+    int rc;
+};
+
+static int bare_fn(async_loop *L, struct bare *f)
+{
+    async_begin(L, &f->co);
+    async_await_rc(f->rc, async_sleep(L, 5));
+    async_end;
+}
+
+static void coroutine_outside_a_task_gets_eperm(void **state)
+{
+    static struct bare b;
+    (void)state;
+    b = (struct bare){0};
+    assert_int_equal(bare_fn(&TL, &b), 0); /* ends at once */
+    assert_int_equal(b.rc, ASYNC_EPERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +566,7 @@ int main(void)
         T(unknown_resume_point_traps),
         T(nested_children_carry_values_and_errors),
         T(ops_outside_a_task_are_refused),
+        T(coroutine_outside_a_task_gets_eperm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

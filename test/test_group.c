@@ -514,6 +514,46 @@ static void next_returns_each_result(void **state)
     assert_log("ok bad bad rc-40 ok rc3 end-16");
 }
 
+/* The waiter of a gather, woken because the last member finished, finds
+ * a new member spawned and itself cancelled while it sat in the run
+ * queue: it takes the cancel in, cancels the new member, drains, and
+ * reports the cancel (it must not park again as if nothing happened). */
+struct respawner {
+    async_task task;
+    async_co co;
+    async_task *waiter;
+};
+
+static int respawn_fn(async_loop *L, async_task *self)
+{
+    struct respawner *f = async_frame(self, struct respawner, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 10)); /* due with m0, stepped right after it */
+    add(1, "late", 1000, 0);
+    async_cancel(L, f->waiter); /* queued, not parked: only flagged */
+    async_end;
+}
+
+static void reparking_waiter_takes_in_a_pending_cancel(void **state)
+{
+    static struct boss w;
+    static struct respawner r;
+    (void)state;
+    async_group_init(&G, slots, 6, 0);
+    add(0, "m0", 10, 0);
+    w = (struct boss){0};
+    r = (struct respawner){0};
+    r.waiter = &w.task;
+    async_spawn(&TL, &r.task, respawn_fn);
+    async_spawn(&TL, &w.task, gather_fn);
+    t_settle();
+    t_advance(10);
+    assert_log("m0 all-1 at1010"); /* late was cancelled before it ever ran */
+    assert_int_equal(w.rc, ASYNC_ECANCELED);
+    assert_int_equal(async_task_result(&M[1].task), ASYNC_ECANCELED);
+    assert_int_equal(async_group_running_count(&G), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +570,7 @@ int main(void)
         T(capacity_reuse_and_misuse),
         T(empty_group),
         T(second_waiter_is_refused),
+        T(reparking_waiter_takes_in_a_pending_cancel),
         T(gather_reports_the_first_error_at_once),
         T(first_error_without_errors_waits_for_all),
         T(interrupting_first_error_cancels_members),

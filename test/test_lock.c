@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Locks: mutual exclusion owned by a task, FIFO hand-over, misuse. */
 #include "testlib.h"
+#include <string.h>
 
 struct locker {
     async_task task;
@@ -313,6 +314,27 @@ static void with_lock_nests_with_timeouts(void **state)
 }
 #endif
 
+/* async_lock_init makes any memory a free lock (not only zeroed). */
+static void init_makes_a_free_lock_of_any_memory(void **state)
+{
+    static async_lock m;
+    static struct locker t;
+    static int inside, max_inside;
+    (void)state;
+    memset(&m, 0xA5, sizeof m);
+    async_lock_init(&m);
+    assert_false(async_lock_is_locked(&m));
+    inside = max_inside = 0;
+    t = (struct locker){0};
+    t.lock = &m;
+    t.inside = &inside;
+    t.max_inside = &max_inside;
+    async_spawn(&TL, &t.task, locker_fn);
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &t.task, NULL), 0);
+    assert_log("in0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +342,7 @@ int main(void)
         T(lock_misuse_is_refused),
         T(try_acquire_does_not_wait),
         T(zeroed_lock_works),
+        T(init_makes_a_free_lock_of_any_memory),
         T(released_to_a_waiter_reads_unlocked),
 #if ASYNC_CONF_EXTRAS
         T(with_lock_releases_on_every_way_out),

@@ -638,6 +638,66 @@ static void cancel_all_reaches_every_task(void **state)
 #endif
 }
 
+/* A task function that parks and then returns a result anyway (a bug in
+ * the task, not a coroutine): the loop finishes it with that result,
+ * unlinks it from what it waited on, and reports ASYNC_ESTATE to the
+ * misuse hook.  Nothing it waited on can reach the finished task later. */
+static async_event never_ev;
+static int detach_calls;
+
+static void count_detach(async_loop *L, async_waiter *self, async_task *t)
+{
+    (void)L;
+    (void)self;
+    (void)t;
+    detach_calls++;
+}
+
+struct bad_task {
+    async_task task;
+    int kind; /* 0: an event, 1: a sleep, 2: an external waiter */
+};
+
+static int parks_then_returns(async_loop *L, async_task *self)
+{
+    static async_waiter ext = {count_detach};
+    int kind = async_frame(self, struct bad_task, task)->kind;
+    if (kind == 0)
+        assert_int_equal(async_event_wait(L, &never_ev), ASYNC_PENDING);
+    else if (kind == 1)
+        assert_int_equal(async_sleep(L, 50), ASYNC_PENDING);
+    else
+        assert_int_equal(async_park(L, &ext), ASYNC_PENDING);
+    return 7;
+}
+
+static void task_returning_while_suspended_is_detached(void **state)
+{
+    static struct bad_task b[3];
+    int i;
+    (void)state;
+    async_event_init(&never_ev);
+    detach_calls = 0;
+    for (i = 0; i < 3; i++) {
+        b[i] = (struct bad_task){0};
+        b[i].kind = i;
+        assert_int_equal(async_spawn(&TL, &b[i].task, parks_then_returns), 0);
+    }
+    t_settle();
+    for (i = 0; i < 3; i++) {
+        assert_true(async_task_is_done(&b[i].task));
+        assert_int_equal(async_task_result(&b[i].task), 7);
+    }
+    assert_int_equal(t_misuse_count, 3);
+    assert_int_equal(t_misuse_last, ASYNC_ESTATE);
+    assert_true(t_list_empty(&never_ev.waiters)); /* unlinked from the event */
+    assert_int_equal(detach_calls, 1);             /* the external waiter was told */
+    async_event_set(&TL, &never_ev);               /* reaches nobody */
+    t_advance(100);                                /* the sleep's timer is gone too */
+    assert_int_equal(async_task_result(&b[1].task), 7);
+    assert_int_equal(async_loop_task_count(&TL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -656,6 +716,7 @@ int main(void)
         T(run_lets_the_port_poll_between_passes),
         T(loop_init_rejects_bad_arguments),
         T(autojump_moves_time_to_each_deadline),
+        T(task_returning_while_suspended_is_detached),
         T(run_cancels_what_main_leaves),
         T(run_leaves_a_task_that_cannot_finish),
         T(cancel_all_reaches_every_task),

@@ -755,6 +755,59 @@ static void interruption_while_queued_reaches_a_repark(void **state)
     }
 }
 
+/* The longest deadline a scope takes, ASYNC_TICK_MAX_DELAY, and a sleep
+ * of that length: neither ends a tick early nor a tick late (on the
+ * wheel such a timer starts parked in the top level and is refiled on
+ * the way down). */
+struct longest {
+    async_task task, sleeper;
+    async_co co, sco;
+    async_timeout to;
+    async_event never;
+    int rc, src;
+    async_tick at, sat;
+};
+
+static int longest_sleeper(async_loop *L, async_task *self)
+{
+    struct longest *f = async_frame(self, struct longest, sleeper);
+    async_begin(L, &f->sco);
+    async_await_rc(f->src, async_sleep(L, ASYNC_TICK_MAX_DELAY));
+    f->sat = async_now(L);
+    async_end;
+}
+
+static int longest_fn(async_loop *L, async_task *self)
+{
+    struct longest *f = async_frame(self, struct longest, task);
+    async_begin(L, &f->co);
+    async_spawn(L, &f->sleeper, longest_sleeper);
+    async_await_for(&f->to, ASYNC_TICK_MAX_DELAY, f->rc, async_event_wait(L, &f->never));
+    f->at = async_now(L);
+    async_await(async_join(L, &f->sleeper));
+    async_end;
+}
+
+static void timeout_of_the_longest_delay(void **state)
+{
+    static struct longest f;
+    (void)state;
+    f = (struct longest){0};
+    async_event_init(&f.never);
+    async_spawn(&TL, &f.task, longest_fn);
+    t_settle();
+    t_advance(ASYNC_TICK_MAX_DELAY - 1u);
+    assert_false(async_task_is_done(&f.task)); /* not a tick early */
+    assert_false(async_task_is_done(&f.sleeper));
+    t_advance(1);
+    assert_true(async_task_is_done(&f.task));
+    assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
+    assert_int_equal(f.src, 0);
+    assert_int_equal(f.at, (async_tick)(1000u + ASYNC_TICK_MAX_DELAY));
+    assert_int_equal(f.sat, f.at);
+    assert_int_equal(t_misuse_count, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -775,6 +828,7 @@ int main(void)
         T(timeout_on_join_and_group_cancels_them),
         T(timeout_macros_evaluate_arguments_once),
         T(interruption_while_queued_reaches_a_repark),
+        T(timeout_of_the_longest_delay),
         T(until_under_wait_for_and_in_a_scope),
         T(deadline_and_sleep_on_one_tick),
     };

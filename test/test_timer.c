@@ -423,6 +423,82 @@ static void duration_macros_round_up(void **state)
     assert_true(async_tick_after((async_tick)3, (async_tick)-5));
 }
 
+/* A timer armed when the clock's lowest digit is the last slot of the
+ * wheel's first level: the next slot is in the next turn (the search
+ * wraps), and the timer fires on its tick. */
+struct lastslot {
+    async_task task;
+    async_co co;
+    async_tick at;
+};
+
+static int lastslot_fn(async_loop *L, async_task *self)
+{
+    struct lastslot *f = async_frame(self, struct lastslot, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 3));
+    f->at = async_now(L);
+    async_end;
+}
+
+static void timer_armed_in_the_last_slot(void **state)
+{
+    static struct lastslot f;
+    async_tick next;
+    (void)state;
+    t_reset(4095, false); /* 4095: the last slot of every power-of-two level */
+    f = (struct lastslot){0};
+    async_spawn(&TL, &f.task, lastslot_fn);
+    t_settle();
+    assert_true(async_loop_next_deadline(&TL, &next));
+    assert_int_equal(next, 4098);
+    t_advance(2);
+    assert_false(async_task_is_done(&f.task));
+    t_advance(1);
+    assert_true(async_task_is_done(&f.task));
+    assert_int_equal(f.at, 4098);
+}
+
+/* A loop that runs a long time with no timer armed (its clock passing
+ * the longest delay, in passes), then sleeps: the sleep takes its time,
+ * it does not end at once.  (On 16-bit ticks that is half a minute idle
+ * at 1 kHz: timers must be filed against where the clock is now, not
+ * where the last timer left the wheel.) */
+struct idle_then_sleep {
+    async_task task;
+    async_co co;
+    async_tick woke;
+};
+
+static int idle_then_sleep_fn(async_loop *L, async_task *self)
+{
+    struct idle_then_sleep *f = async_frame(self, struct idle_then_sleep, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 10));
+    f->woke = async_now(L);
+    async_end;
+}
+
+static void sleep_after_a_long_idle_takes_its_time(void **state)
+{
+    static struct idle_then_sleep f;
+    async_tick start;
+    int i;
+    (void)state;
+    for (i = 0; i < 3; i++) /* 1.5 x the longest delay, half of it per pass */
+        t_advance(ASYNC_TICK_MAX_DELAY / 2u);
+    start = async_now(&TL);
+    f = (struct idle_then_sleep){0};
+    async_spawn(&TL, &f.task, idle_then_sleep_fn);
+    t_settle();
+    assert_false(async_task_is_done(&f.task)); /* not at once */
+    t_advance(9);
+    assert_false(async_task_is_done(&f.task));
+    t_advance(1);
+    assert_true(async_task_is_done(&f.task));
+    assert_int_equal(f.woke, (async_tick)(start + 10u));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +513,8 @@ int main(void)
         T(sleep_until_absolute_and_past_deadlines),
         T(sleep_longer_than_range_is_refused),
         T(duration_macros_round_up),
+        T(timer_armed_in_the_last_slot),
+        T(sleep_after_a_long_idle_takes_its_time),
         T(sleep_counts_from_the_call),
         T(deadline_counts_from_the_call),
         T(scope_counts_from_the_call),
