@@ -4,6 +4,7 @@
  *   loadgen churn  PORT PID [--steady N] [--abusive N] [--inflight N]
  *   loadgen fdlimit PORT PID [--clients N]
  *   loadgen slow   PORT PID [--slow N] [--steady N] [--seconds S]
+ *   loadgen verify PORT PID [--steady N] [--seconds S] [--cuts 0|1] [--host IP]
  *
  * PID is the server's: its memory (VmRSS), open descriptors and CPU time
  * come from /proc/PID, read at the moments each scenario defines.  Every
@@ -37,7 +38,17 @@
  *          and stay stalled for --seconds while steady clients are still
  *          served and verified.  The server's RSS must stay within 2 MiB
  *          of where it started; after the slow ones reset, the server's
- *          descriptors return.                                          */
+ *          descriptors return.
+ * verify   N steady connections (20) stream and verify for S seconds (5)
+ *          against a server under injected faults (test/faults/syscalls):
+ *          no byte may come back wrong, duplicated or out of order.  A
+ *          connection the server cuts (it reports an injected error by
+ *          closing) is counted and replaced; with --cuts 0 any cut fails
+ *          (the faults were all of the kind a server must hide).  Then
+ *          they drain and close, and the server's descriptors return.
+ *          Prints VERIFY verified=B cut=C lost=L (L: wrong or, with
+ *          --cuts 0, missing bytes).  --host: the server's IPv4 address
+ *          (default 127.0.0.1; test/faults/netns runs it across a link). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +85,7 @@ struct conn {
 
 static struct conn conns[MAX_CONNS];
 static int ep = -1, port;
+static in_addr_t server_ip;
 static pid_t spid;
 static unsigned char buf[BUF];
 static int failures;
@@ -219,7 +231,7 @@ static struct conn *conn_new(int kind, uint32_t id)
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_addr.s_addr = server_ip;
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
         die("connect");
     memset(c, 0, sizeof *c);
@@ -816,6 +828,43 @@ static int slow(int nslow, int steady, double seconds)
     return failures == 0;
 }
 
+/* ---- verify: every byte through a server under injected faults ---- */
+static int verify(int steady, double seconds, int cuts_allowed)
+{
+    unsigned long long lost;
+    unsigned long cut;
+    uint32_t next_id = 0;
+    int i, fds0, fds1;
+    double end;
+
+    fds0 = proc_fds();
+    for (i = 0; i < steady; i++)
+        conn_new(STEADY, next_id++);
+    end = now() + seconds;
+    while (now() < end) {
+        turn();
+        while (count(STEADY, -1) < steady) /* a cut one is replaced */
+            if (conn_new(STEADY, next_id++) == NULL)
+                break;
+    }
+    steady_closing = 1;
+    check(run_for(30, steady_none_left), "steady connections drained and closed");
+    fds1 = settle_fds(fds0, 5);
+    cut = st.steady_errors;
+    lost = st.steady_corrupt; /* a pattern mismatch: wrong, doubled or reordered */
+    if (!cuts_allowed)
+        lost += cut; /* every cut lost the bytes still in flight */
+    printf("  %lu connections, %llu bytes verified, %lu cut by the server, %lu closed cleanly\n",
+           (unsigned long)next_id, st.steady_verified, cut, st.steady_closed_ok);
+    printf("VERIFY verified=%llu cut=%lu lost=%llu\n", st.steady_verified, cut, lost);
+    check(st.steady_verified > 0, "bytes went through");
+    check(st.steady_corrupt == 0, "no byte came back wrong, twice or out of order");
+    check(cuts_allowed || cut == 0, "no connection cut (faults a server must hide)");
+    check(fds1 == fds0, "server descriptors back to where they started (%d, then %d)", fds0, fds1);
+    check(server_alive(), "server alive");
+    return failures == 0;
+}
+
 static long opt(int argc, char **argv, const char *name, long dflt)
 {
     int i;
@@ -831,13 +880,20 @@ int main(int argc, char **argv)
     int ok;
 
     if (argc < 4) {
-        fprintf(stderr, "usage: %s churn|fdlimit|slow PORT PID [options]\n", argv[0]);
+        fprintf(stderr, "usage: %s churn|fdlimit|slow|verify PORT PID [options]\n", argv[0]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
     port = atoi(argv[2]);
     spid = (pid_t)atoi(argv[3]);
+    server_ip = htonl(INADDR_LOOPBACK);
+    {
+        int i;
+        for (i = 4; i + 1 < argc; i++)
+            if (strcmp(argv[i], "--host") == 0 && inet_pton(AF_INET, argv[i + 1], &server_ip) != 1)
+                die("--host needs an IPv4 address");
+    }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
@@ -855,6 +911,9 @@ int main(int argc, char **argv)
                    (int)opt(argc, argv, "--inflight", 200));
     else if (strcmp(argv[1], "fdlimit") == 0)
         ok = fdlimit((int)opt(argc, argv, "--clients", 400));
+    else if (strcmp(argv[1], "verify") == 0)
+        ok = verify((int)opt(argc, argv, "--steady", 20), (double)opt(argc, argv, "--seconds", 5),
+                    (int)opt(argc, argv, "--cuts", 1));
     else if (strcmp(argv[1], "slow") == 0)
         ok = slow((int)opt(argc, argv, "--slow", 8), (int)opt(argc, argv, "--steady", 20),
                   (double)opt(argc, argv, "--seconds", 3));
