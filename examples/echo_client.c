@@ -19,6 +19,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "async_ev.h"
 #include "async_tls.h"
+#include "cli.h"
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,37 +141,60 @@ static int main_task(async_loop *L, async_task *self)
     async_end;
 }
 
+/* The longest -d the loop can sleep (async_sleep's ASYNC_TICK_MAX_DELAY). */
+#define MAX_SECONDS ((unsigned long long)ASYNC_TICK_MAX_DELAY / ASYNC_CONF_TICK_HZ)
+
+static int usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [-c CONNS] [-d SECONDS] [-s SIZE] [-p PORT] [-H IP] "
+            "[-t CAFILE [-S SUITE] [-n]]\n"
+            "       CONNS 1..%d, SECONDS 1..%llu, SIZE 1..%d, PORT 1..65535\n",
+            argv0, MAX_CONNS, MAX_SECONDS > UINT_MAX ? (unsigned long long)UINT_MAX : MAX_SECONDS,
+            MAX_SIZE);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     static struct main_frame m;
     struct rlimit rl;
     async_tls_config cfg = {0};
+    unsigned long long v;
     int opt, rc;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     while ((opt = getopt(argc, argv, "c:d:s:p:H:t:S:n")) != -1) {
         switch (opt) {
-        case 'c': conns = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'd': seconds = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 's': size = (size_t)strtoul(optarg, NULL, 10); break;
-        case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'c':
+            if (cli_number(optarg, 1, MAX_CONNS, &v) < 0)
+                return usage(argv[0]);
+            conns = (unsigned)v;
+            break;
+        case 'd':
+            if (cli_number(optarg, 1, MAX_SECONDS > UINT_MAX ? UINT_MAX : MAX_SECONDS, &v) < 0)
+                return usage(argv[0]);
+            seconds = (unsigned)v;
+            break;
+        case 's':
+            if (cli_number(optarg, 1, MAX_SIZE, &v) < 0)
+                return usage(argv[0]);
+            size = (size_t)v;
+            break;
+        case 'p':
+            if (cli_number(optarg, 1, 65535, &v) < 0)
+                return usage(argv[0]);
+            port = (unsigned)v;
+            break;
         case 'H': host = optarg; break;
         case 't': cfg.ca_file = optarg; break;
         case 'S': cfg.ciphersuites = optarg; break;
         case 'n': reconnect = 1; break;
-        default:
-            fprintf(stderr,
-                    "usage: %s [-c CONNS] [-d SECONDS] [-s SIZE] [-p PORT] [-H IP] "
-                    "[-t CAFILE [-S SUITE] [-n]]\n",
-                    argv[0]);
-            return 2;
+        default: return usage(argv[0]);
         }
     }
-    if (conns < 1 || conns > MAX_CONNS || size < 1 || size > MAX_SIZE || seconds < 1) {
-        fprintf(stderr, "echo_client: 1 <= CONNS <= %d, 1 <= SIZE <= %d, SECONDS >= 1\n",
-                MAX_CONNS, MAX_SIZE);
-        return 2;
-    }
+    if (optind != argc)
+        return usage(argv[0]); /* no operands */
     if (async_addr_ip(&server, host, port) < 0) {
         fprintf(stderr, "echo_client: %s is not a numeric IP address\n", host);
         return 2;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* echo_server [-j THREADS] [--tls CERT KEY] [PORT]: asyncio streams' echo
- * server on 127.0.0.1.
+/* echo_server [-j THREADS] [--tls CERT KEY] [PORT [IP]]: asyncio streams'
+ * echo server, on 127.0.0.1 unless a numeric address is given
+ * (test/faults/netns serves across a link between network namespaces).
  *
  *     async def handle(reader, writer):
  *         while data := await reader.read(4096):
@@ -27,6 +28,7 @@
  * thread-safe).                                                         */
 #include "async_ev.h"
 #include "async_tls.h"
+#include "cli.h"
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -95,10 +97,22 @@ static struct server servers[MAX_THREADS];
 static async_worker workers[MAX_THREADS];
 static async_workers group;
 
+static int usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [-j THREADS] [--tls CERT KEY] [PORT [IP]]\n"
+            "       THREADS 1..%d; PORT 0..65535, default 8888, 0: any free port;\n"
+            "       IP numeric, default 127.0.0.1\n",
+            argv0, MAX_THREADS);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     static const int signals[] = {SIGINT, SIGTERM, 0};
-    unsigned port = 8888, n = 1, i;
+    const char *ip = NULL;
+    unsigned long long v;
+    unsigned port = 8888, n = 1, i, have_port = 0;
     unsigned long accepted = 0;
     unsigned long long echoed = 0;
     async_addr addr;
@@ -107,9 +121,13 @@ int main(int argc, char **argv)
     int rc;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* Anything but the options, a number in range and a numeric address
+     * prints the usage: strtoul took "abc" for port 0 and "-j x" for 0. */
     for (i = 1; i < (unsigned)argc; i++) {
         if (strcmp(argv[i], "-j") == 0 && i + 1 < (unsigned)argc) {
-            n = (unsigned)strtoul(argv[++i], NULL, 10);
+            if (cli_number(argv[++i], 1, MAX_THREADS, &v) < 0)
+                return usage(argv[0]);
+            n = (unsigned)v;
         } else if (strcmp(argv[i], "--tls") == 0 && i + 2 < (unsigned)argc) {
             async_tls_config cfg = {0};
             cfg.cert_file = argv[++i];
@@ -119,23 +137,24 @@ int main(int argc, char **argv)
                         async_tls_ctx_reason(&tls));
                 return 1;
             }
-        } else if (argv[i][0] != '-') {
-            port = (unsigned)strtoul(argv[i], NULL, 10);
+        } else if (argv[i][0] != '-' && !have_port) {
+            if (cli_number(argv[i], 0, 65535, &v) < 0)
+                return usage(argv[0]);
+            port = (unsigned)v;
+            have_port = 1;
+        } else if (argv[i][0] != '-' && ip == NULL) {
+            ip = argv[i];
         } else {
-            n = 0;
-        }
-        if (n < 1 || n > MAX_THREADS) {
-            fprintf(stderr, "usage: %s [-j THREADS] [--tls CERT KEY] [PORT]\n", argv[0]);
-            return 2;
+            return usage(argv[0]);
         }
     }
+    if (async_addr_ip(&addr, ip ? ip : "127.0.0.1", port) < 0)
+        return usage(argv[0]);
     /* Thousands of connections need thousands of fds. */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if ((rc = async_addr_ip(&addr, "127.0.0.1", port)) < 0)
-        return 1;
     for (i = 0; i < n; i++) { /* every listener first: port 0 is picked once */
         rc = async_server_listen_flags(&servers[i].srv, &addr, 4096,
                                        n > 1 ? ASYNC_LISTEN_REUSEPORT : 0);

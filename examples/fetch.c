@@ -25,11 +25,17 @@
  *     certificate has expired (3 ms)                                    */
 #include "async_http.h"
 #include "async_tls.h"
+#include "cli.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_URLS 64
+/* The longest -t the loop can honour: ASYNC_MS(TIMEOUT_MS_MAX) is
+ * ASYNC_TICK_MAX_DELAY (computed without overflow for any tick width).  */
+#define TIMEOUT_MS_MAX                                                   \
+    ((unsigned long long)ASYNC_TICK_MAX_DELAY / ASYNC_CONF_TICK_HZ * 1000u + \
+     (unsigned long long)ASYNC_TICK_MAX_DELAY % ASYNC_CONF_TICK_HZ * 1000u / ASYNC_CONF_TICK_HZ)
 static async_tick timeout = ASYNC_SEC(10); /* per URL, connect to last byte; -t MS */
 
 struct fetch {
@@ -45,6 +51,7 @@ struct fetch {
     async_timeout to;
     async_http_client resp;
     int n, rc;
+    char why[128]; /* what went wrong, when a message says more */
     async_tick t0, took;
     unsigned char buf[16384];  /* the client's: response head, framing */
     unsigned char body[16384]; /* body bytes, counted and dropped      */
@@ -104,13 +111,36 @@ static int prepare(struct fetch *f)
     return 0;
 }
 
+/* What an ASYNC_EPROTO from the client was, in words: a response that is
+ * not HTTP, or one the peer cut short (and where). */
+static void describe_proto(struct fetch *f)
+{
+    const async_http_client *c = &f->resp;
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    /* HPE_INVALID_EOF_STATE is the end of the stream arriving too early */
+    if (e != HPE_OK && e != HPE_PAUSED && e != HPE_INVALID_EOF_STATE)
+        snprintf(f->why, sizeof f->why, "malformed response (%s)", http_errno_description(e));
+    else if (c->status == 0 && c->parser.nread == 0)
+        snprintf(f->why, sizeof f->why, "peer closed the connection without answering");
+    else if (c->status == 0)
+        snprintf(f->why, sizeof f->why, "peer closed the connection inside the headers");
+    else if (c->has_length)
+        snprintf(f->why, sizeof f->why, "body shorter than its Content-Length (%llu of %llu bytes)",
+                 c->body, c->content_length);
+    else if (c->chunked)
+        snprintf(f->why, sizeof f->why,
+                 "peer closed the connection inside the chunked body (%llu body bytes)", c->body);
+    else
+        snprintf(f->why, sizeof f->why, "response cut short (%llu body bytes)", c->body);
+}
+
 static int fetch_one(async_loop *L, async_task *self)
 {
     struct fetch *f = async_frame(self, struct fetch, task);
     async_begin(L, &f->co);
     f->t0 = async_now(L);
     async_await(prepare(f));
-    async_timeout_begin(&f->to, timeout); /* one deadline for the whole fetch */
+    async_await(async_timeout_begin(&f->to, timeout)); /* one deadline for the whole fetch */
     async_await(async_resolve(L, &pool, &f->res, f->host, f->port, AF_UNSPEC));
     /* Try each address in turn (IPv6 and IPv4 for "localhost"). */
     for (f->ai = 0; f->ai < f->res.count; f->ai++) {
@@ -127,10 +157,18 @@ static int fetch_one(async_loop *L, async_task *self)
                                           "User-Agent: async.h-fetch/1\r\nAccept: */*\r\n"
                                           "Connection: close\r\n",
                                           NULL, 0));
-    async_await(async_http_client_head(L, &f->resp)); /* 1xx skipped */
-    do /* the body, counted: Content-Length, chunked or up to the close */
-        async_await_val(f->n, async_http_client_body(L, &f->resp, f->body, sizeof f->body));
-    while (f->n > 0);
+    async_await_rc(f->rc, async_http_client_head(L, &f->resp)); /* 1xx skipped */
+    if (f->rc == ASYNC_EPROTO)
+        describe_proto(f);
+    if (f->rc < 0)
+        async_return(f->rc);
+    do { /* the body, counted: Content-Length, chunked or up to the close */
+        async_await_rc(f->n, async_http_client_body(L, &f->resp, f->body, sizeof f->body));
+        if (f->n == ASYNC_EPROTO)
+            describe_proto(f);
+        if (f->n < 0)
+            async_return(f->n);
+    } while (f->n > 0);
     async_finally;
     f->took = async_now(L) - f->t0;
     if (!async_stream_is_closed(&f->s))
@@ -164,11 +202,15 @@ static int main_task(async_loop *L, async_task *self)
         struct fetch *f = &m->fetches[i];
         int rc = async_task_result(&f->task);
         double ms = (double)f->took * 1000.0 / ASYNC_CONF_TICK_HZ;
+        if (rc <= ASYNC_EOS_BASE && !f->why[0]) /* say which */
+            snprintf(f->why, sizeof f->why, "%s: %s", async_strerror(rc),
+                     strerror(ASYNC_EOS_BASE - rc));
         if (rc < 0 && async_tls_reason(&f->s))
             printf("%s: error: %s: %s (%.0f ms)\n", f->url, async_strerror(rc),
                    async_tls_reason(&f->s), ms);
         else if (rc < 0)
-            printf("%s: error: %s (%.0f ms)\n", f->url, async_strerror(rc), ms);
+            printf("%s: error: %s (%.0f ms)\n", f->url, f->why[0] ? f->why : async_strerror(rc),
+                   ms);
         else
             printf("%s: %d, %llu bytes, %.0f ms\n", f->url, f->resp.status, f->resp.body, ms);
         if (rc >= 0 && f->resp.status >= 200 && f->resp.status < 300) {
@@ -182,6 +224,15 @@ static int main_task(async_loop *L, async_task *self)
     async_end;
 }
 
+static int usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [-t TIMEOUT_MS] http[s]://host[:port]/path ... (at most %d URLs;\n"
+            "       TIMEOUT_MS: 1..%llu, default 10000)\n",
+            argv0, MAX_URLS, TIMEOUT_MS_MAX);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     static struct main_frame m;
@@ -189,18 +240,19 @@ int main(int argc, char **argv)
     static async_ev E;
     struct ev_loop *ev;
     int i, rc, first = 1;
+    unsigned long long ms;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc > 2 && strcmp(argv[1], "-t") == 0) {
-        timeout = ASYNC_MS(strtoul(argv[2], NULL, 10));
+    if (argc > 1 && strcmp(argv[1], "-t") == 0) {
+        /* 0, a non-number or more than the loop's longest delay would
+         * time out every URL at once, or never: usage instead. */
+        if (argc < 3 || cli_number(argv[2], 1, TIMEOUT_MS_MAX, &ms) < 0)
+            return usage(argv[0]);
+        timeout = ASYNC_MS(ms);
         first = 3;
     }
-    if (argc - first < 1 || argc - first > MAX_URLS) {
-        fprintf(stderr,
-                "usage: %s [-t TIMEOUT_MS] http[s]://host[:port]/path ... (at most %d)\n",
-                argv[0], MAX_URLS);
-        return 2;
-    }
+    if (argc - first < 1 || argc - first > MAX_URLS || argv[first][0] == '-')
+        return usage(argv[0]);
     for (i = first; i < argc; i++) {
         fetches[i - first].url = argv[i];
         if (strncmp(argv[i], "https:", 6) == 0 && tls.ctx == NULL) {

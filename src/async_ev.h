@@ -142,8 +142,9 @@ typedef struct async_signal {
 
 /* Start counting deliveries of signum (it is no longer fatal).  s must
  * be zeroed or stopped.  A signal can be watched by one loop at a time
- * (libev's rule).  0, or ASYNC_EINVAL (bad number, not an async_ev
- * loop), ASYNC_EBUSY (s is already watching).                          */
+ * (libev's rule; several async_signals of that loop may share it).  0,
+ * or ASYNC_EINVAL (bad number, not an async_ev loop), ASYNC_EBUSY (s is
+ * already watching, or another loop watches signum).                   */
 int async_signal_init(async_loop *L, async_signal *s, int signum);
 /* op: take one delivery, waiting for it; returns the signal number.
  * ASYNC_ECLOSED after async_signal_close.                               */
@@ -164,9 +165,10 @@ typedef struct async_addr {
 int async_addr_ip(async_addr *a, const char *ip, unsigned port);
 /* A Unix socket path (ASYNC_ETOOLONG if it does not fit).               */
 int async_addr_unix(async_addr *a, const char *path);
-/* Port of an IP address (0 otherwise).                                  */
+/* Port of an IP address (0 otherwise, and for NULL).                    */
 unsigned async_addr_port(const async_addr *a);
-/* "ip:port" / "[ip6]:port" / path, truncated to cap. Returns buf.        */
+/* "ip:port" / "[ip6]:port" / path, truncated to cap. Returns buf ("" for
+ * a NULL or unknown address; nothing written for a NULL buf or cap 0).  */
 const char *async_addr_str(const async_addr *a, char *buf, size_t cap);
 
 /* ======================================================================
@@ -254,7 +256,10 @@ int async_stream_set_rbuf(async_stream *s, void *rbuf, size_t rcap);
 int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, size_t dlen,
                             void *buf, size_t cap);
 /* op: write all len bytes (partial writes continue).  Returns len,
- * ASYNC_EPIPE or ASYNC_ECONNRESET if the peer went away, ASYNC_ECLOSED. */
+ * ASYNC_EPIPE or ASYNC_ECONNRESET if the peer went away, ASYNC_ECLOSED.
+ * Interrupted (timeout, cancel) or failed, it has sent an exact prefix
+ * of buf: async_stream_written() says how long, so the caller can resume
+ * with the rest.                                                         */
 int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len);
 /* op: write hlen bytes of head (a protocol header, may be 0), then len
  * bytes of file fd from offset: sendfile(2) on a plain socket, with the
@@ -268,6 +273,12 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
  * ASYNC_EINVAL.  Counts as the stream's writer.                         */
 int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size_t hlen, int fd,
                           off_t offset, size_t len, void *scratch, size_t scap);
+/* After async_stream_write returned an error or was interrupted: how many
+ * bytes of its buf the kernel took (buf[0..n) went out, in order).  0
+ * after a write that completed (it returned len) and once another write
+ * starts; a call that never started (deadline already passed, task
+ * cancelled) leaves it 0 unless the write before it was interrupted.     */
+size_t async_stream_written(const async_stream *s);
 /* asyncio's drain, which here has nothing to wait for: async_stream_write
  * returns only once every byte is in the kernel's send buffer, and no
  * byte is ever held in user space.  So it returns at once: 0, or
@@ -282,7 +293,9 @@ int async_stream_shutdown(async_stream *s);
 /* Close the fd; wakes a blocked reader/writer with ASYNC_ECLOSED.  With
  * TLS it sends close_notify (once, without waiting) unless the session
  * failed, and frees every OpenSSL object of the stream.
- * 0, or ASYNC_ECLOSED if already closed.  Loop thread only.             */
+ * 0, ASYNC_ECLOSED if already closed, ASYNC_EINVAL if never opened or if
+ * L is not an async_ev loop while a task waits on s or its watcher is
+ * armed (then nothing changes: close it with its loop).  Loop thread.   */
 int async_stream_close(async_loop *L, async_stream *s);
 bool async_stream_is_closed(const async_stream *s);
 
@@ -331,8 +344,10 @@ struct async_server {
 
 /* Bind and listen on `a` (SO_REUSEADDR; a stale Unix socket file is
  * unlinked first).  srv must be zeroed, or closed with its accept loop
- * finished.  0, ASYNC_EADDRINUSE, ASYNC_EBUSY, ASYNC_EOS().  Port 0
- * picks a free port: see srv->addr.                                     */
+ * finished.  0, ASYNC_EADDRINUSE, ASYNC_EOS(), or ASYNC_EBUSY if srv
+ * listens already (started or not: nothing is bound, nothing leaks), or
+ * its accept loop or handlers of its last start still run.  Port 0 picks
+ * a free port: see srv->addr.                                           */
 int async_server_listen(async_server *srv, const async_addr *a, int backlog);
 /* The same with flags: ASYNC_LISTEN_REUSEPORT sets SO_REUSEPORT, so that
  * several servers (one per thread, each on its own loop) listen on one
@@ -346,8 +361,8 @@ int async_server_listen_flags(async_server *srv, const async_addr *a, int backlo
  * connection's stream has no read buffer: the handler may give it one
  * with async_stream_set_rbuf().  Frames are first touched when a
  * connection needs them, so a large pool costs no memory until used.
- * 0, ASYNC_EINVAL, ASYNC_EBUSY (the accept loop, or handlers of an
- * earlier start, still run).  A frame found busy when its turn comes
+ * 0, ASYNC_EINVAL, ASYNC_ECLOSED (not listening), ASYNC_EBUSY (the
+ * accept loop still runs).  A frame found busy when its turn comes
  * (its task still running: the pool is shared with something else) is
  * skipped for good and last_error set to ASYNC_EBUSY.                   */
 int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, void *pool,
@@ -374,7 +389,9 @@ typedef struct async_udp {
 int async_udp_open(async_udp *u, int family, const async_addr *bind_to);
 /* op: send one datagram.  Returns len.                                  */
 int async_udp_send(async_loop *L, async_udp *u, const void *buf, size_t len, const async_addr *to);
-/* op: receive one datagram (truncated to len); returns its length.      */
+/* op: receive one datagram; returns its length.  A datagram longer than
+ * len gives ASYNC_ETOOLONG: its first len bytes are in buf (and *from is
+ * set), the rest is lost.                                                */
 int async_udp_recv(async_loop *L, async_udp *u, void *buf, size_t len, async_addr *from);
 int async_udp_close(async_loop *L, async_udp *u);
 

@@ -176,8 +176,10 @@ int(async_ev_init)(async_ev *E, struct ev_loop *ev)
     E->port.wake = drv_port_wake;
     E->port.lock = NULL;
     E->port.unlock = NULL;
+    /* It fails only for a NULL loop or a port without now/idle: neither
+     * can happen here. */
     if ((rc = async_loop_init(&E->loop, &E->port)) < 0)
-        return rc;
+        return rc; /* LCOV_EXCL_LINE: unreachable, see above */
     E->ev = ev;
     E->main = NULL;
     E->refs = 0;
@@ -303,24 +305,36 @@ static void drv_on_sigint(struct ev_loop *ev, ev_signal *w, int revents)
     raise(SIGINT);
 }
 
+static bool sig_claim(struct ev_loop *ev, int signum);
+static void sig_release(int signum);
+
 int(async_ev_main)(async_task *main, async_task_fn fn)
 {
     static async_ev E;
     struct ev_loop *ev = ev_default_loop(0);
+    bool watch;
     int rc;
 
-    if (ev == NULL)
+    if (ev == NULL) /* no usable backend (LIBEV_FLAGS asks for none there is) */
         return ASYNC_ENOSPC;
     if (E.running)
         return ASYNC_EBUSY; /* called from a task of its own run: E is in use */
     if ((rc = async_ev_init(&E, ev)) < 0)
-        return rc;
+        return rc; /* LCOV_EXCL_LINE: unreachable, E and ev are not NULL */
     E.sigint_hits = 0;
-    ev_signal_init(&E.sigint, drv_on_sigint, SIGINT);
-    E.sigint.data = &E;
-    START_UNREF(ev_signal_start, ev, &E.sigint);
+    /* Another loop of the program may watch SIGINT: then it is that
+     * loop's (libev: one loop per signal), and Ctrl-C is left to it. */
+    watch = sig_claim(ev, SIGINT);
+    if (watch) {
+        ev_signal_init(&E.sigint, drv_on_sigint, SIGINT);
+        E.sigint.data = &E;
+        START_UNREF(ev_signal_start, ev, &E.sigint);
+    }
     rc = async_ev_run(&E, main, fn);
-    STOP_UNREF(ev_signal_stop, ev, &E.sigint);
+    if (watch) {
+        STOP_UNREF(ev_signal_stop, ev, &E.sigint);
+        sig_release(SIGINT);
+    }
     (void)async_loop_close(&E.loop); /* debug mode: reports what is left */
     async_ev_close(&E);
     return rc;
@@ -448,6 +462,38 @@ int async_io_wait(async_loop *L, async_io *io, int fd, int events)
 
 /* ---- signals ---- */
 
+/* Which ev_loop watches each signal, and with how many async_signals.
+ * libev allows one loop per signal and asserts (aborts) on a second one;
+ * this table turns that into ASYNC_EBUSY.  Loops may run in different
+ * threads, hence the mutex (taken only by init and close).              */
+static struct {
+    struct ev_loop *loop;
+    unsigned users;
+} sig_owner[NSIG];
+static pthread_mutex_t sig_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Claim signum for ev: false if another loop has it. */
+static bool sig_claim(struct ev_loop *ev, int signum)
+{
+    bool ok;
+    pthread_mutex_lock(&sig_mu);
+    ok = sig_owner[signum].loop == NULL || sig_owner[signum].loop == ev;
+    if (ok) {
+        sig_owner[signum].loop = ev;
+        sig_owner[signum].users++;
+    }
+    pthread_mutex_unlock(&sig_mu);
+    return ok;
+}
+
+static void sig_release(int signum)
+{
+    pthread_mutex_lock(&sig_mu);
+    if (--sig_owner[signum].users == 0)
+        sig_owner[signum].loop = NULL;
+    pthread_mutex_unlock(&sig_mu);
+}
+
 static void sig_on_signal(struct ev_loop *ev, ev_signal *w, int revents)
 {
     async_signal *s = (async_signal *)w->data;
@@ -483,6 +529,8 @@ int async_signal_init(async_loop *L, async_signal *s, int signum)
         return ASYNC_EINVAL;
     if (s->active)
         return ASYNC_EBUSY; /* already watching: stop it first */
+    if (!sig_claim(E->ev, signum))
+        return ASYNC_EBUSY; /* another loop watches this signal */
     if (signum == SIGINT)
         E->sigint_user = 1; /* async_ev_main leaves Ctrl-C to the program */
     s->waiter.detach = sig_detach;
@@ -492,9 +540,7 @@ int async_signal_init(async_loop *L, async_signal *s, int signum)
     ev_signal_init(&s->w, sig_on_signal, signum);
     s->w.data = s;
     ev_signal_start(E->ev, &s->w);
-    if (!ev_is_active(&s->w))
-        return ASYNC_EBUSY; /* libev: the signal belongs to another loop */
-    ev_unref(E->ev);        /* watching alone does not keep the loop alive */
+    ev_unref(E->ev); /* watching alone does not keep the loop alive */
     s->active = 1;
     return 0;
 }
@@ -538,6 +584,7 @@ void async_signal_close(async_loop *L, async_signal *s)
         E->waits--;
     }
     STOP_UNREF(ev_signal_stop, E->ev, &s->w);
+    sig_release(s->w.signum);
     s->active = 0;
     if (t)
         async_wake(L, t, ASYNC_ECLOSED);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 enum {
@@ -26,7 +27,8 @@ enum {
     S_EOF = 0x02,
     S_DRAINED = 0x04, /* last read was short: wait before reading again */
     S_SOCK = 0x08,    /* a socket: send(MSG_NOSIGNAL), never SIGPIPE    */
-    S_OPEN = 0x10     /* initialised                                    */
+    S_OPEN = 0x10,    /* initialised                                    */
+    S_RETRY = 0x20    /* connect: sleeping before trying a full Unix listener again */
 };
 
 #define INT_CLAMP(n) ((n) > (size_t)INT_MAX ? (size_t)INT_MAX : (n))
@@ -81,10 +83,11 @@ int async_addr_ip(async_addr *a, const char *ip, unsigned port)
 
 int async_addr_unix(async_addr *a, const char *path)
 {
-    struct sockaddr_un *un = (struct sockaddr_un *)(void *)&a->sa;
+    struct sockaddr_un *un;
     size_t n;
     if (a == NULL || path == NULL || path[0] == '\0')
         return ASYNC_EINVAL;
+    un = (struct sockaddr_un *)(void *)&a->sa; /* not before: a may be NULL */
     n = strlen(path);
     if (n >= sizeof un->sun_path)
         return ASYNC_ETOOLONG;
@@ -97,6 +100,8 @@ int async_addr_unix(async_addr *a, const char *path)
 
 unsigned async_addr_port(const async_addr *a)
 {
+    if (a == NULL)
+        return 0;
     if (a->sa.ss_family == AF_INET)
         return ntohs(((const struct sockaddr_in *)(const void *)&a->sa)->sin_port);
     if (a->sa.ss_family == AF_INET6)
@@ -107,9 +112,11 @@ unsigned async_addr_port(const async_addr *a)
 const char *async_addr_str(const async_addr *a, char *buf, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN];
-    if (cap == 0)
+    if (buf == NULL || cap == 0)
         return buf;
     buf[0] = '\0';
+    if (a == NULL)
+        return buf;
     if (a->sa.ss_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)&a->sa)->sin_addr, ip,
                   sizeof ip);
@@ -173,7 +180,12 @@ bool async_stream_is_closed(const async_stream *s)
 
 size_t async_stream_partial(const async_stream *s)
 {
-    return s->rdone;
+    return s ? s->rdone : 0;
+}
+
+size_t async_stream_written(const async_stream *s)
+{
+    return s ? s->wdone : 0;
 }
 
 /* Common entry of every read op.  Returns 1 to go on (first call or a
@@ -470,6 +482,9 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
             return n < 0 ? async_errno(errno) : ASYNC_EPIPE;
         }
     }
+    /* Done: written() is 0 again, so a later call that never starts (its
+     * deadline had passed) does not report these bytes as its own. */
+    s->wdone = 0;
     return (int)len;
 }
 
@@ -623,12 +638,16 @@ int async_stream_close(async_loop *L, async_stream *s)
         return ASYNC_EINVAL;
     if (s->flags & S_CLOSED)
         return ASYNC_ECLOSED;
+    /* A waiting task or an armed watcher needs the stream's own loop to
+     * let go of the fd: refuse another (or none) before changing anything,
+     * so that the right call can still close it. */
+    if ((s->reader || s->writer || ev_is_active(&s->rio.w) || ev_is_active(&s->wio.w)) &&
+        E == NULL)
+        return ASYNC_EINVAL;
     s->flags |= S_CLOSED;
     r = s->reader;
     w = s->writer;
     s->reader = s->writer = NULL;
-    if ((r || w) && E == NULL)
-        return ASYNC_EINVAL;
     if (r)
         async_wake(L, r, ASYNC_ECLOSED); /* stops its watcher */
     if (w)
@@ -653,6 +672,39 @@ static int new_socket(int family, int type)
     return fd < 0 ? async_errno(errno) : fd;
 }
 
+/* connect(2) on s's fresh socket: 0 (connected), ASYNC_PENDING (in
+ * progress, or waiting to try again), or an error (the socket is closed). */
+static int connect_try(async_loop *L, async_stream *s, const async_addr *a)
+{
+    int rc;
+    s->flags &= (uint8_t)~S_RETRY;
+    if (connect(s->fd, (const struct sockaddr *)&a->sa, a->len) == 0)
+        return 0;
+    if (errno == EAGAIN && a->sa.ss_family == AF_UNIX) {
+        /* The listener's backlog is full.  Unlike TCP nothing is in
+         * progress: the socket polls writable at once and reports no
+         * error, yet it is not connected.  Try again a little later,
+         * unless a deadline or a cancel came while the task was queued:
+         * the core delivers those to an op parked on its source again,
+         * not to one that starts a sleep. */
+        s->flags |= S_RETRY;
+        if ((rc = async__interrupt_code(L)) == 0)
+            rc = async_sleep(L, ASYNC_MS(10));
+    } else if (errno == EINPROGRESS || errno == EINTR || errno == EAGAIN) {
+        rc = async_io_wait(L, &s->wio, s->fd, EV_WRITE);
+    } else {
+        rc = async_errno(errno);
+    }
+    if (rc == ASYNC_PENDING) {
+        s->writer = async_current(L);
+        return rc;
+    }
+    close(s->fd); /* failed, or interrupted before it could wait */
+    s->fd = -1;
+    s->flags = 0;
+    return rc;
+}
+
 int async_stream_connect(async_loop *L, async_stream *s, const async_addr *a, void *rbuf,
                          size_t rcap)
 {
@@ -661,6 +713,8 @@ int async_stream_connect(async_loop *L, async_stream *s, const async_addr *a, vo
 
     if (async_woken(L, &rc)) {
         s->writer = NULL;
+        if (rc >= 0 && (s->flags & S_RETRY))
+            return connect_try(L, s, a); /* the pause is over */
         if (rc >= 0) {
             if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
                 err = errno;
@@ -684,19 +738,7 @@ int async_stream_connect(async_loop *L, async_stream *s, const async_addr *a, vo
         return rc;
     }
     set_nodelay(fd, a->sa.ss_family);
-    if (connect(fd, (const struct sockaddr *)&a->sa, a->len) == 0)
-        return 0;
-    if (errno == EINPROGRESS || errno == EINTR || errno == EAGAIN) {
-        rc = async_io_wait(L, &s->wio, fd, EV_WRITE);
-        if (rc == ASYNC_PENDING)
-            s->writer = async_current(L);
-        return rc;
-    }
-    rc = async_errno(errno);
-    close(fd);
-    s->fd = -1;
-    s->flags = 0;
-    return rc;
+    return connect_try(L, s, a);
 }
 
 /* ---- accept and servers ---- */
@@ -752,6 +794,10 @@ int async_server_listen_flags(async_server *srv, const async_addr *a, int backlo
          async_task_state(&srv->task) != ASYNC_TASK_DONE) ||
         server_is_listening(srv))
         return ASYNC_EBUSY; /* listening or serving: close it first */
+    /* Closed, but handlers of its last start still run: they give their
+     * frames back to srv when they end, so it cannot be reset under them. */
+    if (srv->active != 0)
+        return ASYNC_EBUSY;
     memset(srv, 0, sizeof *srv);
     srv->fd = -1;
     if ((fd = new_socket(a->sa.ss_family, SOCK_STREAM)) < 0)
@@ -889,8 +935,8 @@ int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, 
     if (async_task_state(&srv->task) != ASYNC_TASK_IDLE &&
         async_task_state(&srv->task) != ASYNC_TASK_DONE)
         return ASYNC_EBUSY;
-    if (srv->active != 0)
-        return ASYNC_EBUSY; /* handlers of an earlier start hold frames */
+    /* (Handlers of an earlier start: listen refuses while they run, so a
+     * server that listens again has none.) */
     srv->handler = handler;
     srv->pool = (unsigned char *)pool;
     srv->stride = stride;
@@ -923,7 +969,7 @@ void async_server_close(async_loop *L, async_server *srv)
 
 unsigned async_server_active_count(const async_server *srv)
 {
-    return srv->active;
+    return srv ? srv->active : 0;
 }
 
 /* ---- UDP ---- */
@@ -974,6 +1020,8 @@ int async_udp_send(async_loop *L, async_udp *u, const void *buf, size_t len, con
 int async_udp_recv(async_loop *L, async_udp *u, void *buf, size_t len, async_addr *from)
 {
     async_addr tmp;
+    struct iovec iov;
+    struct msghdr msg;
     ssize_t n;
     int rc;
 
@@ -985,12 +1033,18 @@ int async_udp_recv(async_loop *L, async_udp *u, void *buf, size_t len, async_add
         return ASYNC_ECLOSED;
     if (from == NULL)
         from = &tmp;
-    len = INT_CLAMP(len);
+    iov.iov_base = buf;
+    iov.iov_len = INT_CLAMP(len);
     for (;;) {
-        from->len = sizeof from->sa;
-        n = recvfrom(u->fd, buf, len, 0, (struct sockaddr *)&from->sa, &from->len);
-        if (n >= 0)
-            return (int)n;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_name = &from->sa;
+        msg.msg_namelen = sizeof from->sa;
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        n = recvmsg(u->fd, &msg, 0);
+        from->len = msg.msg_namelen;
+        if (n >= 0) /* MSG_TRUNC: the datagram did not fit, its tail is gone */
+            return (msg.msg_flags & MSG_TRUNC) ? ASYNC_ETOOLONG : (int)n;
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)

@@ -3,7 +3,8 @@
 # fetch against real servers: python3 -m http.server, nginx (static files
 # and a proxied close-delimited upstream, which nginx re-sends chunked),
 # and test/io/httpd.py's awkward responses (chunked, close-delimited,
-# malformed, slow, 404, an interim 103 before the answer) plus a refused
+# malformed, slow, 404, an interim 103 before the answer, a body cut
+# short, a server that hangs up without answering) plus a refused
 # port, all in one run: errors are per URL and the other URLs complete.
 # Then https: nginx with TLS (a throwaway CA and certificates from
 # test/io/tls_certs.sh) serving files, an SSI page it sends chunked, and
@@ -51,7 +52,7 @@ waitport "$P"
 urls="http://127.0.0.1:$P/blob.bin http://localhost:$P/index.html
 http://127.0.0.1:$H/len http://127.0.0.1:$H/chunked http://127.0.0.1:$H/close
 http://127.0.0.1:$H/bad http://127.0.0.1:$H/slow http://127.0.0.1:$H/missing
-http://127.0.0.1:$H/early
+http://127.0.0.1:$H/early http://127.0.0.1:$H/short http://127.0.0.1:$H/hangup
 http://127.0.0.1:$(freeport)/refused"
 
 N=""
@@ -100,7 +101,9 @@ expect "http://localhost:$P/index.html: 200, 25 bytes"
 expect "http://127.0.0.1:$H/len: 200, 1000 bytes"
 expect "http://127.0.0.1:$H/chunked: 200, 3000 bytes"
 expect "http://127.0.0.1:$H/close: 200, 2000 bytes"
-expect "http://127.0.0.1:$H/bad: error: protocol error"
+expect "http://127.0.0.1:$H/bad: error: malformed response ("
+expect "http://127.0.0.1:$H/short: error: body shorter than its Content-Length (10 of 1000 bytes)"
+expect "http://127.0.0.1:$H/hangup: error: peer closed the connection without answering"
 expect "http://127.0.0.1:$H/slow: error: deadline expired"
 expect "http://127.0.0.1:$H/missing: 404,"
 expect "http://127.0.0.1:$H/early: 200, 5 bytes"
@@ -109,9 +112,9 @@ if [ -n "$N" ]; then
     expect "http://127.0.0.1:$N/blob.bin: 200, 54321 bytes"
     expect "http://127.0.0.1:$N/proxy/close: 200, 2000 bytes"
     expect "http://127.0.0.1:$N/nope: 404,"
-    expect "total: 13 URLs, 8 ok, 5 failed"
+    expect "total: 15 URLs, 8 ok, 7 failed"
 else
-    expect "total: 10 URLs, 6 ok, 4 failed"
+    expect "total: 12 URLs, 6 ok, 6 failed"
 fi
 echo "  PASS     fetch against python3 http.server${N:+, nginx} and test/io/httpd.py"
 

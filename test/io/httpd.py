@@ -11,6 +11,8 @@
     /early    103 Early Hints, then 200 with 5 bytes: the interim response
               is not the answer
     /slow     answers after 30 s (for timeouts)
+    /short    200, Content-Length 1000, then 10 bytes and a close
+    /hangup   reads the request, closes without answering
     other     404
 """
 import http.server
@@ -57,6 +59,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "5")
             self.end_headers()
             self.wfile.write(b"hello")
+        elif self.path == "/short":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"S" * 10)
+            self.close_connection = True
+        elif self.path == "/hangup":
+            self.close_connection = True
         elif self.path == "/slow":
             time.sleep(30)
             self.send_error(504)

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* The libev driver: sleeping costs no CPU, embedding in an application's
  * ev_loop, fairness between yielding tasks and I/O, signals, posts from
- * other threads, deadlock detection, misuse. */
+ * other threads, deadlock detection, misuse; the errno table,
+ * async_ev_main, the driver's timer, one loop per signal. */
 #define _GNU_SOURCE
 #include "iotest.h"
+#include "../faults/shim.h"
+#include "port/async_vclock.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -588,6 +593,372 @@ static void ctrl_c_cancels_main(void **state)
     assert_int_equal(WTERMSIG(st), SIGINT);
 }
 
+/* ---- every errno the runtime maps, and the ones it passes through ---- */
+static void errno_mapping(void **state)
+{
+    static const struct {
+        int err, code;
+    } table[] = {
+        {0, 0},
+        {EAGAIN, ASYNC_EAGAIN},
+        {EWOULDBLOCK, ASYNC_EAGAIN},
+        {ECONNRESET, ASYNC_ECONNRESET},
+        {ECONNREFUSED, ASYNC_ECONNREFUSED},
+        {EHOSTUNREACH, ASYNC_EHOSTUNREACH},
+        {ENETUNREACH, ASYNC_EHOSTUNREACH},
+        {EPIPE, ASYNC_EPIPE},
+        {EADDRINUSE, ASYNC_EADDRINUSE},
+        {EMFILE, ASYNC_EMFILE},
+        {ENFILE, ASYNC_EMFILE},
+        {ETIMEDOUT, ASYNC_ETIMEDOUT},
+        {EINVAL, ASYNC_EINVAL},
+        {EBADF, ASYNC_ECLOSED},
+        {ENAMETOOLONG, ASYNC_ETOOLONG},
+        {ENOENT, ASYNC_EOS(ENOENT)},
+        {ENOMEM, ASYNC_EOS(ENOMEM)},
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++)
+        assert_int_equal(async_errno(table[i].err), table[i].code);
+    assert_true(async_errno(ENOMEM) <= ASYNC_EOS_BASE);
+    assert_string_equal(async_strerror(async_errno(ENOMEM)), "operating system error");
+    fault_arm(FF_FCNTL, 0, 0, 1, EBADF, 0);
+    assert_int_equal(async_fd_nonblock(0), ASYNC_ECLOSED);
+    fault_arm(FF_FCNTL, 0, 2, 1, EINVAL, 0);
+    assert_int_equal(async_fd_nonblock(0), ASYNC_EINVAL);
+    fault_clear();
+}
+
+/* ---- async_ev_main: asyncio.run on EV_DEFAULT ---- */
+struct answer {
+    async_task task;
+    async_co co;
+};
+
+static int answer_fn(async_loop *L, async_task *self)
+{
+    struct answer *f = async_frame(self, struct answer, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 1));
+    async_return(42);
+    async_end;
+}
+
+static void ev_main_runs_a_program(void **state)
+{
+    static struct answer a;
+    (void)state;
+    pid_t pid;
+    int st;
+    memset(&a, 0, sizeof a);
+    /* no backend libev can use: reported.  In a fresh process (this
+     * program again, see main): libev makes its default loop once per
+     * process, and other tests here have made it already. */
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static char *const args[] = {NULL};
+        setenv("LIBEV_FLAGS", "8", 1); /* kqueue only: none on Linux */
+        setenv("IOTEST_NO_BACKEND", "1", 1);
+        execv("/proc/self/exe", args);
+        _exit(2);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(async_ev_main(&a.task, answer_fn), 42);
+    assert_int_equal(async_ev_main(&a.task, answer_fn), 42); /* again: a fresh driver each time */
+    assert_int_equal(async_ev_main(NULL, answer_fn), ASYNC_EINVAL);
+}
+
+/* ---- async_ev_run's refusals, and its driver's lifetime ---- */
+struct ev_run_nested {
+    async_task task;
+    async_co co;
+    int rc;
+};
+
+static int ev_run_nested_fn(async_loop *L, async_task *self)
+{
+    struct ev_run_nested *f = async_frame(self, struct ev_run_nested, task);
+    async_begin(L, &f->co);
+    f->rc = async_ev_run(&TE, NULL, NULL); /* from inside itself */
+    async_end;
+}
+
+static void ev_run_refusals(void **state)
+{
+    static struct ev_run_nested n;
+    static struct answer a;
+    async_ev E2;
+    async_vclock vc;
+    async_loop VL;
+    (void)state;
+    memset(&n, 0, sizeof n);
+    memset(&a, 0, sizeof a);
+    assert_int_equal(io_run(&n.task, ev_run_nested_fn), 0);
+    assert_int_equal(n.rc, ASYNC_EBUSY);
+    assert_int_equal(io_run(&a.task, NULL), ASYNC_EINVAL); /* never spawned */
+    assert_int_equal(async_spawn(TLOOP, &a.task, answer_fn), 0);
+    assert_int_equal(io_run(&a.task, answer_fn), ASYNC_EBUSY); /* spawned already */
+    assert_int_equal(io_run(&a.task, NULL), 42);
+    memset(&E2, 0, sizeof E2);
+    assert_int_equal(async_ev_run(&E2, NULL, NULL), ASYNC_EINVAL); /* not attached */
+    async_ev_close(NULL);
+    async_ev_close(&E2); /* never attached: nothing */
+    assert_null(async_ev_loop(NULL));
+    async_vclock_init(&vc, 0, false);
+    assert_int_equal(async_loop_init(&VL, &vc.port), 0);
+    assert_null(async_ev_of(&VL)); /* a loop of another port */
+    memset(&VL, 0, sizeof VL);
+    assert_null(async_ev_of(&VL)); /* no port at all */
+}
+
+/* ---- the driver's timer follows the earliest deadline: re-armed when
+ * an earlier one appears, stopped when none is left ---- */
+struct timers {
+    async_task slow, fast;
+    async_co sco, fco;
+    async_io io;
+    int rc_slow, armed, pipe[2];
+};
+
+static int timers_slow(async_loop *L, async_task *self)
+{
+    struct timers *f = async_frame(self, struct timers, slow);
+    async_begin(L, &f->sco);
+    async_await_rc(f->rc_slow, async_sleep(L, ASYNC_SEC(30)));
+    async_end;
+}
+
+static int timers_fast(async_loop *L, async_task *self)
+{
+    struct timers *f = async_frame(self, struct timers, fast);
+    async_begin(L, &f->fco);
+    async_await(async_sleep(L, ASYNC_MS(5))); /* earlier than the armed 30 s */
+    /* woken by I/O, not by a timer, while the 30 s one is armed again... */
+    assert_int_equal(write(f->pipe[1], "x", 1), 1);
+    async_await(async_io_wait(L, &f->io, f->pipe[0], EV_READ));
+    f->armed = ev_is_active(&TE.timer);
+    async_cancel(L, &f->slow); /* ...and then no deadline at all */
+    async_await(async_join(L, &f->slow));
+    /* a pass that ends with every task parked and nothing to time */
+    assert_int_equal(write(f->pipe[1], "y", 1), 1);
+    async_await(async_io_wait(L, &f->io, f->pipe[0], EV_READ));
+    async_end;
+}
+
+static void driver_timer_follows_the_earliest_deadline(void **state)
+{
+    static struct timers f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(pipe(f.pipe), 0);
+    assert_int_equal(async_spawn(TLOOP, &f.slow, timers_slow), 0);
+    ev_run(TE.ev, EVRUN_NOWAIT); /* the 30 s timer is armed */
+    assert_true(ev_is_active(&TE.timer));
+    assert_int_equal(io_run(&f.fast, timers_fast), 0); /* would take 30 s if not re-armed */
+    assert_int_equal(f.rc_slow, ASYNC_ECANCELED);
+    assert_true(f.armed);
+    assert_false(ev_is_active(&TE.timer)); /* stopped: nothing left to time */
+    close(f.pipe[0]);
+    close(f.pipe[1]);
+}
+
+/* ---- fd waits: a second waiter, a stopped watcher, a kept watcher
+ * moved to another fd, misuse ---- */
+struct iow {
+    async_task task, other;
+    async_co co, oco;
+    async_io io;
+    int p1[2], p2[2], rc[6];
+};
+
+static int iow_other(async_loop *L, async_task *self)
+{
+    struct iow *f = async_frame(self, struct iow, other);
+    async_begin(L, &f->oco);
+    async_await_rc(f->rc[0], async_io_wait(L, &f->io, f->p1[0], EV_READ));
+    async_end;
+}
+
+static int iow_fn(async_loop *L, async_task *self)
+{
+    struct iow *f = async_frame(self, struct iow, task);
+    async_begin(L, &f->co);
+    async_spawn(L, &f->other, iow_other);
+    async_await(async_sleep(L, 1));
+    async_await_rc(f->rc[1], async_io_wait(L, &f->io, f->p1[0], EV_READ)); /* taken */
+    async_io_stop(L, &f->io); /* the waiter is told */
+    async_await(async_join(L, &f->other));
+    /* a kept watcher, armed on p1, then asked for p2 */
+    f->io.keep = 1;
+    assert_int_equal(write(f->p1[1], "a", 1), 1);
+    async_await_rc(f->rc[2], async_io_wait(L, &f->io, f->p1[0], EV_READ));
+    assert_true(ev_is_active(&f->io.w)); /* kept */
+    assert_int_equal(write(f->p2[1], "b", 1), 1);
+    async_await_rc(f->rc[3], async_io_wait(L, &f->io, f->p2[0], EV_READ));
+    async_io_stop(L, &f->io);
+    f->rc[4] = async_io_wait(L, &f->io, f->p1[0], EV_READ | 0x100); /* not an event */
+    f->rc[5] = async_io_wait(L, NULL, f->p1[0], EV_READ);
+    async_end;
+}
+
+static void io_wait_busy_stopped_and_moved(void **state)
+{
+    static struct iow f;
+    async_vclock vc;
+    async_loop VL;
+    async_io io;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(pipe(f.p1), 0);
+    assert_int_equal(pipe(f.p2), 0);
+    assert_int_equal(io_run(&f.task, iow_fn), 0);
+    assert_int_equal(f.rc[0], ASYNC_ECLOSED);
+    assert_int_equal(f.rc[1], ASYNC_EBUSY);
+    assert_int_equal(f.rc[2], EV_READ);
+    assert_int_equal(f.rc[3], EV_READ);
+    assert_int_equal(f.rc[4], ASYNC_EINVAL);
+    assert_int_equal(f.rc[5], ASYNC_EINVAL);
+    async_vclock_init(&vc, 0, false);
+    assert_int_equal(async_loop_init(&VL, &vc.port), 0);
+    memset(&io, 0, sizeof io);
+    assert_int_equal(async_io_wait(&VL, &io, 0, EV_READ), ASYNC_EINVAL); /* not a libev loop */
+    async_io_stop(&VL, &io);  /* nothing */
+    async_io_stop(TLOOP, NULL);
+    close(f.p1[0]);
+    close(f.p1[1]);
+    close(f.p2[0]);
+    close(f.p2[1]);
+}
+
+/* ---- signals: delivered before anyone waits (counted), two waiters,
+ * outside a task, one loop per signal ---- */
+struct sig2 {
+    async_task task, other;
+    async_co co, oco;
+    async_signal s, t;
+    int rc[8];
+};
+
+static int sig2_other(async_loop *L, async_task *self)
+{
+    struct sig2 *f = async_frame(self, struct sig2, other);
+    async_begin(L, &f->oco);
+    async_await_rc(f->rc[0], async_signal_wait(L, &f->s));
+    async_end;
+}
+
+static int sig2_fn(async_loop *L, async_task *self)
+{
+    struct sig2 *f = async_frame(self, struct sig2, task);
+    async_begin(L, &f->co);
+    async_await(async_signal_init(L, &f->s, SIGUSR2));
+    async_await(async_signal_init(L, &f->t, SIGUSR2)); /* the same loop may share it */
+    raise(SIGUSR2);
+    async_await(async_sleep(L, ASYNC_MS(5))); /* delivered while nobody waits */
+    f->rc[1] = (int)f->s.count;
+    async_await_rc(f->rc[2], async_signal_wait(L, &f->s)); /* taken at once */
+    async_await_rc(f->rc[3], async_signal_wait(L, &f->t));
+    async_spawn(L, &f->other, sig2_other);
+    async_await(async_sleep(L, 1));
+    async_await_rc(f->rc[4], async_signal_wait(L, &f->s)); /* someone waits already */
+    kill(getpid(), SIGUSR2);
+    async_await(async_join(L, &f->other));
+    async_signal_close(L, &f->t);
+    async_signal_close(L, &f->s);
+    async_end;
+}
+
+static void signal_counts_shares_and_refuses(void **state)
+{
+    static struct sig2 f;
+    static async_signal other_loops;
+    struct ev_loop *ev2;
+    async_ev E2;
+    async_signal idle;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(io_run(&f.task, sig2_fn), 0);
+    assert_int_equal(f.rc[0], SIGUSR2);
+    assert_int_equal(f.rc[1], 1);
+    assert_int_equal(f.rc[2], SIGUSR2);
+    assert_int_equal(f.rc[3], SIGUSR2);
+    assert_int_equal(f.rc[4], ASYNC_EBUSY);
+    assert_int_equal(async_signal_wait(TLOOP, NULL), ASYNC_EINVAL);
+    /* outside a task with nothing counted */
+    assert_int_equal(async_signal_init(TLOOP, &f.s, SIGUSR2), 0);
+    assert_int_equal(async_signal_wait(TLOOP, &f.s), ASYNC_EPERM);
+    /* another loop cannot take a signal this one watches (before: libev
+     * aborted the process), and can once it is let go */
+    ev2 = ev_loop_new(EVFLAG_AUTO);
+    assert_int_equal(async_ev_init(&E2, ev2), 0);
+    memset(&other_loops, 0, sizeof other_loops);
+    assert_int_equal(async_signal_init(&E2.loop, &other_loops, SIGUSR2), ASYNC_EBUSY);
+    async_signal_close(TLOOP, &f.s);
+    assert_int_equal(async_signal_init(&E2.loop, &other_loops, SIGUSR2), 0);
+    async_signal_close(&E2.loop, &other_loops);
+    async_ev_close(&E2);
+    ev_loop_destroy(ev2);
+    /* closing what is not watching, or with no loop */
+    memset(&idle, 0, sizeof idle);
+    async_signal_close(TLOOP, &idle);
+    async_signal_close(TLOOP, NULL);
+    async_signal_close(NULL, &idle);
+    assert_int_equal(async_signal_init(NULL, &idle, SIGUSR1), ASYNC_EINVAL);
+    assert_int_equal(async_signal_init(TLOOP, &idle, NSIG), ASYNC_EINVAL);
+    assert_int_equal(async_signal_init(TLOOP, &idle, SIGSTOP), ASYNC_EINVAL);
+}
+
+/* A task cancelled while it waits for a signal lets go of the loop. */
+struct sigc {
+    async_task task, waiter;
+    async_co co, wco;
+    async_signal s;
+    int rc;
+};
+
+static int sigc_waiter(async_loop *L, async_task *self)
+{
+    struct sigc *f = async_frame(self, struct sigc, waiter);
+    async_begin(L, &f->wco);
+    async_await_rc(f->rc, async_signal_wait(L, &f->s));
+    async_end;
+}
+
+static int sigc_fn(async_loop *L, async_task *self)
+{
+    struct sigc *f = async_frame(self, struct sigc, task);
+    async_begin(L, &f->co);
+    async_await(async_signal_init(L, &f->s, SIGUSR1));
+    async_spawn(L, &f->waiter, sigc_waiter);
+    async_await(async_sleep(L, 1));
+    async_cancel(L, &f->waiter);
+    async_await(async_join(L, &f->waiter));
+    async_signal_close(L, &f->s);
+    async_end;
+}
+
+static void cancelled_signal_wait_lets_go(void **state)
+{
+    static struct sigc f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(io_run(&f.task, sigc_fn), 0);
+    assert_int_equal(f.rc, ASYNC_ECANCELED);
+    assert_int_equal(TE.waits, 0);
+    assert_int_equal(io_run(NULL, NULL), 0); /* nothing holds the loop */
+}
+
+/* ev_main_runs_a_program's fresh process: async_ev_main with no backend. */
+static int no_backend_main(void)
+{
+    static struct answer a;
+    return async_ev_main(&a.task, answer_fn) == ASYNC_ENOSPC ? 0 : 1;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +975,15 @@ int main(void)
         IOT(abi_mismatch_is_refused),
         IOT(run_cancels_leftover_tasks),
         IOT(ctrl_c_cancels_main),
+        IOT(errno_mapping),
+        IOT(ev_main_runs_a_program),
+        IOT(ev_run_refusals),
+        IOT(driver_timer_follows_the_earliest_deadline),
+        IOT(io_wait_busy_stopped_and_moved),
+        IOT(signal_counts_shares_and_refuses),
+        IOT(cancelled_signal_wait_lets_go),
     };
+    if (getenv("IOTEST_NO_BACKEND"))
+        return no_backend_main();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

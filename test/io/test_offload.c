@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* Offload on worker threads and name resolution: results come back,
  * the loop keeps running meanwhile, cancelling a queued call, interrupting
- * a running one, pool shutdown, misuse. */
+ * a running one, pool shutdown, misuse; a pool that cannot start, calls
+ * taken back from anywhere in the queue, the resolver's errors. */
 #define _GNU_SOURCE
 #include "iotest.h"
+#include "../faults/shim.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
-static async_pool P;
+static async_pool P, P1;
 static pthread_t threads[2];
 
 static int pool_setup(void **state)
@@ -295,6 +300,226 @@ static void misuse_and_closed_pool(void **state)
     assert_int_equal(async_pool_init(TLOOP, &P, threads, 2), 0); /* for teardown */
 }
 
+/* ---- a pool that cannot start: each failure is reported, and what was
+ * started is stopped and joined ---- */
+static int count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void pool_init_failures(void **state)
+{
+    static async_pool P2;
+    static pthread_t th[3];
+    int before;
+    (void)state;
+    before = count_threads();
+    fault_arm(FF_MUTEX_INIT, -1, 0, 1, ENOMEM, 0);
+    assert_int_equal(async_pool_init(TLOOP, &P2, th, 3), ASYNC_EOS(ENOMEM));
+    fault_arm(FF_COND_INIT, -1, 0, 1, EAGAIN, 0);
+    assert_int_equal(async_pool_init(TLOOP, &P2, th, 3), ASYNC_EOS(EAGAIN));
+    fault_arm(FF_PTHREAD_CREATE, -1, 1, 1, EAGAIN, 0); /* the second thread */
+    assert_int_equal(async_pool_init(TLOOP, &P2, th, 3), ASYNC_EOS(EAGAIN));
+    fault_clear();
+    assert_int_equal(count_threads(), before); /* the first was joined */
+    assert_int_equal(async_pool_init(TLOOP, NULL, th, 3), ASYNC_EINVAL);
+    assert_int_equal(async_pool_init(TLOOP, &P2, NULL, 3), ASYNC_EINVAL);
+    async_pool_close(NULL);
+    async_pool_close(&P2); /* never started: nothing */
+    assert_false(async_offload_is_cancelled(NULL));
+}
+
+/* ---- queued calls taken back from the middle and the end of the queue;
+ * a job used twice; a function that claims to be pending ---- */
+static int pending_fn(async_offload *job, void *arg)
+{
+    (void)job;
+    (void)arg;
+    return ASYNC_PENDING;
+}
+
+struct q3m {
+    async_task task;
+    async_co co;
+    async_offload job;
+    int id, rc;
+};
+
+struct q3 {
+    async_task task;
+    async_co co;
+    struct q3m m[5];
+    int i, busy, pend;
+};
+
+static int q3_member(async_loop *L, async_task *self)
+{
+    struct q3m *m = async_frame(self, struct q3m, task);
+    async_begin(L, &m->co);
+    async_await_rc(m->rc, async_offload_run(L, &P, &m->job, blocking, (void *)(intptr_t)m->id));
+    async_end;
+}
+
+static int q3_fn(async_loop *L, async_task *self)
+{
+    struct q3 *f = async_frame(self, struct q3, task);
+    async_begin(L, &f->co);
+    for (f->i = 0; f->i < 5; f->i++) { /* two run, three wait in the queue */
+        f->m[f->i].id = f->i;
+        async_spawn(L, &f->m[f->i].task, q3_member);
+    }
+    while (worker_started() < 2)
+        async_await(async_sleep(L, 1));
+    async_await(async_sleep(L, 2));
+    async_cancel(L, &f->m[3].task); /* in the middle of the queue */
+    async_cancel(L, &f->m[4].task); /* at its end */
+    async_await(async_join(L, &f->m[3].task));
+    async_await(async_join(L, &f->m[4].task));
+    /* a job already in use by m[2] */
+    async_await_rc(f->busy, async_offload_run(L, &P, &f->m[2].job, blocking, NULL));
+    gate_set();
+    for (f->i = 0; f->i < 3; f->i++)
+        async_await(async_join(L, &f->m[f->i].task));
+    async_await_rc(f->pend, async_offload_run(L, &P, &f->m[0].job, pending_fn, NULL));
+    async_end;
+}
+
+static void queued_calls_taken_back_anywhere(void **state)
+{
+    static struct q3 f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    gate_reset();
+    assert_int_equal(io_run(&f.task, q3_fn), 0);
+    assert_int_equal(f.m[0].rc, 0);
+    assert_int_equal(f.m[1].rc, 10);
+    assert_int_equal(f.m[2].rc, 20);
+    assert_int_equal(f.m[3].rc, ASYNC_ECANCELED);
+    assert_int_equal(f.m[4].rc, ASYNC_ECANCELED);
+    assert_int_equal(ran[3] + ran[4], 0);
+    assert_int_equal(f.busy, ASYNC_EBUSY);
+    assert_int_equal(f.pend, ASYNC_EINVAL); /* never a result */
+    /* the queue still works after the middle and the tail were removed */
+    assert_null(P.head);
+    assert_null(P.tail);
+}
+
+/* ---- closing the pool with calls still queued: they complete with
+ * ASYNC_ECANCELED and never run ---- */
+static int short_job(async_offload *job, void *arg)
+{
+    (void)job;
+    (void)arg;
+    usleep(30000);
+    return 7;
+}
+
+struct qclose {
+    async_task task, a, b;
+    async_co co, aco, bco;
+    async_offload ja, jb;
+    int ra, rb;
+};
+
+static int qclose_a(async_loop *L, async_task *self)
+{
+    struct qclose *f = async_frame(self, struct qclose, a);
+    async_begin(L, &f->aco);
+    async_await_rc(f->ra, async_offload_run(L, &P1, &f->ja, short_job, NULL));
+    async_end;
+}
+
+static int qclose_b(async_loop *L, async_task *self)
+{
+    struct qclose *f = async_frame(self, struct qclose, b);
+    async_begin(L, &f->bco);
+    async_await_rc(f->rb, async_offload_run(L, &P1, &f->jb, blocking, (void *)4));
+    async_end;
+}
+
+static int qclose_fn(async_loop *L, async_task *self)
+{
+    struct qclose *f = async_frame(self, struct qclose, task);
+    async_begin(L, &f->co);
+    async_spawn(L, &f->a, qclose_a);
+    async_spawn(L, &f->b, qclose_b); /* behind a, on the pool's one thread */
+    async_await(async_sleep(L, ASYNC_MS(5)));
+    async_pool_close(&P1); /* waits for a's call; b never starts */
+    async_await(async_join(L, &f->a));
+    async_await(async_join(L, &f->b));
+    async_end;
+}
+
+static void close_with_calls_queued(void **state)
+{
+    static struct qclose f;
+    static pthread_t one[1];
+    (void)state;
+    memset(&f, 0, sizeof f);
+    gate_reset();
+    assert_int_equal(async_pool_init(TLOOP, &P1, one, 1), 0);
+    assert_int_equal(io_run(&f.task, qclose_fn), 0);
+    assert_int_equal(f.ra, 7);
+    assert_int_equal(f.rb, ASYNC_ECANCELED);
+    assert_int_equal(ran[4], 0);
+}
+
+/* ---- the resolver's errors: a name that does not resolve, the retry
+ * without AI_ADDRCONFIG, an answer too large to keep, misuse ---- */
+struct rerr {
+    async_task task;
+    async_co co;
+    async_resolve_req r;
+    int rc[8], gai[2];
+};
+
+static int rerr_fn(async_loop *L, async_task *self)
+{
+    struct rerr *f = async_frame(self, struct rerr, task);
+    async_begin(L, &f->co);
+    fault_arm(FF_GETADDRINFO, -1, 0, 2, EAI_NONAME, 0); /* with and without AI_ADDRCONFIG */
+    async_await_rc(f->rc[0], async_resolve(L, &P, &f->r, "no.such.host", 80, AF_UNSPEC));
+    f->gai[0] = f->r.gai_error;
+    fault_arm(FF_GETADDRINFO, -1, 0, 1, EAI_ADDRFAMILY, 0); /* retried without it: resolves */
+    async_await_rc(f->rc[1], async_resolve(L, &P, &f->r, "localhost", 80, AF_INET));
+    fault_arm(FF_GETADDRINFO, -1, 0, 1, EAI_AGAIN, 0); /* no retry for this one */
+    async_await_rc(f->rc[2], async_resolve(L, &P, &f->r, "localhost", 80, AF_INET));
+    f->gai[1] = f->r.gai_error;
+    fault_arm_gai_addrlen(4096); /* an address larger than any sockaddr */
+    async_await_rc(f->rc[3], async_resolve(L, &P, &f->r, "localhost", 80, AF_INET));
+    async_await_rc(f->rc[4], async_resolve(L, &P, NULL, "localhost", 80, AF_INET));
+    async_await_rc(f->rc[5], async_resolve(L, &P, &f->r, "localhost", 65536, AF_INET));
+    async_await_rc(f->rc[6], async_resolve(L, &P, &f->r, "localhost", 80, AF_UNIX));
+    async_await_rc(f->rc[7], async_resolve(L, &P, &f->r, NULL, 80, AF_INET));
+    async_end;
+}
+
+static void resolver_errors(void **state)
+{
+    static struct rerr f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(io_run(&f.task, rerr_fn), 0);
+    fault_clear();
+    assert_int_equal(f.rc[0], ASYNC_ENAME);
+    assert_int_equal(f.gai[0], EAI_NONAME);
+    assert_true(f.rc[1] >= 1);
+    assert_int_equal(f.rc[2], ASYNC_ENAME);
+    assert_int_equal(f.gai[1], EAI_AGAIN);
+    assert_int_equal(f.rc[3], ASYNC_ENAME); /* nothing usable */
+    assert_int_equal(f.rc[4], ASYNC_EINVAL);
+    assert_int_equal(f.rc[5], ASYNC_EINVAL);
+    assert_int_equal(f.rc[6], ASYNC_EINVAL);
+    assert_int_equal(f.rc[7], ASYNC_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +528,10 @@ int main(void)
         PT(timeout_on_running_call_waits_for_it),
         PT(resolve_numeric_and_names),
         PT(misuse_and_closed_pool),
+        PT(pool_init_failures),
+        PT(queued_calls_taken_back_anywhere),
+        PT(close_with_calls_queued),
+        PT(resolver_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
