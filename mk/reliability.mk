@@ -14,6 +14,11 @@
 ## lint           tools/async-lint on your coroutine files: make lint FILES='app/*.c' [LINT_BACKEND=labels]
 ## check-known    the core bugs' reproducers (test/model/known): fixed ones must stay fixed
 ## known-bugs     the same, reporting only
+## check-cmdline  the examples reject every value they cannot honour (in `make check`)
+## check-tsan     SANITIZE=thread: the suites where threads run (CI: .ci/steps/55-tsan.sh)
+## mutate         mutation testing of async.h's implementation (MUTATE_SAMPLE=0: every mutant, ~45 min)
+## coverage       `make check` under gcov: COVERAGE lines for async.h and src/*.c (needs `make deps-coverage`)
+## deps-coverage  install lcov (Debian)
 #
 #   make check-model   a bounded model run per core configuration (part of
 #                      `make check`)
@@ -175,7 +180,7 @@ TSAN_CORE := $(foreach b,$(CORE_CONFIGS),$(addprefix $(O)/test/$(b)/,$(THREAD_SU
 check-tsan: $(TSAN_CORE)
 	@case "$(SANITIZE)" in *thread*) ;; *) echo "check-tsan: use SANITIZE=thread (and its own O=)"; exit 2;; esac
 	@for t in $(TSAN_CORE); do \
-	  if TSAN_OPTIONS="halt_on_error=1 $(TSAN_OPTIONS)" CMOCKA_MESSAGE_OUTPUT=stdout ./$$t > $$t.log 2>&1; \
+	  if TSAN_OPTIONS="halt_on_error=1 $(TSAN_OPTIONS)" CMOCKA_MESSAGE_OUTPUT=stdout $$t > $$t.log 2>&1; \
 	  then printf '  PASS     %s (ThreadSanitizer)\n' "$$t"; \
 	  else printf '  FAIL     %s\n' "$$t"; cat $$t.log; exit 1; fi; \
 	done
@@ -184,8 +189,7 @@ check-tsan: $(TSAN_CORE)
 # ---- the examples' command lines (test/io/cmdline.sh) ----
 .PHONY: check-cmdline
 check: check-cmdline
-check-cmdline: $(O)/examples/fetch $(O)/examples/echo_server $(O)/examples/echo_client
-	@command -v python3 >/dev/null 2>&1 || tools/deps python3
+check-cmdline: $(O)/examples/fetch $(O)/examples/echo_server $(O)/examples/echo_client | $(NEED_PY)
 	$(Q)test/io/cmdline.sh $(O)
 
 # ---- mutation testing of async.h's implementation (tools/mutate) ----
@@ -198,8 +202,7 @@ MUTATE_SAMPLE ?= 250
 MUTATE_SEED ?= 1
 MUTATE_JOBS ?= 2
 .PHONY: mutate
-mutate: | $(DEPS_STAMP)
-	@command -v python3 >/dev/null 2>&1 || tools/deps python3
+mutate: | $(NEED_CMOCKA) $(NEED_PY)
 	$(Q)nice -n 10 tools/mutate --sample $(MUTATE_SAMPLE) --seed $(MUTATE_SEED) \
 	    --jobs $(MUTATE_JOBS) --build $(O) --report $(O)/mutate-report.json
 
@@ -216,9 +219,15 @@ COV_FLAGS := --coverage -fprofile-update=atomic
 COV_GOALS ?= --min async.h=99/95 --min 'src/*.c=95/85'
 # What runs: `make check`; a narrower list is quicker while writing tests.
 COV_TARGETS ?= check
-.PHONY: coverage
-coverage: | $(DEPS_STAMP)
-	$(Q)tools/deps lcov python3
+.PHONY: coverage deps-coverage
+# Only `make deps-coverage` installs lcov; `make coverage` probes for it.
+deps-coverage:
+	$(Q)tools/deps lcov
+PROBE_CMD_lcov = lcov --version
+PROBE_WHAT_lcov = lcov
+PROBE_PKG_lcov = lcov
+PROBE_DEPS_lcov = deps-coverage
+coverage: | $(NEED_CC) $(NEED_PY) $(PROBE)/lcov
 	$(Q)if [ "$$(cat $(COV_O)/.cov-flags 2>/dev/null)" != "$(CC) $(COV_FLAGS)" ]; then \
 	    rm -rf $(COV_O); mkdir -p $(COV_O); echo "$(CC) $(COV_FLAGS)" > $(COV_O)/.cov-flags; fi
 	$(Q)find $(COV_O) -name '*.gcda' -delete
