@@ -280,6 +280,35 @@ static void a_notification_is_passed_on_only_when_unused(void **state)
     assert_int_equal(async_task_state(&w2.task), ASYNC_TASK_WAITING);
 }
 
+/* A notification passed on goes to one waiter, not more. */
+static void a_passed_notification_wakes_one(void **state)
+{
+    static struct shared s;
+    static struct counter_waiter w[3];
+    static struct holder h;
+    int i;
+    (void)state;
+    shared_init(&s);
+    for (i = 0; i < 3; i++) {
+        w[i] = (struct counter_waiter){0};
+        w[i].s = &s;
+        async_spawn(&TL, &w[i].task, counting_fn);
+    }
+    t_settle();
+    /* w0 notified while the lock is held, then cancelled while it waits
+     * for the lock (phase two): it passes its notification on */
+    h = (struct holder){0};
+    h.s = &s;
+    h.notify = 1;
+    h.cancel = &w[0].task;
+    async_spawn(&TL, &h.task, holder_fn);
+    t_settle();
+    t_advance(5);
+    assert_int_equal(w[0].rc[0], ASYNC_ECANCELED);
+    assert_int_equal(w[1].wakes, 1); /* the one it passed to */
+    assert_int_equal(w[2].wakes, 0); /* and no other */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +318,7 @@ int main(void)
         T(wait_without_the_lock_is_refused),
         T(cancelled_notified_waiter_passes_it_on),
         T(a_notification_is_passed_on_only_when_unused),
+        T(a_passed_notification_wakes_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

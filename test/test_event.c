@@ -2,6 +2,7 @@
 /* Events: waiting, setting wakes every waiter in FIFO order, clearing,
  * zero-initialised events. */
 #include "testlib.h"
+#include <string.h>
 
 struct ew {
     async_task task;
@@ -128,6 +129,22 @@ static void set_from_a_task(void **state)
     assert_log("set after-set w0 w1");
 }
 
+/* async_event_init makes any memory a clear event with no waiters. */
+static void init_makes_an_event_of_any_memory(void **state)
+{
+    static async_event ev;
+    (void)state;
+    memset(&ev, 0xA5, sizeof ev);
+    async_event_init(&ev);
+    assert_false(async_event_is_set(&ev));
+    spawn_waiters(&ev, 2, 1);
+    t_settle();
+    assert_log("");
+    async_event_set(&TL, &ev);
+    t_settle();
+    assert_log("w0 w1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +153,7 @@ int main(void)
         T(clear_makes_waiters_wait_again),
         T(zeroed_event_and_repeated_set),
         T(set_from_a_task),
+        T(init_makes_an_event_of_any_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

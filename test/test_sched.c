@@ -2,6 +2,7 @@
 /* Scheduler: spawning, FIFO order, batch fairness, running until a task
  * or all tasks finish, deadlock detection, joins, states, misuse. */
 #include "testlib.h"
+#include <string.h>
 
 /* Size goals, checked at compile time on every target the suites build
  * for (host, Cortex-M, RISC-V, AVR): a task header is six words at most -
@@ -698,6 +699,26 @@ static void task_returning_while_suspended_is_detached(void **state)
     assert_int_equal(async_loop_task_count(&TL), 0);
 }
 
+/* async_run_ready returns how many steps it ran. */
+static int one_step(async_loop *L, async_task *self)
+{
+    (void)L;
+    (void)self;
+    return 0;
+}
+
+static void run_ready_counts_its_steps(void **state)
+{
+    static async_task a, b;
+    (void)state;
+    a = (async_task){0};
+    b = (async_task){0};
+    assert_int_equal(async_run_ready(&TL), 0); /* nothing to run */
+    async_spawn(&TL, &a, one_step);
+    async_spawn(&TL, &b, one_step);
+    assert_int_equal(async_run_ready(&TL), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +738,7 @@ int main(void)
         T(loop_init_rejects_bad_arguments),
         T(autojump_moves_time_to_each_deadline),
         T(task_returning_while_suspended_is_detached),
+        T(run_ready_counts_its_steps),
         T(run_cancels_what_main_leaves),
         T(run_leaves_a_task_that_cannot_finish),
         T(cancel_all_reaches_every_task),

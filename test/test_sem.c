@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Semaphores: counting, FIFO hand-over without barging, bounded release. */
 #include "testlib.h"
+#include <string.h>
 
 struct user {
     async_task task;
@@ -133,6 +134,19 @@ static void cancelled_waiter_gives_way(void **state)
     assert_int_equal(async_sem_count(&sem), 1);
 }
 
+/* async_sem_init makes any memory a semaphore with no waiters. */
+static void init_makes_a_semaphore_of_any_memory(void **state)
+{
+    static async_sem sem;
+    (void)state;
+    memset(&sem, 0xA5, sizeof sem);
+    assert_int_equal(async_sem_init(&sem, 1, 1), 0);
+    spawn_users(&sem, 2, 5);
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    assert_log("in0 out0 in1 out1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +155,7 @@ int main(void)
         T(bounded_semaphore_refuses_extra_release),
         T(static_initialiser),
         T(cancelled_waiter_gives_way),
+        T(init_makes_a_semaphore_of_any_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
