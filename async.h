@@ -1924,10 +1924,9 @@ static void async__timers_advance(async_loop *L, async_tick now)
 static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
 {
     tm->u.when = when;
-    /* Unreachable in correct operation (sleeps and scopes insert only
-     * deadlines after now, and now >= wnow here, unlike the wheel, which
-     * refiles): reached only through the open bug of
-     * test/model/known/max_delay_after_update_now.c.                   */
+    /* Unreachable: sleeps and scopes insert only deadlines after now,
+     * and now >= wnow here (unlike the wheel, which refiles).  Until
+     * c6c704b, test/model/known/max_delay_after_update_now.c got in.    */
     if (!async_tick_after(when, L->wnow)) {
         async__list_append(&L->due, &tm->node); /* LCOV_EXCL_LINE: see above */
         return;                                 /* LCOV_EXCL_LINE */
@@ -2700,9 +2699,9 @@ bool async_loop_has_work(const async_loop *L)
 
 bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
 {
-    /* Every pass fires what it moves to `due`, and between passes only the
-     * open bug of test/model/known/max_delay_after_update_now.c puts a
-     * timer there: unreachable in correct operation.                    */
+    /* Unreachable: every pass fires what it moves to `due`, and nothing
+     * puts a timer there between passes (until c6c704b,
+     * test/model/known/max_delay_after_update_now.c did).              */
     if (!async__list_empty(&L->due)) {
         *deadline = L->wnow; /* LCOV_EXCL_LINE: see above */
         return true;         /* LCOV_EXCL_LINE */

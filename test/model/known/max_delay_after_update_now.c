@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Core bug (found by the coverage work of issue 15), open.
- * Standalone reproducer.
+/* Core bug (found by the coverage work of issue 15), fixed in c6c704b
+ * (sleeps and scopes count from the call); now a regression test (make
+ * check-known).  Standalone reproducer.
  *
  *   cc -std=c99 -g -I. test/model/known/max_delay_after_update_now.c && ./a.out
  *
