@@ -236,13 +236,16 @@ PROBE_DEPS_lcov = deps-coverage
 coverage: | $(NEED_CC) $(NEED_PY) $(PROBE)/lcov
 	$(Q)if [ "$$(cat $(COV_O)/.cov-flags 2>/dev/null)" != "$(CC) $(COV_FLAGS)" ]; then \
 	    rm -rf $(COV_O); mkdir -p $(COV_O); echo "$(CC) $(COV_FLAGS)" > $(COV_O)/.cov-flags; fi
-	@# The compilers, as scripts: one word each (CMake, in check-install,
-	@# takes CC as a program, not a command line).
-	$(Q)printf '#!/bin/sh\nexec %s %s "$$@"\n' "$(CC)" "$(COV_FLAGS)" > $(COV_O)/cov-cc
-	$(Q)printf '#!/bin/sh\nexec %s %s "$$@"\n' "$(CXX)" "$(COV_FLAGS)" > $(COV_O)/cov-cxx
-	$(Q)chmod +x $(COV_O)/cov-cc $(COV_O)/cov-cxx
 	$(Q)find $(COV_O) -name '*.gcda' -delete
-	$(Q)$(MAKE) --no-print-directory O=$(COV_O) CC="$(abspath $(COV_O))/cov-cc" \
+	@# The compilers, as scripts: one word each (CMake, in check-install,
+	@# takes CC as a program, not a command line).  Written on the line
+	@# that runs make, which runs under `make -n` too: a dry run's inner
+	@# make probes them.
+	$(Q)mkdir -p $(COV_O) && \
+	  printf '#!/bin/sh\nexec %s %s "$$@"\n' "$(CC)" "$(COV_FLAGS)" > $(COV_O)/cov-cc && \
+	  printf '#!/bin/sh\nexec %s %s "$$@"\n' "$(CXX)" "$(COV_FLAGS)" > $(COV_O)/cov-cxx && \
+	  chmod +x $(COV_O)/cov-cc $(COV_O)/cov-cxx && \
+	  $(MAKE) --no-print-directory O=$(COV_O) CC="$(abspath $(COV_O))/cov-cc" \
 	    CXX="$(abspath $(COV_O))/cov-cxx" OPT="-O0 -g" $(COV_TARGETS)
 	@rm -f a-*.gcno # test/lint/run's syntax-only compiles leave notes here
 	$(Q)tools/coverage $(COV_O) $(COV_GOALS) $(if $(COV_HTML),--html $(COV_HTML)) \
