@@ -133,8 +133,9 @@ extern "C" {
  * suspension point (file, line and the text of the awaited expression), a
  * list of all live tasks (async_dump), warnings for steps that block the
  * loop longer than ASYNC_CONF_SLOW_STEP ticks, a report of tasks still
- * pending at async_loop_close, and misuse traps.  Costs 5 words per task
- * and two clock reads per step; 0 costs nothing.                          */
+ * pending at async_loop_close, and misuse traps.  Costs three pointers,
+ * an int and a flag per task (and the task list's two pointers, which it
+ * needs) and two clock reads per step; 0 costs nothing.                  */
 #ifndef ASYNC_CONF_DEBUG
 #define ASYNC_CONF_DEBUG 0
 #endif
