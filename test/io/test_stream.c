@@ -1575,7 +1575,16 @@ static int emfile_fn(async_loop *L, async_task *self)
 static void accept_backs_off_when_out_of_descriptors(void **state)
 {
     static struct emfile f;
+    const char *preload = getenv("LD_PRELOAD");
     (void)state;
+    /* valgrind emulates RLIMIT_NOFILE: the kernel accepts, then valgrind
+     * closes the new fd above its limit and reports EMFILE, so the
+     * waiting client is lost and never served.  The plain, ASan and
+     * fault runs cover this test. */
+    if (preload != NULL && strstr(preload, "vgpreload") != NULL) {
+        print_message("skipped under valgrind: its descriptor limit is emulated\n");
+        skip();
+    }
     memset(&f, 0, sizeof f);
     memset(echo_pool, 0, sizeof echo_pool);
     io_listen(&f.srv, AF_INET);
