@@ -336,16 +336,17 @@ enum async_error {
  * 4. Local continuations (private: use the macros of section 6).
  * ====================================================================== */
 
-/* Where a bad resume point is reported: the file and line of the
- * coroutine in debug builds; in release builds nothing (NULL, 0), so no
- * file name string is compiled into every file that has a coroutine
- * (on an AVR such a string would sit in RAM).                           */
-#if ASYNC_CONF_DEBUG
-#define ASYNC__WHERE_FILE __FILE__
-#define ASYNC__WHERE_LINE __LINE__
+/* Size-first builds (-Os, -Oz): the coroutine macros share one copy of
+ * each await's bookkeeping per coroutine, and a few core helpers the
+ * compiler would copy into each caller are kept out of line (130 bytes
+ * less on Cortex-M0+).  Other builds leave it to the compiler: an await
+ * stays inline, a yield an inline enqueue.  The choice is per
+ * translation unit and changes no data layout: the two forms call the
+ * same helpers and may be mixed in one program.                        */
+#if defined(__OPTIMIZE_SIZE__)
+#define ASYNC__SMALL 1
 #else
-#define ASYNC__WHERE_FILE NULL
-#define ASYNC__WHERE_LINE 0
+#define ASYNC__SMALL 0
 #endif
 
 #define ASYNC__CAT2(a, b) a##b
@@ -356,41 +357,45 @@ enum async_error {
 #define ASYNC__UNIQUE() __LINE__
 #endif
 
+/* A backend provides: the type async_lc (0: at the start); the resume
+ * point of the cleanup section, ASYNC__LC_FINALLY; ASYNC__LC_ORIGIN (a
+ * declaration in async_begin); for a resume point n, ASYNC__LC_SET_N(n)
+ * (store it: a statement), ASYNC__LC_TO_R_N(n) (put it in async__r: a
+ * statement) and ASYNC__LC_LABEL_N(n) (where it resumes); and
+ * ASYNC__LC_RESUME_UNKNOWN(), what the dispatch does with any other
+ * value.                                                                */
 #if ASYNC_CONF_LC == ASYNC_LC_SWITCH
 typedef uint16_t async_lc;
 #define ASYNC__LC_FINALLY ((async_lc)0xFFFFu)
-#define ASYNC__LC_END ((async_lc)0xFFFEu)
 #ifdef __COUNTER__
-/* Dense numbering: the first resume point of each coroutine is 1.       */
+/* Dense numbering: the first resume point of each coroutine is 1, so the
+ * dispatch is a table of one or two bytes per resume point.            */
 #define ASYNC__LC_ORIGIN enum { async__origin = __COUNTER__ };
 #define ASYNC__LC_ID(n) ((async_lc)((n) - async__origin))
 #else
 #define ASYNC__LC_ORIGIN
 #define ASYNC__LC_ID(n) ((async_lc)(n))
 #endif
-/* A resume point that execution reaches by falling in.                  */
-#define ASYNC__LC_MARK_N(n)                   \
-    async__co->lc = ASYNC__LC_ID(n);          \
-    if (0) {                                  \
-    case ASYNC__LC_ID(n):;                    \
-    }
-/* A resume point placed right after `return ASYNC_PENDING`.             */
-#define ASYNC__LC_SUSPEND_N(n)                \
-    async__co->lc = ASYNC__LC_ID(n);          \
-    return ASYNC_PENDING;                     \
-    case ASYNC__LC_ID(n):;
-/* The two halves of a resume point, with code between them.             */
 #define ASYNC__LC_SET_N(n) async__co->lc = ASYNC__LC_ID(n);
+#define ASYNC__LC_TO_R_N(n) async__r = (int)ASYNC__LC_ID(n);
 #define ASYNC__LC_LABEL_N(n) \
     if (0) {                 \
     case ASYNC__LC_ID(n):;   \
     }
+/* An unknown resume point reports ASYNC_EBADRESUME (and, in debug
+ * builds, the coroutine's file and line: release builds carry no file
+ * name string into every file that has a coroutine, which on an AVR
+ * would sit in RAM).                                                    */
+#if ASYNC_CONF_DEBUG
 #define ASYNC__LC_RESUME_UNKNOWN() \
-    return async__bad_resume(async__L, async__co, ASYNC__WHERE_FILE, ASYNC__WHERE_LINE)
+    return (ASYNC_CONF_ON_MISUSE(async__L, ASYNC_EBADRESUME, __FILE__, __LINE__), ASYNC_EBADRESUME)
+#else
+#define ASYNC__LC_RESUME_UNKNOWN() \
+    return (ASYNC_CONF_ON_MISUSE(async__L, ASYNC_EBADRESUME, NULL, 0), ASYNC_EBADRESUME)
+#endif
 #else /* ASYNC_LC_LABELS */
 typedef int32_t async_lc;
 #define ASYNC__LC_FINALLY ((async_lc)INT32_MIN)
-#define ASYNC__LC_END ((async_lc)(INT32_MIN + 1))
 #define ASYNC__LC_ORIGIN
 #define ASYNC__NOPEDANTIC_BEGIN \
     _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wpedantic\"")
@@ -398,28 +403,22 @@ typedef int32_t async_lc;
 /* Resume points are stored as label offsets from the dispatch label: an
  * integer, so frames hold no code pointers and GCC's dangling-pointer
  * analysis stays quiet.                                                 */
-#define ASYNC__LC_SET_N(n)                                              \
-    ASYNC__NOPEDANTIC_BEGIN                                             \
-    async__co->lc = (async_lc)((char *)&&ASYNC__CAT(async__resume_, n) - \
-                               (char *)&&async__dispatch);              \
+#define ASYNC__LC_OFFSET_N(n) \
+    ((async_lc)((char *)&&ASYNC__CAT(async__resume_, n) - (char *)&&async__dispatch))
+#define ASYNC__LC_SET_N(n)                      \
+    ASYNC__NOPEDANTIC_BEGIN                     \
+    async__co->lc = ASYNC__LC_OFFSET_N(n);      \
+    ASYNC__NOPEDANTIC_END
+#define ASYNC__LC_TO_R_N(n)                     \
+    ASYNC__NOPEDANTIC_BEGIN                     \
+    async__r = (int)ASYNC__LC_OFFSET_N(n);      \
     ASYNC__NOPEDANTIC_END
 #define ASYNC__LC_LABEL_N(n) ASYNC__CAT(async__resume_, n) :;
-#define ASYNC__LC_MARK_N(n) \
-    ASYNC__LC_SET_N(n)      \
-    ASYNC__CAT(async__resume_, n) :;
-#define ASYNC__LC_SUSPEND_N(n) \
-    ASYNC__LC_SET_N(n)         \
-    return ASYNC_PENDING;      \
-    ASYNC__CAT(async__resume_, n) :;
 #define ASYNC__LC_RESUME_UNKNOWN()                                      \
     ASYNC__NOPEDANTIC_BEGIN                                             \
     goto *(void *)((char *)&&async__dispatch + async__co->lc);          \
     ASYNC__NOPEDANTIC_END
 #endif
-#define ASYNC__LC_MARK_X(n) ASYNC__LC_MARK_N(n)
-#define ASYNC__LC_SUSPEND_X(n) ASYNC__LC_SUSPEND_N(n)
-#define ASYNC__LC_MARK() ASYNC__LC_MARK_X(ASYNC__UNIQUE())
-#define ASYNC__LC_SUSPEND() ASYNC__LC_SUSPEND_X(ASYNC__UNIQUE())
 
 /* ======================================================================
  * 5. Objects.  All are caller-owned; the library never allocates.  Fields
@@ -750,60 +749,121 @@ typedef struct async_notify {
 #else
 #define ASYNC__WHERE(text) ((void)0)
 #endif
+#ifdef __GNUC__
+#define ASYNC__NOSHADOW_BEGIN \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wshadow\"")
+#define ASYNC__NOSHADOW_END _Pragma("GCC diagnostic pop")
+#else
+#define ASYNC__NOSHADOW_BEGIN
+#define ASYNC__NOSHADOW_END
+#endif
+/* The interruption an await reports: inline where speed comes first,
+ * else through the out-of-line await start (storing lc again).         */
+#if ASYNC__SMALL
+#define ASYNC__INTERRUPTION(L) async__await_enter((L), async__co, async__co->lc)
+#else
+#define ASYNC__INTERRUPTION(L) async__interrupt_code(L)
+#endif
 
+/* Where the body starts (resume point 0) and where any other value
+ * lands.  Speed first, the start is the switch's default: the compiler
+ * then tests a resume point first, and a resume is every step but one.
+ * Size first, it is a case: the smaller dispatch.                       */
+#if ASYNC__SMALL
+#define ASYNC__LC_START case 0:
+#define ASYNC__LC_UNKNOWN_CASE default:
+#else
+#define ASYNC__LC_START    \
+    default:               \
+        if (async__co->lc) \
+            goto async__unknown;
+#define ASYNC__LC_UNKNOWN_CASE
+#endif
+
+/* The frame is zeroed before the first call (the rules at the top), and
+ * async_end leaves it zeroed again, so nothing is set up here.  Whether
+ * the body has a cleanup section is known at compile time: async_finally
+ * declares async__has_finally again, as 1, for async_end to read.      */
 #define async_begin(L, co)                                   \
     async_loop *const async__L = (L);                        \
     async_co *const async__co = (co);                        \
     int async__r = 0; /* result of the await in progress */  \
+    enum { async__has_finally = 0 };                         \
     ASYNC__LC_ORIGIN                                         \
     (void)async__L;                                          \
     async__dispatch:                                         \
     switch (async__co->lc) {                                 \
-    case 0:                                                  \
-        async__co->rc = 0;                                   \
-        async__co->flags = 0;                                \
-        async__co->scopes = NULL
+    ASYNC__LC_START
 
-/* Start of the cleanup section (try/finally).  Reached by falling off
- * the body, by async_return(), or by an await whose error propagates.
- * Scopes the body left open (timeouts, shields, held locks) close here,
- * as a `with` block closes when an exception leaves it.  Inside it,
- * async_error() is the pending result: < 0 if the body failed.  Awaits
- * here still report a cancellation of the task: cleanup that must await
- * goes inside a shield (async_shield_begin).                            */
+/* Start of the cleanup section (try/finally), at the top level of the
+ * body.  Reached by falling off the body, by async_return(), or by an
+ * await whose error propagates.  Scopes the body left open (timeouts,
+ * shields, held locks) close here, as a `with` block closes when an
+ * exception leaves it.  Inside it, async_error() is the pending result:
+ * < 0 if the body failed.  Awaits here still report a cancellation of
+ * the task: cleanup that must await goes inside a shield
+ * (async_shield_begin).                                                 */
 #define async_finally                                        \
     /* FALLTHROUGH */                                        \
-    async__co->lc = ASYNC__LC_FINALLY;                       \
     if (0) {                                                 \
     case ASYNC__LC_FINALLY:;                                 \
     }                                                        \
+    ASYNC__NOSHADOW_BEGIN                                    \
+    enum { async__has_finally = 1 };                         \
+    ASYNC__NOSHADOW_END                                      \
     async__co->flags |= ASYNC__CO_FINALLY;                   \
     if (async__co->scopes)                                   \
     async__scopes_close(async__L, async__co)
 
 /* End of the body: closes open timeout scopes, resets the frame so the
- * coroutine can be called afresh, and returns the result.  It also holds
- * the one place where every error raised in the body lands: set the
- * result, then resume at the cleanup section (or the end, from inside
- * it), so each propagating await costs only a test and a jump.          */
-#define async_end                                            \
-    async__co->lc = ASYNC__LC_END;                           \
-    if (0) {                                                 \
-    case ASYNC__LC_END:;                                     \
-    }                                                        \
-    return async__co_end(async__L, async__co);               \
-    default:                                                 \
-        if (async__co->lc == ASYNC__LC_FINALLY)              \
-            return async__co_end(async__L, async__co);       \
-        if (0)                                               \
-            goto async__raise;                               \
-        ASYNC__LC_RESUME_UNKNOWN();                          \
-        }                                                    \
-        return ASYNC_PENDING; /* a `break` out of the body */ \
-    async__raise:                                            \
-        async__co->rc = async__r;                            \
-        async__co->lc = (async__co->flags & ASYNC__CO_FINALLY) ? ASYNC__LC_END : ASYNC__LC_FINALLY; \
-        goto async__dispatch
+ * coroutine can be called afresh, and returns the result.  After it, the
+ * blocks every await of the body shares (one copy per coroutine):
+ *   async__settle  an op returned < 0: suspend if it is pending, else
+ *                  raise its error;
+ *   async__raise   the body ends with async__r: through the cleanup
+ *                  section if there is one (one jump back to the
+ *                  dispatch), else at once (one call);
+ *   async__check   (size-first builds) an await starts: store its resume
+ *                  point, raise the task's interruption if there is one,
+ *                  else go to the resume point (through the dispatch);
+ *   async__yield   (size-first builds) async_yield: store the resume
+ *                  point and queue the task again.
+ * Unused ones cost nothing: the compiler drops what nothing jumps to.  */
+#define async_end                                                        \
+    async__r = async__has_finally ? async__co->rc : 0;                   \
+    goto async__raise;                                                   \
+    ASYNC__LC_UNKNOWN_CASE                                               \
+        if (0)                                                           \
+            goto async__settle;                                          \
+        if (0)                                                           \
+            goto async__check;                                           \
+        if (0)                                                           \
+            goto async__yield;                                           \
+        if (0)                                                           \
+            goto async__unknown;                                         \
+    async__unknown:                                                      \
+        ASYNC__LC_RESUME_UNKNOWN();                                      \
+    async__settle: /* async__r < 0 here: INT_MIN is the one doubling to 0 */ \
+        if (((unsigned)async__r << 1) == 0u)                             \
+            return async__r; /* ASYNC_PENDING, already in a register */  \
+    async__raise:                                                        \
+        if (async__has_finally && !(async__co->flags & ASYNC__CO_FINALLY)) { \
+            async__co->rc = async__r;                                    \
+            async__co->lc = ASYNC__LC_FINALLY;                           \
+            goto async__dispatch;                                        \
+        }                                                                \
+        return async__co_end(async__L, async__co, async__r);            \
+    async__check:                                                        \
+        if ((async__r = async__await_enter(async__L, async__co, async__r)) != 0) \
+            goto async__raise;                                           \
+        goto async__dispatch;                                            \
+    async__yield:                                                        \
+        async__co->lc = (async_lc)async__r;                              \
+        if ((async__r = async__give_way(async__L)) == 0)                 \
+            return ASYNC_PENDING;                                        \
+        goto async__raise;                                               \
+    }                                                                    \
+    return ASYNC_PENDING /* a `break` out of the body */
 
 /* Finish with value v (>= 0: success, < 0: error), running the cleanup
  * section first if there is one (a return inside it ends at once).      */
@@ -833,6 +893,48 @@ typedef struct async_notify {
  * enum is what lets async_yield() compile only inside an await.        */
 #define ASYNC__YIELD_SIZE 3
 #define ASYNC__IS_YIELD(op) (sizeof(op) == ASYNC__YIELD_SIZE)
+#if ASYNC__SMALL
+/* Size first: the interruption test and the resume point's store are one
+ * call (async__await_enter; a yield stores it and queues the task).    */
+#define ASYNC__AWAIT_RC_N(var, op, text, n)                                        \
+    do {                                                                           \
+        enum { async__use_async_await_around_async_yield = ASYNC__YIELD_SIZE };    \
+        ASYNC__LC_TO_R_N(n)                                                        \
+        if (ASYNC__IS_YIELD(op))                                                   \
+            async__co->lc = (async_lc)async__r;                                    \
+        async__r = ASYNC__IS_YIELD(op) ? async__give_way(async__L)                 \
+                                       : async__await_enter(async__L, async__co, async__r); \
+        if (async__r == 0) {                                                       \
+            if (ASYNC__IS_YIELD(op))                                               \
+                return ASYNC_PENDING;                                              \
+            ASYNC__LC_LABEL_N(n)                                                   \
+            ASYNC__WHERE(text);                                                    \
+            if (ASYNC__IS_YIELD(op))                                               \
+                async__r = ASYNC__INTERRUPTION(async__L);                          \
+            else if ((async__r = (int)(intptr_t)(op)) == ASYNC_PENDING)            \
+                return ASYNC_PENDING;                                              \
+        }                                                                          \
+        (var) = async__r;                                                          \
+    } while (0)
+/* A propagating await is three things in the body: put the resume point
+ * in async__r and jump to the shared check (which comes back through
+ * the dispatch), the op, and one test of its result: < 0 is either
+ * pending or an error, told apart in the shared async__settle.          */
+#define ASYNC__AWAIT_N(op, text, n)                                                \
+    do {                                                                           \
+        enum { async__use_async_await_around_async_yield = ASYNC__YIELD_SIZE };    \
+        ASYNC__LC_TO_R_N(n)                                                        \
+        if (ASYNC__IS_YIELD(op))                                                   \
+            goto async__yield;                                                     \
+        goto async__check;                                                         \
+        ASYNC__LC_LABEL_N(n)                                                       \
+        ASYNC__WHERE(text);                                                        \
+        if ((async__r = ASYNC__IS_YIELD(op) ? ASYNC__INTERRUPTION(async__L)        \
+                                            : (int)(intptr_t)(op)) < 0)            \
+            goto async__settle;                                                    \
+    } while (0)
+#else
+/* Speed first: the interruption test inline, falling into the op.      */
 #define ASYNC__AWAIT_RC_N(var, op, text, n)                                        \
     do {                                                                           \
         enum { async__use_async_await_around_async_yield = ASYNC__YIELD_SIZE };    \
@@ -851,23 +953,25 @@ typedef struct async_notify {
         }                                                                          \
         (var) = async__r;                                                          \
     } while (0)
+#define ASYNC__AWAIT_N(op, text, n)                                                \
+    do {                                                                           \
+        ASYNC__AWAIT_RC_N(async__r, op, text, n);                                  \
+        if (async__r < 0)                                                          \
+            goto async__raise;                                                     \
+    } while (0)
+#endif
+#define ASYNC__AWAIT(op, text) ASYNC__AWAIT_X(op, text, ASYNC__UNIQUE())
+#define ASYNC__AWAIT_X(op, text, n) ASYNC__AWAIT_N(op, text, n)
 
 /* Await `op`; an error ends this coroutine with that error (through its
  * cleanup section), like an exception propagating.  The value is
  * discarded; use async_await_val to keep it.                            */
-#define async_await(op)                                           \
-    do {                                                          \
-        ASYNC__AWAIT_RC(async__r, (op), #op);                     \
-        if (async__r < 0)                                         \
-            goto async__raise;                                    \
-    } while (0)
+#define async_await(op) ASYNC__AWAIT((op), #op)
 
 /* Await `op`; on success store its value in `var`, on error propagate.  */
 #define async_await_val(var, op)                                  \
     do {                                                          \
-        ASYNC__AWAIT_RC(async__r, (op), #op);                     \
-        if (async__r < 0)                                         \
-            goto async__raise;                                    \
+        ASYNC__AWAIT((op), #op);                                  \
         (var) = async__r;                                         \
     } while (0)
 
@@ -943,7 +1047,7 @@ typedef struct async_notify {
  */
 #define async_await_for(to, ticks, var, op)                               \
     do {                                                                  \
-        if ((async__r = async__interrupt_code(async__L)) == 0 &&          \
+        if ((async__r = ASYNC__INTERRUPTION(async__L)) == 0 &&            \
             (async__r = async_timeout_begin((to), (ticks))) == 0) {       \
             ASYNC__AWAIT_RC(async__r, (op), #op);                         \
             (void)async__scope_end(async__L, async__co, async__co->scopes, ASYNC__K_TIMEOUT); \
@@ -1355,15 +1459,8 @@ static inline int async__interrupt_code(const async_loop *L)
     return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0; /* only unshielded ones */
 }
 
-/* Size-first builds (-Os): a few helpers the compiler would copy into
- * each caller are kept out of line, and one it would call is copied -
- * 130 bytes less on Cortex-M0+.  Other builds leave it to the compiler
- * (a yield, for one, stays an inline enqueue).                          */
-#if defined(__OPTIMIZE_SIZE__)
-#define ASYNC__SMALL 1
-#else
-#define ASYNC__SMALL 0
-#endif
+/* Size-first builds (ASYNC__SMALL, section 4): helpers kept out of
+ * line, and one the compiler would call copied.                         */
 #if defined(__GNUC__) && defined(__OPTIMIZE_SIZE__)
 #define ASYNC__OUTLINE __attribute__((noinline))
 #define ASYNC__INLINE __attribute__((always_inline))
@@ -1573,8 +1670,13 @@ static inline int async_notify_take(async_loop *L, async_notify *n)
     return async_sem_acquire(L, &n->sem);
 }
 
-int async__co_end(async_loop *L, async_co *co);
-int async__bad_resume(async_loop *L, async_co *co, const char *file, int line);
+/* Ends a coroutine with rc (ASYNC_PENDING is misuse: ASYNC_EINVAL):
+ * closes its scopes and zeroes its frame.                               */
+int async__co_end(async_loop *L, async_co *co, int rc);
+/* Size-first awaits: an await's start (store the resume point lc, then
+ * return the interruption to report: async__interrupt_code out of line;
+ * with co->lc, the interruption alone).                                 */
+int async__await_enter(async_loop *L, async_co *co, int lc);
 int async__until(async_loop *L, bool truth);
 /* `mode`: ASYNC__K_TIMEOUT (ticks from now), ASYNC__K_AT (a deadline) or
  * ASYNC__K_SHIELD (ticks from now, 0: no deadline).                     */
@@ -2255,24 +2357,19 @@ void async__scopes_close(async_loop *L, async_co *co)
         (void)async__scope_close(L, co, co->scopes);
 }
 
-int async__co_end(async_loop *L, async_co *co)
+int async__co_end(async_loop *L, async_co *co, int rc)
 {
     async__scopes_close(L, co);
     co->lc = 0;
     co->flags = 0;
-    if (co->rc == ASYNC_PENDING)
-        co->rc = ASYNC__MISUSE(L, ASYNC_EINVAL);
-    return co->rc;
+    co->rc = 0;
+    return rc != ASYNC_PENDING ? rc : ASYNC__MISUSE(L, ASYNC_EINVAL);
 }
 
-int async__bad_resume(async_loop *L, async_co *co, const char *file, int line)
+int async__await_enter(async_loop *L, async_co *co, int lc)
 {
-    (void)L;
-    (void)co;
-    (void)file;
-    (void)line;
-    ASYNC_CONF_ON_MISUSE(L, ASYNC_EBADRESUME, file, line);
-    return ASYNC_EBADRESUME;
+    co->lc = (async_lc)lc;
+    return async__interrupt_code(L);
 }
 
 /* ---- condition polling ---- */
