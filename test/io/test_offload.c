@@ -424,6 +424,9 @@ static int short_job(async_offload *job, void *arg)
 {
     (void)job;
     (void)arg;
+    pthread_mutex_lock(&gate_mu);
+    started++;
+    pthread_mutex_unlock(&gate_mu);
     usleep(30000);
     return 7;
 }
@@ -457,7 +460,8 @@ static int qclose_fn(async_loop *L, async_task *self)
     async_begin(L, &f->co);
     async_spawn(L, &f->a, qclose_a);
     async_spawn(L, &f->b, qclose_b); /* behind a, on the pool's one thread */
-    async_await(async_sleep(L, ASYNC_MS(5)));
+    while (worker_started() == 0) /* a's call runs (not a guess at how soon) */
+        async_await(async_sleep(L, ASYNC_MS(1)));
     async_pool_close(&P1); /* waits for a's call; b never starts */
     async_await(async_join(L, &f->a));
     async_await(async_join(L, &f->b));
