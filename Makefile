@@ -189,12 +189,21 @@ $(O)/core/async.o: async.h | $(NEED_CC)
 # ---- core test suites: test/test_<module>.c, one binary per backend ----
 # Suites needing an OS (threads) are also listed in HOST_ONLY_SUITES so the
 # on-target run (mk/firmware.mk) can leave them out.
-CORE_SUITES := $(patsubst test/%.c,%,$(wildcard test/test_*.c))
-HOST_ONLY_SUITES := test_post
+# test_nullargs is generated from async.h by tools/nullargs: every public
+# function given NULL in each pointer parameter (the checks it tests are
+# off on bare metal: ASYNC_CONF_CHECKS=0 there).
+CORE_SUITES := $(patsubst test/%.c,%,$(wildcard test/test_*.c)) test_nullargs
+HOST_ONLY_SUITES := test_post test_nullargs
+TEST_GEN := $(O)/gen
 TEST_SUPPORT := test/impl.c test/testlib.c
 
 define lc_rules
 $(O)/test/$(1)/%.o: test/%.c async.h test/testlib.h | $(NEED_CMOCKA)
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(BASE_CFLAGS) $$(LC_FLAGS_$(1)) $$(CFLAGS) -Itest -c $$< -o $$@
+
+$(O)/test/$(1)/test_nullargs.o: $(TEST_GEN)/test_nullargs.c async.h test/testlib.h | $(NEED_CMOCKA)
 	$$(call say,CC,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(BASE_CFLAGS) $$(LC_FLAGS_$(1)) $$(CFLAGS) -Itest -c $$< -o $$@
@@ -208,6 +217,13 @@ endef
 $(foreach b,$(CORE_CONFIGS),$(eval $(call lc_rules,$(b))))
 
 CORE_TESTS := $(foreach b,$(CORE_CONFIGS),$(CORE_TESTS_$(b)))
+
+# A declaration tools/nullargs cannot read, or a type it has no value
+# for, stops the build here (it names the function).
+$(TEST_GEN)/test_nullargs.c: async.h tools/nullargs | $(NEED_PY)
+	$(call say,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)tools/nullargs async.h > $@.tmp && mv $@.tmp $@
 ## test-bins      build the core test suites (every configuration) without running them
 test-bins: $(CORE_TESTS)
 

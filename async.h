@@ -155,6 +155,21 @@ extern "C" {
 #endif
 #endif
 
+/* Argument checks.  1: no public function crashes on a NULL pointer
+ * where its contract does not give NULL a meaning: a call returning int
+ * returns ASYNC_EINVAL, one returning nothing does nothing, a predicate
+ * is false, a count 0, an accessor NULL or "" - and the misuse hook
+ * runs.  A refused call changes nothing.  0: pointers must be valid (a
+ * NULL one is undefined behaviour), and those checks compile to nothing.
+ * Checks of state and values (a running task spawned again, a queue of
+ * capacity 0, an op outside any task) do not depend on this setting.
+ * Default: 1, except on 32-bit targets without an operating system
+ * (microcontrollers: the core must fit in 4 KiB); debug mode turns it
+ * on, so that a debug build traps on a NULL there too.                  */
+#ifndef ASYNC_CONF_CHECKS
+#define ASYNC_CONF_CHECKS (ASYNC_CONF_DEBUG || !ASYNC__BARE_32)
+#endif
+
 /* Atomics for async_post() from interrupts and other threads.  1: GCC/Clang
  * __atomic builtins (needs lock-free pointer CAS); 0: the port's lock/unlock
  * hooks form a critical section.  Default: 1 when the target has lock-free
@@ -239,10 +254,27 @@ extern "C" {
 #if ASYNC_CONF_ATOMICS && !defined(__GNUC__)
 #error "ASYNC_CONF_ATOMICS=1 needs GCC/Clang __atomic builtins"
 #endif
+#if ASYNC_CONF_CHECKS != 0 && ASYNC_CONF_CHECKS != 1
+#error "ASYNC_CONF_CHECKS must be 0 or 1"
+#endif
 #if ASYNC_CONF_WHEEL_LEVELS && \
     ASYNC_CONF_WHEEL_BITS * (ASYNC_CONF_WHEEL_LEVELS - 1) >= ASYNC_CONF_TICK_BITS
 #error "timer wheel has levels beyond the tick width: lower ASYNC_CONF_WHEEL_LEVELS"
 #endif
+
+/* Argument checks (ASYNC_CONF_CHECKS).  ASYNC__NULL(p): p is a NULL the
+ * call must refuse; constant false without the checks, so that the test
+ * and the refusal compile to nothing.  ASYNC__EINVAL(L): the refusal -
+ * the misuse hook, then the code (L may be NULL).  Only for parameters:
+ * the address of a member is never NULL (and compilers say so).        */
+#if ASYNC_CONF_CHECKS
+#define ASYNC__NULL(p) ((p) == NULL)
+#else
+#define ASYNC__NULL(p) ((void)(p), 0) /* p is used: no unused-parameter warning */
+#endif
+#define ASYNC__REFUSED(L, v) (ASYNC_CONF_ON_MISUSE((L), ASYNC_EINVAL, __FILE__, __LINE__), (v))
+#define ASYNC__EINVAL(L) ASYNC__REFUSED((L), ASYNC_EINVAL)
+#define ASYNC__REFUSE(L) ((void)ASYNC__REFUSED((L), 0))
 
 /* ======================================================================
  * 2. Ticks and time
@@ -1130,7 +1162,8 @@ static inline int async_run_until_complete(async_loop *L, async_task *main, asyn
 }
 static inline unsigned async_loop_cancel_all(async_loop *L)
 {
-    (void)L;
+    if (ASYNC__NULL(L))
+        return ASYNC__REFUSED(NULL, 0u);
     return 0;
 }
 #endif
@@ -1485,12 +1518,14 @@ static inline void async__enqueue(async_loop *L, async_task *t)
 static inline int async__give_way(async_loop *L)
 {
     if (L->current == NULL)
-        return ASYNC_EPERM;
+        return (ASYNC_CONF_ON_MISUSE(L, ASYNC_EPERM, __FILE__, __LINE__), ASYNC_EPERM);
     async__enqueue(L, L->current);
     return 0;
 }
 
-static inline bool async_woken(async_loop *L, int *result)
+/* async_woken without its argument checks: the ops' own (they check
+ * theirs first), so that a resumed op pays for no second check.        */
+static inline bool async__woken(async_loop *L, int *result)
 {
     async_task *t = L->current;
     if (t == NULL || !(t->base.flags & ASYNC__F_WOKEN))
@@ -1498,6 +1533,13 @@ static inline bool async_woken(async_loop *L, int *result)
     t->base.flags &= (uint8_t)~ASYNC__F_WOKEN;
     *result = t->base.u.result;
     return true;
+}
+
+static inline bool async_woken(async_loop *L, int *result)
+{
+    if (ASYNC__NULL(L) || ASYNC__NULL(result))
+        return ASYNC__REFUSED(L, false);
+    return async__woken(L, result);
 }
 
 /* Queue sides (what one consumes the other produces), and whether to wait. */
@@ -1508,37 +1550,51 @@ int async__queue_op(async_loop *L, async_queue *q, void *item, unsigned how);
 
 static inline async_tick async_now(const async_loop *L)
 {
+    if (ASYNC__NULL(L))
+        return ASYNC__REFUSED(NULL, 0);
     return L->now;
 }
 
 static inline async_tick async_loop_update_now(async_loop *L)
 {
+    if (ASYNC__NULL(L))
+        return ASYNC__REFUSED(NULL, 0);
     return L->now = L->port->now(L->port);
 }
 
 static inline unsigned async_loop_task_count(const async_loop *L)
 {
+    if (ASYNC__NULL(L))
+        return ASYNC__REFUSED(NULL, 0u);
     return L->ntasks;
 }
 
 static inline async_task *async_current(const async_loop *L)
 {
+    if (ASYNC__NULL(L))
+        return ASYNC__REFUSED(NULL, (async_task *)NULL);
     return L->current;
 }
 
 static inline enum async_task_state async_task_state(const async_task *t)
 {
+    if (ASYNC__NULL(t))
+        return ASYNC__REFUSED(NULL, ASYNC_TASK_IDLE);
     return (enum async_task_state)(t->base.state >= ASYNC__S_WLIST ? (int)ASYNC_TASK_WAITING
                                                                   : (int)t->base.state);
 }
 
 static inline bool async_task_is_done(const async_task *t)
 {
+    if (ASYNC__NULL(t))
+        return ASYNC__REFUSED(NULL, false);
     return t->base.state == ASYNC__S_DONE;
 }
 
 static inline bool async_task_is_cancelled(const async_task *t)
 {
+    if (ASYNC__NULL(t))
+        return ASYNC__REFUSED(NULL, false);
 #if ASYNC_CONF_EXTRAS
     return (t->base.flags & ASYNC__F_CANCEL) || (t->base.kind & ASYNC__K_HELD);
 #else
@@ -1551,6 +1607,8 @@ void async__debug_seen(const async_task *t);
 #endif
 static inline int async_task_result(const async_task *t)
 {
+    if (ASYNC__NULL(t))
+        return ASYNC__EINVAL(NULL);
 #if ASYNC_CONF_DEBUG
     if (t->unseen)
         async__debug_seen(t); /* its error has been read */
@@ -1560,6 +1618,10 @@ static inline int async_task_result(const async_task *t)
 
 static inline void async_task_set_name(async_task *t, const char *name)
 {
+    if (ASYNC__NULL(t)) {
+        ASYNC__REFUSE(NULL);
+        return;
+    }
 #if ASYNC_CONF_DEBUG
     t->name = name;
 #else
@@ -1570,6 +1632,8 @@ static inline void async_task_set_name(async_task *t, const char *name)
 
 static inline const char *async_task_name(const async_task *t)
 {
+    if (ASYNC__NULL(t))
+        return ASYNC__REFUSED(NULL, "");
 #if ASYNC_CONF_DEBUG
     return t->name ? t->name : "";
 #else
@@ -1580,46 +1644,66 @@ static inline const char *async_task_name(const async_task *t)
 
 static inline unsigned async_group_running_count(const async_group *g)
 {
+    if (ASYNC__NULL(g))
+        return ASYNC__REFUSED(NULL, 0u);
     return g->running;
 }
 
 static inline void async_event_clear(async_event *ev)
 {
+    if (ASYNC__NULL(ev)) {
+        ASYNC__REFUSE(NULL);
+        return;
+    }
     ev->set = false;
 }
 
 static inline bool async_event_is_set(const async_event *ev)
 {
+    if (ASYNC__NULL(ev))
+        return ASYNC__REFUSED(NULL, false);
     return ev->set;
 }
 
 static inline unsigned async_sem_count(const async_sem *s)
 {
+    if (ASYNC__NULL(s))
+        return ASYNC__REFUSED(NULL, 0u);
     return s->count;
 }
 
 static inline bool async_lock_is_locked(const async_lock *m)
 {
+    if (ASYNC__NULL(m))
+        return ASYNC__REFUSED(NULL, false);
     return m->owner != NULL && !(m->owner->base.flags & ASYNC__F_HANDED);
 }
 
 static inline bool async_future_is_done(const async_future *f)
 {
+    if (ASYNC__NULL(f))
+        return ASYNC__REFUSED(NULL, false);
     return f->ev.set;
 }
 
 static inline int async_future_result(const async_future *f)
 {
+    if (ASYNC__NULL(f))
+        return ASYNC__EINVAL(NULL);
     return f->ev.set ? f->result : ASYNC_EAGAIN;
 }
 
 static inline unsigned async_queue_count(const async_queue *q)
 {
+    if (ASYNC__NULL(q))
+        return ASYNC__REFUSED(NULL, 0u);
     return q->count;
 }
 
 static inline bool async_queue_is_closed(const async_queue *q)
 {
+    if (ASYNC__NULL(q))
+        return ASYNC__REFUSED(NULL, false);
     return q->closed;
 }
 
@@ -1631,16 +1715,22 @@ static inline int async_cond_notify_all(async_loop *L, async_cond *c)
 #if ASYNC_CONF_EXTRAS
 static inline unsigned async_queue_unfinished_count(const async_queue *q)
 {
+    if (ASYNC__NULL(q))
+        return ASYNC__REFUSED(NULL, 0u);
     return q->unfinished;
 }
 
 static inline bool async_barrier_is_broken(const async_barrier *b)
 {
+    if (ASYNC__NULL(b))
+        return ASYNC__REFUSED(NULL, false);
     return b->broken;
 }
 
 static inline bool async_handle_is_pending(const async_handle *h)
 {
+    if (ASYNC__NULL(h))
+        return ASYNC__REFUSED(NULL, false);
     return h->base.state != ASYNC__S_IDLE;
 }
 #endif
@@ -1667,7 +1757,7 @@ static inline int async_queue_try_get(async_loop *L, async_queue *q, void *item)
 
 static inline int async_notify_take(async_loop *L, async_notify *n)
 {
-    return async_sem_acquire(L, &n->sem);
+    return async_sem_acquire(L, ASYNC__NULL(n) ? (async_sem *)NULL : &n->sem);
 }
 
 /* Ends a coroutine with rc (ASYNC_PENDING is misuse: ASYNC_EINVAL):
@@ -1728,6 +1818,20 @@ extern "C" {
 #endif
 
 #define ASYNC__MISUSE(L, code) (ASYNC_CONF_ON_MISUSE((L), (code), __FILE__, __LINE__), (code))
+
+/* An op's first step, after its argument checks: true when the call is
+ * over - *rc holds the result of the wake-up that resumed this await,
+ * or ASYNC_EPERM (hook) outside any task, where nothing could resume it
+ * (so an op that would not even suspend is refused there too).  Out of
+ * line in size-first builds: one call instead of two tests per op.     */
+static ASYNC__OUTLINE bool async__op_over(async_loop *L, int *rc)
+{
+    if (L->current == NULL) {
+        *rc = ASYNC__MISUSE(L, ASYNC_EPERM);
+        return true;
+    }
+    return async__woken(L, rc);
+}
 
 static async_task *async__task_of(async_node *n)
 {
@@ -2093,12 +2197,23 @@ static void async__detach(async_loop *L, async_task *t)
     }
 }
 
-void async_wake(async_loop *L, async_task *t, int result)
+/* async_wake without its argument checks, for the core's own wake-ups:
+ * t may be NULL (a finished task nobody joins), and nothing happens.   */
+static void async__wake(async_loop *L, async_task *t, int result)
 {
     if (t == NULL || !async__waiting(t))
         return;
     async__detach(L, t);
     async__resume(L, t, result);
+}
+
+void async_wake(async_loop *L, async_task *t, int result)
+{
+    if (ASYNC__NULL(L) || ASYNC__NULL(t)) {
+        ASYNC__REFUSE(L);
+        return;
+    }
+    async__wake(L, t, result);
 }
 
 /* Deliver a cancellation or timeout to a suspended task.  A task joining
@@ -2124,7 +2239,7 @@ static void async__interrupt(async_loop *L, async_task *t, int code)
         t->base.flags |= ASYNC__F_DRAIN;
         (void)async_group_cancel(L, (async_group *)(void *)((char *)slot - offsetof(async_group, waiter)));
     } else {
-        async_wake(L, t, code);
+        async__wake(L, t, code);
     }
 }
 
@@ -2133,7 +2248,7 @@ static async_task *async__wake_first(async_loop *L, async_node *list, int result
     async_task *t;
     if (async__list_empty(list))
         return NULL;
-    async_wake(L, t = async__task_of(list->next), result);
+    async__wake(L, t = async__task_of(list->next), result);
     return t; /* the one woken */
 }
 
@@ -2169,9 +2284,11 @@ static int async__wait_in_slot(async_task *self, async_task **slot, uint8_t stat
 
 int async_park(async_loop *L, async_waiter *w)
 {
-    async_task *t = L->current;
-    if (t == NULL || w == NULL)
-        return ASYNC__MISUSE(L, t ? ASYNC_EINVAL : ASYNC_EPERM);
+    async_task *t;
+    if (ASYNC__NULL(L) || ASYNC__NULL(w))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if ((t = L->current) == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
     t->base.node.next = (async_node *)(void *)w;
     t->base.state = ASYNC__S_WEXT;
     return ASYNC_PENDING;
@@ -2381,7 +2498,9 @@ int async__await_enter(async_loop *L, async_co *co, int lc)
 int async__until(async_loop *L, bool truth)
 {
     int rc;
-    if (!async_woken(L, &rc))
+    if (L->current == NULL) /* a coroutine run outside a task */
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    if (!async__woken(L, &rc))
         rc = async__interrupt_code(L);
     if (rc < 0 || truth)
         return rc; /* rc: 0 or an interruption */
@@ -2403,7 +2522,7 @@ static bool async__task_busy(const async_task *t)
 
 int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 {
-    if (L == NULL || t == NULL || fn == NULL)
+    if (ASYNC__NULL(L) || ASYNC__NULL(t) || ASYNC__NULL(fn))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (async__task_busy(t))
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
@@ -2473,7 +2592,7 @@ static void async__finish(async_loop *L, async_task *t, int rc)
             async__list_append(&L->unseen, &t->all);
         }
 #endif
-        async_wake(L, t->joiner.task, rc); /* clears joiner through its slot */
+        async__wake(L, t->joiner.task, rc); /* clears joiner through its slot */
     }
 }
 
@@ -2525,7 +2644,7 @@ static void async__step(async_loop *L, async_task *t)
 
 int async_cancel(async_loop *L, async_task *t)
 {
-    if (L == NULL || t == NULL || t->base.state == ASYNC__S_IDLE)
+    if (ASYNC__NULL(L) || ASYNC__NULL(t) || t->base.state == ASYNC__S_IDLE)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (t->base.state == ASYNC__S_DONE)
         return ASYNC_EDONE;
@@ -2552,17 +2671,22 @@ static inline ASYNC__INLINE int async__drain_end(async_loop *L, async_task *self
 
 int async_unshield(async_loop *L)
 {
+    if (ASYNC__NULL(L))
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     return L->current ? async__drain_end(L, L->current) : 0;
 }
 
 int async_join(async_loop *L, async_task *t)
 {
-    async_task *self = L->current;
+    async_task *self;
     int rc;
 
-    if (async_woken(L, &rc)) /* t finished: rc is its result */
+    if (ASYNC__NULL(L) || ASYNC__NULL(t))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    self = L->current;
+    if (async__woken(L, &rc)) /* t finished: rc is its result */
         return (self->base.flags & ASYNC__F_DRAIN) ? async__drain_end(L, self) : rc;
-    if (self == NULL || t == NULL || t->base.state == ASYNC__S_IDLE || t == self)
+    if (self == NULL || t->base.state == ASYNC__S_IDLE || t == self)
         return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
     if (t->base.state == ASYNC__S_DONE)
         return async_task_result(t);
@@ -2574,8 +2698,8 @@ int async_join(async_loop *L, async_task *t)
 #if ASYNC_CONF_EXTRAS
 int async_task_on_done(async_loop *L, async_task *t, async_handle *h, async_handle_fn fn)
 {
-    if (t == NULL || h == NULL || fn == NULL || t->base.state == ASYNC__S_IDLE ||
-        async_handle_is_pending(h))
+    if (ASYNC__NULL(L) || ASYNC__NULL(t) || ASYNC__NULL(h) || ASYNC__NULL(fn) ||
+        t->base.state == ASYNC__S_IDLE || async_handle_is_pending(h))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     h->fn = fn;
     h->base.kind = ASYNC__K_CALL;
@@ -2601,7 +2725,7 @@ static int async__sleep(async_loop *L, async_tick when, bool relative)
     async_task *t = L->current;
 #if ASYNC__SMALL
     int rc;
-    if (async_woken(L, &rc))
+    if (async__woken(L, &rc))
         return rc;
 #endif
     if (t == NULL || (relative && when > ASYNC_TICK_MAX_DELAY)) /* fails at once */
@@ -2622,7 +2746,11 @@ int async_sleep_until(async_loop *L, async_tick deadline)
 {
 #if !ASYNC__SMALL
     int rc;
-    if (async_woken(L, &rc))
+#endif
+    if (ASYNC__NULL(L))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+#if !ASYNC__SMALL
+    if (async__woken(L, &rc))
         return rc;
 #endif
     return async__sleep(L, deadline, false);
@@ -2632,7 +2760,11 @@ int async_sleep(async_loop *L, async_tick ticks)
 {
 #if !ASYNC__SMALL
     int rc;
-    if (async_woken(L, &rc))
+#endif
+    if (ASYNC__NULL(L))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+#if !ASYNC__SMALL
+    if (async__woken(L, &rc))
         return rc;
 #endif
     return async__sleep(L, ticks, true);
@@ -2645,7 +2777,7 @@ int async_loop_init(async_loop *L, const async_port *port)
     unsigned char *p = (unsigned char *)L;
     size_t n = sizeof *L;
 
-    if (L == NULL || port == NULL || port->now == NULL || port->idle == NULL)
+    if (ASYNC__NULL(L) || ASYNC__NULL(port) || port->now == NULL || port->idle == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     while (n--) /* every list head zeroed is an empty list */
         *p++ = 0;
@@ -2755,6 +2887,8 @@ int async_run_once(async_loop *L)
     async_node *last, *n;
     int steps = 0;
 
+    if (ASYNC__NULL(L))
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     L->now = L->port->now(L->port);
     if (async__posts_waiting(L)) {
         async__deliver_posts(L);
@@ -2792,11 +2926,15 @@ int async_run_once(async_loop *L)
 
 bool async_loop_has_work(const async_loop *L)
 {
+    if (ASYNC__NULL(L))
+        return ASYNC__REFUSED(NULL, false);
     return L->runq.next != &L->runq || !async__list_empty(&L->due) || async__posts_waiting(L);
 }
 
 bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
 {
+    if (ASYNC__NULL(L) || ASYNC__NULL(deadline))
+        return ASYNC__REFUSED(NULL, false);
     /* Unreachable: every pass fires what it moves to `due`, and nothing
      * puts a timer there between passes (until c6c704b,
      * test/model/known/max_delay_after_update_now.c did).              */
@@ -2811,6 +2949,8 @@ bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
 int async_run_ready(async_loop *L)
 {
     int steps = 0;
+    if (ASYNC__NULL(L))
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     do {
         steps += async_run_once(L);
     } while (async_loop_has_work(L));
@@ -2822,6 +2962,8 @@ unsigned async_loop_cancel_all(async_loop *L)
 {
     unsigned n = 0;
     async_node *a;
+    if (ASYNC__NULL(L))
+        return (void)ASYNC__MISUSE(NULL, ASYNC_EINVAL), 0u;
     /* a cancel wakes tasks but finishes none: the list stays as it is */
     for (a = L->all.next; a && a != &L->all; a = a->next)
         n += async_cancel(L, (async_task *)(void *)((char *)a - offsetof(async_task, all))) == 0;
@@ -2844,7 +2986,7 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn) /* no registry:
     int rc;
     bool swept = false;
 
-    if (L == NULL || (main == NULL && fn != NULL))
+    if (ASYNC__NULL(L) || (main == NULL && fn != NULL))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (fn && (rc = async_spawn(L, main, fn)) < 0)
         return rc;
@@ -2908,7 +3050,7 @@ int async_run_until_complete(async_loop *L, async_task *main, async_task_fn fn)
 
 int async_group_init(async_group *g, async_task **slots, unsigned cap, unsigned flags)
 {
-    if (g == NULL || slots == NULL || cap == 0 || (flags & ~ASYNC_GROUP_CANCEL_ON_ERROR))
+    if (ASYNC__NULL(g) || ASYNC__NULL(slots) || cap == 0 || (flags & ~ASYNC_GROUP_CANCEL_ON_ERROR))
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     g->slots = slots;
     g->cap = cap;
@@ -2923,7 +3065,7 @@ int async_group_init(async_group *g, async_task **slots, unsigned cap, unsigned 
 int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_fn fn)
 {
     int rc;
-    if (g == NULL)
+    if (ASYNC__NULL(L) || ASYNC__NULL(g) || ASYNC__NULL(t) || ASYNC__NULL(fn))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (g->count == g->cap)
         return ASYNC_ENOSPC;
@@ -2941,6 +3083,8 @@ int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_f
 unsigned async_group_cancel(async_loop *L, async_group *g)
 {
     unsigned i, n = 0;
+    if (ASYNC__NULL(L) || ASYNC__NULL(g))
+        return (void)ASYNC__MISUSE(L, ASYNC_EINVAL), 0u;
     for (i = 0; i < g->count; i++)
         n += async_cancel(L, g->slots[i]) == 0;
     return n;
@@ -2974,8 +3118,8 @@ static int async__group_enter(async_loop *L, async_group *g, async_task *self, b
             g->waiter = NULL;
         return 0;
     }
-    if (self == NULL || g == NULL || g->waiter)
-        return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : g ? ASYNC_EBUSY : ASYNC_EINVAL);
+    if (self == NULL || g->waiter)
+        return ASYNC__MISUSE(L, self ? ASYNC_EBUSY : ASYNC_EPERM);
     if ((self->base.flags & ASYNC__F_INGROUP) && self->joiner.group == g)
         return ASYNC__MISUSE(L, ASYNC_EDEADLK); /* a member waiting on its own group */
     return 0;
@@ -3013,11 +3157,14 @@ static ASYNC__OUTLINE int async__group_park(async_group *g, async_task *self, un
  * group is emptied for its next use.                                    */
 static int async__group_wait(async_loop *L, async_group *g, unsigned mode)
 {
-    async_task *self = L->current;
+    async_task *self;
     bool woken;
     int rc;
 
-    woken = async_woken(L, &rc);
+    if (ASYNC__NULL(L) || ASYNC__NULL(g))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    self = L->current;
+    woken = async__woken(L, &rc);
     if ((rc = async__group_enter(L, g, self, woken)) < 0)
         return rc;
     if (g->running == 0) {
@@ -3047,13 +3194,14 @@ int async_group_wait_first_error(async_loop *L, async_group *g)
 
 int async_group_next(async_loop *L, async_group *g, async_task **done)
 {
-    async_task *self = L->current, *t;
+    async_task *self, *t;
     int rc;
+    bool woken;
 
-    bool woken = async_woken(L, &rc);
-
-    if (done == NULL)
+    if (ASYNC__NULL(L) || ASYNC__NULL(g) || ASYNC__NULL(done))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    self = L->current;
+    woken = async__woken(L, &rc);
     *done = NULL;
     if (woken && rc < 0)
         return rc; /* interrupted; members carry on (asyncio.wait) */
@@ -3072,6 +3220,8 @@ int async_group_next(async_loop *L, async_group *g, async_task **done)
 unsigned async_group_reap(async_group *g)
 {
     unsigned n = 0;
+    if (ASYNC__NULL(g))
+        return (void)ASYNC__MISUSE(NULL, ASYNC_EINVAL), 0u;
     while (async__group_reap_one(g))
         n++;
     return n;
@@ -3081,6 +3231,10 @@ unsigned async_group_reap(async_group *g)
 
 void async_event_init(async_event *ev)
 {
+    if (ASYNC__NULL(ev)) {
+        ASYNC__REFUSE(NULL);
+        return;
+    }
     ev->waiters.next = NULL;
     ev->set = false;
 }
@@ -3088,15 +3242,19 @@ void async_event_init(async_event *ev)
 int async_event_wait(async_loop *L, async_event *ev)
 {
     int rc;
-    if (async_woken(L, &rc))
-        return rc;
-    if (ev == NULL)
+    if (ASYNC__NULL(L) || ASYNC__NULL(ev))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async__op_over(L, &rc))
+        return rc;
     return ev->set ? 0 : async__wait_on(L, &ev->waiters);
 }
 
 void async_event_set(async_loop *L, async_event *ev)
 {
+    if (ASYNC__NULL(L) || ASYNC__NULL(ev)) {
+        ASYNC__REFUSE(L);
+        return;
+    }
     ev->set = true;
     async__wake_all(L, &ev->waiters, 0);
 }
@@ -3105,7 +3263,7 @@ void async_event_set(async_loop *L, async_event *ev)
 
 int async_sem_init(async_sem *s, unsigned count, unsigned max)
 {
-    if (s == NULL || (max && count > max))
+    if (ASYNC__NULL(s) || (max && count > max))
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     s->waiters.next = NULL;
     s->count = count;
@@ -3115,6 +3273,8 @@ int async_sem_init(async_sem *s, unsigned count, unsigned max)
 
 int async_sem_try_acquire(async_sem *s)
 {
+    if (ASYNC__NULL(s))
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     if (s->count == 0)
         return ASYNC_EAGAIN;
     s->count--;
@@ -3124,15 +3284,17 @@ int async_sem_try_acquire(async_sem *s)
 int async_sem_acquire(async_loop *L, async_sem *s)
 {
     int rc;
-    if (async_woken(L, &rc))
-        return rc; /* 0: a releaser handed its permit over */
-    if (s == NULL)
+    if (ASYNC__NULL(L) || ASYNC__NULL(s))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async__op_over(L, &rc))
+        return rc; /* 0: a releaser handed its permit over */
     return async_sem_try_acquire(s) == 0 ? 0 : async__wait_on(L, &s->waiters);
 }
 
 int async_sem_release(async_loop *L, async_sem *s)
 {
+    if (ASYNC__NULL(L) || ASYNC__NULL(s))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (async__wake_first(L, &s->waiters, 0))
         return 0;
     if ((s->max && s->count >= s->max) || s->count == UINT_MAX)
@@ -3145,6 +3307,10 @@ int async_sem_release(async_loop *L, async_sem *s)
 
 void async_lock_init(async_lock *m)
 {
+    if (ASYNC__NULL(m)) {
+        ASYNC__REFUSE(NULL);
+        return;
+    }
     m->waiters.next = NULL;
     m->owner = NULL;
 }
@@ -3160,6 +3326,8 @@ static void async__lock_pass(async_loop *L, async_lock *m)
 
 int async_lock_try_acquire(async_loop *L, async_lock *m)
 {
+    if (ASYNC__NULL(L) || ASYNC__NULL(m))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (L->current == NULL || m->owner == L->current)
         return ASYNC__MISUSE(L, L->current ? ASYNC_EDEADLK : ASYNC_EPERM);
     if (m->owner)
@@ -3171,19 +3339,21 @@ int async_lock_try_acquire(async_loop *L, async_lock *m)
 int async_lock_acquire(async_loop *L, async_lock *m)
 {
     int rc;
-    if (async_woken(L, &rc)) {
+    if (ASYNC__NULL(L) || ASYNC__NULL(m))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async__woken(L, &rc)) {
         L->current->base.flags &= (uint8_t)~ASYNC__F_HANDED;
         return rc; /* 0: handed over by the releaser */
     }
-    if (m == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
     rc = async_lock_try_acquire(L, m);
     return rc == ASYNC_EAGAIN ? async__wait_on(L, &m->waiters) : rc;
 }
 
 int async_lock_release(async_loop *L, async_lock *m)
 {
-    if (m == NULL || m->owner == NULL || m->owner != L->current)
+    if (ASYNC__NULL(L) || ASYNC__NULL(m))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (m->owner == NULL || m->owner != L->current)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     async__lock_pass(L, m);
     return 0;
@@ -3193,7 +3363,7 @@ int async_lock_release(async_loop *L, async_lock *m)
 
 int async_cond_init(async_cond *c, async_lock *m)
 {
-    if (c == NULL || m == NULL)
+    if (ASYNC__NULL(c) || ASYNC__NULL(m))
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     c->waiters.next = NULL;
     c->lock = m;
@@ -3206,10 +3376,13 @@ int async_cond_init(async_cond *c, async_lock *m)
  * its notification on, so none is lost.                                  */
 int async_cond_wait(async_loop *L, async_cond *c)
 {
-    async_task *self = L->current;
+    async_task *self;
     int rc;
 
-    if (async_woken(L, &rc)) {
+    if (ASYNC__NULL(L) || ASYNC__NULL(c))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    self = L->current;
+    if (async__woken(L, &rc)) {
         if (self->base.flags & ASYNC__F_DRAIN) { /* phase 2 over: the lock is ours */
             bool notified = (self->base.flags & ASYNC__F_NOTIFIED) != 0;
             self->base.flags &= (uint8_t)~(ASYNC__F_NOTIFIED | ASYNC__F_HANDED);
@@ -3225,8 +3398,8 @@ int async_cond_wait(async_loop *L, async_cond *c)
         self->base.flags |= (uint8_t)(ASYNC__F_DRAIN | (rc == 0 ? ASYNC__F_NOTIFIED : 0u));
         return async__wait_on(L, &c->lock->waiters);
     }
-    if (self == NULL || c == NULL || c->lock->owner != self)
-        return ASYNC__MISUSE(L, c ? ASYNC_EPERM : ASYNC_EINVAL);
+    if (self == NULL || c->lock->owner != self)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
     async__lock_pass(L, c->lock);
     return async__wait_on(L, &c->waiters);
 }
@@ -3234,7 +3407,9 @@ int async_cond_wait(async_loop *L, async_cond *c)
 int async_cond_notify(async_loop *L, async_cond *c, unsigned n)
 {
     unsigned woken = 0;
-    if (c == NULL || L->current == NULL || c->lock->owner != L->current)
+    if (ASYNC__NULL(L) || ASYNC__NULL(c))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (L->current == NULL || c->lock->owner != L->current)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     while (woken < n && async__wake_first(L, &c->waiters, 0))
         woken++;
@@ -3245,19 +3420,23 @@ int async_cond_notify(async_loop *L, async_cond *c, unsigned n)
 
 void async_future_init(async_future *f)
 {
+    if (ASYNC__NULL(f)) {
+        ASYNC__REFUSE(NULL);
+        return;
+    }
     async_event_init(&f->ev);
     f->result = 0;
 }
 
 int async_future_wait(async_loop *L, async_future *f)
 {
-    int rc = async_event_wait(L, f ? &f->ev : NULL);
+    int rc = async_event_wait(L, ASYNC__NULL(f) ? (async_event *)NULL : &f->ev);
     return rc == 0 ? f->result : rc;
 }
 
 int async_future_set(async_loop *L, async_future *f, int result)
 {
-    if (f == NULL || result == ASYNC_PENDING)
+    if (ASYNC__NULL(L) || ASYNC__NULL(f) || result == ASYNC_PENDING)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (f->ev.set)
         return ASYNC__MISUSE(L, ASYNC_EALREADY);
@@ -3279,7 +3458,7 @@ enum { ASYNC__Q_FIFO, ASYNC__Q_LIFO, ASYNC__Q_PRIO };
 static int async__queue_setup(async_queue *q, void *buf, size_t item_size, unsigned cap,
                               unsigned order)
 {
-    if (q == NULL || buf == NULL || item_size == 0 || cap == 0)
+    if (ASYNC__NULL(q) || ASYNC__NULL(buf) || item_size == 0 || cap == 0)
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     q->waiters[0].next = q->waiters[1].next = NULL;
     q->held[0] = q->held[1] = 0;
@@ -3323,12 +3502,15 @@ int async_queue_init_lifo(async_queue *q, void *buf, size_t item_size, unsigned 
 int async_pqueue_init(async_pqueue *pq, void *buf, size_t item_size, unsigned cap, unsigned *seq,
                       async_before_fn before)
 {
-    if (pq == NULL || seq == NULL || before == NULL)
+    int rc;
+    if (ASYNC__NULL(pq) || ASYNC__NULL(seq) || ASYNC__NULL(before))
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
-    pq->before = before;
-    pq->seq = seq;
-    pq->next = 0;
-    return async__queue_setup(&pq->q, buf, item_size, cap, ASYNC__Q_PRIO);
+    if ((rc = async__queue_setup(&pq->q, buf, item_size, cap, ASYNC__Q_PRIO)) == 0) {
+        pq->before = before; /* a refused call changes nothing */
+        pq->seq = seq;
+        pq->next = 0;
+    }
+    return rc;
 }
 
 /* The heap: entry i leaves before entry j.  Sequence numbers are compared
@@ -3429,15 +3611,15 @@ int async__queue_op(async_loop *L, async_queue *q, void *item, unsigned how)
     unsigned side = how & ASYNC__PUT;
     int rc;
 
-    if ((how & ASYNC__QWAIT) && async_woken(L, &rc)) {
+    if (ASYNC__NULL(L) || ASYNC__NULL(q) || ASYNC__NULL(item))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if ((how & ASYNC__QWAIT) && async__op_over(L, &rc)) {
         if (rc == 0) { /* ours was promised */
             q->held[side]--;
             async__queue_move(L, q, item, (int)side);
         }
         return rc;
     }
-    if (q == NULL || item == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (q->closed && (side == ASYNC__PUT || q->count <= q->held[ASYNC__GET]))
         return ASYNC_ECLOSED;
     if (async__queue_avail(q, (int)side) <= q->held[side])
@@ -3448,6 +3630,10 @@ int async__queue_op(async_loop *L, async_queue *q, void *item, unsigned how)
 
 void async_queue_close(async_loop *L, async_queue *q)
 {
+    if (ASYNC__NULL(L) || ASYNC__NULL(q)) {
+        ASYNC__REFUSE(L);
+        return;
+    }
     q->closed = true;
     async__wake_all(L, &q->waiters[ASYNC__PUT], ASYNC_ECLOSED);
     async__wake_all(L, &q->waiters[ASYNC__GET], ASYNC_ECLOSED);
@@ -3456,8 +3642,10 @@ void async_queue_close(async_loop *L, async_queue *q)
 #if ASYNC_CONF_EXTRAS
 int async_queue_task_done(async_loop *L, async_queue *q)
 {
-    if (q == NULL || q->unfinished == 0)
-        return ASYNC__MISUSE(L, q ? ASYNC_EOVERFLOW : ASYNC_EINVAL);
+    if (ASYNC__NULL(L) || ASYNC__NULL(q))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (q->unfinished == 0)
+        return ASYNC__MISUSE(L, ASYNC_EOVERFLOW);
     if (--q->unfinished == 0)
         async__wake_all(L, &q->joiners, 0);
     return 0;
@@ -3466,10 +3654,10 @@ int async_queue_task_done(async_loop *L, async_queue *q)
 int async_queue_join(async_loop *L, async_queue *q)
 {
     int rc;
-    if (async_woken(L, &rc))
-        return rc;
-    if (q == NULL)
+    if (ASYNC__NULL(L) || ASYNC__NULL(q))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async__op_over(L, &rc))
+        return rc;
     return q->unfinished ? async__wait_on(L, &q->joiners) : 0;
 }
 
@@ -3477,7 +3665,7 @@ int async_queue_join(async_loop *L, async_queue *q)
 
 int async_barrier_init(async_barrier *b, unsigned parties)
 {
-    if (b == NULL || parties == 0)
+    if (ASYNC__NULL(b) || parties == 0)
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     b->waiters.next = NULL;
     b->parties = parties;
@@ -3489,6 +3677,8 @@ unsigned async_barrier_waiting_count(const async_barrier *b)
 {
     const async_node *n;
     unsigned k = 0;
+    if (ASYNC__NULL(b))
+        return (void)ASYNC__MISUSE(NULL, ASYNC_EINVAL), 0u;
     for (n = b->waiters.next; n && n != &b->waiters; n = n->next)
         k++;
     return k;
@@ -3500,10 +3690,10 @@ int async_barrier_wait(async_loop *L, async_barrier *b)
 {
     unsigned n;
     int rc;
-    if (async_woken(L, &rc))
-        return rc; /* its index, or ASYNC_EBROKEN */
-    if (b == NULL)
+    if (ASYNC__NULL(L) || ASYNC__NULL(b))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (async__op_over(L, &rc))
+        return rc; /* its index, or ASYNC_EBROKEN */
     if (b->broken)
         return ASYNC_EBROKEN;
     n = async_barrier_waiting_count(b);
@@ -3516,6 +3706,10 @@ int async_barrier_wait(async_loop *L, async_barrier *b)
 
 static void async__barrier_break(async_loop *L, async_barrier *b, bool broken)
 {
+    if (ASYNC__NULL(L) || ASYNC__NULL(b)) {
+        ASYNC__REFUSE(L);
+        return;
+    }
     b->broken = broken;
     async__wake_all(L, &b->waiters, ASYNC_EBROKEN);
 }
@@ -3534,8 +3728,7 @@ void async_barrier_reset(async_loop *L, async_barrier *b)
 
 static int async__handle_arm(async_loop *L, async_handle *h, async_handle_fn fn)
 {
-    (void)L; /* unused when the misuse hook is a no-op */
-    if (h == NULL || fn == NULL)
+    if (ASYNC__NULL(L) || ASYNC__NULL(h) || ASYNC__NULL(fn))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (async_handle_is_pending(h))
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
@@ -3563,6 +3756,8 @@ int async_call_at(async_loop *L, async_handle *h, async_tick when, async_handle_
 
 int async_call_later(async_loop *L, async_handle *h, async_tick ticks, async_handle_fn fn)
 {
+    if (ASYNC__NULL(L) || ASYNC__NULL(h) || ASYNC__NULL(fn))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (ticks > ASYNC_TICK_MAX_DELAY)
         return ASYNC__MISUSE(L, ASYNC_ERANGE);
     return async_call_at(L, h, (async_tick)(async__arm_now(L, ticks) + ticks), fn);
@@ -3570,8 +3765,10 @@ int async_call_later(async_loop *L, async_handle *h, async_tick ticks, async_han
 
 int async_handle_cancel(async_loop *L, async_handle *h)
 {
-    if (h == NULL || !async_handle_is_pending(h))
-        return h ? ASYNC_EALREADY : ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (ASYNC__NULL(L) || ASYNC__NULL(h))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (!async_handle_is_pending(h))
+        return ASYNC_EALREADY;
     async__detach(L, (async_task *)(void *)h); /* a timer list, the due list or a task's joiner slot */
     h->base.state = ASYNC__S_IDLE;
     return 0;
@@ -3584,6 +3781,12 @@ int async_post(async_loop *L, async_call *p)
 {
 #if ASYNC_CONF_ATOMICS
     async_call *head;
+#else
+    int queued;
+#endif
+    if (ASYNC__NULL(L) || ASYNC__NULL(p))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+#if ASYNC_CONF_ATOMICS
     if (__atomic_exchange_n(&p->queued, 1, __ATOMIC_ACQ_REL))
         return ASYNC_EALREADY;
     head = __atomic_load_n(&L->posts, __ATOMIC_RELAXED);
@@ -3592,7 +3795,6 @@ int async_post(async_loop *L, async_call *p)
     } while (!__atomic_compare_exchange_n(&L->posts, &head, p, true, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
 #else
-    int queued;
     async__lock(L);
     queued = p->queued;
     if (!queued) {
@@ -3627,6 +3829,10 @@ static void async__notify_deliver(async_loop *L, async_call *p)
 
 void async_notify_init(async_notify *n)
 {
+    if (ASYNC__NULL(n)) {
+        ASYNC__REFUSE(NULL);
+        return;
+    }
     n->call.next = NULL;
     n->call.fn = async__notify_deliver;
     n->call.queued = 0;
@@ -3636,6 +3842,10 @@ void async_notify_init(async_notify *n)
 
 void async_notify_give(async_loop *L, async_notify *n)
 {
+    if (ASYNC__NULL(L) || ASYNC__NULL(n)) {
+        ASYNC__REFUSE(L);
+        return;
+    }
 #if ASYNC_CONF_ATOMICS
     __atomic_fetch_add(&n->pending, 1u, __ATOMIC_ACQ_REL);
 #else
@@ -3706,6 +3916,10 @@ unsigned async_loop_close(async_loop *L)
 {
 #if ASYNC_CONF_DEBUG
     async_node *n;
+#endif
+    if (ASYNC__NULL(L))
+        return ASYNC__REFUSED(NULL, 0u);
+#if ASYNC_CONF_DEBUG
     if (L->all.next)
         for (n = L->all.next; n != &L->all; n = n->next) {
             const async_task *t = (const async_task *)(const void *)((const char *)n -
@@ -3762,11 +3976,19 @@ void async__debug_where(async_loop *L, const char *file, int line, const char *w
 
 void async_debug_set_hook(async_loop *L, async_debug_hook hook)
 {
+    if (ASYNC__NULL(L)) {
+        ASYNC__REFUSE(NULL);
+        return;
+    }
     L->on_debug = hook;
 }
 
 void async_debug_set_slow_step(async_loop *L, async_tick ticks)
 {
+    if (ASYNC__NULL(L)) {
+        ASYNC__REFUSE(NULL);
+        return;
+    }
     L->slow_step = ticks;
 }
 
@@ -3814,6 +4036,8 @@ unsigned async_dump(async_loop *L, void (*print)(void *ctx, const char *line), v
     async_node *n;
     size_t len;
 
+    if (ASYNC__NULL(L) || ASYNC__NULL(print))
+        return (void)ASYNC__MISUSE(L, ASYNC_EINVAL), 0u;
     for (n = L->all.next; n && n != &L->all; n = n->next) {
         const async_task *t = (const async_task *)(const void *)((const char *)n -
                                                                  offsetof(async_task, all));

@@ -553,6 +553,8 @@ static const http_parser_settings srv_body_settings = {
 
 void async_http_config_init(async_http_config *cfg, async_http_handler h)
 {
+    if (cfg == NULL)
+        return;
     memset(cfg, 0, sizeof *cfg);
     cfg->handler = h;
     cfg->out_size = 1024;
@@ -1042,6 +1044,8 @@ int async_http_server_shutdown(async_loop *L, async_http_server *hs, async_tick 
     async_http_conn *c;
     int rc;
 
+    if (L == NULL || hs == NULL)
+        return ASYNC_EINVAL;
     async_begin(L, &hs->sco);
     hs->draining = true;
     hs->cancelled = 0;
@@ -1611,6 +1615,8 @@ static const http_parser_settings cli_body_settings = {
 
 void async_http_client_init(async_http_client *cl, async_stream *s, void *buf, size_t cap)
 {
+    if (cl == NULL)
+        return;
     memset(cl, 0, offsetof(async_http_client, headers));
     cl->s = s;
     cl->buf = (unsigned char *)buf;

@@ -325,6 +325,95 @@ static void every_check_the_core_makes(void **state)
     assert_true(t_misuse_count >= 40);
 }
 
+/* Awaiting outside any task is refused (ASYNC_EPERM, hook) even by an op
+ * that would not have to suspend - a free permit, a set event, room in a
+ * queue - and the refused op takes nothing.  (Before 0.2.1 these
+ * succeeded, and async_await_until with a false condition dereferenced
+ * the missing task.)                                                    */
+static void ops_outside_a_task_are_refused_even_when_ready(void **state)
+{
+    static async_sem sem;
+    static async_event ev;
+    static async_future fut;
+    static async_lock lock;
+    static async_queue q;
+    static async_notify nt;
+    static int qbuf[2];
+    int item = 7, before;
+    (void)state;
+    async_sem_init(&sem, 1, 0);
+    async_event_init(&ev);
+    async_event_set(&TL, &ev);
+    async_future_init(&fut);
+    assert_int_equal(async_future_set(&TL, &fut, 5), 0);
+    async_lock_init(&lock);
+    assert_int_equal(async_queue_init(&q, qbuf, sizeof qbuf[0], 2), 0);
+    assert_int_equal(async_queue_try_put(&TL, &q, &item), 0);
+    async_notify_init(&nt);
+    async_notify_give(&TL, &nt);
+    t_settle(); /* delivers the give: one permit */
+    before = t_misuse_count;
+
+    assert_int_equal(async_sem_acquire(&TL, &sem), ASYNC_EPERM);
+    assert_int_equal(async_sem_count(&sem), 1); /* the permit is still free */
+    assert_int_equal(async_event_wait(&TL, &ev), ASYNC_EPERM);
+    assert_int_equal(async_future_wait(&TL, &fut), ASYNC_EPERM);
+    assert_int_equal(async_lock_acquire(&TL, &lock), ASYNC_EPERM);
+    assert_false(async_lock_is_locked(&lock));
+    assert_int_equal(async_queue_put(&TL, &q, &item), ASYNC_EPERM);
+    assert_int_equal(async_queue_get(&TL, &q, &item), ASYNC_EPERM);
+    assert_int_equal(async_queue_count(&q), 1); /* nothing put or taken */
+    assert_int_equal(async_notify_take(&TL, &nt), ASYNC_EPERM);
+    assert_int_equal(async_sem_count(&nt.sem), 1);
+    assert_int_equal(async_sleep(&TL, 0), ASYNC_EPERM);
+    assert_int_equal(t_misuse_count, before + 8);
+    assert_int_equal(t_misuse_last, ASYNC_EPERM);
+#if ASYNC_CONF_EXTRAS
+    {
+        static async_barrier b;
+        assert_int_equal(async_barrier_init(&b, 1), 0); /* one party: would pass at once */
+        assert_int_equal(async_barrier_wait(&TL, &b), ASYNC_EPERM);
+        assert_int_equal(async_queue_join(&TL, &q), ASYNC_EPERM);
+        assert_int_equal(t_misuse_count, before + 10);
+    }
+#endif
+    /* the non-waiting forms are not ops: they work anywhere */
+    assert_int_equal(async_sem_try_acquire(&sem), 0);
+    assert_int_equal(async_queue_try_get(&TL, &q, &item), 0);
+    assert_int_equal(item, 7);
+}
+
+/* async_await_until in a coroutine run outside any task (called as a
+ * plain function): the await reports ASYNC_EPERM, and the coroutine ends
+ * with it, whether the condition holds or not.                          */
+struct until_frame {
+    async_task task;
+    async_co co;
+    int flag;
+};
+
+static int until_fn(async_loop *L, async_task *self)
+{
+    struct until_frame *f = async_frame(self, struct until_frame, task);
+    async_begin(L, &f->co);
+    async_await_until(f->flag != 0);
+    t_log("passed");
+    async_end;
+}
+
+static void await_until_outside_a_task_is_refused(void **state)
+{
+    static struct until_frame f;
+    (void)state;
+    f = (struct until_frame){0};
+    assert_int_equal(until_fn(&TL, &f.task), ASYNC_EPERM); /* false: crashed before */
+    f = (struct until_frame){0};
+    f.flag = 1;
+    assert_int_equal(until_fn(&TL, &f.task), ASYNC_EPERM); /* true: passed before */
+    assert_log("");
+    assert_int_equal(t_misuse_last, ASYNC_EPERM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +421,8 @@ int main(void)
         T(other_values_have_messages),
         T(misuse_table),
         T(every_check_the_core_makes),
+        T(ops_outside_a_task_are_refused_even_when_ready),
+        T(await_until_outside_a_task_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
