@@ -223,7 +223,7 @@ CORE_TESTS := $(foreach b,$(CORE_CONFIGS),$(CORE_TESTS_$(b)))
 $(TEST_GEN)/test_nullargs.c: async.h tools/nullargs | $(NEED_PY)
 	$(call say,GEN,$@)
 	@mkdir -p $(@D)
-	$(Q)tools/nullargs async.h > $@.tmp && mv $@.tmp $@
+	$(Q)tools/nullargs core > $@.tmp && mv $@.tmp $@
 ## test-bins      build the core test suites (every configuration) without running them
 test-bins: $(CORE_TESTS)
 

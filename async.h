@@ -163,9 +163,11 @@ extern "C" {
  * NULL one is undefined behaviour), and those checks compile to nothing.
  * Checks of state and values (a running task spawned again, a queue of
  * capacity 0, an op outside any task) do not depend on this setting.
- * Default: 1, except on 32-bit targets without an operating system
- * (microcontrollers: the core must fit in 4 KiB); debug mode turns it
- * on, so that a debug build traps on a NULL there too.                  */
+ * Default: 1, except on targets of 32 bits or fewer without an
+ * operating system (microcontrollers: the Cortex-M0+ core must fit in
+ * 4 KiB); debug mode turns it on, so that a debug build traps on a NULL
+ * there too.  make check holds every public function to it
+ * (tools/nullargs generates the suite from these declarations).        */
 #ifndef ASYNC_CONF_CHECKS
 #define ASYNC_CONF_CHECKS (ASYNC_CONF_DEBUG || !ASYNC__BARE_32)
 #endif
@@ -262,11 +264,13 @@ extern "C" {
 #error "timer wheel has levels beyond the tick width: lower ASYNC_CONF_WHEEL_LEVELS"
 #endif
 
-/* Argument checks (ASYNC_CONF_CHECKS).  ASYNC__NULL(p): p is a NULL the
- * call must refuse; constant false without the checks, so that the test
- * and the refusal compile to nothing.  ASYNC__EINVAL(L): the refusal -
- * the misuse hook, then the code (L may be NULL).  Only for parameters:
- * the address of a member is never NULL (and compilers say so).        */
+/* Argument checks (ASYNC_CONF_CHECKS), in the first lines of public
+ * functions only.  ASYNC__NULL(p): p is a NULL the call must refuse;
+ * constant false without the checks, so that the test and the refusal
+ * compile to nothing.  The refusal runs the misuse hook (L may be NULL),
+ * then: ASYNC__REFUSED(L, v) is v, ASYNC__EINVAL(L) is ASYNC_EINVAL,
+ * ASYNC__REFUSE(L) is a statement (for calls returning nothing).  Only
+ * for parameters: the address of a member is never NULL.               */
 #if ASYNC_CONF_CHECKS
 #define ASYNC__NULL(p) ((p) == NULL)
 #else
@@ -2681,11 +2685,13 @@ int async_join(async_loop *L, async_task *t)
     async_task *self;
     int rc;
 
-    if (ASYNC__NULL(L) || ASYNC__NULL(t))
+    if (ASYNC__NULL(L))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     self = L->current;
     if (async__woken(L, &rc)) /* t finished: rc is its result */
         return (self->base.flags & ASYNC__F_DRAIN) ? async__drain_end(L, self) : rc;
+    if (ASYNC__NULL(t)) /* not on the wake-up: a NULL t never parked */
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if (self == NULL || t->base.state == ASYNC__S_IDLE || t == self)
         return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
     if (t->base.state == ASYNC__S_DONE)
@@ -2882,13 +2888,13 @@ static void async__fire_due(async_loop *L)
     }
 }
 
-int async_run_once(async_loop *L)
+/* async_run_once and async_loop_has_work without their argument checks:
+ * what async_run's own passes call, L being checked once by async_run. */
+static int async__run_once(async_loop *L)
 {
     async_node *last, *n;
     int steps = 0;
 
-    if (ASYNC__NULL(L))
-        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     L->now = L->port->now(L->port);
     if (async__posts_waiting(L)) {
         async__deliver_posts(L);
@@ -2924,11 +2930,23 @@ int async_run_once(async_loop *L)
     return steps;
 }
 
+static bool async__has_work(const async_loop *L)
+{
+    return L->runq.next != &L->runq || !async__list_empty(&L->due) || async__posts_waiting(L);
+}
+
+int async_run_once(async_loop *L)
+{
+    if (ASYNC__NULL(L))
+        return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
+    return async__run_once(L);
+}
+
 bool async_loop_has_work(const async_loop *L)
 {
     if (ASYNC__NULL(L))
         return ASYNC__REFUSED(NULL, false);
-    return L->runq.next != &L->runq || !async__list_empty(&L->due) || async__posts_waiting(L);
+    return async__has_work(L);
 }
 
 bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
@@ -2952,8 +2970,8 @@ int async_run_ready(async_loop *L)
     if (ASYNC__NULL(L))
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
     do {
-        steps += async_run_once(L);
-    } while (async_loop_has_work(L));
+        steps += async__run_once(L);
+    } while (async__has_work(L));
     return steps;
 }
 
@@ -3000,7 +3018,7 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn) /* no registry:
         async_tick deadline = L->now;
         bool has_deadline = true;
 
-        async_run_once(L);
+        async__run_once(L);
         if (main ? async_task_is_done(main) : L->ntasks == 0) {
 #if ASYNC_CONF_TASK_LIST
             if (!cleanup || L->ntasks == 0)
@@ -3015,7 +3033,7 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn) /* no registry:
         }
         /* Every pass gives the port a turn: a blocking one when nothing is
          * ready, a non-blocking poll otherwise. */
-        if (!async_loop_has_work(L))
+        if (!async__has_work(L))
             has_deadline = async_loop_next_deadline(L, &deadline);
         rc = L->port->idle(L->port, L, has_deadline, deadline);
         if (rc < 0)

@@ -24,7 +24,9 @@ RT_CFLAGS = $(BASE_CFLAGS) -fPIC $(CFLAGS)
 
 EXAMPLES := hello gather fetch echo echo_server echo_client queue timeout offload httpd
 EXAMPLE_LIBS_offload := -lsqlite3
-IO_SUITES := $(patsubst test/io/%.c,%,$(wildcard test/io/test_*.c))
+# test_nullargs_io is generated from src/'s headers by tools/nullargs
+# (the Makefile's test_nullargs is the core's).
+IO_SUITES := $(patsubst test/io/%.c,%,$(wildcard test/io/test_*.c)) test_nullargs_io
 
 .PHONY: lib examples io-bins check-io check-io-suites check-fetch check-http demo
 
@@ -48,6 +50,11 @@ $(O)/io/$(1)/%.o: test/io/%.c $(RT_HDRS) test/io/iotest.h | $(NEED_EV) $(NEED_CM
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(BASE_CFLAGS) $$(LC_FLAGS_$(1)) $$(CFLAGS) -Itest/io -c $$< -o $$@
 
+$(O)/io/$(1)/test_nullargs_io.o: $(TEST_GEN)/test_nullargs_io.c $(RT_HDRS) test/io/iotest.h | $(NEED_EV) $(NEED_CMOCKA)
+	$$(call say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(BASE_CFLAGS) $$(LC_FLAGS_$(1)) $$(CFLAGS) -Itest/io -c $$< -o $$@
+
 $(O)/io/$(1)/test_%: $(O)/io/$(1)/test_%.o $(O)/io/$(1)/iotest.o $(O)/rt/$(1)/libasync.a
 	$$(call say,LD,$$@)
 	$$(Q)$$(CC) $$(LDFLAGS) $$^ -o $$@ $$(CMOCKA_LIBS) $$(LDLIBS) $(RT_LIBS)
@@ -55,6 +62,10 @@ $(O)/io/$(1)/test_%: $(O)/io/$(1)/test_%.o $(O)/io/$(1)/iotest.o $(O)/rt/$(1)/li
 IO_TESTS_$(1) := $$(addprefix $(O)/io/$(1)/,$(IO_SUITES))
 endef
 $(foreach b,$(LC_BACKENDS),$(eval $(call rt_rules,$(b))))
+$(TEST_GEN)/test_nullargs_io.c: $(RT_HDRS) tools/nullargs | $(NEED_PY)
+	$(call say,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)tools/nullargs runtime > $@.tmp && mv $@.tmp $@
 IO_TESTS := $(foreach b,$(LC_BACKENDS),$(IO_TESTS_$(b)))
 
 # ---- the library a user links and `make install` installs ----

@@ -102,6 +102,8 @@ char *async_http_date(long long t, char *out, size_t cap)
     time_t tt = (time_t)t;
     char *p = out;
 
+    if (out == NULL)
+        return NULL;
     if (cap < 30)
         return cap ? (out[0] = '\0', out) : out;
     if (gmtime_r(&tt, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
@@ -1034,7 +1036,7 @@ int async_http_serve_fd(async_loop *L, async_http_server *hs, void *frame, int f
 
 void async_http_server_close(async_loop *L, async_http_server *hs)
 {
-    if (hs == NULL)
+    if (L == NULL || hs == NULL)
         return;
     async_server_close(L, &hs->srv);
 }
@@ -1077,9 +1079,9 @@ int async_http_server_shutdown(async_loop *L, async_http_server *hs, async_tick 
  * ====================================================================== */
 
 /* Every op runs as a child coroutine on c->op; one at a time. */
-#define OP_ENTER(c, kind)                               \
+#define OP_ENTER(L, c, kind)                            \
     do {                                                \
-        if ((c) == NULL)                                \
+        if ((L) == NULL || (c) == NULL)                 \
             return ASYNC_EINVAL;                        \
         if ((c)->opkind != 0 && (c)->opkind != (kind))  \
             return ASYNC_EBUSY;                         \
@@ -1261,7 +1263,7 @@ int async_http_respond(async_loop *L, async_http_conn *c, int status, const void
                        size_t len)
 {
     int rc;
-    OP_ENTER(c, OP_RESPOND);
+    OP_ENTER(L, c, OP_RESPOND);
     async_begin(L, &c->op);
     if (c->rstate != R_NONE)
         async_return(ASYNC_EALREADY);
@@ -1312,7 +1314,7 @@ int async_http_respond_file(async_loop *L, async_http_conn *c, int status, int f
                             size_t len)
 {
     int rc;
-    OP_ENTER(c, OP_FILE);
+    OP_ENTER(L, c, OP_FILE);
     async_begin(L, &c->op);
     if (c->rstate != R_NONE)
         async_return(ASYNC_EALREADY);
@@ -1338,7 +1340,7 @@ int async_http_respond_file(async_loop *L, async_http_conn *c, int status, int f
 int async_http_begin(async_loop *L, async_http_conn *c, int status)
 {
     int rc;
-    OP_ENTER(c, OP_BEGIN);
+    OP_ENTER(L, c, OP_BEGIN);
     async_begin(L, &c->op);
     if (c->rstate != R_NONE)
         async_return(ASYNC_EALREADY);
@@ -1365,7 +1367,9 @@ int async_http_write(async_loop *L, async_http_conn *c, const void *data, size_t
 {
     int rc;
     char *p;
-    OP_ENTER(c, OP_WRITE);
+    if (data == NULL && len) /* before OP_ENTER: a refused call changes nothing */
+        return ASYNC_EINVAL;
+    OP_ENTER(L, c, OP_WRITE);
     async_begin(L, &c->op);
     if (c->rstate != R_STREAM)
         async_return(c->rstate == R_DONE ? ASYNC_EALREADY : ASYNC_EINVAL);
@@ -1412,7 +1416,7 @@ failed:
 int async_http_end(async_loop *L, async_http_conn *c)
 {
     int rc;
-    OP_ENTER(c, OP_END);
+    OP_ENTER(L, c, OP_END);
     async_begin(L, &c->op);
     if (c->rstate != R_STREAM)
         async_return(c->rstate == R_DONE ? ASYNC_EALREADY : ASYNC_EINVAL);
@@ -1448,7 +1452,9 @@ int async_http_body_read(async_loop *L, async_http_conn *c, void *buf, size_t le
 {
     int rc;
     size_t n;
-    OP_ENTER(c, OP_BODY);
+    if (buf == NULL) /* before OP_ENTER: a refused call changes nothing */
+        return ASYNC_EINVAL;
+    OP_ENTER(L, c, OP_BODY);
     async_begin(L, &c->op);
     if (buf == NULL || len == 0)
         async_return(ASYNC_EINVAL);
@@ -1615,7 +1621,7 @@ static const http_parser_settings cli_body_settings = {
 
 void async_http_client_init(async_http_client *cl, async_stream *s, void *buf, size_t cap)
 {
-    if (cl == NULL)
+    if (cl == NULL || s == NULL || buf == NULL)
         return;
     memset(cl, 0, offsetof(async_http_client, headers));
     cl->s = s;
@@ -1630,7 +1636,7 @@ int async_http_client_request(async_loop *L, async_http_client *cl, const char *
                               const void *body, size_t body_len)
 {
     int rc;
-    if (cl == NULL)
+    if (L == NULL || cl == NULL || method == NULL || host == NULL || target == NULL)
         return ASYNC_EINVAL;
     async_begin(L, &cl->co);
     if (method == NULL || host == NULL || target == NULL || cl->buf == NULL ||
@@ -1692,7 +1698,7 @@ static int cli_feed(async_http_client *cl, size_t limit)
 int async_http_client_head(async_loop *L, async_http_client *cl)
 {
     int rc;
-    if (cl == NULL)
+    if (L == NULL || cl == NULL)
         return ASYNC_EINVAL;
     async_begin(L, &cl->co);
     if (cl->buf == NULL)
@@ -1736,7 +1742,7 @@ int async_http_client_head(async_loop *L, async_http_client *cl)
 int async_http_client_body(async_loop *L, async_http_client *cl, void *buf, size_t len)
 {
     int rc;
-    if (cl == NULL)
+    if (L == NULL || cl == NULL || buf == NULL)
         return ASYNC_EINVAL;
     async_begin(L, &cl->co);
     if (buf == NULL || len == 0 || (cl->state != C_BODY && cl->state != C_DONE))

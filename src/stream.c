@@ -748,9 +748,11 @@ int async_accept(async_loop *L, async_io *io, int lfd, async_addr *peer)
     async_addr tmp;
     int rc, fd;
 
+    if (L == NULL || io == NULL)
+        return ASYNC_EINVAL;
     if (async_woken(L, &rc) && rc < 0)
-        return rc;
-    if (io == NULL || lfd < 0)
+        return rc; /* a close wakes it: lfd may be -1 now */
+    if (lfd < 0)
         return ASYNC_EINVAL;
     for (;;) { /* *peer is written only on success */
         tmp.len = sizeof tmp.sa;
@@ -951,7 +953,7 @@ int async_server_start(async_loop *L, async_server *srv, async_task_fn handler, 
 
 void async_server_close(async_loop *L, async_server *srv)
 {
-    if (srv == NULL || srv->closed)
+    if (L == NULL || srv == NULL || srv->closed)
         return;
     srv->closed = 1;
     if (async_task_state(&srv->task) != ASYNC_TASK_IDLE)
@@ -998,10 +1000,10 @@ int async_udp_send(async_loop *L, async_udp *u, const void *buf, size_t len, con
     ssize_t n;
     int rc;
 
+    if (L == NULL || u == NULL || (buf == NULL && len) || len > (size_t)INT_MAX)
+        return ASYNC_EINVAL;
     if (async_woken(L, &rc) && rc < 0)
         return rc;
-    if (u == NULL || (buf == NULL && len) || len > (size_t)INT_MAX)
-        return ASYNC_EINVAL;
     if (u->fd < 0)
         return ASYNC_ECLOSED;
     for (;;) {
@@ -1025,10 +1027,10 @@ int async_udp_recv(async_loop *L, async_udp *u, void *buf, size_t len, async_add
     ssize_t n;
     int rc;
 
+    if (L == NULL || u == NULL || buf == NULL || len == 0)
+        return ASYNC_EINVAL;
     if (async_woken(L, &rc) && rc < 0)
         return rc;
-    if (u == NULL || buf == NULL || len == 0)
-        return ASYNC_EINVAL;
     if (u->fd < 0)
         return ASYNC_ECLOSED;
     if (from == NULL)
@@ -1055,7 +1057,7 @@ int async_udp_recv(async_loop *L, async_udp *u, void *buf, size_t len, async_add
 
 int async_udp_close(async_loop *L, async_udp *u)
 {
-    if (u == NULL)
+    if (L == NULL || u == NULL)
         return ASYNC_EINVAL;
     if (u->fd < 0)
         return ASYNC_ECLOSED;

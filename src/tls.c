@@ -690,10 +690,10 @@ static int attach_and_handshake(async_loop *L, async_stream *s, async_tls *t, as
                                 int role, const char *host)
 {
     int rc;
+    if (L == NULL || s == NULL || t == NULL)
+        return ASYNC_EINVAL;
     if (async_woken(L, &rc))
         return hs_resume(L, s, rc);
-    if (s == NULL || t == NULL)
-        return ASYNC_EINVAL;
     if (s->layer != &t->layer) {
         if (c == NULL || c->role != role)
             return ASYNC_EINVAL;

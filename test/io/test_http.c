@@ -927,24 +927,10 @@ static void workers_stop_together(void **state)
     assert_int_equal(async_workers_run(&g, w, 0, NULL), ASYNC_EINVAL);
 }
 
-/* NULL objects (issue 15): the void initialisers do nothing, shutdown
- * refuses with ASYNC_EINVAL (each dereferenced it before).              */
-static void null_objects_are_refused(void **state)
-{
-    async_http_server hs;
-    (void)state;
-    async_http_config_init(NULL, NULL);
-    async_http_client_init(NULL, NULL, NULL, 0);
-    memset(&hs, 0, sizeof hs);
-    assert_int_equal(async_http_server_shutdown(NULL, &hs, 0), ASYNC_EINVAL);
-    assert_int_equal(async_http_server_shutdown(TLOOP, NULL, 0), ASYNC_EINVAL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         IOT(keepalive_pipelining_in_order),
-        IOT(null_objects_are_refused),
         IOT(request_split_byte_by_byte),
         IOT(content_length_body_in_pieces),
         IOT(expect_continue_and_head),

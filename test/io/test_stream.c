@@ -2245,22 +2245,6 @@ static void deadline_expiring_while_queued_is_not_lost(void **state)
     async_stream_close(TLOOP, &f.b);
 }
 
-/* The runtime's accessors given NULL (issue 15): 0, false or an empty
- * string, never a crash (they dereferenced it before).                 */
-static void null_objects_given_to_accessors(void **state)
-{
-    char buf[8] = "x";
-    (void)state;
-    assert_int_equal(async_addr_port(NULL), 0);
-    assert_ptr_equal(async_addr_str(NULL, buf, sizeof buf), buf);
-    assert_string_equal(buf, "");
-    assert_null(async_addr_str(NULL, NULL, 8));
-    assert_int_equal(async_stream_partial(NULL), 0);
-    assert_true(async_stream_is_closed(NULL));
-    assert_int_equal(async_server_active_count(NULL), 0);
-    assert_false(async_offload_is_cancelled(NULL));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2302,7 +2286,6 @@ int main(void)
         IOT(reads_after_eof_buffered_and_reset),
         IOT(udp_waiting_sender_closed_or_cancelled),
         IOT(deadline_expiring_while_queued_is_not_lost),
-        IOT(null_objects_given_to_accessors),
     };
     if (getenv("IOTEST_FILTER")) /* one test by name, when chasing a failure */
         cmocka_set_test_filter(getenv("IOTEST_FILTER"));
