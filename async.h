@@ -349,6 +349,16 @@ enum async_error {
 #define ASYNC__SMALL 0
 #endif
 
+/* Misuse found in a coroutine's body (an unknown resume point, a result
+ * of ASYNC_PENDING): the hook hears of it with the coroutine's file and
+ * line in debug builds only, so release builds carry no file name string
+ * into every file that has a coroutine (on an AVR it would sit in RAM). */
+#if ASYNC_CONF_DEBUG
+#define ASYNC__CO_MISUSE(code) (ASYNC_CONF_ON_MISUSE(async__L, (code), __FILE__, __LINE__), (code))
+#else
+#define ASYNC__CO_MISUSE(code) (ASYNC_CONF_ON_MISUSE(async__L, (code), NULL, 0), (code))
+#endif
+
 #define ASYNC__CAT2(a, b) a##b
 #define ASYNC__CAT(a, b) ASYNC__CAT2(a, b)
 #ifdef __COUNTER__
@@ -382,17 +392,8 @@ typedef uint16_t async_lc;
     if (0) {                 \
     case ASYNC__LC_ID(n):;   \
     }
-/* An unknown resume point reports ASYNC_EBADRESUME (and, in debug
- * builds, the coroutine's file and line: release builds carry no file
- * name string into every file that has a coroutine, which on an AVR
- * would sit in RAM).                                                    */
-#if ASYNC_CONF_DEBUG
-#define ASYNC__LC_RESUME_UNKNOWN() \
-    return (ASYNC_CONF_ON_MISUSE(async__L, ASYNC_EBADRESUME, __FILE__, __LINE__), ASYNC_EBADRESUME)
-#else
-#define ASYNC__LC_RESUME_UNKNOWN() \
-    return (ASYNC_CONF_ON_MISUSE(async__L, ASYNC_EBADRESUME, NULL, 0), ASYNC_EBADRESUME)
-#endif
+/* An unknown resume point traps: ASYNC_EBADRESUME.                      */
+#define ASYNC__LC_RESUME_UNKNOWN() return ASYNC__CO_MISUSE(ASYNC_EBADRESUME)
 #else /* ASYNC_LC_LABELS */
 typedef int32_t async_lc;
 #define ASYNC__LC_FINALLY ((async_lc)INT32_MIN)
@@ -869,7 +870,8 @@ typedef struct async_notify {
  * section first if there is one (a return inside it ends at once).      */
 #define async_return(v)                                      \
     do {                                                     \
-        async__r = (v);                                      \
+        if ((async__r = (v)) == ASYNC_PENDING) /* not a result */ \
+            async__r = ASYNC__CO_MISUSE(ASYNC_EINVAL);       \
         goto async__raise;                                   \
     } while (0)
 
@@ -1670,8 +1672,8 @@ static inline int async_notify_take(async_loop *L, async_notify *n)
     return async_sem_acquire(L, &n->sem);
 }
 
-/* Ends a coroutine with rc (ASYNC_PENDING is misuse: ASYNC_EINVAL):
- * closes its scopes and zeroes its frame.                               */
+/* Ends a coroutine with rc (async_return turned ASYNC_PENDING into
+ * ASYNC_EINVAL): closes its scopes and zeroes its frame; returns rc.    */
 int async__co_end(async_loop *L, async_co *co, int rc);
 /* Size-first awaits: an await's start (store the resume point lc, then
  * return the interruption to report: async__interrupt_code out of line;
@@ -2363,7 +2365,7 @@ int async__co_end(async_loop *L, async_co *co, int rc)
     co->lc = 0;
     co->flags = 0;
     co->rc = 0;
-    return rc != ASYNC_PENDING ? rc : ASYNC__MISUSE(L, ASYNC_EINVAL);
+    return rc;
 }
 
 int async__await_enter(async_loop *L, async_co *co, int lc)
