@@ -2103,30 +2103,88 @@ void async_wake(async_loop *L, async_task *t, int result)
     async__resume(L, t, result);
 }
 
-/* Deliver a cancellation or timeout to a suspended task.  A task joining
- * a task, or waiting for a whole group, stays where it is: what it waits
- * for is cancelled now, and the wait reports the interruption once that
- * has finished (it "drains").  Interrupting on the spot, rather than when
- * the waiter next runs, leaves no window in which the target could be
- * re-spawned or another waiter take the slot.  A draining task is left
- * alone.  Everything else is woken with the code.                       */
+/* Request t's cancellation: 0 (interrupt it now), 1 (held back by its
+ * shields until the last one closes: a success all the same), or
+ * async_cancel's error codes.                                           */
+static int async__cancel_mark(async_loop *L, async_task *t)
+{
+    (void)L; /* unused when the misuse hook is a no-op */
+    if (t->base.state == ASYNC__S_IDLE)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (t->base.state == ASYNC__S_DONE)
+        return ASYNC_EDONE;
+    if (async_task_is_cancelled(t))
+        return ASYNC_EALREADY;
+#if ASYNC_CONF_EXTRAS
+    if (ASYNC__SHIELDS(t)) { /* held back until its last shield closes */
+        t->base.kind |= ASYNC__K_HELD;
+        return 1;
+    }
+#endif
+    t->base.flags |= ASYNC__F_CANCEL;
+    return 0;
+}
+
+/* The group a task waits for (state ASYNC__S_WGROUP).                   */
+static async_group *async__waited_group(const async_task *t)
+{
+    return (async_group *)(void *)((char *)t->base.node.next - offsetof(async_group, waiter));
+}
+
+/* Deliver a cancellation or a timeout, `code`, to a task.  A task
+ * joining a task, or waiting for a whole group, stays where it is and
+ * drains: what it waits for is cancelled now, and its wait reports the
+ * interruption once that has finished.  Interrupting on the spot, rather
+ * than when the waiter next runs, leaves no window in which the target
+ * could be re-spawned or another waiter take the slot.  A draining task
+ * is left alone; any other is woken with the code.
+ * Depth first (what a task joins, or a group's members in slot order,
+ * then what each of them joins...), iteratively, in a bounded stack
+ * however long the chain (MISRA C 17.2).  A join has one task to cancel,
+ * so it goes straight on to it; a group's waiter keeps its place among
+ * the members (u.result) and the way back (node.prev: the group waiter
+ * above it, NULL for none), both unused in a slot wait.  O(tasks).     */
 static void async__interrupt(async_loop *L, async_task *t, int code)
 {
-    uint8_t s = t->base.state;
-    void *slot = t->base.node.next;
+    async_task *up = NULL; /* the group waiter cancelling its members */
 
-    if (t->base.flags & ASYNC__F_DRAIN)
-        return;
-    if (s == ASYNC__S_WJOIN) {
-        t->base.flags |= ASYNC__F_DRAIN;
-        async_cancel(L, (async_task *)(void *)((char *)slot - offsetof(async_task, joiner)));
-    } else if (s == ASYNC__S_WGROUP &&
-               !(((async_group *)(void *)((char *)slot - offsetof(async_group, waiter)))->flags &
-                 ASYNC__GROUP_WAIT_ANY)) {
-        t->base.flags |= ASYNC__F_DRAIN;
-        (void)async_group_cancel(L, (async_group *)(void *)((char *)slot - offsetof(async_group, waiter)));
-    } else {
-        async_wake(L, t, code);
+    for (;;) {
+        async_task *c = NULL; /* the next task to cancel */
+        uint8_t s = t->base.state;
+        char *slot = (char *)t->base.node.next;
+        if (t->base.flags & ASYNC__F_DRAIN) {
+            /* left alone */
+        } else if (s == ASYNC__S_WJOIN) {
+            t->base.flags |= ASYNC__F_DRAIN;
+            c = (async_task *)(void *)(slot - offsetof(async_task, joiner));
+        } else if (s == ASYNC__S_WGROUP &&
+                   !(((async_group *)(void *)(slot - offsetof(async_group, waiter)))->flags &
+                     ASYNC__GROUP_WAIT_ANY)) {
+            t->base.flags |= ASYNC__F_DRAIN;
+            t->base.u.result = 0;
+            t->base.node.prev = (async_node *)(void *)up;
+            up = t;
+        } else {
+            async_wake(L, t, code);
+        }
+        for (;;) {
+            async_group *g;
+            unsigned i;
+            if (c != NULL && async__cancel_mark(L, c) == 0)
+                break;
+            if (up == NULL)
+                return;
+            g = async__waited_group(up);
+            i = (unsigned)up->base.u.result++;
+            if (i < g->count) {
+                c = g->slots[i];
+            } else {
+                c = NULL;
+                up = (async_task *)(void *)up->base.node.prev; /* back up */
+            }
+        }
+        t = c;
+        code = ASYNC_ECANCELED;
     }
 }
 
@@ -2527,21 +2585,12 @@ static void async__step(async_loop *L, async_task *t)
 
 int async_cancel(async_loop *L, async_task *t)
 {
-    if (L == NULL || t == NULL || t->base.state == ASYNC__S_IDLE)
+    int rc;
+    if (L == NULL || t == NULL)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (t->base.state == ASYNC__S_DONE)
-        return ASYNC_EDONE;
-    if (async_task_is_cancelled(t))
-        return ASYNC_EALREADY;
-#if ASYNC_CONF_EXTRAS
-    if (ASYNC__SHIELDS(t)) { /* held back until its last shield closes */
-        t->base.kind |= ASYNC__K_HELD;
-        return 0;
-    }
-#endif
-    t->base.flags |= ASYNC__F_CANCEL;
-    async__interrupt(L, t, ASYNC_ECANCELED);
-    return 0;
+    if ((rc = async__cancel_mark(L, t)) == 0)
+        async__interrupt(L, t, ASYNC_ECANCELED);
+    return rc > 0 ? 0 : rc; /* held back by a shield: cancelled all the same */
 }
 
 /* Shared by join and group wait: after an interruption, wait (draining)
