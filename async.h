@@ -385,6 +385,16 @@ enum async_error {
 #define ASYNC__SMALL 0
 #endif
 
+/* Misuse found in a coroutine's body (an unknown resume point, a result
+ * of ASYNC_PENDING): the hook hears of it with the coroutine's file and
+ * line in debug builds only, so release builds carry no file name string
+ * into every file that has a coroutine (on an AVR it would sit in RAM). */
+#if ASYNC_CONF_DEBUG
+#define ASYNC__CO_MISUSE(code) (ASYNC_CONF_ON_MISUSE(async__L, (code), __FILE__, __LINE__), (code))
+#else
+#define ASYNC__CO_MISUSE(code) (ASYNC_CONF_ON_MISUSE(async__L, (code), NULL, 0), (code))
+#endif
+
 #define ASYNC__CAT2(a, b) a##b
 #define ASYNC__CAT(a, b) ASYNC__CAT2(a, b)
 #ifdef __COUNTER__
@@ -418,17 +428,8 @@ typedef uint16_t async_lc;
     if (0) {                 \
     case ASYNC__LC_ID(n):;   \
     }
-/* An unknown resume point reports ASYNC_EBADRESUME (and, in debug
- * builds, the coroutine's file and line: release builds carry no file
- * name string into every file that has a coroutine, which on an AVR
- * would sit in RAM).                                                    */
-#if ASYNC_CONF_DEBUG
-#define ASYNC__LC_RESUME_UNKNOWN() \
-    return (ASYNC_CONF_ON_MISUSE(async__L, ASYNC_EBADRESUME, __FILE__, __LINE__), ASYNC_EBADRESUME)
-#else
-#define ASYNC__LC_RESUME_UNKNOWN() \
-    return (ASYNC_CONF_ON_MISUSE(async__L, ASYNC_EBADRESUME, NULL, 0), ASYNC_EBADRESUME)
-#endif
+/* An unknown resume point traps: ASYNC_EBADRESUME.                      */
+#define ASYNC__LC_RESUME_UNKNOWN() return ASYNC__CO_MISUSE(ASYNC_EBADRESUME)
 #else /* ASYNC_LC_LABELS */
 typedef int32_t async_lc;
 #define ASYNC__LC_FINALLY ((async_lc)INT32_MIN)
@@ -905,7 +906,8 @@ typedef struct async_notify {
  * section first if there is one (a return inside it ends at once).      */
 #define async_return(v)                                      \
     do {                                                     \
-        async__r = (v);                                      \
+        if ((async__r = (v)) == ASYNC_PENDING) /* not a result */ \
+            async__r = ASYNC__CO_MISUSE(ASYNC_EINVAL);       \
         goto async__raise;                                   \
     } while (0)
 
@@ -1764,8 +1766,8 @@ static inline int async_notify_take(async_loop *L, async_notify *n)
     return async_sem_acquire(L, ASYNC__NULL(n) ? (async_sem *)NULL : &n->sem);
 }
 
-/* Ends a coroutine with rc (ASYNC_PENDING is misuse: ASYNC_EINVAL):
- * closes its scopes and zeroes its frame.                               */
+/* Ends a coroutine with rc (async_return turned ASYNC_PENDING into
+ * ASYNC_EINVAL): closes its scopes and zeroes its frame; returns rc.    */
 int async__co_end(async_loop *L, async_co *co, int rc);
 /* Size-first awaits: an await's start (store the resume point lc, then
  * return the interruption to report: async__interrupt_code out of line;
@@ -2220,30 +2222,88 @@ void async_wake(async_loop *L, async_task *t, int result)
     async__wake(L, t, result);
 }
 
-/* Deliver a cancellation or timeout to a suspended task.  A task joining
- * a task, or waiting for a whole group, stays where it is: what it waits
- * for is cancelled now, and the wait reports the interruption once that
- * has finished (it "drains").  Interrupting on the spot, rather than when
- * the waiter next runs, leaves no window in which the target could be
- * re-spawned or another waiter take the slot.  A draining task is left
- * alone.  Everything else is woken with the code.                       */
+/* Request t's cancellation: 0 (interrupt it now), 1 (held back by its
+ * shields until the last one closes: a success all the same), or
+ * async_cancel's error codes.                                           */
+static int async__cancel_mark(async_loop *L, async_task *t)
+{
+    (void)L; /* unused when the misuse hook is a no-op */
+    if (t->base.state == ASYNC__S_IDLE)
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    if (t->base.state == ASYNC__S_DONE)
+        return ASYNC_EDONE;
+    if (async_task_is_cancelled(t))
+        return ASYNC_EALREADY;
+#if ASYNC_CONF_EXTRAS
+    if (ASYNC__SHIELDS(t)) { /* held back until its last shield closes */
+        t->base.kind |= ASYNC__K_HELD;
+        return 1;
+    }
+#endif
+    t->base.flags |= ASYNC__F_CANCEL;
+    return 0;
+}
+
+/* The group a task waits for (state ASYNC__S_WGROUP).                   */
+static async_group *async__waited_group(const async_task *t)
+{
+    return (async_group *)(void *)((char *)t->base.node.next - offsetof(async_group, waiter));
+}
+
+/* Deliver a cancellation or a timeout, `code`, to a task.  A task
+ * joining a task, or waiting for a whole group, stays where it is and
+ * drains: what it waits for is cancelled now, and its wait reports the
+ * interruption once that has finished.  Interrupting on the spot, rather
+ * than when the waiter next runs, leaves no window in which the target
+ * could be re-spawned or another waiter take the slot.  A draining task
+ * is left alone; any other is woken with the code.
+ * Depth first (what a task joins, or a group's members in slot order,
+ * then what each of them joins...), iteratively, in a bounded stack
+ * however long the chain (MISRA C 17.2).  A join has one task to cancel,
+ * so it goes straight on to it; a group's waiter keeps its place among
+ * the members (u.result) and the way back (node.prev: the group waiter
+ * above it, NULL for none), both unused in a slot wait.  O(tasks).     */
 static void async__interrupt(async_loop *L, async_task *t, int code)
 {
-    uint8_t s = t->base.state;
-    void *slot = t->base.node.next;
+    async_task *up = NULL; /* the group waiter cancelling its members */
 
-    if (t->base.flags & ASYNC__F_DRAIN)
-        return;
-    if (s == ASYNC__S_WJOIN) {
-        t->base.flags |= ASYNC__F_DRAIN;
-        async_cancel(L, (async_task *)(void *)((char *)slot - offsetof(async_task, joiner)));
-    } else if (s == ASYNC__S_WGROUP &&
-               !(((async_group *)(void *)((char *)slot - offsetof(async_group, waiter)))->flags &
-                 ASYNC__GROUP_WAIT_ANY)) {
-        t->base.flags |= ASYNC__F_DRAIN;
-        (void)async_group_cancel(L, (async_group *)(void *)((char *)slot - offsetof(async_group, waiter)));
-    } else {
-        async__wake(L, t, code);
+    for (;;) {
+        async_task *c = NULL; /* the next task to cancel */
+        uint8_t s = t->base.state;
+        char *slot = (char *)t->base.node.next;
+        if (t->base.flags & ASYNC__F_DRAIN) {
+            /* left alone */
+        } else if (s == ASYNC__S_WJOIN) {
+            t->base.flags |= ASYNC__F_DRAIN;
+            c = (async_task *)(void *)(slot - offsetof(async_task, joiner));
+        } else if (s == ASYNC__S_WGROUP &&
+                   !(((async_group *)(void *)(slot - offsetof(async_group, waiter)))->flags &
+                     ASYNC__GROUP_WAIT_ANY)) {
+            t->base.flags |= ASYNC__F_DRAIN;
+            t->base.u.result = 0;
+            t->base.node.prev = (async_node *)(void *)up;
+            up = t;
+        } else {
+            async__wake(L, t, code);
+        }
+        for (;;) {
+            async_group *g;
+            unsigned i;
+            if (c != NULL && async__cancel_mark(L, c) == 0)
+                break;
+            if (up == NULL)
+                return;
+            g = async__waited_group(up);
+            i = (unsigned)up->base.u.result++;
+            if (i < g->count) {
+                c = g->slots[i];
+            } else {
+                c = NULL;
+                up = (async_task *)(void *)up->base.node.prev; /* back up */
+            }
+        }
+        t = c;
+        code = ASYNC_ECANCELED;
     }
 }
 
@@ -2484,7 +2544,7 @@ int async__co_end(async_loop *L, async_co *co, int rc)
     co->lc = 0;
     co->flags = 0;
     co->rc = 0;
-    return rc != ASYNC_PENDING ? rc : ASYNC__MISUSE(L, ASYNC_EINVAL);
+    return rc;
 }
 
 int async__await_enter(async_loop *L, async_co *co, int lc)
@@ -2648,21 +2708,12 @@ static void async__step(async_loop *L, async_task *t)
 
 int async_cancel(async_loop *L, async_task *t)
 {
-    if (ASYNC__NULL(L) || ASYNC__NULL(t) || t->base.state == ASYNC__S_IDLE)
+    int rc;
+    if (ASYNC__NULL(L) || ASYNC__NULL(t))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (t->base.state == ASYNC__S_DONE)
-        return ASYNC_EDONE;
-    if (async_task_is_cancelled(t))
-        return ASYNC_EALREADY;
-#if ASYNC_CONF_EXTRAS
-    if (ASYNC__SHIELDS(t)) { /* held back until its last shield closes */
-        t->base.kind |= ASYNC__K_HELD;
-        return 0;
-    }
-#endif
-    t->base.flags |= ASYNC__F_CANCEL;
-    async__interrupt(L, t, ASYNC_ECANCELED);
-    return 0;
+    if ((rc = async__cancel_mark(L, t)) == 0)
+        async__interrupt(L, t, ASYNC_ECANCELED);
+    return rc > 0 ? 0 : rc; /* held back by a shield: cancelled all the same */
 }
 
 /* Shared by join and group wait: after an interruption, wait (draining)

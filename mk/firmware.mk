@@ -41,6 +41,8 @@ QEMU_TIMEOUT ?= 120
 SIZE_STRICT ?= 1
 # The whole core on Cortex-M0+ at -Os (.text), decided in issue 14.
 CORE_BUDGET_M0PLUS := 4096
+# Defined before any rule names it: prerequisites expand as they are read.
+AVRSIM := $(O)/target/avrsim
 
 .PHONY: cross size check-target check-firmware firmware-clean deps-target
 
@@ -347,8 +349,8 @@ $(foreach c,$(filter rv32%,$(TARGET_CONFIGS)),$(eval $(call \
 $(foreach c,$(filter avr%,$(TARGET_CONFIGS)),$(eval $(call \
 	tgt_rules,$(c),$(TGT_CC_AVR),,$(TGT_AVR_LD),$(filter %_avr,$(TARGET_ONLY_SUITES)),$(TGT_SUPPORT_AVR))))
 
-# The simavr harness the AVR images run in (a host program).
-AVRSIM := $(O)/target/avrsim
+# The simavr harness the AVR images run in (a host program; AVRSIM is
+# set at the top, before check-firmware names it as a prerequisite).
 $(AVRSIM): test/target/avrsim.c | $(PROBE)/libsimavr
 	$(call say,CC,$@)
 	@mkdir -p $(@D)

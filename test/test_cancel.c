@@ -486,6 +486,156 @@ static void external_waiters_detach_and_shield(void **state)
     assert_log("rc-1 rc7 rc-1");
 }
 
+/* Cancelling a chain of tasks, each joining the next (or waiting for a
+ * group whose member is the next), walks it in a bounded stack: the
+ * last one is woken at the same stack depth whatever the chain's length
+ * (a recursive walk went one frame deeper per link).  Its external wait
+ * source records the depth, in detach(). */
+#define CHAIN_MAX (sizeof(void *) >= 4 ? 10000 : 64)
+
+enum { CHAIN_JOIN, CHAIN_GROUP, CHAIN_MIXED };
+
+struct link {
+    async_task task;
+    async_co co;
+    async_group g;
+    async_task *slot[1];
+    struct link *next;
+    bool grouped;
+};
+
+static struct link chain[CHAIN_MAX];
+static async_waiter chain_end;
+static uintptr_t chain_sp; /* the stack where the last link was woken */
+
+static void chain_end_detach(async_loop *L, async_waiter *w, async_task *t)
+{
+    volatile char here = 0;
+    (void)L;
+    (void)w;
+    (void)t;
+    chain_sp = (uintptr_t)&here;
+}
+
+static int link_fn(async_loop *L, async_task *self)
+{
+    struct link *f = async_frame(self, struct link, task);
+    int rc;
+    async_begin(L, &f->co);
+    if (f->next == NULL) {
+        async_await(async_woken(L, &rc) ? rc : async_park(L, &chain_end));
+    } else if (f->grouped) {
+        async_group_init(&f->g, f->slot, 1, 0);
+        async_group_spawn(L, &f->g, &f->next->task, link_fn);
+        async_await(async_group_wait(L, &f->g));
+    } else {
+        async_spawn(L, &f->next->task, link_fn);
+        async_await(async_join(L, &f->next->task));
+    }
+    async_end;
+}
+
+/* The stack depth at which cancelling a chain of n links wakes the last. */
+static uintptr_t cancel_chain(size_t n, int kind)
+{
+    volatile char base = 0;
+    uintptr_t depth;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        chain[i] = (struct link){0};
+        chain[i].next = i + 1 < n ? &chain[i + 1] : NULL;
+        chain[i].grouped = kind == CHAIN_GROUP || (kind == CHAIN_MIXED && i % 2);
+    }
+    chain_end.detach = chain_end_detach;
+    chain_sp = 0;
+    async_spawn(&TL, &chain[0].task, link_fn);
+    t_settle();
+    assert_int_equal(async_task_state(&chain[n - 1].task), ASYNC_TASK_WAITING);
+    assert_int_equal(async_cancel(&TL, &chain[0].task), 0);
+    assert_true(chain_sp != 0);
+    depth = (uintptr_t)&base > chain_sp ? (uintptr_t)&base - chain_sp : chain_sp - (uintptr_t)&base;
+    t_settle();
+    for (i = 0; i < n; i++) {
+        assert_true(async_task_is_done(&chain[i].task));
+        assert_int_equal(async_task_result(&chain[i].task), ASYNC_ECANCELED);
+    }
+    return depth;
+}
+
+static void cancel_walks_long_chains_in_bounded_stack(void **state)
+{
+    static const int kinds[] = {CHAIN_JOIN, CHAIN_GROUP, CHAIN_MIXED};
+    size_t k;
+    (void)state;
+    for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        uintptr_t shallow = cancel_chain(3, kinds[k]);
+        uintptr_t deep = cancel_chain(CHAIN_MAX, kinds[k]);
+        assert_true(deep <= shallow + 16);
+    }
+}
+
+/* The walk is depth first, in slot order: a waiter's members are
+ * cancelled one by one, each with what it joins, before the next. */
+struct node {
+    async_task task;
+    async_co co;
+    async_group g;
+    async_task *slots[2];
+    async_event never;
+    struct node *join;       /* joins this one... */
+    struct node *members[2]; /* ...or waits for a group of these */
+    const char *name;
+};
+
+static int node_fn(async_loop *L, async_task *self)
+{
+    struct node *f = async_frame(self, struct node, task);
+    async_begin(L, &f->co);
+    if (f->join) {
+        async_spawn(L, &f->join->task, node_fn);
+        async_await(async_join(L, &f->join->task));
+    } else if (f->members[0]) {
+        async_group_init(&f->g, f->slots, 2, 0);
+        async_group_spawn(L, &f->g, &f->members[0]->task, node_fn);
+        async_group_spawn(L, &f->g, &f->members[1]->task, node_fn);
+        async_await(async_group_wait(L, &f->g));
+    } else {
+        async_await(async_event_wait(L, &f->never));
+    }
+    async_finally;
+    t_log(f->name);
+    async_end;
+}
+
+static void cancel_walks_depth_first(void **state)
+{
+    /* top waits for {a, b}; a joins c, c waits for {d, e}; b joins f */
+    static struct node n[7];
+    static const char *const names[] = {"top", "a", "b", "c", "d", "e", "f"};
+    int i;
+    (void)state;
+    for (i = 0; i < 7; i++) {
+        n[i] = (struct node){0};
+        n[i].name = names[i];
+        async_event_init(&n[i].never);
+    }
+    n[0].members[0] = &n[1];
+    n[0].members[1] = &n[2];
+    n[1].join = &n[3];
+    n[3].members[0] = &n[4];
+    n[3].members[1] = &n[5];
+    n[2].join = &n[6];
+    async_spawn(&TL, &n[0].task, node_fn);
+    t_settle();
+    assert_int_equal(async_cancel(&TL, &n[0].task), 0);
+    t_settle();
+    /* the leaves wake in walk order; each waiter once what it waits for is over */
+    assert_log("d e f c b a top");
+    for (i = 0; i < 7; i++)
+        assert_int_equal(async_task_result(&n[i].task), ASYNC_ECANCELED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +652,8 @@ int main(void)
         T(yield_gives_way_where_sleep0_does_not),
         T(cancel_a_condition_await),
         T(external_waiters_detach_and_shield),
+        T(cancel_walks_long_chains_in_bounded_stack),
+        T(cancel_walks_depth_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
