@@ -298,7 +298,11 @@ TGT_CC_AVR := $(AVR_PREFIX)gcc
 NEED_TGT_$(TGT_CC_ARM) := $(PROBE)/arm-gcc $(PROBE)/arm-libc
 NEED_TGT_$(TGT_CC_RV) := $(PROBE)/rv-gcc $(PROBE)/rv-libc
 NEED_TGT_$(TGT_CC_AVR) := $(PROBE)/avr-gcc $(PROBE)/avr-libc
-TGT_CFLAGS = $(XCFLAGS) -DASYNC_TEST_SHIM -Itest -Itest/target
+# The suites prove every refusal, NULL arguments among them, so they run
+# with the argument checks on (ASYNC_CONF_CHECKS=1), which bare-metal
+# targets leave off by default: the same code less those tests.  `make
+# size` and check-firmware build the default.
+TGT_CFLAGS = $(XCFLAGS) -DASYNC_TEST_SHIM -DASYNC_CONF_CHECKS=1 -Itest -Itest/target
 TARGET_SUITES := $(filter-out $(HOST_ONLY_SUITES),$(CORE_SUITES))
 TARGET_ONLY_SUITES := $(patsubst test/target/%.c,%,$(wildcard test/target/test_*.c))
 TGT_SUPPORT := impl testlib runner libc
