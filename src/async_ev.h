@@ -217,6 +217,11 @@ struct async_stream {
     size_t rdone; /* read_exactly progress */
     size_t wdone; /* write progress        */
     async_task *reader, *writer;
+    /* A read parked on a plain stream: where the bytes go when the fd
+     * becomes readable (the watcher's callback reads for it and resumes
+     * the reader with the count); NULL: none parked, or through a layer. */
+    unsigned char *rdst;
+    size_t rdst_len;
     async_layer *layer; /* NULL: the fd itself; kept after close, so the
                            layer's state (a TLS failure's reason) can
                            still be read; cleared by async_stream_init */
