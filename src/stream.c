@@ -625,16 +625,27 @@ static int write_park(async_loop *L, async_stream *s, int events)
     return rc;
 }
 
-int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
+/* async_stream_write past its fast path.  how: W_FIRST (nothing checked
+ * yet), W_WOKEN (rc: the wake result), W_SENT (checked, and one send()
+ * of it all returned n, which was not len).                            */
+enum { W_FIRST, W_WOKEN, W_SENT };
+static S_OUT_OF_LINE int write_rest(async_loop *L, async_stream *s, const void *buf, size_t len,
+                                    int how, ssize_t n)
 {
     const unsigned char *p = (const unsigned char *)buf;
     int rc;
-    ssize_t n;
 
-    if (async_woken(L, &rc)) {
+    if (how == W_WOKEN) {
         s->writer = NULL;
-        if (rc < 0)
-            return rc;
+        if (n < 0)
+            return (int)n;
+    } else if (how == W_SENT) {
+        /* first the progress (an earlier, interrupted write's count must
+         * not survive into this one), then: would block, or the loop
+         * sees EINTR, an error or 0 again */
+        s->wdone = n > 0 ? (size_t)n : 0;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return write_park(L, s, EV_WRITE);
     } else {
         if (s == NULL || !(s->flags & S_OPEN) || (buf == NULL && len) || len > (size_t)INT_MAX)
             return ASYNC_EINVAL;
@@ -673,6 +684,28 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
      * deadline had passed) does not report these bytes as its own. */
     s->wdone = 0;
     return (int)len;
+}
+
+int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
+{
+    ssize_t n;
+    int rc;
+
+    if (async_woken(L, &rc))
+        return write_rest(L, s, buf, len, W_WOKEN, rc);
+    /* A plain socket with room takes it all in one send(): the usual
+     * case, kept small (every check of write_rest's first call here).  */
+    if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
+        s->layer == NULL && s->writer == NULL && L->current != NULL && buf != NULL &&
+        len - 1 < (size_t)INT_MAX) {
+        n = send(s->fd, buf, len, MSG_NOSIGNAL);
+        if (n == (ssize_t)len) {
+            s->wdone = 0; /* written(): 0 after a write that completed */
+            return (int)len;
+        }
+        return write_rest(L, s, buf, len, W_SENT, n);
+    }
+    return write_rest(L, s, buf, len, W_FIRST, 0);
 }
 
 /* One step of async_stream_sendfile without sendfile(2) (a layer, a
