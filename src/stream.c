@@ -231,12 +231,8 @@ static inline int read_woken(async_stream *s, int rc)
 
 static inline int read_first(async_loop *L, async_stream *s, int *rc)
 {
-    if (s == NULL || !(s->flags & S_OPEN)) {
-        *rc = ASYNC_EINVAL;
-        return 0;
-    }
-    if (s->flags & S_CLOSED) {
-        *rc = ASYNC_ECLOSED;
+    if (s == NULL || (s->flags & (S_OPEN | S_CLOSED)) != S_OPEN) {
+        *rc = s == NULL || !(s->flags & S_OPEN) ? ASYNC_EINVAL : ASYNC_ECLOSED;
         return 0;
     }
     if (async_current(L) == NULL) {
@@ -537,7 +533,8 @@ static size_t find(const unsigned char *h, size_t from, size_t to, const unsigne
         return (size_t)-1;
     last = h + (to - dlen); /* the last place a match can start */
     while ((p = (const unsigned char *)memchr(p, d[0], (size_t)(last - p) + 1)) != NULL) {
-        if (dlen == 1 || memcmp(p + 1, d + 1, dlen - 1) == 0)
+        /* The second byte inline: most delimiters are one or two bytes. */
+        if (dlen == 1 || (p[1] == d[1] && (dlen == 2 || memcmp(p + 2, d + 2, dlen - 2) == 0)))
             return (size_t)(p - h);
         if (p == last)
             break;
@@ -550,56 +547,57 @@ int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, s
                             void *buf, size_t cap)
 {
     const unsigned char *d = (const unsigned char *)delim;
-    size_t limit, end, at;
+    size_t limit, end, at, from;
     int rc, go = read_enter(L, s, &rc);
 
     if (go == R_RETURN)
         return rc;
-    if (go == R_DELIVERED) { /* into the stream's buffer */
-        if (s->flags & S_CLOSED)
-            return ASYNC_ECLOSED; /* closed since: the buffer was dropped */
-        if (rc > 0)
-            s->rlen += (size_t)rc;
-        else if (rc != ASYNC_EOF) /* S_EOF is set: the loop reports it */
-            return rc;
-    } else if (go == R_FIRST) {
+    if (go == R_FIRST) {
         if (delim == NULL || dlen == 0 || buf == NULL || cap == 0 || s->rbuf == NULL)
             return ASYNC_EINVAL;
-        s->scan = 0; /* a new search (maybe for another delimiter) */
         s->rdone = 0;
+        from = s->rpos; /* a new search (maybe for another delimiter) */
+    } else {
+        if (go == R_DELIVERED) { /* into the stream's buffer */
+            if (s->flags & S_CLOSED)
+                return ASYNC_ECLOSED; /* closed since: the buffer was dropped */
+            if (rc > 0)
+                s->rlen += (size_t)rc;
+            else if (rc != ASYNC_EOF) /* S_EOF is set: the loop reports it */
+                return rc;
+        }
+        from = s->scan > s->rpos ? s->scan : s->rpos; /* where the parked search stopped */
     }
     limit = cap < s->rcap ? cap : s->rcap;
     limit = INT_CLAMP(limit);
     for (;;) {
         /* Search what is buffered, within the limit, from where the last
-         * search stopped (minus a partial delimiter). */
+         * search stopped (minus a partial delimiter).  s->scan is only
+         * kept while parked: the search resumes there. */
         end = s->rlen - s->rpos > limit ? s->rpos + limit : s->rlen;
-        at = find(s->rbuf, s->scan > s->rpos ? s->scan : s->rpos, end, d, dlen);
-        if (at != (size_t)-1) {
-            size_t n = at + dlen - s->rpos;
-            s->scan = 0;
-            return (int)take_buffered(s, buf, n);
-        }
-        s->scan = end >= dlen ? end - (dlen - 1) : 0;
-        if (s->rlen - s->rpos >= limit) {
-            s->scan = 0;
+        at = find(s->rbuf, from, end, d, dlen);
+        if (at != (size_t)-1)
+            return (int)take_buffered(s, buf, at + dlen - s->rpos);
+        if (s->rlen - s->rpos >= limit)
             return ASYNC_ETOOLONG;
-        }
-        if (s->flags & S_EOF) {
-            s->scan = 0;
+        if (s->flags & S_EOF)
             return ASYNC_EOF;
-        }
+        from = end >= dlen ? end - (dlen - 1) : 0;
         if (s->rpos > 0) { /* compact */
             memmove(s->rbuf, s->rbuf + s->rpos, s->rlen - s->rpos);
             s->rlen -= s->rpos;
-            s->scan = s->scan > s->rpos ? s->scan - s->rpos : 0;
+            from = from > s->rpos ? from - s->rpos : 0;
             s->rpos = 0;
         }
-        if (s->flags & S_DRAINED)
+        if (s->flags & S_DRAINED) {
+            s->scan = from;
             return read_park(L, s, s->rbuf + s->rlen, s->rcap - s->rlen);
+        }
         rc = sys_read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
-        if (rc == ASYNC_EAGAIN)
+        if (rc == ASYNC_EAGAIN) {
+            s->scan = from;
             return read_park(L, s, s->rbuf + s->rlen, s->rcap - s->rlen);
+        }
         if (rc < 0 && rc != ASYNC_EOF)
             return rc;
         if (rc > 0)
