@@ -783,17 +783,20 @@ static ssize_t send_file_piece(async_stream *s, int fd, off_t off, size_t len, v
     return async_errno(errno);
 }
 
-int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size_t hlen, int fd,
-                          off_t offset, size_t len, void *scratch, size_t scap)
+/* async_stream_sendfile past its fast path: how is W_FIRST, W_WOKEN (rc
+ * the wake result) or W_SENT (checked; s->wdone says how far the fast
+ * path's two calls got).                                               */
+static S_OUT_OF_LINE int sendfile_rest(async_loop *L, async_stream *s, const void *head, size_t hlen,
+                                       int fd, off_t offset, size_t len, void *scratch, size_t scap,
+                                       int how, int rc)
 {
     ssize_t n;
-    int rc;
 
-    if (async_woken(L, &rc)) {
+    if (how == W_WOKEN) {
         s->writer = NULL;
         if (rc < 0)
             return rc;
-    } else {
+    } else if (how == W_FIRST) {
         if (s == NULL || !(s->flags & S_OPEN) || (head == NULL && hlen) || (fd < 0 && len) ||
             offset < 0 || len > (size_t)INT_MAX || hlen > (size_t)INT_MAX - len ||
             (scratch == NULL && scap))
@@ -821,6 +824,36 @@ int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size
             return (int)n;
     }
     return (int)(hlen + len);
+}
+
+int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size_t hlen, int fd,
+                          off_t offset, size_t len, void *scratch, size_t scap)
+{
+    ssize_t n;
+    off_t off = offset;
+    int rc;
+
+    if (async_woken(L, &rc))
+        return sendfile_rest(L, s, head, hlen, fd, offset, len, scratch, scap, W_WOKEN, rc);
+    /* The usual answer - a head and a file to a plain socket with room -
+     * in one send(MSG_MORE) and one sendfile(), after one flags test.  */
+    if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
+        s->layer == NULL && s->writer == NULL && L->current != NULL && head != NULL && hlen &&
+        fd >= 0 && len && offset >= 0 && len <= (size_t)INT_MAX && hlen <= (size_t)INT_MAX - len &&
+        (scratch != NULL || !scap)) {
+        s->wdone = 0;
+        n = send(s->fd, head, hlen, MSG_NOSIGNAL | MSG_MORE);
+        if (n == (ssize_t)hlen) {
+            n = sendfile(s->fd, fd, &off, len);
+            if (n == (ssize_t)len)
+                return (int)(hlen + len);
+            s->wdone = hlen + (n > 0 ? (size_t)n : 0);
+        } else if (n > 0) {
+            s->wdone = (size_t)n;
+        } /* else: the loop tries again and parks, retries or reports */
+        return sendfile_rest(L, s, head, hlen, fd, offset, len, scratch, scap, W_SENT, 0);
+    }
+    return sendfile_rest(L, s, head, hlen, fd, offset, len, scratch, scap, W_FIRST, 0);
 }
 
 int async_stream_drain(async_loop *L, async_stream *s)
