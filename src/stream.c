@@ -1088,14 +1088,20 @@ static async_conn *conn_at(async_server *srv, unsigned i)
 
 /* The task fn of every connection: runs the user's handler and, when it
  * ends, closes the stream and gives the frame back to the pool. */
+static S_OUT_OF_LINE int conn_done(async_loop *L, async_conn *c, int rc);
+
 static int conn_main(async_loop *L, async_task *self)
 {
-    async_conn *c = (async_conn *)(void *)self; /* task is the first member */
-    async_server *srv = c->server;
-    int rc = srv->handler(L, self);
+    /* Small: it runs around every step of every handler (the end's work
+     * is out of line, so that only L and self live across the call). */
+    int rc = ((async_conn *)(void *)self)->server->handler(L, self); /* task first */
+    return rc == ASYNC_PENDING ? rc : conn_done(L, (async_conn *)(void *)self, rc);
+}
 
-    if (rc == ASYNC_PENDING)
-        return rc;
+static S_OUT_OF_LINE int conn_done(async_loop *L, async_conn *c, int rc)
+{
+    async_server *srv = c->server;
+
     if (!async_stream_is_closed(&c->stream))
         async_stream_close(L, &c->stream);
     c->next_free = srv->free;
