@@ -456,7 +456,7 @@ static S_OUT_OF_LINE int read_rest(async_loop *L, async_stream *s, void *buf, si
 
 int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
 {
-    async_task *self = L->current;
+    async_task *self;
     int rc = 0, go;
 
     /* The usual calls of a read loop on a socket first, kept small (the
@@ -471,6 +471,7 @@ int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
         }
         return read_rest(L, s, buf, len, read_woken(s, rc), rc);
     }
+    self = async_current(L); /* NULL for a NULL L too */
     if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 && self != NULL &&
         s->reader == NULL && s->layer == NULL && buf != NULL && len != 0) {
         s->rdone = 0;
@@ -694,7 +695,7 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
     /* A plain socket with room takes it all in one send(): the usual
      * case, kept small (every check of write_rest's first call here).  */
     if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
-        s->layer == NULL && s->writer == NULL && L->current != NULL && buf != NULL &&
+        s->layer == NULL && s->writer == NULL && async_current(L) != NULL && buf != NULL &&
         len - 1 < (size_t)INT_MAX) {
         n = send(s->fd, buf, len, MSG_NOSIGNAL);
         if (n == (ssize_t)len) {
@@ -838,7 +839,7 @@ int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size
     /* The usual answer - a head and a file to a plain socket with room -
      * in one send(MSG_MORE) and one sendfile(), after one flags test.  */
     if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
-        s->layer == NULL && s->writer == NULL && L->current != NULL && head != NULL && hlen &&
+        s->layer == NULL && s->writer == NULL && async_current(L) != NULL && head != NULL && hlen &&
         fd >= 0 && len && offset >= 0 && len <= (size_t)INT_MAX && hlen <= (size_t)INT_MAX - len &&
         (scratch != NULL || !scap)) {
         s->wdone = 0;
