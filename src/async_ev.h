@@ -217,6 +217,11 @@ struct async_stream {
     size_t rdone; /* read_exactly progress */
     size_t wdone; /* write progress        */
     async_task *reader, *writer;
+    /* A read parked on a plain stream: where the bytes go when the fd
+     * becomes readable (the watcher's callback reads for it and resumes
+     * the reader with the count); NULL: none parked, or through a layer. */
+    unsigned char *rdst;
+    size_t rdst_len;
     async_layer *layer; /* NULL: the fd itself; kept after close, so the
                            layer's state (a TLS failure's reason) can
                            still be read; cleared by async_stream_init */
@@ -233,7 +238,13 @@ int async_stream_connect(async_loop *L, async_stream *s, const async_addr *a, vo
                          size_t rcap);
 /* op: read up to len bytes (buffered bytes first).  Returns n > 0,
  * ASYNC_EOF at end of stream, ASYNC_ECONNRESET, ASYNC_ECLOSED.  len 0:
- * ASYNC_EINVAL.                                                          */
+ * ASYNC_EINVAL.  While it waits on a plain stream, the bytes are read
+ * into buf as soon as the fd is readable (buf must stay valid, as the
+ * op's arguments must stay the same).  Interrupted while waiting
+ * (timeout, cancel, close), it has read nothing; bytes read just before
+ * an interruption are its result, and the next await reports it.  The
+ * same holds for read_exactly (counted by partial) and read_until (kept
+ * in the stream's buffer).                                               */
 int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len);
 /* op: read exactly len bytes.  Returns len, or ASYNC_EOF if the stream
  * ended first (the bytes received so far are in buf: count them with

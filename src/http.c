@@ -85,44 +85,84 @@ static char *put_hex(char *p, unsigned long long v)
     return p;
 }
 
-static char *put2(char *p, int v)
-{
-    *p++ = (char)('0' + v / 10);
-    *p++ = (char)('0' + v % 10);
-    return p;
-}
-
 static const char wdays[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
+/* "00".."99": two digits in one copy (dates, on every answer).        */
+static const char digits2[200] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static char *put2d(char *p, unsigned v)
+{
+    memcpy(p, digits2 + 2 * v, 2);
+    return p + 2;
+}
+
+/* The UTC calendar of t (seconds since the epoch, proleptic Gregorian),
+ * by arithmetic: the inverse of days_from_civil below, in unsigned
+ * arithmetic from 0000-01-01 (which the range check makes possible), 60
+ * instructions where glibc's gmtime_r takes 300 (its time-zone lock and
+ * rules, which UTC does not need).  False if the year is outside
+ * 0..9999, which an HTTP date cannot show.                            */
+struct civil {
+    unsigned year, mon, mday, wday, secs; /* mon 0..11, wday 0 = Sunday, secs of the day */
+};
+
+#define SECS_0000_TO_1970 62167219200ULL /* 719528 days */
+static bool civil_of(long long t, struct civil *c)
+{
+    unsigned long long since0;
+    unsigned days, z, era, doe, yoe, doy, mp;
+
+    if (t < -(long long)SECS_0000_TO_1970 || t > 253402300799LL) /* .. 9999-12-31 */
+        return false;
+    since0 = (unsigned long long)t + SECS_0000_TO_1970;
+    days = (unsigned)(since0 / 86400);          /* since 0000-01-01, a Saturday */
+    c->secs = (unsigned)(since0 - (unsigned long long)days * 86400);
+    c->wday = (days + 6) % 7;
+    z = days + 146097 - 60;                     /* from 0000-03-01, one era early */
+    era = z / 146097;                           /* 400-year eras, 1 + the real one */
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* from March 1st */
+    mp = (5 * doy + 2) / 153;                      /* 0 = March */
+    c->mday = doy - (153 * mp + 2) / 5 + 1;
+    c->mon = mp < 10 ? mp + 2 : mp - 10;
+    c->year = (era - 1) * 400 + yoe + (c->mon < 2);
+    return true;
+}
+
 char *async_http_date(long long t, char *out, size_t cap)
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
+    struct civil c;
     char *p = out;
 
     if (out == NULL)
         return NULL;
     if (cap < 30)
         return cap ? (out[0] = '\0', out) : out;
-    if (gmtime_r(&tt, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
-        memset(&tm, 0, sizeof tm); /* out of range: 1900, not garbage */
-    memcpy(p, wdays[tm.tm_wday], 3);
+    if (!civil_of(t, &c)) { /* out of range: 1900, not garbage (as before) */
+        memset(&c, 0, sizeof c);
+        c.year = 1900;
+    }
+    memcpy(p, wdays[c.wday], 3);
     p[3] = ',';
     p[4] = ' ';
-    p = put2(p + 5, tm.tm_mday);
+    p = put2d(p + 5, c.mday);
     *p++ = ' ';
-    memcpy(p, months[tm.tm_mon], 3);
+    memcpy(p, months[c.mon], 3);
     p[3] = ' ';
-    p = put2(p + 4, (tm.tm_year + 1900) / 100);
-    p = put2(p, (tm.tm_year + 1900) % 100);
+    p = put2d(p + 4, c.year / 100);
+    p = put2d(p, c.year % 100);
     *p++ = ' ';
-    p = put2(p, tm.tm_hour);
+    p = put2d(p, c.secs / 3600);
     *p++ = ':';
-    p = put2(p, tm.tm_min);
+    p = put2d(p, c.secs / 60 % 60);
     *p++ = ':';
-    p = put2(p, tm.tm_sec);
+    p = put2d(p, c.secs % 60);
     memcpy(p, " GMT", 5);
     return out;
 }

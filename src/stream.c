@@ -7,6 +7,18 @@
  * block park on the fd's watcher.  A short read means the socket buffer
  * is empty, so the next read parks first instead of paying a read() that
  * would fail with EAGAIN (epoll is level-triggered: nothing is missed).
+ *
+ * Reads on a plain stream (no layer) are delivered: the parking call
+ * leaves its buffer and length in the stream, the read watcher's
+ * callback does the read(2) into it when the fd becomes readable and
+ * resumes the reader with the result, and the op's call on resuming
+ * takes that result instead of repeating its checks and the read.  A
+ * reader interrupted while parked (cancelled, timed out, the stream
+ * closed) has read nothing; bytes delivered before an interruption are
+ * the op's result (read, read_until: buffered; read_exactly: counted by
+ * async_stream_partial), and the interruption is reported by the next
+ * await.  Through a layer (TLS) the callback only wakes the reader,
+ * whose call then reads.
  */
 #define _GNU_SOURCE
 #include "src/async_ev.h"
@@ -28,10 +40,21 @@ enum {
     S_DRAINED = 0x04, /* last read was short: wait before reading again */
     S_SOCK = 0x08,    /* a socket: send(MSG_NOSIGNAL), never SIGPIPE    */
     S_OPEN = 0x10,    /* initialised                                    */
-    S_RETRY = 0x20    /* connect: sleeping before trying a full Unix listener again */
+    S_RETRY = 0x20,   /* connect: sleeping before trying a full Unix listener again */
+    S_DELIVERED = 0x40, /* the reader's wake result is its read's: a count,
+                           ASYNC_EOF or an error (not readiness)        */
+    S_ARMED = 0x80      /* rio is armed by rio_arm for a plain EV_READ:
+                           parking a read there is a few stores         */
 };
+/* A first read call that can park at once on the kept watcher: open,
+ * not closed, no EOF, drained, armed (nothing delivered pending).      */
+#define S_PARK_MASK (S_OPEN | S_CLOSED | S_EOF | S_DRAINED | S_ARMED | S_DELIVERED)
+#define S_PARK_FAST (S_OPEN | S_DRAINED | S_ARMED)
 
 #define INT_CLAMP(n) ((n) > (size_t)INT_MAX ? (size_t)INT_MAX : (n))
+
+/* The driver of a loop whose watcher a stream armed (rio_arm checked). */
+#define EV_OF_LOOP(L) ((async_ev *)(void *)((char *)(L) - offsetof(async_ev, loop)))
 
 /* The layer (TLS) paths stay out of line: inlined, they grew every read
  * op past what the compiler would inline into it, and cost plain
@@ -188,23 +211,28 @@ size_t async_stream_written(const async_stream *s)
     return s ? s->wdone : 0;
 }
 
-/* Common entry of every read op.  Returns 1 to go on (first call or a
- * readiness wake-up), or a result to return. */
-static inline int read_enter(async_loop *L, async_stream *s, int *rc)
+/* Common entry of every read op.  Returns 0 with a result to return in
+ * *rc (an error, an interruption), 1 after a readiness wake-up, 2 on
+ * the first call, 3 with the delivered read's result in *rc (> 0 bytes,
+ * ASYNC_EOF, or an error).                                             */
+enum { R_RETURN = 0, R_READY = 1, R_FIRST = 2, R_DELIVERED = 3 };
+static inline int read_woken(async_stream *s, int rc)
 {
-    if (async_woken(L, rc)) {
-        s->reader = NULL;
-        if (*rc < 0)
-            return 0;
-        s->flags &= (uint8_t)~S_DRAINED;
-        return 1;
+    s->reader = NULL;
+    if (s->flags & S_DELIVERED) {
+        s->flags &= (uint8_t)~S_DELIVERED;
+        return R_DELIVERED;
     }
-    if (s == NULL || !(s->flags & S_OPEN)) {
-        *rc = ASYNC_EINVAL;
-        return 0;
-    }
-    if (s->flags & S_CLOSED) {
-        *rc = ASYNC_ECLOSED;
+    if (rc < 0)
+        return R_RETURN;
+    s->flags &= (uint8_t)~S_DRAINED;
+    return R_READY;
+}
+
+static inline int read_first(async_loop *L, async_stream *s, int *rc)
+{
+    if (s == NULL || (s->flags & (S_OPEN | S_CLOSED)) != S_OPEN) {
+        *rc = s == NULL || !(s->flags & S_OPEN) ? ASYNC_EINVAL : ASYNC_ECLOSED;
         return 0;
     }
     if (async_current(L) == NULL) {
@@ -215,17 +243,12 @@ static inline int read_enter(async_loop *L, async_stream *s, int *rc)
         *rc = ASYNC_EBUSY;
         return 0;
     }
-    return 2; /* first call */
+    return R_FIRST;
 }
 
-static int read_park(async_loop *L, async_stream *s)
+static inline int read_enter(async_loop *L, async_stream *s, int *rc)
 {
-    int rc;
-    s->rio.keep = 1; /* the next read usually follows at once */
-    rc = async_io_wait(L, &s->rio, s->fd, s->layer ? s->rwant : EV_READ);
-    if (rc == ASYNC_PENDING)
-        s->reader = async_current(L);
-    return rc;
+    return async_woken(L, rc) ? read_woken(s, *rc) : read_first(L, s, rc);
 }
 
 /* One read through the stream's layer (TLS): what it buffers decides
@@ -249,12 +272,9 @@ static S_OUT_OF_LINE int layer_read(async_stream *s, void *buf, size_t len)
 }
 
 /* One read(2): n > 0, ASYNC_EOF, ASYNC_EAGAIN, or an error. */
-static int sys_read(async_stream *s, void *buf, size_t len)
+static inline int plain_read(async_stream *s, void *buf, size_t len)
 {
     ssize_t n;
-    len = INT_CLAMP(len);
-    if (s->layer)
-        return layer_read(s, buf, len);
     do {
         n = (s->flags & S_SOCK) ? recv(s->fd, buf, len, 0) : read(s->fd, buf, len);
     } while (n < 0 && errno == EINTR);
@@ -274,6 +294,14 @@ static int sys_read(async_stream *s, void *buf, size_t len)
     return async_errno(errno);
 }
 
+static int sys_read(async_stream *s, void *buf, size_t len)
+{
+    len = INT_CLAMP(len);
+    if (s->layer)
+        return layer_read(s, buf, len);
+    return plain_read(s, buf, len);
+}
+
 static size_t take_buffered(async_stream *s, void *buf, size_t len)
 {
     size_t have = s->rlen - s->rpos;
@@ -286,13 +314,130 @@ static size_t take_buffered(async_stream *s, void *buf, size_t len)
     return have;
 }
 
-int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
+/* async_wake() for the task parked on this stream's read watcher: there
+ * is nothing to detach (the callback has just done it), so straight to
+ * what the core's wake does next - the result, the woken flag, the run
+ * queue.  Saves the generic detach's state tests and indirect call.    */
+static inline void resume_parked(async_loop *L, async_task *t, int rc)
 {
-    int rc, go = read_enter(L, s, &rc);
+    t->base.u.result = rc;
+    t->base.flags |= ASYNC__F_WOKEN;
+    async__enqueue(L, t);
+}
 
-    if (!go)
+/* The read watcher's callback.  A read parked on a plain stream is done
+ * here, into the buffer it left, and its reader resumed with the result;
+ * readiness without data (EAGAIN) leaves it parked.  Through a layer the
+ * reader is only woken.  A kept watcher that fires with no reader is
+ * stopped, so an unread fd cannot keep waking the loop.                */
+static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
+{
+    async_stream *s = (async_stream *)(void *)((char *)w - offsetof(async_stream, rio.w));
+    async_task *t = s->rio.task;
+    int rc;
+
+    if (t == NULL) {
+        s->flags &= (uint8_t)~S_ARMED;
+        ev_io_stop(ev, w);
+        return;
+    }
+    if (s->rdst) {
+        s->flags &= (uint8_t)~S_DRAINED;
+        rc = plain_read(s, s->rdst, s->rdst_len); /* clamped by the park */
+        if (rc == ASYNC_EAGAIN)
+            return;
+        s->rdst = NULL;
+        s->flags |= S_DELIVERED;
+    } else {
+        rc = revents & (EV_READ | EV_WRITE);
+    }
+    s->rio.task = NULL;
+    EV_OF_LOOP(s->rio.L)->waits--;
+    resume_parked(s->rio.L, t, rc);
+}
+
+/* async_wake() calls this for every wake-up of a parked reader; only an
+ * interruption (cancel, timeout, close, a TLS kick) finds the task still
+ * set: the watcher stops and the read is forgotten (nothing was read). */
+static void rio_detach(async_loop *L, async_waiter *self, async_task *t)
+{
+    async_stream *s = (async_stream *)(void *)((char *)self - offsetof(async_stream, rio.waiter));
+    (void)t;
+    if (s->rio.task == NULL)
+        return;
+    ev_io_stop(EV_OF_LOOP(L)->ev, &s->rio.w);
+    EV_OF_LOOP(L)->waits--;
+    s->rio.task = NULL;
+    s->rdst = NULL;
+    s->flags &= (uint8_t)~S_ARMED;
+}
+
+/* Set the read watcher up for `events` (the first read, or after a TLS
+ * handshake's async_io_wait, a layer's change of mind, a stop).      */
+static S_OUT_OF_LINE int rio_arm(async_loop *L, async_stream *s, int events)
+{
+    async_ev *E = async_ev_of(L);
+    async_io *io = &s->rio;
+
+    if (E == NULL)
+        return ASYNC_EINVAL;
+    if (io->task != NULL)
+        return ASYNC_EBUSY;
+    if (ev_is_active(&io->w))
+        ev_io_stop(E->ev, &io->w);
+    ev_io_init(&io->w, rio_ready, s->fd, events);
+    io->waiter.detach = rio_detach;
+    io->keep = 1; /* the next read usually follows at once */
+    io->L = L;
+    ev_io_start(E->ev, &io->w);
+    if (events == EV_READ && s->layer == NULL)
+        s->flags |= S_ARMED;
+    return 0;
+}
+
+/* Park on the armed watcher (S_ARMED: set up for this loop, plain).    */
+static inline int park_armed(async_loop *L, async_stream *s, async_task *self,
+                             unsigned char *dst, size_t len)
+{
+    s->rio.task = self;
+    s->reader = self;
+    s->rdst = dst;
+    s->rdst_len = INT_CLAMP(len);
+    EV_OF_LOOP(L)->waits++;
+    return async_park(L, &s->rio.waiter);
+}
+
+/* Park the current task (known: read_enter checked) until the fd is
+ * readable; a plain stream's bytes will go to dst[0..len).  On a kept
+ * watcher, the usual case, this is a few stores.                       */
+static int read_park(async_loop *L, async_stream *s, unsigned char *dst, size_t len)
+{
+    async_io *io = &s->rio;
+    async_task *self = L->current;
+    int events = s->layer ? s->rwant : EV_READ, rc;
+
+    if (io->w.cb != rio_ready || !ev_is_active(&io->w) ||
+        (io->w.events & (EV_READ | EV_WRITE)) != events) {
+        if ((rc = rio_arm(L, s, events)) < 0)
+            return rc;
+    }
+    io->task = self;
+    io->L = L;
+    s->reader = self;
+    s->rdst = s->layer ? NULL : dst;
+    s->rdst_len = INT_CLAMP(len);
+    s->flags &= (uint8_t)~S_DELIVERED;
+    EV_OF_LOOP(L)->waits++;
+    return async_park(L, &io->waiter);
+}
+
+/* async_stream_read past its fast paths: go is read_enter's answer.    */
+static S_OUT_OF_LINE int read_rest(async_loop *L, async_stream *s, void *buf, size_t len, int go,
+                                   int rc)
+{
+    if (go == R_RETURN || go == R_DELIVERED)
         return rc;
-    if (go == 2) {
+    if (go == R_FIRST) {
         if (buf == NULL || len == 0)
             return ASYNC_EINVAL;
         s->rdone = 0; /* an earlier read_exactly's count is stale now */
@@ -306,7 +451,34 @@ int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
         if (rc != ASYNC_EAGAIN)
             return rc;
     }
-    return read_park(L, s);
+    return read_park(L, s, (unsigned char *)buf, len);
+}
+
+int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
+{
+    async_task *self;
+    int rc = 0, go;
+
+    /* The usual calls of a read loop on a socket first, kept small (the
+     * rest is out of line): resuming with a delivered result, and
+     * parking a first call on a drained socket (read_first's tests
+     * folded into one flags test).                                     */
+    if (async_woken(L, &rc)) {
+        if (s->flags & S_DELIVERED) {
+            s->reader = NULL;
+            s->flags &= (uint8_t)~S_DELIVERED;
+            return rc;
+        }
+        return read_rest(L, s, buf, len, read_woken(s, rc), rc);
+    }
+    self = async_current(L); /* NULL for a NULL L too */
+    if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 && self != NULL &&
+        s->reader == NULL && s->layer == NULL && buf != NULL && len != 0) {
+        s->rdone = 0;
+        return park_armed(L, s, self, (unsigned char *)buf, len);
+    }
+    go = read_first(L, s, &rc); /* before rc is read */
+    return read_rest(L, s, buf, len, go, rc);
 }
 
 int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t len)
@@ -314,9 +486,14 @@ int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t 
     unsigned char *p = (unsigned char *)buf;
     int rc, go = read_enter(L, s, &rc);
 
-    if (!go)
+    if (go == R_RETURN)
         return rc;
-    if (go == 2) {
+    if (go == R_DELIVERED) {
+        if (rc > 0)
+            s->rdone += (size_t)rc;
+        else if (rc != ASYNC_EOF) /* S_EOF is set: the loop reports it */
+            return rc;
+    } else if (go == R_FIRST) {
         if (buf == NULL || len > (size_t)INT_MAX)
             return ASYNC_EINVAL;
         s->rdone = 0;
@@ -329,10 +506,10 @@ int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t 
         if (s->flags & S_EOF)
             return ASYNC_EOF;
         if (s->flags & S_DRAINED)
-            return read_park(L, s);
+            return read_park(L, s, p + s->rdone, len - s->rdone);
         rc = sys_read(s, p + s->rdone, len - s->rdone);
         if (rc == ASYNC_EAGAIN)
-            return read_park(L, s);
+            return read_park(L, s, p + s->rdone, len - s->rdone);
         if (rc < 0 && rc != ASYNC_EOF)
             return rc;
         if (rc > 0)
@@ -357,7 +534,8 @@ static size_t find(const unsigned char *h, size_t from, size_t to, const unsigne
         return (size_t)-1;
     last = h + (to - dlen); /* the last place a match can start */
     while ((p = (const unsigned char *)memchr(p, d[0], (size_t)(last - p) + 1)) != NULL) {
-        if (dlen == 1 || memcmp(p + 1, d + 1, dlen - 1) == 0)
+        /* The second byte inline: most delimiters are one or two bytes. */
+        if (dlen == 1 || (p[1] == d[1] && (dlen == 2 || memcmp(p + 2, d + 2, dlen - 2) == 0)))
             return (size_t)(p - h);
         if (p == last)
             break;
@@ -370,49 +548,57 @@ int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, s
                             void *buf, size_t cap)
 {
     const unsigned char *d = (const unsigned char *)delim;
-    size_t limit, end, at;
+    size_t limit, end, at, from;
     int rc, go = read_enter(L, s, &rc);
 
-    if (!go)
+    if (go == R_RETURN)
         return rc;
-    if (go == 2) {
+    if (go == R_FIRST) {
         if (delim == NULL || dlen == 0 || buf == NULL || cap == 0 || s->rbuf == NULL)
             return ASYNC_EINVAL;
-        s->scan = 0; /* a new search (maybe for another delimiter) */
         s->rdone = 0;
+        from = s->rpos; /* a new search (maybe for another delimiter) */
+    } else {
+        if (go == R_DELIVERED) { /* into the stream's buffer */
+            if (s->flags & S_CLOSED)
+                return ASYNC_ECLOSED; /* closed since: the buffer was dropped */
+            if (rc > 0)
+                s->rlen += (size_t)rc;
+            else if (rc != ASYNC_EOF) /* S_EOF is set: the loop reports it */
+                return rc;
+        }
+        from = s->scan > s->rpos ? s->scan : s->rpos; /* where the parked search stopped */
     }
     limit = cap < s->rcap ? cap : s->rcap;
     limit = INT_CLAMP(limit);
     for (;;) {
         /* Search what is buffered, within the limit, from where the last
-         * search stopped (minus a partial delimiter). */
+         * search stopped (minus a partial delimiter).  s->scan is only
+         * kept while parked: the search resumes there. */
         end = s->rlen - s->rpos > limit ? s->rpos + limit : s->rlen;
-        at = find(s->rbuf, s->scan > s->rpos ? s->scan : s->rpos, end, d, dlen);
-        if (at != (size_t)-1) {
-            size_t n = at + dlen - s->rpos;
-            s->scan = 0;
-            return (int)take_buffered(s, buf, n);
-        }
-        s->scan = end >= dlen ? end - (dlen - 1) : 0;
-        if (s->rlen - s->rpos >= limit) {
-            s->scan = 0;
+        at = find(s->rbuf, from, end, d, dlen);
+        if (at != (size_t)-1)
+            return (int)take_buffered(s, buf, at + dlen - s->rpos);
+        if (s->rlen - s->rpos >= limit)
             return ASYNC_ETOOLONG;
-        }
-        if (s->flags & S_EOF) {
-            s->scan = 0;
+        if (s->flags & S_EOF)
             return ASYNC_EOF;
-        }
+        from = end >= dlen ? end - (dlen - 1) : 0;
         if (s->rpos > 0) { /* compact */
             memmove(s->rbuf, s->rbuf + s->rpos, s->rlen - s->rpos);
             s->rlen -= s->rpos;
-            s->scan = s->scan > s->rpos ? s->scan - s->rpos : 0;
+            from = from > s->rpos ? from - s->rpos : 0;
             s->rpos = 0;
         }
-        if (s->flags & S_DRAINED)
-            return read_park(L, s);
+        if (s->flags & S_DRAINED) {
+            s->scan = from;
+            return read_park(L, s, s->rbuf + s->rlen, s->rcap - s->rlen);
+        }
         rc = sys_read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
-        if (rc == ASYNC_EAGAIN)
-            return read_park(L, s);
+        if (rc == ASYNC_EAGAIN) {
+            s->scan = from;
+            return read_park(L, s, s->rbuf + s->rlen, s->rcap - s->rlen);
+        }
         if (rc < 0 && rc != ASYNC_EOF)
             return rc;
         if (rc > 0)
@@ -438,16 +624,27 @@ static int write_park(async_loop *L, async_stream *s, int events)
     return rc;
 }
 
-int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
+/* async_stream_write past its fast path.  how: W_FIRST (nothing checked
+ * yet), W_WOKEN (rc: the wake result), W_SENT (checked, and one send()
+ * of it all returned n, which was not len).                            */
+enum { W_FIRST, W_WOKEN, W_SENT };
+static S_OUT_OF_LINE int write_rest(async_loop *L, async_stream *s, const void *buf, size_t len,
+                                    int how, ssize_t n)
 {
     const unsigned char *p = (const unsigned char *)buf;
     int rc;
-    ssize_t n;
 
-    if (async_woken(L, &rc)) {
+    if (how == W_WOKEN) {
         s->writer = NULL;
-        if (rc < 0)
-            return rc;
+        if (n < 0)
+            return (int)n;
+    } else if (how == W_SENT) {
+        /* first the progress (an earlier, interrupted write's count must
+         * not survive into this one), then: would block, or the loop
+         * sees EINTR, an error or 0 again */
+        s->wdone = n > 0 ? (size_t)n : 0;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return write_park(L, s, EV_WRITE);
     } else {
         if (s == NULL || !(s->flags & S_OPEN) || (buf == NULL && len) || len > (size_t)INT_MAX)
             return ASYNC_EINVAL;
@@ -486,6 +683,28 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
      * deadline had passed) does not report these bytes as its own. */
     s->wdone = 0;
     return (int)len;
+}
+
+int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
+{
+    ssize_t n;
+    int rc;
+
+    if (async_woken(L, &rc))
+        return write_rest(L, s, buf, len, W_WOKEN, rc);
+    /* A plain socket with room takes it all in one send(): the usual
+     * case, kept small (every check of write_rest's first call here).  */
+    if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
+        s->layer == NULL && s->writer == NULL && async_current(L) != NULL && buf != NULL &&
+        len - 1 < (size_t)INT_MAX) {
+        n = send(s->fd, buf, len, MSG_NOSIGNAL);
+        if (n == (ssize_t)len) {
+            s->wdone = 0; /* written(): 0 after a write that completed */
+            return (int)len;
+        }
+        return write_rest(L, s, buf, len, W_SENT, n);
+    }
+    return write_rest(L, s, buf, len, W_FIRST, 0);
 }
 
 /* One step of async_stream_sendfile without sendfile(2) (a layer, a
@@ -565,17 +784,20 @@ static ssize_t send_file_piece(async_stream *s, int fd, off_t off, size_t len, v
     return async_errno(errno);
 }
 
-int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size_t hlen, int fd,
-                          off_t offset, size_t len, void *scratch, size_t scap)
+/* async_stream_sendfile past its fast path: how is W_FIRST, W_WOKEN (rc
+ * the wake result) or W_SENT (checked; s->wdone says how far the fast
+ * path's two calls got).                                               */
+static S_OUT_OF_LINE int sendfile_rest(async_loop *L, async_stream *s, const void *head, size_t hlen,
+                                       int fd, off_t offset, size_t len, void *scratch, size_t scap,
+                                       int how, int rc)
 {
     ssize_t n;
-    int rc;
 
-    if (async_woken(L, &rc)) {
+    if (how == W_WOKEN) {
         s->writer = NULL;
         if (rc < 0)
             return rc;
-    } else {
+    } else if (how == W_FIRST) {
         if (s == NULL || !(s->flags & S_OPEN) || (head == NULL && hlen) || (fd < 0 && len) ||
             offset < 0 || len > (size_t)INT_MAX || hlen > (size_t)INT_MAX - len ||
             (scratch == NULL && scap))
@@ -603,6 +825,36 @@ int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size
             return (int)n;
     }
     return (int)(hlen + len);
+}
+
+int async_stream_sendfile(async_loop *L, async_stream *s, const void *head, size_t hlen, int fd,
+                          off_t offset, size_t len, void *scratch, size_t scap)
+{
+    ssize_t n;
+    off_t off = offset;
+    int rc;
+
+    if (async_woken(L, &rc))
+        return sendfile_rest(L, s, head, hlen, fd, offset, len, scratch, scap, W_WOKEN, rc);
+    /* The usual answer - a head and a file to a plain socket with room -
+     * in one send(MSG_MORE) and one sendfile(), after one flags test.  */
+    if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
+        s->layer == NULL && s->writer == NULL && async_current(L) != NULL && head != NULL && hlen &&
+        fd >= 0 && len && offset >= 0 && len <= (size_t)INT_MAX && hlen <= (size_t)INT_MAX - len &&
+        (scratch != NULL || !scap)) {
+        s->wdone = 0;
+        n = send(s->fd, head, hlen, MSG_NOSIGNAL | MSG_MORE);
+        if (n == (ssize_t)hlen) {
+            n = sendfile(s->fd, fd, &off, len);
+            if (n == (ssize_t)len)
+                return (int)(hlen + len);
+            s->wdone = hlen + (n > 0 ? (size_t)n : 0);
+        } else if (n > 0) {
+            s->wdone = (size_t)n;
+        } /* else: the loop tries again and parks, retries or reports */
+        return sendfile_rest(L, s, head, hlen, fd, offset, len, scratch, scap, W_SENT, 0);
+    }
+    return sendfile_rest(L, s, head, hlen, fd, offset, len, scratch, scap, W_FIRST, 0);
 }
 
 int async_stream_drain(async_loop *L, async_stream *s)
@@ -837,14 +1089,20 @@ static async_conn *conn_at(async_server *srv, unsigned i)
 
 /* The task fn of every connection: runs the user's handler and, when it
  * ends, closes the stream and gives the frame back to the pool. */
+static S_OUT_OF_LINE int conn_done(async_loop *L, async_conn *c, int rc);
+
 static int conn_main(async_loop *L, async_task *self)
 {
-    async_conn *c = (async_conn *)(void *)self; /* task is the first member */
-    async_server *srv = c->server;
-    int rc = srv->handler(L, self);
+    /* Small: it runs around every step of every handler (the end's work
+     * is out of line, so that only L and self live across the call). */
+    int rc = ((async_conn *)(void *)self)->server->handler(L, self); /* task first */
+    return rc == ASYNC_PENDING ? rc : conn_done(L, (async_conn *)(void *)self, rc);
+}
 
-    if (rc == ASYNC_PENDING)
-        return rc;
+static S_OUT_OF_LINE int conn_done(async_loop *L, async_conn *c, int rc)
+{
+    async_server *srv = c->server;
+
     if (!async_stream_is_closed(&c->stream))
         async_stream_close(L, &c->stream);
     c->next_free = srv->free;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the server under test ---- */
@@ -859,6 +860,43 @@ static void dates_and_reasons(void **state)
     assert_string_equal(async_http_reason(299), "Unknown");
 }
 
+/* async_http_date computes the calendar itself (no gmtime_r): it must
+ * agree with the C library's gmtime_r on every kind of day -
+ * leap days, century years, before 1970, the ends of the range - and
+ * show an out-of-range time as 1900, as it always has.                 */
+static void date_agrees_with_gmtime(void **state)
+{
+    static const long long edges[] = {0, -1, 1, 86399, 86400, -86400, -86401, 951782400,
+                                      951868800, 4107542400LL, 4107456000LL, -2208988800LL,
+                                      -12219292800LL, -62167219200LL, 253402300799LL,
+                                      68219856000LL, 1709211909};
+    char buf[32], ref[96];
+    struct tm tm;
+    time_t tt;
+    long long t;
+    unsigned i;
+    (void)state;
+    for (i = 0; i < sizeof edges / sizeof edges[0] + 200000; i++) {
+        /* the edges, then a stride through the whole range that lands on
+         * every time of day and every day of the 400-year cycle */
+        t = i < sizeof edges / sizeof edges[0] ? edges[i]
+                                                : -62167219200LL + (long long)i * 1576000057LL;
+        if (t > 253402300799LL)
+            t = 253402300799LL - (long long)i;
+        tt = (time_t)t;
+        assert_non_null(gmtime_r(&tt, &tm));
+        assert_int_equal(strftime(ref, sizeof ref, "%a, %d %b ", &tm), 12); /* %Y: no zeros */
+        snprintf(ref + 12, sizeof ref - 12, "%04d %02d:%02d:%02d GMT", tm.tm_year + 1900,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        assert_string_equal(async_http_date(t, buf, sizeof buf), ref);
+    }
+    assert_string_equal(async_http_date(-62167219201LL, buf, sizeof buf),
+                        "Sun, 00 Jan 1900 00:00:00 GMT");
+    assert_string_equal(async_http_date(253402300800LL, buf, sizeof buf),
+                        "Sun, 00 Jan 1900 00:00:00 GMT");
+    assert_string_equal(async_http_date(0, buf, 29), ""); /* no room */
+}
+
 static void config_and_misuse(void **state)
 {
     async_http_config c;
@@ -947,6 +985,7 @@ int main(void)
         IOT(serve_a_socketpair),
         IOT(path_and_query),
         IOT(dates_and_reasons),
+        IOT(date_agrees_with_gmtime),
         IOT(config_and_misuse),
         IOT(workers_stop_together),
     };

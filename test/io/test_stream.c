@@ -473,6 +473,139 @@ static void read_until_after_timeout_sees_buffered_data(void **state)
     async_stream_close(TLOOP, &f.b);
 }
 
+/* ---- delivered reads: the watcher's callback reads for a parked reader
+ * (src/stream.c); what an interruption before or after that leaves ---- */
+enum { DLV_READ, DLV_EXACTLY, DLV_UNTIL, DLV_PARKED_CANCEL, DLV_SPURIOUS };
+struct dlv {
+    async_task task, reader;
+    async_co co, rco;
+    async_stream s;
+    int peer, mode, waiting_after_spurious;
+    int rc1, rc2, rc3, rc4; /* the reader's read and sleep; main's join and read */
+    size_t part;
+    char buf[16], line[16], rbuf[64];
+};
+
+static int dlv_reader(async_loop *L, async_task *self)
+{
+    struct dlv *f = async_frame(self, struct dlv, reader);
+    async_begin(L, &f->rco);
+    if (f->mode == DLV_EXACTLY) {
+        async_await_rc(f->rc1, async_stream_read_exactly(L, &f->s, f->buf, 8));
+        f->part = async_stream_partial(&f->s);
+    } else if (f->mode == DLV_UNTIL) {
+        async_await_rc(f->rc1, async_stream_read_until(L, &f->s, "\n", 1, f->buf, sizeof f->buf));
+    } else {
+        async_await_rc(f->rc1, async_stream_read(L, &f->s, f->buf, 8));
+    }
+    async_await_rc(f->rc2, async_sleep(L, 1)); /* the interruption, if any, shows here */
+    async_end;
+}
+
+/* Make the read watcher's callback run now, as libev would for a
+ * readable fd: the delivery happens before anything else runs. */
+static void dlv_fire(struct dlv *f)
+{
+    ev_invoke(TE.ev, &f->s.rio.w, EV_READ);
+}
+
+static int dlv_fn(async_loop *L, async_task *self)
+{
+    struct dlv *f = async_frame(self, struct dlv, task);
+    async_begin(L, &f->co);
+    async_spawn(L, &f->reader, dlv_reader);
+    async_await_until(async_task_state(&f->reader) == ASYNC_TASK_WAITING);
+    if (f->mode == DLV_PARKED_CANCEL) {
+        /* cancelled while parked: nothing read, the bytes that come later
+         * are the next read's */
+        async_cancel(L, &f->reader);
+        async_await_rc(f->rc3, async_join(L, &f->reader));
+        assert_int_equal(write(f->peer, "abc", 3), 3);
+        async_await_rc(f->rc4, async_stream_read(L, &f->s, f->line, sizeof f->line));
+        async_return(0);
+    }
+    if (f->mode == DLV_SPURIOUS) {
+        dlv_fire(f); /* readable, yet nothing to read: it stays parked */
+        f->waiting_after_spurious = async_task_state(&f->reader) == ASYNC_TASK_WAITING;
+        assert_int_equal(write(f->peer, "hello", 5), 5);
+        async_await(async_join(L, &f->reader));
+        async_return(0);
+    }
+    assert_int_equal(write(f->peer, f->mode == DLV_UNTIL ? "li" : "hello", f->mode == DLV_UNTIL ? 2 : 5),
+                     f->mode == DLV_UNTIL ? 2 : 5);
+    dlv_fire(f);          /* delivered: the reader is ready with the count */
+    async_cancel(L, &f->reader); /* ... and cancelled before it runs */
+    async_await_rc(f->rc3, async_join(L, &f->reader));
+    if (f->mode == DLV_UNTIL) { /* the two bytes stayed in the buffer */
+        assert_int_equal(write(f->peer, "ne\n", 3), 3);
+        async_await_rc(f->rc4, async_stream_read_until(L, &f->s, "\n", 1, f->line, sizeof f->line));
+    }
+    async_end;
+}
+
+static void dlv_run(struct dlv *f, int mode)
+{
+    int a;
+    memset(f, 0, sizeof *f);
+    f->mode = mode;
+    io_tcp_pair(&a, &f->peer);
+    assert_int_equal(async_stream_init(&f->s, a, f->rbuf, sizeof f->rbuf), 0);
+    assert_int_equal(io_run(&f->task, dlv_fn), 0);
+}
+
+static void delivered_read_survives_a_later_cancel(void **state)
+{
+    static struct dlv f;
+    (void)state;
+    /* read: the delivered count is the await's result; the cancellation
+     * is reported by the next await */
+    dlv_run(&f, DLV_READ);
+    assert_int_equal(f.rc1, 5);
+    assert_memory_equal(f.buf, "hello", 5);
+    assert_int_equal(f.rc2, ASYNC_ECANCELED);
+    assert_int_equal(f.rc3, 0); /* the reader handled it */
+    async_stream_close(TLOOP, &f.s);
+    close(f.peer);
+    /* read_exactly: the delivered bytes are counted by partial() */
+    dlv_run(&f, DLV_EXACTLY);
+    assert_int_equal(f.rc1, ASYNC_ECANCELED);
+    assert_int_equal(f.part, 5);
+    assert_memory_equal(f.buf, "hello", 5);
+    async_stream_close(TLOOP, &f.s);
+    close(f.peer);
+    /* read_until: delivered into the stream's buffer, where the next
+     * read_until finds them */
+    dlv_run(&f, DLV_UNTIL);
+    assert_int_equal(f.rc1, ASYNC_ECANCELED);
+    assert_int_equal(f.rc4, 5);
+    assert_memory_equal(f.line, "line\n", 5);
+    async_stream_close(TLOOP, &f.s);
+    close(f.peer);
+}
+
+static void parked_read_cancelled_reads_nothing(void **state)
+{
+    static struct dlv f;
+    static const char zero[8];
+    (void)state;
+    dlv_run(&f, DLV_PARKED_CANCEL);
+    assert_int_equal(f.rc1, ASYNC_ECANCELED);
+    assert_int_equal(f.rc2, ASYNC_ECANCELED);
+    assert_memory_equal(f.buf, zero, 8); /* its buffer was never written */
+    assert_int_equal(f.rc4, 3);
+    assert_memory_equal(f.line, "abc", 3);
+    async_stream_close(TLOOP, &f.s);
+    close(f.peer);
+    /* readiness without data: still parked, then the data comes */
+    dlv_run(&f, DLV_SPURIOUS);
+    assert_true(f.waiting_after_spurious);
+    assert_int_equal(f.rc1, 5);
+    assert_int_equal(f.rc2, 0);
+    assert_memory_equal(f.buf, "hello", 5);
+    async_stream_close(TLOOP, &f.s);
+    close(f.peer);
+}
+
 /* ---- reset by peer, refused, write to a closed peer ---- */
 struct errs {
     async_task task;
@@ -2273,6 +2406,8 @@ int main(void)
         IOT(reuseport_listeners_share_a_port),
         IOT(reset_and_refused_have_their_codes),
         IOT(read_timeout_leaves_stream_usable),
+        IOT(delivered_read_survives_a_later_cancel),
+        IOT(parked_read_cancelled_reads_nothing),
         IOT(connect_timeout),
         IOT(close_wakes_reader_and_later_ops_fail),
         IOT(full_pool_stops_accepting_until_a_slot_frees),

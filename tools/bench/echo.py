@@ -138,36 +138,63 @@ def one_run(server_cmd, client, conns, seconds, pin, client_args=()):
     return rate, (user + system) / msgs * 1e6, user / msgs * 1e6
 
 
-def callgrind_per_message(server_cmd, client, conns, seconds, out_file):
+def callgrind_total(path):
+    """PROGRAM TOTALS of a callgrind output file."""
+    ann = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=99", path],
+                         capture_output=True, text=True, check=True).stdout
+    for line in ann.splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+(\(\s*[\d.]+%\))?\s*PROGRAM TOTALS", line)
+        if m:
+            return int(m.group(1).replace(",", ""))
+    raise BenchError("callgrind gave no total for %s" % path)
+
+
+def callgrind_per_message(server_cmd, client, conns, short, long_, out_file, args=()):
     """User-space instructions per echoed message of a server under
-    callgrind (start-up included: well under 1% of the total), and its
-    hottest functions (self cost per message).  Load-independent."""
+    callgrind, load-independent: two client runs (short, then long
+    seconds), each ending with a counter dump; the difference of the two
+    totals over the difference of their message counts, so that start-up
+    (the dynamic loader's relocations, thousands of instructions per
+    message on a loaded machine that echoes few) and each run's
+    connection set-up cancel out.  Also the hottest functions (self cost
+    per message of the long run)."""
     port = free_port()
     srv = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file] +
                            server_cmd + [str(port)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    msgs = []
+    parts = [out_file + ".1", out_file + ".2"]
+    for p in parts:
+        if os.path.exists(p):
+            os.remove(p)
     try:
         wait_port(port, srv)
-        msgs, _ = run_client(client, port, conns, seconds, None)
+        ctl = ["callgrind_control"]
+        subprocess.run(ctl + ["-z", str(srv.pid)], capture_output=True, check=True)
+        for secs in (short, long_):
+            n, _ = run_client(client, port, conns, secs, None, args)
+            subprocess.run(ctl + ["-d", str(srv.pid)], capture_output=True, check=True)
+            msgs.append(n)
     finally:
         if srv.poll() is None:
             srv.send_signal(signal.SIGTERM)
-        srv.wait(timeout=60)
-    ann = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=99", out_file],
-                         capture_output=True, text=True, check=True).stdout
-    total, funcs = None, []
+        srv.wait(timeout=120)
+    # callgrind_control -d writes OUT.1, OUT.2 (each since the one before)
+    if not all(os.path.exists(p) for p in parts) or msgs[1] <= msgs[0]:
+        raise BenchError("callgrind dumps missing or no messages (%s)" % msgs)
+    i1, i2 = (callgrind_total(p) for p in parts)
+    ann = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100", "--inclusive=no",
+                          parts[1]], capture_output=True, text=True, check=True).stdout
+    funcs, on = [], False
     for line in ann.splitlines():
         m = re.match(r"^\s*([\d,]+)\s+(\(\s*[\d.]+%\))?\s*(.*)$", line)
         if not m:
             continue
-        n = int(m.group(1).replace(",", "")) / msgs
         if "PROGRAM TOTALS" in m.group(3):
-            total = n
-        elif total is not None:
-            funcs.append((n, m.group(3)))
-    if total is None:
-        raise BenchError("callgrind gave no total for %s" % server_cmd[0])
-    return total, funcs
+            on = True
+        elif on:
+            funcs.append((int(m.group(1).replace(",", "")) / msgs[1], m.group(3)))
+    return (i2 - i1) / (msgs[1] - msgs[0]), funcs
 
 
 def measure(build, conns_list, seconds=3, runs=3, pin=None, python="/usr/bin/python3",

@@ -25,9 +25,7 @@ tools/bench/run.py imports this for `make bench BENCH_ONLY=tls`.
 """
 import argparse
 import os
-import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -98,43 +96,10 @@ def measure(build, certs, conns=10, seconds=2, runs=3, pin=None, log=print):
     return out
 
 
-def _total(path):
-    ann = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=99", path],
-                         capture_output=True, text=True, check=True).stdout
-    for line in ann.splitlines():
-        m = re.match(r"^\s*([\d,]+)\s+(\(\s*[\d.]+%\))?\s*PROGRAM TOTALS", line)
-        if m:
-            return int(m.group(1).replace(",", ""))
-    raise echo.BenchError("callgrind gave no total for %s" % path)
-
-
 def callgrind_per_message(server_cmd, client, args, conns, short, long_, out_file):
-    """Instructions per message of one server process: two client runs
-    (short, then long seconds) each ending with a counter dump; the
-    difference of the totals over the difference of the message counts."""
-    port = echo.free_port()
-    srv = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file] +
-                           server_cmd + [str(port)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    dumps = []
-    try:
-        echo.wait_port(port, srv)
-        ctl = ["callgrind_control"]
-        subprocess.run(ctl + ["-z", str(srv.pid)], capture_output=True, check=True)
-        for secs in (short, long_):
-            msgs, _ = echo.run_client(client, port, conns, secs, None, args)
-            subprocess.run(ctl + ["-d", str(srv.pid)], capture_output=True, check=True)
-            dumps.append(msgs)
-    finally:
-        if srv.poll() is None:
-            srv.send_signal(signal.SIGTERM)
-        srv.wait(timeout=120)
-    # callgrind_control -d writes OUT.1, OUT.2, ... (the -z writes nothing)
-    parts = [out_file + ".1", out_file + ".2"]
-    if not all(os.path.exists(p) for p in parts) or dumps[1] <= dumps[0]:
-        raise echo.BenchError("callgrind dumps missing or no messages (%s)" % dumps)
-    i1, i2 = (_total(p) for p in parts)
-    return (i2 - i1) / (dumps[1] - dumps[0])
+    """Instructions per message of one server process (echo.py's
+    difference of two dumped runs)."""
+    return echo.callgrind_per_message(server_cmd, client, conns, short, long_, out_file, args)[0]
 
 
 def main():
