@@ -920,51 +920,6 @@ static void config_and_misuse(void **state)
                      ASYNC_EINVAL); /* stride smaller than the frame */
 }
 
-/* ---- workers ---- */
-
-struct wmain {
-    async_task task;
-    async_co co;
-    async_worker *w;
-    async_workers *g;
-    int stopped;
-};
-
-static int worker_main(async_loop *L, async_task *self)
-{
-    struct wmain *m = async_frame(self, struct wmain, task);
-    async_begin(L, &m->co);
-    if (m->w->index == 1)
-        async_workers_stop(m->g); /* from a worker's thread */
-    async_await(async_event_wait(L, &m->w->stop));
-    m->stopped = 1;
-    async_return((int)m->w->index);
-    async_end;
-}
-
-static void workers_stop_together(void **state)
-{
-    static async_worker w[3];
-    static struct wmain m[3];
-    static async_workers g;
-    unsigned i;
-    (void)state;
-    memset(w, 0, sizeof w);
-    memset(m, 0, sizeof m);
-    for (i = 0; i < 3; i++) {
-        m[i].w = &w[i];
-        m[i].g = &g;
-        w[i].main = &m[i].task;
-        w[i].fn = worker_main;
-    }
-    assert_int_equal(async_workers_run(&g, w, 3, NULL), 0);
-    for (i = 0; i < 3; i++) {
-        assert_int_equal(m[i].stopped, 1);
-        assert_int_equal(w[i].result, (int)i);
-    }
-    assert_int_equal(async_workers_run(&g, w, 0, NULL), ASYNC_EINVAL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -987,7 +942,6 @@ int main(void)
         IOT(dates_and_reasons),
         IOT(date_agrees_with_gmtime),
         IOT(config_and_misuse),
-        IOT(workers_stop_together),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
