@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "iotest.h"
 #include "src/async_http.h"
+#include "port/async_vclock.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -37,6 +38,62 @@ static async_http_server hs;
 static async_http_config cfg;
 static int file_fd = -1;
 static unsigned responses_logged;
+
+/* Misuse inside a handler: each call is refused with its code and
+ * leaves the connection able to answer. */
+static void misuse_before(async_loop *L, async_http_conn *c)
+{
+    static char big[3000];
+    char buf[8];
+    memset(big, 'v', sizeof big);
+    assert_int_equal(async_http_add_header(c, NULL, "v"), ASYNC_EINVAL);
+    assert_int_equal(async_http_add_header(c, "X", NULL), ASYNC_EINVAL);
+    assert_int_equal(async_http_add_headern(NULL, "X", 1, "v", 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_add_headern(c, "X", 1, NULL, 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_add_headern(c, "X", 0, "v", 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_add_header(c, "Bad Name", "v"), ASYNC_EINVAL);
+    assert_int_equal(async_http_add_header(c, "a-long-name:colon", "v"), ASYNC_EINVAL);
+    assert_int_equal(async_http_add_header(c, "a-long-header-name\x01", "v"), ASYNC_EINVAL);
+    assert_int_equal(async_http_add_header(c, "X-Split", "a\r\nInjected: 1"), ASYNC_EINVAL);
+    assert_int_equal(async_http_add_header(c, "X-Nul-Like", "a value with a \x7f and \x1f"),
+                     ASYNC_EINVAL);
+    assert_int_equal(async_http_add_headern(c, "X-Big", 5, big, sizeof big), ASYNC_ENOSPC);
+    /* a TAB is allowed in a value, an empty value too */
+    assert_int_equal(async_http_add_header(c, "X-Tab", "a\tb and a long tail"), 0);
+    assert_int_equal(async_http_add_header(c, "X-Empty", ""), 0);
+    /* nothing begun: nothing to write or end */
+    assert_int_equal(async_http_write(L, c, "x", 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_end(L, c), ASYNC_EINVAL);
+    assert_int_equal(async_http_respond(L, c, 99, "x", 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_respond(L, c, 1000, "x", 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_respond(L, c, 200, NULL, 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_respond(L, NULL, 200, "x", 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_respond_file(L, c, 200, -1, 0, 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_respond_file(L, c, 200, 0, -1, 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_respond_file(L, c, 1000, 0, 0, 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_respond_file(L, NULL, 200, 0, 0, 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_begin(L, c, 150), ASYNC_EINVAL);
+    assert_int_equal(async_http_begin(L, c, 1000), ASYNC_EINVAL);
+    assert_int_equal(async_http_begin(L, NULL, 200), ASYNC_EINVAL);
+    assert_int_equal(async_http_write(L, NULL, "x", 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_end(L, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_http_body_read(L, c, NULL, 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_body_read(L, c, buf, 0), ASYNC_EINVAL);
+    assert_int_equal(async_http_body_read(L, NULL, buf, 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_body_read(L, c, buf, sizeof buf), 0); /* no body */
+    async_http_set_close(NULL); /* harmless */
+}
+
+/* After the answer: every other answer is refused. */
+static void misuse_after(async_loop *L, async_http_conn *c)
+{
+    assert_int_equal(async_http_respond(L, c, 200, "x", 1), ASYNC_EALREADY);
+    assert_int_equal(async_http_respond_file(L, c, 200, 0, 0, 1), ASYNC_EALREADY);
+    assert_int_equal(async_http_begin(L, c, 200), ASYNC_EALREADY);
+    assert_int_equal(async_http_write(L, c, "x", 1), ASYNC_EALREADY);
+    assert_int_equal(async_http_end(L, c), ASYNC_EALREADY);
+    assert_int_equal(async_http_add_header(c, "X", "v"), ASYNC_EALREADY);
+}
 
 static int handle(async_loop *L, async_http_conn *c)
 {
@@ -77,6 +134,31 @@ static int handle(async_loop *L, async_http_conn *c)
         async_return(0);
     } else if (n == 5 && memcmp(t, "/fail", 5) == 0) {
         async_return(ASYNC_EPROTO);
+    } else if (n == 8 && memcmp(t, "/timeout", 8) == 0) {
+        async_return(ASYNC_ETIMEDOUT); /* 408 */
+    } else if (n == 6 && memcmp(t, "/nomem", 6) == 0) {
+        async_return(ASYNC_ENOSPC); /* any other error: 500 */
+    } else if (n == 7 && memcmp(t, "/misuse", 7) == 0) {
+        misuse_before(L, c);
+        async_await(async_http_respond(L, c, 200, "ok", 2));
+        misuse_after(L, c);
+    } else if (n == 8 && memcmp(t, "/openend", 8) == 0) {
+        /* a streamed answer the handler leaves open: the module ends it */
+        async_await(async_http_begin(L, c, 200));
+        async_await(async_http_write(L, c, "open", 4));
+    } else if (n == 6 && memcmp(t, "/empty", 6) == 0) {
+        /* begun and ended with no chunk; an empty write sends nothing */
+        async_await(async_http_begin(L, c, 200));
+        async_await(async_http_write(L, c, "", 0));
+        async_await(async_http_end(L, c));
+    } else if (n == 10 && memcmp(t, "/nocontent", 10) == 0) {
+        /* 204 has no body: what is written is dropped, no framing */
+        async_await(async_http_begin(L, c, 204));
+        async_await(async_http_write(L, c, "dropped", 7));
+        async_await(async_http_end(L, c));
+    } else if (n == 6 && memcmp(t, "/close", 6) == 0) {
+        async_http_set_close(c);
+        async_await(async_http_respond(L, c, 200, "bye", 3));
     } else if (n == 8 && memcmp(t, "/headers", 8) == 0) {
         size_t vl = 0;
         const char *v = async_http_header_get(&c->req, "x-test", &vl);
@@ -129,6 +211,7 @@ struct raw {
     const char *req;
     size_t len, off, cur, piece; /* piece 0: all at once */
     async_tick gap;         /* between pieces                 */
+    int shut;               /* shut the write side once all is sent */
     char out[200000];
     size_t outn;
     int rc;
@@ -150,6 +233,8 @@ static int raw_main(async_loop *L, async_task *self)
             async_await(async_sleep(L, r->gap));
     }
     r->t_sent = async_now(L);
+    if (r->shut)
+        async_await(async_stream_shutdown(&r->s));
     for (;;) {
         async_await_rc(r->rc, async_stream_read(L, &r->s, r->out + r->outn,
                                                 sizeof r->out - 1 - r->outn));
@@ -202,6 +287,20 @@ static const char *exchange(const char *req, size_t len, size_t piece, async_tic
     return R.out;
 }
 #define EXCHANGE(lit) exchange((lit), sizeof(lit) - 1, 0, 0)
+/* The same, then the client shuts its write side (it sends no more). */
+static const char *exchange_shut(const char *req)
+{
+    static struct runner m;
+    memset(&R, 0, sizeof R);
+    memset(&m, 0, sizeof m);
+    R.req = req;
+    R.len = strlen(req);
+    R.shut = 1;
+    m.raw = &R;
+    server_up();
+    assert_int_equal(io_run(&m.task, run_raw_main), 0);
+    return R.out;
+}
 
 /* Occurrences of needle in what the raw client received (bodies may
  * hold NUL bytes: not strstr). */
@@ -362,6 +461,129 @@ static void refusals_each_close(void **state)
     }
 }
 
+/* Misuse inside a handler is refused code by code (misuse_before,
+ * misuse_after), and the answer that follows is whole. */
+static void handler_misuse_refused(void **state)
+{
+    const char *out;
+    (void)state;
+    server_config();
+    out = EXCHANGE("GET /misuse HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_true(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert_non_null(strstr(out, "\r\nX-Tab: a\tb and a long tail\r\n"));
+    assert_non_null(strstr(out, "\r\nX-Empty: \r\n"));
+    assert_null(strstr(out, "Injected"));
+    assert_null(strstr(out, "X-Big"));
+    assert_non_null(strstr(out, "Content-Length: 2\r\nConnection: close\r\n\r\nok"));
+    assert_int_equal(count(out, "HTTP/1.1 "), 1);
+}
+
+/* A streamed answer left open is ended by the module; one with no
+ * chunk ends at once; a 204 drops what is written; set_close closes. */
+static void streamed_answers_open_empty_204(void **state)
+{
+    const char *out, *p;
+    (void)state;
+    server_config();
+    out = EXCHANGE("GET /openend HTTP/1.1\r\n\r\n"
+                   "GET /empty HTTP/1.1\r\n\r\n"
+                   "GET /nocontent HTTP/1.1\r\n\r\n"
+                   "GET /close HTTP/1.1\r\n\r\n"
+                   "GET /hello HTTP/1.1\r\n\r\n");
+    assert_int_equal(count(out, "HTTP/1.1 "), 4); /* nothing after /close */
+    p = strstr(out, "Transfer-Encoding: chunked\r\n\r\n4\r\nopen\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n");
+    assert_non_null(p);
+    p = strstr(p + 40, "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nHTTP/1.1 204 No Content\r\n");
+    assert_non_null(p);
+    p = strstr(p, "HTTP/1.1 204 No Content\r\n");
+    assert_null(memmem(p, (size_t)(strstr(p, "\r\n\r\n") - p), "Transfer-Encoding", 17));
+    assert_null(strstr(out, "dropped"));
+    p = strstr(p, "\r\n\r\n") + 4; /* the 204 has no body: the next answer follows */
+    assert_true(strncmp(p, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert_non_null(strstr(p, "Content-Length: 3\r\nConnection: close\r\n\r\nbye"));
+}
+
+/* A handler's error before any answer picks the status; a HEAD gets its
+ * head without a body, except for a 400 (the request is not trusted). */
+static void handler_errors_map_to_statuses(void **state)
+{
+    static const struct {
+        const char *req, *want, *tail;
+    } cases[] = {
+        {"GET /timeout HTTP/1.1\r\n\r\n", "HTTP/1.1 408 ", "\r\n\r\nRequest Timeout"},
+        {"GET /nomem HTTP/1.1\r\n\r\n", "HTTP/1.1 500 ", "\r\n\r\nInternal Server Error"},
+        {"HEAD /noanswer HTTP/1.1\r\n\r\n", "HTTP/1.1 500 ", "Content-Length: 21\r\n"
+                                                           "Connection: close\r\n\r\n"},
+        {"HEAD /fail HTTP/1.1\r\n\r\n", "HTTP/1.1 400 ", "\r\n\r\nBad Request"},
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *out;
+        size_t tl = strlen(cases[i].tail);
+        server_config();
+        out = exchange(cases[i].req, strlen(cases[i].req), 0, 0);
+        if (strncmp(out, cases[i].want, strlen(cases[i].want)) != 0)
+            fail_msg("case %zu: %s: got %.40s", i, cases[i].want, out);
+        /* the answer ends with tail: nothing more */
+        assert_true(R.outn >= tl);
+        assert_memory_equal(R.out + R.outn - tl, cases[i].tail, tl);
+    }
+}
+
+/* A body the handler did not read is skipped and the connection kept
+ * (Content-Length or chunked); a chunked one that goes on past
+ * discard_max closes. */
+static void unread_bodies_skipped_or_closed(void **state)
+{
+    static char req[16384];
+    const char *out;
+    int n, i;
+    (void)state;
+    server_config();
+    out = EXCHANGE("POST /hello HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"
+                   "POST /hello HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+                   "GET /headers HTTP/1.1\r\nX-Test: last\r\nConnection: close\r\n\r\n");
+    assert_int_equal(count(out, "HTTP/1.1 200 OK"), 3);
+    assert_int_equal(count(out, "\r\n\r\nhello"), 2);
+    assert_non_null(strstr(out, "\r\n\r\n2 last"));
+
+    server_config();
+    cfg.discard_max = 100;
+    n = snprintf(req, sizeof req, "POST /hello HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (i = 0; i < 40; i++) { /* 10 KiB: more than one discarding read takes */
+        n += snprintf(req + n, sizeof req - (size_t)n, "100\r\n");
+        memset(req + n, 'z', 256);
+        n += 256;
+        n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
+    }
+    n += snprintf(req + n, sizeof req - (size_t)n, "0\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    out = exchange(req, (size_t)n, 0, 0);
+    assert_int_equal(count(out, "HTTP/1.1 "), 1); /* the second request is not answered */
+    assert_non_null(strstr(out, "\r\n\r\nhello"));
+}
+
+/* The client stops sending: in a Content-Length body, in a chunked one
+ * (400: the handler's read fails with ASYNC_EPROTO), in the head (no
+ * answer at all). */
+static void cut_short_bodies_and_heads(void **state)
+{
+    const char *out;
+    (void)state;
+    server_config();
+    out = exchange_shut("POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly ten..");
+    assert_true(strncmp(out, "HTTP/1.1 400 ", 13) == 0);
+    assert_non_null(strstr(out, "Connection: close\r\n"));
+    server_config();
+    out = exchange_shut("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc");
+    assert_true(strncmp(out, "HTTP/1.1 400 ", 13) == 0);
+    server_config();
+    out = exchange_shut("GET /hello HTTP/1.1\r\nHost:");
+    assert_int_equal(R.outn, 0);
+    assert_int_equal(R.rc, ASYNC_EOF); /* closed, not reset */
+}
+
 static void head_too_large_is_431(void **state)
 {
     static char req[4000];
@@ -483,6 +705,7 @@ struct fetch {
     const char *body;
     size_t body_len;
     int status, n, rounds, i;
+    size_t piece; /* body reads of at most this many bytes (0: all room) */
     unsigned long long total;
     char data[70000];
     size_t datan;
@@ -502,7 +725,8 @@ static int fetch_main(async_loop *L, async_task *self)
         f->datan = 0;
         for (;;) {
             async_await_val(f->n, async_http_client_body(L, &f->cl, f->data + f->datan,
-                                                         sizeof f->data - f->datan));
+                                                         f->piece ? f->piece
+                                                                  : sizeof f->data - f->datan));
             if (f->n == 0)
                 break;
             f->datan += (size_t)f->n;
@@ -630,7 +854,7 @@ static int canned_runner_main(async_loop *L, async_task *self)
     async_end;
 }
 
-static int fetch_canned(const char *answer)
+static int fetch_canned_in(const char *answer, size_t piece)
 {
     static struct canned k;
     static struct canned_runner m;
@@ -642,8 +866,14 @@ static int fetch_canned(const char *answer)
     F.to = &k.srv.addr;
     F.method = "GET";
     F.target = "/";
+    F.piece = piece;
     m.k = &k;
     return io_run(&m.task, canned_runner_main);
+}
+
+static int fetch_canned(const char *answer)
+{
+    return fetch_canned_in(answer, 0);
 }
 
 static void client_awkward_answers(void **state)
@@ -674,6 +904,70 @@ static void client_awkward_answers(void **state)
     assert_int_equal(fetch_canned("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"),
                      ASYNC_EPROTO);
     assert_int_equal(fetch_canned("not http at all\r\n\r\n"), ASYNC_EPROTO);
+    /* a bad chunk size, after a good chunk in the same read: the error */
+    assert_int_equal(fetch_canned("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "3\r\nabc\r\nzz\r\n"),
+                     ASYNC_EPROTO);
+    /* body reads smaller than what is buffered: two bytes at a time */
+    assert_int_equal(fetch_canned_in("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     "9\r\nabcdefghi\r\n0\r\n\r\n",
+                                     2),
+                     0);
+    assert_int_equal(F.datan, 9);
+    assert_memory_equal(F.data, "abcdefghi", 9);
+    /* a head larger than the client's buffer (8 KiB), and one that fills
+     * it exactly, leaving no room for the body */
+    {
+        static char big[9100];
+        static const char pre[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-Pad: ";
+        size_t pad = 9000;
+        memcpy(big, pre, sizeof pre - 1);
+        memset(big + sizeof pre - 1, 'p', pad);
+        memcpy(big + sizeof pre - 1 + pad, "\r\n\r\nbody", 9);
+        assert_int_equal(fetch_canned(big), ASYNC_ETOOLONG);
+        pad = sizeof F.buf - (sizeof pre - 1) - 4;
+        memset(big, 0, sizeof big);
+        memcpy(big, pre, sizeof pre - 1);
+        memset(big + sizeof pre - 1, 'p', pad);
+        memcpy(big + sizeof pre - 1 + pad, "\r\n\r\nbody", 9);
+        assert_int_equal(fetch_canned(big), ASYNC_ETOOLONG);
+        assert_int_equal(F.status, 200);
+    }
+}
+
+/* The client's misuse: each refused with its code, nothing sent. */
+static void client_misuse(void **state)
+{
+    static async_http_client cl;
+    static char small[64];
+    char b[4];
+    (void)state;
+    async_http_client_init(&cl, NULL, NULL, 0);
+    assert_int_equal(async_http_client_request(TLOOP, NULL, "GET", "h", "/", NULL, NULL, 0),
+                     ASYNC_EINVAL);
+    assert_int_equal(async_http_client_request(TLOOP, &cl, "GET", "h", "/", NULL, NULL, 0),
+                     ASYNC_EINVAL); /* no buffer */
+    assert_int_equal(async_http_client_head(TLOOP, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_http_client_head(TLOOP, &cl), ASYNC_EINVAL);
+    assert_int_equal(async_http_client_body(TLOOP, NULL, b, sizeof b), ASYNC_EINVAL);
+    assert_null(async_http_client_header(NULL, "x", NULL));
+    assert_null(async_http_client_header(&cl, NULL, NULL));
+    async_http_client_init(&cl, NULL, small, sizeof small);
+    assert_int_equal(async_http_client_request(TLOOP, &cl, NULL, "h", "/", NULL, NULL, 0),
+                     ASYNC_EINVAL);
+    assert_int_equal(async_http_client_request(TLOOP, &cl, "GET", NULL, "/", NULL, NULL, 0),
+                     ASYNC_EINVAL);
+    assert_int_equal(async_http_client_request(TLOOP, &cl, "GET", "h", NULL, NULL, NULL, 0),
+                     ASYNC_EINVAL);
+    assert_int_equal(async_http_client_request(TLOOP, &cl, "GET", "h", "/", NULL, NULL, 3),
+                     ASYNC_EINVAL);
+    assert_int_equal(async_http_client_request(TLOOP, &cl, "GET", "h", "/a/target/too/long",
+                                               "X-Extra: 1\r\n", NULL, 0),
+                     ASYNC_ETOOLONG);
+    /* a body before the head */
+    assert_int_equal(async_http_client_body(TLOOP, &cl, b, sizeof b), ASYNC_EINVAL);
+    assert_int_equal(async_http_client_body(TLOOP, &cl, NULL, 1), ASYNC_EINVAL);
+    assert_int_equal(async_http_client_body(TLOOP, &cl, b, 0), ASYNC_EINVAL);
     assert_int_equal(fetch_canned("HTTP/1.1 200 OK\r\nContent-"), ASYNC_EPROTO);
 }
 
@@ -841,23 +1135,94 @@ static void path_and_query(void **state)
 
 static void dates_and_reasons(void **state)
 {
+    /* every malformed form is refused with ASYNC_EPROTO, never read past */
+    static const char *const bad[] = {
+        "Sun, 06 Nov 1994 08:49:37 UTC",  "yesterday",
+        "Sun, 06 Nov 1994 08:49",         "Sun,06 Nov 1994 08:49:37 GMT",
+        "Sun, 0x Nov 1994 08:49:37 GMT",  "Sun, 0/ Nov 1994 08:49:37 GMT",
+        "Sun, 06-Nov 1994 08:49:37 GMT",  "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 No",                     "Sun, 06 Nov-1994 08:49:37 GMT",
+        "Sun, 06 Nov 199 08:49:37 GMT",   "Sun, 06 Nov 1994-08:49:37 GMT",
+        "Sun, 06 Nov 1994 08-49:37 GMT",  "Sun, 06 Nov 1994 08:4",
+        "Sun, 06 Nov 1994 08:49-37 GMT",  "Sun, 06 Nov 1994 08:49:3",
+        "Sun, 00 Nov 1994 08:49:37 GMT",  "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:49:37 GMT",  "Sun, 06 Nov 1994 08:60:37 GMT",
+        "Sun, 06 Nov 1994 08:49:61 GMT",  "Sun, 06 Nov 1994 08:49:37 GMTX",
+        "Sunday,06-Nov-94 08:49:37 GMT",  "Sunday, 06 Nov-94 08:49:37 GMT",
+        "Sunday, 06-Nov 94 08:49:37 GMT", "Sunday, 06-Nov-9408:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37",     "Sunday, x6-Nov-94 08:49:37 GMT",
+        "Sunday, 06-Nox-94 08:49:37 GMT", "Sunday, 06-Nov-9x 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49 GMT",    "Sun  Nov  6 08:49:37 1994",
+        "Sun Nov_ 6 08:49:37 1994",       "Sun Nov  6_08:49:37 1994",
+        "Sun Nov  6 08:49:37_1994",       "Sun Nov  6 08:49:37 199",
+        "Sun Nov  6 08:49:37 1994 GMT",   "Sun Nov x6 08:49:37 1994",
+        "Sun Xyz  6 08:49:37 1994",       "Sun Nov  6 08:49",
+        "ab",                             "",
+    };
+    static const struct {
+        const char *s;
+        long long t;
+    } good[] = {
+        {"Sun, 06 Nov 1994 08:49:37 GMT", 784111777},
+        {"Sunday, 06-Nov-94 08:49:37 GMT", 784111777},
+        {"Sun Nov  6 08:49:37 1994", 784111777},
+        {"Wed Nov 16 08:49:37 1994", 784111777 + 10 * 86400}, /* two-digit asctime day */
+        {" \tsun, 06 nov 1994 08:49:37 GMT\t ", 784111777},   /* blanks around, any case */
+        {"Thu, 01 Jan 1970 00:00:00 GMT", 0},
+        {"Monday, 01-Jan-01 00:00:00 GMT", 978307200},       /* a two-digit year below 70 */
+        {"Sat, 01 Jan 0000 00:00:00 GMT", -62167219200LL},   /* before year 1 (era < 0) */
+        {"Tue, 31 Dec 2024 23:59:60 GMT", 1735689600},       /* a leap second */
+    };
+    static const struct {
+        int status;
+        const char *reason;
+    } reasons[] = {
+        {100, "Continue"}, {101, "Switching Protocols"}, {200, "OK"}, {201, "Created"},
+        {202, "Accepted"}, {204, "No Content"}, {206, "Partial Content"},
+        {301, "Moved Permanently"}, {302, "Found"}, {303, "See Other"},
+        {304, "Not Modified"}, {307, "Temporary Redirect"}, {308, "Permanent Redirect"},
+        {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+        {405, "Method Not Allowed"}, {408, "Request Timeout"}, {409, "Conflict"},
+        {411, "Length Required"}, {413, "Content Too Large"}, {414, "URI Too Long"},
+        {415, "Unsupported Media Type"}, {416, "Range Not Satisfiable"},
+        {417, "Expectation Failed"}, {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"}, {500, "Internal Server Error"},
+        {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Unavailable"},
+        {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"}, {299, "Unknown"},
+        {0, "Unknown"}, {-1, "Unknown"},
+    };
     char buf[32];
     long long t;
+    size_t i;
     (void)state;
     assert_string_equal(async_http_date(784111777, buf, sizeof buf), "Sun, 06 Nov 1994 08:49:37 GMT");
-    assert_int_equal(async_http_parse_date("Sun, 06 Nov 1994 08:49:37 GMT", 29, &t), 0);
-    assert_int_equal(t, 784111777);
-    assert_int_equal(async_http_parse_date("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t), 0);
-    assert_int_equal(t, 784111777);
-    assert_int_equal(async_http_parse_date("Sun Nov  6 08:49:37 1994", 24, &t), 0);
-    assert_int_equal(t, 784111777);
-    assert_int_equal(async_http_parse_date("Thu, 01 Jan 1970 00:00:00 GMT", 29, &t), 0);
-    assert_int_equal(t, 0);
-    assert_int_equal(async_http_parse_date("Sun, 06 Nov 1994 08:49:37 UTC", 29, &t), ASYNC_EPROTO);
-    assert_int_equal(async_http_parse_date("yesterday", 9, &t), ASYNC_EPROTO);
-    assert_int_equal(async_http_parse_date("Sun, 06 Nov 1994 08:49", 22, &t), ASYNC_EPROTO);
-    assert_string_equal(async_http_reason(431), "Request Header Fields Too Large");
-    assert_string_equal(async_http_reason(299), "Unknown");
+    assert_string_equal(async_http_date(-62167219200LL, buf, sizeof buf),
+                        "Sat, 01 Jan 0000 00:00:00 GMT");
+    /* out of range (a year past 9999, or none gmtime can give): 1900,
+     * never garbage */
+    assert_string_equal(async_http_date(253402300800LL, buf, sizeof buf),
+                        "Sun, 00 Jan 1900 00:00:00 GMT");
+    assert_string_equal(async_http_date(0x7fffffffffffffffLL, buf, sizeof buf),
+                        "Sun, 00 Jan 1900 00:00:00 GMT");
+    /* too small a buffer: an empty string, or nothing written */
+    memset(buf, 'x', sizeof buf);
+    assert_ptr_equal(async_http_date(0, buf, 29), buf);
+    assert_string_equal(buf, "");
+    buf[0] = 'x';
+    assert_ptr_equal(async_http_date(0, buf, 0), buf);
+    assert_int_equal(buf[0], 'x');
+    for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+        t = -1;
+        if (async_http_parse_date(good[i].s, strlen(good[i].s), &t) != 0 || t != good[i].t)
+            fail_msg("\"%s\": %lld, want %lld", good[i].s, t, good[i].t);
+    }
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (async_http_parse_date(bad[i], strlen(bad[i]), &t) != ASYNC_EPROTO)
+            fail_msg("\"%s\" accepted", bad[i]);
+    assert_int_equal(async_http_parse_date(NULL, 0, &t), ASYNC_EINVAL);
+    assert_int_equal(async_http_parse_date("x", 1, NULL), ASYNC_EINVAL);
+    for (i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        assert_string_equal(async_http_reason(reasons[i].status), reasons[i].reason);
 }
 
 /* async_http_date computes the calendar itself (no gmtime_r): it must
@@ -915,9 +1280,83 @@ static void config_and_misuse(void **state)
     c.out_size = 1024;
     c.server_name = "a name far too long to be a Server header value, really far too long";
     assert_int_equal(async_http_server_init(&s, &c), ASYNC_EINVAL);
+    c.server_name = "bad\r\nname";
+    assert_int_equal(async_http_server_init(&s, &c), ASYNC_EINVAL);
     c.server_name = NULL;
     assert_int_equal(async_http_server_start(TLOOP, &s, &c, pool, sizeof pool[0].buf, POOL),
                      ASYNC_EINVAL); /* stride smaller than the frame */
+    assert_int_equal(async_http_server_start(TLOOP, &s, &c, pool, 64, POOL),
+                     ASYNC_EINVAL); /* smaller than the connection itself */
+    assert_int_equal(async_http_server_init(NULL, &c), ASYNC_EINVAL);
+    assert_int_equal(async_http_server_init(&s, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_http_server_start(TLOOP, NULL, &c, pool, sizeof pool[0], POOL),
+                     ASYNC_EINVAL);
+    assert_int_equal(async_http_server_start(TLOOP, &s, NULL, pool, sizeof pool[0], POOL),
+                     ASYNC_EINVAL);
+    assert_int_equal(async_http_server_start(TLOOP, &s, &c, NULL, sizeof pool[0], POOL),
+                     ASYNC_EINVAL);
+    c.out_size = 10; /* a start checks the configuration too */
+    assert_int_equal(async_http_server_start(TLOOP, &s, &c, pool, sizeof pool[0], POOL),
+                     ASYNC_EINVAL);
+    c.out_size = 1024;
+    assert_int_equal(async_http_server_listen(NULL, NULL, 1, 0), ASYNC_EINVAL);
+    assert_int_equal(async_http_serve_fd(NULL, &s, pool, 0), ASYNC_EINVAL);
+    assert_int_equal(async_http_serve_fd(TLOOP, NULL, pool, 0), ASYNC_EINVAL);
+    assert_int_equal(async_http_serve_fd(TLOOP, &s, NULL, 0), ASYNC_EINVAL);
+    assert_int_equal(async_http_serve_fd(TLOOP, &s, pool, -1), ASYNC_EINVAL);
+    async_http_server_close(TLOOP, NULL); /* harmless */
+    assert_null(async_http_header_get(NULL, "x", NULL));
+    assert_null(async_http_query(NULL, NULL));
+
+    /* what the configuration's limits become: head_max at most 64 KiB,
+     * at least 64; headers_max at most ASYNC_HTTP_MAX_HEADERS; the
+     * sweeper's period a quarter of the shortest deadline, 10 ms to 1 s */
+    c.buf_size = 200000;
+    c.head_max = 100000;
+    c.headers_max = 1000;
+    assert_int_equal(async_http_server_init(&s, &c), 0);
+    assert_int_equal(s.cfg.head_max, 65536);
+    assert_int_equal(s.cfg.headers_max, ASYNC_HTTP_MAX_HEADERS);
+    assert_int_equal(s.period, ASYNC_SEC(1));
+    c.head_max = 63;
+    assert_int_equal(async_http_server_init(&s, &c), ASYNC_EINVAL);
+    c.head_max = 0;
+    c.idle_timeout = 0;
+    c.head_timeout = ASYNC_MS(20);
+    c.body_timeout = 0;
+    c.write_timeout = ASYNC_MS(200);
+    assert_int_equal(async_http_server_init(&s, &c), 0);
+    assert_int_equal(s.period, ASYNC_MS(10));
+    c.head_timeout = c.write_timeout = 0;
+    c.body_timeout = ASYNC_MS(400);
+    assert_int_equal(async_http_server_init(&s, &c), 0);
+    assert_int_equal(s.period, ASYNC_MS(100));
+}
+
+/* A connection served on a loop without the libev driver: the sweeper
+ * needs libev, so the connection ends at once with ASYNC_EINVAL and
+ * leaves the fd to the caller's close. */
+static void serve_fd_needs_the_libev_driver(void **state)
+{
+    static async_vclock vc;
+    static async_loop plain;
+    static async_http_server s;
+    int fds[2];
+    async_http_conn *c = &pool[0].http;
+    (void)state;
+    server_config();
+    memset(pool, 0, sizeof pool);
+    assert_int_equal(async_http_server_init(&s, &cfg), 0);
+    async_vclock_init(&vc, 0, true);
+    assert_int_equal(async_loop_init(&plain, &vc.port), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    assert_int_equal(async_http_serve_fd(&plain, &s, &pool[0], fds[0]), 0);
+    async_run_ready(&plain);
+    assert_true(async_task_is_done(&c->conn.task));
+    assert_int_equal(async_task_result(&c->conn.task), ASYNC_EINVAL);
+    close(fds[1]);
+    if (!async_stream_is_closed(&c->conn.stream))
+        async_stream_close(&plain, &c->conn.stream);
 }
 
 int main(void)
@@ -930,18 +1369,25 @@ int main(void)
         IOT(expect_refused_closes_without_100),
         IOT(streamed_file_and_http10),
         IOT(refusals_each_close),
+        IOT(handler_misuse_refused),
+        IOT(streamed_answers_open_empty_204),
+        IOT(handler_errors_map_to_statuses),
+        IOT(unread_bodies_skipped_or_closed),
+        IOT(cut_short_bodies_and_heads),
         IOT(head_too_large_is_431),
         IOT(chunked_body_over_the_limit),
         IOT(slowloris_gets_408_on_time),
         IOT(head_and_idle_deadlines),
         IOT(client_against_the_server),
         IOT(client_awkward_answers),
+        IOT(client_misuse),
         IOT(graceful_shutdown),
         IOT(serve_a_socketpair),
         IOT(path_and_query),
         IOT(dates_and_reasons),
         IOT(date_agrees_with_gmtime),
         IOT(config_and_misuse),
+        IOT(serve_fd_needs_the_libev_driver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
