@@ -60,9 +60,14 @@ static int group_teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Each test also checks that our calls left OpenSSL's error queue empty. */
+static async_tls_ctx cctx, sctx;
+
+/* Each test also checks that our calls left OpenSSL's error queue empty;
+ * the shared contexts are closed here (harmless if never made). */
 static int tls_teardown(void **state)
 {
+    async_tls_ctx_close(&cctx);
+    async_tls_ctx_close(&sctx);
     assert_int_equal(ERR_peek_error(), 0);
     return io_teardown(state);
 }
@@ -210,8 +215,6 @@ static unsigned s_server(struct peer *p, const char *cert, const char *key, cons
  * Contexts.
  * ==================================================================== */
 
-static async_tls_ctx cctx, sctx;
-
 static void client_ctx(async_tls_ctx *c, const char *ca_file, unsigned flags)
 {
     async_tls_config cfg;
@@ -338,6 +341,33 @@ static void server_reset(async_tls_ctx *ctx, int mode)
     S.mode = mode;
 }
 
+/* Contexts for our client (trusting the test CA) and our server (cert:
+ * its chain file, with server.key), and the server's behaviour. */
+static void our_pair(const char *cert, int mode)
+{
+    client_ctx(&cctx, P("ca.pem"), 0);
+    server_ctx(&sctx, P(cert), P("server.key"));
+    server_reset(&sctx, mode);
+}
+
+/* In a task: our server on a free loopback port, at most n handlers. */
+static void our_server_start(async_loop *L, async_server *srv, unsigned n)
+{
+    io_listen(srv, AF_INET);
+    assert_int_equal(async_server_start(L, srv, server_handler, spool, sizeof spool[0],
+                                        offsetof(struct sconn, conn), n),
+                     0);
+}
+
+/* A test task's cleanup: its stream closed (close_notify if healthy),
+ * our server closed; the task then awaits server_idle(srv).           */
+static void close_stream_and_server(async_loop *L, async_stream *s, async_server *srv)
+{
+    if (!async_stream_is_closed(s))
+        async_stream_close(L, s);
+    async_server_close(L, srv);
+}
+
 /* ====================================================================
  * A client: connect, handshake, write a request, read the answer.
  * ==================================================================== */
@@ -430,10 +460,7 @@ static int runner_fn(async_loop *L, async_task *self)
     struct runner *r = async_frame(self, struct runner, task);
     async_begin(L, &r->co);
     if (r->srv) {
-        io_listen(r->srv, AF_INET);
-        assert_int_equal(async_server_start(L, r->srv, server_handler, spool, sizeof spool[0],
-                                            offsetof(struct sconn, conn), 40),
-                         0);
+        our_server_start(L, r->srv, 40);
         for (r->i = 0; r->i < r->n; r->i++)
             r->cs[r->i].addr = r->srv->addr;
     }
@@ -468,6 +495,15 @@ static void client_init(struct client *c, async_tls_ctx *ctx, const char *host, 
     c->cap = cap;
 }
 
+/* c sends req[0..len) and reads exactly len bytes back. */
+static void client_exact(struct client *c, const void *req, size_t len)
+{
+    c->req = req;
+    c->reqlen = len;
+    c->how = READ_EXACT;
+    c->want = len;
+}
+
 static void client_at(struct client *c, unsigned port)
 {
     assert_int_equal(async_addr_ip(&c->addr, "127.0.0.1", port), 0);
@@ -480,16 +516,43 @@ static void client_at(struct client *c, unsigned port)
 #define BIG (1u << 20)
 static unsigned char big_out[BIG], big_in[BIG];
 
+/* One connection of our client to our server, for the tests whose task
+ * drives the stream itself: a member of the test's frame.             */
+struct tcon {
+    async_co co;
+    async_server srv;
+    async_stream s;
+    async_tls tls;
+    unsigned char *rbuf; /* the stream's read buffer (NULL: none)   */
+    size_t rcap;
+    const char *host;    /* the name the client asks for (NULL: localhost) */
+};
+
+/* op: start our server (4 handlers), connect to it, handshake. */
+static int tcon_open(async_loop *L, struct tcon *x)
+{
+    async_begin(L, &x->co);
+    our_server_start(L, &x->srv, 4);
+    async_await(async_stream_connect(L, &x->s, &x->srv.addr, x->rbuf, x->rcap));
+    async_await(async_tls_client(L, &x->s, &x->tls, &cctx, x->host ? x->host : "localhost"));
+    async_end;
+}
+
+/* In a test task's cleanup: close the stream (close_notify) and the
+ * server, and wait until every handler has ended.                     */
+#define TCON_CLOSE(L, x)                                        \
+    do {                                                        \
+        close_stream_and_server((L), &(x)->s, &(x)->srv);       \
+        async_await_until(server_idle(&(x)->srv));              \
+    } while (0)
+
 /* Full duplex: a writer task pushes 1 MiB while the reader drains the
  * echo; then shutdown (close_notify): the server sees EOF, closes with
  * its own close_notify, and the client reads EOF. */
 struct duplex {
     async_task task, wtask;
     async_co co, wco;
-    async_stream s;
-    async_tls tls;
-    async_addr addr;
-    async_server *srv;
+    struct tcon x;
     size_t got;
     int n, rc, wrc, eof;
 };
@@ -498,9 +561,9 @@ static int duplex_writer(async_loop *L, async_task *self)
 {
     struct duplex *d = async_frame(self, struct duplex, wtask);
     async_begin(L, &d->wco);
-    async_await(async_stream_write(L, &d->s, big_out, BIG));
-    async_await(async_stream_drain(L, &d->s));
-    async_await(async_stream_shutdown(&d->s));
+    async_await(async_stream_write(L, &d->x.s, big_out, BIG));
+    async_await(async_stream_drain(L, &d->x.s));
+    async_await(async_stream_shutdown(&d->x.s));
     async_end;
 }
 
@@ -508,40 +571,28 @@ static int duplex_fn(async_loop *L, async_task *self)
 {
     struct duplex *d = async_frame(self, struct duplex, task);
     async_begin(L, &d->co);
-    io_listen(d->srv, AF_INET);
-    assert_int_equal(async_server_start(L, d->srv, server_handler, spool, sizeof spool[0],
-                                        offsetof(struct sconn, conn), 4),
-                     0);
-    d->addr = d->srv->addr;
-    async_await(async_stream_connect(L, &d->s, &d->addr, NULL, 0));
-    async_await(async_tls_client(L, &d->s, &d->tls, &cctx, "localhost"));
-    assert_true(async_tls_is_established(&d->s));
+    async_await(tcon_open(L, &d->x));
+    assert_true(async_tls_is_established(&d->x.s));
     async_spawn(L, &d->wtask, duplex_writer);
     while (d->got < BIG) {
-        async_await_val(d->n, async_stream_read(L, &d->s, big_in + d->got, BIG - d->got));
+        async_await_val(d->n, async_stream_read(L, &d->x.s, big_in + d->got, BIG - d->got));
         d->got += (size_t)d->n;
     }
-    async_await_rc(d->eof, async_stream_read(L, &d->s, big_in, 1));
+    async_await_rc(d->eof, async_stream_read(L, &d->x.s, big_in, 1));
     async_await_rc(d->wrc, async_join(L, &d->wtask));
     /* after our close_notify, a write is refused like on a shut socket */
-    async_await_rc(d->rc, async_stream_write(L, &d->s, "x", 1));
+    async_await_rc(d->rc, async_stream_write(L, &d->x.s, "x", 1));
     async_finally;
-    async_stream_close(L, &d->s);
-    async_server_close(L, d->srv);
-    async_await_until(server_idle(d->srv));
+    TCON_CLOSE(L, &d->x);
     async_end;
 }
 
 static void tls_duplex_megabyte_and_shutdown(void **state)
 {
-    static async_server srv;
     static struct duplex d;
     (void)state;
-    client_ctx(&cctx, P("ca.pem"), 0);
-    server_ctx(&sctx, P("chain.pem"), P("server.key"));
-    server_reset(&sctx, SRV_ECHO);
+    our_pair("chain.pem", SRV_ECHO);
     memset(&d, 0, sizeof d);
-    d.srv = &srv;
     io_fill(big_out, BIG, 0);
     assert_int_equal(io_run(&d.task, duplex_fn), 0);
     assert_int_equal(d.got, BIG);
@@ -551,18 +602,14 @@ static void tls_duplex_megabyte_and_shutdown(void **state)
     assert_int_equal(d.rc, ASYNC_EPIPE);
     assert_int_equal(S.eof_seen, 1);
     assert_int_equal(S.hs_errors, 0);
-    assert_null(async_tls_reason(&d.s)); /* no failure */
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
+    assert_null(async_tls_reason(&d.x.s)); /* no failure */
 }
 
 /* read_until and read_exactly over TLS (a read buffer on a TLS stream). */
 struct lines {
     async_task task;
     async_co co;
-    async_stream s;
-    async_tls tls;
-    async_server *srv;
+    struct tcon x;
     unsigned char rbuf[64];
     char line[64];
     int n1, n2, n3;
@@ -572,42 +619,32 @@ static int lines_fn(async_loop *L, async_task *self)
 {
     struct lines *f = async_frame(self, struct lines, task);
     async_begin(L, &f->co);
-    io_listen(f->srv, AF_INET);
-    assert_int_equal(async_server_start(L, f->srv, server_handler, spool, sizeof spool[0],
-                                        offsetof(struct sconn, conn), 4),
-                     0);
-    async_await(async_stream_connect(L, &f->s, &f->srv->addr, f->rbuf, sizeof f->rbuf));
-    async_await(async_tls_client(L, &f->s, &f->tls, &cctx, "127.0.0.1"));
-    async_await(async_stream_write(L, &f->s, "alpha\r\nbeta\r\n0123456789", 23));
-    async_await_val(f->n1, async_stream_read_until(L, &f->s, "\r\n", 2, f->line, sizeof f->line));
+    async_await(tcon_open(L, &f->x));
+    async_await(async_stream_write(L, &f->x.s, "alpha\r\nbeta\r\n0123456789", 23));
+    async_await_val(f->n1, async_stream_read_until(L, &f->x.s, "\r\n", 2, f->line, sizeof f->line));
     assert_memory_equal(f->line, "alpha\r\n", 7);
-    async_await_val(f->n2, async_stream_read_until(L, &f->s, "\r\n", 2, f->line, sizeof f->line));
+    async_await_val(f->n2, async_stream_read_until(L, &f->x.s, "\r\n", 2, f->line, sizeof f->line));
     assert_memory_equal(f->line, "beta\r\n", 6);
-    async_await_val(f->n3, async_stream_read_exactly(L, &f->s, f->line, 10));
+    async_await_val(f->n3, async_stream_read_exactly(L, &f->x.s, f->line, 10));
     assert_memory_equal(f->line, "0123456789", 10);
     async_finally;
-    async_stream_close(L, &f->s);
-    async_server_close(L, f->srv);
-    async_await_until(server_idle(f->srv));
+    TCON_CLOSE(L, &f->x);
     async_end;
 }
 
 static void tls_read_until_and_exactly(void **state)
 {
-    static async_server srv;
     static struct lines f;
     (void)state;
-    client_ctx(&cctx, P("ca.pem"), 0);
-    server_ctx(&sctx, P("server.pem"), P("server.key"));
-    server_reset(&sctx, SRV_ECHO);
+    our_pair("server.pem", SRV_ECHO);
     memset(&f, 0, sizeof f);
-    f.srv = &srv;
+    f.x.rbuf = f.rbuf;
+    f.x.rcap = sizeof f.rbuf;
+    f.x.host = "127.0.0.1";
     assert_int_equal(io_run(&f.task, lines_fn), 0);
     assert_int_equal(f.n1, 7);
     assert_int_equal(f.n2, 6);
     assert_int_equal(f.n3, 10);
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* Many connections at once, each with its own bytes. */
@@ -621,16 +658,11 @@ static void tls_many_concurrent_connections(void **state)
     static struct client cs[NCONC];
     int i;
     (void)state;
-    client_ctx(&cctx, P("ca.pem"), 0);
-    server_ctx(&sctx, P("chain.pem"), P("server.key"));
-    server_reset(&sctx, SRV_ECHO);
+    our_pair("chain.pem", SRV_ECHO);
     for (i = 0; i < NCONC; i++) {
         client_init(&cs[i], &cctx, "localhost", conc_in[i], CONC_LEN);
         io_fill(conc_out[i], CONC_LEN, (size_t)i * 977);
-        cs[i].req = conc_out[i];
-        cs[i].reqlen = CONC_LEN;
-        cs[i].how = READ_EXACT;
-        cs[i].want = CONC_LEN;
+        client_exact(&cs[i], conc_out[i], CONC_LEN);
     }
     run_clients(cs, NCONC, &srv);
     for (i = 0; i < NCONC; i++) {
@@ -639,8 +671,6 @@ static void tls_many_concurrent_connections(void **state)
         assert_true(io_check(conc_in[i], CONC_LEN, (size_t)i * 977));
     }
     assert_int_equal(srv.accepted, NCONC);
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* ALPN: the server's first choice among what the client offers. */
@@ -662,16 +692,11 @@ static void tls_alpn_negotiated(void **state)
     assert_int_equal(async_tls_ctx_init(&sctx, ASYNC_TLS_SERVER, &sc), 0);
     server_reset(&sctx, SRV_ECHO);
     client_init(&c, &cctx, "localhost", in, sizeof in);
-    c.req = "ping";
-    c.reqlen = 4;
-    c.how = READ_EXACT;
-    c.want = 4;
+    client_exact(&c, "ping", 4);
     run_clients(&c, 1, &srv);
     assert_int_equal(c.hs, 0);
     assert_memory_equal(in, "ping", 4);
     assert_string_equal(S.alpn, "http/1.1");
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* Client certificates: required by the server; given, missing, untrusted. */
@@ -697,10 +722,7 @@ static void tls_client_certificate(void **state)
     assert_int_equal(async_tls_ctx_init(&cctx, ASYNC_TLS_CLIENT, &cc), 0);
     server_reset(&sctx, SRV_ECHO);
     client_init(&c, &cctx, "localhost", in, sizeof in);
-    c.req = "mtls";
-    c.reqlen = 4;
-    c.how = READ_EXACT;
-    c.want = 4;
+    client_exact(&c, "mtls", 4);
     run_clients(&c, 1, &srv);
     assert_int_equal(c.hs, 0);
     assert_int_equal(c.rd, 4);
@@ -744,8 +766,6 @@ static void tls_client_certificate(void **state)
     assert_int_equal(c.rd, ASYNC_ECERT);
     assert_int_equal(c.got, 0);
     print_message("      client, untrusted client certificate: %s\n", c.reason);
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* A TLS 1.3 key update before every answer: the client answers it
@@ -757,9 +777,7 @@ static void tls_key_update_no_busy_loop(void **state)
     static unsigned char out[20000], in[20000];
     unsigned iters;
     (void)state;
-    client_ctx(&cctx, P("ca.pem"), 0);
-    server_ctx(&sctx, P("server.pem"), P("server.key"));
-    server_reset(&sctx, SRV_KEYUPDATE);
+    our_pair("server.pem", SRV_KEYUPDATE);
     io_fill(out, sizeof out, 5);
     client_init(&c, &cctx, "localhost", in, sizeof in);
     c.req = out;
@@ -775,8 +793,6 @@ static void tls_key_update_no_busy_loop(void **state)
      * thousands of times; waiting on the fd takes a few per message */
     print_message("      key updates: %u loop iterations for the exchange\n", iters);
     assert_true(iters < 300);
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* TLS 1.2 renegotiation asked by the server: the client refuses it
@@ -797,10 +813,7 @@ static void tls_renegotiation_refused(void **state)
     assert_int_equal(async_tls_ctx_init(&sctx, ASYNC_TLS_SERVER, &sc), 0);
     server_reset(&sctx, SRV_RENEG);
     client_init(&c, &cctx, "localhost", in, sizeof in);
-    c.req = "hello";
-    c.reqlen = 5;
-    c.how = READ_EXACT;
-    c.want = 5;
+    client_exact(&c, "hello", 5);
     iters = ev_iteration(TE.ev);
     run_clients(&c, 1, &srv);
     iters = ev_iteration(TE.ev) - iters;
@@ -811,8 +824,6 @@ static void tls_renegotiation_refused(void **state)
     assert_true(c.rd == 5 || c.rd == ASYNC_ETLS);
     if (c.rd == 5)
         assert_memory_equal(in, "hello", 5);
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* The peer closes TCP without close_notify: a truncation, not an EOF. */
@@ -822,9 +833,7 @@ static void tls_unclean_close_is_an_error(void **state)
     static struct client c;
     static char in[16];
     (void)state;
-    client_ctx(&cctx, P("ca.pem"), 0);
-    server_ctx(&sctx, P("server.pem"), P("server.key"));
-    server_reset(&sctx, SRV_UNCLEAN);
+    our_pair("server.pem", SRV_UNCLEAN);
     client_init(&c, &cctx, "localhost", in, sizeof in);
     c.how = READ_ALL;
     run_clients(&c, 1, &srv);
@@ -834,8 +843,6 @@ static void tls_unclean_close_is_an_error(void **state)
     print_message("      no close_notify: %s: %s\n", async_strerror(c.rd), c.reason);
     assert_string_equal(c.reason, "unexpected eof while reading");
     assert_true(c.freed_on_error);
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* ====================================================================
@@ -847,10 +854,8 @@ static void tls_unclean_close_is_an_error(void **state)
 struct interrupt {
     async_task task, child;
     async_co co, cco;
-    async_stream s;
-    async_tls tls;
+    struct tcon x;
     async_timeout to;
-    async_server *srv;
     char buf[16];
     int t_rc, c_rc, n;
 };
@@ -859,7 +864,7 @@ static int interrupt_child(async_loop *L, async_task *self)
 {
     struct interrupt *f = async_frame(self, struct interrupt, child);
     async_begin(L, &f->cco);
-    async_await(async_stream_read(L, &f->s, f->buf, sizeof f->buf));
+    async_await(async_stream_read(L, &f->x.s, f->buf, sizeof f->buf));
     async_end;
 }
 
@@ -867,43 +872,30 @@ static int interrupt_fn(async_loop *L, async_task *self)
 {
     struct interrupt *f = async_frame(self, struct interrupt, task);
     async_begin(L, &f->co);
-    io_listen(f->srv, AF_INET);
-    assert_int_equal(async_server_start(L, f->srv, server_handler, spool, sizeof spool[0],
-                                        offsetof(struct sconn, conn), 4),
-                     0);
-    async_await(async_stream_connect(L, &f->s, &f->srv->addr, NULL, 0));
-    async_await(async_tls_client(L, &f->s, &f->tls, &cctx, "localhost"));
-    async_await_for(&f->to, ASYNC_MS(50), f->t_rc, async_stream_read(L, &f->s, f->buf, 4));
+    async_await(tcon_open(L, &f->x));
+    async_await_for(&f->to, ASYNC_MS(50), f->t_rc, async_stream_read(L, &f->x.s, f->buf, 4));
     async_spawn(L, &f->child, interrupt_child);
     async_await(async_sleep(L, ASYNC_MS(20)));
     async_cancel(L, &f->child);
     async_await_rc(f->c_rc, async_join(L, &f->child));
-    async_await(async_stream_write(L, &f->s, "after", 5));
-    async_await_val(f->n, async_stream_read_exactly(L, &f->s, f->buf, 5));
+    async_await(async_stream_write(L, &f->x.s, "after", 5));
+    async_await_val(f->n, async_stream_read_exactly(L, &f->x.s, f->buf, 5));
     async_finally;
-    async_stream_close(L, &f->s);
-    async_server_close(L, f->srv);
-    async_await_until(server_idle(f->srv));
+    TCON_CLOSE(L, &f->x);
     async_end;
 }
 
 static void tls_read_deadline_and_cancel_keep_stream(void **state)
 {
-    static async_server srv;
     static struct interrupt f;
     (void)state;
-    client_ctx(&cctx, P("ca.pem"), 0);
-    server_ctx(&sctx, P("server.pem"), P("server.key"));
-    server_reset(&sctx, SRV_ECHO);
+    our_pair("server.pem", SRV_ECHO);
     memset(&f, 0, sizeof f);
-    f.srv = &srv;
     assert_int_equal(io_run(&f.task, interrupt_fn), 0);
     assert_int_equal(f.t_rc, ASYNC_ETIMEDOUT);
     assert_int_equal(f.c_rc, ASYNC_ECANCELED);
     assert_int_equal(f.n, 5);
     assert_memory_equal(f.buf, "after", 5);
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* A write interrupted with part of a record out: the write side is lost
@@ -911,10 +903,8 @@ static void tls_read_deadline_and_cancel_keep_stream(void **state)
 struct wint {
     async_task task;
     async_co co;
-    async_stream s;
-    async_tls tls;
+    struct tcon x;
     async_timeout to;
-    async_server *srv;
     int rc1, rc2, i;
 };
 
@@ -922,46 +912,33 @@ static int wint_fn(async_loop *L, async_task *self)
 {
     struct wint *f = async_frame(self, struct wint, task);
     async_begin(L, &f->co);
-    io_listen(f->srv, AF_INET);
-    assert_int_equal(async_server_start(L, f->srv, server_handler, spool, sizeof spool[0],
-                                        offsetof(struct sconn, conn), 4),
-                     0);
-    async_await(async_stream_connect(L, &f->s, &f->srv->addr, NULL, 0));
-    async_await(async_tls_client(L, &f->s, &f->tls, &cctx, "localhost"));
+    async_await(tcon_open(L, &f->x));
     /* the server reads nothing for 300 ms: 64 MiB cannot go out in 100 */
     async_timeout_begin(&f->to, ASYNC_MS(100));
     for (f->i = 0; f->i < 64; f->i++) {
-        async_await_rc(f->rc1, async_stream_write(L, &f->s, big_out, BIG));
+        async_await_rc(f->rc1, async_stream_write(L, &f->x.s, big_out, BIG));
         if (f->rc1 < 0)
             break;
     }
     async_timeout_end(&f->to);
-    async_await_rc(f->rc2, async_stream_write(L, &f->s, "other", 5));
+    async_await_rc(f->rc2, async_stream_write(L, &f->x.s, "other", 5));
     async_finally;
-    async_stream_close(L, &f->s);
-    async_server_close(L, f->srv);
-    async_await_until(server_idle(f->srv));
+    TCON_CLOSE(L, &f->x);
     async_end;
 }
 
 static void tls_interrupted_write_loses_write_side(void **state)
 {
-    static async_server srv;
     static struct wint f;
     (void)state;
-    client_ctx(&cctx, P("ca.pem"), 0);
-    server_ctx(&sctx, P("server.pem"), P("server.key"));
-    server_reset(&sctx, SRV_NOREAD);
+    our_pair("server.pem", SRV_NOREAD);
     memset(&f, 0, sizeof f);
-    f.srv = &srv;
     assert_int_equal(io_run(&f.task, wint_fn), 0);
     assert_int_equal(f.rc1, ASYNC_ETIMEDOUT);
     assert_int_equal(f.rc2, ASYNC_ETLS);
-    print_message("      write after an interrupted write: %s\n", async_tls_reason(&f.s));
-    assert_string_equal(async_tls_reason(&f.s),
+    print_message("      write after an interrupted write: %s\n", async_tls_reason(&f.x.s));
+    assert_string_equal(async_tls_reason(&f.x.s),
                         "a write was interrupted in the middle of a TLS record");
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* ====================================================================
@@ -999,8 +976,7 @@ static int raw_fn(async_loop *L, async_task *self)
     }
     async_finally;
     if (!async_stream_is_closed(&r->s))
-        async_stream_close(L, &r->s);
-    async_server_close(L, &r->srv);
+        close_stream_and_server(L, &r->s, &r->srv);
     async_end;
 }
 
@@ -1043,7 +1019,6 @@ static void hostile_run(int mode, async_tick hs_ticks, int cancel_ms)
     H.c.how = READ_ALL;
     H.c.hs_ticks = hs_ticks;
     assert_int_equal(io_run(&H.task, hostile_fn), 0);
-    async_tls_ctx_close(&cctx);
 }
 
 static void tls_peer_closes_mid_handshake(void **state)
@@ -1099,15 +1074,11 @@ static void tls_s_server_trusted_echo(void **state)
     client_ctx(&cctx, P("ca.pem"), 0);
     client_init(&c, &cctx, "localhost", in, sizeof in);
     client_at(&c, port);
-    c.req = "hello world\n";
-    c.reqlen = 12;
-    c.how = READ_EXACT;
-    c.want = 12;
+    client_exact(&c, "hello world\n", 12);
     run_clients(&c, 1, NULL);
     peer_stop(&p);
     assert_int_equal(c.hs, 0);
     assert_memory_equal(in, "dlrow olleh\n", 12);
-    async_tls_ctx_close(&cctx);
 }
 
 /* s_server -WWW serves a file: every byte, then close_notify (EOF). */
@@ -1143,7 +1114,6 @@ static void tls_s_server_file_exact_bytes(void **state)
     assert_int_equal(memcmp(in, "HTTP/1.0 200 ok", 15), 0);
     assert_int_equal(c.got - hl, 300000);
     assert_true(io_check(in + hl, 300000, 11));
-    async_tls_ctx_close(&cctx);
 }
 
 /* Each bad certificate: the documented code, OpenSSL's reason, no
@@ -1158,10 +1128,7 @@ static void bad_cert_case(const char *cert, const char *key, const char *host, i
     client_ctx(&cctx, ca ? P(ca) : NULL, (unsigned)flags);
     client_init(&c, &cctx, host, in, sizeof in);
     client_at(&c, port);
-    c.req = "secret\n";
-    c.reqlen = 7;
-    c.how = READ_EXACT;
-    c.want = 7;
+    client_exact(&c, "secret\n", 7);
     run_clients(&c, 1, NULL);
     peer_stop(&p);
     if (want_reason == NULL) {
@@ -1175,7 +1142,6 @@ static void bad_cert_case(const char *cert, const char *key, const char *host, i
         assert_true(c.freed_on_error);
         assert_int_equal(async_task_result(&c.task), ASYNC_ECERT);
     }
-    async_tls_ctx_close(&cctx);
 }
 
 static void tls_s_server_untrusted_ca(void **state)
@@ -1246,10 +1212,7 @@ static int sclient_fn(async_loop *L, async_task *self)
 {
     struct sclient_run *r = async_frame(self, struct sclient_run, task);
     async_begin(L, &r->co);
-    io_listen(&r->srv, AF_INET);
-    assert_int_equal(async_server_start(L, &r->srv, server_handler, spool, sizeof spool[0],
-                                        offsetof(struct sconn, conn), 4),
-                     0);
+    our_server_start(L, &r->srv, 4);
     snprintf(r->port, sizeof r->port, "127.0.0.1:%u", async_addr_port(&r->srv.addr));
     {
         char *argv[] = {(char *)"openssl", (char *)"s_client", (char *)"-connect", r->port,
@@ -1313,7 +1276,6 @@ static void tls_s_client_against_our_server(void **state)
         }
         if (round == 1)
             assert_int_equal(S.peer_cert, 1);
-        async_tls_ctx_close(&sctx);
     }
 }
 
@@ -1441,7 +1403,6 @@ static void tls_nginx_files_chunked_and_many(void **state)
             assert_true(io_check(body, BIG, 3));
         }
     }
-    async_tls_ctx_close(&cctx);
 }
 
 /* ====================================================================
@@ -1551,10 +1512,7 @@ static int fuzzrun_fn(async_loop *L, async_task *self)
 {
     struct fuzzrun *f = async_frame(self, struct fuzzrun, task);
     async_begin(L, &f->co);
-    io_listen(&f->srv, AF_INET);
-    assert_int_equal(async_server_start(L, &f->srv, server_handler, spool, sizeof spool[0],
-                                        offsetof(struct sconn, conn), 4),
-                     0);
+    our_server_start(L, &f->srv, 4);
     io_listen(&M.lsrv, AF_INET);
     M.server = f->srv.addr;
     f->c.addr = M.lsrv.addr;
@@ -1590,10 +1548,7 @@ static void tls_fuzzing_man_in_the_middle(void **state)
         M.at = (seed >> 4) % 4200;
         memcpy(M.junk, "\x17\x03\x03\x00\x02zz", 7);
         client_init(&f.c, &cctx, "localhost", in, sizeof in);
-        f.c.req = out;
-        f.c.reqlen = sizeof out;
-        f.c.how = READ_EXACT;
-        f.c.want = sizeof out;
+        client_exact(&f.c, out, sizeof out);
         f.c.total = ASYNC_SEC(2);
         assert_int_equal(io_run(&f.task, fuzzrun_fn), 0);
         if (f.c.hs == 0 && f.c.rd == (int)sizeof out) {
@@ -1629,8 +1584,6 @@ static void tls_fuzzing_man_in_the_middle(void **state)
     print_message("      60 damaged exchanges: %u intact (damage past the end), %u ETLS, %u ECERT, "
                   "%u deadline, %u other (EOF, reset)\n",
                   ok, failed[0], failed[1], failed[2], failed[3]);
-    async_tls_ctx_close(&cctx);
-    async_tls_ctx_close(&sctx);
 }
 
 /* ====================================================================
