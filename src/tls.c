@@ -37,7 +37,7 @@ enum { HS_NONE, HS_READER, HS_WRITER }; /* where a handshake is parked */
 /* ---- the BIO: the stream's socket, without SIGPIPE ---- */
 
 static BIO_METHOD *bio_method;
-static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t bio_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int bio_write(BIO *b, const char *buf, int len)
 {
@@ -103,15 +103,32 @@ static void bio_method_make(void)
     BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "async_stream");
     if (m == NULL)
         return;
-    if (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
-        !BIO_meth_set_ctrl(m, bio_ctrl)) {
-        BIO_meth_free(m);
-        return;
+    /* The setters only store the pointer: they cannot fail. */
+    if (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) || /* LCOV_EXCL_BR_LINE */
+        !BIO_meth_set_ctrl(m, bio_ctrl)) {                                      /* LCOV_EXCL_BR_LINE */
+        BIO_meth_free(m); /* LCOV_EXCL_LINE: see above */
+        return;           /* LCOV_EXCL_LINE */
     }
-    bio_method = m;
     /* Freed inside OpenSSL's own exit-time cleanup, before it tears down
      * what BIO_meth_free needs. */
     OPENSSL_atexit(bio_method_free);
+    __atomic_store_n(&bio_method, m, __ATOMIC_RELEASE);
+}
+
+/* The process-wide BIO method, made at the first attach that can make it:
+ * an allocation that fails leaves it for the next attach to try again
+ * (a pthread_once would leave TLS off for the process). */
+static BIO_METHOD *bio_method_get(void)
+{
+    BIO_METHOD *m = __atomic_load_n(&bio_method, __ATOMIC_ACQUIRE);
+    if (m)
+        return m;
+    pthread_mutex_lock(&bio_lock);
+    if (bio_method == NULL)
+        bio_method_make();
+    m = bio_method;
+    pthread_mutex_unlock(&bio_lock);
+    return m;
 }
 
 /* ---- failures ---- */
@@ -551,6 +568,7 @@ static int session_peer(SSL *ssl, const char *host, bool verify)
 int async_tls_attach(async_stream *s, async_tls *t, async_tls_ctx *c, const char *host)
 {
     bool client, verify;
+    const BIO_METHOD *meth;
     BIO *bio;
 
     if (s == NULL || t == NULL || c == NULL || c->ctx == NULL)
@@ -563,16 +581,17 @@ int async_tls_attach(async_stream *s, async_tls *t, async_tls_ctx *c, const char
         return ASYNC_EINVAL; /* nothing to check the certificate against */
     if (s->layer || s->reader || s->writer || s->rlen > s->rpos)
         return ASYNC_EBUSY;
-    pthread_once(&bio_once, bio_method_make);
+    if (host && strlen(host) > 255)
+        return ASYNC_EINVAL; /* longer than any DNS name (or SNI) can be */
     memset(t, 0, sizeof *t);
     t->layer.ops = &tls_ops;
     t->s = s;
     t->fd = s->fd;
     t->state = client ? T_CLIENT : 0;
     ERR_clear_error();
-    if (bio_method == NULL || (t->ssl = SSL_new(c->ctx)) == NULL)
+    if ((meth = bio_method_get()) == NULL || (t->ssl = SSL_new(c->ctx)) == NULL)
         goto nomem;
-    if ((bio = BIO_new(bio_method)) == NULL)
+    if ((bio = BIO_new(meth)) == NULL)
         goto nomem;
     BIO_set_data(bio, t);
     BIO_set_init(bio, 1);

@@ -30,6 +30,43 @@
 
 static char dir[64];
 
+/* OpenSSL allocates through these (set first thing in main): a test
+ * makes the oom_in-th allocation from now fail (0: none fails), and
+ * oom_failed counts the failures made.                                 */
+static long oom_in;
+static unsigned long oom_failed, oom_calls;
+
+static bool oom_now(void)
+{
+    oom_calls++;
+    if (oom_in > 0 && --oom_in == 0) {
+        oom_failed++;
+        return true;
+    }
+    return false;
+}
+
+static void *oom_malloc(size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    return oom_now() ? NULL : malloc(n);
+}
+
+static void *oom_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    return oom_now() ? NULL : realloc(p, n);
+}
+
+static void oom_free(void *p, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    free(p);
+}
+
 /* DIR/name, in one of 8 rotating buffers. */
 static const char *P(const char *name)
 {
@@ -345,6 +382,8 @@ static void server_reset(async_tls_ctx *ctx, int mode)
  * its chain file, with server.key), and the server's behaviour. */
 static void our_pair(const char *cert, int mode)
 {
+    async_tls_ctx_close(&cctx); /* a test may make several pairs */
+    async_tls_ctx_close(&sctx);
     client_ctx(&cctx, P("ca.pem"), 0);
     server_ctx(&sctx, P(cert), P("server.key"));
     server_reset(&sctx, mode);
@@ -474,6 +513,8 @@ static int runner_fn(async_loop *L, async_task *self)
     }
     async_end;
 }
+
+static async_server our_srv; /* for run_clients, one test at a time */
 
 static void run_clients(struct client *cs, int n, async_server *srv)
 {
@@ -846,6 +887,238 @@ static void tls_unclean_close_is_an_error(void **state)
 }
 
 /* ====================================================================
+ * Sessions driven by hand: attach then handshake, the handshake in the
+ * first read and write, a handshake that waits to write, queries.
+ * ==================================================================== */
+
+/* async_tls_attach, then async_tls_handshake (again: at once 0), the
+ * ALPN queries, an exchange, and shutdown twice (close_notify once). */
+struct byhand {
+    async_task task;
+    async_co co;
+    async_server srv;
+    async_stream s;
+    async_tls tls;
+    char alpn[16], buf[8];
+    int hs1, hs2, small, n, sh1, sh2, eof;
+};
+
+static int byhand_fn(async_loop *L, async_task *self)
+{
+    struct byhand *f = async_frame(self, struct byhand, task);
+    async_begin(L, &f->co);
+    our_server_start(L, &f->srv, 4);
+    async_await(async_stream_connect(L, &f->s, &f->srv.addr, NULL, 0));
+    assert_int_equal(async_tls_attach(&f->s, &f->tls, &cctx, "localhost"), 0);
+    assert_false(async_tls_is_established(&f->s));
+    /* before the handshake: nothing to close yet, the TCP half-close would say it */
+    async_await_rc(f->hs1, async_tls_handshake(L, &f->s));
+    async_await_rc(f->hs2, async_tls_handshake(L, &f->s));
+    assert_true(async_tls_is_established(&f->s));
+    assert_int_equal(async_tls_alpn(&f->s, f->alpn, sizeof f->alpn), 8);
+    assert_string_equal(f->alpn, "http/1.1");
+    f->small = async_tls_alpn(&f->s, f->alpn, 8); /* no room for the NUL */
+    assert_int_equal(async_tls_alpn(&f->s, NULL, 8), ASYNC_EINVAL);
+    assert_int_equal(async_tls_alpn(&f->s, f->alpn, 0), ASYNC_EINVAL);
+    assert_int_equal(async_tls_alpn(NULL, f->alpn, 8), ASYNC_EINVAL);
+    async_await(async_stream_write(L, &f->s, "by hand", 7));
+    async_await_val(f->n, async_stream_read_exactly(L, &f->s, f->buf, 7));
+    f->sh1 = async_stream_shutdown(&f->s);
+    f->sh2 = async_stream_shutdown(&f->s);
+    async_await_rc(f->eof, async_stream_read(L, &f->s, f->buf, sizeof f->buf));
+    async_finally;
+    close_stream_and_server(L, &f->s, &f->srv);
+    async_await_until(server_idle(&f->srv));
+    async_end;
+}
+
+static void tls_attach_then_handshake_by_hand(void **state)
+{
+    static struct byhand f;
+    async_tls_config cc, sc;
+    (void)state;
+    memset(&cc, 0, sizeof cc);
+    memset(&sc, 0, sizeof sc);
+    cc.ca_file = P("ca.pem");
+    cc.alpn = "http/1.1";
+    sc.cert_file = P("server.pem");
+    sc.key_file = P("server.key");
+    sc.alpn = "http/1.1";
+    assert_int_equal(async_tls_ctx_init(&cctx, ASYNC_TLS_CLIENT, &cc), 0);
+    assert_int_equal(async_tls_ctx_init(&sctx, ASYNC_TLS_SERVER, &sc), 0);
+    server_reset(&sctx, SRV_ECHO);
+    memset(&f, 0, sizeof f);
+    assert_int_equal(io_run(&f.task, byhand_fn), 0);
+    assert_int_equal(f.hs1, 0);
+    assert_int_equal(f.hs2, 0);
+    assert_int_equal(f.small, ASYNC_ETOOLONG);
+    assert_int_equal(f.n, 7);
+    assert_memory_equal(f.buf, "by hand", 7);
+    assert_int_equal(f.sh1, 0);
+    assert_int_equal(f.sh2, 0);
+    assert_int_equal(f.eof, ASYNC_EOF);
+    assert_int_equal(S.eof_seen, 1);
+}
+
+/* No protocol in common: the server goes on without ALPN (both sides
+ * see none); buffers released between records change nothing. */
+static void tls_alpn_none_in_common_release_buffers(void **state)
+{
+    static struct client c;
+    static char in[16];
+    async_tls_config cc, sc;
+    (void)state;
+    memset(&cc, 0, sizeof cc);
+    memset(&sc, 0, sizeof sc);
+    cc.ca_file = P("ca.pem");
+    cc.alpn = "h2";
+    cc.flags = ASYNC_TLS_RELEASE_BUFFERS;
+    sc.cert_file = P("server.pem");
+    sc.key_file = P("server.key");
+    sc.alpn = "spdy/1,http/1.1";
+    sc.flags = ASYNC_TLS_RELEASE_BUFFERS;
+    assert_int_equal(async_tls_ctx_init(&cctx, ASYNC_TLS_CLIENT, &cc), 0);
+    assert_int_equal(async_tls_ctx_init(&sctx, ASYNC_TLS_SERVER, &sc), 0);
+    server_reset(&sctx, SRV_ECHO);
+    strcpy(S.alpn, "unset");
+    client_init(&c, &cctx, "localhost", in, sizeof in);
+    client_exact(&c, "ping", 4);
+    run_clients(&c, 1, &our_srv);
+    assert_int_equal(c.hs, 0);
+    assert_memory_equal(in, "ping", 4);
+    assert_string_equal(S.alpn, "");
+}
+
+/* The handshake's first write waits: the socket's send buffer is full
+ * of bytes the peer drains only later.  The handshake parks on the
+ * write watcher (as a writer) and goes on once there is room. */
+struct wfull {
+    async_task task, peer;
+    async_co co, pco;
+    async_stream cs, ps;
+    async_tls ct, pt;
+    int fds[2];
+    size_t filled, drained;
+    int n, hs, phs, busy;
+    char line[8];
+    unsigned char junk[65536];
+};
+
+static int wfull_peer(async_loop *L, async_task *self)
+{
+    struct wfull *f = async_frame(self, struct wfull, peer);
+    async_begin(L, &f->pco);
+    async_await(async_sleep(L, ASYNC_MS(20))); /* the client parks first */
+    while (f->drained < f->filled) {
+        async_await_val(f->n, async_stream_read(L, &f->ps, f->junk,
+                                                f->filled - f->drained < sizeof f->junk
+                                                    ? f->filled - f->drained
+                                                    : sizeof f->junk));
+        f->drained += (size_t)f->n;
+    }
+    async_await_rc(f->phs, async_tls_accept(L, &f->ps, &f->pt, &sctx));
+    if (f->phs < 0)
+        async_return(f->phs);
+    async_await(async_stream_read_exactly(L, &f->ps, f->line, 3));
+    async_await(async_stream_write(L, &f->ps, f->line, 3));
+    async_finally;
+    async_stream_close(L, &f->ps);
+    async_end;
+}
+
+static int wfull_fn(async_loop *L, async_task *self)
+{
+    struct wfull *f = async_frame(self, struct wfull, task);
+    async_begin(L, &f->co);
+    async_spawn(L, &f->peer, wfull_peer);
+    async_await_rc(f->hs, async_tls_client(L, &f->cs, &f->ct, &cctx, "localhost"));
+    if (f->hs < 0)
+        async_return(f->hs);
+    async_await(async_stream_write(L, &f->cs, "hi\n", 3));
+    memset(f->line, 0, sizeof f->line);
+    async_await(async_stream_read_exactly(L, &f->cs, f->line, 3));
+    async_finally;
+    async_stream_close(L, &f->cs);
+    async_await(async_join(L, &f->peer));
+    async_end;
+}
+
+static void tls_handshake_waits_for_room_to_write(void **state)
+{
+    static struct wfull f;
+    ssize_t n;
+    (void)state;
+    our_pair("server.pem", SRV_ECHO);
+    memset(&f, 0, sizeof f);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, f.fds), 0);
+    while ((n = send(f.fds[0], f.junk, sizeof f.junk, MSG_DONTWAIT)) > 0)
+        f.filled += (size_t)n;
+    assert_true(n < 0 && errno == EAGAIN);
+    assert_int_equal(async_stream_init(&f.cs, f.fds[0], NULL, 0), 0);
+    assert_int_equal(async_stream_init(&f.ps, f.fds[1], NULL, 0), 0);
+    assert_int_equal(io_run(&f.task, wfull_fn), 0);
+    print_message("      the handshake waited behind %zu bytes\n", f.filled);
+    assert_int_equal(f.drained, f.filled);
+    assert_int_equal(f.hs, 0);
+    assert_int_equal(f.phs, 0);
+    assert_memory_equal(f.line, "hi\n", 3);
+}
+
+/* No handshake op: the stream's first write and first read drive it,
+ * from two tasks at once; the writer pushes more than the socket takes
+ * (a small send buffer), so it waits while the reader reads the echo. */
+#define IMPL_LEN (256u * 1024u)
+struct implicit {
+    async_task task, wtask;
+    async_co co, wco;
+    async_server srv;
+    async_stream s;
+    async_tls tls;
+    int wrc, rd;
+};
+
+static int implicit_writer(async_loop *L, async_task *self)
+{
+    struct implicit *f = async_frame(self, struct implicit, wtask);
+    async_begin(L, &f->wco);
+    async_await(async_stream_write(L, &f->s, big_out, IMPL_LEN));
+    async_end;
+}
+
+static int implicit_fn(async_loop *L, async_task *self)
+{
+    struct implicit *f = async_frame(self, struct implicit, task);
+    int small = 4096;
+    async_begin(L, &f->co);
+    our_server_start(L, &f->srv, 4);
+    async_await(async_stream_connect(L, &f->s, &f->srv.addr, NULL, 0));
+    assert_int_equal(setsockopt(f->s.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    assert_int_equal(setsockopt(f->s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    assert_int_equal(async_tls_attach(&f->s, &f->tls, &cctx, "localhost"), 0);
+    async_spawn(L, &f->wtask, implicit_writer);
+    async_await_rc(f->rd, async_stream_read_exactly(L, &f->s, big_in, IMPL_LEN));
+    async_await_rc(f->wrc, async_join(L, &f->wtask));
+    async_finally;
+    close_stream_and_server(L, &f->s, &f->srv);
+    async_await_until(server_idle(&f->srv));
+    async_end;
+}
+
+static void tls_handshake_in_first_read_and_write(void **state)
+{
+    static struct implicit f;
+    (void)state;
+    our_pair("server.pem", SRV_ECHO);
+    memset(&f, 0, sizeof f);
+    io_fill(big_out, IMPL_LEN, 21);
+    assert_int_equal(io_run(&f.task, implicit_fn), 0);
+    assert_int_equal(f.wrc, 0);
+    assert_int_equal(f.rd, (int)IMPL_LEN);
+    assert_true(io_check(big_in, IMPL_LEN, 21));
+    assert_int_equal(S.hs_errors, 0);
+}
+
+/* ====================================================================
  * Deadlines and cancellation.
  * ==================================================================== */
 
@@ -905,7 +1178,8 @@ struct wint {
     async_co co;
     struct tcon x;
     async_timeout to;
-    int rc1, rc2, i;
+    int then_shutdown; /* after the interrupted write: shutdown, not a write */
+    int rc1, rc2, rc3, i;
 };
 
 static int wint_fn(async_loop *L, async_task *self)
@@ -921,7 +1195,11 @@ static int wint_fn(async_loop *L, async_task *self)
             break;
     }
     async_timeout_end(&f->to);
-    async_await_rc(f->rc2, async_stream_write(L, &f->x.s, "other", 5));
+    if (f->then_shutdown)
+        f->rc2 = async_stream_shutdown(&f->x.s); /* close_notify cannot follow half a record */
+    else
+        async_await_rc(f->rc2, async_stream_write(L, &f->x.s, "other", 5));
+    async_await_rc(f->rc3, async_stream_write(L, &f->x.s, "more", 4)); /* the session is dead */
     async_finally;
     TCON_CLOSE(L, &f->x);
     async_end;
@@ -936,7 +1214,18 @@ static void tls_interrupted_write_loses_write_side(void **state)
     assert_int_equal(io_run(&f.task, wint_fn), 0);
     assert_int_equal(f.rc1, ASYNC_ETIMEDOUT);
     assert_int_equal(f.rc2, ASYNC_ETLS);
+    assert_int_equal(f.rc3, ASYNC_ETLS);
     print_message("      write after an interrupted write: %s\n", async_tls_reason(&f.x.s));
+    assert_string_equal(async_tls_reason(&f.x.s),
+                        "a write was interrupted in the middle of a TLS record");
+    /* the same for a shutdown after it */
+    our_pair("server.pem", SRV_NOREAD);
+    memset(&f, 0, sizeof f);
+    f.then_shutdown = 1;
+    assert_int_equal(io_run(&f.task, wint_fn), 0);
+    assert_int_equal(f.rc1, ASYNC_ETIMEDOUT);
+    assert_int_equal(f.rc2, ASYNC_ETLS);
+    assert_int_equal(f.rc3, ASYNC_ETLS);
     assert_string_equal(async_tls_reason(&f.x.s),
                         "a write was interrupted in the middle of a TLS record");
 }
@@ -945,7 +1234,7 @@ static void tls_interrupted_write_loses_write_side(void **state)
  * Hostile peers (raw sockets, in this process).
  * ==================================================================== */
 
-enum { RAW_CLOSE, RAW_GARBAGE, RAW_STALL };
+enum { RAW_CLOSE, RAW_GARBAGE, RAW_STALL, RAW_CLOSE_NOTIFY };
 
 struct raw {
     async_task task;
@@ -967,6 +1256,8 @@ static int raw_fn(async_loop *L, async_task *self)
     if (r->mode == RAW_GARBAGE) {
         async_await(async_stream_write(L, &r->s, "HTTP/1.1 400 Bad Request\r\n\r\n", 28));
     }
+    if (r->mode == RAW_CLOSE_NOTIFY) /* a plaintext close_notify alert: warning (1), 0 */
+        async_await(async_stream_write(L, &r->s, "\x15\x03\x03\x00\x02\x01\x00", 7));
     if (r->mode != RAW_CLOSE) { /* until the client gives up */
         for (;;) {
             async_await_rc(r->n, async_stream_read(L, &r->s, r->buf, sizeof r->buf));
@@ -1039,6 +1330,18 @@ static void tls_garbage_instead_of_server_hello(void **state)
     assert_int_equal(H.c.hs, ASYNC_ETLS);
     print_message("      garbage ServerHello: %s: %s\n", async_strerror(H.c.hs), H.c.reason);
     assert_string_equal(H.c.reason, "wrong version number");
+    assert_int_equal(H.c.rd, ASYNC_ETLS);
+    assert_true(H.c.freed_on_error);
+}
+
+/* close_notify instead of a ServerHello: not an EOF, a failed handshake. */
+static void tls_close_notify_mid_handshake(void **state)
+{
+    (void)state;
+    hostile_run(RAW_CLOSE_NOTIFY, 0, 0);
+    assert_int_equal(H.c.hs, ASYNC_ETLS);
+    print_message("      close_notify mid-handshake: %s\n", H.c.reason);
+    assert_string_equal(H.c.reason, "the peer closed the connection during the handshake");
     assert_int_equal(H.c.rd, ASYNC_ETLS);
     assert_true(H.c.freed_on_error);
 }
@@ -1597,7 +1900,62 @@ struct misuse {
     async_tls tls, tls2;
     int fds[2];
     int hs_plain, attach_twice, no_host, wrong_role, hs_closed, attach_closed;
+    /* a second stream: a reader parked on it, then bytes buffered in it */
+    async_task reader;
+    async_co rco;
+    async_stream s2;
+    async_tls tls3;
+    int fds2[2];
+    unsigned char rbuf[16];
+    char b[4];
+    int j1, j2;
 };
+
+/* Parks reading s2 (plain, then TLS with its handshake in the read). */
+static int misuse_reader(async_loop *L, async_task *self)
+{
+    struct misuse *m = async_frame(self, struct misuse, reader);
+    async_begin(L, &m->rco);
+    async_await(async_stream_read(L, &m->s2, m->b, 1));
+    async_end;
+}
+
+static void long_name(char *out, size_t n)
+{
+    memset(out, 'a', n);
+    out[n] = '\0';
+}
+
+static int misuse_more(async_loop *L, struct misuse *m)
+{
+    static char name[300];
+    async_tls_ctx none;
+    memset(&none, 0, sizeof none);
+    assert_int_equal(async_tls_attach(NULL, &m->tls3, &cctx, "localhost"), ASYNC_EINVAL);
+    assert_int_equal(async_tls_attach(&m->s2, NULL, &cctx, "localhost"), ASYNC_EINVAL);
+    assert_int_equal(async_tls_attach(&m->s2, &m->tls3, NULL, "localhost"), ASYNC_EINVAL);
+    assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &none, "localhost"), ASYNC_EINVAL);
+    assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &cctx, ""), ASYNC_EINVAL);
+    long_name(name, 256); /* longer than any DNS name: refused, not "out of memory" */
+    assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &cctx, name), ASYNC_EINVAL);
+    assert_int_equal(async_tls_handshake(L, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_tls_client(L, NULL, &m->tls3, &cctx, "localhost"), ASYNC_EINVAL);
+    assert_int_equal(async_tls_client(L, &m->s2, NULL, &cctx, "localhost"), ASYNC_EINVAL);
+    assert_int_equal(async_tls_client(L, &m->s2, &m->tls3, NULL, "localhost"), ASYNC_EINVAL);
+    assert_int_equal(async_tls_client(L, &m->s2, &m->tls3, &cctx, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_tls_alpn(&m->s2, m->b, sizeof m->b), ASYNC_EINVAL); /* plain */
+    assert_null(async_tls_ssl(&m->s2));
+    assert_null(async_tls_ssl(NULL));
+    assert_false(async_tls_is_established(&m->s2));
+    assert_false(async_tls_is_established(NULL));
+    assert_null(async_tls_reason(NULL));
+    /* a name of 255 is a name: the certificate then does not match */
+    long_name(name, 255);
+    assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &cctx, name), 0);
+    async_stream_close(L, &m->s2);
+    return 0;
+}
+
 
 static int misuse_fn(async_loop *L, async_task *self)
 {
@@ -1617,6 +1975,34 @@ static int misuse_fn(async_loop *L, async_task *self)
     async_await_rc(m->hs_closed, async_tls_handshake(L, &m->s));
     m->attach_closed = async_tls_attach(&m->s, &m->tls2, &cctx, "localhost");
     close(m->fds[1]);
+
+    /* s2: misuse of the calls themselves, then a stream busy reading */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, m->fds2), 0);
+    assert_int_equal(async_stream_init(&m->s2, m->fds2[0], m->rbuf, sizeof m->rbuf), 0);
+    misuse_more(L, m);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, m->fds2), 0);
+    assert_int_equal(async_stream_init(&m->s2, m->fds2[0], m->rbuf, sizeof m->rbuf), 0);
+    async_spawn(L, &m->reader, misuse_reader);
+    async_await(async_yield()); /* it parks */
+    assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &cctx, "localhost"), ASYNC_EBUSY);
+    async_cancel(L, &m->reader);
+    async_await_rc(m->j1, async_join(L, &m->reader));
+    /* bytes the stream holds unread would be read as TLS: refused */
+    assert_int_equal(write(m->fds2[1], "ab\n", 3), 3);
+    async_await(async_stream_read_until(L, &m->s2, "a", 1, m->b, sizeof m->b));
+    assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &cctx, "localhost"), ASYNC_EBUSY);
+    async_await(async_stream_read_until(L, &m->s2, "\n", 1, m->b, sizeof m->b));
+    /* attached: a read drives the handshake and parks (no peer speaks TLS);
+     * meanwhile the stream is busy for a handshake op */
+    assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &cctx, "localhost"), 0);
+    async_spawn(L, &m->reader, misuse_reader);
+    async_await(async_yield());
+    assert_int_equal(async_tls_handshake(L, &m->s2), ASYNC_EBUSY);
+    assert_int_equal(async_tls_client(L, &m->s2, &m->tls3, &cctx, "localhost"), ASYNC_EBUSY);
+    async_cancel(L, &m->reader);
+    async_await_rc(m->j2, async_join(L, &m->reader));
+    async_stream_close(L, &m->s2);
+    close(m->fds2[1]);
     async_end;
 }
 
@@ -1635,6 +2021,16 @@ static void tls_misuse(void **state)
     assert_int_equal(m.attach_twice, ASYNC_EBUSY);
     assert_int_equal(m.hs_closed, ASYNC_ECLOSED);
     assert_int_equal(m.attach_closed, ASYNC_ECLOSED);
+    assert_int_equal(m.j1, ASYNC_ECANCELED);
+    assert_int_equal(m.j2, ASYNC_ECANCELED);
+    /* outside any task: a handshake op is refused with EPERM */
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, m.fds), 0);
+    assert_int_equal(async_stream_init(&m.s, m.fds[0], NULL, 0), 0);
+    assert_int_equal(async_tls_client(TLOOP, &m.s, &m.tls, &cctx, "localhost"), ASYNC_EPERM);
+    assert_int_equal(async_tls_attach(&m.s, &m.tls, &cctx, "localhost"), 0);
+    assert_int_equal(async_tls_handshake(TLOOP, &m.s), ASYNC_EPERM);
+    async_stream_close(TLOOP, &m.s);
+    close(m.fds[1]);
     async_tls_ctx_close(&cctx);
 
     memset(&cfg, 0, sizeof cfg);
@@ -1668,9 +2064,210 @@ static void tls_misuse(void **state)
     assert_string_equal(async_strerror(ASYNC_ECERT), "certificate verification failed");
 }
 
+/* Every configuration error with its code and reason, and the forms
+ * that work: no config at all (the default store), the key in the
+ * certificate's file, client CAs from a directory only. */
+static void tls_ctx_configurations(void **state)
+{
+    async_tls_config cfg;
+    async_tls_ctx c;
+    char cmd[512];
+    (void)state;
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, NULL), 0);
+    async_tls_ctx_close(&c);
+    async_tls_ctx_close(&c); /* twice: harmless */
+    async_tls_ctx_close(NULL);
+    assert_null(async_tls_ctx_reason(NULL));
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flags = 0x100; /* no such flag */
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, &cfg), ASYNC_EINVAL);
+    assert_string_equal(async_tls_ctx_reason(&c), "invalid configuration");
+    cfg.flags = ASYNC_TLS_INSECURE_NO_VERIFY; /* a server always verifies what it asks */
+    cfg.cert_file = P("server.pem");
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_SERVER, &cfg), ASYNC_EINVAL);
+    cfg.flags = 0;
+    cfg.cert_file = NULL;
+    cfg.key_file = P("server.key"); /* a key without its certificate */
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, &cfg), ASYNC_EINVAL);
+    cfg.key_file = NULL;
+    cfg.alpn = "";
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, &cfg), ASYNC_EINVAL);
+    assert_string_equal(async_tls_ctx_reason(&c), "invalid ALPN list");
+    cfg.alpn = NULL;
+
+    cfg.min_version = 0x7f7f; /* no such version */
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, &cfg), ASYNC_ETLS);
+    print_message("      min_version 0x7f7f: %s\n", async_tls_ctx_reason(&c));
+    assert_non_null(async_tls_ctx_reason(&c));
+    assert_null(c.ctx);
+    cfg.min_version = 0;
+    cfg.ciphers = "NO-SUCH-CIPHER";
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, &cfg), ASYNC_ETLS);
+    print_message("      ciphers NO-SUCH-CIPHER: %s\n", async_tls_ctx_reason(&c));
+    assert_non_null(async_tls_ctx_reason(&c));
+    cfg.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256";
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, &cfg), 0);
+    async_tls_ctx_close(&c);
+    cfg.ciphers = NULL;
+
+    cfg.cert_file = P("nothing-here.pem");
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_SERVER, &cfg), ASYNC_ETLS);
+    print_message("      missing certificate: %s\n", async_tls_ctx_reason(&c));
+    assert_non_null(async_tls_ctx_reason(&c));
+    cfg.cert_file = P("server.pem"); /* no key in it, none named */
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_SERVER, &cfg), ASYNC_ETLS);
+    print_message("      certificate without its key: %s\n", async_tls_ctx_reason(&c));
+    /* the key after the certificate, in one file */
+    snprintf(cmd, sizeof cmd, "cat %s %s > %s", P("server.pem"), P("server.key"),
+             P("combined.pem"));
+    assert_int_equal(system(cmd), 0);
+    cfg.cert_file = P("combined.pem");
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_SERVER, &cfg), 0);
+    async_tls_ctx_close(&c);
+
+    /* client certificates: the CAs from a file that is not there, or
+     * from a directory (no names sent in the request then) */
+    cfg.cert_file = P("server.pem");
+    cfg.key_file = P("server.key");
+    cfg.flags = ASYNC_TLS_VERIFY_CLIENT;
+    cfg.ca_file = P("nothing-here.pem");
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_SERVER, &cfg), ASYNC_ETLS);
+    assert_non_null(async_tls_ctx_reason(&c));
+    cfg.ca_file = NULL;
+    cfg.ca_dir = P("cadir");
+    assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_SERVER, &cfg), 0);
+    async_tls_ctx_close(&c);
+}
+
+/* OpenSSL runs out of memory at each allocation of a context's set-up
+ * and of an attach in turn: each fails with ENOSPC or ETLS and a reason,
+ * frees what it made, leaves the error queue empty, and the next call
+ * works.  First of all, the process's first attach fails at the
+ * making of the BIO method: the next attach must make it (a transient
+ * failure must not turn TLS off for the process). */
+static void attach_sweep(const char *host, unsigned *points)
+{
+    static async_stream st;
+    static async_tls t;
+    int fds[2], rc;
+    long k;
+    unsigned long before;
+    for (k = 1;; k++) {
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+        assert_int_equal(async_stream_init(&st, fds[0], NULL, 0), 0);
+        before = oom_failed;
+        oom_in = k;
+        rc = async_tls_attach(&st, &t, &cctx, host);
+        oom_in = 0;
+        assert_int_equal(ERR_peek_error(), 0);
+        if (oom_failed != before) {
+            assert_int_equal(rc, ASYNC_ENOSPC);
+            assert_null(st.layer);
+            assert_null(t.ssl);
+            (*points)++;
+        } else {
+            assert_int_equal(rc, 0);
+        }
+        async_stream_close(TLOOP, &st);
+        close(fds[1]);
+        if (oom_failed == before)
+            break;
+    }
+}
+
+/* The allocations of a context's set-up failed in turn: every one of
+ * the first 64 and of the last 256 (where the set-up's own calls end:
+ * the CA names, ALPN), and a sample between (each 1/32 further on), so
+ * that the sweep stays short under valgrind.  Returns how many. */
+static unsigned ctx_sweep(int role, const async_tls_config *cfg)
+{
+    async_tls_ctx c;
+    unsigned points = 0;
+    unsigned long total;
+    long k;
+    int rc;
+    total = oom_calls;
+    assert_int_equal(async_tls_ctx_init(&c, role, cfg), 0);
+    async_tls_ctx_close(&c);
+    total = oom_calls - total; /* allocations a set-up makes (at most) */
+    for (k = 1; k <= (long)total; k = k < 64 || k + 256 > (long)total ? k + 1 : k + k / 32) {
+        unsigned long before = oom_failed;
+        oom_in = k;
+        rc = async_tls_ctx_init(&c, role, cfg);
+        oom_in = 0;
+        assert_int_equal(ERR_peek_error(), 0);
+        if (rc == 0) {
+            assert_non_null(c.ctx);
+            async_tls_ctx_close(&c);
+        } else {
+            if (!(rc == ASYNC_ENOSPC || rc == ASYNC_ETLS))
+                fail_msg("allocation %ld: %s", k, async_strerror(rc));
+            assert_null(c.ctx);
+            assert_non_null(async_tls_ctx_reason(&c));
+        }
+        points += oom_failed != before;
+    }
+    return points;
+}
+
+static void tls_allocation_failures(void **state)
+{
+    static async_stream st;
+    static async_tls t;
+    async_tls_config cfg;
+    int fds[2];
+    unsigned points = 0, n;
+    SSL *ssl;
+    (void)state;
+    /* OpenSSL's own one-time set-ups first: one that fails stays failed
+     * for the process (OpenSSL's rule, not ours to test) */
+    assert_int_equal(OPENSSL_init_ssl(0, NULL), 1);
+    (void)BIO_get_new_index();
+    client_ctx(&cctx, P("ca.pem"), 0);
+    ssl = SSL_new(cctx.ctx);
+    assert_non_null(ssl);
+    SSL_free(ssl);
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    assert_int_equal(async_stream_init(&st, fds[0], NULL, 0), 0);
+    oom_in = 1; /* the BIO method's */
+    assert_int_equal(async_tls_attach(&st, &t, &cctx, "localhost"), ASYNC_ENOSPC);
+    oom_in = 0;
+    assert_int_equal(oom_failed, 1);
+    assert_null(st.layer);
+    assert_int_equal(async_tls_attach(&st, &t, &cctx, "localhost"), 0);
+    async_stream_close(TLOOP, &st);
+    close(fds[1]);
+
+    attach_sweep("localhost", &points);
+    attach_sweep("127.0.0.1", &points);
+    print_message("      attach: %u allocations failed in turn\n", points);
+    assert_true(points >= 3);
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ca_file = P("ca.pem");
+    cfg.alpn = "h2,http/1.1";
+    n = ctx_sweep(ASYNC_TLS_CLIENT, &cfg);
+    print_message("      client context: %u allocations failed in turn\n", n);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.cert_file = P("chain.pem");
+    cfg.key_file = P("server.key");
+    cfg.ca_file = P("ca.pem");
+    cfg.flags = ASYNC_TLS_VERIFY_CLIENT;
+    cfg.alpn = "http/1.1";
+    cfg.ciphersuites = "TLS_AES_128_GCM_SHA256";
+    cfg.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256";
+    n = ctx_sweep(ASYNC_TLS_SERVER, &cfg);
+    print_message("      server context: %u allocations failed in turn\n", n);
+    assert_true(n >= 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        TT(tls_allocation_failures), /* first: it makes the first attach */
+        TT(tls_ctx_configurations),
         TT(tls_duplex_megabyte_and_shutdown),
         TT(tls_read_until_and_exactly),
         TT(tls_many_concurrent_connections),
@@ -1679,10 +2276,15 @@ int main(void)
         TT(tls_key_update_no_busy_loop),
         TT(tls_renegotiation_refused),
         TT(tls_unclean_close_is_an_error),
+        TT(tls_attach_then_handshake_by_hand),
+        TT(tls_alpn_none_in_common_release_buffers),
+        TT(tls_handshake_waits_for_room_to_write),
+        TT(tls_handshake_in_first_read_and_write),
         TT(tls_read_deadline_and_cancel_keep_stream),
         TT(tls_interrupted_write_loses_write_side),
         TT(tls_peer_closes_mid_handshake),
         TT(tls_garbage_instead_of_server_hello),
+        TT(tls_close_notify_mid_handshake),
         TT(tls_stalled_handshake_deadline),
         TT(tls_cancel_during_handshake),
         TT(tls_s_server_trusted_echo),
@@ -1697,6 +2299,11 @@ int main(void)
         TT(tls_fuzzing_man_in_the_middle),
         TT(tls_misuse),
     };
+    /* before OpenSSL's first allocation: it takes them only then */
+    if (!CRYPTO_set_mem_functions(oom_malloc, oom_realloc, oom_free)) {
+        fprintf(stderr, "test_tls: CRYPTO_set_mem_functions refused\n");
+        return 1;
+    }
     if (getenv("TLS_TEST")) /* one test, by name pattern, for debugging */
         cmocka_set_test_filter(getenv("TLS_TEST"));
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
