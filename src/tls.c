@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -318,6 +319,31 @@ static int tls_write(async_layer *x, const void *buf, size_t len, int *events)
     return n;
 }
 
+/* SSL_shutdown: our close_notify.  When the socket refuses a write it
+ * has room for (an EAGAIN that is not a full buffer, say after a short
+ * send), it is tried again at once, CLOSE_TRIES times in all: a
+ * close_notify left half sent reaches the peer as a truncated record, a
+ * protocol error where the peer should see the end.  Never waits: the
+ * room is asked of poll() with a zero timeout.                        */
+#define CLOSE_TRIES 5
+static int tls_close_notify(async_tls *t)
+{
+    struct pollfd p;
+    int r, tries = 0;
+    for (;;) {
+        t->sys_errno = 0;
+        ERR_clear_error();
+        r = SSL_shutdown(t->ssl);
+        if (r >= 0 || ++tries == CLOSE_TRIES || SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_WRITE)
+            return r;
+        p.fd = t->fd;
+        p.events = POLLOUT;
+        p.revents = 0;
+        if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT))
+            return r; /* a full buffer: it cannot go out now */
+    }
+}
+
 static int tls_shutdown(async_layer *x)
 {
     async_tls *t = (async_tls *)(void *)x;
@@ -329,9 +355,7 @@ static int tls_shutdown(async_layer *x)
         return 0; /* nothing to close yet: the TCP half-close says it */
     if (t->state & T_WPEND)
         return tls_die(t, ASYNC_ETLS, "a write was interrupted in the middle of a TLS record");
-    t->sys_errno = 0;
-    ERR_clear_error();
-    r = SSL_shutdown(t->ssl);
+    r = tls_close_notify(t);
     if (r >= 0) { /* 0: sent, the peer's may follow; 1: both sent */
         t->state |= T_SHUT;
         return 0;
@@ -347,8 +371,7 @@ static void tls_close(async_layer *x)
     async_tls *t = (async_tls *)(void *)x;
 
     if (t->ssl && !t->dead && !(t->state & (T_SHUT | T_WPEND)) && SSL_is_init_finished(t->ssl)) {
-        ERR_clear_error();
-        (void)SSL_shutdown(t->ssl);
+        (void)tls_close_notify(t);
         ERR_clear_error();
     }
     tls_free(t);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "iotest.h"
 #include "src/async_tls.h"
+#include "../faults/shim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -303,6 +304,7 @@ static struct {
     char alpn[32];
     int peer_cert; /* a handler saw a client certificate */
     int eof_seen;
+    unsigned close_eagain; /* the handler's close: its first sends get EAGAIN */
 } S;
 
 static void keep_reason(char *dst, size_t cap, const async_stream *s)
@@ -360,6 +362,8 @@ static int server_handler(async_loop *L, async_task *self)
         if (S.mode == SRV_LINE)
             break;
     }
+    if (S.close_eagain) /* the pool's close sends the close_notify next */
+        fault_arm(FF_SEND, s->fd, 0, S.close_eagain, EAGAIN, 0);
     async_end; /* the pool closes the stream: close_notify, SSL freed */
 }
 
@@ -923,6 +927,7 @@ static int byhand_fn(async_loop *L, async_task *self)
     assert_int_equal(async_tls_alpn(NULL, f->alpn, 8), ASYNC_EINVAL);
     async_await(async_stream_write(L, &f->s, "by hand", 7));
     async_await_val(f->n, async_stream_read_exactly(L, &f->s, f->buf, 7));
+    fault_arm(FF_SEND, f->s.fd, 0, 2, EAGAIN, 0); /* with room: tried again */
     f->sh1 = async_stream_shutdown(&f->s);
     f->sh2 = async_stream_shutdown(&f->s);
     async_await_rc(f->eof, async_stream_read(L, &f->s, f->buf, sizeof f->buf));
@@ -1116,6 +1121,38 @@ static void tls_handshake_in_first_read_and_write(void **state)
     assert_int_equal(f.rd, (int)IMPL_LEN);
     assert_true(io_check(big_in, IMPL_LEN, 21));
     assert_int_equal(S.hs_errors, 0);
+}
+
+/* The close_notify of a close goes out through EAGAINs the socket did
+ * not mean (it has room): tried again at once, up to five times, so the
+ * peer reads the end (EOF) and not a truncated record; after five it is
+ * given up (then the peer sees the TCP end alone: ETLS). */
+static void tls_close_notify_through_eagain(void **state)
+{
+    static const struct {
+        unsigned eagains;
+        int rd;
+    } cases[] = {{1, ASYNC_EOF}, {4, ASYNC_EOF}, {5, ASYNC_ETLS}};
+    static struct client c;
+    static char in[64];
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        our_pair("server.pem", SRV_LINE);
+        S.close_eagain = cases[i].eagains;
+        client_init(&c, &cctx, "localhost", in, sizeof in);
+        c.req = "line\n";
+        c.reqlen = 5;
+        c.how = READ_ALL;
+        run_clients(&c, 1, &our_srv);
+        fault_clear();
+        assert_int_equal(c.hs, 0);
+        assert_int_equal(c.got, 5);
+        assert_memory_equal(in, "line\n", 5);
+        if (c.rd != cases[i].rd)
+            fail_msg("%u EAGAINs: %s (%s)", cases[i].eagains, async_strerror(c.rd), c.reason);
+    }
+    assert_string_equal(c.reason, "unexpected eof while reading");
 }
 
 /* ====================================================================
@@ -2280,6 +2317,7 @@ int main(void)
         TT(tls_alpn_none_in_common_release_buffers),
         TT(tls_handshake_waits_for_room_to_write),
         TT(tls_handshake_in_first_read_and_write),
+        TT(tls_close_notify_through_eagain),
         TT(tls_read_deadline_and_cancel_keep_stream),
         TT(tls_interrupted_write_loses_write_side),
         TT(tls_peer_closes_mid_handshake),
