@@ -38,6 +38,7 @@ static async_http_server hs;
 static async_http_config cfg;
 static int file_fd = -1;
 static unsigned responses_logged;
+static int late_rc;
 
 /* Misuse inside a handler: each call is refused with its code and
  * leaves the connection able to answer. */
@@ -61,6 +62,7 @@ static void misuse_before(async_loop *L, async_http_conn *c)
     /* a TAB is allowed in a value, an empty value too */
     assert_int_equal(async_http_add_header(c, "X-Tab", "a\tb and a long tail"), 0);
     assert_int_equal(async_http_add_header(c, "X-Empty", ""), 0);
+    assert_int_equal(async_http_add_headern(c, "X-Null", 6, NULL, 0), 0);
     /* nothing begun: nothing to write or end */
     assert_int_equal(async_http_write(L, c, "x", 1), ASYNC_EINVAL);
     assert_int_equal(async_http_end(L, c), ASYNC_EINVAL);
@@ -150,12 +152,36 @@ static int handle(async_loop *L, async_http_conn *c)
         /* begun and ended with no chunk; an empty write sends nothing */
         async_await(async_http_begin(L, c, 200));
         async_await(async_http_write(L, c, "", 0));
+        assert_int_equal(async_http_write(L, c, NULL, 3), ASYNC_EINVAL);
+        assert_int_equal(async_http_write(L, c, NULL, 0), 0);
         async_await(async_http_end(L, c));
     } else if (n == 10 && memcmp(t, "/nocontent", 10) == 0) {
         /* 204 has no body: what is written is dropped, no framing */
         async_await(async_http_begin(L, c, 204));
         async_await(async_http_write(L, c, "dropped", 7));
         async_await(async_http_end(L, c));
+    } else if (n > 6 && memcmp(t, "/late/", 6) == 0) {
+        /* the client has reset the connection by the time the op writes
+         * (the target from c->req: locals do not survive an await) */
+        if (memcmp(c->req.target + 6, "write", 5) == 0 || memcmp(c->req.target + 6, "end", 3) == 0) {
+            async_await(async_http_begin(L, c, 200));
+            if (c->req.target[6] == 'e')
+                async_await(async_http_write(L, c, "x", 1));
+        }
+        async_await(async_sleep(L, ASYNC_MS(50)));
+        if (memcmp(c->req.target + 6, "respond", 7) == 0)
+            async_await_rc(late_rc, async_http_respond(L, c, 200, p->body, sizeof p->body));
+        else if (memcmp(c->req.target + 6, "begin", 5) == 0)
+            async_await_rc(late_rc, async_http_begin(L, c, 200));
+        else if (memcmp(c->req.target + 6, "write", 5) == 0)
+            async_await_rc(late_rc, async_http_write(L, c, p->body, 3000));
+        else if (memcmp(c->req.target + 6, "end", 3) == 0)
+            async_await_rc(late_rc, async_http_end(L, c));
+        else /* continue: the 100 Continue of the body's first read */
+            async_await_rc(late_rc, async_http_body_read(L, c, p->buf, 16));
+        async_return(late_rc);
+    } else if (n == 7 && memcmp(t, "/notmod", 7) == 0) {
+        async_await(async_http_respond(L, c, 304, NULL, 0));
     } else if (n == 6 && memcmp(t, "/close", 6) == 0) {
         async_http_set_close(c);
         async_await(async_http_respond(L, c, 200, "bye", 3));
@@ -212,6 +238,7 @@ struct raw {
     size_t len, off, cur, piece; /* piece 0: all at once */
     async_tick gap;         /* between pieces                 */
     int shut;               /* shut the write side once all is sent */
+    int reset;              /* then reset the connection (RST) at once */
     char out[200000];
     size_t outn;
     int rc;
@@ -235,6 +262,14 @@ static int raw_main(async_loop *L, async_task *self)
     r->t_sent = async_now(L);
     if (r->shut)
         async_await(async_stream_shutdown(&r->s));
+    if (r->reset) /* once the server has the request (its handler waits 50 ms) */
+        async_await(async_sleep(L, ASYNC_MS(20)));
+    if (r->reset) {
+        struct linger lg = {1, 0};
+        assert_int_equal(setsockopt(r->s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+        async_stream_close(L, &r->s);
+        async_return(0);
+    }
     for (;;) {
         async_await_rc(r->rc, async_stream_read(L, &r->s, r->out + r->outn,
                                                 sizeof r->out - 1 - r->outn));
@@ -471,7 +506,7 @@ static void handler_misuse_refused(void **state)
     out = EXCHANGE("GET /misuse HTTP/1.1\r\nConnection: close\r\n\r\n");
     assert_true(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
     assert_non_null(strstr(out, "\r\nX-Tab: a\tb and a long tail\r\n"));
-    assert_non_null(strstr(out, "\r\nX-Empty: \r\n"));
+    assert_non_null(strstr(out, "\r\nX-Empty: \r\nX-Null: \r\n"));
     assert_null(strstr(out, "Injected"));
     assert_null(strstr(out, "X-Big"));
     assert_non_null(strstr(out, "Content-Length: 2\r\nConnection: close\r\n\r\nok"));
@@ -582,6 +617,57 @@ static void cut_short_bodies_and_heads(void **state)
     out = exchange_shut("GET /hello HTTP/1.1\r\nHost:");
     assert_int_equal(R.outn, 0);
     assert_int_equal(R.rc, ASYNC_EOF); /* closed, not reset */
+}
+
+/* The client resets the connection while the handler waits; each op's
+ * write then fails: the op returns the error, the connection closes. */
+static void writes_to_a_reset_client_fail(void **state)
+{
+    static const char *const reqs[] = {
+        "GET /late/respond HTTP/1.1\r\n\r\n",
+        "GET /late/begin HTTP/1.1\r\n\r\n",
+        "GET /late/write HTTP/1.1\r\n\r\n",
+        "GET /late/end HTTP/1.1\r\n\r\n",
+        "POST /late/continue HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    };
+    static struct runner m;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        server_config();
+        memset(&R, 0, sizeof R);
+        memset(&m, 0, sizeof m);
+        R.req = reqs[i];
+        R.len = strlen(reqs[i]);
+        R.reset = 1;
+        m.raw = &R;
+        late_rc = 1;
+        server_up();
+        assert_int_equal(io_run(&m.task, run_raw_main), 0);
+        if (!(late_rc == ASYNC_ECONNRESET || late_rc == ASYNC_EPIPE))
+            fail_msg("%s: %d (%s)", reqs[i], late_rc, async_strerror(late_rc));
+        assert_int_equal(hs.nlive, 0);
+    }
+}
+
+/* A 304 says no length; a HEAD of a file gets its length, no bytes. */
+static void not_modified_and_head_of_a_file(void **state)
+{
+    const char *out, *p;
+    (void)state;
+    server_config();
+    setup_file();
+    out = EXCHANGE("GET /notmod HTTP/1.1\r\n\r\n"
+                   "HEAD /file HTTP/1.1\r\n\r\n"
+                   "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+    close(file_fd);
+    assert_true(strncmp(out, "HTTP/1.1 304 Not Modified\r\n", 27) == 0);
+    p = strstr(out, "\r\n\r\n");
+    assert_null(memmem(out, (size_t)(p - out), "Content-Length", 14));
+    p += 4;
+    assert_true(strncmp(p, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert_non_null(strstr(p, "Content-Length: 10000\r\n\r\nHTTP/1.1 200 OK\r\n"));
+    assert_int_equal(count(out, "HTTP/1.1 "), 3);
 }
 
 static void head_too_large_is_431(void **state)
@@ -1102,6 +1188,13 @@ static void path_and_query(void **state)
         {"http://h:1/p/q?z", 4, "/p/q"},
         {"http://h", 1, "/"},
         {"http://h/../x", ASYNC_EPERM, NULL},
+        {"http:", ASYNC_EPROTO, NULL},
+        {"http:/x", ASYNC_EPROTO, NULL},
+        {"http:x/", ASYNC_EPROTO, NULL},
+        {"/a%!1", ASYNC_EPROTO, NULL},
+        {"/a%1!", ASYNC_EPROTO, NULL},
+        {"/a%41%4a", 4, "/aAJ"},
+        {"/.x/x./a", 8, "/.x/x./a"},
     };
     async_http_request r;
     char out[64];
@@ -1122,12 +1215,36 @@ static void path_and_query(void **state)
     r.target = "/a/b/c/d";
     r.target_len = 8;
     assert_int_equal(async_http_path(&r, out, 8), ASYNC_ETOOLONG);
+    assert_int_equal(async_http_path(NULL, out, sizeof out), ASYNC_EINVAL);
+    assert_int_equal(async_http_path(&r, NULL, sizeof out), ASYNC_EINVAL);
+    assert_int_equal(async_http_path(&r, out, 0), ASYNC_EINVAL);
+    /* a path of cap - 1 bytes followed by the query or the fragment */
+    r.target = "/abcdefg?x";
+    r.target_len = 10;
+    assert_int_equal(async_http_path(&r, out, 9), 8);
+    assert_string_equal(out, "/abcdefg");
+    r.target = "/abcdefg#x";
+    assert_int_equal(async_http_path(&r, out, 9), 8);
+    r.target = "/a\0b"; /* a NUL ends it */
+    r.target_len = 4;
+    assert_int_equal(async_http_path(&r, out, sizeof out), 2);
+    assert_string_equal(out, "/a");
+    r.target = "http://h";
+    r.target_len = 8;
+    assert_int_equal(async_http_path(&r, out, 1), ASYNC_ETOOLONG); /* no room for "/" */
+    r.target_len = 0;
+    assert_int_equal(async_http_path(&r, out, sizeof out), ASYNC_EPROTO);
+    r.target = NULL;
+    assert_int_equal(async_http_path(&r, out, sizeof out), ASYNC_EPROTO);
+    assert_null(async_http_query(&r, &n));
+    assert_null(async_http_header_get(&r, NULL, NULL));
     r.target = "/x?a=1&b=2#frag";
     r.target_len = (uint32_t)strlen(r.target);
     q = async_http_query(&r, &n);
     assert_non_null(q);
     assert_int_equal(n, 7);
     assert_memory_equal(q, "a=1&b=2", 7);
+    assert_ptr_equal(async_http_query(&r, NULL), q); /* the length is optional */
     r.target = "/x";
     r.target_len = 2;
     assert_null(async_http_query(&r, &n));
@@ -1299,6 +1416,18 @@ static void config_and_misuse(void **state)
     assert_int_equal(async_http_server_start(TLOOP, &s, &c, pool, sizeof pool[0], POOL),
                      ASYNC_EINVAL);
     c.out_size = 1024;
+    c.conn_offset = sizeof pool[0] - 8; /* the buffer fits, the connection does not */
+    c.buf_offset = 0;
+    c.buf_size = 4096;
+    assert_int_equal(async_http_server_start(TLOOP, &s, &c, pool, sizeof pool[0], POOL),
+                     ASYNC_EINVAL);
+    ASYNC_HTTP_FRAME(&c, struct page, http, buf);
+    c.buf_size = c.out_size + 1000; /* less than a head's room behind the out buffer */
+    assert_int_equal(async_http_server_init(&s, &c), ASYNC_EINVAL);
+    ASYNC_HTTP_FRAME(&c, struct page, http, buf);
+    c.handler = NULL;
+    assert_int_equal(async_http_server_init(&s, &c), ASYNC_EINVAL);
+    c.handler = handle;
     assert_int_equal(async_http_server_listen(NULL, NULL, 1, 0), ASYNC_EINVAL);
     assert_int_equal(async_http_serve_fd(NULL, &s, pool, 0), ASYNC_EINVAL);
     assert_int_equal(async_http_serve_fd(TLOOP, NULL, pool, 0), ASYNC_EINVAL);
@@ -1374,6 +1503,8 @@ int main(void)
         IOT(handler_errors_map_to_statuses),
         IOT(unread_bodies_skipped_or_closed),
         IOT(cut_short_bodies_and_heads),
+        IOT(writes_to_a_reset_client_fail),
+        IOT(not_modified_and_head_of_a_file),
         IOT(head_too_large_is_431),
         IOT(chunked_body_over_the_limit),
         IOT(slowloris_gets_408_on_time),
