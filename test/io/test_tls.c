@@ -434,8 +434,10 @@ struct client {
     async_tick total;    /* the whole exchange's (0: 30 s) */
     unsigned char *in;
     size_t cap, got;
-    int hs, rd, rd2, n;
+    int hs, rd, rd2, n, hs2;
     int freed_on_error; /* async_tls_ssl() was NULL right after a failure */
+    int dead_queries;   /* after a failure: not established, no ALPN */
+    char alpn[8];
     char reason[128];
 };
 
@@ -451,8 +453,12 @@ static int client_fn(async_loop *L, async_task *self)
         keep_reason(c->reason, sizeof c->reason, &c->s);
         c->freed_on_error = async_tls_ssl(&c->s) == NULL;
         /* a TLS failure is sticky: a read gets it again, and no data */
-        if (c->hs != ASYNC_ETIMEDOUT && c->hs != ASYNC_ECANCELED)
+        if (c->hs != ASYNC_ETIMEDOUT && c->hs != ASYNC_ECANCELED) {
             async_await_rc(c->rd, async_stream_read(L, &c->s, c->in, 1));
+            async_await_rc(c->hs2, async_tls_handshake(L, &c->s)); /* the same, again */
+            c->dead_queries = !async_tls_is_established(&c->s) &&
+                              async_tls_alpn(&c->s, c->alpn, sizeof c->alpn) == 0;
+        }
         async_return(c->hs);
     }
     if (c->reqlen)
@@ -1357,6 +1363,8 @@ static void tls_peer_closes_mid_handshake(void **state)
     print_message("      closed mid-handshake: %s: %s\n", async_strerror(H.c.hs), H.c.reason);
     assert_string_equal(H.c.reason, "unexpected eof while reading");
     assert_int_equal(H.c.rd, ASYNC_ETLS); /* sticky, and no data */
+    assert_int_equal(H.c.hs2, ASYNC_ETLS);
+    assert_true(H.c.dead_queries);
     assert_true(H.c.freed_on_error);
 }
 
@@ -1479,6 +1487,8 @@ static void bad_cert_case(const char *cert, const char *key, const char *host, i
         assert_int_equal(c.hs, ASYNC_ECERT);
         assert_string_equal(c.reason, want_reason);
         assert_int_equal(c.rd, ASYNC_ECERT); /* a read gets no data, the same error */
+        assert_int_equal(c.hs2, ASYNC_ECERT);
+        assert_true(c.dead_queries);
         assert_true(c.freed_on_error);
         assert_int_equal(async_task_result(&c.task), ASYNC_ECERT);
     }
@@ -1517,6 +1527,8 @@ static void tls_s_server_self_signed(void **state)
     bad_cert_case("self.pem", "self.key", "localhost", 0, "ca.pem", "self-signed certificate");
     /* only when verification is named off */
     bad_cert_case("self.pem", "self.key", "localhost", ASYNC_TLS_INSECURE_NO_VERIFY, NULL, NULL);
+    bad_cert_case("self.pem", "self.key", "127.0.0.1", ASYNC_TLS_INSECURE_NO_VERIFY, NULL, NULL);
+    bad_cert_case("self.pem", "self.key", NULL, ASYNC_TLS_INSECURE_NO_VERIFY, NULL, NULL);
 }
 
 /* The default store honours SSL_CERT_FILE and SSL_CERT_DIR. */
@@ -1976,6 +1988,11 @@ static int misuse_more(async_loop *L, struct misuse *m)
     long_name(name, 256); /* longer than any DNS name: refused, not "out of memory" */
     assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &cctx, name), ASYNC_EINVAL);
     assert_int_equal(async_tls_handshake(L, NULL), ASYNC_EINVAL);
+    {
+        static async_stream never; /* all zero: never opened */
+        assert_int_equal(async_tls_attach(&never, &m->tls3, &cctx, "localhost"), ASYNC_EINVAL);
+        assert_int_equal(async_tls_handshake(L, &never), ASYNC_EINVAL);
+    }
     assert_int_equal(async_tls_client(L, NULL, &m->tls3, &cctx, "localhost"), ASYNC_EINVAL);
     assert_int_equal(async_tls_client(L, &m->s2, NULL, &cctx, "localhost"), ASYNC_EINVAL);
     assert_int_equal(async_tls_client(L, &m->s2, &m->tls3, NULL, "localhost"), ASYNC_EINVAL);
@@ -1986,6 +2003,12 @@ static int misuse_more(async_loop *L, struct misuse *m)
     assert_false(async_tls_is_established(&m->s2));
     assert_false(async_tls_is_established(NULL));
     assert_null(async_tls_reason(NULL));
+    /* "[::1" is no IP literal: a name (refused later, by the certificate) */
+    assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &cctx, "[::1"), 0);
+    async_stream_close(L, &m->s2);
+    close(m->fds2[1]);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, m->fds2), 0);
+    assert_int_equal(async_stream_init(&m->s2, m->fds2[0], m->rbuf, sizeof m->rbuf), 0);
     /* a name of 255 is a name: the certificate then does not match */
     long_name(name, 255);
     assert_int_equal(async_tls_attach(&m->s2, &m->tls3, &cctx, name), 0);
@@ -2131,6 +2154,20 @@ static void tls_ctx_configurations(void **state)
     cfg.alpn = "";
     assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, &cfg), ASYNC_EINVAL);
     assert_string_equal(async_tls_ctx_reason(&c), "invalid ALPN list");
+    {
+        static char list[1300];
+        size_t i;
+        memset(list, 'p', 256); /* one name longer than 255 */
+        list[256] = '\0';
+        cfg.alpn = list;
+        assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, &cfg), ASYNC_EINVAL);
+        for (i = 0; i < 6; i++) { /* six names of 200: longer than the wire list's room */
+            memset(list + i * 201, 'q', 200);
+            list[i * 201 + 200] = i < 5 ? ',' : '\0';
+        }
+        assert_int_equal(async_tls_ctx_init(&c, ASYNC_TLS_CLIENT, &cfg), ASYNC_EINVAL);
+        assert_string_equal(async_tls_ctx_reason(&c), "invalid ALPN list");
+    }
     cfg.alpn = NULL;
 
     cfg.min_version = 0x7f7f; /* no such version */
@@ -2287,6 +2324,8 @@ static void tls_allocation_failures(void **state)
     cfg.alpn = "h2,http/1.1";
     n = ctx_sweep(ASYNC_TLS_CLIENT, &cfg);
     print_message("      client context: %u allocations failed in turn\n", n);
+    n = ctx_sweep(ASYNC_TLS_CLIENT, NULL); /* the default store */
+    print_message("      client context, default store: %u allocations failed in turn\n", n);
     memset(&cfg, 0, sizeof cfg);
     cfg.cert_file = P("chain.pem");
     cfg.key_file = P("server.key");
