@@ -35,11 +35,11 @@ static void *worker_thread(void *arg)
     async_workers *g = w->group;
 
     w->ev = ev_loop_new(EVFLAG_AUTO);
+    /* async_ev_init fails only for a NULL driver or loop: with w->ev not
+     * NULL, its test always holds (hence its LCOV_EXCL_BR_LINE) */
     if (w->ev == NULL) {
         w->result = ASYNC_ENOSPC;
-    } else if ((w->result = async_ev_init(&w->E, w->ev)) == 0) { /* LCOV_EXCL_BR_LINE: below */
-        /* (async_ev_init fails only for a NULL driver or loop: w->ev is
-         * not NULL here, so the test above always holds) */
+    } else if ((w->result = async_ev_init(&w->E, w->ev)) == 0) { /* LCOV_EXCL_BR_LINE */
         async_event_init(&w->stop);
         w->stop_call.fn = worker_on_stop;
         __atomic_store_n(&w->ready, 1, __ATOMIC_SEQ_CST);

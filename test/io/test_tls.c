@@ -2250,11 +2250,12 @@ static void attach_sweep(const char *host, unsigned *points)
     }
 }
 
-/* The allocations of a context's set-up failed in turn: every one of
- * the first 64 and of the last 256 (where the set-up's own calls end:
- * the CA names, ALPN), and a sample between (each 1/32 further on), so
- * that the sweep stays short under valgrind.  Returns how many. */
-static unsigned ctx_sweep(int role, const async_tls_config *cfg)
+/* The allocations of a context's set-up failed in turn: the first
+ * `head`, the last `tail` (where the set-up's own calls end: the CA
+ * names, ALPN, the default store) and, between, one each time half as
+ * far again, so that the sweep stays short (a set-up is milliseconds,
+ * and valgrind runs this suite).  Returns how many failed.            */
+static unsigned ctx_sweep(int role, const async_tls_config *cfg, long head, long tail)
 {
     async_tls_ctx c;
     unsigned points = 0;
@@ -2265,7 +2266,7 @@ static unsigned ctx_sweep(int role, const async_tls_config *cfg)
     assert_int_equal(async_tls_ctx_init(&c, role, cfg), 0);
     async_tls_ctx_close(&c);
     total = oom_calls - total; /* allocations a set-up makes (at most) */
-    for (k = 1; k <= (long)total; k = k < 64 || k + 256 > (long)total ? k + 1 : k + k / 32) {
+    for (k = 1; k <= (long)total; k = k < head || k + tail >= (long)total ? k + 1 : k + 1 + k / 2) {
         unsigned long before = oom_failed;
         oom_in = k;
         rc = async_tls_ctx_init(&c, role, cfg);
@@ -2294,6 +2295,7 @@ static void tls_allocation_failures(void **state)
     unsigned points = 0, n;
     SSL *ssl;
     (void)state;
+    alarm(240); /* the sweeps, under valgrind (io_setup's guard: 60 s) */
     /* OpenSSL's own one-time set-ups first: one that fails stays failed
      * for the process (OpenSSL's rule, not ours to test) */
     assert_int_equal(OPENSSL_init_ssl(0, NULL), 1);
@@ -2322,9 +2324,9 @@ static void tls_allocation_failures(void **state)
     memset(&cfg, 0, sizeof cfg);
     cfg.ca_file = P("ca.pem");
     cfg.alpn = "h2,http/1.1";
-    n = ctx_sweep(ASYNC_TLS_CLIENT, &cfg);
+    n = ctx_sweep(ASYNC_TLS_CLIENT, &cfg, 4, 24);
     print_message("      client context: %u allocations failed in turn\n", n);
-    n = ctx_sweep(ASYNC_TLS_CLIENT, NULL); /* the default store */
+    n = ctx_sweep(ASYNC_TLS_CLIENT, NULL, 0, 16); /* the default store */
     print_message("      client context, default store: %u allocations failed in turn\n", n);
     memset(&cfg, 0, sizeof cfg);
     cfg.cert_file = P("chain.pem");
@@ -2334,9 +2336,10 @@ static void tls_allocation_failures(void **state)
     cfg.alpn = "http/1.1";
     cfg.ciphersuites = "TLS_AES_128_GCM_SHA256";
     cfg.ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256";
-    n = ctx_sweep(ASYNC_TLS_SERVER, &cfg);
+    n = ctx_sweep(ASYNC_TLS_SERVER, &cfg, 4, 48);
     print_message("      server context: %u allocations failed in turn\n", n);
     assert_true(n >= 10);
+    alarm(60);
 }
 
 int main(void)
