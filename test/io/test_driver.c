@@ -559,6 +559,7 @@ static int sigint_child(int stubborn, int hits)
     char c;
     pid_t pid;
     assert_int_equal(pipe(fds), 0);
+    fflush(NULL); /* the child's exit() flushes nothing of ours twice */
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -567,7 +568,7 @@ static int sigint_child(int stubborn, int hits)
         memset(&p, 0, sizeof p);
         p.stubborn = stubborn;
         alarm(20); /* never outlive the test */
-        _exit(async_ev_main(&p.task, patient_fn));
+        exit(async_ev_main(&p.task, patient_fn)); /* exit: a coverage build counts the child */
     }
     close(fds[1]);
     assert_int_equal(read(fds[0], &c, 1), 1);
@@ -591,6 +592,42 @@ static void ctrl_c_cancels_main(void **state)
     st = sigint_child(1, 2); /* a second Ctrl-C stops a stubborn cleanup */
     assert_true(WIFSIGNALED(st));
     assert_int_equal(WTERMSIG(st), SIGINT);
+}
+
+/* ---- async_ev_exit, main()'s status: 0 for a result, 1 and one line
+ * "prog: error" on stderr for an error ---- */
+static void ev_exit_names_the_program_and_the_error(void **state)
+{
+    int fds[2], saved, r[5];
+    char got[256], want[256];
+    ssize_t n;
+    (void)state;
+    assert_int_equal(pipe(fds), 0);
+    fflush(stderr);
+    saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fds[1], 2), 2);
+    r[0] = async_ev_exit("/usr/local/bin/prog", ASYNC_ETIMEDOUT);
+    r[1] = async_ev_exit(NULL, ASYNC_EINVAL); /* no name: "async" */
+    r[2] = async_ev_exit("./prog", ASYNC_ECANCELED);
+    r[3] = async_ev_exit("prog", 0);
+    r[4] = async_ev_exit("prog", 42); /* a task's result: success */
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    close(fds[1]);
+    n = read(fds[0], got, sizeof got - 1);
+    close(fds[0]);
+    assert_true(n > 0);
+    got[n] = '\0';
+    snprintf(want, sizeof want, "prog: %s\nasync: %s\nprog: %s\n", async_strerror(ASYNC_ETIMEDOUT),
+             async_strerror(ASYNC_EINVAL), async_strerror(ASYNC_ECANCELED));
+    assert_string_equal(got, want);
+    assert_int_equal(r[0], 1);
+    assert_int_equal(r[1], 1);
+    assert_int_equal(r[2], 1);
+    assert_int_equal(r[3], 0);
+    assert_int_equal(r[4], 0);
 }
 
 /* ---- every errno the runtime maps, and the ones it passes through ---- */
@@ -980,6 +1017,7 @@ int main(int argc, char **argv)
         IOT(run_cancels_leftover_tasks),
         IOT(ctrl_c_cancels_main),
         IOT(errno_mapping),
+        IOT(ev_exit_names_the_program_and_the_error),
         IOT(ev_main_runs_a_program),
         IOT(ev_run_refusals),
         IOT(driver_timer_follows_the_earliest_deadline),

@@ -721,7 +721,10 @@ static void tls_many_concurrent_connections(void **state)
         assert_int_equal(cs[i].got, CONC_LEN);
         assert_true(io_check(conc_in[i], CONC_LEN, (size_t)i * 977));
     }
-    assert_int_equal(srv.accepted, NCONC);
+    /* at least one connection per client: a port this listener was given
+     * may also take a connect from another suite running in parallel that
+     * expects the port closed (CI saw 25 for 24) */
+    assert_true(srv.accepted >= NCONC);
 }
 
 /* ALPN: the server's first choice among what the client offers. */
