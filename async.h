@@ -559,13 +559,16 @@ typedef struct async_port async_port;
 struct async_port {
     /* Current time in ticks; monotonic.  Required.                       */
     async_tick (*now)(const async_port *self);
-    /* Called by async_run once per pass.  Block until `deadline` (when
-     * has_deadline) or until wake() is called, then return 0.  Must not
-     * block while async_loop_has_work(L) is true - that is how async_run
-     * gives a port with I/O a non-blocking poll between passes, so a task
-     * that yields in a loop cannot starve it.  Check it with interrupts
-     * masked (bare metal) or rely on wake() being latched (threads).
-     * Return ASYNC_EDEADLK if nothing can ever wake the loop.  Required. */
+    /* Called by async_run after a pass that leaves nothing ready (and,
+     * with ASYNC_PORT_POLL in flags, after every pass).  Block until
+     * `deadline` (when has_deadline) or until wake() is called, then
+     * return 0.  Must not block while async_loop_has_work(L) is true: an
+     * interrupt or another thread may have posted since async_run looked
+     * (check it with interrupts masked on bare metal, or rely on wake()
+     * being latched with threads), and with ASYNC_PORT_POLL that is the
+     * non-blocking poll between passes that keeps a task yielding in a
+     * loop from starving the port's I/O.  Return ASYNC_EDEADLK if nothing
+     * can ever wake the loop.  Required.                                 */
     int (*idle)(const async_port *self, async_loop *L, bool has_deadline, async_tick deadline);
     /* Called by async_post() after queueing, from any context: interrupt
      * an idle() in progress.  NULL if idle() needs no help.              */
@@ -574,7 +577,14 @@ struct async_port {
      * NULL if posts never come from interrupts or other threads.        */
     void (*lock)(const async_port *self);
     void (*unlock)(const async_port *self);
+    /* ASYNC_PORT_*; 0 (a zeroed port): idle() only when nothing is ready. */
+    unsigned flags;
 };
+/* The port has I/O to poll even while tasks are ready (the libev port):
+ * async_run calls idle() after every pass, not only when nothing is
+ * ready.  Without it a pass that leaves tasks ready goes straight on to
+ * the next one, which costs a loop running tasks no call to the port.  */
+#define ASYNC_PORT_POLL 0x01u
 
 /* A call from an interrupt handler or another thread into the loop
  * (asyncio's call_soon_threadsafe).  async_post() queues it (once: posting
@@ -3082,10 +3092,12 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn) /* no registry:
             return main ? main->base.u.result : 0;
 #endif
         }
-        /* Every pass gives the port a turn: a blocking one when nothing is
-         * ready, a non-blocking poll otherwise. */
+        /* The port gets a turn when nothing is ready (it may block), and
+         * after every pass if it asks to poll (it must not block then). */
         if (!async__has_work(L))
             has_deadline = async_loop_next_deadline(L, &deadline);
+        else if (!(L->port->flags & ASYNC_PORT_POLL))
+            continue;
         rc = L->port->idle(L->port, L, has_deadline, deadline);
         if (rc < 0)
             break; /* after the sweep: what is left cannot finish */

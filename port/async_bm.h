@@ -362,6 +362,7 @@ void async_bm_init(async_bm *bm)
     bm->port.wake = NULL;
     bm->port.lock = async__bm_lock;
     bm->port.unlock = async__bm_unlock;
+    bm->port.flags = 0; /* posts and timers need no poll: idle() only when nothing is ready */
     bm->ticks = 0;
     bm->clock = NULL;
     bm->alarm = NULL;

@@ -63,6 +63,7 @@ static inline void async_vclock_init(async_vclock *vc, async_tick start, bool au
     vc->port.wake = NULL;
     vc->port.lock = NULL;
     vc->port.unlock = NULL;
+    vc->port.flags = 0;
     vc->now = start;
     vc->autojump = autojump;
     vc->idles = 0;

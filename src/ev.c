@@ -176,6 +176,7 @@ int(async_ev_init)(async_ev *E, struct ev_loop *ev)
     E->port.wake = drv_port_wake;
     E->port.lock = NULL;
     E->port.unlock = NULL;
+    E->port.flags = ASYNC_PORT_POLL; /* libev polls its fds between passes */
     /* It fails only for a NULL loop or a port without now/idle: neither
      * can happen here. */
     if ((rc = async_loop_init(&E->loop, &E->port)) < 0)

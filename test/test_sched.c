@@ -425,9 +425,9 @@ static void join_survives_a_respawn_of_its_target(void **state)
     }
 }
 
-/* Regression (runtime report): async_run gives the port a non-blocking
- * turn every pass, so a port that polls I/O in idle() is not starved by
- * a task yielding in a loop. */
+/* Regression (runtime report): async_run gives a port that asks for it
+ * (ASYNC_PORT_POLL) a non-blocking turn every pass, so a port that polls
+ * I/O in idle() is not starved by a task yielding in a loop. */
 struct ioport {
     async_vclock vc; /* first: a vclock whose idle also "polls I/O" */
     int io_ready, polls;
@@ -472,11 +472,31 @@ static void run_lets_the_port_poll_between_passes(void **state)
     io = (struct ioport){0};
     async_vclock_init(&io.vc, 0, true);
     io.vc.port.idle = ioport_idle;
+    io.vc.port.flags = ASYNC_PORT_POLL;
     async_loop_init(&L2, &io.vc.port);
     sp = (struct io_spinner){0};
     sp.io = &io;
     assert_int_equal(async_run(&L2, &sp.task, io_spinner_fn), 0);
     assert_true(sp.spins < 10);
+}
+
+/* A port without ASYNC_PORT_POLL is not called while tasks are ready:
+ * a yield loop's passes follow one another with no idle() between. */
+static void run_calls_idle_only_when_nothing_is_ready(void **state)
+{
+    static struct ioport io;
+    static async_loop L2;
+    static struct io_spinner sp;
+    (void)state;
+    io = (struct ioport){0};
+    async_vclock_init(&io.vc, 0, true);
+    io.vc.port.idle = ioport_idle;
+    async_loop_init(&L2, &io.vc.port);
+    sp = (struct io_spinner){0};
+    sp.io = &io;
+    assert_int_equal(async_run(&L2, &sp.task, io_spinner_fn), ASYNC_EDEADLK);
+    assert_int_equal(sp.spins, 1000); /* never told that I/O was ready ... */
+    assert_int_equal(io.polls, 0);    /* ... because idle() never ran */
 }
 
 static void loop_init_rejects_bad_arguments(void **state)
@@ -735,6 +755,7 @@ int main(void)
         T(join_misuse_is_refused),
         T(join_survives_a_respawn_of_its_target),
         T(run_lets_the_port_poll_between_passes),
+        T(run_calls_idle_only_when_nothing_is_ready),
         T(loop_init_rejects_bad_arguments),
         T(autojump_moves_time_to_each_deadline),
         T(task_returning_while_suspended_is_detached),
