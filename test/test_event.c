@@ -96,7 +96,8 @@ static void zeroed_event_and_repeated_set(void **state)
     assert_true(async_task_is_done(&W[0].task));
 }
 
-/* Setting from a task wakes waiters that run after it, in the next pass. */
+/* Setting from a task wakes waiters that run after it, in the pass's
+ * next round (the next pass where a pass is one round). */
 struct setter {
     async_task task;
     async_co co;
@@ -123,9 +124,13 @@ static void set_from_a_task(void **state)
     s.ev = &ev;
     spawn_waiters(&ev, 2, 1);
     async_spawn(&TL, &s.task, setter_fn);
+#if ASYNC__ROUNDS > 1
+    assert_int_equal(async_run_once(&TL), 5);
+#else /* one round per pass: the waiters run in the next */
     assert_int_equal(async_run_once(&TL), 3);
     assert_log("set after-set");
     assert_int_equal(async_run_once(&TL), 2);
+#endif
     assert_log("set after-set w0 w1");
 }
 

@@ -55,6 +55,27 @@ static int gather_fn(async_loop *L, async_task *self)
     async_end;
 }
 
+/* A task that acts at tick `at`, after the members whose timers fire on
+ * the same tick (equal expiries keep arming order) and before the tasks
+ * those members wake, which run in the pass's next round.              */
+struct meddler {
+    async_task task;
+    async_co co;
+    async_tick at;
+    void (*act)(async_loop *L, struct meddler *m);
+    async_task *victim;
+    int rc;
+};
+
+static int meddler_fn(async_loop *L, async_task *self)
+{
+    struct meddler *f = async_frame(self, struct meddler, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, f->at));
+    f->act(L, f);
+    async_end;
+}
+
 /* asyncio.gather(task1(), task2()): both start at once, total time is
  * the longest, results stay with each task. */
 static void gather_runs_concurrently(void **state)
@@ -93,9 +114,16 @@ static void gather_reports_first_error_after_all_finish(void **state)
 
 /* TaskGroup: the first error cancels the siblings and is what the group
  * reports; the wait ends when every member has finished. */
+static void spawn_a_late_member(async_loop *L, struct meddler *m)
+{
+    M[3] = (struct member){0};
+    m->rc = async_group_spawn(L, &G, &M[3].task, member_fn);
+}
+
 static void task_group_cancels_siblings_on_error(void **state)
 {
     static struct boss b;
+    static struct meddler late;
     (void)state;
     async_group_init(&G, slots, 6, ASYNC_GROUP_CANCEL_ON_ERROR);
     add(0, "slow", 1000, 0);
@@ -103,13 +131,16 @@ static void task_group_cancels_siblings_on_error(void **state)
     add(2, "slower", 5000, 0);
     b = (struct boss){0};
     async_spawn(&TL, &b.task, gather_fn);
+    late = (struct meddler){0};
+    late.at = 20;
+    late.act = spawn_a_late_member;
+    async_spawn(&TL, &late.task, meddler_fn);
     t_settle();
     async_vclock_advance(&TVC, 20);
-    async_run_once(&TL); /* bad fails: the siblings are cancelled, not finished yet */
-    /* No new members once it is failing. */
-    M[3] = (struct member){0};
-    assert_int_equal(async_group_spawn(&TL, &G, &M[3].task, member_fn), ASYNC_ECANCELED);
+    /* bad fails: the siblings are cancelled, not finished yet, when
+     * `late` tries to add a member: no new members once it is failing. */
     t_settle();
+    assert_int_equal(late.rc, ASYNC_ECANCELED);
     assert_log("slow bad slower cancelled-at1020 cancelled-at1020 all-40 at1020");
     assert_int_equal(async_task_result(&M[0].task), ASYNC_ECANCELED);
     /* The wait has emptied the group: a new TaskGroup can start in it. */
@@ -190,21 +221,31 @@ static void interrupting_next_cancels_nobody(void **state)
 /* Regression (model test, group_next_repark): woken by a member that is
  * then reaped by someone else, and cancelled before it runs, the waiter
  * reports the cancellation instead of waiting on for the others. */
+static void reap_and_cancel(async_loop *L, struct meddler *m)
+{
+    m->rc = (int)async_group_reap(&G); /* someone else takes it ... */
+    async_cancel(L, m->victim);        /* ... and cancels b before it runs */
+}
+
 static void next_reparking_sees_a_pending_cancel(void **state)
 {
     static struct boss b;
+    static struct meddler thief;
     (void)state;
     async_group_init(&G, slots, 6, 0);
     add(0, "quick", 10, 0);
     add(1, "long", 1000, 0);
     b = (struct boss){0};
     async_spawn(&TL, &b.task, next_fn);
+    thief = (struct meddler){0};
+    thief.at = 10;
+    thief.act = reap_and_cancel;
+    thief.victim = &b.task;
+    async_spawn(&TL, &thief.task, meddler_fn);
     t_settle();
     async_vclock_advance(&TVC, 10);
-    async_run_once(&TL); /* quick ends and wakes b */
-    assert_int_equal(async_group_reap(&G), 1); /* someone else takes it */
-    async_cancel(&TL, &b.task);
-    t_settle();
+    t_settle(); /* quick ends and wakes b; the thief runs before b does */
+    assert_int_equal(thief.rc, 1);
     assert_log("quick long end-1");
     assert_true(async_task_is_done(&b.task));
     assert_false(async_task_is_done(&M[1].task)); /* asyncio.wait: not cancelled */

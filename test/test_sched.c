@@ -59,8 +59,9 @@ static void spawned_tasks_run_in_fifo_order(void **state)
     assert_int_equal(async_loop_task_count(&TL), 0);
 }
 
-/* A task spawned during a pass runs in the next pass, after the tasks
- * that were already ready: a spawning loop cannot starve the others. */
+/* A task spawned during a pass runs in the same pass, in the round after
+ * the tasks that were already ready (async_run_once's rounds); where a
+ * pass is one round (size-first builds), in the next pass. */
 struct spawner {
     async_task task;
     async_co co;
@@ -78,7 +79,7 @@ static int spawner_fn(async_loop *L, async_task *self)
     async_end;
 }
 
-static void spawn_during_pass_runs_next_pass(void **state)
+static void spawn_during_pass_runs_after_the_ready_ones(void **state)
 {
     static struct spawner s;
     static struct logger other;
@@ -88,10 +89,104 @@ static void spawn_during_pass_runs_next_pass(void **state)
     other.name = "other";
     async_spawn(&TL, &s.task, spawner_fn);
     async_spawn(&TL, &other.task, logger_fn);
+#if ASYNC__ROUNDS > 1
+    assert_int_equal(async_run_once(&TL), 3);
+#else
     assert_int_equal(async_run_once(&TL), 2);
     assert_log("spawner spawned other");
     assert_int_equal(async_run_once(&TL), 1);
+#endif
     assert_log("spawner spawned other child");
+    assert_int_equal(async_loop_task_count(&TL), 0);
+}
+
+/* Two tasks that wake each other cannot hold the loop: a pass runs
+ * ASYNC__ROUNDS rounds at most (65; 1 in size-first builds), then
+ * timers, posts and the port get their turn.  Here each round after the
+ * first is one step: the task the one before woke. */
+struct pinger {
+    async_task task;
+    async_co co;
+    async_sem *mine, *other;
+    int rounds;
+};
+
+static int pinger_fn(async_loop *L, async_task *self)
+{
+    struct pinger *f = async_frame(self, struct pinger, task);
+    async_begin(L, &f->co);
+    for (;;) {
+        async_await(async_sem_acquire(L, f->mine));
+        f->rounds++;
+        async_sem_release(L, f->other);
+    }
+    async_end;
+}
+
+static void tasks_waking_each_other_leave_the_pass_after_a_budget(void **state)
+{
+    static async_sem a, b;
+    static struct pinger p[2];
+    int steps;
+    (void)state;
+    async_sem_init(&a, 1, 0);
+    async_sem_init(&b, 0, 0);
+    p[0] = (struct pinger){0};
+    p[1] = (struct pinger){0};
+    p[0].mine = p[1].other = &a;
+    p[0].other = p[1].mine = &b;
+    async_spawn(&TL, &p[0].task, pinger_fn);
+    async_spawn(&TL, &p[1].task, pinger_fn);
+    steps = async_run_once(&TL);
+    assert_int_equal(steps, 2 + (ASYNC__ROUNDS - 1));
+    assert_true(async_loop_has_work(&TL)); /* the game goes on next pass */
+    assert_int_equal(p[0].rounds + p[1].rounds, steps);
+    steps = async_run_once(&TL);
+    assert_int_equal(steps, ASYNC__ROUNDS);
+    async_cancel(&TL, &p[0].task);
+    async_cancel(&TL, &p[1].task);
+    t_settle();
+}
+
+/* A yield gives way to everything the pass makes ready, not only to what
+ * was ready before it: the yielder resumes in the next pass. */
+struct yield_once {
+    async_task task;
+    async_co co;
+    struct logger child;
+};
+
+static int yield_once_fn(async_loop *L, async_task *self)
+{
+    struct yield_once *f = async_frame(self, struct yield_once, task);
+    async_begin(L, &f->co);
+    t_log("yield");
+    async_await(async_yield());
+    t_log("resumed");
+    async_end;
+}
+
+static void yield_resumes_after_what_the_pass_readies(void **state)
+{
+    static struct yield_once y;
+    static struct spawner s;
+    (void)state;
+    y = (struct yield_once){0};
+    s = (struct spawner){0};
+    async_spawn(&TL, &y.task, yield_once_fn);
+    async_spawn(&TL, &s.task, spawner_fn);
+#if ASYNC__ROUNDS > 1
+    assert_int_equal(async_run_once(&TL), 3);
+    assert_log("yield spawner spawned child");
+    assert_int_equal(async_task_state(&y.task), ASYNC_TASK_READY);
+    assert_int_equal(async_run_once(&TL), 1);
+    assert_log("yield spawner spawned child resumed");
+#else /* one round: the yield queues as any other task, in FIFO order */
+    assert_int_equal(async_run_once(&TL), 2);
+    assert_log("yield spawner spawned");
+    assert_int_equal(async_run_once(&TL), 2);
+    assert_log("yield spawner spawned resumed child");
+#endif
 }
 
 /* A task that yields forever still lets timers fire and others run. */
@@ -743,7 +838,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(spawned_tasks_run_in_fifo_order),
-        T(spawn_during_pass_runs_next_pass),
+        T(spawn_during_pass_runs_after_the_ready_ones),
+        T(tasks_waking_each_other_leave_the_pass_after_a_budget),
+        T(yield_resumes_after_what_the_pass_readies),
         T(yielding_task_does_not_starve_timers),
         T(run_returns_main_result_while_others_sleep),
         T(run_reports_deadlock),

@@ -5,9 +5,11 @@
  *
  *  - Scheduling: one FIFO run queue.  A pass reads the clock, fires the
  *    timers that are due in deadline order (programs never arm two timers
- *    for the same tick), then steps the tasks that were ready when the
- *    batch began, once each; tasks readied meanwhile wait for the next
- *    pass.
+ *    for the same tick), then steps in rounds: the tasks that were ready
+ *    when it began, once each, then those the round before made ready,
+ *    until none are left or ROUNDS rounds have run.  A yield (or a sleep
+ *    already due) queues the task on a list of its own that joins the
+ *    run queue's end after the pass.
  *  - Waking a suspended task detaches it from what it waited on and
  *    queues it with a result its await returns when it runs.  A task that
  *    was handed a result keeps it: interruptions reach only tasks that
@@ -81,7 +83,14 @@ struct list {
 
 static const struct prog *P;
 static struct mtask T[MAX_ACTORS];
-static struct list runq;
+static struct list runq, yieldq;
+/* The rounds a pass may run (async.h's ASYNC__ROUNDS): one in size-first
+ * builds, where a yield queues as any other task. */
+#ifdef __OPTIMIZE_SIZE__
+enum { ROUNDS = 1 };
+#else
+enum { ROUNDS = 65 };
+#endif
 static int64_t vnow, lnow; /* virtual clock; the loop's cached time (relative) */
 /* The extras: barrier, queue join bookkeeping, callback handles.        */
 static struct list bar_w, qjoin_w[NQ], hdue;
@@ -236,6 +245,15 @@ static void make_ready(int t, int r)
     T[t].woken = true;
     T[t].wresult = r;
     push(&runq, t);
+}
+
+/* A yield: ready in the next pass, after everything this pass readies. */
+static void give_way(int t)
+{
+    T[t].state = S_READY;
+    T[t].woken = true;
+    T[t].wresult = 0;
+    push(ROUNDS > 1 ? &yieldq : &runq, t);
 }
 
 static void wake(int t, int r)
@@ -774,7 +792,7 @@ static int op_begin(int t, const struct op *o)
     case OP_SLEEP:
         ticks = timer_ticks(P->nact, t, 0, arm(), o->d);
         if (ticks == 0) {
-            make_ready(t, 0);
+            give_way(t);
         } else {
             suspend(t, W_TIMER, 0);
             k->wake_at = lnow + ticks;
@@ -1126,7 +1144,7 @@ static void run(int t)
         if (o->kind == OP_YIELD) { /* like asyncio's sleep(0): it gives way
                                       first and reports an interruption on
                                       resuming */
-            make_ready(t, 0);
+            give_way(t);
             k->in_op = true;
             return;
         }
@@ -1337,8 +1355,19 @@ static int pass(void)
     n = runq.n;
     for (i = 0; i < n; i++)
         step(pop(&runq));
-    if (n == 0)
+    if (n == 0) {
         model_stat[ST_IDLE_PASSES]++;
+    } else {
+        int rounds, m;
+        for (rounds = 1; rounds < ROUNDS && runq.n > 0; rounds++) {
+            m = runq.n; /* a round: what the one before readied */
+            for (i = 0; i < m; i++)
+                step(pop(&runq));
+            n += m;
+        }
+        while (yieldq.n > 0)
+            push(&runq, pop(&yieldq));
+    }
     if (progress) { /* pollers re-check their conditions next pass */
         progress = false;
         while (pollers.n) {
@@ -1362,7 +1391,7 @@ static void ref_start(const struct prog *p)
     for (i = 0; i < MAX_ACTORS; i++) {
         T[i].group = T[i].joiner = T[i].watch = -1;
     }
-    runq.n = 0;
+    runq.n = yieldq.n = 0;
     vnow = lnow = 0;
     cur = NULL;
     n_ops = 0;
