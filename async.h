@@ -2662,12 +2662,14 @@ static void async__handle_due(async_loop *L, async_handle *h)
     async__list_append(&L->due, &h->base.node);
 }
 
+#if ASYNC__SMALL
 /* Whoever waits in a task's joiner slot: a task, or a done callback.   */
 static bool async__joiner_is_handle(const async_task *t)
 {
     const async_timed *w = (const async_timed *)(const void *)t->joiner.task;
     return w && (w->kind & 0x0Fu) == ASYNC__K_CALL;
 }
+#endif
 
 #endif
 static void async__finish(async_loop *L, async_task *t, int rc)
@@ -2687,6 +2689,27 @@ static void async__finish(async_loop *L, async_task *t, int rc)
 #endif
     if (t->base.flags & ASYNC__F_INGROUP) {
         async__group_member_done(L, t->joiner.group, t, rc);
+#if !ASYNC__SMALL
+    } else if (t->joiner.task) {
+        /* Whoever waits in the slot is a done callback, or a task in
+         * ASYNC__S_WJOIN on t (whatever woke it first cleared the slot):
+         * its detach is the slot's clearing, and the generic wake's tests
+         * can go.                                                       */
+        async_task *j = t->joiner.task;
+        t->joiner.task = NULL;
+#if ASYNC_CONF_EXTRAS
+        if ((j->base.kind & 0x0Fu) == ASYNC__K_CALL)
+            async__handle_due(L, (async_handle *)(void *)j);
+        else
+#endif
+            async__resume(L, j, rc);
+#if ASYNC_CONF_DEBUG
+    } else if (rc < 0 && rc != ASYNC_ECANCELED && L->tracking) {
+        t->unseen = true; /* reported unless read before the run ends */
+        async__list_append(&L->unseen, &t->all);
+#endif
+    }
+#else /* size-first: the generic wake, shared */
 #if ASYNC_CONF_EXTRAS
     } else if (async__joiner_is_handle(t)) {
         async__handle_due(L, (async_handle *)(void *)t->joiner.task);
@@ -2701,6 +2724,7 @@ static void async__finish(async_loop *L, async_task *t, int rc)
 #endif
         async__wake(L, t->joiner.task, rc); /* clears joiner through its slot */
     }
+#endif
 }
 
 /* One step of a task.  The common case - a started task with no flag to
