@@ -2583,7 +2583,8 @@ void async__scopes_close(async_loop *L, async_co *co)
 
 int async__co_end(async_loop *L, async_co *co, int rc)
 {
-    async__scopes_close(L, co);
+    if (co->scopes) /* the usual end has none left: no call */
+        async__scopes_close(L, co);
     co->lc = 0;
     co->flags = 0;
     co->rc = 0;
@@ -2623,8 +2624,8 @@ static void async__debug_report(async_loop *L, const async_task *t, const char *
 
 static bool async__task_busy(const async_task *t)
 {
-    return (t->base.state != ASYNC__S_IDLE && t->base.state != ASYNC__S_DONE) ||
-           (t->base.flags & ASYNC__F_INGROUP);
+    /* neither idle nor done (0 and 4): one test */
+    return (t->base.state & ~ASYNC__S_DONE) != 0 || (t->base.flags & ASYNC__F_INGROUP);
 }
 
 int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
@@ -2734,11 +2735,16 @@ static void async__step(async_loop *L, async_task *t)
     uint8_t flags = t->base.flags;
     int rc;
 
-    if (flags != ASYNC__F_STARTED) {
-        if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
-            async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-            return;
-        }
+    if (flags == ASYNC__F_STARTED) {
+        /* the common case: nothing to look at */
+#if !ASYNC__SMALL
+    } else if (flags == 0) { /* a fresh task, not cancelled: the next one */
+        t->base.flags = ASYNC__F_STARTED;
+#endif
+    } else if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
+        async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
+        return;
+    } else {
         t->base.flags = (uint8_t)((flags | ASYNC__F_STARTED) & ~ASYNC__F_RECHECK);
     }
     t->base.state = ASYNC__S_RUNNING;
