@@ -2735,18 +2735,27 @@ static void async__step(async_loop *L, async_task *t)
     uint8_t flags = t->base.flags;
     int rc;
 
-    if (flags == ASYNC__F_STARTED) {
-        /* the common case: nothing to look at */
-#if !ASYNC__SMALL
-    } else if (flags == 0) { /* a fresh task, not cancelled: the next one */
-        t->base.flags = ASYNC__F_STARTED;
-#endif
-    } else if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
-        async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-        return;
-    } else {
+#if ASYNC__SMALL /* one test and one store for every case */
+    if (flags != ASYNC__F_STARTED) {
+        if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
+            async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
+            return;
+        }
         t->base.flags = (uint8_t)((flags | ASYNC__F_STARTED) & ~ASYNC__F_RECHECK);
     }
+#else
+    if (flags != ASYNC__F_STARTED) { /* else nothing to look at */
+        if (!(flags & ASYNC__F_STARTED)) { /* its first step */
+            if (flags & ASYNC__F_CANCEL) {
+                async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
+                return;
+            }
+            t->base.flags = (uint8_t)(flags | ASYNC__F_STARTED);
+        } else if (flags & ASYNC__F_RECHECK) { /* (a woken task: no store) */
+            t->base.flags = (uint8_t)(flags & ~ASYNC__F_RECHECK);
+        }
+    }
+#endif
     t->base.state = ASYNC__S_RUNNING;
     L->current = t;
 #if ASYNC_CONF_DEBUG
