@@ -79,7 +79,7 @@ static async_loop PL;
 
 static void tport_init(void)
 {
-    TP.port = (async_port){tport_now, tport_idle, tport_wake, NULL, NULL};
+    TP.port = (async_port){tport_now, tport_idle, tport_wake, NULL, NULL, 0};
     pthread_mutex_init(&TP.mu, NULL);
     pthread_cond_init(&TP.cv, NULL);
     pthread_cond_init(&TP.slept, NULL);
