@@ -153,7 +153,7 @@ static void tasks_waking_each_other_leave_the_pass_after_a_budget(void **state)
 struct yield_once {
     async_task task;
     async_co co;
-    struct logger child;
+    bool by_sleep; /* give way by a sleep already due instead */
 };
 
 static int yield_once_fn(async_loop *L, async_task *self)
@@ -161,17 +161,20 @@ static int yield_once_fn(async_loop *L, async_task *self)
     struct yield_once *f = async_frame(self, struct yield_once, task);
     async_begin(L, &f->co);
     t_log("yield");
-    async_await(async_yield());
+    if (f->by_sleep)
+        async_await(async_sleep(L, 0));
+    else
+        async_await(async_yield());
     t_log("resumed");
     async_end;
 }
 
-static void yield_resumes_after_what_the_pass_readies(void **state)
+static void give_way_after_what_the_pass_readies(bool by_sleep)
 {
     static struct yield_once y;
     static struct spawner s;
-    (void)state;
     y = (struct yield_once){0};
+    y.by_sleep = by_sleep;
     s = (struct spawner){0};
     async_spawn(&TL, &y.task, yield_once_fn);
     async_spawn(&TL, &s.task, spawner_fn);
@@ -187,6 +190,19 @@ static void yield_resumes_after_what_the_pass_readies(void **state)
     assert_int_equal(async_run_once(&TL), 2);
     assert_log("yield spawner spawned resumed child");
 #endif
+}
+
+static void yield_resumes_after_what_the_pass_readies(void **state)
+{
+    (void)state;
+    give_way_after_what_the_pass_readies(false);
+}
+
+/* A sleep already due is a yield: not a wake-up for the next round. */
+static void due_sleep_resumes_after_what_the_pass_readies(void **state)
+{
+    (void)state;
+    give_way_after_what_the_pass_readies(true);
 }
 
 /* A task that yields forever still lets timers fire and others run. */
@@ -841,6 +857,7 @@ int main(void)
         T(spawn_during_pass_runs_after_the_ready_ones),
         T(tasks_waking_each_other_leave_the_pass_after_a_budget),
         T(yield_resumes_after_what_the_pass_readies),
+        T(due_sleep_resumes_after_what_the_pass_readies),
         T(yielding_task_does_not_starve_timers),
         T(run_returns_main_result_while_others_sleep),
         T(run_reports_deadlock),
