@@ -2602,7 +2602,9 @@ void async__scopes_close(async_loop *L, async_co *co)
 
 int async__co_end(async_loop *L, async_co *co, int rc)
 {
+#if !ASYNC__SMALL
     if (co->scopes) /* the usual end has none left: no call */
+#endif
         async__scopes_close(L, co);
     co->lc = 0;
     co->flags = 0;
