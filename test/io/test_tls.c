@@ -256,6 +256,7 @@ static unsigned s_server(struct peer *p, const char *cert, const char *key, cons
 static void client_ctx(async_tls_ctx *c, const char *ca_file, unsigned flags)
 {
     async_tls_config cfg;
+    async_tls_ctx_close(c); /* a test may make it again (bad_cert_case) */
     memset(&cfg, 0, sizeof cfg);
     cfg.ca_file = ca_file;
     cfg.flags = flags;
@@ -265,6 +266,7 @@ static void client_ctx(async_tls_ctx *c, const char *ca_file, unsigned flags)
 static void server_ctx(async_tls_ctx *c, const char *cert, const char *key)
 {
     async_tls_config cfg;
+    async_tls_ctx_close(c); /* a test may make it again */
     memset(&cfg, 0, sizeof cfg);
     cfg.cert_file = cert;
     cfg.key_file = key;
@@ -1612,6 +1614,7 @@ static void tls_s_client_against_our_server(void **state)
             sc.ca_file = P("ca.pem");
             sc.flags = ASYNC_TLS_VERIFY_CLIENT;
         }
+        async_tls_ctx_close(&sctx); /* round 0's */
         assert_int_equal(async_tls_ctx_init(&sctx, ASYNC_TLS_SERVER, &sc), 0);
         server_reset(&sctx, SRV_LINE);
         memset(&r, 0, sizeof r);
