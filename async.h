@@ -493,10 +493,6 @@ typedef struct async_timed {
                          depths when the shield opened                     */
 } async_timed;
 
-/* async__interrupt_code reads a task's flags and scope as one word.    */
-typedef char async__flags_then_scope[offsetof(async_timed, scope) == offsetof(async_timed, flags) + 1
-                                         ? 1 : -1];
-
 /* A task's step function.  It runs the task's coroutine one step and
  * returns ASYNC_PENDING while suspended, or the task's result.  The frame
  * is found with async_frame(self, type, member).                        */
@@ -1512,21 +1508,6 @@ static inline int async__interrupt_code(const async_loop *L)
     const async_task *t = L->current;
     if (t == NULL)
         return 0;
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && !defined(__OPTIMIZE_SIZE__)
-    {
-        /* flags and scope are neighbours: one load and one test for
-         * "neither cancelled nor an expired scope", the common answer
-         * (size-first builds: two tests, each a shorter instruction).   */
-        uint16_t both;
-        __builtin_memcpy(&both, &t->base.flags, sizeof both);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (!(both & (ASYNC__F_CANCEL | 0x0F00u)))
-#else
-        if (!(both & (ASYNC__F_CANCEL << 8 | 0x000Fu)))
-#endif
-            return 0;
-    }
-#endif
     if (t->base.flags & ASYNC__F_CANCEL) /* not set inside a shield */
         return ASYNC_ECANCELED;
     return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0; /* only unshielded ones */
