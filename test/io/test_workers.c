@@ -213,8 +213,10 @@ static void workers_threads_cannot_start(void **state)
     assert_int_equal(pthread_setattr_default_np(&attr), 0);
     pthread_attr_destroy(&attr);
     pthread_attr_destroy(&old);
-    print_message("      no thread: %s\n", async_strerror(rc));
-    assert_true(rc == ASYNC_EOS(EAGAIN) || rc == ASYNC_EOS(ENOMEM));
+    print_message("      no thread: %s (errno %d)\n", async_strerror(rc), ASYNC_EOS_BASE - rc);
+    /* the system's own error: EAGAIN or ENOMEM from glibc; valgrind's
+     * thread emulation refuses with another errno */
+    assert_true(rc < ASYNC_EOS_BASE);
     assert_int_equal(G.running, 0);
     assert_int_equal(M[0].stopped + M[1].stopped + M[2].stopped, 0);
     assert_int_equal(G.stopping, 1);
