@@ -424,7 +424,15 @@ static void default_misuse_hook_aborts_with_the_place(void **state)
     char out[256];
     ssize_t n;
     pid_t pid;
+    const char *preload = getenv("LD_PRELOAD");
     (void)state;
+    /* Under valgrind the aborting child's exit also runs valgrind's leak
+     * check of the whole forked test program, which CI saw turn the exit
+     * status into its own; the plain and sanitizer runs prove this. */
+    if (preload != NULL && strstr(preload, "vgpreload") != NULL) {
+        print_message("skipped under valgrind: the child's exit status is valgrind's\n");
+        skip();
+    }
     assert_int_equal(pipe(fds), 0);
     fflush(stderr);
     pid = fork();
