@@ -150,6 +150,20 @@ def callgrind_total(path):
 
 
 def callgrind_per_message(server_cmd, client, conns, short, long_, out_file, args=()):
+    """The figure below, measured again with a twice as long second run
+    when the machine's load let the long run echo no more than the short
+    one (bench-quick's one-second runs under CI saw 6516 then 5264)."""
+    for attempt in range(3):
+        try:
+            return callgrind_per_message_once(server_cmd, client, conns, short,
+                                              long_ * 2 ** attempt, out_file, args)
+        except BenchError:
+            if attempt == 2:
+                raise
+    raise BenchError("unreachable")
+
+
+def callgrind_per_message_once(server_cmd, client, conns, short, long_, out_file, args=()):
     """User-space instructions per echoed message of a server under
     callgrind, load-independent: two client runs (short, then long
     seconds), each ending with a counter dump; the difference of the two
