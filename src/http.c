@@ -180,6 +180,15 @@ static long long days_from_civil(long long y, unsigned m, unsigned d)
     return era * 146097 + (long long)doe - 719468;
 }
 
+/* The length of month m (1..12) of year y: a date that does not exist
+ * (31 Apr, 29 Feb 1900) is refused, not carried into the next month.  */
+static unsigned days_in_month(unsigned y, unsigned m)
+{
+    static const unsigned char len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return len[m - 1] + (m == 2 && leap);
+}
+
 static int parse_num(const char **s, const char *end, unsigned digits, unsigned *v)
 {
     unsigned i, n = 0;
@@ -248,6 +257,8 @@ int async_http_parse_date(const char *s, size_t len, long long *t)
               expect_ch(&s, end, ' ') || parse_hms(&s, end, &h, &mi, &se);
         y += y < 70 ? 2000 : 1900;
     } else { /* asctime: Sun Nov  6 08:49:37 1994 */
+        if (end - s < 3)
+            return ASYNC_EPROTO; /* no room for the day's name: s + 3 would pass the end */
         s += 3;
         bad = expect_ch(&s, end, ' ') || parse_month(&s, end, &m) || expect_ch(&s, end, ' ');
         if (!bad && s < end && *s == ' ')
@@ -266,7 +277,7 @@ int async_http_parse_date(const char *s, size_t len, long long *t)
         return ASYNC_EPROTO;
     s += 4;
 check:
-    if (bad || s != end || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    if (bad || s != end || d < 1 || d > days_in_month(y, m) || h > 23 || mi > 59 || se > 60)
         return ASYNC_EPROTO;
     *t = days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + se;
     return 0;

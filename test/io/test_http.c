@@ -1281,6 +1281,8 @@ static void dates_and_reasons(void **state)
         "Sun Nov  6 08:49:37 1994 GMT",   "Sun Nov x6 08:49:37 1994",
         "Sun Xyz  6 08:49:37 1994",       "Sun Nov  6 08:49",
         "ab",                             "",
+        "S",                              "Sun, 31 Apr 1994 08:49:37 GMT", /* no such day */
+        "Sun, 29 Feb 1900 08:49:37 GMT",  "Sun Feb 30 08:49:37 1996",
     };
     static const struct {
         const char *s;
@@ -1295,6 +1297,8 @@ static void dates_and_reasons(void **state)
         {"Monday, 01-Jan-01 00:00:00 GMT", 978307200},       /* a two-digit year below 70 */
         {"Sat, 01 Jan 0000 00:00:00 GMT", -62167219200LL},   /* before year 1 (era < 0) */
         {"Tue, 31 Dec 2024 23:59:60 GMT", 1735689600},       /* a leap second */
+        {"Thu, 29 Feb 1996 00:00:00 GMT", 825552000},        /* a leap day */
+        {"Tue, 29 Feb 2000 00:00:00 GMT", 951782400},        /* a 400-year leap day */
     };
     static const struct {
         int status;
