@@ -12,14 +12,7 @@
 set -eu
 O=${1:-build}
 E=$O/examples
-tmp=$(mktemp -d)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/peers.sh" # $tmp, $pids, cleanup, freeport, waitport
 bad=0
 fail() { echo "  FAIL     cmdline: $*"; bad=1; }
 
@@ -74,7 +67,7 @@ set -e
 grep -q "http://127.0.0.1:$S/: error: deadline expired" "$tmp/out" ||
     fail "fetch -t 300: no deadline message: $(cat "$tmp/out")"
 set +e
-timeout 5 "$E/fetch" -t 2147483647 "http://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')/" > "$tmp/out" 2>&1
+timeout 5 "$E/fetch" -t 2147483647 "http://127.0.0.1:$(freeport)/" > "$tmp/out" 2>&1
 rc=$?
 set -e
 [ $rc -eq 1 ] && grep -q 'connection refused' "$tmp/out" ||

@@ -17,23 +17,8 @@ set -eu
 O=${1:-build}
 FETCH=$O/examples/fetch
 here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    for p in $pids; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+. "$(dirname "$0")/peers.sh" # $tmp, $pids, cleanup, freeport, waitport
 fail() { echo "  FAIL     fetch: $*"; cat "$tmp/out" 2>/dev/null; exit 1; }
-
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-waitport() { # port: wait (bounded) until something listens there
-    i=0
-    until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null; do
-        i=$((i+1)); [ $i -lt 100 ] || fail "server on port $1 did not start"; sleep 0.1
-    done
-}
 
 mkdir -p "$tmp/www"
 head -c 54321 /dev/urandom > "$tmp/www/blob.bin"
