@@ -28,6 +28,7 @@
  *   build/fuzz/fuzz_fetch CRASH     # replay one input                    */
 #define _GNU_SOURCE
 #include "src/async_http.h"
+#include "fuzz_input.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -216,18 +217,6 @@ static void raw(const unsigned char *data, size_t size)
 static char out[OUT_MAX];
 static size_t outlen;
 
-struct reader {
-    const unsigned char *p;
-    size_t n;
-};
-
-static unsigned byte(struct reader *r)
-{
-    if (r->n == 0)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
 
 static void put(const char *s, size_t n)
 {
@@ -250,21 +239,21 @@ static void printf_(const char *fmt, unsigned long v)
 }
 
 /* A header value of n safe characters drawn from the input. */
-static void value(struct reader *r, size_t n)
+static void value(struct fuzz_reader *r, size_t n)
 {
     static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,;=/";
     while (n--) {
-        char c = safe[byte(r) % (sizeof safe - 1)];
+        char c = safe[fuzz_byte(r) % (sizeof safe - 1)];
         put(&c, 1);
     }
 }
 
-static void headers(struct reader *r)
+static void headers(struct fuzz_reader *r)
 {
-    unsigned i, n = byte(r) % 4;
+    unsigned i, n = fuzz_byte(r) % 4;
     for (i = 0; i < n; i++) {
         printf_("X-Fuzz-%lu: ", i);
-        value(r, byte(r) % 24);
+        value(r, fuzz_byte(r) % 24);
         puts_("\r\n");
     }
 }
@@ -272,7 +261,7 @@ static void headers(struct reader *r)
 static void gen(const unsigned char *data, size_t size)
 {
     enum { CL, CHUNKED, CLOSE };
-    struct reader r = {data, size}, chunks;
+    struct fuzz_reader r = {data, size}, chunks;
     struct splits plan;
     struct outcome want = {0, 1, 0, 0}, got;
     unsigned b, i, nint, framing, status, damage, trailer;
@@ -280,7 +269,7 @@ static void gen(const unsigned char *data, size_t size)
     const unsigned char *body;
 
     outlen = 0;
-    b = byte(&r);
+    b = fuzz_byte(&r);
     nint = b % 3;
     framing = (b >> 2) % 3;
     k = (b >> 4) % 8; /* split plan length */
@@ -290,30 +279,30 @@ static void gen(const unsigned char *data, size_t size)
     r.n -= plan.n;
 
     for (i = 0; i < nint; i++) { /* interim responses: skipped */
-        puts_(byte(&r) & 1 ? "HTTP/1.1 103 Early Hints\r\n" : "HTTP/1.1 100 Continue\r\n");
+        puts_(fuzz_byte(&r) & 1 ? "HTTP/1.1 103 Early Hints\r\n" : "HTTP/1.1 100 Continue\r\n");
         headers(&r);
         puts_("\r\n");
     }
     hdr_start = outlen;
-    status = 200 + (byte(&r) | byte(&r) << 8) % 400;
+    status = 200 + (fuzz_byte(&r) | fuzz_byte(&r) << 8) % 400;
     if (status == 204 || status == 304)
         status = 200; /* no body by definition */
     printf_("HTTP/1.1 %lu ", status);
-    value(&r, byte(&r) % 12);
+    value(&r, fuzz_byte(&r) % 12);
     puts_("\r\n");
     headers(&r);
-    b = byte(&r);
+    b = fuzz_byte(&r);
     if (b >= 0xf0) { /* one header near or past http-parser's cap */
-        big = (size_t)(b - 0xf0) * 12000u + byte(&r) * 8u;
+        big = (size_t)(b - 0xf0) * 12000u + fuzz_byte(&r) * 8u;
         puts_("X-Big: ");
         for (k = 0; k < big && outlen < OUT_MAX / 2; k++)
             put("a", 1);
         puts_("\r\n");
     }
-    bodylen = byte(&r) | byte(&r) << 8;
-    damage = byte(&r);
-    cut = (size_t)byte(&r) << 8 | byte(&r);
-    trailer = byte(&r) & 1;
+    bodylen = fuzz_byte(&r) | fuzz_byte(&r) << 8;
+    damage = fuzz_byte(&r);
+    cut = (size_t)fuzz_byte(&r) << 8 | fuzz_byte(&r);
+    trailer = fuzz_byte(&r) & 1;
     chunks.p = r.p; /* chunk sizes, cycled */
     chunks.n = r.n < 8 ? r.n : 8;
     r.p += chunks.n;

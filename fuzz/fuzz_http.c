@@ -23,6 +23,7 @@
  *   build/fuzz/fuzz_http CRASH    # replay one input                    */
 #define _GNU_SOURCE
 #include "src/async_http.h"
+#include "fuzz_input.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -268,18 +269,6 @@ static void raw(const unsigned char *data, size_t size)
 static char in[IN_MAX];
 static size_t inlen;
 
-struct reader {
-    const unsigned char *p;
-    size_t n;
-};
-
-static unsigned byte(struct reader *r)
-{
-    if (r->n == 0)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
 
 static void put(char *buf, size_t *len, size_t cap, const void *s, size_t n)
 {
@@ -356,7 +345,7 @@ static int next_answer(size_t *pos, int head_only, char *body, size_t *blen, int
 
 static void gen(const unsigned char *data, size_t size)
 {
-    struct reader r = {data, size};
+    struct fuzz_reader r = {data, size};
     unsigned nreq, i, j, b, k;
     const unsigned char *plan;
     size_t nplan, pos = 0;
@@ -370,7 +359,7 @@ static void gen(const unsigned char *data, size_t size)
     char body[4096], expect[256];
 
     inlen = 0;
-    b = byte(&r);
+    b = fuzz_byte(&r);
     nreq = 1 + b % 8;
     nplan = (b >> 3) % 8;
     plan = r.p;
@@ -378,7 +367,7 @@ static void gen(const unsigned char *data, size_t size)
     r.p += nplan;
     r.n -= nplan;
     for (i = 0; i < nreq; i++) {
-        unsigned kind = byte(&r), flags = byte(&r);
+        unsigned kind = fuzz_byte(&r), flags = fuzz_byte(&r);
         unsigned long long blen = 0, sum = 0;
         q[i].head = kind % 5 == 1;
         q[i].method = q[i].head ? "HEAD" : kind % 5 >= 3 ? "POST" : "GET";
@@ -408,7 +397,7 @@ static void gen(const unsigned char *data, size_t size)
         }
         if (strcmp(q[i].method, "POST") == 0) {
             unsigned char piece[600];
-            size_t pl = byte(&r) * 2u, c;
+            size_t pl = fuzz_byte(&r) * 2u, c;
             int chunked = (flags & 4) != 0 && !q[i].http10;
             if (pl > r.n)
                 pl = r.n;
@@ -428,7 +417,7 @@ static void gen(const unsigned char *data, size_t size)
                 INS("Transfer-Encoding: chunked\r\n\r\n");
                 q[i].nh++;
                 while (off < pl) {
-                    size_t n = 1 + byte(&r) % 97;
+                    size_t n = 1 + fuzz_byte(&r) % 97;
                     if (n > pl - off)
                         n = pl - off;
                     inprintf((flags & 16) ? "%lX;e=1\r\n" : "%lx\r\n", (unsigned long)n);
@@ -452,7 +441,7 @@ static void gen(const unsigned char *data, size_t size)
             break;
         }
     }
-    if (byte(&r) & 1) /* garbage after: answered 400, or ignored after a close */
+    if (fuzz_byte(&r) & 1) /* garbage after: answered 400, or ignored after a close */
         IN(r.p, r.n);
     if (inlen == IN_MAX)
         return;

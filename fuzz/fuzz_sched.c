@@ -17,21 +17,10 @@
  *   make fuzz                      # every target, FUZZ_TIME seconds each
  *   build/fuzz/fuzz_sched CRASH    # replay one input                    */
 #include "check.h"
+#include "fuzz_input.h"
 #include <stdlib.h>
 #include <string.h>
 
-struct reader {
-    const uint8_t *p;
-    size_t n;
-};
-
-static unsigned byte(struct reader *r)
-{
-    if (r->n == 0)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
 
 static uint16_t ticks(unsigned b)
 {
@@ -41,9 +30,9 @@ static uint16_t ticks(unsigned b)
     return (uint16_t)((b - 200) * 8);
 }
 
-static void decode_op(struct reader *r, struct op *o)
+static void decode_op(struct fuzz_reader *r, struct op *o)
 {
-    unsigned b0 = byte(r), b1 = byte(r), b2 = byte(r);
+    unsigned b0 = fuzz_byte(r), b1 = fuzz_byte(r), b2 = fuzz_byte(r);
     memset(o, 0, sizeof *o);
     o->kind = (uint8_t)(1 + b0 % (OP__COUNT - 1));
     o->obj = (uint8_t)(b1 & 7);
@@ -59,15 +48,15 @@ static void decode_op(struct reader *r, struct op *o)
 
 static void decode(struct prog *p, const uint8_t *data, size_t size)
 {
-    struct reader r = {data, size};
+    struct fuzz_reader r = {data, size};
     unsigned b;
     int a, l, i;
 
     memset(p, 0, sizeof *p);
-    b = byte(&r);
+    b = fuzz_byte(&r);
     p->nact = 1 + (int)(b % MAX_ACTORS);
     p->start = (b & 0x80) ? 0xFFFFFFF0u : 1000u;
-    b = byte(&r);
+    b = fuzz_byte(&r);
     p->sem_init[0] = b & 1;
     p->sem_max[1] = 1 + ((b >> 1) & 1);
     p->sem_init[1] = (b >> 2) & 1;
@@ -76,10 +65,10 @@ static void decode(struct prog *p, const uint8_t *data, size_t size)
     p->qkind[1] = MODEL_EXTRAS ? (int)((b >> 6) % 3) : Q_FIFO;
     p->bar_parties = 1 + (b >> 5) % 3;
     for (a = 0; a < p->nact; a++) {
-        p->nlives[a] = 1 + (int)(byte(&r) % MAX_LIVES);
+        p->nlives[a] = 1 + (int)(fuzz_byte(&r) % MAX_LIVES);
         for (l = 0; l < p->nlives[a]; l++) {
             struct life *lf = &p->lives[a][l];
-            b = byte(&r);
+            b = fuzz_byte(&r);
             lf->n = (int)(b % 9);
             lf->ret = (b & 0x80) ? -40 : (int)(b >> 4 & 7);
             for (i = 0; i < lf->n; i++)
@@ -95,12 +84,12 @@ static void decode(struct prog *p, const uint8_t *data, size_t size)
     }
     while (r.n && p->nactions < 512) {
         struct action *ac = &p->actions[p->nactions++];
-        b = byte(&r);
+        b = fuzz_byte(&r);
         if (b < 96) {
             ac->kind = ACT_PASS;
         } else if (b < 176) {
             ac->kind = ACT_ADVANCE;
-            ac->d = ticks(byte(&r));
+            ac->d = ticks(fuzz_byte(&r));
         } else if (b >= 248) {
             ac->kind = ACT_RUN; /* async_run on an autojump clock */
         } else {

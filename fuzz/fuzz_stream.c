@@ -30,6 +30,7 @@
  *   build/fuzz/fuzz_stream CRASH     # replay one input                  */
 #define _GNU_SOURCE
 #include "src/async_ev.h"
+#include "fuzz_input.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -65,18 +66,6 @@ struct plan {
 
 static struct plan P;
 
-struct reader {
-    const unsigned char *p;
-    size_t n;
-};
-
-static unsigned byte(struct reader *r)
-{
-    if (r->n == 0)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
 
 static size_t pick_len(unsigned b)
 {
@@ -87,41 +76,41 @@ static size_t pick_len(unsigned b)
 static void decode(struct plan *p, const unsigned char *data, size_t size)
 {
     static const size_t rcaps[] = {1, 2, 3, 4, 7, 16, 64, 4096};
-    struct reader r = {data, size};
+    struct fuzz_reader r = {data, size};
     unsigned b;
     int i, ticked = 0;
     size_t j;
 
     memset(p, 0, sizeof *p);
-    b = byte(&r);
+    b = fuzz_byte(&r);
     p->pipe = b & 1;
     p->rcap = rcaps[(b >> 1) & 7];
     p->nops = (int)((b >> 4) % 16);
-    b = byte(&r);
+    b = fuzz_byte(&r);
     p->nops += (int)((b & 0x3f) % 9);
     p->sleepy = (b & 0xc0) == 0xc0;
     for (i = 0; i < p->nops; i++) {
         struct op *o = &p->ops[i];
-        b = byte(&r);
+        b = fuzz_byte(&r);
         o->kind = (int)(b % OP__COUNT);
         o->mode = (int)(b >> 6);
         if (o->mode == M_TICK && ++ticked > 2)
             o->mode = M_CANCEL; /* a one-tick deadline may cost real time */
         o->yields = (b >> 2) & 3;
-        o->len = pick_len(byte(&r));
+        o->len = pick_len(fuzz_byte(&r));
         if (o->kind == OP_UNTIL) {
             o->dlen = 1 + (b >> 4) % 4;
             for (j = 0; j < o->dlen; j++)
-                o->delim[j] = (unsigned char)byte(&r);
+                o->delim[j] = (unsigned char)fuzz_byte(&r);
             if (o->len == 0)
                 o->len = 1;
         } else if (o->kind == OP_READ && o->len == 0) {
             o->len = 1;
         }
     }
-    p->nchunks = 1 + (int)(byte(&r) % MAX_CHUNKS);
+    p->nchunks = 1 + (int)(fuzz_byte(&r) % MAX_CHUNKS);
     for (i = 0; i < p->nchunks; i++) {
-        b = byte(&r);
+        b = fuzz_byte(&r);
         p->chunk[i] = 1 + (b & 0x1f) * ((b & 0x20) ? 37 : 1);
         p->pause[i] = b >> 6;
     }

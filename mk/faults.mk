@@ -35,7 +35,7 @@ FAULT_RT_HDRS := async.h src/async_ev.h src/async_tls.h
 
 # ---- fuzz targets that link the libev layer (explicit rules: they take
 # precedence over mk/reliability.mk's pattern rule for fuzz_%) ----
-$(O)/fuzz/fuzz_stream: fuzz/fuzz_stream.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/openssl
+$(O)/fuzz/fuzz_stream: fuzz/fuzz_stream.c fuzz/fuzz_input.h $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/openssl
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -lhttp_parser -pthread -lssl -lcrypto
@@ -45,7 +45,7 @@ $(O)/fuzz/fuzz_tls: fuzz/fuzz_tls.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) | $(NEED_F
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -lhttp_parser -pthread -lssl -lcrypto
 
-$(O)/fuzz/fuzz_fetch $(O)/fuzz/fuzz_http: $(O)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) src/async_http.h | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/http_parser $(PROBE)/openssl
+$(O)/fuzz/fuzz_fetch $(O)/fuzz/fuzz_http: $(O)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_input.h $(FAULT_RT_SRCS) $(FAULT_RT_HDRS) src/async_http.h | $(NEED_FUZZ) $(NEED_EV) $(PROBE)/http_parser $(PROBE)/openssl
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FAULT_RT_SRCS) -o $@ -lev -lhttp_parser -pthread -lssl -lcrypto

@@ -101,7 +101,7 @@ PROBE_PKG_fuzz = clang and libclang-rt-dev
 PROBE_DEPS_fuzz = deps-fuzz
 NEED_FUZZ := $(PROBE)/fuzz
 
-$(O)/fuzz/fuzz_%: fuzz/fuzz_%.c $(MODEL_HDRS) $(MODEL_SRCS) | $(NEED_FUZZ)
+$(O)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_input.h $(MODEL_HDRS) $(MODEL_SRCS) | $(NEED_FUZZ)
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@
