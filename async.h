@@ -3830,11 +3830,21 @@ static void async__pq_sift(async_pqueue *pq, unsigned i, bool up)
 static void async__queue_move(async_loop *L, async_queue *q, void *item, int side)
 {
     unsigned i = q->head;
-    if (side == ASYNC__PUT) {
+    unsigned char *slot;
+
+    if (side == ASYNC__PUT) { /* the slot after the last */
         i += q->count;
         if (i >= q->cap)
             i -= q->cap;
-        async__copy(async__queue_at(q, i), item, q->item_size);
+    }
+#if ASYNC_CONF_EXTRAS
+    else if (q->order == ASYNC__Q_LIFO && (i += q->count - 1u) >= q->cap)
+        i -= q->cap; /* the newest */
+#endif
+    slot = async__queue_at(q, i); /* one copy for both sides */
+    async__copy(side == ASYNC__PUT ? slot : (unsigned char *)item,
+                side == ASYNC__PUT ? (unsigned char *)item : slot, q->item_size);
+    if (side == ASYNC__PUT) {
         q->count++;
 #if ASYNC_CONF_EXTRAS
         q->unfinished++;
@@ -3845,11 +3855,6 @@ static void async__queue_move(async_loop *L, async_queue *q, void *item, int sid
         }
 #endif
     } else {
-#if ASYNC_CONF_EXTRAS
-        if (q->order == ASYNC__Q_LIFO && (i += q->count - 1u) >= q->cap)
-            i -= q->cap; /* the newest */
-#endif
-        async__copy(item, async__queue_at(q, i), q->item_size);
         q->count--;
 #if ASYNC_CONF_EXTRAS
         if (q->order == ASYNC__Q_PRIO) { /* the root leaves; the last takes its place */
