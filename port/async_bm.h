@@ -360,19 +360,16 @@ static void async__bm_unlock(const async_port *p)
 
 void async_bm_init(async_bm *bm)
 {
+    unsigned char *p = (unsigned char *)bm;
+    size_t n = sizeof *bm;
+
+    while (n--) /* ticks, sleeps, the lock's state 0; no clock, alarm, wake */
+        *p++ = 0;
     bm->port.now = async__bm_port_now;
     bm->port.idle = async__bm_idle;
-    bm->port.wake = NULL;
     bm->port.lock = async__bm_lock;
     bm->port.unlock = async__bm_unlock;
-    bm->port.flags = 0; /* posts and timers need no poll: idle() only when nothing is ready */
-    bm->ticks = 0;
-    bm->clock = NULL;
-    bm->alarm = NULL;
-    bm->user = NULL;
-    bm->sleeps = 0;
-    bm->saved = 0;
-    bm->nest = 0;
+    /* port.flags 0: posts and timers need no poll, idle() only when nothing is ready */
 }
 
 /* ---- helpers ---- */
