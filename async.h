@@ -664,6 +664,17 @@ struct async_loop {
 #if ASYNC_CONF_TASK_LIST
     async_node all;          /* every live task                          */
 #endif
+    /* Size-first builds reach the features a firmware may not use
+     * through these, set by the feature when it is first used, so that
+     * --gc-sections drops what is never used (ASYNC__HOOK, section 8).
+     * NULL until then; speed-first builds leave them NULL.             */
+    struct {
+        void (*interrupt)(async_loop *L, async_task *t, int code); /* async_park   */
+        void (*expire)(async_loop *L, async_timeout *to);  /* a timeout scope */
+        void (*scopes)(async_loop *L, async_co *co);        /* close them    */
+        void (*finished)(async_loop *L, async_task *t, int rc); /* join, group */
+        void (*posts)(async_loop *L);                       /* async_post    */
+    } hooks;
 #if ASYNC_CONF_DEBUG
     async_node unseen;          /* finished tasks whose error nobody read */
     bool tracking;              /* inside async_run: keep them on unseen  */
@@ -1527,6 +1538,22 @@ static inline int async__interrupt_code(const async_loop *L)
 #define ASYNC__ROUNDS 65u
 #endif
 
+/* Pay for what you link: size-first builds call the code of a feature
+ * that a firmware may never use (timeout scopes, cancellation, joins and
+ * groups, posts) through a hook in the loop (L->hooks) that the feature
+ * sets where it is first used, so a program that never calls it links
+ * none of it.  The call through the hook is on that feature's paths
+ * only.  Speed-first builds call it directly and set no hook.
+ *   ASYNC__HOOK(L, name, fn)      what to call: the hook, or fn
+ *   ASYNC__HOOK_SET(L, name, fn)  install fn (once the feature is used) */
+#if ASYNC__SMALL
+#define ASYNC__HOOK(L, name, fn) ((L)->hooks.name)
+#define ASYNC__HOOK_SET(L, name, fn) ((void)((L)->hooks.name = (fn)))
+#else
+#define ASYNC__HOOK(L, name, fn) (fn)
+#define ASYNC__HOOK_SET(L, name, fn) ((void)0)
+#endif
+
 #if defined(__GNUC__) && defined(__OPTIMIZE_SIZE__)
 #define ASYNC__OUTLINE __attribute__((noinline))
 #define ASYNC__INLINE __attribute__((always_inline))
@@ -1951,6 +1978,14 @@ static void async__sorted_insert(async_node *h, async_timed *tm)
 }
 #endif
 
+/* Whether the timers a pass fires wait on L->due first (see the sorted
+ * list below).                                                          */
+#if ASYNC__WLEVELS == 0 && !ASYNC_CONF_EXTRAS
+#define ASYNC__DUE_LIST 0
+#else
+#define ASYNC__DUE_LIST 1
+#endif
+
 /* ---- timers: the wheel (LEVELS >= 1) ----
  * A timer sits at the highest digit (level) where its expiry differs from
  * wnow, in the slot named by its expiry's digit there.  When wnow reaches
@@ -2175,18 +2210,27 @@ static void async__timers_advance(async_loop *L, async_tick now)
 #else /* ASYNC__WLEVELS == 0 */
 /* ---- timers: one list sorted by expiry (LEVELS = 0) ----
  * Every armed expiry lies within ASYNC_TICK_MAX_DELAY after wnow, so the
- * wrap-safe comparison orders them all.                                  */
+ * wrap-safe comparison orders them all.
+ * Without the extras only timers become due (no callbacks), and firing
+ * one arms none: a pass fires the due head of the list in place, in
+ * order, and L->due stays empty (ASYNC__DUE_LIST 0: 88 bytes less on
+ * Cortex-M0+).  With callbacks, what they arm while the pass fires must
+ * wait for the next pass: the due timers are moved to L->due first.    */
+static void async__fire(async_loop *L, async_timed *tm);
 
 static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
 {
     tm->u.when = when;
+#if ASYNC__DUE_LIST
     /* Unreachable: sleeps and scopes insert only deadlines after now,
      * and now >= wnow here (unlike the wheel, which refiles).  Until
-     * c6c704b, test/model/known/max_delay_after_update_now.c got in.    */
+     * c6c704b, test/model/known/max_delay_after_update_now.c got in.
+     * (Without L->due such a timer sorts first and fires next pass.)    */
     if (!async_tick_after(when, L->wnow)) {
         async__list_append(&L->due, &tm->node); /* LCOV_EXCL_LINE: see above */
         return;                                 /* LCOV_EXCL_LINE */
     }
+#endif
     async__sorted_insert(&L->timers, tm);
 }
 
@@ -2204,7 +2248,11 @@ static void async__timers_advance(async_loop *L, async_tick now)
     async_node *n; /* the list is set up by async_loop_init: no lazy head */
     while ((n = L->timers.next) != &L->timers && !async_tick_after(async__when(n), now)) {
         async__list_remove(n);
+#if ASYNC__DUE_LIST
         async__list_append(&L->due, n);
+#else
+        async__fire(L, (async_timed *)(void *)n); /* may unlink the next: read again */
+#endif
     }
     if (async_tick_after(now, L->wnow))
         L->wnow = now;
@@ -2396,6 +2444,9 @@ int async_park(async_loop *L, async_waiter *w)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if ((t = L->current) == NULL)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
+    /* async__step interrupts a parked task that a cancel or a timeout
+     * found in the run queue: only a parked one needs it called there */
+    ASYNC__HOOK_SET(L, interrupt, async__interrupt);
     t->base.node.next = (async_node *)(void *)w;
     t->base.state = ASYNC__S_WEXT;
     return ASYNC_PENDING;
@@ -2462,6 +2513,8 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     depth = (t->base.scope >> 4) + 1u;
     if (depth > 15u)
         return ASYNC__MISUSE(L, ASYNC_ENOSPC);
+    ASYNC__HOOK_SET(L, expire, async__timeout_expire);
+    ASYNC__HOOK_SET(L, scopes, async__scopes_close);
     to->owner = t;
     to->outer = co->scopes;
     co->scopes = to;
@@ -2496,6 +2549,7 @@ int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_l
 {
     if (L->current == NULL || held == NULL || m == NULL)
         return ASYNC__MISUSE(L, L->current ? ASYNC_EINVAL : ASYNC_EPERM);
+    ASYNC__HOOK_SET(L, scopes, async__scopes_close);
     held->owner = L->current;
     held->outer = co->scopes;
     co->scopes = held;
@@ -2583,10 +2637,8 @@ void async__scopes_close(async_loop *L, async_co *co)
 
 int async__co_end(async_loop *L, async_co *co, int rc)
 {
-#if !ASYNC__SMALL
     if (co->scopes) /* the usual end has none left: no call */
-#endif
-        async__scopes_close(L, co);
+        ASYNC__HOOK(L, scopes, async__scopes_close)(L, co);
     co->lc = 0;
     co->flags = 0;
     co->rc = 0;
@@ -2675,6 +2727,24 @@ static bool async__joiner_is_handle(const async_task *t)
 #endif
 
 #endif
+#if ASYNC__SMALL
+/* L->hooks.finished: t has finished with rc; tell its group, its done
+ * callback or the task joining it (a generic wake: it clears the slot). */
+static void async__finished(async_loop *L, async_task *t, int rc)
+{
+    if (t->base.flags & ASYNC__F_INGROUP) {
+        async__group_member_done(L, t->joiner.group, t, rc);
+#if ASYNC_CONF_EXTRAS
+    } else if (async__joiner_is_handle(t)) {
+        async__handle_due(L, (async_handle *)(void *)t->joiner.task);
+        t->joiner.task = NULL;
+#endif
+    } else {
+        async__wake(L, t->joiner.task, rc);
+    }
+}
+#endif
+
 static void async__finish(async_loop *L, async_task *t, int rc)
 {
     if (async__waiting(t)) { /* returned a result while suspended */
@@ -2690,9 +2760,9 @@ static void async__finish(async_loop *L, async_task *t, int rc)
     t->all.prev->next = t->all.next; /* unlinked (the node is not read again) */
     t->all.next->prev = t->all.prev;
 #endif
+#if !ASYNC__SMALL
     if (t->base.flags & ASYNC__F_INGROUP) {
         async__group_member_done(L, t->joiner.group, t, rc);
-#if !ASYNC__SMALL
     } else if (t->joiner.task) {
         /* Whoever waits in the slot is a done callback, or a task in
          * ASYNC__S_WJOIN on t (whatever woke it first cleared the slot):
@@ -2712,21 +2782,16 @@ static void async__finish(async_loop *L, async_task *t, int rc)
         async__list_append(&L->unseen, &t->all);
 #endif
     }
-#else /* size-first: the generic wake, shared */
-#if ASYNC_CONF_EXTRAS
-    } else if (async__joiner_is_handle(t)) {
-        async__handle_due(L, (async_handle *)(void *)t->joiner.task);
-        t->joiner.task = NULL;
-#endif
-    } else {
+#else /* size-first: whoever joins t is told through the hook the join set */
 #if ASYNC_CONF_DEBUG
-        if (t->joiner.task == NULL && rc < 0 && rc != ASYNC_ECANCELED && L->tracking) {
-            t->unseen = true; /* reported unless read before the run ends */
-            async__list_append(&L->unseen, &t->all);
-        }
-#endif
-        async__wake(L, t->joiner.task, rc); /* clears joiner through its slot */
+    if (!(t->base.flags & ASYNC__F_INGROUP) && t->joiner.task == NULL && rc < 0 &&
+        rc != ASYNC_ECANCELED && L->tracking) {
+        t->unseen = true; /* reported unless read before the run ends */
+        async__list_append(&L->unseen, &t->all);
     }
+#endif
+    if (L->hooks.finished) /* set by the first join, group or done callback */
+        L->hooks.finished(L, t, rc);
 #endif
 }
 
@@ -2779,7 +2844,7 @@ static void async__step(async_loop *L, async_task *t)
          * after the op has set up what its detach() undoes.  (What a
          * shield holds back waits.)                                     */
         if (t->base.state == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
-            async__interrupt(L, t, rc); /* not while draining (shielded) */
+            ASYNC__HOOK(L, interrupt, async__interrupt)(L, t, rc); /* not while draining */
         /* Anything but a condition re-check that stayed false may have
          * changed what other conditions depend on. */
         if (!(flags & ASYNC__F_RECHECK) || t->base.state != ASYNC__S_WPOLL)
@@ -2833,6 +2898,7 @@ int async_join(async_loop *L, async_task *t)
         return async_task_result(t);
     if (t->joiner.task)
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
+    ASYNC__HOOK_SET(L, finished, async__finished); /* t tells self when it ends */
     return async__wait_in_slot(self, &t->joiner.task, ASYNC__S_WJOIN);
 }
 
@@ -2851,6 +2917,7 @@ int async_task_on_done(async_loop *L, async_task *t, async_handle *h, async_hand
     if (t->joiner.task || (t->base.flags & ASYNC__F_INGROUP))
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
     /* it waits in t's joiner slot, as a joining task would */
+    ASYNC__HOOK_SET(L, finished, async__finished);
     t->joiner.task = (async_task *)(void *)h;
     h->base.node.next = (async_node *)(void *)&t->joiner.task;
     h->base.state = ASYNC__S_WJOIN;
@@ -2977,6 +3044,19 @@ static void async__unlock(const async_loop *L)
 }
 #endif
 
+/* The posts hook is set by async_post, from any thread or interrupt
+ * handler, before it queues the call: the loop reads it only once it
+ * sees a call queued.  Every store writes the same value; with atomics
+ * they are relaxed atomic ones.                                         */
+#if ASYNC__SMALL && ASYNC_CONF_ATOMICS
+#define ASYNC__POSTS_HOOK(L) __atomic_load_n(&(L)->hooks.posts, __ATOMIC_RELAXED)
+#define ASYNC__POSTS_HOOK_SET(L) \
+    __atomic_store_n(&(L)->hooks.posts, async__deliver_posts, __ATOMIC_RELAXED)
+#else
+#define ASYNC__POSTS_HOOK(L) ASYNC__HOOK(L, posts, async__deliver_posts)
+#define ASYNC__POSTS_HOOK_SET(L) ASYNC__HOOK_SET(L, posts, async__deliver_posts)
+#endif
+
 static void async__deliver_posts(async_loop *L)
 {
     async_call *p, *fifo = NULL;
@@ -3004,6 +3084,25 @@ static void async__deliver_posts(async_loop *L)
 #endif
         p->fn(L, p);
     }
+    L->progress = 1; /* a post may have changed what pollers test */
+}
+
+/* Fire one due timer: wake its sleeper, expire its scope, or run its
+ * callback. */
+static void async__fire(async_loop *L, async_timed *tm)
+{
+    unsigned kind = tm->kind & 7u; /* a task's kind: 0, but for K_HELD and its shields */
+    if (kind == ASYNC__K_TASK) {
+        async__resume(L, (async_task *)(void *)tm, 0);
+#if ASYNC_CONF_EXTRAS
+    } else if (kind == ASYNC__K_CALL) {
+        tm->state = ASYNC__S_IDLE;
+        L->progress = 1; /* what it changes may be what a condition waits for */
+        ((async_handle *)(void *)tm)->fn(L, (async_handle *)(void *)tm);
+#endif
+    } else { /* a timeout or a shield */
+        ASYNC__HOOK(L, expire, async__timeout_expire)(L, (async_timeout *)(void *)tm);
+    }
 }
 
 /* Fire what is due now, in order: wake sleepers, expire scopes, run
@@ -3012,28 +3111,19 @@ static void async__deliver_posts(async_loop *L)
  * marker ends the batch.  (Firing one entry may unlink another - a
  * deadline that expires wakes its sleeping task early - but never the
  * marker.)                                                             */
+#if ASYNC__DUE_LIST
 static void async__fire_due(async_loop *L)
 {
     async_node end, *n;
     if (async__list_empty(&L->due))
         return;
     async__list_insert_after(L->due.prev, &end);
-    while ((n = async__list_pop(&L->due)) != &end) {
-        async_timed *tm = (async_timed *)(void *)n;
-        unsigned kind = tm->kind & 7u; /* a task's kind: 0, but for K_HELD and its shields */
-        if (kind == ASYNC__K_TASK) {
-            async__resume(L, (async_task *)(void *)tm, 0);
-#if ASYNC_CONF_EXTRAS
-        } else if (kind == ASYNC__K_CALL) {
-            tm->state = ASYNC__S_IDLE;
-            L->progress = 1; /* what it changes may be what a condition waits for */
-            ((async_handle *)(void *)tm)->fn(L, (async_handle *)(void *)tm);
-#endif
-        } else { /* a timeout or a shield */
-            async__timeout_expire(L, (async_timeout *)(void *)tm);
-        }
-    }
+    while ((n = async__list_pop(&L->due)) != &end)
+        async__fire(L, (async_timed *)(void *)n);
 }
+#else
+#define async__fire_due(L) ((void)0) /* fired by async__timers_advance */
+#endif
 
 /* async_run_once and async_loop_has_work without their argument checks:
  * what async_run's own passes call, L being checked once by async_run. */
@@ -3043,10 +3133,8 @@ static int async__run_once(async_loop *L)
     int steps = 0;
 
     L->now = L->port->now(L->port);
-    if (async__posts_waiting(L)) {
-        async__deliver_posts(L);
-        L->progress = 1; /* a post may have changed what pollers test */
-    }
+    if (async__posts_waiting(L))
+        ASYNC__POSTS_HOOK(L)(L); /* set by async_post */
     async__timers_advance(L, L->now);
     async__fire_due(L);
 
@@ -3089,7 +3177,8 @@ static int async__run_once(async_loop *L)
 
 static bool async__has_work(const async_loop *L)
 {
-    return L->runq != NULL || !async__list_empty(&L->due) || async__posts_waiting(L);
+    return L->runq != NULL || (ASYNC__DUE_LIST && !async__list_empty(&L->due)) ||
+           async__posts_waiting(L);
 }
 
 int async_run_once(async_loop *L)
@@ -3113,7 +3202,7 @@ bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
     /* Unreachable: every pass fires what it moves to `due`, and nothing
      * puts a timer there between passes (until c6c704b,
      * test/model/known/max_delay_after_update_now.c did).              */
-    if (!async__list_empty(&L->due)) {
+    if (ASYNC__DUE_LIST && !async__list_empty(&L->due)) {
         *deadline = L->wnow; /* LCOV_EXCL_LINE: see above */
         return true;         /* LCOV_EXCL_LINE */
     }
@@ -3248,6 +3337,7 @@ int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_f
         return ASYNC_ENOSPC;
     if ((g->flags & ASYNC_GROUP_CANCEL_ON_ERROR) && g->error)
         return ASYNC_ECANCELED;
+    ASYNC__HOOK_SET(L, finished, async__finished); /* harmless if the spawn fails */
     if ((rc = async_spawn(L, t, fn)) < 0)
         return rc;
     t->joiner.group = g;
@@ -3742,11 +3832,21 @@ static void async__pq_sift(async_pqueue *pq, unsigned i, bool up)
 static void async__queue_move(async_loop *L, async_queue *q, void *item, int side)
 {
     unsigned i = q->head;
-    if (side == ASYNC__PUT) {
+    unsigned char *slot;
+
+    if (side == ASYNC__PUT) { /* the slot after the last */
         i += q->count;
         if (i >= q->cap)
             i -= q->cap;
-        async__copy(async__queue_at(q, i), item, q->item_size);
+    }
+#if ASYNC_CONF_EXTRAS
+    else if (q->order == ASYNC__Q_LIFO && (i += q->count - 1u) >= q->cap)
+        i -= q->cap; /* the newest */
+#endif
+    slot = async__queue_at(q, i); /* one copy for both sides */
+    async__copy(side == ASYNC__PUT ? slot : (unsigned char *)item,
+                side == ASYNC__PUT ? (unsigned char *)item : slot, q->item_size);
+    if (side == ASYNC__PUT) {
         q->count++;
 #if ASYNC_CONF_EXTRAS
         q->unfinished++;
@@ -3757,11 +3857,6 @@ static void async__queue_move(async_loop *L, async_queue *q, void *item, int sid
         }
 #endif
     } else {
-#if ASYNC_CONF_EXTRAS
-        if (q->order == ASYNC__Q_LIFO && (i += q->count - 1u) >= q->cap)
-            i -= q->cap; /* the newest */
-#endif
-        async__copy(item, async__queue_at(q, i), q->item_size);
         q->count--;
 #if ASYNC_CONF_EXTRAS
         if (q->order == ASYNC__Q_PRIO) { /* the root leaves; the last takes its place */
@@ -3963,6 +4058,7 @@ int async_post(async_loop *L, async_call *p)
 #endif
     if (ASYNC__NULL(L) || ASYNC__NULL(p))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    ASYNC__POSTS_HOOK_SET(L); /* before the call is queued */
 #if ASYNC_CONF_ATOMICS
     if (__atomic_exchange_n(&p->queued, 1, __ATOMIC_ACQ_REL))
         return ASYNC_EALREADY;

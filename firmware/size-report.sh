@@ -26,6 +26,11 @@
 #       the code of one coroutine: generated coroutines with 1 and 11
 #       awaits (firmware/coro-gen.sh), per await = the difference / 10,
 #       fixed = the 1-await coroutine less one await
+#   LINKS target=T app=blinky ...
+#       pay for what you link: the blinky uses no cancellation, timeout,
+#       join, group or post, and links none of their code (their entry
+#       points set the hooks that reach it); a symbol of theirs in its
+#       image fails the report as the budget does
 #   GOAL target=cortex-m0plus ...
 #       the size goals of the reference apps and coroutines (issue 14),
 #       measured against; reported, never fatal
@@ -42,6 +47,8 @@ shift
 budget=${BUDGET:-4096}
 strict=${SIZE_STRICT:-1}
 over=0
+# What the blinky must not link (see LINKS above).
+blinky_unused='async__interrupt|async_cancel|async__cancel_mark|async__timeout_expire|async__scopes_close|async__scope_close|async__finished|async__group_member_done|async_group_cancel|async__wake|async__deliver_posts|async__lock|async__unlock'
 
 berkeley() { # prefix file -> "text=N data=N bss=N"
     "${1}size" -B "$2" | awk 'NR == 2 { printf "text=%s data=%s bss=%s", $1, $2, $3 }'
@@ -90,6 +97,14 @@ for spec in "$@"; do
         eval "cp_$n=$((core + port)) own_$n=$own"
         n=$((n + 1))
     done
+    extra=$("${prefix}nm" "$dir/$t/ref1.elf" | awk '$2 ~ /^[tT]$/ { sub(/\..*/, "", $3); print $3 }' |
+        grep -xE "$blinky_unused" | sort -u | tr '\n' ' ' || true)
+    if [ -n "$extra" ]; then
+        echo "LINKS target=$t app=blinky links code it never uses: $extra"
+        over=1
+    else
+        echo "LINKS target=$t app=blinky: no cancellation, timeout, join, group or post code linked"
+    fi
     one=$(code_bytes "$prefix" "$dir/$t/coro1.gen.o" '^coro_')
     eleven=$(code_bytes "$prefix" "$dir/$t/coro11.gen.o" '^coro_')
     count=$("${prefix}nm" "$dir/$t/coro1.gen.o" | grep -c ' [tT] coro_')

@@ -290,8 +290,11 @@ static async_bm *async__bm_of(const async_port *p)
     return (async_bm *)(void *)(uintptr_t)p; /* the port is bm's first member */
 }
 
-async_tick async_bm_now(async_bm *bm)
+/* The port's now() hook is the reader itself (async_bm_now calls it), so
+ * an image that never calls async_bm_now links no wrapper.              */
+static async_tick async__bm_port_now(const async_port *p)
 {
+    async_bm *bm = async__bm_of(p);
 #if ASYNC_CONF_TICK_BITS > ASYNC_BM_LOAD_BITS
     async_tick t;
     async_bm_irqstate s;
@@ -311,9 +314,9 @@ async_tick async_bm_now(async_bm *bm)
 #endif
 }
 
-static async_tick async__bm_port_now(const async_port *p)
+async_tick async_bm_now(async_bm *bm)
 {
-    return async_bm_now(async__bm_of(p));
+    return async__bm_port_now(&bm->port);
 }
 
 /* Sleep until something is pending or the deadline has come.  Stays in
@@ -326,7 +329,7 @@ static int async__bm_idle(const async_port *p, async_loop *L, bool has_deadline,
     async_bm_irqstate s = async_bm_irq_save();
 
     while (!async_loop_has_work(L) &&
-           !(has_deadline && !async_tick_before(async_bm_now(bm), deadline))) {
+           !(has_deadline && !async_tick_before(async__bm_port_now(p), deadline))) {
         if (bm->alarm)
             bm->alarm(bm, has_deadline, deadline);
         ASYNC_BM_BEFORE_SLEEP(bm);
@@ -357,19 +360,16 @@ static void async__bm_unlock(const async_port *p)
 
 void async_bm_init(async_bm *bm)
 {
+    unsigned char *p = (unsigned char *)bm;
+    size_t n = sizeof *bm;
+
+    while (n--) /* ticks, sleeps, the lock's state 0; no clock, alarm, wake */
+        *p++ = 0;
     bm->port.now = async__bm_port_now;
     bm->port.idle = async__bm_idle;
-    bm->port.wake = NULL;
     bm->port.lock = async__bm_lock;
     bm->port.unlock = async__bm_unlock;
-    bm->port.flags = 0; /* posts and timers need no poll: idle() only when nothing is ready */
-    bm->ticks = 0;
-    bm->clock = NULL;
-    bm->alarm = NULL;
-    bm->user = NULL;
-    bm->sleeps = 0;
-    bm->saved = 0;
-    bm->nest = 0;
+    /* port.flags 0: posts and timers need no poll, idle() only when nothing is ready */
 }
 
 /* ---- helpers ---- */
