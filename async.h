@@ -1474,7 +1474,12 @@ void async__debug_where(async_loop *L, const char *file, int line, const char *w
 
 /* ---- private, used by the macros ---- */
 /* Task states.  0..2 and 4 equal the public enum async_task_state; every
- * state from ASYNC__S_WLIST up is a kind of waiting.                     */
+ * state from ASYNC__S_WLIST up is a kind of waiting.  The states a step
+ * must look at again when its task returns ASYNC_PENDING (RUNNING:
+ * nothing will wake it; WPOLL: a condition re-check that may have been
+ * quiet; WEXT: an interruption that came while it sat in the run queue)
+ * have the bit ASYNC__S_LOOK, the others not, so that the usual case is
+ * one test (3 and 7 are unused).                                        */
 enum {
     ASYNC__S_IDLE = 0,
     ASYNC__S_READY = 1,
@@ -1482,10 +1487,11 @@ enum {
     ASYNC__S_DONE = 4,
     ASYNC__S_WLIST = 5,  /* on a list: a primitive's waiters, a wheel slot */
     ASYNC__S_WPOLL = 6,  /* on L->pollers (async_await_until)              */
-    ASYNC__S_WJOIN = 7,  /* node.next = &target->joiner.task               */
-    ASYNC__S_WGROUP = 8, /* node.next = &group->waiter                     */
-    ASYNC__S_WEXT = 9    /* node.next = an async_waiter                    */
+    ASYNC__S_WJOIN = 8,  /* node.next = &target->joiner.task               */
+    ASYNC__S_WGROUP = 9, /* node.next = &group->waiter                     */
+    ASYNC__S_WEXT = 10   /* node.next = an async_waiter                    */
 };
+#define ASYNC__S_LOOK 0x02u
 /* Task flags. */
 #define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
 #define ASYNC__F_CANCEL 0x02u   /* cancellation requested (sticky)          */
@@ -1560,6 +1566,13 @@ static inline int async__interrupt_code(const async_loop *L)
 #else
 #define ASYNC__OUTLINE
 #define ASYNC__INLINE
+#endif
+/* A rare path kept out of its caller (speed-first builds), so that the
+ * caller's usual path needs no saved registers.                         */
+#if defined(__GNUC__)
+#define ASYNC__COLD __attribute__((noinline, cold))
+#else
+#define ASYNC__COLD
 #endif
 
 /* Queue a ready task at the end of a singly linked FIFO (`end` points
@@ -2280,11 +2293,16 @@ static bool async__waiting(const async_task *t)
     return t->base.state >= ASYNC__S_WLIST;
 }
 
+/* async__detach tells the two slot waits apart from the rest in one
+ * test: WJOIN even, WGROUP the next.                                    */
+typedef char async__slot_states[ASYNC__S_WJOIN % 2 == 0 &&
+                                        ASYNC__S_WGROUP == ASYNC__S_WJOIN + 1 ? 1 : -1];
+
 /* Unlink a suspended task from whatever it waits on. */
 static void async__detach(async_loop *L, async_task *t)
 {
     uint8_t s = t->base.state;
-    if (s == ASYNC__S_WJOIN || s == ASYNC__S_WGROUP) {
+    if ((s >> 1) == (ASYNC__S_WJOIN >> 1)) { /* WJOIN or WGROUP: a slot */
         *(async_task **)(void *)t->base.node.next = NULL;
     } else if (s == ASYNC__S_WEXT) {
         async_waiter *w = (async_waiter *)(void *)t->base.node.next;
@@ -2635,10 +2653,27 @@ void async__scopes_close(async_loop *L, async_co *co)
         (void)async__scope_close(L, co, co->scopes);
 }
 
+#if !ASYNC__SMALL
+/* async__co_end with scopes left open: out of line, so that the usual
+ * end (none left) needs no frame of its own.                           */
+static ASYNC__COLD int async__co_end_scoped(async_loop *L, async_co *co, int rc)
+{
+    async__scopes_close(L, co);
+    co->lc = 0;
+    co->flags = 0;
+    co->rc = 0;
+    return rc;
+}
+#endif
+
 int async__co_end(async_loop *L, async_co *co, int rc)
 {
     if (co->scopes) /* the usual end has none left: no call */
+#if !ASYNC__SMALL
+        return async__co_end_scoped(L, co, rc);
+#else
         ASYNC__HOOK(L, scopes, async__scopes_close)(L, co);
+#endif
     co->lc = 0;
     co->flags = 0;
     co->rc = 0;
@@ -2697,6 +2732,9 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
     t->line = 0;
 #endif
     t->base.kind = ASYNC__K_TASK;
+#if !ASYNC__SMALL
+    t->base.state = ASYNC__S_READY; /* the four bytes in one store */
+#endif
     t->base.flags = 0;
     t->base.scope = 0;
     t->fn = fn;
@@ -2705,7 +2743,13 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 #if ASYNC_CONF_TASK_LIST
     async__list_insert_after(L->all.prev, &t->all); /* set up by async_loop_init */
 #endif
+#if !ASYNC__SMALL
+    t->base.node.next = NULL; /* async__enqueue, its state already stored */
+    *L->runq_end = &t->base.node;
+    L->runq_end = &t->base.node.next;
+#else
     async__ready(L, t);
+#endif
     return 0;
 }
 
@@ -2745,12 +2789,9 @@ static void async__finished(async_loop *L, async_task *t, int rc)
 }
 #endif
 
-static void async__finish(async_loop *L, async_task *t, int rc)
+/* A task ends with rc: async__finish's part once it is parked nowhere. */
+static inline void async__finish_done(async_loop *L, async_task *t, int rc)
 {
-    if (async__waiting(t)) { /* returned a result while suspended */
-        async__detach(L, t);
-        (void)ASYNC__MISUSE(L, ASYNC_ESTATE);
-    }
     t->base.state = ASYNC__S_DONE;
     t->base.u.result = rc;
     t->base.flags &= ASYNC__F_INGROUP | ASYNC__F_CANCEL | ASYNC__F_STARTED;
@@ -2795,9 +2836,66 @@ static void async__finish(async_loop *L, async_task *t, int rc)
 #endif
 }
 
+#if !ASYNC__SMALL
+/* A task that returned a result while suspended (misuse): out of line. */
+static ASYNC__COLD void async__finish_parked(async_loop *L, async_task *t, int rc)
+{
+    async__detach(L, t);
+    (void)ASYNC__MISUSE(L, ASYNC_ESTATE);
+    async__finish_done(L, t, rc);
+}
+#endif
+
+/* A task's end: its result kept, its joiner (a task, a group, a done
+ * callback) told.  Speed first, the usual end saves no registers: what
+ * it calls, it calls last.                                             */
+static void async__finish(async_loop *L, async_task *t, int rc)
+{
+    if (async__waiting(t)) { /* returned a result while suspended */
+#if !ASYNC__SMALL
+        async__finish_parked(L, t, rc);
+        return;
+#else
+        async__detach(L, t);
+        (void)ASYNC__MISUSE(L, ASYNC_ESTATE);
+#endif
+    }
+    async__finish_done(L, t, rc);
+}
+
+#if !ASYNC__SMALL
+/* After a step that returned ASYNC_PENDING in a state with
+ * ASYNC__S_LOOK (see there): 1 if it was a condition re-check that
+ * stayed false (it changed nothing other conditions could depend on),
+ * else 0.  Out of the step's loop: the usual parked states skip it.    */
+static unsigned async__step_look(async_loop *L, async_task *t, uint8_t flags)
+{
+    int rc;
+    uint8_t s = t->base.state;
+    if (s == ASYNC__S_RUNNING) { /* suspended with nothing to wake it */
+        async__finish(L, t, ASYNC__MISUSE(L, ASYNC_ESTATE));
+        return 0;
+    }
+    /* An op woken by its external source with nothing for it (a
+     * readable socket holding no data it can use) parks again.  A
+     * cancel or an expired deadline that came while the task sat in
+     * the run queue found nothing parked to wake: deliver it now, after
+     * the op has set up what its detach() undoes.  (What a shield holds
+     * back waits.)                                                      */
+    if (s == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
+        async__interrupt(L, t, rc); /* not while draining (shielded) */
+    return (flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL;
+}
+#endif
+
 /* One step of a task.  The common case - a started task with no flag to
- * look at (a yield, a sleep) - skips the flag bookkeeping.              */
-static void async__step(async_loop *L, async_task *t)
+ * look at (a yield, a sleep) - skips the flag bookkeeping.  Returns 1
+ * for a quiet step (one that cannot have changed what a condition
+ * tests: a re-check that stayed false, a task cancelled before it ran),
+ * which async__run_once counts rather than storing L->progress every
+ * step; else 0.  (Size-first builds store L->progress here and return
+ * 0.)                                                                  */
+static unsigned async__step(async_loop *L, async_task *t)
 {
     uint8_t flags = t->base.flags;
     int rc;
@@ -2806,7 +2904,7 @@ static void async__step(async_loop *L, async_task *t)
     if (flags != ASYNC__F_STARTED) {
         if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
             async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-            return;
+            return 0;
         }
         t->base.flags = (uint8_t)((flags | ASYNC__F_STARTED) & ~ASYNC__F_RECHECK);
     }
@@ -2815,7 +2913,7 @@ static void async__step(async_loop *L, async_task *t)
         if (!(flags & ASYNC__F_STARTED)) { /* its first step */
             if (flags & ASYNC__F_CANCEL) {
                 async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-                return;
+                return 1;
             }
             t->base.flags = (uint8_t)(flags | ASYNC__F_STARTED);
         } else if (flags & ASYNC__F_RECHECK) { /* (a woken task: no store) */
@@ -2836,23 +2934,28 @@ static void async__step(async_loop *L, async_task *t)
 #else
     rc = t->fn(L, t);
 #endif
+#if !ASYNC__SMALL
+    /* Parked as usual (a run queue, a wait list, a slot): one test. */
+    if (rc == ASYNC_PENDING)
+        return (t->base.state & ASYNC__S_LOOK) ? async__step_look(L, t, flags) : 0u;
+    async__finish(L, t, rc);
+    return 0;
+#else
     if (rc == ASYNC_PENDING && t->base.state != ASYNC__S_RUNNING) {
-        /* An op woken by its external source with nothing for it (a
-         * readable socket holding no data it can use) parks again.  A
-         * cancel or an expired deadline that came while the task sat in
-         * the run queue found nothing parked to wake: deliver it now,
-         * after the op has set up what its detach() undoes.  (What a
-         * shield holds back waits.)                                     */
+        /* Parked again by its external source, or an interruption that
+         * came while it was queued: see async__step_look.               */
         if (t->base.state == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
             ASYNC__HOOK(L, interrupt, async__interrupt)(L, t, rc); /* not while draining */
         /* Anything but a condition re-check that stayed false may have
          * changed what other conditions depend on. */
         if (!(flags & ASYNC__F_RECHECK) || t->base.state != ASYNC__S_WPOLL)
             L->progress = 1;
-        return;
+        return 0;
     }
     L->progress = 1;
     async__finish(L, t, rc != ASYNC_PENDING ? rc : ASYNC__MISUSE(L, ASYNC_ESTATE));
+    return 0;
+#endif
 }
 
 int async_cancel(async_loop *L, async_task *t)
@@ -3131,6 +3234,7 @@ static int async__run_once(async_loop *L)
 {
     async_node *n;
     int steps = 0;
+    unsigned quiet = 0; /* quiet steps (async__step) */
 
     L->now = L->port->now(L->port);
     if (async__posts_waiting(L))
@@ -3153,11 +3257,13 @@ static int async__run_once(async_loop *L)
             L->runq_end = &L->runq;
             for (; n; n = next) {
                 next = n->next;
-                async__step(L, async__task_of(n));
+                quiet += async__step(L, async__task_of(n));
                 steps++;
             }
         } while (ASYNC__ROUNDS > 1 && --rounds && (n = L->runq) != NULL);
         L->current = NULL; /* set by each step: no task outside a pass */
+        if (!ASYNC__SMALL && (unsigned)steps != quiet)
+            L->progress = 1; /* a step may have changed what pollers test */
         if (ASYNC__ROUNDS > 1 && (n = L->yielded) != NULL) {
             *L->runq_end = n;
             L->runq_end = L->yielded_end;
