@@ -1495,7 +1495,7 @@ enum {
 /* Task flags. */
 #define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
 #define ASYNC__F_CANCEL 0x02u   /* cancellation requested (sticky)          */
-#define ASYNC__F_STARTED 0x04u  /* stepped at least once                    */
+#define ASYNC__F_FRESH 0x04u    /* spawned, not stepped yet                 */
 #define ASYNC__F_INGROUP 0x08u  /* joiner is an async_group                 */
 #define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
 #define ASYNC__F_DRAIN 0x20u    /* interrupted; waiting for cleanup to end  */
@@ -2735,7 +2735,7 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 #if !ASYNC__SMALL
     t->base.state = ASYNC__S_READY; /* the four bytes in one store */
 #endif
-    t->base.flags = 0;
+    t->base.flags = ASYNC__F_FRESH;
     t->base.scope = 0;
     t->fn = fn;
     t->joiner.task = NULL;
@@ -2794,7 +2794,7 @@ static inline void async__finish_done(async_loop *L, async_task *t, int rc)
 {
     t->base.state = ASYNC__S_DONE;
     t->base.u.result = rc;
-    t->base.flags &= ASYNC__F_INGROUP | ASYNC__F_CANCEL | ASYNC__F_STARTED;
+    t->base.flags &= ASYNC__F_INGROUP | ASYNC__F_CANCEL;
     t->base.scope = 0; /* its coroutine closed its scopes (shields too) */
     L->ntasks--;
 #if ASYNC_CONF_TASK_LIST
@@ -2901,24 +2901,25 @@ static unsigned async__step(async_loop *L, async_task *t)
     int rc;
 
 #if ASYNC__SMALL /* one test and one store for every case */
-    if (flags != ASYNC__F_STARTED) {
-        if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
+    if (flags != 0) {
+        if ((flags & (ASYNC__F_CANCEL | ASYNC__F_FRESH)) == (ASYNC__F_CANCEL | ASYNC__F_FRESH)) {
             async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
             return 0;
         }
-        t->base.flags = (uint8_t)((flags | ASYNC__F_STARTED) & ~ASYNC__F_RECHECK);
+        t->base.flags = (uint8_t)(flags & ~(ASYNC__F_FRESH | ASYNC__F_RECHECK));
     }
 #else
-    if (flags != ASYNC__F_STARTED) { /* else nothing to look at */
-        if (!(flags & ASYNC__F_STARTED)) { /* its first step */
+    /* Only a first step and a re-check have flags to look at: a woken
+     * task (F_WOKEN, for its op to take) or a cancelled one (its await
+     * reports it) is stepped as any other.                             */
+    if (flags & (ASYNC__F_FRESH | ASYNC__F_RECHECK)) {
+        if (flags & ASYNC__F_FRESH) { /* its first step */
             if (flags & ASYNC__F_CANCEL) {
                 async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
                 return 1;
             }
-            t->base.flags = (uint8_t)(flags | ASYNC__F_STARTED);
-        } else if (flags & ASYNC__F_RECHECK) { /* (a woken task: no store) */
-            t->base.flags = (uint8_t)(flags & ~ASYNC__F_RECHECK);
         }
+        t->base.flags = (uint8_t)(flags & ~(ASYNC__F_FRESH | ASYNC__F_RECHECK));
     }
 #endif
     t->base.state = ASYNC__S_RUNNING;
