@@ -2812,7 +2812,7 @@ static inline void async__finish_done(async_loop *L, async_task *t, int rc)
         async_task *j = t->joiner.task;
         t->joiner.task = NULL;
 #if ASYNC_CONF_EXTRAS
-        if ((j->base.kind & 0x0Fu) == ASYNC__K_CALL)
+        if (j->base.kind == ASYNC__K_CALL) /* (a task's is 0, K_HELD, shields << 4) */
             async__handle_due(L, (async_handle *)(void *)j);
         else
 #endif
@@ -2996,10 +2996,19 @@ int async_join(async_loop *L, async_task *t)
         return (self->base.flags & ASYNC__F_DRAIN) ? async__drain_end(L, self) : rc;
     if (ASYNC__NULL(t)) /* not on the wake-up: a NULL t never parked */
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (self == NULL || t->base.state == ASYNC__S_IDLE || t == self)
-        return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
+#if !ASYNC__SMALL
+    /* idle or done (0 and 4: one test), outside a task, or itself */
+    if ((t->base.state & ~ASYNC__S_DONE) == 0 || self == NULL || t == self) {
+#endif
+        if (self == NULL || t->base.state == ASYNC__S_IDLE || t == self)
+            return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
+#if !ASYNC__SMALL
+        return async_task_result(t);
+    }
+#else
     if (t->base.state == ASYNC__S_DONE)
         return async_task_result(t);
+#endif
     if (t->joiner.task)
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
     ASYNC__HOOK_SET(L, finished, async__finished); /* t tells self when it ends */
