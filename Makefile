@@ -81,10 +81,11 @@ LC_FLAGS_labels := -DASYNC_CONF_LC=ASYNC_LC_LABELS
 # see), `t16` (16-bit ticks: wrap-around every 65536 ticks) and `mcu`
 # (a microcontroller's defaults on the host: the sorted timer list, no
 # task list, no extra primitives; async_run leaves pending tasks; -Os,
-# so the size-first coroutine macros, ASYNC__SMALL, run here too).
+# so the size-first coroutine macros, ASYNC__SMALL, run here too; and
+# the interruption check of 32-bit bare metal, ASYNC__EXPIRED_FLAG 0).
 CORE_CONFIGS := $(LC_BACKENDS) tiny list debug t16 mcu
 LC_FLAGS_mcu := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -DASYNC_CONF_WHEEL_LEVELS=0 \
-	-DASYNC_CONF_TASK_LIST=0 -DASYNC_CONF_EXTRAS=0 -Os
+	-DASYNC_CONF_TASK_LIST=0 -DASYNC_CONF_EXTRAS=0 -DASYNC__EXPIRED_FLAG=0 -Os
 LC_FLAGS_t16 := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -DASYNC_CONF_TICK_BITS=16
 LC_FLAGS_tiny := -DASYNC_CONF_LC=ASYNC_LC_SWITCH -DASYNC_CONF_WHEEL_BITS=2 -DASYNC_CONF_WHEEL_LEVELS=3
 LC_FLAGS_list := -DASYNC_CONF_LC=ASYNC_LC_LABELS -DASYNC_CONF_WHEEL_LEVELS=0

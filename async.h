@@ -1474,7 +1474,12 @@ void async__debug_where(async_loop *L, const char *file, int line, const char *w
 
 /* ---- private, used by the macros ---- */
 /* Task states.  0..2 and 4 equal the public enum async_task_state; every
- * state from ASYNC__S_WLIST up is a kind of waiting.                     */
+ * state from ASYNC__S_WLIST up is a kind of waiting.  The states a step
+ * must look at again when its task returns ASYNC_PENDING (RUNNING:
+ * nothing will wake it; WPOLL: a condition re-check that may have been
+ * quiet; WEXT: an interruption that came while it sat in the run queue)
+ * have the bit ASYNC__S_LOOK, the others not, so that the usual case is
+ * one test (3 and 7 are unused).                                        */
 enum {
     ASYNC__S_IDLE = 0,
     ASYNC__S_READY = 1,
@@ -1482,15 +1487,17 @@ enum {
     ASYNC__S_DONE = 4,
     ASYNC__S_WLIST = 5,  /* on a list: a primitive's waiters, a wheel slot */
     ASYNC__S_WPOLL = 6,  /* on L->pollers (async_await_until)              */
-    ASYNC__S_WJOIN = 7,  /* node.next = &target->joiner.task               */
-    ASYNC__S_WGROUP = 8, /* node.next = &group->waiter                     */
-    ASYNC__S_WEXT = 9    /* node.next = an async_waiter                    */
+    ASYNC__S_WJOIN = 8,  /* node.next = &target->joiner.task               */
+    ASYNC__S_WGROUP = 9, /* node.next = &group->waiter                     */
+    ASYNC__S_WEXT = 10   /* node.next = an async_waiter                    */
 };
+#define ASYNC__S_LOOK 0x02u
 /* Task flags. */
 #define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
 #define ASYNC__F_CANCEL 0x02u   /* cancellation requested (sticky)          */
-#define ASYNC__F_STARTED 0x04u  /* stepped at least once                    */
-#define ASYNC__F_INGROUP 0x08u  /* joiner is an async_group                 */
+#define ASYNC__F_FRESH 0x04u    /* spawned, not stepped yet                 */
+#define ASYNC__F_EXPIRED 0x08u  /* an expired scope to report: scope & 0x0F
+                                   is not 0 (ASYNC__EXPIRED_FLAG builds)    */
 #define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
 #define ASYNC__F_DRAIN 0x20u    /* interrupted; waiting for cleanup to end  */
 #define ASYNC__F_NOTIFIED 0x40u /* cond waiter notified, re-taking the lock  */
@@ -1501,8 +1508,11 @@ enum {
 #define ASYNC__K_TIMEOUT 1u
 #define ASYNC__K_CALL 2u   /* an async_handle                            */
 #define ASYNC__K_SHIELD 3u
-#define ASYNC__K_LOCKED 4u /* async_with_lock's scope                    */
+#define ASYNC__K_LOCKED 4u /* async_with_lock's scope (never on a timer)   */
 #define ASYNC__K_AT 0x11u  /* async__timeout_begin: a deadline, not a delay */
+/* A task's kind bit: its joiner is an async_group.  (A task's kind & 3
+ * is K_TASK, which is all the timer store asks.)                        */
+#define ASYNC__K_INGROUP 0x04u
 #if ASYNC_CONF_EXTRAS
 #define ASYNC__SHIELDS(t) ((unsigned)(t)->base.kind >> 4) /* shield depth, 0: none */
 /* A task's cancellation held back by its shields: off F_CANCEL (so an
@@ -1512,16 +1522,33 @@ enum {
 #define ASYNC__SHIELDS(t) 0u
 #endif
 
+/* Whether F_EXPIRED mirrors a task's expired scope depth (the low nibble
+ * of its scope byte), so that an await's interruption check is one test
+ * of the flags byte: on hosts, two instructions less an await; not on
+ * 32-bit bare metal, where keeping it costs 20 bytes of the Cortex-M0+
+ * core.  A property of the target: the same in every translation unit,
+ * whatever its optimisation.                                            */
+#ifndef ASYNC__EXPIRED_FLAG /* (the tests' mcu configuration sets it 0 on the host) */
+#define ASYNC__EXPIRED_FLAG (!ASYNC__BARE_32)
+#endif
+
 /* The interruption an await must report now: 0, ASYNC_ECANCELED or
- * ASYNC_ETIMEDOUT (an expired timeout scope).  Inline: every await asks. */
+ * ASYNC_ETIMEDOUT (an expired timeout scope).  Inline: every await asks.
+ * Neither is set inside a shield that holds it back.                    */
 static inline int async__interrupt_code(const async_loop *L)
 {
     const async_task *t = L->current;
+#if ASYNC__EXPIRED_FLAG
+    if (t == NULL || !(t->base.flags & (ASYNC__F_CANCEL | ASYNC__F_EXPIRED)))
+        return 0;
+    return (t->base.flags & ASYNC__F_CANCEL) ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT;
+#else
     if (t == NULL)
         return 0;
-    if (t->base.flags & ASYNC__F_CANCEL) /* not set inside a shield */
+    if (t->base.flags & ASYNC__F_CANCEL)
         return ASYNC_ECANCELED;
-    return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0; /* only unshielded ones */
+    return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
+#endif
 }
 
 /* Size-first builds (ASYNC__SMALL, section 4): helpers kept out of
@@ -1560,6 +1587,13 @@ static inline int async__interrupt_code(const async_loop *L)
 #else
 #define ASYNC__OUTLINE
 #define ASYNC__INLINE
+#endif
+/* A rare path kept out of its caller (speed-first builds), so that the
+ * caller's usual path needs no saved registers.                         */
+#if defined(__GNUC__)
+#define ASYNC__COLD __attribute__((noinline, cold))
+#else
+#define ASYNC__COLD
 #endif
 
 /* Queue a ready task at the end of a singly linked FIFO (`end` points
@@ -2280,11 +2314,18 @@ static bool async__waiting(const async_task *t)
     return t->base.state >= ASYNC__S_WLIST;
 }
 
+/* async__detach tells the two slot waits apart from the rest in one
+ * test: WJOIN even, WGROUP the next.                                    */
+typedef char async__slot_states[ASYNC__S_WJOIN % 2 == 0 &&
+                                        ASYNC__S_WGROUP == ASYNC__S_WJOIN + 1 ? 1 : -1];
+/* async__set_expired computes F_EXPIRED as bit 3.                       */
+typedef char async__expired_bit[ASYNC__F_EXPIRED == 8u ? 1 : -1];
+
 /* Unlink a suspended task from whatever it waits on. */
 static void async__detach(async_loop *L, async_task *t)
 {
     uint8_t s = t->base.state;
-    if (s == ASYNC__S_WJOIN || s == ASYNC__S_WGROUP) {
+    if ((s >> 1) == (ASYNC__S_WJOIN >> 1)) { /* WJOIN or WGROUP: a slot */
         *(async_task **)(void *)t->base.node.next = NULL;
     } else if (s == ASYNC__S_WEXT) {
         async_waiter *w = (async_waiter *)(void *)t->base.node.next;
@@ -2478,11 +2519,21 @@ static ASYNC__OUTLINE async_tick async__arm_now(async_loop *L, async_tick ticks)
     return (async_tick)(now - L->wnow) > (async_tick)(ASYNC_TICK_MAX_DELAY - ticks) ? L->wnow : now;
 }
 
+/* The depth of the outermost expired scope t must report (0: none), in
+ * its scope byte's low nibble and, for the awaits' one test, F_EXPIRED. */
+static void async__set_expired(async_task *t, unsigned depth)
+{
+    t->base.scope = (uint8_t)((t->base.scope & 0xF0u) | depth);
+#if ASYNC__EXPIRED_FLAG /* depth 1..15 gives F_EXPIRED (8), 0 nothing: no branch */
+    t->base.flags = (uint8_t)((t->base.flags & ~ASYNC__F_EXPIRED) | (((depth + 15u) >> 1) & 8u));
+#endif
+}
+
 static void async__expired(async_task *t, unsigned depth)
 {
     unsigned expired = t->base.scope & 0x0Fu;
     if (expired == 0 || depth < expired)
-        t->base.scope = (uint8_t)((t->base.scope & 0xF0u) | depth);
+        async__set_expired(t, depth);
 }
 
 static void async__timeout_expire(async_loop *L, async_timeout *to)
@@ -2527,9 +2578,10 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     if (mode == ASYNC__K_SHIELD) {
         /* remember what it hides: the outer shield, and what expired */
         to->base.scope = (uint8_t)((t->base.kind & 0xF0u) | (t->base.scope & 0x0Fu));
-        t->base.kind = (uint8_t)((depth << 4) | (t->base.kind & ASYNC__K_HELD) |
+        t->base.kind = (uint8_t)((depth << 4) | (t->base.kind & (ASYNC__K_HELD | ASYNC__K_INGROUP)) |
                                  (t->base.flags & ASYNC__F_CANCEL ? ASYNC__K_HELD : 0u));
-        t->base.flags &= (uint8_t)~ASYNC__F_CANCEL; /* held until the last shield closes */
+        /* held until the last shield closes, as what has expired */
+        t->base.flags &= (uint8_t)~(ASYNC__F_CANCEL | ASYNC__F_EXPIRED);
         t->base.scope &= 0xF0u;
         if (when == 0)
             return 0; /* no deadline of its own */
@@ -2579,12 +2631,12 @@ static void async__shield_close(async_loop *L, async_task *t, async_timeout *sh)
     unsigned outer = (unsigned)sh->base.scope >> 4, lo = sh->base.scope & 0x0Fu;
     async_node *n, *next;
 
-    t->base.kind = (uint8_t)((outer << 4) | (t->base.kind & ASYNC__K_HELD));
+    t->base.kind = (uint8_t)((outer << 4) | (t->base.kind & (ASYNC__K_HELD | ASYNC__K_INGROUP)));
     if (outer == 0 && (t->base.kind & ASYNC__K_HELD)) { /* the cancellation is back */
-        t->base.kind = ASYNC__K_TASK;
+        t->base.kind &= (uint8_t)~ASYNC__K_HELD;
         t->base.flags |= ASYNC__F_CANCEL;
     }
-    t->base.scope = (uint8_t)((t->base.scope & 0xF0u) | lo);
+    async__set_expired(t, lo);
     for (n = L->held.next; n && n != &L->held; n = next) {
         async_timeout *to = (async_timeout *)(void *)n;
         next = n->next;
@@ -2610,7 +2662,8 @@ static int async__scope_close(async_loop *L, async_co *co, async_timeout *to)
         async__list_remove(&to->base.node);
     if (expired >= depth)
         expired = 0;
-    t->base.scope = (uint8_t)(((depth - 1u) << 4) | expired);
+    t->base.scope = (uint8_t)((depth - 1u) << 4);
+    async__set_expired(t, expired);
 #if ASYNC_CONF_EXTRAS
     if (to->base.kind == ASYNC__K_SHIELD)
         async__shield_close(L, t, to);
@@ -2635,10 +2688,27 @@ void async__scopes_close(async_loop *L, async_co *co)
         (void)async__scope_close(L, co, co->scopes);
 }
 
+#if !ASYNC__SMALL
+/* async__co_end with scopes left open: out of line, so that the usual
+ * end (none left) needs no frame of its own.                           */
+static ASYNC__COLD int async__co_end_scoped(async_loop *L, async_co *co, int rc)
+{
+    async__scopes_close(L, co);
+    co->lc = 0;
+    co->flags = 0;
+    co->rc = 0;
+    return rc;
+}
+#endif
+
 int async__co_end(async_loop *L, async_co *co, int rc)
 {
     if (co->scopes) /* the usual end has none left: no call */
+#if !ASYNC__SMALL
+        return async__co_end_scoped(L, co, rc);
+#else
         ASYNC__HOOK(L, scopes, async__scopes_close)(L, co);
+#endif
     co->lc = 0;
     co->flags = 0;
     co->rc = 0;
@@ -2679,7 +2749,7 @@ static void async__debug_report(async_loop *L, const async_task *t, const char *
 static bool async__task_busy(const async_task *t)
 {
     /* neither idle nor done (0 and 4): one test */
-    return (t->base.state & ~ASYNC__S_DONE) != 0 || (t->base.flags & ASYNC__F_INGROUP);
+    return (t->base.state & ~ASYNC__S_DONE) != 0 || (t->base.kind & ASYNC__K_INGROUP);
 }
 
 int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
@@ -2697,7 +2767,10 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
     t->line = 0;
 #endif
     t->base.kind = ASYNC__K_TASK;
-    t->base.flags = 0;
+#if !ASYNC__SMALL
+    t->base.state = ASYNC__S_READY; /* the four bytes in one store */
+#endif
+    t->base.flags = ASYNC__F_FRESH;
     t->base.scope = 0;
     t->fn = fn;
     t->joiner.task = NULL;
@@ -2705,7 +2778,13 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 #if ASYNC_CONF_TASK_LIST
     async__list_insert_after(L->all.prev, &t->all); /* set up by async_loop_init */
 #endif
+#if !ASYNC__SMALL
+    t->base.node.next = NULL; /* async__enqueue, its state already stored */
+    *L->runq_end = &t->base.node;
+    L->runq_end = &t->base.node.next;
+#else
     async__ready(L, t);
+#endif
     return 0;
 }
 
@@ -2732,7 +2811,7 @@ static bool async__joiner_is_handle(const async_task *t)
  * callback or the task joining it (a generic wake: it clears the slot). */
 static void async__finished(async_loop *L, async_task *t, int rc)
 {
-    if (t->base.flags & ASYNC__F_INGROUP) {
+    if (t->base.kind & ASYNC__K_INGROUP) {
         async__group_member_done(L, t->joiner.group, t, rc);
 #if ASYNC_CONF_EXTRAS
     } else if (async__joiner_is_handle(t)) {
@@ -2745,15 +2824,12 @@ static void async__finished(async_loop *L, async_task *t, int rc)
 }
 #endif
 
-static void async__finish(async_loop *L, async_task *t, int rc)
+/* A task ends with rc: async__finish's part once it is parked nowhere. */
+static inline void async__finish_done(async_loop *L, async_task *t, int rc)
 {
-    if (async__waiting(t)) { /* returned a result while suspended */
-        async__detach(L, t);
-        (void)ASYNC__MISUSE(L, ASYNC_ESTATE);
-    }
     t->base.state = ASYNC__S_DONE;
     t->base.u.result = rc;
-    t->base.flags &= ASYNC__F_INGROUP | ASYNC__F_CANCEL | ASYNC__F_STARTED;
+    t->base.flags &= ASYNC__F_CANCEL; /* (F_EXPIRED with scope) */
     t->base.scope = 0; /* its coroutine closed its scopes (shields too) */
     L->ntasks--;
 #if ASYNC_CONF_TASK_LIST
@@ -2761,7 +2837,7 @@ static void async__finish(async_loop *L, async_task *t, int rc)
     t->all.next->prev = t->all.prev;
 #endif
 #if !ASYNC__SMALL
-    if (t->base.flags & ASYNC__F_INGROUP) {
+    if (t->base.kind & ASYNC__K_INGROUP) {
         async__group_member_done(L, t->joiner.group, t, rc);
     } else if (t->joiner.task) {
         /* Whoever waits in the slot is a done callback, or a task in
@@ -2771,7 +2847,7 @@ static void async__finish(async_loop *L, async_task *t, int rc)
         async_task *j = t->joiner.task;
         t->joiner.task = NULL;
 #if ASYNC_CONF_EXTRAS
-        if ((j->base.kind & 0x0Fu) == ASYNC__K_CALL)
+        if (j->base.kind == ASYNC__K_CALL) /* (a task's kind & 3 is K_TASK) */
             async__handle_due(L, (async_handle *)(void *)j);
         else
 #endif
@@ -2784,7 +2860,7 @@ static void async__finish(async_loop *L, async_task *t, int rc)
     }
 #else /* size-first: whoever joins t is told through the hook the join set */
 #if ASYNC_CONF_DEBUG
-    if (!(t->base.flags & ASYNC__F_INGROUP) && t->joiner.task == NULL && rc < 0 &&
+    if (!(t->base.kind & ASYNC__K_INGROUP) && t->joiner.task == NULL && rc < 0 &&
         rc != ASYNC_ECANCELED && L->tracking) {
         t->unseen = true; /* reported unless read before the run ends */
         async__list_append(&L->unseen, &t->all);
@@ -2795,32 +2871,90 @@ static void async__finish(async_loop *L, async_task *t, int rc)
 #endif
 }
 
+#if !ASYNC__SMALL
+/* A task that returned a result while suspended (misuse): out of line. */
+static ASYNC__COLD void async__finish_parked(async_loop *L, async_task *t, int rc)
+{
+    async__detach(L, t);
+    (void)ASYNC__MISUSE(L, ASYNC_ESTATE);
+    async__finish_done(L, t, rc);
+}
+#endif
+
+/* A task's end: its result kept, its joiner (a task, a group, a done
+ * callback) told.  Speed first, the usual end saves no registers: what
+ * it calls, it calls last.                                             */
+static void async__finish(async_loop *L, async_task *t, int rc)
+{
+    if (async__waiting(t)) { /* returned a result while suspended */
+#if !ASYNC__SMALL
+        async__finish_parked(L, t, rc);
+        return;
+#else
+        async__detach(L, t);
+        (void)ASYNC__MISUSE(L, ASYNC_ESTATE);
+#endif
+    }
+    async__finish_done(L, t, rc);
+}
+
+#if !ASYNC__SMALL
+/* After a step that returned ASYNC_PENDING in a state with
+ * ASYNC__S_LOOK (see there): 1 if it was a condition re-check that
+ * stayed false (it changed nothing other conditions could depend on),
+ * else 0.  Out of the step's loop: the usual parked states skip it.    */
+static unsigned async__step_look(async_loop *L, async_task *t, uint8_t flags)
+{
+    int rc;
+    uint8_t s = t->base.state;
+    if (s == ASYNC__S_RUNNING) { /* suspended with nothing to wake it */
+        async__finish(L, t, ASYNC__MISUSE(L, ASYNC_ESTATE));
+        return 0;
+    }
+    /* An op woken by its external source with nothing for it (a
+     * readable socket holding no data it can use) parks again.  A
+     * cancel or an expired deadline that came while the task sat in
+     * the run queue found nothing parked to wake: deliver it now, after
+     * the op has set up what its detach() undoes.  (What a shield holds
+     * back waits.)                                                      */
+    if (s == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
+        async__interrupt(L, t, rc); /* not while draining (shielded) */
+    return (flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL;
+}
+#endif
+
 /* One step of a task.  The common case - a started task with no flag to
- * look at (a yield, a sleep) - skips the flag bookkeeping.              */
-static void async__step(async_loop *L, async_task *t)
+ * look at (a yield, a sleep) - skips the flag bookkeeping.  Returns 1
+ * for a quiet step (one that cannot have changed what a condition
+ * tests: a re-check that stayed false, a task cancelled before it ran),
+ * which async__run_once counts rather than storing L->progress every
+ * step; else 0.  (Size-first builds store L->progress here and return
+ * 0.)                                                                  */
+static unsigned async__step(async_loop *L, async_task *t)
 {
     uint8_t flags = t->base.flags;
     int rc;
 
 #if ASYNC__SMALL /* one test and one store for every case */
-    if (flags != ASYNC__F_STARTED) {
-        if ((flags & (ASYNC__F_CANCEL | ASYNC__F_STARTED)) == ASYNC__F_CANCEL) {
+    if (flags != 0) {
+        if ((flags & (ASYNC__F_CANCEL | ASYNC__F_FRESH)) == (ASYNC__F_CANCEL | ASYNC__F_FRESH)) {
             async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-            return;
+            return 0;
         }
-        t->base.flags = (uint8_t)((flags | ASYNC__F_STARTED) & ~ASYNC__F_RECHECK);
+        t->base.flags = (uint8_t)(flags & ~(ASYNC__F_FRESH | ASYNC__F_RECHECK));
     }
 #else
-    if (flags != ASYNC__F_STARTED) { /* else nothing to look at */
-        if (!(flags & ASYNC__F_STARTED)) { /* its first step */
+    /* Only a first step and a re-check have flags to look at: a woken
+     * task (F_WOKEN, for its op to take) or a cancelled one (its await
+     * reports it) is stepped as any other.                             */
+    if (flags & (ASYNC__F_FRESH | ASYNC__F_RECHECK)) {
+        if (flags & ASYNC__F_FRESH) { /* its first step */
             if (flags & ASYNC__F_CANCEL) {
                 async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-                return;
+                return 1;
             }
-            t->base.flags = (uint8_t)(flags | ASYNC__F_STARTED);
-        } else if (flags & ASYNC__F_RECHECK) { /* (a woken task: no store) */
-            t->base.flags = (uint8_t)(flags & ~ASYNC__F_RECHECK);
         }
+        t->base.flags = (uint8_t)(flags & ~(ASYNC__F_FRESH | ASYNC__F_RECHECK));
     }
 #endif
     t->base.state = ASYNC__S_RUNNING;
@@ -2836,23 +2970,28 @@ static void async__step(async_loop *L, async_task *t)
 #else
     rc = t->fn(L, t);
 #endif
+#if !ASYNC__SMALL
+    /* Parked as usual (a run queue, a wait list, a slot): one test. */
+    if (rc == ASYNC_PENDING)
+        return (t->base.state & ASYNC__S_LOOK) ? async__step_look(L, t, flags) : 0u;
+    async__finish(L, t, rc);
+    return 0;
+#else
     if (rc == ASYNC_PENDING && t->base.state != ASYNC__S_RUNNING) {
-        /* An op woken by its external source with nothing for it (a
-         * readable socket holding no data it can use) parks again.  A
-         * cancel or an expired deadline that came while the task sat in
-         * the run queue found nothing parked to wake: deliver it now,
-         * after the op has set up what its detach() undoes.  (What a
-         * shield holds back waits.)                                     */
+        /* Parked again by its external source, or an interruption that
+         * came while it was queued: see async__step_look.               */
         if (t->base.state == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
             ASYNC__HOOK(L, interrupt, async__interrupt)(L, t, rc); /* not while draining */
         /* Anything but a condition re-check that stayed false may have
          * changed what other conditions depend on. */
         if (!(flags & ASYNC__F_RECHECK) || t->base.state != ASYNC__S_WPOLL)
             L->progress = 1;
-        return;
+        return 0;
     }
     L->progress = 1;
     async__finish(L, t, rc != ASYNC_PENDING ? rc : ASYNC__MISUSE(L, ASYNC_ESTATE));
+    return 0;
+#endif
 }
 
 int async_cancel(async_loop *L, async_task *t)
@@ -2892,10 +3031,19 @@ int async_join(async_loop *L, async_task *t)
         return (self->base.flags & ASYNC__F_DRAIN) ? async__drain_end(L, self) : rc;
     if (ASYNC__NULL(t)) /* not on the wake-up: a NULL t never parked */
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (self == NULL || t->base.state == ASYNC__S_IDLE || t == self)
-        return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
+#if !ASYNC__SMALL
+    /* idle or done (0 and 4: one test), outside a task, or itself */
+    if ((t->base.state & ~ASYNC__S_DONE) == 0 || self == NULL || t == self) {
+#endif
+        if (self == NULL || t->base.state == ASYNC__S_IDLE || t == self)
+            return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
+#if !ASYNC__SMALL
+        return async_task_result(t);
+    }
+#else
     if (t->base.state == ASYNC__S_DONE)
         return async_task_result(t);
+#endif
     if (t->joiner.task)
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
     ASYNC__HOOK_SET(L, finished, async__finished); /* t tells self when it ends */
@@ -2914,7 +3062,7 @@ int async_task_on_done(async_loop *L, async_task *t, async_handle *h, async_hand
         async__handle_due(L, h);
         return 0;
     }
-    if (t->joiner.task || (t->base.flags & ASYNC__F_INGROUP))
+    if (t->joiner.task || (t->base.kind & ASYNC__K_INGROUP))
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
     /* it waits in t's joiner slot, as a joining task would */
     ASYNC__HOOK_SET(L, finished, async__finished);
@@ -3091,7 +3239,7 @@ static void async__deliver_posts(async_loop *L)
  * callback. */
 static void async__fire(async_loop *L, async_timed *tm)
 {
-    unsigned kind = tm->kind & 7u; /* a task's kind: 0, but for K_HELD and its shields */
+    unsigned kind = tm->kind & 3u; /* a task's: K_TASK, but for K_HELD, K_INGROUP, shields */
     if (kind == ASYNC__K_TASK) {
         async__resume(L, (async_task *)(void *)tm, 0);
 #if ASYNC_CONF_EXTRAS
@@ -3131,6 +3279,7 @@ static int async__run_once(async_loop *L)
 {
     async_node *n;
     int steps = 0;
+    unsigned quiet = 0; /* quiet steps (async__step) */
 
     L->now = L->port->now(L->port);
     if (async__posts_waiting(L))
@@ -3153,11 +3302,13 @@ static int async__run_once(async_loop *L)
             L->runq_end = &L->runq;
             for (; n; n = next) {
                 next = n->next;
-                async__step(L, async__task_of(n));
+                quiet += async__step(L, async__task_of(n));
                 steps++;
             }
         } while (ASYNC__ROUNDS > 1 && --rounds && (n = L->runq) != NULL);
         L->current = NULL; /* set by each step: no task outside a pass */
+        if (!ASYNC__SMALL && (unsigned)steps != quiet)
+            L->progress = 1; /* a step may have changed what pollers test */
         if (ASYNC__ROUNDS > 1 && (n = L->yielded) != NULL) {
             *L->runq_end = n;
             L->runq_end = L->yielded_end;
@@ -3341,7 +3492,7 @@ int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_f
     if ((rc = async_spawn(L, t, fn)) < 0)
         return rc;
     t->joiner.group = g;
-    t->base.flags |= ASYNC__F_INGROUP;
+    t->base.kind |= ASYNC__K_INGROUP;
     g->slots[g->count++] = t;
     g->running++;
     return 0;
@@ -3387,7 +3538,7 @@ static int async__group_enter(async_loop *L, async_group *g, async_task *self, b
     }
     if (self == NULL || g->waiter)
         return ASYNC__MISUSE(L, self ? ASYNC_EBUSY : ASYNC_EPERM);
-    if ((self->base.flags & ASYNC__F_INGROUP) && self->joiner.group == g)
+    if ((self->base.kind & ASYNC__K_INGROUP) && self->joiner.group == g)
         return ASYNC__MISUSE(L, ASYNC_EDEADLK); /* a member waiting on its own group */
     return 0;
 }
@@ -3406,7 +3557,7 @@ static async_task *async__group_reap_one(async_group *g)
         i++;
     g->slots[i] = g->slots[--g->count];
     t->joiner.group = NULL;
-    t->base.flags &= (uint8_t)~ASYNC__F_INGROUP;
+    t->base.kind &= (uint8_t)~ASYNC__K_INGROUP;
     return t;
 }
 
