@@ -50,7 +50,7 @@ typedef struct async_ev {
     async_port port; /* first: the loop's port */
     async_loop loop;
     struct ev_loop *ev;
-    ev_prepare prepare;
+    ev_prepare prepare; /* embedding only: stopped inside async_ev_run */
     ev_check check;
     ev_idle idle;
     ev_timer timer;

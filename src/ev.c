@@ -118,6 +118,14 @@ static void drv_on_check(struct ev_loop *ev, ev_check *w, int revents)
         return;
     }
     drv_arm(E); /* before libev decides whether anything keeps it alive */
+    /* Without the prepare (async_ev_run), callbacks still pending now run
+     * after this pass and nothing arms the poll after them: one of the
+     * application's at EV_MINPRI (libev runs a priority's last fed
+     * first, and this check was fed last) may make a task ready.  Then
+     * the next poll must not block: its iteration's check runs the pass
+     * and arms again.                                                  */
+    if (!ev_is_active(&E->prepare) && !ev_is_active(&E->idle) && ev_pending_count(ev) != 0)
+        ev_idle_start(ev, &E->idle);
 }
 
 /* The watchers below only interrupt the poll; the check does the work. */
@@ -207,7 +215,8 @@ void async_ev_close(async_ev *E)
 {
     if (E == NULL || !E->attached)
         return;
-    STOP_UNREF(ev_prepare_stop, E->ev, &E->prepare);
+    if (ev_is_active(&E->prepare)) /* stopped while async_ev_run runs */
+        STOP_UNREF(ev_prepare_stop, E->ev, &E->prepare);
     STOP_UNREF(ev_check_stop, E->ev, &E->check);
     STOP_UNREF(ev_async_stop, E->ev, &E->wakeup);
     ev_idle_stop(E->ev, &E->idle);
@@ -235,6 +244,15 @@ static int drv_run(async_ev *E, async_task *main, async_task_fn fn, bool cleanup
         return ASYNC_EINVAL;
     E->main = main;
     E->running = 1;
+    /* Here every change to what is ready happens in this ev_loop's
+     * callbacks or in tasks, all before the check that runs the pass and
+     * arms the poll (and after it: see drv_on_check), or here, before
+     * ev_run: the prepare's arm before each poll would repeat the
+     * check's.  It is stopped meanwhile (libev's feed and second
+     * dispatch of it, and the arm, cost about 140 instructions an
+     * iteration) and kept for embedding, where the application's code
+     * between its ev_run calls may spawn or wake tasks.               */
+    STOP_UNREF(ev_prepare_stop, E->ev, &E->prepare);
     async__run_begin(L);
     for (;;) {
         if (E->main ? async_task_is_done(E->main) : async_loop_task_count(L) == 0) {
@@ -260,6 +278,8 @@ static int drv_run(async_ev *E, async_task *main, async_task_fn fn, bool cleanup
     }
     E->running = 0;
     E->main = NULL;
+    if (E->attached) /* (a task may have closed the driver meanwhile) */
+        START_UNREF(ev_prepare_start, E->ev, &E->prepare);
     if (rc == 0)
         rc = main ? async_task_result(main) : 0;
     async__run_end(L);
