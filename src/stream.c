@@ -314,17 +314,6 @@ static size_t take_buffered(async_stream *s, void *buf, size_t len)
     return have;
 }
 
-/* async_wake() for the task parked on this stream's read watcher: there
- * is nothing to detach (the callback has just done it), so straight to
- * what the core's wake does next - the result, the woken flag, the run
- * queue.  Saves the generic detach's state tests and indirect call.    */
-static inline void resume_parked(async_loop *L, async_task *t, int rc)
-{
-    t->base.u.result = rc;
-    t->base.flags |= ASYNC__F_WOKEN;
-    async__enqueue(L, t);
-}
-
 /* The read watcher's callback.  A read parked on a plain stream is done
  * here, into the buffer it left, and its reader resumed with the result;
  * readiness without data (EAGAIN) leaves it parked.  Through a layer the
@@ -353,7 +342,9 @@ static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
     }
     s->rio.task = NULL;
     EV_OF_LOOP(s->rio.L)->waits--;
-    resume_parked(s->rio.L, t, rc);
+    /* t is parked on rio (it was cleared on any other wake-up, by
+     * rio_detach): resume it, no detach, no generic wake's tests.      */
+    (void)async_unpark(s->rio.L, t, &s->rio.waiter, rc);
 }
 
 /* async_wake() calls this for every wake-up of a parked reader; only an
