@@ -314,32 +314,63 @@ static size_t take_buffered(async_stream *s, void *buf, size_t len)
     return have;
 }
 
+/* rio_ready's read that brought no bytes: EOF, EINTR (read again),
+ * EAGAIN (S_DRAINED again: the reader stays parked), an error.  Out of
+ * line, so that the callback's usual path keeps only the stream in a
+ * register across its recv.                                            */
+static S_OUT_OF_LINE int rio_read_failed(async_stream *s, ssize_t n)
+{
+    if (n < 0 && errno == EINTR)
+        return plain_read(s, s->rdst, s->rdst_len);
+    if (n == 0) {
+        s->flags |= S_EOF;
+        return ASYNC_EOF;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s->flags |= S_DRAINED;
+        return ASYNC_EAGAIN;
+    }
+    return async_errno(errno);
+}
+
 /* The read watcher's callback.  A read parked on a plain stream is done
  * here, into the buffer it left, and its reader resumed with the result;
  * readiness without data (EAGAIN) leaves it parked.  Through a layer the
  * reader is only woken.  A kept watcher that fires with no reader is
- * stopped, so an unread fd cannot keep waking the loop.                */
+ * stopped, so an unread fd cannot keep waking the loop.  (The stream's
+ * fields are read again after the recv rather than kept in registers:
+ * one saved register instead of four, 8 instructions a message.)       */
 static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
 {
     async_stream *s = (async_stream *)(void *)((char *)w - offsetof(async_stream, rio.w));
-    async_task *t = s->rio.task;
+    async_task *t;
+    ssize_t n;
     int rc;
 
-    if (t == NULL) {
+    if (s->rio.task == NULL) {
         s->flags &= (uint8_t)~S_ARMED;
         ev_io_stop(ev, w);
         return;
     }
-    if (s->rdst) {
-        s->flags &= (uint8_t)~S_DRAINED;
-        rc = plain_read(s, s->rdst, s->rdst_len); /* clamped by the park */
-        if (rc == ASYNC_EAGAIN)
-            return;
-        s->rdst = NULL;
-        s->flags |= S_DELIVERED;
+    if (s->rdst == NULL) {
+        rc = revents & (EV_READ | EV_WRITE); /* a layer: its reader reads */
     } else {
-        rc = revents & (EV_READ | EV_WRITE);
+        /* (the length was clamped by the park) */
+        n = (s->flags & S_SOCK) ? recv(s->fd, s->rdst, s->rdst_len, 0)
+                                : read(s->fd, s->rdst, s->rdst_len);
+        if (n > 0) { /* short: the socket is drained, wait before reading */
+            s->flags = (uint8_t)((s->flags & ~S_DRAINED) | S_DELIVERED |
+                                 ((size_t)n < s->rdst_len ? S_DRAINED : 0));
+            rc = (int)n;
+        } else {
+            s->flags &= (uint8_t)~S_DRAINED;
+            if ((rc = rio_read_failed(s, n)) == ASYNC_EAGAIN)
+                return;
+            s->flags |= S_DELIVERED;
+        }
+        s->rdst = NULL;
     }
+    t = s->rio.task;
     s->rio.task = NULL;
     EV_OF_LOOP(s->rio.L)->waits--;
     /* t is parked on rio (it was cleared on any other wake-up, by
