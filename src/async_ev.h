@@ -332,6 +332,9 @@ typedef struct async_conn {
     async_addr peer;
     async_server *server;
     struct async_conn *next_free;
+#if ASYNC_CONF_EXTRAS
+    async_handle done; /* the server's done callback on task (private) */
+#endif
 } async_conn;
 
 struct async_server {

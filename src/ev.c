@@ -230,7 +230,7 @@ void async_ev_close(async_ev *E)
 static int drv_run(async_ev *E, async_task *main, async_task_fn fn, bool cleanup)
 {
     async_loop *L;
-    bool swept = false;
+    bool swept = false, flushed = false;
     int rc = 0;
 
     if (E == NULL || !E->attached || (main == NULL && fn != NULL))
@@ -256,6 +256,15 @@ static int drv_run(async_ev *E, async_task *main, async_task_fn fn, bool cleanup
     async__run_begin(L);
     for (;;) {
         if (E->main ? async_task_is_done(E->main) : async_loop_task_count(L) == 0) {
+            /* No task left, but callbacks the last ones made due (done
+             * callbacks: a server's connection closing its stream and
+             * giving its frame back): one pass more runs them, and only
+             * them.  Once: what they schedule stays pending.          */
+            if (async_loop_task_count(L) == 0 && !flushed && async_loop_has_work(L)) {
+                flushed = true;
+                (void)async_run_once(L);
+                continue;
+            }
             if (!cleanup || !ASYNC_CONF_TASK_LIST || E->main == NULL ||
                 async_loop_task_count(L) == 0)
                 break;
