@@ -417,18 +417,6 @@ static S_OUT_OF_LINE int rio_arm(async_loop *L, async_stream *s, int events)
     return 0;
 }
 
-/* Park on the armed watcher (S_ARMED: set up for this loop, plain).    */
-static inline int park_armed(async_loop *L, async_stream *s, async_task *self,
-                             unsigned char *dst, size_t len)
-{
-    s->rio.task = self;
-    s->reader = self;
-    s->rdst = dst;
-    s->rdst_len = INT_CLAMP(len);
-    EV_OF_LOOP(L)->waits++;
-    return async_park(L, &s->rio.waiter);
-}
-
 /* Park the current task (known: read_enter checked) until the fd is
  * readable; a plain stream's bytes will go to dst[0..len).  On a kept
  * watcher, the usual case, this is a few stores.                       */
@@ -478,26 +466,34 @@ static S_OUT_OF_LINE int read_rest(async_loop *L, async_stream *s, void *buf, si
 
 int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
 {
-    async_task *self;
+    async_task *self = async_current(L); /* NULL for a NULL L too */
     int rc = 0, go;
 
     /* The usual calls of a read loop on a socket first, kept small (the
      * rest is out of line): resuming with a delivered result, and
      * parking a first call on a drained socket (read_first's tests
-     * folded into one flags test).                                     */
-    if (async_woken(L, &rc)) {
-        if (s->flags & S_DELIVERED) {
-            s->reader = NULL;
-            s->flags &= (uint8_t)~S_DELIVERED;
-            return rc;
+     * folded into one flags test; a length up to INT_MAX needs no
+     * clamp).  The task is read once: async_woken's tests fold into
+     * this one.                                                        */
+    if (self != NULL) {
+        if (async_woken(L, &rc)) {
+            if (s->flags & S_DELIVERED) {
+                s->reader = NULL;
+                s->flags &= (uint8_t)~S_DELIVERED;
+                return rc;
+            }
+            return read_rest(L, s, buf, len, read_woken(s, rc), rc);
         }
-        return read_rest(L, s, buf, len, read_woken(s, rc), rc);
-    }
-    self = async_current(L); /* NULL for a NULL L too */
-    if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 && self != NULL &&
-        s->reader == NULL && s->layer == NULL && buf != NULL && len != 0) {
-        s->rdone = 0;
-        return park_armed(L, s, self, (unsigned char *)buf, len);
+        if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 &&
+            s->reader == NULL && s->layer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
+            s->rdone = 0;
+            s->rio.task = self;
+            s->reader = self;
+            s->rdst = (unsigned char *)buf;
+            s->rdst_len = len;
+            EV_OF_LOOP(L)->waits++;
+            return async_park(L, &s->rio.waiter);
+        }
     }
     go = read_first(L, s, &rc); /* before rc is read */
     return read_rest(L, s, buf, len, go, rc);
@@ -712,19 +708,21 @@ int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t l
     ssize_t n;
     int rc;
 
-    if (async_woken(L, &rc))
-        return write_rest(L, s, buf, len, W_WOKEN, rc);
-    /* A plain socket with room takes it all in one send(): the usual
-     * case, kept small (every check of write_rest's first call here).  */
-    if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
-        s->layer == NULL && s->writer == NULL && async_current(L) != NULL && buf != NULL &&
-        len - 1 < (size_t)INT_MAX) {
-        n = send(s->fd, buf, len, MSG_NOSIGNAL);
-        if (n == (ssize_t)len) {
+    /* The task is read once (NULL for a NULL L): async_woken's tests
+     * fold into this one. */
+    if (async_current(L) != NULL) {
+        if (async_woken(L, &rc))
+            return write_rest(L, s, buf, len, W_WOKEN, rc);
+        /* A plain socket with room takes it all in one send(): the usual
+         * case, kept small (every check of write_rest's first call here). */
+        if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
+            s->layer == NULL && s->writer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
             s->wdone = 0; /* written(): 0 after a write that completed */
-            return (int)len;
+            n = send(s->fd, buf, len, MSG_NOSIGNAL);
+            if (n == (ssize_t)len)
+                return (int)n;
+            return write_rest(L, s, buf, len, W_SENT, n);
         }
-        return write_rest(L, s, buf, len, W_SENT, n);
     }
     return write_rest(L, s, buf, len, W_FIRST, 0);
 }
