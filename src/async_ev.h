@@ -83,7 +83,8 @@ async_ev *async_ev_of(async_loop *L);
  * run until their cleanup is over (as the core's async_run).  Returns
  * main's result, ASYNC_EDEADLK when nothing can ever wake main,
  * ASYNC_EBUSY if called from inside itself, or a spawn error.  main NULL:
- * run until no task is left.                                            */
+ * run until no task is left.  When no task is left, the callbacks due
+ * then (a connection's done callback) run in one pass more.           */
 int async_ev_run(async_ev *E, async_task *main, async_task_fn fn);
 /* loop.run_until_complete: the same, leaving pending tasks as they are. */
 int async_ev_run_until_complete(async_ev *E, async_task *main, async_task_fn fn);
@@ -323,7 +324,8 @@ bool async_stream_is_closed(const async_stream *s);
  *
  * The handler is a task fn: its frame is async_frame(self, struct client,
  * conn.task) and its stream is conn.stream, closed by the server when the
- * handler ends.
+ * handler ends (it watches the task with a done callback, at the next
+ * pass: the task cannot be joined, ASYNC_EBUSY).
  * ====================================================================== */
 typedef struct async_server async_server;
 typedef struct async_conn {
