@@ -37,20 +37,21 @@ extern "C" {
 /* ======================================================================
  * Driver: an async_loop run from inside an ev_loop.
  *
- * Each ev_loop iteration runs one scheduler pass (an ev_check watcher at
- * the lowest priority, after the iteration's I/O callbacks); an ev_idle
- * keeps the poll non-blocking while tasks are ready; one ev_timer tracks
- * the earliest deadline; an ev_async carries async_post() from other
- * threads.  A task that yields in a loop therefore shares every
- * iteration with I/O.  The driver's own watchers do not keep the ev_loop
- * alive; what tasks wait on (fds, timers, offloaded calls, a ready task)
- * does.
+ * Each ev_loop iteration runs one scheduler pass after the iteration's
+ * I/O callbacks (embedded: from an ev_check watcher at the lowest
+ * priority; under async_ev_run: from the loop's invoke-pending callback,
+ * which it sets while it runs); an ev_idle keeps the poll non-blocking
+ * while tasks are ready; one ev_timer tracks the earliest deadline; an
+ * ev_async carries async_post() from other threads.  A task that yields
+ * in a loop therefore shares every iteration with I/O.  The driver's own
+ * watchers do not keep the ev_loop alive; what tasks wait on (fds,
+ * timers, offloaded calls, a ready task) does.
  * ====================================================================== */
 typedef struct async_ev {
     async_port port; /* first: the loop's port */
     async_loop loop;
     struct ev_loop *ev;
-    ev_prepare prepare; /* embedding only: stopped inside async_ev_run */
+    ev_prepare prepare; /* embedding only: both stopped inside async_ev_run */
     ev_check check;
     ev_idle idle;
     ev_timer timer;

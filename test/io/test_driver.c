@@ -247,6 +247,42 @@ static void embedding_after_ev_run_arms_the_first_poll(void **state)
     ringer_close(&quiet);
 }
 
+/* A task's async_ev_run on a loop of its own, inside the outer run:
+ * each run's passes find their own driver, and the outer one goes on
+ * afterwards (its sleep still ends it).                                */
+struct inner_run {
+    async_task task;
+    async_co co;
+    async_ev E;
+    struct ev_loop *ev;
+    struct sleeper s;
+    int rc;
+};
+
+static int inner_run_fn(async_loop *L, async_task *self)
+{
+    struct inner_run *f = async_frame(self, struct inner_run, task);
+    async_begin(L, &f->co);
+    f->ev = ev_loop_new(EVFLAG_AUTO);
+    assert_non_null(f->ev);
+    assert_int_equal(async_ev_init(&f->E, f->ev), 0);
+    f->rc = async_ev_run(&f->E, &f->s.task, sleeper_fn); /* its sleeps there */
+    async_ev_close(&f->E);
+    ev_loop_destroy(f->ev);
+    async_await(async_sleep(L, ASYNC_MS(2))); /* and one here, after it */
+    async_end;
+}
+
+static void nested_run_on_another_loop(void **state)
+{
+    static struct inner_run f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(io_run(&f.task, inner_run_fn), 0);
+    assert_int_equal(f.rc, 0);
+    assert_true(async_task_is_done(&f.s.task));
+}
+
 /* ---- fairness: a task that yields forever does not starve I/O ---- */
 struct spinner {
     async_task task;
@@ -1148,6 +1184,7 @@ int main(int argc, char **argv)
         IOT(embeds_in_application_loop),
         IOT(minpri_watcher_wakes_a_task_under_ev_run),
         IOT(embedding_after_ev_run_arms_the_first_poll),
+        IOT(nested_run_on_another_loop),
         IOT(yielding_task_does_not_starve_io),
         IOT(signal_is_awaitable),
         IOT(signal_wait_times_out_and_stops),
