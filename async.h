@@ -1279,6 +1279,18 @@ int async_unshield(async_loop *L);
 /* Wake a suspended task with `result` (detaching it from what it waited
  * on).  No effect on a task that is not suspended.                      */
 void async_wake(async_loop *L, async_task *t, int result);
+/* For w's own source, on the loop's thread (a watcher's callback, a
+ * task, a handle; not an interrupt or another thread: async_post): make
+ * t, parked on w by async_park or async_park_shielded and not woken
+ * since, ready with `result` for its op's async_woken, without calling
+ * w's detach (the source has let go of t itself).  Cheaper than
+ * async_wake: no detach, no test of what t waits on but one.  0;
+ * ASYNC_EPERM (hook) if t is not parked on w (woken since - a cancel or
+ * a timeout woke it through detach -, parked elsewhere, never parked,
+ * running, finished), and nothing changes; ASYNC_EINVAL (hook) for
+ * `result` ASYNC_PENDING.  A shielded park stays parked through an
+ * interruption: t takes `result`, and async_unshield reports it.        */
+static inline int async_unpark(async_loop *L, async_task *t, async_waiter *w, int result);
 
 /* ---- groups: gather, wait for the first, TaskGroup ---- */
 /* slots: an array of `cap` task pointers the group records members in.
@@ -1650,6 +1662,20 @@ static inline bool async_woken(async_loop *L, int *result)
     if (ASYNC__NULL(L) || ASYNC__NULL(result))
         return ASYNC__REFUSED(L, false);
     return async__woken(L, result);
+}
+
+static inline int async_unpark(async_loop *L, async_task *t, async_waiter *w, int result)
+{
+    if (ASYNC__NULL(L) || ASYNC__NULL(t) || ASYNC__NULL(w))
+        return ASYNC__EINVAL(L);
+    if (t->base.state != ASYNC__S_WEXT || t->base.node.next != (async_node *)(void *)w)
+        return (ASYNC_CONF_ON_MISUSE(L, ASYNC_EPERM, __FILE__, __LINE__), ASYNC_EPERM);
+    if (result == ASYNC_PENDING)
+        return ASYNC__EINVAL(L);
+    t->base.u.result = result;
+    t->base.flags |= ASYNC__F_WOKEN;
+    async__enqueue(L, t);
+    return 0;
 }
 
 /* Queue sides (what one consumes the other produces), and whether to wait. */

@@ -37,20 +37,21 @@ extern "C" {
 /* ======================================================================
  * Driver: an async_loop run from inside an ev_loop.
  *
- * Each ev_loop iteration runs one scheduler pass (an ev_check watcher at
- * the lowest priority, after the iteration's I/O callbacks); an ev_idle
- * keeps the poll non-blocking while tasks are ready; one ev_timer tracks
- * the earliest deadline; an ev_async carries async_post() from other
- * threads.  A task that yields in a loop therefore shares every
- * iteration with I/O.  The driver's own watchers do not keep the ev_loop
- * alive; what tasks wait on (fds, timers, offloaded calls, a ready task)
- * does.
+ * Each ev_loop iteration runs one scheduler pass after the iteration's
+ * I/O callbacks (embedded: from an ev_check watcher at the lowest
+ * priority; under async_ev_run: from the loop's invoke-pending callback,
+ * which it sets while it runs); an ev_idle keeps the poll non-blocking
+ * while tasks are ready; one ev_timer tracks the earliest deadline; an
+ * ev_async carries async_post() from other threads.  A task that yields
+ * in a loop therefore shares every iteration with I/O.  The driver's own
+ * watchers do not keep the ev_loop alive; what tasks wait on (fds,
+ * timers, offloaded calls, a ready task) does.
  * ====================================================================== */
 typedef struct async_ev {
     async_port port; /* first: the loop's port */
     async_loop loop;
     struct ev_loop *ev;
-    ev_prepare prepare;
+    ev_prepare prepare; /* embedding only: both stopped inside async_ev_run */
     ev_check check;
     ev_idle idle;
     ev_timer timer;
@@ -83,7 +84,8 @@ async_ev *async_ev_of(async_loop *L);
  * run until their cleanup is over (as the core's async_run).  Returns
  * main's result, ASYNC_EDEADLK when nothing can ever wake main,
  * ASYNC_EBUSY if called from inside itself, or a spawn error.  main NULL:
- * run until no task is left.                                            */
+ * run until no task is left.  When no task is left, the callbacks due
+ * then (a connection's done callback) run in one pass more.           */
 int async_ev_run(async_ev *E, async_task *main, async_task_fn fn);
 /* loop.run_until_complete: the same, leaving pending tasks as they are. */
 int async_ev_run_until_complete(async_ev *E, async_task *main, async_task_fn fn);
@@ -323,7 +325,8 @@ bool async_stream_is_closed(const async_stream *s);
  *
  * The handler is a task fn: its frame is async_frame(self, struct client,
  * conn.task) and its stream is conn.stream, closed by the server when the
- * handler ends.
+ * handler ends (it watches the task with a done callback, at the next
+ * pass: the task cannot be joined, ASYNC_EBUSY).
  * ====================================================================== */
 typedef struct async_server async_server;
 typedef struct async_conn {
@@ -332,6 +335,9 @@ typedef struct async_conn {
     async_addr peer;
     async_server *server;
     struct async_conn *next_free;
+#if ASYNC_CONF_EXTRAS
+    async_handle done; /* the server's done callback on task (private) */
+#endif
 } async_conn;
 
 struct async_server {

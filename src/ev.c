@@ -4,10 +4,12 @@
  * and signals.
  *
  * One ev_loop iteration = poll, I/O callbacks (which only wake tasks),
- * then one scheduler pass from an ev_check at the lowest priority, so the
- * pass sees every wake-up of the iteration.  libev invokes pending
- * watchers from the highest priority down, which is why the check must be
- * EV_MINPRI rather than merely "registered last".
+ * then one scheduler pass, so that the pass sees every wake-up of the
+ * iteration.  Embedded, the pass runs from an ev_check at the lowest
+ * priority (libev invokes pending watchers from the highest priority
+ * down, which is why the check must be EV_MINPRI rather than merely
+ * "registered last"); under async_ev_run, from the loop's invoke-pending
+ * callback, once libev has invoked them all.
  */
 #define _GNU_SOURCE
 #include "src/async_ev.h"
@@ -106,18 +108,46 @@ static void drv_on_prepare(struct ev_loop *ev, ev_prepare *w, int revents)
     drv_arm((async_ev *)w->data);
 }
 
+/* One scheduler pass after the iteration's callbacks, then the arm of
+ * the next poll (before libev decides whether anything keeps it alive). */
+static void drv_pass(async_ev *E, struct ev_loop *ev)
+{
+    async_run_once(&E->loop);
+    if (E->running && (E->main ? async_task_is_done(E->main) : async_loop_task_count(&E->loop) == 0)) {
+        ev_break(ev, EVBREAK_ONE);
+        return;
+    }
+    drv_arm(E);
+}
+
+/* Embedded: the pass runs from the check watcher, at EV_MINPRI. */
 static void drv_on_check(struct ev_loop *ev, ev_check *w, int revents)
 {
     async_ev *E = (async_ev *)w->data;
     (void)revents;
     if (E->in_idle)
         return; /* inside the core's async_run(): it runs the pass */
-    async_run_once(&E->loop);
-    if (E->running && (E->main ? async_task_is_done(E->main) : async_loop_task_count(&E->loop) == 0)) {
-        ev_break(ev, EVBREAK_ONE);
-        return;
-    }
-    drv_arm(E); /* before libev decides whether anything keeps it alive */
+    drv_pass(E, ev);
+}
+
+/* Under async_ev_run the pass runs from the loop's invoke-pending
+ * callback instead, after libev has invoked every pending watcher (the
+ * application's at EV_MINPRI too): no check watcher to feed and
+ * dispatch, about 50 instructions an iteration.  The callback gets
+ * only the loop: the driver is this thread's running one.             */
+static __thread async_ev *drv_running;
+
+static void drv_invoke(struct ev_loop *ev)
+{
+    async_ev *E = drv_running;
+    ev_invoke_pending(ev);
+    if (E == NULL || E->ev != ev || E->in_idle)
+        return; /* (not ours; or the core's async_run runs the pass) */
+    drv_pass(E, ev);
+    /* Fed during the pass (a task's ev_feed_event): invoked after the
+     * next poll, which must not block then. */
+    if (!ev_is_active(&E->idle) && ev_pending_count(ev) != 0)
+        ev_idle_start(ev, &E->idle);
 }
 
 /* The watchers below only interrupt the poll; the check does the work. */
@@ -207,8 +237,10 @@ void async_ev_close(async_ev *E)
 {
     if (E == NULL || !E->attached)
         return;
-    STOP_UNREF(ev_prepare_stop, E->ev, &E->prepare);
-    STOP_UNREF(ev_check_stop, E->ev, &E->check);
+    if (ev_is_active(&E->prepare)) /* both stopped while async_ev_run runs */
+        STOP_UNREF(ev_prepare_stop, E->ev, &E->prepare);
+    if (ev_is_active(&E->check))
+        STOP_UNREF(ev_check_stop, E->ev, &E->check);
     STOP_UNREF(ev_async_stop, E->ev, &E->wakeup);
     ev_idle_stop(E->ev, &E->idle);
     ev_timer_stop(E->ev, &E->timer);
@@ -220,8 +252,9 @@ void async_ev_close(async_ev *E)
  * stops ev_run when no task is left), as the core's async_run does.    */
 static int drv_run(async_ev *E, async_task *main, async_task_fn fn, bool cleanup)
 {
+    async_ev *outer;
     async_loop *L;
-    bool swept = false;
+    bool swept = false, flushed = false;
     int rc = 0;
 
     if (E == NULL || !E->attached || (main == NULL && fn != NULL))
@@ -235,9 +268,32 @@ static int drv_run(async_ev *E, async_task *main, async_task_fn fn, bool cleanup
         return ASYNC_EINVAL;
     E->main = main;
     E->running = 1;
+    /* Here every change to what is ready happens in this ev_loop's
+     * callbacks or in tasks, or here before ev_run: the pass runs from
+     * the invoke-pending callback, after every callback of the
+     * iteration, and arms the next poll; the prepare's arm before each
+     * poll would repeat it.  Both watchers are stopped meanwhile (libev
+     * fed and dispatched each, and the prepare in a dispatch of its own:
+     * about 190 instructions an iteration) and kept for embedding,
+     * where the application's code between its ev_run calls may spawn
+     * or wake tasks.  libev's own callback is put back afterwards.     */
+    outer = drv_running;
+    STOP_UNREF(ev_prepare_stop, E->ev, &E->prepare);
+    STOP_UNREF(ev_check_stop, E->ev, &E->check);
+    drv_running = E;
+    ev_set_invoke_pending_cb(E->ev, drv_invoke);
     async__run_begin(L);
     for (;;) {
         if (E->main ? async_task_is_done(E->main) : async_loop_task_count(L) == 0) {
+            /* No task left, but callbacks the last ones made due (done
+             * callbacks: a server's connection closing its stream and
+             * giving its frame back): one pass more runs them, and only
+             * them.  Once: what they schedule stays pending.          */
+            if (async_loop_task_count(L) == 0 && !flushed && async_loop_has_work(L)) {
+                flushed = true;
+                (void)async_run_once(L);
+                continue;
+            }
             if (!cleanup || !ASYNC_CONF_TASK_LIST || E->main == NULL ||
                 async_loop_task_count(L) == 0)
                 break;
@@ -260,6 +316,12 @@ static int drv_run(async_ev *E, async_task *main, async_task_fn fn, bool cleanup
     }
     E->running = 0;
     E->main = NULL;
+    ev_set_invoke_pending_cb(E->ev, ev_invoke_pending);
+    drv_running = outer; /* (a task's async_ev_run on another loop) */
+    if (E->attached) { /* (a task may have closed the driver meanwhile) */
+        START_UNREF(ev_prepare_start, E->ev, &E->prepare);
+        START_UNREF(ev_check_start, E->ev, &E->check);
+    }
     if (rc == 0)
         rc = main ? async_task_result(main) : 0;
     async__run_end(L);

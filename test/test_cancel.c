@@ -486,6 +486,88 @@ static void external_waiters_detach_and_shield(void **state)
     assert_log("rc-1 rc7 rc-1");
 }
 
+/* async_unpark: the source resumes its own parked task with a result,
+ * without its detach; every misuse is refused, reaches the hook and
+ * changes nothing.                                                      */
+static void src_start(struct src *s, struct src_user *u, bool shielded)
+{
+    *s = (struct src){{src_detach}, NULL, 0};
+    *u = (struct src_user){0};
+    u->src = s;
+    u->shielded = shielded;
+    async_spawn(&TL, &u->task, src_user_fn);
+    t_settle();
+    assert_int_equal(async_task_state(&u->task), ASYNC_TASK_WAITING);
+}
+
+static int unpark_self_fn(async_loop *L, async_task *self)
+{
+    static async_waiter w = {src_detach};
+    t_logi("self", async_unpark(L, self, &w, 1)); /* running: not parked */
+    return 0;
+}
+
+static void unpark_resumes_parked_task_and_refuses_misuse(void **state)
+{
+    static struct src s, other;
+    static struct src_user u;
+    static async_task idle, self;
+    int before;
+    (void)state;
+
+    /* The source's own wake-up: the result arrives, detach is not run. */
+    src_start(&s, &u, false);
+    s.task = NULL; /* the pattern: let go first */
+    assert_int_equal(async_unpark(&TL, &u.task, &s.waiter, 7), 0);
+    assert_int_equal(async_task_state(&u.task), ASYNC_TASK_READY);
+    t_settle();
+    assert_int_equal(s.detaches, 0);
+    assert_true(async_task_is_done(&u.task));
+
+    /* Parked on another source: refused, still parked. */
+    src_start(&s, &u, false);
+    before = t_misuse_count;
+    assert_int_equal(async_unpark(&TL, &u.task, &other.waiter, 7), ASYNC_EPERM);
+    assert_int_equal(t_misuse_count, before + 1);
+    assert_int_equal(t_misuse_last, ASYNC_EPERM);
+    assert_int_equal(async_task_state(&u.task), ASYNC_TASK_WAITING);
+    /* ASYNC_PENDING as a result: refused, still parked. */
+    assert_int_equal(async_unpark(&TL, &u.task, &s.waiter, ASYNC_PENDING), ASYNC_EINVAL);
+    assert_int_equal(t_misuse_count, before + 2);
+    assert_int_equal(async_task_state(&u.task), ASYNC_TASK_WAITING);
+    /* Cancelled meanwhile: the cancel woke it through detach; a late
+     * unpark is refused and the await reports the cancellation. */
+    assert_int_equal(async_cancel(&TL, &u.task), 0);
+    assert_int_equal(s.detaches, 1);
+    assert_int_equal(async_unpark(&TL, &u.task, &s.waiter, 7), ASYNC_EPERM);
+    assert_int_equal(t_misuse_count, before + 3);
+    t_settle();
+    /* Finished: refused. */
+    assert_int_equal(async_unpark(&TL, &u.task, &s.waiter, 7), ASYNC_EPERM);
+    assert_true(async_task_is_done(&u.task)); /* its await took ASYNC_ECANCELED: "rc-1" */
+    /* Never spawned: refused. */
+    idle = (async_task){0};
+    assert_int_equal(async_unpark(&TL, &idle, &s.waiter, 7), ASYNC_EPERM);
+    assert_int_equal(async_task_state(&idle), ASYNC_TASK_IDLE);
+    /* The running task itself: refused. */
+    self = (async_task){0};
+    async_spawn(&TL, &self, unpark_self_fn);
+    t_settle();
+    assert_int_equal(t_misuse_count, before + 6);
+
+    /* A shielded park stays parked through a cancel: unpark delivers the
+     * result, and async_unshield then reports the cancellation. */
+    src_start(&s, &u, true);
+    assert_int_equal(async_cancel(&TL, &u.task), 0);
+    t_settle();
+    assert_int_equal(async_task_state(&u.task), ASYNC_TASK_WAITING);
+    s.task = NULL;
+    assert_int_equal(async_unpark(&TL, &u.task, &s.waiter, 7), 0);
+    t_settle();
+    assert_int_equal(s.detaches, 0);
+    assert_log("rc7 rc-1 self-9 rc-1");
+}
+
 /* Cancelling a chain of tasks, each joining the next (or waiting for a
  * group whose member is the next), walks it in a bounded stack: the
  * last one is woken at the same stack depth whatever the chain's length
@@ -652,6 +734,7 @@ int main(void)
         T(yield_gives_way_where_sleep0_does_not),
         T(cancel_a_condition_await),
         T(external_waiters_detach_and_shield),
+        T(unpark_resumes_parked_task_and_refuses_misuse),
         T(cancel_walks_long_chains_in_bounded_stack),
         T(cancel_walks_depth_first),
     };

@@ -107,6 +107,182 @@ static void embeds_in_application_loop(void **state)
     assert_true(seen >= 0);
 }
 
+/* ---- the arm before each poll: async_ev_run keeps no prepare watcher ----
+ * A doorbell (a waiter of our own) that an application's watcher rings
+ * from its callback: the task it wakes must run although nothing else
+ * will ever make the loop poll again.  A poll that blocked would hang
+ * (the fixture's alarm fails the test).                                 */
+struct bell {
+    async_waiter waiter; /* first */
+    async_task *task;
+};
+
+static void bell_detach(async_loop *L, async_waiter *w, async_task *t)
+{
+    (void)L;
+    (void)t;
+    ((struct bell *)(void *)w)->task = NULL;
+}
+
+static int bell_wait(async_loop *L, struct bell *b)
+{
+    int rc;
+    if (async_woken(L, &rc))
+        return rc;
+    b->waiter.detach = bell_detach;
+    rc = async_park(L, &b->waiter);
+    if (rc == ASYNC_PENDING)
+        b->task = async_current(L);
+    return rc;
+}
+
+struct ringer_io {
+    ev_io w;
+    struct bell bell;
+    int fds[2];
+};
+
+/* Takes the byte (the pipe is quiet from then on, the watcher stays
+ * active) and rings: the only wake-up the task will get. */
+static void ringer_cb(struct ev_loop *ev, ev_io *w, int revents)
+{
+    struct ringer_io *r = (struct ringer_io *)(void *)w;
+    char c;
+    (void)ev;
+    (void)revents;
+    assert_int_equal(read(r->fds[0], &c, 1), 1);
+    if (r->bell.task)
+        async_wake(TLOOP, r->bell.task, 42);
+}
+
+struct bell_main {
+    async_task task;
+    async_co co;
+    struct ringer_io *r;
+    int got;
+};
+
+static int bell_main_fn(async_loop *L, async_task *self)
+{
+    struct bell_main *f = async_frame(self, struct bell_main, task);
+    async_begin(L, &f->co);
+    assert_int_equal(write(f->r->fds[1], "x", 1), 1); /* readable at the next poll */
+    async_await_rc(f->got, bell_wait(L, &f->r->bell));
+    ev_io_stop(TE.ev, &f->r->w); /* the application's watcher is done */
+    async_end;
+}
+
+static void ringer_open(struct ringer_io *r, int pri)
+{
+    memset(r, 0, sizeof *r);
+    assert_int_equal(pipe(r->fds), 0);
+    ev_io_init(&r->w, ringer_cb, r->fds[0], EV_READ);
+    ev_set_priority(&r->w, pri);
+    ev_io_start(TE.ev, &r->w);
+}
+
+static void ringer_close(struct ringer_io *r)
+{
+    ev_io_stop(TE.ev, &r->w);
+    close(r->fds[0]);
+    close(r->fds[1]);
+}
+
+/* The watcher at EV_MINPRI runs after the driver's check in the same
+ * iteration (libev runs a priority's last fed first), so after the pass
+ * and its arm: the check must leave the next poll non-blocking.         */
+static void minpri_watcher_wakes_a_task_under_ev_run(void **state)
+{
+    static struct bell_main m;
+    static struct ringer_io r;
+    (void)state;
+    memset(&m, 0, sizeof m);
+    ringer_open(&r, EV_MINPRI);
+    m.r = &r;
+    assert_int_equal(async_ev_run(&TE, &m.task, bell_main_fn), 0);
+    assert_int_equal(m.got, 42);
+    ringer_close(&r);
+}
+
+/* Embedding after an async_ev_run: a task spawned before the
+ * application's ev_run runs although the application's watcher (a
+ * quiet pipe) would block the first poll forever - the prepare that
+ * async_ev_run stopped is watching again.                               */
+struct stopper {
+    async_task task;
+    async_co co;
+    ev_io *w;
+};
+
+static int stopper_fn(async_loop *L, async_task *self)
+{
+    struct stopper *f = async_frame(self, struct stopper, task);
+    async_begin(L, &f->co);
+    ev_io_stop(TE.ev, f->w);
+    async_end;
+}
+
+static int nothing_fn(async_loop *L, async_task *self)
+{
+    (void)L;
+    (void)self;
+    return 0;
+}
+
+static void embedding_after_ev_run_arms_the_first_poll(void **state)
+{
+    static struct stopper s;
+    static async_task first;
+    static struct ringer_io quiet;
+    (void)state;
+    memset(&s, 0, sizeof s);
+    memset(&first, 0, sizeof first);
+    assert_int_equal(async_ev_run(&TE, &first, nothing_fn), 0);
+    ev_run(TE.ev, EVRUN_NOWAIT); /* a pass with nothing ready: the idle stops */
+    ringer_open(&quiet, 0); /* never written: it never fires */
+    s.w = &quiet.w;
+    assert_int_equal(async_spawn(TLOOP, &s.task, stopper_fn), 0);
+    ev_run(TE.ev, 0); /* returns once the task has stopped the watcher */
+    assert_true(async_task_is_done(&s.task));
+    ringer_close(&quiet);
+}
+
+/* A task's async_ev_run on a loop of its own, inside the outer run:
+ * each run's passes find their own driver, and the outer one goes on
+ * afterwards (its sleep still ends it).                                */
+struct inner_run {
+    async_task task;
+    async_co co;
+    async_ev E;
+    struct ev_loop *ev;
+    struct sleeper s;
+    int rc;
+};
+
+static int inner_run_fn(async_loop *L, async_task *self)
+{
+    struct inner_run *f = async_frame(self, struct inner_run, task);
+    async_begin(L, &f->co);
+    f->ev = ev_loop_new(EVFLAG_AUTO);
+    assert_non_null(f->ev);
+    assert_int_equal(async_ev_init(&f->E, f->ev), 0);
+    f->rc = async_ev_run(&f->E, &f->s.task, sleeper_fn); /* its sleeps there */
+    async_ev_close(&f->E);
+    ev_loop_destroy(f->ev);
+    async_await(async_sleep(L, ASYNC_MS(2))); /* and one here, after it */
+    async_end;
+}
+
+static void nested_run_on_another_loop(void **state)
+{
+    static struct inner_run f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(io_run(&f.task, inner_run_fn), 0);
+    assert_int_equal(f.rc, 0);
+    assert_true(async_task_is_done(&f.s.task));
+}
+
 /* ---- fairness: a task that yields forever does not starve I/O ---- */
 struct spinner {
     async_task task;
@@ -1006,6 +1182,9 @@ int main(int argc, char **argv)
         IOT(sleeping_loop_uses_no_cpu),
         IOT(nested_ev_main_is_refused),
         IOT(embeds_in_application_loop),
+        IOT(minpri_watcher_wakes_a_task_under_ev_run),
+        IOT(embedding_after_ev_run_arms_the_first_poll),
+        IOT(nested_run_on_another_loop),
         IOT(yielding_task_does_not_starve_io),
         IOT(signal_is_awaitable),
         IOT(signal_wait_times_out_and_stops),

@@ -113,6 +113,76 @@ static void echo_megabyte_through_partial_io(void **state)
     assert_int_equal(srv.accepted, 1);
 }
 
+/* ---- a handler's end: the server hears of it from the task's done
+ * callback, which runs even when the run ends with that connection ---- */
+struct last_conn {
+    async_conn conn;
+    async_co co;
+    char buf[16];
+    int n;
+};
+
+static struct last_conn last_pool[2];
+
+static int last_handler(async_loop *L, async_task *self)
+{
+    struct last_conn *c = async_frame(self, struct last_conn, conn.task);
+    async_begin(L, &c->co);
+    async_await_val(c->n, async_stream_read(L, &c->conn.stream, c->buf, sizeof c->buf));
+    async_await(async_stream_write(L, &c->conn.stream, c->buf, (size_t)c->n));
+    async_await_rc(c->n, async_stream_read(L, &c->conn.stream, c->buf, sizeof c->buf));
+    async_server_close(L, c->conn.server); /* the run ends with this connection */
+    async_end;
+}
+
+struct last_client {
+    async_task task;
+    async_co co;
+    async_stream s;
+    async_addr addr;
+    char b;
+    int join_rc;
+};
+
+static int last_client_fn(async_loop *L, async_task *self)
+{
+    struct last_client *f = async_frame(self, struct last_client, task);
+    async_begin(L, &f->co);
+    async_await(async_stream_connect(L, &f->s, &f->addr, NULL, 0));
+    async_await(async_stream_write(L, &f->s, "x", 1));
+    async_await(async_stream_read_exactly(L, &f->s, &f->b, 1)); /* the handler runs */
+    /* its task is the server's to watch: no joiner of ours */
+    f->join_rc = async_join(L, &last_pool[0].conn.task);
+    async_finally;
+    async_stream_close(L, &f->s);
+    async_end;
+}
+
+static void handler_end_closes_the_stream_as_the_run_ends(void **state)
+{
+    static async_server srv;
+    static struct last_client c;
+    (void)state;
+    memset(&c, 0, sizeof c);
+    memset(last_pool, 0, sizeof last_pool);
+    io_listen(&srv, AF_INET);
+    assert_int_equal(async_server_start(TLOOP, &srv, last_handler, last_pool,
+                                        sizeof last_pool[0], offsetof(struct last_conn, conn), 2),
+                     0);
+    c.addr = srv.addr;
+    assert_int_equal(async_spawn(TLOOP, &c.task, last_client_fn), 0);
+    assert_int_equal(async_ev_run(&TE, NULL, NULL), 0); /* until no task is left */
+    assert_int_equal(c.b, 'x');
+#if ASYNC_CONF_EXTRAS
+    assert_int_equal(c.join_rc, ASYNC_EBUSY);
+#endif
+    assert_true(async_task_is_done(&last_pool[0].conn.task));
+    assert_int_equal(last_pool[0].n, ASYNC_EOF);
+    assert_int_equal(async_server_active_count(&srv), 0);
+    assert_true(async_stream_is_closed(&last_pool[0].conn.stream));
+    assert_int_equal(srv.accepted, 1);
+}
+
 /* ---- read_exactly across dribbled writes; EOF with a partial count ---- */
 struct dribble {
     async_task task, reader;
@@ -2397,6 +2467,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         IOT(echo_megabyte_through_partial_io),
+        IOT(handler_end_closes_the_stream_as_the_run_ends),
         IOT(read_exactly_collects_pieces_and_reports_eof),
         IOT(partial_counts_only_the_interrupted_call),
         IOT(read_until_handles_split_long_and_eof),
