@@ -2631,8 +2631,7 @@ int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_l
     held->owner = L->current;
     held->outer = co->scopes;
     co->scopes = held;
-    held->base.kind = ASYNC__K_LOCKED;
-    held->base.state = 0;
+    held->base.kind = ASYNC__K_LOCKED; /* no depth (state): nothing reads one */
     held->base.flags = 0;               /* not held yet */
     held->base.node.next = NULL;        /* on no list */
     held->base.node.prev = &m->waiters; /* the lock: waiters is its first member */

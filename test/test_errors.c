@@ -316,6 +316,8 @@ static void every_check_the_core_makes(void **state)
     async_sem_init(&sem, UINT_MAX, 0);
     assert_int_equal(async_sem_release(&TL, &sem), ASYNC_EOVERFLOW); /* unbounded, but full */
     async_lock_init(&m);
+    assert_int_equal(async_lock_try_acquire(&TL, &m), ASYNC_EPERM); /* outside any task */
+    assert_false(async_lock_is_locked(&m));
     assert_int_equal(async_cond_init(NULL, &m), ASYNC_EINVAL);
     assert_int_equal(async_cond_init(&c, NULL), ASYNC_EINVAL);
     assert_int_equal(async_future_set(&TL, NULL, 1), ASYNC_EINVAL);
