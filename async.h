@@ -4016,8 +4016,8 @@ static void async__queue_move(async_loop *L, async_queue *q, void *item, int sid
             i -= q->cap;
     }
 #if ASYNC_CONF_EXTRAS
-    else if (q->order == ASYNC__Q_LIFO && (i += q->count - 1u) >= q->cap)
-        i -= q->cap; /* the newest */
+    else if (q->order == ASYNC__Q_LIFO) /* the newest: head stays 0, no wrap */
+        i += q->count - 1u;
 #endif
     slot = async__queue_at(q, i); /* one copy for both sides */
     async__copy(side == ASYNC__PUT ? slot : (unsigned char *)item,

@@ -375,6 +375,25 @@ static void longest_delay_after_work_is_not_lost(void **state)
     assert_int_equal(b.rc, 0);
 }
 
+/* The longest delay that still counts from the call after work: 8 ticks
+ * of work, then a sleep of the longest delay - 8 ends exactly the
+ * longest delay after the pass began (1000 + MAX), not 8 ticks early. */
+static void longest_delay_less_the_work_counts_from_the_call(void **state)
+{
+    (void)state;
+    b = (struct busy){0};
+    b.work = 8;
+    b.ticks = (async_tick)(ASYNC_TICK_MAX_DELAY - 8u);
+    async_spawn(&TL, &b.task, busy_sleep_fn);
+    t_settle();
+    assert_int_equal(async_now(&TL), 1008);
+    t_advance((async_tick)(ASYNC_TICK_MAX_DELAY - 9u));
+    assert_false(async_task_is_done(&b.task));
+    t_advance(1);
+    assert_true(async_task_is_done(&b.task));
+    assert_int_equal(async_now(&TL), (async_tick)(1000u + ASYNC_TICK_MAX_DELAY));
+}
+
 /* A far timer (beyond the wheel's span, and on 64-bit ticks very far)
  * costs one wake-up of an idle loop, at its exact expiry (README: one
  * wake-up per deadline), not one per wheel turn. */
@@ -625,6 +644,7 @@ int main(void)
         T(deadline_counts_from_the_call),
         T(scope_counts_from_the_call),
         T(longest_delay_after_work_is_not_lost),
+        T(longest_delay_less_the_work_counts_from_the_call),
         T(far_timer_costs_one_wake_up),
         T(far_timers_in_order_and_removed),
         T(equal_deadlines_keep_order_across_the_far_list),
