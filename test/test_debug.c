@@ -317,6 +317,12 @@ static void respawning_a_frame_reports_its_unread_error(void **state)
     t_advance(1);
     assert_true(async_task_is_done(&a.task));
     assert_int_equal(hook_calls, 0);
+    async_spawn(&TL, &a.task, failer_fn); /* nor reported when respawned */
+    assert_int_equal(hook_calls, 0);
+    t_settle();
+    t_advance(1);
+    assert_true(async_task_is_done(&a.task));
+    assert_int_equal(hook_calls, 0);
 }
 #endif
 
