@@ -2631,8 +2631,7 @@ int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_l
     held->owner = L->current;
     held->outer = co->scopes;
     co->scopes = held;
-    held->base.kind = ASYNC__K_LOCKED;
-    held->base.state = 0;
+    held->base.kind = ASYNC__K_LOCKED; /* no depth (state): nothing reads one */
     held->base.flags = 0;               /* not held yet */
     held->base.node.next = NULL;        /* on no list */
     held->base.node.prev = &m->waiters; /* the lock: waiters is its first member */
@@ -4017,8 +4016,8 @@ static void async__queue_move(async_loop *L, async_queue *q, void *item, int sid
             i -= q->cap;
     }
 #if ASYNC_CONF_EXTRAS
-    else if (q->order == ASYNC__Q_LIFO && (i += q->count - 1u) >= q->cap)
-        i -= q->cap; /* the newest */
+    else if (q->order == ASYNC__Q_LIFO) /* the newest: head stays 0, no wrap */
+        i += q->count - 1u;
 #endif
     slot = async__queue_at(q, i); /* one copy for both sides */
     async__copy(side == ASYNC__PUT ? slot : (unsigned char *)item,

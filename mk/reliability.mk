@@ -16,7 +16,7 @@
 ## known-bugs     the same, reporting only
 ## check-cmdline  the examples reject every value they cannot honour (in `make check`)
 ## check-tsan     SANITIZE=thread: the suites where threads run (CI: .ci/steps/55-tsan.sh)
-## mutate         mutation testing of async.h's implementation (MUTATE_SAMPLE=0: every mutant, ~45 min)
+## mutate         mutation testing of async.h's implementation (MUTATE_SAMPLE=0: every mutant, over an hour)
 ## coverage       `make check` under gcov: COVERAGE lines for async.h and src/*.c (needs `make deps-coverage`)
 ## deps-coverage  install lcov (Debian)
 #
@@ -196,7 +196,7 @@ check-cmdline: $(O)/examples/fetch $(O)/examples/echo_server $(O)/examples/echo_
 # Mutants are generated from the code (tools/mutate's opening comment);
 # each is built into the core suites and the model, per configuration.
 # Bounded: MUTATE_SAMPLE mutants drawn with MUTATE_SEED, each operator in
-# proportion (0: all of them, about 45 minutes at MUTATE_JOBS=2 on two
+# proportion (0: all of them, over an hour at MUTATE_JOBS=2 on two
 # cores); niced, since it is CPU-heavy.  Fails below 95 % killed.
 MUTATE_SAMPLE ?= 250
 MUTATE_SEED ?= 1

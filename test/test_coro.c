@@ -124,6 +124,54 @@ static void ended_child_frame_restarts(void **state)
     assert_int_equal(p.c.co.lc, 0);
 }
 
+/* A child with a cleanup section, awaited again on the same frame after
+ * it returned a value: the pending result starts afresh, so the second
+ * run, which falls off its body, reports 0 to its cleanup section
+ * (async_error()) and to its caller.  (async_end leaves the frame as
+ * zeroed; the first run's 5 must not carry over.) */
+struct fin_child {
+    async_co co;
+};
+
+static int fin_child(async_loop *L, struct fin_child *f, int value)
+{
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, 1));
+    if (value)
+        async_return(value);
+    async_finally;
+    t_logi("cleanup", async_error());
+    async_end;
+}
+
+struct fin_parent {
+    async_task task;
+    async_co co;
+    struct fin_child c;
+    int first, second;
+};
+
+static int fin_parent_fn(async_loop *L, async_task *self)
+{
+    struct fin_parent *f = async_frame(self, struct fin_parent, task);
+    async_begin(L, &f->co);
+    async_await_val(f->first, fin_child(L, &f->c, 5));
+    async_await_val(f->second, fin_child(L, &f->c, 0));
+    async_end;
+}
+
+static void ended_child_frame_restarts_with_no_pending_result(void **state)
+{
+    static struct fin_parent p;
+    (void)state;
+    p = (struct fin_parent){0};
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &p.task, fin_parent_fn), 0);
+    assert_int_equal(p.first, 5);
+    assert_int_equal(p.second, 0);
+    assert_log("cleanup5 cleanup0");
+}
+
 /* ---- cleanup section ordering ---- */
 struct fin {
     async_task task;
@@ -555,6 +603,7 @@ int main(void)
         T(child_error_propagates_through_finally),
         T(await_rc_keeps_errors_local),
         T(ended_child_frame_restarts),
+        T(ended_child_frame_restarts_with_no_pending_result),
         T(finally_runs_on_every_exit),
         T(error_in_cleanup_ends_coroutine),
         T(yield_alternates_ready_tasks),

@@ -253,6 +253,33 @@ static void unretrieved_errors_are_reported(void **state)
     assert_int_equal(hook_calls, 1);
 }
 
+/* A driver with a run loop of its own (the libev layer) brackets it with
+ * async__run_begin and async__run_end, as async_run does: the error
+ * nobody read is reported at the end, once. */
+static void own_run_loop_reports_unretrieved_errors_at_its_end(void **state)
+{
+    static struct failer lost;
+    (void)state;
+    lost = (struct failer){0};
+    lost.result = ASYNC_EPROTO;
+    hook_calls = 0;
+    async_debug_set_hook(&TL, hook);
+    async__run_begin(&TL);
+    async_spawn(&TL, &lost.task, failer_fn);
+    t_settle();
+    t_advance(1);
+    assert_true(async_task_is_done(&lost.task));
+    assert_int_equal(hook_calls, 0); /* not while the run goes on */
+    async__run_end(&TL);
+    assert_int_equal(hook_calls, 1);
+    assert_ptr_equal(hook_task, &lost.task);
+    assert_string_equal(hook_event, "error never retrieved");
+    assert_int_equal(hook_value, ASYNC_EPROTO);
+    async__run_begin(&TL);
+    async__run_end(&TL);
+    assert_int_equal(hook_calls, 1);
+}
+
 /* Spawning the same frame again inside a run reports the error its last
  * life left unread. */
 static int respawner_fn(async_loop *L, async_task *self)
@@ -286,6 +313,12 @@ static void respawning_a_frame_reports_its_unread_error(void **state)
     /* outside async_run nothing is tracked: tests and drivers read later */
     hook_calls = 0;
     async_spawn(&TL, &a.task, failer_fn);
+    t_settle();
+    t_advance(1);
+    assert_true(async_task_is_done(&a.task));
+    assert_int_equal(hook_calls, 0);
+    async_spawn(&TL, &a.task, failer_fn); /* nor reported when respawned */
+    assert_int_equal(hook_calls, 0);
     t_settle();
     t_advance(1);
     assert_true(async_task_is_done(&a.task));
@@ -462,6 +495,7 @@ int main(void)
         T(slow_step_is_reported),
         T(close_reports_pending_tasks),
         T(unretrieved_errors_are_reported),
+        T(own_run_loop_reports_unretrieved_errors_at_its_end),
         T(respawning_a_frame_reports_its_unread_error),
         T(respawned_task_has_no_old_place),
         T(slow_step_limit_defaults_to_the_configuration),

@@ -38,6 +38,7 @@ static void every_code_has_a_distinct_message(void **state)
         assert_true(codes[i] > ASYNC_EAPP_BASE); /* the library keeps to -1 .. -127 */
         assert_non_null(m);
         assert_true(strlen(m) > 3);
+        assert_string_not_equal(m, "unknown error"); /* the first code too */
         for (j = 0; j < i; j++) {
             assert_int_not_equal(codes[i], codes[j]);
             assert_true(strcmp(m, msg_in(codes[j], 1)) != 0);
@@ -316,6 +317,8 @@ static void every_check_the_core_makes(void **state)
     async_sem_init(&sem, UINT_MAX, 0);
     assert_int_equal(async_sem_release(&TL, &sem), ASYNC_EOVERFLOW); /* unbounded, but full */
     async_lock_init(&m);
+    assert_int_equal(async_lock_try_acquire(&TL, &m), ASYNC_EPERM); /* outside any task */
+    assert_false(async_lock_is_locked(&m));
     assert_int_equal(async_cond_init(NULL, &m), ASYNC_EINVAL);
     assert_int_equal(async_cond_init(&c, NULL), ASYNC_EINVAL);
     assert_int_equal(async_future_set(&TL, NULL, 1), ASYNC_EINVAL);

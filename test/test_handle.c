@@ -193,6 +193,21 @@ static void callback_misuse(void **state)
     assert_true(t_misuse_count >= 4);
 }
 
+/* A refused call changes nothing: async_call_later without a callback
+ * does not read the clock either (async_now stays the pass's time). */
+static void refused_call_later_changes_nothing(void **state)
+{
+    static async_handle h;
+    async_tick before = async_now(&TL);
+    (void)state;
+    h = (async_handle){0};
+    async_vclock_advance(&TVC, 5);
+    assert_int_equal(async_call_later(&TL, &h, 1, NULL), ASYNC_EINVAL);
+    assert_int_equal(async_now(&TL), before);
+    assert_false(async_handle_is_pending(&h));
+    assert_int_equal(t_misuse_count, 1);
+}
+
 /* add_done_callback: the callback runs on the loop after the task ends,
  * with the result readable; at once (next pass) for a finished task. */
 struct watched {
@@ -293,6 +308,7 @@ int main(void)
         T(cancelled_callbacks_never_run),
         T(call_later_counts_from_the_call),
         T(callback_misuse),
+        T(refused_call_later_changes_nothing),
         T(done_callback_runs_after_the_task),
         T(done_callback_misuse_and_cancel),
 #else

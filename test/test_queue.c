@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Queues: bounded FIFO with blocking put/get, try variants, hand-over
  * without stealing, close semantics, backpressure. */
+#include <string.h>
+
 #include "testlib.h"
 
 struct item {
@@ -69,6 +71,31 @@ static void init_rejects_bad_arguments(void **state)
     assert_int_equal(async_queue_init(NULL, buf, sizeof buf[0], 4), ASYNC_EINVAL);
     assert_int_equal(t_misuse_count, 4);
     assert_int_equal(async_queue_init(&q, buf, sizeof buf[0], 4), 0);
+}
+
+/* async_queue_init makes any memory an empty queue with no waiters:
+ * getters wait on it, and a producer's items reach them in order. */
+static void init_makes_a_queue_of_any_memory(void **state)
+{
+    static async_queue q;
+    (void)state;
+    memset(&q, 0xA5, sizeof q);
+    assert_int_equal(async_queue_init(&q, buf, sizeof buf[0], 4), 0);
+    assert_int_equal(async_queue_count(&q), 0);
+    start(&C[0], &q, 0, 2, consumer_fn);
+    t_settle();
+    assert_log("");
+    start(&P[0], &q, 1, 2, producer_fn);
+    t_settle();
+    assert_log("put100 put101 pdone0 got100 got101 cdone0");
+    memset(&q, 0xA5, sizeof q); /* and the putters' side */
+    assert_int_equal(async_queue_init(&q, buf, sizeof buf[0], 1), 0);
+    start(&P[1], &q, 2, 3, producer_fn);
+    t_settle();
+    assert_log("put100 put101 pdone0 got100 got101 cdone0 put200");
+    start(&C[1], &q, 1, 3, consumer_fn);
+    t_settle();
+    assert_log("put100 put101 pdone0 got100 got101 cdone0 put200 got200 put201 got201 put202 pdone0 got202 cdone0");
 }
 
 /* A producer faster than the consumer blocks when the queue is full:
@@ -391,6 +418,29 @@ static void priority_queue_interleaved(void **state)
     assert_log("o1 o4 o5 o3 o0 o2 o6");
 }
 
+/* Taking the first item moves the last one up and sifts it down: where
+ * the smaller child is the right one and is the last entry, it must come
+ * up (priorities 1 4 2 5 put, then taken: 1 2 4 5). */
+static void priority_queue_sifts_to_a_last_right_child(void **state)
+{
+    static async_pqueue pq;
+    static struct job heap[4];
+    static unsigned seq[4];
+    static const int prios[] = {1, 4, 2, 5};
+    struct job jb, out;
+    int i;
+    (void)state;
+    async_pqueue_init(&pq, heap, sizeof heap[0], 4, seq, job_first);
+    for (i = 0; i < 4; i++) {
+        jb.prio = prios[i];
+        jb.id = i;
+        assert_int_equal(async_queue_try_put(&TL, &pq.q, &jb), 0);
+    }
+    while (async_queue_try_get(&TL, &pq.q, &out) == 0)
+        t_logi("p", out.prio);
+    assert_log("p1 p2 p4 p5");
+}
+
 /* Queue.join / task_done: join waits until every item put has been
  * handled; task_done more often than items put is refused. */
 struct worker {
@@ -457,6 +507,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(init_rejects_bad_arguments),
+        T(init_makes_a_queue_of_any_memory),
         T(full_queue_blocks_the_producer),
         T(empty_queue_blocks_the_consumer),
         T(promised_item_cannot_be_stolen),
@@ -469,6 +520,7 @@ int main(void)
         T(lifo_queue_blocks_and_hands_over),
         T(priority_queue_orders_by_priority_then_arrival),
         T(priority_queue_interleaved),
+        T(priority_queue_sifts_to_a_last_right_child),
         T(join_waits_for_task_done),
 #endif
     };

@@ -16,7 +16,7 @@ struct conn {
     async_shield sh;
     async_timeout to;
     async_tick shield_ticks, goodbye;
-    int rc, rc2, end;
+    int rc, rc2, end, begun;
 };
 
 static void conn_init(struct conn *c, async_tick shield_ticks, async_tick goodbye)
@@ -34,7 +34,7 @@ static int graceful_fn(async_loop *L, async_task *self)
     async_await(async_event_wait(L, &f->ev));
     async_finally;
     t_logi("cleanup", async_error());
-    async_shield_begin(&f->sh, f->shield_ticks);
+    f->begun = async_shield_begin(&f->sh, f->shield_ticks);
     async_await_rc(f->rc, async_sleep(L, f->goodbye)); /* flush, say goodbye */
     t_logi("sent", f->rc);
     t_logi("at", (long)async_now(L));
@@ -58,6 +58,7 @@ static void cancelled_task_cleans_up_inside_a_shield(void **state)
     assert_int_equal(async_task_state(&c.task), ASYNC_TASK_WAITING);
     t_advance(30);
     assert_log("cleanup-1 sent0 at1030 after-1");
+    assert_int_equal(c.begun, 0); /* a shield with no deadline opens with 0 */
     assert_int_equal(c.end, 0);
     assert_int_equal(async_task_result(&c.task), ASYNC_ECANCELED);
 }
@@ -111,6 +112,7 @@ static void shield_deadline_bounds_the_cleanup(void **state)
     assert_log("cleanup-1");
     t_advance(1);
     assert_log("cleanup-1 sent-2 at1020 after-1");
+    assert_int_equal(c.begun, 0); /* with a deadline: 0 as well */
     assert_int_equal(c.end, ASYNC_ETIMEDOUT);
 }
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Deadlines around awaits: wait_for (async_await_for) and timeout scopes
  * (async_timeout_begin/end) interrupting every kind of await. */
+#include <string.h>
+
 #include "testlib.h"
 
 /* One task frame with everything a test might wait on. */
@@ -491,6 +493,22 @@ static void deadline_already_passed_times_out_at_once(void **state)
     assert_true(async_task_is_done(&f.task));
 }
 
+/* Opening a scope sets up the whole scope object: one that holds
+ * leftovers of other use (a recycled frame, a union) works as a zeroed
+ * one, here on the paths that arm no timer (expired at once). */
+static void scope_object_needs_no_zeroing(void **state)
+{
+    static struct tw f;
+    (void)state;
+    tw_init(&f);
+    memset(&f.to, 0xA5, sizeof f.to);
+    async_spawn(&TL, &f.task, immediate_fn);
+    t_settle();
+    assert_log("zero-2 past-2 at1000");
+    assert_true(async_task_is_done(&f.task));
+    assert_int_equal(t_misuse_count, 0);
+}
+
 static int misuse_fn(async_loop *L, async_task *self)
 {
     struct tw *f = async_frame(self, struct tw, task);
@@ -820,6 +838,7 @@ int main(void)
         T(timeout_interrupts_an_inline_child),
         T(open_scopes_close_when_coroutine_ends),
         T(deadline_already_passed_times_out_at_once),
+        T(scope_object_needs_no_zeroing),
         T(scope_misuse_is_refused),
         T(timeout_on_join_and_group_cancels_them),
         T(timeout_macros_evaluate_arguments_once),

@@ -375,6 +375,25 @@ static void longest_delay_after_work_is_not_lost(void **state)
     assert_int_equal(b.rc, 0);
 }
 
+/* The longest delay that still counts from the call after work: 8 ticks
+ * of work, then a sleep of the longest delay - 8 ends exactly the
+ * longest delay after the pass began (1000 + MAX), not 8 ticks early. */
+static void longest_delay_less_the_work_counts_from_the_call(void **state)
+{
+    (void)state;
+    b = (struct busy){0};
+    b.work = 8;
+    b.ticks = (async_tick)(ASYNC_TICK_MAX_DELAY - 8u);
+    async_spawn(&TL, &b.task, busy_sleep_fn);
+    t_settle();
+    assert_int_equal(async_now(&TL), 1008);
+    t_advance((async_tick)(ASYNC_TICK_MAX_DELAY - 9u));
+    assert_false(async_task_is_done(&b.task));
+    t_advance(1);
+    assert_true(async_task_is_done(&b.task));
+    assert_int_equal(async_now(&TL), (async_tick)(1000u + ASYNC_TICK_MAX_DELAY));
+}
+
 /* A far timer (beyond the wheel's span, and on 64-bit ticks very far)
  * costs one wake-up of an idle loop, at its exact expiry (README: one
  * wake-up per deadline), not one per wheel turn. */
@@ -501,6 +520,110 @@ static void sleep_after_a_long_idle_takes_its_time(void **state)
     assert_int_equal(f.woke, (async_tick)(start + 10u));
 }
 
+/* Equal deadlines keep arming order when one was armed as a far timer
+ * (beyond the wheel's span) and the others later, near it: A sleeps the
+ * span + 5 ticks at once; B waits 5 ticks, then sleeps exactly the span;
+ * C starts 6 ticks in, when the clock is advanced with no timer due, and
+ * sleeps the span - 1.  All three end at the same tick, and wake A, B,
+ * C.  (B's delay is the shortest that is still far; 6 ticks in is the
+ * first moment A comes within the span: a far timer that joined the
+ * wheel a tick late, or a delay of exactly the span filed in the wheel,
+ * would let B or C overtake A.)  Without far timers (the sorted list,
+ * 16-bit ticks) the same delays, shorter, keep the order as well. */
+#if ASYNC_CONF_WHEEL_LEVELS && \
+    ASYNC_CONF_WHEEL_BITS * ASYNC_CONF_WHEEL_LEVELS < ASYNC_CONF_TICK_BITS - 1
+#define FAR_SPAN ((async_tick)((async_tick)1 << (ASYNC_CONF_WHEEL_BITS * ASYNC_CONF_WHEEL_LEVELS)))
+#else
+#define FAR_SPAN ((async_tick)1000)
+#endif
+
+struct two_sleeps {
+    async_task task;
+    async_co co;
+    async_tick first, second, woke_at;
+    int id;
+};
+
+static int two_sleeps_fn(async_loop *L, async_task *self)
+{
+    struct two_sleeps *f = async_frame(self, struct two_sleeps, task);
+    async_begin(L, &f->co);
+    if (f->first)
+        async_await(async_sleep(L, f->first));
+    async_await(async_sleep(L, f->second));
+    f->woke_at = async_now(L);
+    t_logi("w", f->id);
+    async_end;
+}
+
+static void equal_deadlines_keep_order_across_the_far_list(void **state)
+{
+    static struct two_sleeps f[3];
+    const async_tick first[3] = {0, 5, 0};
+    const async_tick second[3] = {(async_tick)(FAR_SPAN + 5u), FAR_SPAN,
+                                  (async_tick)(FAR_SPAN - 1u)};
+    int i;
+    (void)state;
+    for (i = 0; i < 3; i++) {
+        f[i] = (struct two_sleeps){0};
+        f[i].first = first[i];
+        f[i].second = second[i];
+        f[i].id = i;
+    }
+    assert_int_equal(async_spawn(&TL, &f[0].task, two_sleeps_fn), 0);
+    assert_int_equal(async_spawn(&TL, &f[1].task, two_sleeps_fn), 0);
+    t_settle();
+    t_advance(5); /* B's second sleep: the span, from 1005 */
+    t_advance(1); /* 1006: no timer due, but A is within the span now */
+    assert_int_equal(async_spawn(&TL, &f[2].task, two_sleeps_fn), 0);
+    t_settle();
+    assert_log("");
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    assert_log("w0 w1 w2");
+    for (i = 0; i < 3; i++)
+        assert_int_equal(f[i].woke_at, (async_tick)(1000u + FAR_SPAN + 5u));
+}
+
+/* The idle deadline is exact while the wheel slot holding the earliest
+ * expiry has 16 timers or fewer, and an earlier refile point (the slot's
+ * start) once it has more (docs/api.md, the timer store).  The delay
+ * lands in level 1 (one slot of the first level past it), 3 ticks into
+ * its slot.  The sorted list is always exact. */
+static void idle_deadline_is_exact_up_to_16_timers_in_a_slot(void **state)
+{
+#if ASYNC_CONF_WHEEL_LEVELS
+    const async_tick slot = (async_tick)(1u << ASYNC_CONF_WHEEL_BITS);
+#endif
+    const async_tick delay = (async_tick)((1u << ASYNC_CONF_WHEEL_BITS) * 3u + 3u);
+    async_tick ticks[16], dl;
+    int i;
+    (void)state;
+    t_reset(0, false); /* slots of level 1 start at multiples of `slot` */
+    for (i = 0; i < 16; i++)
+        ticks[i] = delay;
+    spawn_sleepers(ticks, 16);
+    t_settle();
+    assert_true(async_loop_next_deadline(&TL, &dl));
+    assert_int_equal(dl, delay); /* 16 timers: exact */
+    S[16] = (struct sleeper){0}; /* one more */
+    S[16].ticks = delay;
+    S[16].id = 16;
+    assert_int_equal(async_spawn(&TL, &S[16].task, sleeper_fn), 0);
+    t_settle();
+    assert_true(async_loop_next_deadline(&TL, &dl));
+#if ASYNC_CONF_WHEEL_LEVELS
+    assert_int_equal(dl, (async_tick)(delay - 3u)); /* 17: the slot's start */
+    assert_int_equal(dl % slot, 0);
+#else
+    assert_int_equal(dl, delay);
+#endif
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, NULL, NULL), 0);
+    for (i = 0; i < 17; i++)
+        assert_int_equal(S[i].woke_at, delay);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,8 +644,11 @@ int main(void)
         T(deadline_counts_from_the_call),
         T(scope_counts_from_the_call),
         T(longest_delay_after_work_is_not_lost),
+        T(longest_delay_less_the_work_counts_from_the_call),
         T(far_timer_costs_one_wake_up),
         T(far_timers_in_order_and_removed),
+        T(equal_deadlines_keep_order_across_the_far_list),
+        T(idle_deadline_is_exact_up_to_16_timers_in_a_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
