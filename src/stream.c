@@ -271,6 +271,21 @@ static S_OUT_OF_LINE int layer_read(async_stream *s, void *buf, size_t len)
     return rc;
 }
 
+/* A read(2) that brought no bytes (n <= 0, errno not EINTR): the end of
+ * the stream (S_EOF), nothing there yet (S_DRAINED), or the error.     */
+static inline int read_no_bytes(async_stream *s, ssize_t n)
+{
+    if (n == 0) {
+        s->flags |= S_EOF;
+        return ASYNC_EOF;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s->flags |= S_DRAINED;
+        return ASYNC_EAGAIN;
+    }
+    return async_errno(errno);
+}
+
 /* One read(2): n > 0, ASYNC_EOF, ASYNC_EAGAIN, or an error. */
 static inline int plain_read(async_stream *s, void *buf, size_t len)
 {
@@ -283,15 +298,7 @@ static inline int plain_read(async_stream *s, void *buf, size_t len)
             s->flags |= S_DRAINED;
         return (int)n;
     }
-    if (n == 0) {
-        s->flags |= S_EOF;
-        return ASYNC_EOF;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        s->flags |= S_DRAINED;
-        return ASYNC_EAGAIN;
-    }
-    return async_errno(errno);
+    return read_no_bytes(s, n);
 }
 
 static int sys_read(async_stream *s, void *buf, size_t len)
@@ -322,15 +329,7 @@ static S_OUT_OF_LINE int rio_read_failed(async_stream *s, ssize_t n)
 {
     if (n < 0 && errno == EINTR)
         return plain_read(s, s->rdst, s->rdst_len);
-    if (n == 0) {
-        s->flags |= S_EOF;
-        return ASYNC_EOF;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        s->flags |= S_DRAINED;
-        return ASYNC_EAGAIN;
-    }
-    return async_errno(errno);
+    return read_no_bytes(s, n);
 }
 
 /* The read watcher's callback.  A read parked on a plain stream is done
