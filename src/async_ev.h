@@ -449,7 +449,8 @@ struct async_pool {
     int stopping;
 };
 
-/* Start n worker threads (threads: caller array of n).  0, ASYNC_EINVAL,
+/* Start n worker threads (threads: caller array of n), each named
+ * "async-pool" for top -H and gdb.  0, ASYNC_EINVAL,
  * ASYNC_EOS(err) if a thread could not be created.  L: the loop that
  * awaits (loop thread).                                                 */
 int async_pool_init(async_loop *L, async_pool *P, pthread_t *threads, unsigned n);

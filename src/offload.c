@@ -36,11 +36,15 @@ bool async_offload_is_cancelled(const async_offload *job)
     return job != NULL && __atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE) != 0;
 }
 
+/* The name a pool thread shows in top -H, gdb and /proc (15 bytes at most). */
+static const char pool_thread_name[] = "async-pool";
+
 static void *worker(void *arg)
 {
     async_pool *P = (async_pool *)arg;
     async_offload *j;
 
+    (void)pthread_setname_np(pthread_self(), pool_thread_name); /* a label only */
     pthread_mutex_lock(&P->mu);
     for (;;) {
         while (P->head == NULL && !P->stopping)
