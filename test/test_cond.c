@@ -4,6 +4,8 @@
  * and pass an unused notification on. */
 #include "testlib.h"
 
+#include <string.h>
+
 struct shared {
     async_lock lock;
     async_cond cond;
@@ -112,6 +114,24 @@ static void notify_wakes_waiters_in_order(void **state)
     spawn_producer(&p, &s, 1, true, 0);
     t_settle();
     assert_log("produced took0 took1 produced took2");
+    assert_false(async_lock_is_locked(&s.lock));
+}
+
+/* async_cond_init makes any memory a condition with no waiters: a
+ * notification wakes the one waiter, once. */
+static void init_makes_a_condition_of_any_memory(void **state)
+{
+    static struct shared s;
+    static struct producer p;
+    (void)state;
+    memset(&s, 0xA5, sizeof s);
+    shared_init(&s);
+    spawn_consumers(&s, 1);
+    t_settle();
+    spawn_producer(&p, &s, 1, true, 0);
+    t_settle();
+    assert_log("produced took0");
+    assert_int_equal(async_task_state(&C[0].task), ASYNC_TASK_DONE);
     assert_false(async_lock_is_locked(&s.lock));
 }
 
@@ -314,6 +334,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(notify_without_the_lock_is_refused),
         T(notify_wakes_waiters_in_order),
+        T(init_makes_a_condition_of_any_memory),
         T(notify_all_lets_each_recheck),
         T(wait_without_the_lock_is_refused),
         T(cancelled_notified_waiter_passes_it_on),

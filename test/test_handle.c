@@ -273,6 +273,11 @@ static void done_callback_misuse_and_cancel(void **state)
     w.sleep = 5;
     assert_int_equal(async_task_on_done(&TL, &w.task, &w.h, on_done), ASYNC_EINVAL); /* not spawned */
     async_spawn(&TL, &w.task, watched_fn);
+#if ASYNC_CONF_CHECKS
+    /* a live task, so that only the NULL argument is wrong */
+    assert_int_equal(async_task_on_done(&TL, &w.task, NULL, on_done), ASYNC_EINVAL);
+    assert_int_equal(async_task_on_done(&TL, &w.task, &w.h, NULL), ASYNC_EINVAL);
+#endif
     assert_int_equal(async_task_on_done(&TL, &w.task, &w.h, on_done), 0);
     assert_int_equal(async_task_on_done(&TL, &w.task, &h2, on_done), ASYNC_EBUSY);
     assert_int_equal(async_task_on_done(&TL, &w.task, &w.h, on_done), ASYNC_EINVAL); /* h pending */

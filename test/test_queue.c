@@ -82,6 +82,9 @@ static void init_makes_a_queue_of_any_memory(void **state)
     memset(&q, 0xA5, sizeof q);
     assert_int_equal(async_queue_init(&q, buf, sizeof buf[0], 4), 0);
     assert_int_equal(async_queue_count(&q), 0);
+#if ASYNC_CONF_EXTRAS
+    assert_int_equal(async_queue_unfinished_count(&q), 0); /* join returns at once */
+#endif
     start(&C[0], &q, 0, 2, consumer_fn);
     t_settle();
     assert_log("");
