@@ -317,7 +317,7 @@ static int count_threads_named(const char *name)
 {
     DIR *d = opendir("/proc/self/task");
     struct dirent *e;
-    char path[64], comm[32];
+    char path[288], comm[32]; /* a d_name is at most 255 bytes */
     int n = 0;
     assert_non_null(d);
     while ((e = readdir(d)) != NULL) {
