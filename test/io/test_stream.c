@@ -552,7 +552,7 @@ struct dlv {
     async_stream s;
     int peer, mode, waiting_after_spurious;
     int rc1, rc2, rc3, rc4; /* the reader's read and sleep; main's join and read */
-    size_t part;
+    size_t part, got;       /* got: what main's reads brought */
     char buf[16], line[16], rbuf[64];
 };
 
@@ -591,7 +591,14 @@ static int dlv_fn(async_loop *L, async_task *self)
         async_cancel(L, &f->reader);
         async_await_rc(f->rc3, async_join(L, &f->reader));
         assert_int_equal(write(f->peer, "abc", 3), 3);
-        async_await_rc(f->rc4, async_stream_read(L, &f->s, f->line, sizeof f->line));
+        /* a read may be short (under test/faults/syscalls' soft faults,
+         * a transfer may be cut): the bytes, not the read sizes, count */
+        for (f->got = 0; f->got < 3; f->got += (size_t)f->rc4) {
+            async_await_rc(f->rc4, async_stream_read(L, &f->s, f->line + f->got,
+                                                     sizeof f->line - f->got));
+            if (f->rc4 <= 0)
+                break;
+        }
         async_return(0);
     }
     if (f->mode == DLV_SPURIOUS) {
@@ -603,7 +610,10 @@ static int dlv_fn(async_loop *L, async_task *self)
     }
     assert_int_equal(write(f->peer, f->mode == DLV_UNTIL ? "li" : "hello", f->mode == DLV_UNTIL ? 2 : 5),
                      f->mode == DLV_UNTIL ? 2 : 5);
-    dlv_fire(f);          /* delivered: the reader is ready with the count */
+    /* delivered: the reader is ready with the count (again while a soft
+     * fault, EAGAIN, leaves it parked) */
+    for (int i = 0; i < 100 && async_task_state(&f->reader) == ASYNC_TASK_WAITING; i++)
+        dlv_fire(f);
     async_cancel(L, &f->reader); /* ... and cancelled before it runs */
     async_await_rc(f->rc3, async_join(L, &f->reader));
     if (f->mode == DLV_UNTIL) { /* the two bytes stayed in the buffer */
@@ -630,8 +640,8 @@ static void delivered_read_survives_a_later_cancel(void **state)
     /* read: the delivered count is the await's result; the cancellation
      * is reported by the next await */
     dlv_run(&f, DLV_READ);
-    assert_int_equal(f.rc1, 5);
-    assert_memory_equal(f.buf, "hello", 5);
+    assert_in_range(f.rc1, 1, 5); /* (a read may be short) */
+    assert_memory_equal(f.buf, "hello", (size_t)f.rc1);
     assert_int_equal(f.rc2, ASYNC_ECANCELED);
     assert_int_equal(f.rc3, 0); /* the reader handled it */
     async_stream_close(TLOOP, &f.s);
@@ -639,8 +649,8 @@ static void delivered_read_survives_a_later_cancel(void **state)
     /* read_exactly: the delivered bytes are counted by partial() */
     dlv_run(&f, DLV_EXACTLY);
     assert_int_equal(f.rc1, ASYNC_ECANCELED);
-    assert_int_equal(f.part, 5);
-    assert_memory_equal(f.buf, "hello", 5);
+    assert_in_range(f.part, 1, 5); /* (a read may be short) */
+    assert_memory_equal(f.buf, "hello", f.part);
     async_stream_close(TLOOP, &f.s);
     close(f.peer);
     /* read_until: delivered into the stream's buffer, where the next
@@ -662,16 +672,17 @@ static void parked_read_cancelled_reads_nothing(void **state)
     assert_int_equal(f.rc1, ASYNC_ECANCELED);
     assert_int_equal(f.rc2, ASYNC_ECANCELED);
     assert_memory_equal(f.buf, zero, 8); /* its buffer was never written */
-    assert_int_equal(f.rc4, 3);
+    assert_true(f.rc4 > 0);
+    assert_int_equal(f.got, 3);
     assert_memory_equal(f.line, "abc", 3);
     async_stream_close(TLOOP, &f.s);
     close(f.peer);
     /* readiness without data: still parked, then the data comes */
     dlv_run(&f, DLV_SPURIOUS);
     assert_true(f.waiting_after_spurious);
-    assert_int_equal(f.rc1, 5);
+    assert_in_range(f.rc1, 1, 5); /* (a read may be short) */
     assert_int_equal(f.rc2, 0);
-    assert_memory_equal(f.buf, "hello", 5);
+    assert_memory_equal(f.buf, "hello", (size_t)f.rc1);
     async_stream_close(TLOOP, &f.s);
     close(f.peer);
 }
@@ -734,6 +745,7 @@ struct tmo {
     async_stream a, b;
     async_timeout to;
     int rc1, rc2;
+    size_t got; /* what the reads after the timeout brought */
     char buf[8];
 };
 
@@ -752,7 +764,13 @@ static int tmo_fn(async_loop *L, async_task *self)
     async_begin(L, &f->co);
     async_spawn(L, &f->late, late_writer);
     async_await_for(&f->to, ASYNC_MS(5), f->rc1, async_stream_read(L, &f->b, f->buf, 8));
-    async_await_for(&f->to, ASYNC_SEC(20), f->rc2, async_stream_read(L, &f->b, f->buf, 8));
+    /* a read may be short: the bytes, not the read sizes, count */
+    for (f->got = 0; f->got < 4; f->got += (size_t)f->rc2) {
+        async_await_for(&f->to, ASYNC_SEC(20), f->rc2,
+                        async_stream_read(L, &f->b, f->buf + f->got, sizeof f->buf - f->got));
+        if (f->rc2 <= 0)
+            break;
+    }
     async_await(async_join(L, &f->late));
     async_end;
 }
@@ -768,7 +786,8 @@ static void read_timeout_leaves_stream_usable(void **state)
     async_stream_init(&f.b, b, NULL, 0);
     assert_int_equal(io_run(&f.task, tmo_fn), 0);
     assert_int_equal(f.rc1, ASYNC_ETIMEDOUT);
-    assert_int_equal(f.rc2, 4);
+    assert_true(f.rc2 > 0);
+    assert_int_equal(f.got, 4);
     assert_memory_equal(f.buf, "late", 4);
     async_stream_close(TLOOP, &f.a);
     async_stream_close(TLOOP, &f.b);
