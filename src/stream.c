@@ -291,7 +291,7 @@ static inline int plain_read(async_stream *s, void *buf, size_t len)
 {
     ssize_t n;
     do {
-        n = (s->flags & S_SOCK) ? recv(s->fd, buf, len, 0) : read(s->fd, buf, len);
+        n = read(s->fd, buf, len); /* on a socket, without flags: recv(2) */
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         if ((size_t)n < len)
@@ -324,7 +324,7 @@ static size_t take_buffered(async_stream *s, void *buf, size_t len)
 /* rio_ready's read that brought no bytes: EOF, EINTR (read again),
  * EAGAIN (S_DRAINED again: the reader stays parked), an error.  Out of
  * line, so that the callback's usual path keeps only the stream in a
- * register across its recv.                                            */
+ * register across its read.                                            */
 static S_OUT_OF_LINE int rio_read_failed(async_stream *s, ssize_t n)
 {
     if (n < 0 && errno == EINTR)
@@ -337,7 +337,7 @@ static S_OUT_OF_LINE int rio_read_failed(async_stream *s, ssize_t n)
  * readiness without data (EAGAIN) leaves it parked.  Through a layer the
  * reader is only woken.  A kept watcher that fires with no reader is
  * stopped, so an unread fd cannot keep waking the loop.  (The stream's
- * fields are read again after the recv rather than kept in registers:
+ * fields are read again after the read rather than kept in registers:
  * one saved register instead of four, 8 instructions a message.)       */
 static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
 {
@@ -355,8 +355,7 @@ static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
         rc = revents & (EV_READ | EV_WRITE); /* a layer: its reader reads */
     } else {
         /* (the length was clamped by the park) */
-        n = (s->flags & S_SOCK) ? recv(s->fd, s->rdst, s->rdst_len, 0)
-                                : read(s->fd, s->rdst, s->rdst_len);
+        n = read(s->fd, s->rdst, s->rdst_len);
         if (n > 0) { /* short: the socket is drained, wait before reading */
             s->flags = (uint8_t)((s->flags & ~S_DRAINED) | S_DELIVERED |
                                  ((size_t)n < s->rdst_len ? S_DRAINED : 0));

@@ -1468,11 +1468,11 @@ static int soft_fn(async_loop *L, async_task *self)
     async_await_rc(f->rc[1], async_stream_write(L, &f->a, wout + 1000, 1000));
     fault_arm(FF_SEND, f->a.fd, 0, 5, 0, 7); /* 7 bytes per call */
     async_await_rc(f->rc[2], async_stream_write(L, &f->a, wout + 2000, 96));
-    fault_arm(FF_RECV, f->b.fd, 0, 2, EINTR, 0);
+    fault_arm(FF_READ, f->b.fd, 0, 2, EINTR, 0);
     async_await_rc(f->rc[3], async_stream_read_exactly(L, &f->b, f->got, 1500));
-    fault_arm(FF_RECV, f->b.fd, 0, 1, EAGAIN, 0);
+    fault_arm(FF_READ, f->b.fd, 0, 1, EAGAIN, 0);
     async_await_rc(f->rc[4], async_stream_read_exactly(L, &f->b, f->got + 1500, 300));
-    fault_arm(FF_RECV, f->b.fd, 0, 4, 0, 3); /* 3 bytes per call */
+    fault_arm(FF_READ, f->b.fd, 0, 4, 0, 3); /* 3 bytes per call */
     async_await_rc(f->rc[5], async_stream_read_exactly(L, &f->b, f->got + 1800, 296));
     async_end;
 }
@@ -2328,7 +2328,7 @@ static int reads_fn(async_loop *L, async_task *self)
     async_await(async_stream_write(L, &f->a, "x;abcd", 6));
     async_await_rc(f->rc[0], async_stream_read_until(L, &f->b, ";", 1, f->got, sizeof f->got));
     async_await_rc(f->rc[1], async_stream_read_exactly(L, &f->b, f->exact, 4)); /* buffered */
-    fault_arm(FF_RECV, f->b.fd, 0, 1, ECONNRESET, 0);
+    fault_arm(FF_READ, f->b.fd, 0, 1, ECONNRESET, 0);
     async_await(async_stream_write(L, &f->a, "more", 4));
     async_await_rc(f->rc[2], async_stream_read_until(L, &f->b, ";", 1, f->got, sizeof f->got));
     async_await(async_stream_shutdown(&f->a));
