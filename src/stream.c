@@ -436,7 +436,7 @@ static int read_park(async_loop *L, async_stream *s, unsigned char *dst, size_t 
     s->rdst_len = INT_CLAMP(len);
     s->flags &= (uint8_t)~S_DELIVERED;
     EV_OF_LOOP(L)->waits++;
-    return async_park(L, &io->waiter);
+    return async__park_current(L, self, &io->waiter);
 }
 
 /* async_stream_read past its fast paths: go is read_enter's answer.    */
@@ -490,7 +490,7 @@ int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
             s->rdst = (unsigned char *)buf;
             s->rdst_len = len;
             EV_OF_LOOP(L)->waits++;
-            return async_park(L, &s->rio.waiter);
+            return async__park_current(L, self, &s->rio.waiter);
         }
     }
     go = read_first(L, s, &rc); /* before rc is read */
