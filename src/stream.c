@@ -41,7 +41,7 @@ enum {
     S_SOCK = 0x08,    /* a socket: send(MSG_NOSIGNAL), never SIGPIPE    */
     S_OPEN = 0x10,    /* initialised                                    */
     S_RETRY = 0x20,   /* connect: sleeping before trying a full Unix listener again */
-    S_DELIVERED = 0x40, /* the reader's wake result is its read's: a count,
+    S_DELIVERED = ASYNC__STREAM_DELIVERED, /* (0x40) the reader's wake result is its read's: a count,
                            ASYNC_EOF or an error (not readiness)        */
     S_ARMED = 0x80      /* rio is armed by rio_arm for a plain EV_READ:
                            parking a read there is a few stores         */
@@ -462,36 +462,33 @@ static S_OUT_OF_LINE int read_rest(async_loop *L, async_stream *s, void *buf, si
     return read_park(L, s, (unsigned char *)buf, len);
 }
 
-int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
+/* async_stream_read (inline, src/async_ev.h) resumed with a wake result
+ * that is not a delivered read: an interruption, a layer's readiness.  */
+int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t len, int rc)
 {
-    async_task *self = async_current(L); /* NULL for a NULL L too */
+    if (s == NULL)
+        return ASYNC_EINVAL;
+    return read_rest(L, s, buf, len, read_woken(s, rc), rc);
+}
+
+/* async_stream_read's first call (self: the current task, or NULL).
+ * The usual one on a socket first, kept small (the rest is out of
+ * line): parking on a drained socket (read_first's tests folded into
+ * one flags test; a length up to INT_MAX needs no clamp).              */
+int async__stream_read_first(async_loop *L, async_task *self, async_stream *s, void *buf,
+                             size_t len)
+{
     int rc = 0, go;
 
-    /* The usual calls of a read loop on a socket first, kept small (the
-     * rest is out of line): resuming with a delivered result, and
-     * parking a first call on a drained socket (read_first's tests
-     * folded into one flags test; a length up to INT_MAX needs no
-     * clamp).  The task is read once: async_woken's tests fold into
-     * this one.                                                        */
-    if (self != NULL) {
-        if (async_woken(L, &rc)) {
-            if (s->flags & S_DELIVERED) {
-                s->reader = NULL;
-                s->flags &= (uint8_t)~S_DELIVERED;
-                return rc;
-            }
-            return read_rest(L, s, buf, len, read_woken(s, rc), rc);
-        }
-        if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 &&
-            s->reader == NULL && s->layer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
-            s->rdone = 0;
-            s->rio.task = self;
-            s->reader = self;
-            s->rdst = (unsigned char *)buf;
-            s->rdst_len = len;
-            EV_OF_LOOP(L)->waits++;
-            return async__park_current(L, self, &s->rio.waiter);
-        }
+    if (self != NULL && s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 &&
+        s->reader == NULL && s->layer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
+        s->rdone = 0;
+        s->rio.task = self;
+        s->reader = self;
+        s->rdst = (unsigned char *)buf;
+        s->rdst_len = len;
+        EV_OF_LOOP(L)->waits++;
+        return async__park_current(L, self, &s->rio.waiter);
     }
     go = read_first(L, s, &rc); /* before rc is read */
     return read_rest(L, s, buf, len, go, rc);
