@@ -264,15 +264,15 @@ size_t async_stream_partial(const async_stream *s);
  * while parked (src/stream.c) is taken without a call, the rest is out
  * of line.  The flag bit is the runtime's (part of its ABI).           */
 #define ASYNC__STREAM_DELIVERED 0x40u
-int async__stream_read_first(async_loop *L, async_task *self, async_stream *s, void *buf,
-                             size_t len);
+int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t len,
+                             async_task *self);
 int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t len, int rc);
 static inline int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
 {
     async_task *self = async_current(L); /* NULL for a NULL L too */
     int rc;
     if (self == NULL || !async_woken(L, &rc))
-        return async__stream_read_first(L, self, s, buf, len);
+        return async__stream_read_first(L, s, buf, len, self);
     if (s != NULL && (s->flags & ASYNC__STREAM_DELIVERED)) {
         s->reader = NULL;
         s->flags = (uint8_t)(s->flags & ~ASYNC__STREAM_DELIVERED);

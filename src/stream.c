@@ -471,12 +471,13 @@ int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t l
     return read_rest(L, s, buf, len, read_woken(s, rc), rc);
 }
 
-/* async_stream_read's first call (self: the current task, or NULL).
+/* async_stream_read's first call (self: the current task, or NULL;
+ * last, so that the other arguments stay in read_rest's registers).
  * The usual one on a socket first, kept small (the rest is out of
  * line): parking on a drained socket (read_first's tests folded into
  * one flags test; a length up to INT_MAX needs no clamp).              */
-int async__stream_read_first(async_loop *L, async_task *self, async_stream *s, void *buf,
-                             size_t len)
+int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t len,
+                             async_task *self)
 {
     int rc = 0, go;
 
