@@ -699,28 +699,38 @@ static S_OUT_OF_LINE int write_rest(async_loop *L, async_stream *s, const void *
     return (int)len;
 }
 
-int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
+/* async_stream_write (inline, src/async_ev.h): the usual call, by a
+ * task, to a plain socket with room: every check of write_rest's first
+ * call in one flags test and a few more, then send(2) as the last call
+ * (no frame: the caller keeps the arguments for write_rest).  Returns
+ * what send returned, or -2 or -3 (send never does; never len, so that
+ * the caller's test for a complete write cannot take it for one) when
+ * the write is not that case and takes the long way.                   */
+ssize_t async__stream_send(async_loop *L, async_stream *s, const void *buf, size_t len,
+                           async_task *self)
 {
-    ssize_t n;
-    int rc;
+    (void)L;
+    if (self == NULL || s == NULL || (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) != (S_OPEN | S_SOCK) ||
+        s->layer != NULL || s->writer != NULL || buf == NULL || len - 1 >= (size_t)INT_MAX)
+        return (ssize_t)len == -2 ? -3 : -2; /* never len itself */
+    s->wdone = 0; /* written(): 0 after a write that completed */
+    return send(s->fd, buf, len, MSG_NOSIGNAL);
+}
 
-    /* The task is read once (NULL for a NULL L): async_woken's tests
-     * fold into this one. */
-    if (async_current(L) != NULL) {
-        if (async_woken(L, &rc))
-            return write_rest(L, s, buf, len, W_WOKEN, rc);
-        /* A plain socket with room takes it all in one send(): the usual
-         * case, kept small (every check of write_rest's first call here). */
-        if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
-            s->layer == NULL && s->writer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
-            s->wdone = 0; /* written(): 0 after a write that completed */
-            n = send(s->fd, buf, len, MSG_NOSIGNAL);
-            if (n == (ssize_t)len)
-                return (int)n;
-            return write_rest(L, s, buf, len, W_SENT, n);
-        }
-    }
-    return write_rest(L, s, buf, len, W_FIRST, 0);
+/* After async__stream_send: n is send's result (errno still its), or
+ * less than -1: not sent.                                              */
+int async__stream_write_rest(async_loop *L, async_stream *s, const void *buf, size_t len,
+                             ssize_t n)
+{
+    if (n < -1)
+        return write_rest(L, s, buf, len, W_FIRST, 0);
+    return write_rest(L, s, buf, len, W_SENT, n);
+}
+
+/* async_stream_write resumed with the wake result rc. */
+int async__stream_write_woken(async_loop *L, async_stream *s, const void *buf, size_t len, int rc)
+{
+    return write_rest(L, s, buf, len, W_WOKEN, rc);
 }
 
 /* One step of async_stream_sendfile without sendfile(2) (a layer, a

@@ -687,6 +687,44 @@ static void parked_read_cancelled_reads_nothing(void **state)
     close(f.peer);
 }
 
+/* ---- a write's length past INT_MAX is refused, whatever its value:
+ * the inline write's "not sent" answers (-2, -3) are never taken for a
+ * complete write of that many bytes ---- */
+struct hugew {
+    async_task task;
+    async_co co;
+    async_stream a;
+    int rc[4];
+};
+
+static int hugew_fn(async_loop *L, async_task *self)
+{
+    struct hugew *f = async_frame(self, struct hugew, task);
+    static const char x[1] = {'x'};
+    async_begin(L, &f->co);
+    f->rc[0] = async_stream_write(L, &f->a, x, (size_t)INT_MAX + 1);
+    f->rc[1] = async_stream_write(L, &f->a, x, (size_t)-2);
+    f->rc[2] = async_stream_write(L, &f->a, x, (size_t)-3);
+    f->rc[3] = async_stream_write(L, &f->a, x, SIZE_MAX);
+    async_end;
+}
+
+static void write_refuses_lengths_past_int_max(void **state)
+{
+    static struct hugew f;
+    int a, b;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    io_tcp_pair(&a, &b);
+    async_stream_init(&f.a, a, NULL, 0);
+    assert_int_equal(io_run(&f.task, hugew_fn), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(f.rc[i], ASYNC_EINVAL);
+    assert_int_equal(async_stream_written(&f.a), 0);
+    async_stream_close(TLOOP, &f.a);
+    close(b);
+}
+
 /* ---- reset by peer, refused, write to a closed peer ---- */
 struct errs {
     async_task task;
@@ -2488,6 +2526,7 @@ int main(void)
         IOT(echo_megabyte_through_partial_io),
         IOT(handler_end_closes_the_stream_as_the_run_ends),
         IOT(read_exactly_collects_pieces_and_reports_eof),
+        IOT(write_refuses_lengths_past_int_max),
         IOT(partial_counts_only_the_interrupted_call),
         IOT(read_until_handles_split_long_and_eof),
         IOT(read_until_after_timeout_sees_buffered_data),
