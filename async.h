@@ -667,7 +667,9 @@ struct async_loop {
     /* Size-first builds reach the features a firmware may not use
      * through these, set by the feature when it is first used, so that
      * --gc-sections drops what is never used (ASYNC__HOOK, section 8).
-     * NULL until then; speed-first builds leave them NULL.             */
+     * NULL until then; speed-first builds leave them NULL but
+     * interrupt, which async_park sets in every build (for
+     * async__park_current).                                            */
     struct {
         void (*interrupt)(async_loop *L, async_task *t, int code); /* async_park   */
         void (*expire)(async_loop *L, async_timeout *to);  /* a timeout scope */
@@ -1664,6 +1666,20 @@ static inline bool async_woken(async_loop *L, int *result)
     return async__woken(L, result);
 }
 
+/* async_park for an op that has checked L and holds the current task t
+ * (L->current): two stores instead of a call.  The first park on a loop
+ * goes through async_park, which installs the interrupt hook that a
+ * size-first core calls (the hook is set in every build, so that this
+ * test holds whichever way each translation unit was compiled).       */
+static inline int async__park_current(async_loop *L, async_task *t, async_waiter *w)
+{
+    if (L->hooks.interrupt == NULL)
+        return async_park(L, w);
+    t->base.node.next = (async_node *)(void *)w;
+    t->base.state = ASYNC__S_WEXT;
+    return ASYNC_PENDING;
+}
+
 static inline int async_unpark(async_loop *L, async_task *t, async_waiter *w, int result)
 {
     if (ASYNC__NULL(L) || ASYNC__NULL(t) || ASYNC__NULL(w))
@@ -2512,8 +2528,9 @@ int async_park(async_loop *L, async_waiter *w)
     if ((t = L->current) == NULL)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     /* async__step interrupts a parked task that a cancel or a timeout
-     * found in the run queue: only a parked one needs it called there */
-    ASYNC__HOOK_SET(L, interrupt, async__interrupt);
+     * found in the run queue: only a parked one needs it called there.
+     * Set in every build: async__park_current tests it.               */
+    L->hooks.interrupt = async__interrupt;
     t->base.node.next = (async_node *)(void *)w;
     t->base.state = ASYNC__S_WEXT;
     return ASYNC_PENDING;

@@ -247,7 +247,7 @@ int async_stream_connect(async_loop *L, async_stream *s, const async_addr *a, vo
  * an interruption are its result, and the next await reports it.  The
  * same holds for read_exactly (counted by partial) and read_until (kept
  * in the stream's buffer).                                               */
-int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len);
+static inline int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len);
 /* op: read exactly len bytes.  Returns len, or ASYNC_EOF if the stream
  * ended first (the bytes received so far are in buf: count them with
  * async_stream_partial), or an error.                                    */
@@ -259,6 +259,48 @@ int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t 
  * was cancelled) changes nothing: after one, partial() is 0 unless the
  * read before it was a read_exactly that did not complete.              */
 size_t async_stream_partial(const async_stream *s);
+
+/* async_stream_read is inline where its task resumes: a read delivered
+ * while parked (src/stream.c) is taken without a call, the rest is out
+ * of line.  The flag bit is the runtime's (part of its ABI).           */
+#define ASYNC__STREAM_DELIVERED 0x40u
+int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t len,
+                             async_task *self);
+int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t len, int rc);
+static inline int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
+{
+    async_task *self = async_current(L); /* NULL for a NULL L too */
+    int rc;
+    if (self == NULL || !async_woken(L, &rc))
+        return async__stream_read_first(L, s, buf, len, self);
+    if (s != NULL && (s->flags & ASYNC__STREAM_DELIVERED)) {
+        s->reader = NULL;
+        s->flags = (uint8_t)(s->flags & ~ASYNC__STREAM_DELIVERED);
+        return rc;
+    }
+    return async__stream_read_woken(L, s, buf, len, rc);
+}
+
+/* async_stream_write is inline around its send: the usual write, to a
+ * plain socket with room, is one call that ends in send(2) (its result,
+ * or less than -1: not that case), the rest out of line.               */
+ssize_t async__stream_send(async_loop *L, async_stream *s, const void *buf, size_t len,
+                           async_task *self);
+int async__stream_write_rest(async_loop *L, async_stream *s, const void *buf, size_t len,
+                             ssize_t n);
+int async__stream_write_woken(async_loop *L, async_stream *s, const void *buf, size_t len, int rc);
+static inline int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
+{
+    async_task *self = async_current(L); /* NULL for a NULL L too */
+    ssize_t n;
+    int rc;
+    if (self != NULL && async_woken(L, &rc))
+        return async__stream_write_woken(L, s, buf, len, rc);
+    n = async__stream_send(L, s, buf, len, self);
+    if (n == (ssize_t)len)
+        return (int)n;
+    return async__stream_write_rest(L, s, buf, len, n);
+}
 /* Give a stream a read buffer (only while no read is in progress and the
  * old buffer is empty).  0, ASYNC_EBUSY.                                */
 int async_stream_set_rbuf(async_stream *s, void *rbuf, size_t rcap);
@@ -273,7 +315,7 @@ int async_stream_read_until(async_loop *L, async_stream *s, const void *delim, s
  * Interrupted (timeout, cancel) or failed, it has sent an exact prefix
  * of buf: async_stream_written() says how long, so the caller can resume
  * with the rest.                                                         */
-int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len);
+static inline int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len);
 /* op: write hlen bytes of head (a protocol header, may be 0), then len
  * bytes of file fd from offset: sendfile(2) on a plain socket, with the
  * head sent MSG_MORE so that both share segments; otherwise (a layer such

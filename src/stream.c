@@ -41,7 +41,7 @@ enum {
     S_SOCK = 0x08,    /* a socket: send(MSG_NOSIGNAL), never SIGPIPE    */
     S_OPEN = 0x10,    /* initialised                                    */
     S_RETRY = 0x20,   /* connect: sleeping before trying a full Unix listener again */
-    S_DELIVERED = 0x40, /* the reader's wake result is its read's: a count,
+    S_DELIVERED = ASYNC__STREAM_DELIVERED, /* (0x40) the reader's wake result is its read's: a count,
                            ASYNC_EOF or an error (not readiness)        */
     S_ARMED = 0x80      /* rio is armed by rio_arm for a plain EV_READ:
                            parking a read there is a few stores         */
@@ -291,7 +291,7 @@ static inline int plain_read(async_stream *s, void *buf, size_t len)
 {
     ssize_t n;
     do {
-        n = (s->flags & S_SOCK) ? recv(s->fd, buf, len, 0) : read(s->fd, buf, len);
+        n = read(s->fd, buf, len); /* on a socket, without flags: recv(2) */
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         if ((size_t)n < len)
@@ -324,7 +324,7 @@ static size_t take_buffered(async_stream *s, void *buf, size_t len)
 /* rio_ready's read that brought no bytes: EOF, EINTR (read again),
  * EAGAIN (S_DRAINED again: the reader stays parked), an error.  Out of
  * line, so that the callback's usual path keeps only the stream in a
- * register across its recv.                                            */
+ * register across its read.                                            */
 static S_OUT_OF_LINE int rio_read_failed(async_stream *s, ssize_t n)
 {
     if (n < 0 && errno == EINTR)
@@ -337,7 +337,7 @@ static S_OUT_OF_LINE int rio_read_failed(async_stream *s, ssize_t n)
  * readiness without data (EAGAIN) leaves it parked.  Through a layer the
  * reader is only woken.  A kept watcher that fires with no reader is
  * stopped, so an unread fd cannot keep waking the loop.  (The stream's
- * fields are read again after the recv rather than kept in registers:
+ * fields are read again after the read rather than kept in registers:
  * one saved register instead of four, 8 instructions a message.)       */
 static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
 {
@@ -355,8 +355,7 @@ static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
         rc = revents & (EV_READ | EV_WRITE); /* a layer: its reader reads */
     } else {
         /* (the length was clamped by the park) */
-        n = (s->flags & S_SOCK) ? recv(s->fd, s->rdst, s->rdst_len, 0)
-                                : read(s->fd, s->rdst, s->rdst_len);
+        n = read(s->fd, s->rdst, s->rdst_len);
         if (n > 0) { /* short: the socket is drained, wait before reading */
             s->flags = (uint8_t)((s->flags & ~S_DRAINED) | S_DELIVERED |
                                  ((size_t)n < s->rdst_len ? S_DRAINED : 0));
@@ -437,7 +436,7 @@ static int read_park(async_loop *L, async_stream *s, unsigned char *dst, size_t 
     s->rdst_len = INT_CLAMP(len);
     s->flags &= (uint8_t)~S_DELIVERED;
     EV_OF_LOOP(L)->waits++;
-    return async_park(L, &io->waiter);
+    return async__park_current(L, self, &io->waiter);
 }
 
 /* async_stream_read past its fast paths: go is read_enter's answer.    */
@@ -463,36 +462,34 @@ static S_OUT_OF_LINE int read_rest(async_loop *L, async_stream *s, void *buf, si
     return read_park(L, s, (unsigned char *)buf, len);
 }
 
-int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
+/* async_stream_read (inline, src/async_ev.h) resumed with a wake result
+ * that is not a delivered read: an interruption, a layer's readiness.  */
+int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t len, int rc)
 {
-    async_task *self = async_current(L); /* NULL for a NULL L too */
+    if (s == NULL)
+        return ASYNC_EINVAL;
+    return read_rest(L, s, buf, len, read_woken(s, rc), rc);
+}
+
+/* async_stream_read's first call (self: the current task, or NULL;
+ * last, so that the other arguments stay in read_rest's registers).
+ * The usual one on a socket first, kept small (the rest is out of
+ * line): parking on a drained socket (read_first's tests folded into
+ * one flags test; a length up to INT_MAX needs no clamp).              */
+int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t len,
+                             async_task *self)
+{
     int rc = 0, go;
 
-    /* The usual calls of a read loop on a socket first, kept small (the
-     * rest is out of line): resuming with a delivered result, and
-     * parking a first call on a drained socket (read_first's tests
-     * folded into one flags test; a length up to INT_MAX needs no
-     * clamp).  The task is read once: async_woken's tests fold into
-     * this one.                                                        */
-    if (self != NULL) {
-        if (async_woken(L, &rc)) {
-            if (s->flags & S_DELIVERED) {
-                s->reader = NULL;
-                s->flags &= (uint8_t)~S_DELIVERED;
-                return rc;
-            }
-            return read_rest(L, s, buf, len, read_woken(s, rc), rc);
-        }
-        if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 &&
-            s->reader == NULL && s->layer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
-            s->rdone = 0;
-            s->rio.task = self;
-            s->reader = self;
-            s->rdst = (unsigned char *)buf;
-            s->rdst_len = len;
-            EV_OF_LOOP(L)->waits++;
-            return async_park(L, &s->rio.waiter);
-        }
+    if (self != NULL && s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 &&
+        s->reader == NULL && s->layer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
+        s->rdone = 0;
+        s->rio.task = self;
+        s->reader = self;
+        s->rdst = (unsigned char *)buf;
+        s->rdst_len = len;
+        EV_OF_LOOP(L)->waits++;
+        return async__park_current(L, self, &s->rio.waiter);
     }
     go = read_first(L, s, &rc); /* before rc is read */
     return read_rest(L, s, buf, len, go, rc);
@@ -702,28 +699,38 @@ static S_OUT_OF_LINE int write_rest(async_loop *L, async_stream *s, const void *
     return (int)len;
 }
 
-int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
+/* async_stream_write (inline, src/async_ev.h): the usual call, by a
+ * task, to a plain socket with room: every check of write_rest's first
+ * call in one flags test and a few more, then send(2) as the last call
+ * (no frame: the caller keeps the arguments for write_rest).  Returns
+ * what send returned, or -2 or -3 (send never does; never len, so that
+ * the caller's test for a complete write cannot take it for one) when
+ * the write is not that case and takes the long way.                   */
+ssize_t async__stream_send(async_loop *L, async_stream *s, const void *buf, size_t len,
+                           async_task *self)
 {
-    ssize_t n;
-    int rc;
+    (void)L;
+    if (self == NULL || s == NULL || (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) != (S_OPEN | S_SOCK) ||
+        s->layer != NULL || s->writer != NULL || buf == NULL || len - 1 >= (size_t)INT_MAX)
+        return (ssize_t)len == -2 ? -3 : -2; /* never len itself */
+    s->wdone = 0; /* written(): 0 after a write that completed */
+    return send(s->fd, buf, len, MSG_NOSIGNAL);
+}
 
-    /* The task is read once (NULL for a NULL L): async_woken's tests
-     * fold into this one. */
-    if (async_current(L) != NULL) {
-        if (async_woken(L, &rc))
-            return write_rest(L, s, buf, len, W_WOKEN, rc);
-        /* A plain socket with room takes it all in one send(): the usual
-         * case, kept small (every check of write_rest's first call here). */
-        if (s != NULL && (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) == (S_OPEN | S_SOCK) &&
-            s->layer == NULL && s->writer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
-            s->wdone = 0; /* written(): 0 after a write that completed */
-            n = send(s->fd, buf, len, MSG_NOSIGNAL);
-            if (n == (ssize_t)len)
-                return (int)n;
-            return write_rest(L, s, buf, len, W_SENT, n);
-        }
-    }
-    return write_rest(L, s, buf, len, W_FIRST, 0);
+/* After async__stream_send: n is send's result (errno still its), or
+ * less than -1: not sent.                                              */
+int async__stream_write_rest(async_loop *L, async_stream *s, const void *buf, size_t len,
+                             ssize_t n)
+{
+    if (n < -1)
+        return write_rest(L, s, buf, len, W_FIRST, 0);
+    return write_rest(L, s, buf, len, W_SENT, n);
+}
+
+/* async_stream_write resumed with the wake result rc. */
+int async__stream_write_woken(async_loop *L, async_stream *s, const void *buf, size_t len, int rc)
+{
+    return write_rest(L, s, buf, len, W_WOKEN, rc);
 }
 
 /* One step of async_stream_sendfile without sendfile(2) (a layer, a

@@ -552,7 +552,7 @@ struct dlv {
     async_stream s;
     int peer, mode, waiting_after_spurious;
     int rc1, rc2, rc3, rc4; /* the reader's read and sleep; main's join and read */
-    size_t part;
+    size_t part, got;       /* got: what main's reads brought */
     char buf[16], line[16], rbuf[64];
 };
 
@@ -591,7 +591,14 @@ static int dlv_fn(async_loop *L, async_task *self)
         async_cancel(L, &f->reader);
         async_await_rc(f->rc3, async_join(L, &f->reader));
         assert_int_equal(write(f->peer, "abc", 3), 3);
-        async_await_rc(f->rc4, async_stream_read(L, &f->s, f->line, sizeof f->line));
+        /* a read may be short (under test/faults/syscalls' soft faults,
+         * a transfer may be cut): the bytes, not the read sizes, count */
+        for (f->got = 0; f->got < 3; f->got += (size_t)f->rc4) {
+            async_await_rc(f->rc4, async_stream_read(L, &f->s, f->line + f->got,
+                                                     sizeof f->line - f->got));
+            if (f->rc4 <= 0)
+                break;
+        }
         async_return(0);
     }
     if (f->mode == DLV_SPURIOUS) {
@@ -603,7 +610,10 @@ static int dlv_fn(async_loop *L, async_task *self)
     }
     assert_int_equal(write(f->peer, f->mode == DLV_UNTIL ? "li" : "hello", f->mode == DLV_UNTIL ? 2 : 5),
                      f->mode == DLV_UNTIL ? 2 : 5);
-    dlv_fire(f);          /* delivered: the reader is ready with the count */
+    /* delivered: the reader is ready with the count (again while a soft
+     * fault, EAGAIN, leaves it parked) */
+    for (int i = 0; i < 100 && async_task_state(&f->reader) == ASYNC_TASK_WAITING; i++)
+        dlv_fire(f);
     async_cancel(L, &f->reader); /* ... and cancelled before it runs */
     async_await_rc(f->rc3, async_join(L, &f->reader));
     if (f->mode == DLV_UNTIL) { /* the two bytes stayed in the buffer */
@@ -630,8 +640,8 @@ static void delivered_read_survives_a_later_cancel(void **state)
     /* read: the delivered count is the await's result; the cancellation
      * is reported by the next await */
     dlv_run(&f, DLV_READ);
-    assert_int_equal(f.rc1, 5);
-    assert_memory_equal(f.buf, "hello", 5);
+    assert_in_range(f.rc1, 1, 5); /* (a read may be short) */
+    assert_memory_equal(f.buf, "hello", (size_t)f.rc1);
     assert_int_equal(f.rc2, ASYNC_ECANCELED);
     assert_int_equal(f.rc3, 0); /* the reader handled it */
     async_stream_close(TLOOP, &f.s);
@@ -639,8 +649,8 @@ static void delivered_read_survives_a_later_cancel(void **state)
     /* read_exactly: the delivered bytes are counted by partial() */
     dlv_run(&f, DLV_EXACTLY);
     assert_int_equal(f.rc1, ASYNC_ECANCELED);
-    assert_int_equal(f.part, 5);
-    assert_memory_equal(f.buf, "hello", 5);
+    assert_in_range(f.part, 1, 5); /* (a read may be short) */
+    assert_memory_equal(f.buf, "hello", f.part);
     async_stream_close(TLOOP, &f.s);
     close(f.peer);
     /* read_until: delivered into the stream's buffer, where the next
@@ -662,18 +672,57 @@ static void parked_read_cancelled_reads_nothing(void **state)
     assert_int_equal(f.rc1, ASYNC_ECANCELED);
     assert_int_equal(f.rc2, ASYNC_ECANCELED);
     assert_memory_equal(f.buf, zero, 8); /* its buffer was never written */
-    assert_int_equal(f.rc4, 3);
+    assert_true(f.rc4 > 0);
+    assert_int_equal(f.got, 3);
     assert_memory_equal(f.line, "abc", 3);
     async_stream_close(TLOOP, &f.s);
     close(f.peer);
     /* readiness without data: still parked, then the data comes */
     dlv_run(&f, DLV_SPURIOUS);
     assert_true(f.waiting_after_spurious);
-    assert_int_equal(f.rc1, 5);
+    assert_in_range(f.rc1, 1, 5); /* (a read may be short) */
     assert_int_equal(f.rc2, 0);
-    assert_memory_equal(f.buf, "hello", 5);
+    assert_memory_equal(f.buf, "hello", (size_t)f.rc1);
     async_stream_close(TLOOP, &f.s);
     close(f.peer);
+}
+
+/* ---- a write's length past INT_MAX is refused, whatever its value:
+ * the inline write's "not sent" answers (-2, -3) are never taken for a
+ * complete write of that many bytes ---- */
+struct hugew {
+    async_task task;
+    async_co co;
+    async_stream a;
+    int rc[4];
+};
+
+static int hugew_fn(async_loop *L, async_task *self)
+{
+    struct hugew *f = async_frame(self, struct hugew, task);
+    static const char x[1] = {'x'};
+    async_begin(L, &f->co);
+    f->rc[0] = async_stream_write(L, &f->a, x, (size_t)INT_MAX + 1);
+    f->rc[1] = async_stream_write(L, &f->a, x, (size_t)-2);
+    f->rc[2] = async_stream_write(L, &f->a, x, (size_t)-3);
+    f->rc[3] = async_stream_write(L, &f->a, x, SIZE_MAX);
+    async_end;
+}
+
+static void write_refuses_lengths_past_int_max(void **state)
+{
+    static struct hugew f;
+    int a, b;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    io_tcp_pair(&a, &b);
+    async_stream_init(&f.a, a, NULL, 0);
+    assert_int_equal(io_run(&f.task, hugew_fn), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(f.rc[i], ASYNC_EINVAL);
+    assert_int_equal(async_stream_written(&f.a), 0);
+    async_stream_close(TLOOP, &f.a);
+    close(b);
 }
 
 /* ---- reset by peer, refused, write to a closed peer ---- */
@@ -734,6 +783,7 @@ struct tmo {
     async_stream a, b;
     async_timeout to;
     int rc1, rc2;
+    size_t got; /* what the reads after the timeout brought */
     char buf[8];
 };
 
@@ -752,7 +802,13 @@ static int tmo_fn(async_loop *L, async_task *self)
     async_begin(L, &f->co);
     async_spawn(L, &f->late, late_writer);
     async_await_for(&f->to, ASYNC_MS(5), f->rc1, async_stream_read(L, &f->b, f->buf, 8));
-    async_await_for(&f->to, ASYNC_SEC(20), f->rc2, async_stream_read(L, &f->b, f->buf, 8));
+    /* a read may be short: the bytes, not the read sizes, count */
+    for (f->got = 0; f->got < 4; f->got += (size_t)f->rc2) {
+        async_await_for(&f->to, ASYNC_SEC(20), f->rc2,
+                        async_stream_read(L, &f->b, f->buf + f->got, sizeof f->buf - f->got));
+        if (f->rc2 <= 0)
+            break;
+    }
     async_await(async_join(L, &f->late));
     async_end;
 }
@@ -768,7 +824,8 @@ static void read_timeout_leaves_stream_usable(void **state)
     async_stream_init(&f.b, b, NULL, 0);
     assert_int_equal(io_run(&f.task, tmo_fn), 0);
     assert_int_equal(f.rc1, ASYNC_ETIMEDOUT);
-    assert_int_equal(f.rc2, 4);
+    assert_true(f.rc2 > 0);
+    assert_int_equal(f.got, 4);
     assert_memory_equal(f.buf, "late", 4);
     async_stream_close(TLOOP, &f.a);
     async_stream_close(TLOOP, &f.b);
@@ -1449,11 +1506,11 @@ static int soft_fn(async_loop *L, async_task *self)
     async_await_rc(f->rc[1], async_stream_write(L, &f->a, wout + 1000, 1000));
     fault_arm(FF_SEND, f->a.fd, 0, 5, 0, 7); /* 7 bytes per call */
     async_await_rc(f->rc[2], async_stream_write(L, &f->a, wout + 2000, 96));
-    fault_arm(FF_RECV, f->b.fd, 0, 2, EINTR, 0);
+    fault_arm(FF_READ, f->b.fd, 0, 2, EINTR, 0);
     async_await_rc(f->rc[3], async_stream_read_exactly(L, &f->b, f->got, 1500));
-    fault_arm(FF_RECV, f->b.fd, 0, 1, EAGAIN, 0);
+    fault_arm(FF_READ, f->b.fd, 0, 1, EAGAIN, 0);
     async_await_rc(f->rc[4], async_stream_read_exactly(L, &f->b, f->got + 1500, 300));
-    fault_arm(FF_RECV, f->b.fd, 0, 4, 0, 3); /* 3 bytes per call */
+    fault_arm(FF_READ, f->b.fd, 0, 4, 0, 3); /* 3 bytes per call */
     async_await_rc(f->rc[5], async_stream_read_exactly(L, &f->b, f->got + 1800, 296));
     async_end;
 }
@@ -2309,7 +2366,7 @@ static int reads_fn(async_loop *L, async_task *self)
     async_await(async_stream_write(L, &f->a, "x;abcd", 6));
     async_await_rc(f->rc[0], async_stream_read_until(L, &f->b, ";", 1, f->got, sizeof f->got));
     async_await_rc(f->rc[1], async_stream_read_exactly(L, &f->b, f->exact, 4)); /* buffered */
-    fault_arm(FF_RECV, f->b.fd, 0, 1, ECONNRESET, 0);
+    fault_arm(FF_READ, f->b.fd, 0, 1, ECONNRESET, 0);
     async_await(async_stream_write(L, &f->a, "more", 4));
     async_await_rc(f->rc[2], async_stream_read_until(L, &f->b, ";", 1, f->got, sizeof f->got));
     async_await(async_stream_shutdown(&f->a));
@@ -2469,6 +2526,7 @@ int main(void)
         IOT(echo_megabyte_through_partial_io),
         IOT(handler_end_closes_the_stream_as_the_run_ends),
         IOT(read_exactly_collects_pieces_and_reports_eof),
+        IOT(write_refuses_lengths_past_int_max),
         IOT(partial_counts_only_the_interrupted_call),
         IOT(read_until_handles_split_long_and_eof),
         IOT(read_until_after_timeout_sees_buffered_data),
