@@ -674,6 +674,7 @@ struct async_loop {
         void (*scopes)(async_loop *L, async_co *co);        /* close them    */
         void (*finished)(async_loop *L, async_task *t, int rc); /* join, group */
         void (*posts)(async_loop *L);                       /* async_post    */
+        void (*recheck)(async_loop *L);                     /* async_until   */
     } hooks;
 #if ASYNC_CONF_DEBUG
     async_node unseen;          /* finished tasks whose error nobody read */
@@ -2752,6 +2753,8 @@ int async__await_enter(async_loop *L, async_co *co, int lc)
  * while parked) or arrived while it sat in the run queue (a queued task
  * is not woken by one) ends the wait; else it parks on L->pollers until
  * `truth` holds.                                                        */
+static void async__recheck(async_loop *L);
+
 int async__until(async_loop *L, bool truth)
 {
     int rc;
@@ -2761,6 +2764,7 @@ int async__until(async_loop *L, bool truth)
         rc = async__interrupt_code(L);
     if (rc < 0 || truth)
         return rc; /* rc: 0 or an interruption */
+    ASYNC__HOOK_SET(L, recheck, async__recheck);
     return async__suspend(L, &L->pollers, ASYNC__S_WPOLL);
 }
 
@@ -3298,6 +3302,25 @@ static void async__fire_due(async_loop *L)
 #define async__fire_due(L) ((void)0) /* fired by async__timers_advance */
 #endif
 
+/* After a pass that may have changed what a condition tests (a step
+ * other than a re-check that stayed false, a post, a callback), queue
+ * the tasks in async_until to re-check theirs.  Size-first builds call
+ * it through L->hooks.recheck, which async_until sets: a firmware that
+ * never polls a condition links none of it (L->progress, which only
+ * this reads, then stays set, and the first re-check comes a pass
+ * early: harmless, a re-check may always come).                       */
+static void async__recheck(async_loop *L)
+{
+    async_node *n;
+    if (L->progress) {
+        L->progress = 0;
+        while ((n = async__list_pop(&L->pollers)) != NULL) {
+            async__task_of(n)->base.flags |= ASYNC__F_RECHECK;
+            async__ready(L, async__task_of(n));
+        }
+    }
+}
+
 /* async_run_once and async_loop_has_work without their argument checks:
  * what async_run's own passes call, L being checked once by async_run. */
 static int async__run_once(async_loop *L)
@@ -3341,13 +3364,12 @@ static int async__run_once(async_loop *L)
             L->yielded_end = &L->yielded;
         }
     }
-    if (L->progress) {
-        L->progress = 0;
-        while ((n = async__list_pop(&L->pollers)) != NULL) {
-            async__task_of(n)->base.flags |= ASYNC__F_RECHECK;
-            async__ready(L, async__task_of(n));
-        }
-    }
+#if ASYNC__SMALL
+    if (L->hooks.recheck) /* set by async_until */
+        L->hooks.recheck(L);
+#else
+    async__recheck(L);
+#endif
     return steps;
 }
 
