@@ -4029,7 +4029,7 @@ static void async__pq_sift(async_pqueue *pq, unsigned i, bool up)
 /* Copy one item in or out, then promise what it freed to the other side. */
 static void async__queue_move(async_loop *L, async_queue *q, void *item, int side)
 {
-    unsigned i = q->head;
+    unsigned i = q->head, avail;
     unsigned char *slot;
 
     if (side == ASYNC__PUT) { /* the slot after the last */
@@ -4071,8 +4071,10 @@ static void async__queue_move(async_loop *L, async_queue *q, void *item, int sid
             q->head = 0;
 #endif
     }
+    /* what the other side may take now: waking a task changes none of it */
+    avail = async__queue_avail(q, !side);
     side = !side;
-    while (async__queue_avail(q, side) > q->held[side] && async__wake_first(L, &q->waiters[side], 0))
+    while (avail > q->held[side] && async__wake_first(L, &q->waiters[side], 0))
         q->held[side]++;
 }
 
@@ -4084,16 +4086,14 @@ int async__queue_op(async_loop *L, async_queue *q, void *item, unsigned how)
     if (ASYNC__NULL(L) || ASYNC__NULL(q) || ASYNC__NULL(item))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if ((how & ASYNC__QWAIT) && async__op_over(L, &rc)) {
-        if (rc == 0) { /* ours was promised */
-            q->held[side]--;
-            async__queue_move(L, q, item, (int)side);
-        }
-        return rc;
-    }
-    if (q->closed && (side == ASYNC__PUT || q->count <= q->held[ASYNC__GET]))
+        if (rc != 0)
+            return rc;
+        q->held[side]--; /* ours was promised */
+    } else if (q->closed && (side == ASYNC__PUT || q->count <= q->held[ASYNC__GET])) {
         return ASYNC_ECLOSED;
-    if (async__queue_avail(q, (int)side) <= q->held[side])
+    } else if (async__queue_avail(q, (int)side) <= q->held[side]) {
         return (how & ASYNC__QWAIT) ? async__wait_on(L, &q->waiters[side]) : ASYNC_EAGAIN;
+    }
     async__queue_move(L, q, item, (int)side);
     return 0;
 }
