@@ -2481,12 +2481,12 @@ static ASYNC__OUTLINE void async__wake_all(async_loop *L, async_node *list, int 
         ;
 }
 
-/* Suspend the current task on a list in a given waiting state. */
-static int async__suspend(async_loop *L, async_node *list, uint8_t state)
+/* Suspend the current task on a list in a given waiting state.  Every
+ * caller has refused a call outside a task already (async__op_over, or
+ * its own test of L->current): there is one.                           */
+static ASYNC__OUTLINE int async__suspend(async_loop *L, async_node *list, uint8_t state)
 {
     async_task *t = L->current;
-    if (t == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
     async__list_append(list, &t->base.node);
     t->base.state = state;
     return ASYNC_PENDING;
