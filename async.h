@@ -2362,14 +2362,20 @@ static void async__detach(async_loop *L, async_task *t)
     }
 }
 
+/* A task known to wait somewhere: unlink it, and resume it with result. */
+static ASYNC__OUTLINE void async__wake_parked(async_loop *L, async_task *t, int result)
+{
+    async__detach(L, t);
+    async__resume(L, t, result);
+}
+
 /* async_wake without its argument checks, for the core's own wake-ups:
  * t may be NULL (a finished task nobody joins), and nothing happens.   */
 static void async__wake(async_loop *L, async_task *t, int result)
 {
     if (t == NULL || !async__waiting(t))
         return;
-    async__detach(L, t);
-    async__resume(L, t, result);
+    async__wake_parked(L, t, result);
 }
 
 void async_wake(async_loop *L, async_task *t, int result)
@@ -2442,8 +2448,8 @@ static void async__interrupt(async_loop *L, async_task *t, int code)
             t->base.u.result = 0;
             t->base.node.prev = (async_node *)(void *)up;
             up = t;
-        } else {
-            async__wake(L, t, code);
+        } else if (async__waiting(t)) { /* (a ready or running one finds out at its next await) */
+            async__wake_parked(L, t, code);
         }
         for (;;) {
             async_group *g;
@@ -2471,7 +2477,8 @@ static async_task *async__wake_first(async_loop *L, async_node *list, int result
     async_task *t;
     if (async__list_empty(list))
         return NULL;
-    async__wake(L, t = async__task_of(list->next), result);
+    /* a task on a primitive's list waits there (ASYNC__S_WLIST) */
+    async__wake_parked(L, t = async__task_of(list->next), result);
     return t; /* the one woken */
 }
 
@@ -2847,8 +2854,8 @@ static void async__finished(async_loop *L, async_task *t, int rc)
         async__handle_due(L, (async_handle *)(void *)t->joiner.task);
         t->joiner.task = NULL;
 #endif
-    } else {
-        async__wake(L, t->joiner.task, rc);
+    } else if (t->joiner.task) { /* waits in WJOIN on t: its detach clears the slot */
+        async__wake_parked(L, t->joiner.task, rc);
     }
 }
 #endif
