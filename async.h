@@ -1963,11 +1963,16 @@ extern "C" {
  * line in size-first builds: one call instead of two tests per op.     */
 static ASYNC__OUTLINE bool async__op_over(async_loop *L, int *rc)
 {
-    if (L->current == NULL) {
+    async_task *t = L->current;
+    if (t == NULL) {
         *rc = ASYNC__MISUSE(L, ASYNC_EPERM);
         return true;
     }
-    return async__woken(L, rc);
+    if (!(t->base.flags & ASYNC__F_WOKEN)) /* async__woken's, for a known task */
+        return false;
+    t->base.flags &= (uint8_t)~ASYNC__F_WOKEN;
+    *rc = t->base.u.result;
+    return true;
 }
 
 static async_task *async__task_of(async_node *n)
@@ -3117,11 +3122,14 @@ static int async__sleep(async_loop *L, async_tick when, bool relative)
     async_task *t = L->current;
 #if ASYNC__SMALL
     int rc;
-    if (async__woken(L, &rc))
+    if (async__op_over(L, &rc)) /* woken, or outside a task */
         return rc;
-#endif
+    if (relative && when > ASYNC_TICK_MAX_DELAY) /* fails at once */
+        return ASYNC__MISUSE(L, ASYNC_ERANGE);
+#else
     if (t == NULL || (relative && when > ASYNC_TICK_MAX_DELAY)) /* fails at once */
         return ASYNC__MISUSE(L, t ? ASYNC_ERANGE : ASYNC_EPERM);
+#endif
     if (relative)
         when = (async_tick)(async__arm_now(L, when) + when);
     if (!async_tick_after(when, L->now)) { /* a yield, with 0 to take */
