@@ -3589,7 +3589,8 @@ static void async__group_member_done(async_loop *L, async_group *g, async_task *
 }
 
 /* On a waiter's resumption: give up the slot kept since the wake-up (an
- * interruption already cleared it), and say whether t may wait on g.   */
+ * interruption already cleared it), and say whether self, a task (the
+ * callers refused a call outside one), may wait on g.                   */
 static int async__group_enter(async_loop *L, async_group *g, async_task *self, bool woken)
 {
     (void)L; /* unused when the misuse hook is a no-op */
@@ -3598,8 +3599,8 @@ static int async__group_enter(async_loop *L, async_group *g, async_task *self, b
             g->waiter = NULL;
         return 0;
     }
-    if (self == NULL || g->waiter)
-        return ASYNC__MISUSE(L, self ? ASYNC_EBUSY : ASYNC_EPERM);
+    if (g->waiter)
+        return ASYNC__MISUSE(L, ASYNC_EBUSY);
     if ((self->base.kind & ASYNC__K_INGROUP) && self->joiner.group == g)
         return ASYNC__MISUSE(L, ASYNC_EDEADLK); /* a member waiting on its own group */
     return 0;
@@ -3644,7 +3645,8 @@ static int async__group_wait(async_loop *L, async_group *g, unsigned mode)
     if (ASYNC__NULL(L) || ASYNC__NULL(g))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     self = L->current;
-    woken = async__woken(L, &rc);
+    if ((woken = async__op_over(L, &rc)) && self == NULL)
+        return rc; /* outside a task */
     if ((rc = async__group_enter(L, g, self, woken)) < 0)
         return rc;
     if (g->running == 0) {
@@ -3681,10 +3683,9 @@ int async_group_next(async_loop *L, async_group *g, async_task **done)
     if (ASYNC__NULL(L) || ASYNC__NULL(g) || ASYNC__NULL(done))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     self = L->current;
-    woken = async__woken(L, &rc);
     *done = NULL;
-    if (woken && rc < 0)
-        return rc; /* interrupted; members carry on (asyncio.wait) */
+    if ((woken = async__op_over(L, &rc)) && (self == NULL || rc < 0))
+        return rc; /* outside a task, or interrupted; members carry on (asyncio.wait) */
     if ((rc = async__group_enter(L, g, self, woken)) < 0)
         return rc;
     if ((t = async__group_reap_one(g)) != NULL) {
