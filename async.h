@@ -1115,7 +1115,7 @@ typedef struct async_notify {
         if ((async__r = ASYNC__INTERRUPTION(async__L)) == 0 &&            \
             (async__r = async_timeout_begin((to), (ticks))) == 0) {       \
             ASYNC__AWAIT_RC(async__r, (op), #op);                         \
-            (void)async__scope_end(async__L, async__co, async__co->scopes, ASYNC__K_TIMEOUT); \
+            async__scope_pop(async__L, async__co);                        \
         }                                                                 \
         (var) = async__r;                                                 \
     } while (0)
@@ -1914,6 +1914,7 @@ int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_l
 int async__locked_take(async_loop *L, async_locked *held);
 #endif
 int async__scope_end(async_loop *L, async_co *co, async_timeout *to, unsigned kind);
+void async__scope_pop(async_loop *L, async_co *co);
 void async__scopes_close(async_loop *L, async_co *co);
 /* For drivers with a run loop of their own (the libev layer): bracket
  * it as async_run does, so debug mode reports unretrieved errors.      */
@@ -2718,6 +2719,14 @@ int async__scope_end(async_loop *L, async_co *co, async_timeout *to, unsigned ki
     if (to == NULL || co->scopes != to || to->owner != L->current || to->base.kind != kind)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     return async__scope_close(L, co, to);
+}
+
+/* async_await_for's end: its scope is the innermost, opened in the
+ * same expansion (nothing to check), and the op's result is what it
+ * reports.                                                              */
+void async__scope_pop(async_loop *L, async_co *co)
+{
+    (void)async__scope_close(L, co, co->scopes);
 }
 
 void async__scopes_close(async_loop *L, async_co *co)
