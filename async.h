@@ -2599,8 +2599,8 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     async_tick deadline = when;
     unsigned depth;
 
-    if (t == NULL || to == NULL || (mode != ASYNC__K_AT && when > ASYNC_TICK_MAX_DELAY))
-        return ASYNC__MISUSE(L, !t ? ASYNC_EPERM : to ? ASYNC_ERANGE : ASYNC_EINVAL);
+    if (t == NULL || ASYNC__NULL(to) || (mode != ASYNC__K_AT && when > ASYNC_TICK_MAX_DELAY))
+        return ASYNC__MISUSE(L, !t ? ASYNC_EPERM : ASYNC__NULL(to) ? ASYNC_EINVAL : ASYNC_ERANGE);
     depth = (t->base.scope >> 4) + 1u;
     if (depth > 15u)
         return ASYNC__MISUSE(L, ASYNC_ENOSPC);
@@ -2716,7 +2716,7 @@ static int async__scope_close(async_loop *L, async_co *co, async_timeout *to)
  * the kind the end macro names (ASYNC_EINVAL otherwise).               */
 int async__scope_end(async_loop *L, async_co *co, async_timeout *to, unsigned kind)
 {
-    if (to == NULL || co->scopes != to || to->owner != L->current || to->base.kind != kind)
+    if (ASYNC__NULL(to) || co->scopes != to || to->owner != L->current || to->base.kind != kind)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     return async__scope_close(L, co, to);
 }
