@@ -3546,7 +3546,7 @@ int async_group_init(async_group *g, async_task **slots, unsigned cap, unsigned 
     g->error = 0;
     g->flags = (uint8_t)flags;
     g->waiter = NULL;
-    g->done.next = NULL;
+    g->done.next = g->done.prev = &g->done; /* set up here: no test when a member finishes */
     return 0;
 }
 
@@ -3583,7 +3583,7 @@ unsigned async_group_cancel(async_loop *L, async_group *g)
 static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc)
 {
     g->running--;
-    async__list_append(&g->done, &t->base.node);
+    async__list_insert_after(g->done.prev, &t->base.node); /* appended */
     if (rc < 0 && rc != ASYNC_ECANCELED && g->error == 0) {
         g->error = rc;
         if (g->flags & ASYNC_GROUP_CANCEL_ON_ERROR)
