@@ -1307,13 +1307,13 @@ int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_f
  * so its slots can be reused at once.  If the waiter is interrupted,
  * every member is cancelled and the wait reports the interruption once
  * all have finished.                                                    */
-int async_group_wait(async_loop *L, async_group *g);
+static inline int async_group_wait(async_loop *L, async_group *g);
 /* op: as async_group_wait, but a member's error is returned as soon as
  * it happens, the other members running on (asyncio.gather, and
  * asyncio.wait FIRST_EXCEPTION); 0 once all finished without one.  The
  * group keeps the error and its members until a wait sees them all
  * finished: wait again, or cancel them (async_group_cancel) first.      */
-int async_group_wait_first_error(async_loop *L, async_group *g);
+static inline int async_group_wait_first_error(async_loop *L, async_group *g);
 /* op: wait for the next member to finish (in completion order), remove it
  * from the group, store it in *done and return its result, error
  * included (asyncio.as_completed: awaiting each one raises its error).
@@ -1784,6 +1784,20 @@ static inline unsigned async_group_running_count(const async_group *g)
     if (ASYNC__NULL(g))
         return ASYNC__REFUSED(NULL, 0u);
     return g->running;
+}
+
+/* The two whole-group waits are one op, told apart by what else wakes
+ * the waiter (0: only the last member's end).                          */
+int async__group_wait(async_loop *L, async_group *g, unsigned mode);
+
+static inline int async_group_wait(async_loop *L, async_group *g)
+{
+    return async__group_wait(L, g, 0);
+}
+
+static inline int async_group_wait_first_error(async_loop *L, async_group *g)
+{
+    return async__group_wait(L, g, ASYNC__GROUP_WAIT_ERR);
 }
 
 static inline void async_event_clear(async_event *ev)
@@ -3645,7 +3659,7 @@ static ASYNC__OUTLINE int async__group_park(async_group *g, async_task *self, un
  * taking in an interruption that arrived while it was queued: then it
  * cancels the members and drains.  When none is running any more the
  * group is emptied for its next use.                                    */
-static int async__group_wait(async_loop *L, async_group *g, unsigned mode)
+int async__group_wait(async_loop *L, async_group *g, unsigned mode)
 {
     async_task *self;
     bool woken;
@@ -3671,16 +3685,6 @@ static int async__group_wait(async_loop *L, async_group *g, unsigned mode)
         async_group_cancel(L, g);
     }
     return async__group_park(g, self, mode);
-}
-
-int async_group_wait(async_loop *L, async_group *g)
-{
-    return async__group_wait(L, g, 0);
-}
-
-int async_group_wait_first_error(async_loop *L, async_group *g)
-{
-    return async__group_wait(L, g, ASYNC__GROUP_WAIT_ERR);
 }
 
 int async_group_next(async_loop *L, async_group *g, async_task **done)
