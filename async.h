@@ -2627,7 +2627,7 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     to->base.state = (uint8_t)depth;
     to->base.flags = 0;
     to->base.node.next = NULL;
-    t->base.scope = (uint8_t)((depth << 4) | (t->base.scope & 0x0Fu));
+    t->base.scope = (uint8_t)(t->base.scope + 0x10u); /* depth << 4, what expired kept */
 #if ASYNC_CONF_EXTRAS
     if (mode == ASYNC__K_SHIELD) {
         /* remember what it hides: the outer shield, and what expired */
