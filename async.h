@@ -1115,7 +1115,7 @@ typedef struct async_notify {
         if ((async__r = ASYNC__INTERRUPTION(async__L)) == 0 &&            \
             (async__r = async_timeout_begin((to), (ticks))) == 0) {       \
             ASYNC__AWAIT_RC(async__r, (op), #op);                         \
-            async__scope_pop(async__L, async__co);                        \
+            (void)async__scope_pop(async__L, async__co);                  \
         }                                                                 \
         (var) = async__r;                                                 \
     } while (0)
@@ -1928,7 +1928,7 @@ int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_l
 int async__locked_take(async_loop *L, async_locked *held);
 #endif
 int async__scope_end(async_loop *L, async_co *co, async_timeout *to, unsigned kind);
-void async__scope_pop(async_loop *L, async_co *co);
+int async__scope_pop(async_loop *L, async_co *co);
 void async__scopes_close(async_loop *L, async_co *co);
 /* For drivers with a run loop of their own (the libev layer): bracket
  * it as async_run does, so debug mode reports unretrieved errors.      */
@@ -2701,8 +2701,13 @@ static void async__shield_close(async_loop *L, async_task *t, async_timeout *sh)
 }
 
 #endif
-static int async__scope_close(async_loop *L, async_co *co, async_timeout *to)
+/* Close the innermost scope of a coroutine: 0, or ASYNC_ETIMEDOUT if it
+ * expired (a held lock's: what its release returns).  async_await_for's
+ * end calls it directly: its scope is the innermost, opened in the same
+ * expansion, and the op's result is what it reports.                   */
+int async__scope_pop(async_loop *L, async_co *co)
 {
+    async_timeout *to = co->scopes;
     async_task *t = to->owner;
     unsigned depth = to->base.state, expired = t->base.scope & 0x0Fu;
 
@@ -2732,21 +2737,13 @@ int async__scope_end(async_loop *L, async_co *co, async_timeout *to, unsigned ki
 {
     if (ASYNC__NULL(to) || co->scopes != to || to->owner != L->current || to->base.kind != kind)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    return async__scope_close(L, co, to);
-}
-
-/* async_await_for's end: its scope is the innermost, opened in the
- * same expansion (nothing to check), and the op's result is what it
- * reports.                                                              */
-void async__scope_pop(async_loop *L, async_co *co)
-{
-    (void)async__scope_close(L, co, co->scopes);
+    return async__scope_pop(L, co);
 }
 
 void async__scopes_close(async_loop *L, async_co *co)
 {
     while (co->scopes)
-        (void)async__scope_close(L, co, co->scopes);
+        (void)async__scope_pop(L, co);
 }
 
 #if !ASYNC__SMALL
