@@ -669,7 +669,7 @@ struct async_loop {
      * --gc-sections drops what is never used (ASYNC__HOOK, section 8).
      * NULL until then; speed-first builds leave them NULL.             */
     struct {
-        void (*interrupt)(async_loop *L, async_task *t, int code); /* async_park   */
+        void (*interrupt)(async_loop *L, async_task *t);    /* async_park    */
         void (*expire)(async_loop *L, async_timeout *to);  /* a timeout scope */
         void (*scopes)(async_loop *L, async_co *co);        /* close them    */
         void (*finished)(async_loop *L, async_task *t, int rc); /* join, group */
@@ -2532,6 +2532,19 @@ static int async__wait_in_slot(async_task *self, async_task **slot, uint8_t stat
     return ASYNC_PENDING;
 }
 
+#if ASYNC__SMALL
+/* L->hooks.interrupt: a task its op has parked (ASYNC__S_WEXT), found by
+ * a cancel or an expiry while it sat in the run queue (nothing parked
+ * to wake then): interrupt it now, after the op has set up what its
+ * detach undoes.  Not while draining (shielded).                       */
+static void async__park_interrupt(async_loop *L, async_task *t)
+{
+    int rc = async__interrupt_code(L);
+    if (rc != 0)
+        async__interrupt(L, t, rc);
+}
+#endif
+
 int async_park(async_loop *L, async_waiter *w)
 {
     async_task *t;
@@ -2541,7 +2554,7 @@ int async_park(async_loop *L, async_waiter *w)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     /* async__step interrupts a parked task that a cancel or a timeout
      * found in the run queue: only a parked one needs it called there */
-    ASYNC__HOOK_SET(L, interrupt, async__interrupt);
+    ASYNC__HOOK_SET(L, interrupt, async__park_interrupt);
     t->base.node.next = (async_node *)(void *)w;
     t->base.state = ASYNC__S_WEXT;
     return ASYNC_PENDING;
@@ -3041,8 +3054,8 @@ static unsigned async__step(async_loop *L, async_task *t)
     if (rc == ASYNC_PENDING && t->base.state != ASYNC__S_RUNNING) {
         /* Parked again by its external source, or an interruption that
          * came while it was queued: see async__step_look.               */
-        if (t->base.state == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
-            ASYNC__HOOK(L, interrupt, async__interrupt)(L, t, rc); /* not while draining */
+        if (t->base.state == ASYNC__S_WEXT)
+            L->hooks.interrupt(L, t); /* set by async_park */
         /* Anything but a condition re-check that stayed false may have
          * changed what other conditions depend on. */
         if (!(flags & ASYNC__F_RECHECK) || t->base.state != ASYNC__S_WPOLL)
