@@ -1548,6 +1548,7 @@ enum {
 /* The interruption an await must report now: 0, ASYNC_ECANCELED or
  * ASYNC_ETIMEDOUT (an expired timeout scope).  Inline: every await asks.
  * Neither is set inside a shield that holds it back.                    */
+typedef char async__interrupt_codes[ASYNC_ECANCELED == -1 && ASYNC_ETIMEDOUT == -2 ? 1 : -1];
 static inline int async__interrupt_code(const async_loop *L)
 {
     const async_task *t = L->current;
@@ -1556,11 +1557,13 @@ static inline int async__interrupt_code(const async_loop *L)
         return 0;
     return (t->base.flags & ASYNC__F_CANCEL) ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT;
 #else
+    unsigned code; /* minus the code: ASYNC_ECANCELED -1, ASYNC_ETIMEDOUT -2 */
     if (t == NULL)
         return 0;
+    code = (t->base.scope & 0x0Fu) ? 2u : 0u;
     if (t->base.flags & ASYNC__F_CANCEL)
-        return ASYNC_ECANCELED;
-    return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
+        code = 1u;
+    return -(int)code;
 #endif
 }
 
