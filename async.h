@@ -3258,14 +3258,15 @@ static bool async__posts_waiting(const async_loop *L)
 }
 
 #if !ASYNC_CONF_ATOMICS
-/* The port's critical section around the post queue. */
-static void async__lock(const async_loop *L)
+/* The port's critical section around the post queue.  Inline: the
+ * test and the call through the port are smaller than a call here.   */
+static inline ASYNC__INLINE void async__lock(const async_loop *L)
 {
     if (L->port->lock)
         L->port->lock(L->port);
 }
 
-static void async__unlock(const async_loop *L)
+static inline ASYNC__INLINE void async__unlock(const async_loop *L)
 {
     if (L->port->unlock)
         L->port->unlock(L->port);
