@@ -3646,16 +3646,16 @@ static int async__group_enter(async_loop *L, async_group *g, async_task *self, b
 /* Take the first finished member out of the group, freeing its slot. */
 static async_task *async__group_reap_one(async_group *g)
 {
-    async_node *n = async__list_pop(&g->done);
-    async_task *t;
-    unsigned i = 0;
+    async_node *n = g->done.next; /* set up by async_group_init */
+    async_task *t, **slot;
 
-    if (n == NULL)
+    if (n == &g->done)
         return NULL;
+    async__list_remove(n);
     t = async__task_of(n);
-    while (g->slots[i] != t)
-        i++;
-    g->slots[i] = g->slots[--g->count];
+    for (slot = g->slots; *slot != t; slot++)
+        ;
+    *slot = g->slots[--g->count];
     t->joiner.group = NULL;
     t->base.kind &= (uint8_t)~ASYNC__K_INGROUP;
     return t;
