@@ -721,12 +721,14 @@ typedef struct async_future {
 typedef struct async_queue {
     async_node waiters[2]; /* tasks waiting to get / to put            */
     unsigned held[2];      /* items / slots promised to woken waiters */
-    unsigned char *buf;
-    size_t item_size;
-    unsigned cap, head, count;
-    bool closed;
+    bool closed;           /* (near the start: a short offset on Thumb) */
 #if ASYNC_CONF_EXTRAS
     uint8_t order;         /* ASYNC__Q_FIFO, _LIFO or _PRIO            */
+#endif
+    unsigned cap, head, count; /* (before the pointers: no padding)   */
+    unsigned char *buf;
+    size_t item_size;
+#if ASYNC_CONF_EXTRAS
     unsigned unfinished;   /* items put and not yet task_done()        */
     async_node joiners;    /* tasks in async_queue_join                */
 #endif
