@@ -3664,7 +3664,7 @@ static async_task *async__group_reap_one(async_group *g)
 }
 
 /* mode: what wakes the waiter besides the last member's end.            */
-static ASYNC__OUTLINE int async__group_park(async_group *g, async_task *self, unsigned mode)
+static int async__group_park(async_group *g, async_task *self, unsigned mode)
 {
     g->flags = (uint8_t)((g->flags & ~(ASYNC__GROUP_WAIT_ANY | ASYNC__GROUP_WAIT_ERR)) | mode);
     return async__wait_in_slot(self, &g->waiter, ASYNC__S_WGROUP);
