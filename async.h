@@ -374,8 +374,8 @@ enum async_error {
 
 /* Size-first builds (-Os, -Oz): the coroutine macros share one copy of
  * each await's bookkeeping per coroutine, and a few core helpers the
- * compiler would copy into each caller are kept out of line (130 bytes
- * less on Cortex-M0+).  Other builds leave it to the compiler: an await
+ * compiler would copy into each caller are kept out of line (ASYNC__OUTLINE:
+ * each one measured on the Cortex-M0+ core and reference apps).  Other builds leave it to the compiler: an await
  * stays inline, a yield an inline enqueue.  The choice is per
  * translation unit and changes no data layout: the two forms call the
  * same helpers and may be mixed in one program.                        */
@@ -671,11 +671,12 @@ struct async_loop {
      * interrupt, which async_park sets in every build (for
      * async__park_current).                                            */
     struct {
-        void (*interrupt)(async_loop *L, async_task *t, int code); /* async_park   */
+        void (*interrupt)(async_loop *L, async_task *t);    /* async_park    */
         void (*expire)(async_loop *L, async_timeout *to);  /* a timeout scope */
         void (*scopes)(async_loop *L, async_co *co);        /* close them    */
         void (*finished)(async_loop *L, async_task *t, int rc); /* join, group */
         void (*posts)(async_loop *L);                       /* async_post    */
+        void (*recheck)(async_loop *L);                     /* async_until   */
     } hooks;
 #if ASYNC_CONF_DEBUG
     async_node unseen;          /* finished tasks whose error nobody read */
@@ -722,12 +723,14 @@ typedef struct async_future {
 typedef struct async_queue {
     async_node waiters[2]; /* tasks waiting to get / to put            */
     unsigned held[2];      /* items / slots promised to woken waiters */
-    unsigned char *buf;
-    size_t item_size;
-    unsigned cap, head, count;
-    bool closed;
+    bool closed;           /* (near the start: a short offset on Thumb) */
 #if ASYNC_CONF_EXTRAS
     uint8_t order;         /* ASYNC__Q_FIFO, _LIFO or _PRIO            */
+#endif
+    unsigned cap, head, count; /* (before the pointers: no padding)   */
+    unsigned char *buf;
+    size_t item_size;
+#if ASYNC_CONF_EXTRAS
     unsigned unfinished;   /* items put and not yet task_done()        */
     async_node joiners;    /* tasks in async_queue_join                */
 #endif
@@ -1116,7 +1119,7 @@ typedef struct async_notify {
         if ((async__r = ASYNC__INTERRUPTION(async__L)) == 0 &&            \
             (async__r = async_timeout_begin((to), (ticks))) == 0) {       \
             ASYNC__AWAIT_RC(async__r, (op), #op);                         \
-            (void)async__scope_end(async__L, async__co, async__co->scopes, ASYNC__K_TIMEOUT); \
+            (void)async__scope_pop(async__L, async__co);                  \
         }                                                                 \
         (var) = async__r;                                                 \
     } while (0)
@@ -1308,13 +1311,13 @@ int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_f
  * so its slots can be reused at once.  If the waiter is interrupted,
  * every member is cancelled and the wait reports the interruption once
  * all have finished.                                                    */
-int async_group_wait(async_loop *L, async_group *g);
+static inline int async_group_wait(async_loop *L, async_group *g);
 /* op: as async_group_wait, but a member's error is returned as soon as
  * it happens, the other members running on (asyncio.gather, and
  * asyncio.wait FIRST_EXCEPTION); 0 once all finished without one.  The
  * group keeps the error and its members until a wait sees them all
  * finished: wait again, or cancel them (async_group_cancel) first.      */
-int async_group_wait_first_error(async_loop *L, async_group *g);
+static inline int async_group_wait_first_error(async_loop *L, async_group *g);
 /* op: wait for the next member to finish (in completion order), remove it
  * from the group, store it in *done and return its result, error
  * included (asyncio.as_completed: awaiting each one raises its error).
@@ -1549,6 +1552,7 @@ enum {
 /* The interruption an await must report now: 0, ASYNC_ECANCELED or
  * ASYNC_ETIMEDOUT (an expired timeout scope).  Inline: every await asks.
  * Neither is set inside a shield that holds it back.                    */
+typedef char async__interrupt_codes[ASYNC_ECANCELED == -1 && ASYNC_ETIMEDOUT == -2 ? 1 : -1];
 static inline int async__interrupt_code(const async_loop *L)
 {
     const async_task *t = L->current;
@@ -1557,11 +1561,13 @@ static inline int async__interrupt_code(const async_loop *L)
         return 0;
     return (t->base.flags & ASYNC__F_CANCEL) ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT;
 #else
+    unsigned code; /* minus the code: ASYNC_ECANCELED -1, ASYNC_ETIMEDOUT -2 */
     if (t == NULL)
         return 0;
+    code = (t->base.scope & 0x0Fu) ? 2u : 0u;
     if (t->base.flags & ASYNC__F_CANCEL)
-        return ASYNC_ECANCELED;
-    return (t->base.scope & 0x0Fu) ? ASYNC_ETIMEDOUT : 0;
+        code = 1u;
+    return -(int)code;
 #endif
 }
 
@@ -1801,6 +1807,20 @@ static inline unsigned async_group_running_count(const async_group *g)
     return g->running;
 }
 
+/* The two whole-group waits are one op, told apart by what else wakes
+ * the waiter (0: only the last member's end).                          */
+int async__group_wait(async_loop *L, async_group *g, unsigned mode);
+
+static inline int async_group_wait(async_loop *L, async_group *g)
+{
+    return async__group_wait(L, g, 0);
+}
+
+static inline int async_group_wait_first_error(async_loop *L, async_group *g)
+{
+    return async__group_wait(L, g, ASYNC__GROUP_WAIT_ERR);
+}
+
 static inline void async_event_clear(async_event *ev)
 {
     if (ASYNC__NULL(ev)) {
@@ -1929,6 +1949,7 @@ int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_l
 int async__locked_take(async_loop *L, async_locked *held);
 #endif
 int async__scope_end(async_loop *L, async_co *co, async_timeout *to, unsigned kind);
+int async__scope_pop(async_loop *L, async_co *co);
 void async__scopes_close(async_loop *L, async_co *co);
 /* For drivers with a run loop of their own (the libev layer): bracket
  * it as async_run does, so debug mode reports unretrieved errors.      */
@@ -1978,11 +1999,16 @@ extern "C" {
  * line in size-first builds: one call instead of two tests per op.     */
 static ASYNC__OUTLINE bool async__op_over(async_loop *L, int *rc)
 {
-    if (L->current == NULL) {
+    async_task *t = L->current;
+    if (t == NULL) {
         *rc = ASYNC__MISUSE(L, ASYNC_EPERM);
         return true;
     }
-    return async__woken(L, rc);
+    if (!(t->base.flags & ASYNC__F_WOKEN)) /* async__woken's, for a known task */
+        return false;
+    t->base.flags &= (uint8_t)~ASYNC__F_WOKEN;
+    *rc = t->base.u.result;
+    return true;
 }
 
 static async_task *async__task_of(async_node *n)
@@ -2005,7 +2031,7 @@ static inline ASYNC__INLINE bool async__list_empty(const async_node *h)
     return h->next == NULL || h->next == h;
 }
 
-static ASYNC__OUTLINE void async__list_insert_after(async_node *pos, async_node *n)
+static void async__list_insert_after(async_node *pos, async_node *n)
 {
     n->prev = pos;
     n->next = pos->next;
@@ -2377,14 +2403,20 @@ static void async__detach(async_loop *L, async_task *t)
     }
 }
 
+/* A task known to wait somewhere: unlink it, and resume it with result. */
+static ASYNC__OUTLINE void async__wake_parked(async_loop *L, async_task *t, int result)
+{
+    async__detach(L, t);
+    async__resume(L, t, result);
+}
+
 /* async_wake without its argument checks, for the core's own wake-ups:
  * t may be NULL (a finished task nobody joins), and nothing happens.   */
 static void async__wake(async_loop *L, async_task *t, int result)
 {
     if (t == NULL || !async__waiting(t))
         return;
-    async__detach(L, t);
-    async__resume(L, t, result);
+    async__wake_parked(L, t, result);
 }
 
 void async_wake(async_loop *L, async_task *t, int result)
@@ -2457,8 +2489,8 @@ static void async__interrupt(async_loop *L, async_task *t, int code)
             t->base.u.result = 0;
             t->base.node.prev = (async_node *)(void *)up;
             up = t;
-        } else {
-            async__wake(L, t, code);
+        } else if (async__waiting(t)) { /* (a ready or running one finds out at its next await) */
+            async__wake_parked(L, t, code);
         }
         for (;;) {
             async_group *g;
@@ -2486,22 +2518,23 @@ static async_task *async__wake_first(async_loop *L, async_node *list, int result
     async_task *t;
     if (async__list_empty(list))
         return NULL;
-    async__wake(L, t = async__task_of(list->next), result);
+    /* a task on a primitive's list waits there (ASYNC__S_WLIST) */
+    async__wake_parked(L, t = async__task_of(list->next), result);
     return t; /* the one woken */
 }
 
-static ASYNC__OUTLINE void async__wake_all(async_loop *L, async_node *list, int result)
+static void async__wake_all(async_loop *L, async_node *list, int result)
 {
     while (async__wake_first(L, list, result))
         ;
 }
 
-/* Suspend the current task on a list in a given waiting state. */
-static int async__suspend(async_loop *L, async_node *list, uint8_t state)
+/* Suspend the current task on a list in a given waiting state.  Every
+ * caller has refused a call outside a task already (async__op_over, or
+ * its own test of L->current): there is one.                           */
+static ASYNC__OUTLINE int async__suspend(async_loop *L, async_node *list, uint8_t state)
 {
     async_task *t = L->current;
-    if (t == NULL)
-        return ASYNC__MISUSE(L, ASYNC_EPERM);
     async__list_append(list, &t->base.node);
     t->base.state = state;
     return ASYNC_PENDING;
@@ -2520,6 +2553,18 @@ static int async__wait_in_slot(async_task *self, async_task **slot, uint8_t stat
     return ASYNC_PENDING;
 }
 
+/* L->hooks.interrupt: a task its op has parked (ASYNC__S_WEXT), found by
+ * a cancel or an expiry while it sat in the run queue (nothing parked
+ * to wake then): interrupt it now, after the op has set up what its
+ * detach undoes.  Not while draining (shielded).  Size-first builds call
+ * it; speed-first ones only test that it is set (async__park_current). */
+static void async__park_interrupt(async_loop *L, async_task *t)
+{
+    int rc = async__interrupt_code(L);
+    if (rc != 0)
+        async__interrupt(L, t, rc);
+}
+
 int async_park(async_loop *L, async_waiter *w)
 {
     async_task *t;
@@ -2530,7 +2575,7 @@ int async_park(async_loop *L, async_waiter *w)
     /* async__step interrupts a parked task that a cancel or a timeout
      * found in the run queue: only a parked one needs it called there.
      * Set in every build: async__park_current tests it.               */
-    L->hooks.interrupt = async__interrupt;
+    L->hooks.interrupt = async__park_interrupt;
     t->base.node.next = (async_node *)(void *)w;
     t->base.state = ASYNC__S_WEXT;
     return ASYNC_PENDING;
@@ -2602,8 +2647,8 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     async_tick deadline = when;
     unsigned depth;
 
-    if (t == NULL || to == NULL || (mode != ASYNC__K_AT && when > ASYNC_TICK_MAX_DELAY))
-        return ASYNC__MISUSE(L, !t ? ASYNC_EPERM : to ? ASYNC_ERANGE : ASYNC_EINVAL);
+    if (t == NULL || ASYNC__NULL(to) || (mode != ASYNC__K_AT && when > ASYNC_TICK_MAX_DELAY))
+        return ASYNC__MISUSE(L, !t ? ASYNC_EPERM : ASYNC__NULL(to) ? ASYNC_EINVAL : ASYNC_ERANGE);
     depth = (t->base.scope >> 4) + 1u;
     if (depth > 15u)
         return ASYNC__MISUSE(L, ASYNC_ENOSPC);
@@ -2616,7 +2661,7 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     to->base.state = (uint8_t)depth;
     to->base.flags = 0;
     to->base.node.next = NULL;
-    t->base.scope = (uint8_t)((depth << 4) | (t->base.scope & 0x0Fu));
+    t->base.scope = (uint8_t)(t->base.scope + 0x10u); /* depth << 4, what expired kept */
 #if ASYNC_CONF_EXTRAS
     if (mode == ASYNC__K_SHIELD) {
         /* remember what it hides: the outer shield, and what expired */
@@ -2690,8 +2735,13 @@ static void async__shield_close(async_loop *L, async_task *t, async_timeout *sh)
 }
 
 #endif
-static int async__scope_close(async_loop *L, async_co *co, async_timeout *to)
+/* Close the innermost scope of a coroutine: 0, or ASYNC_ETIMEDOUT if it
+ * expired (a held lock's: what its release returns).  async_await_for's
+ * end calls it directly: its scope is the innermost, opened in the same
+ * expansion, and the op's result is what it reports.                   */
+int async__scope_pop(async_loop *L, async_co *co)
 {
+    async_timeout *to = co->scopes;
     async_task *t = to->owner;
     unsigned depth = to->base.state, expired = t->base.scope & 0x0Fu;
 
@@ -2719,15 +2769,15 @@ static int async__scope_close(async_loop *L, async_co *co, async_timeout *to)
  * the kind the end macro names (ASYNC_EINVAL otherwise).               */
 int async__scope_end(async_loop *L, async_co *co, async_timeout *to, unsigned kind)
 {
-    if (to == NULL || co->scopes != to || to->owner != L->current || to->base.kind != kind)
+    if (ASYNC__NULL(to) || co->scopes != to || to->owner != L->current || to->base.kind != kind)
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    return async__scope_close(L, co, to);
+    return async__scope_pop(L, co);
 }
 
 void async__scopes_close(async_loop *L, async_co *co)
 {
     while (co->scopes)
-        (void)async__scope_close(L, co, co->scopes);
+        (void)async__scope_pop(L, co);
 }
 
 #if !ASYNC__SMALL
@@ -2769,6 +2819,8 @@ int async__await_enter(async_loop *L, async_co *co, int lc)
  * while parked) or arrived while it sat in the run queue (a queued task
  * is not woken by one) ends the wait; else it parks on L->pollers until
  * `truth` holds.                                                        */
+static void async__recheck(async_loop *L);
+
 int async__until(async_loop *L, bool truth)
 {
     int rc;
@@ -2778,6 +2830,7 @@ int async__until(async_loop *L, bool truth)
         rc = async__interrupt_code(L);
     if (rc < 0 || truth)
         return rc; /* rc: 0 or an interruption */
+    ASYNC__HOOK_SET(L, recheck, async__recheck);
     return async__suspend(L, &L->pollers, ASYNC__S_WPOLL);
 }
 
@@ -2860,8 +2913,8 @@ static void async__finished(async_loop *L, async_task *t, int rc)
         async__handle_due(L, (async_handle *)(void *)t->joiner.task);
         t->joiner.task = NULL;
 #endif
-    } else {
-        async__wake(L, t->joiner.task, rc);
+    } else if (t->joiner.task) { /* waits in WJOIN on t: its detach clears the slot */
+        async__wake_parked(L, t->joiner.task, rc);
     }
 }
 #endif
@@ -3022,8 +3075,8 @@ static unsigned async__step(async_loop *L, async_task *t)
     if (rc == ASYNC_PENDING && t->base.state != ASYNC__S_RUNNING) {
         /* Parked again by its external source, or an interruption that
          * came while it was queued: see async__step_look.               */
-        if (t->base.state == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
-            ASYNC__HOOK(L, interrupt, async__interrupt)(L, t, rc); /* not while draining */
+        if (t->base.state == ASYNC__S_WEXT)
+            L->hooks.interrupt(L, t); /* set by async_park */
         /* Anything but a condition re-check that stayed false may have
          * changed what other conditions depend on. */
         if (!(flags & ASYNC__F_RECHECK) || t->base.state != ASYNC__S_WPOLL)
@@ -3123,11 +3176,14 @@ static int async__sleep(async_loop *L, async_tick when, bool relative)
     async_task *t = L->current;
 #if ASYNC__SMALL
     int rc;
-    if (async__woken(L, &rc))
+    if (async__op_over(L, &rc)) /* woken, or outside a task */
         return rc;
-#endif
+    if (relative && when > ASYNC_TICK_MAX_DELAY) /* fails at once */
+        return ASYNC__MISUSE(L, ASYNC_ERANGE);
+#else
     if (t == NULL || (relative && when > ASYNC_TICK_MAX_DELAY)) /* fails at once */
         return ASYNC__MISUSE(L, t ? ASYNC_ERANGE : ASYNC_EPERM);
+#endif
     if (relative)
         when = (async_tick)(async__arm_now(L, when) + when);
     if (!async_tick_after(when, L->now)) { /* a yield, with 0 to take */
@@ -3220,14 +3276,15 @@ static bool async__posts_waiting(const async_loop *L)
 }
 
 #if !ASYNC_CONF_ATOMICS
-/* The port's critical section around the post queue. */
-static void async__lock(const async_loop *L)
+/* The port's critical section around the post queue.  Inline: the
+ * test and the call through the port are smaller than a call here.   */
+static inline ASYNC__INLINE void async__lock(const async_loop *L)
 {
     if (L->port->lock)
         L->port->lock(L->port);
 }
 
-static void async__unlock(const async_loop *L)
+static inline ASYNC__INLINE void async__unlock(const async_loop *L)
 {
     if (L->port->unlock)
         L->port->unlock(L->port);
@@ -3315,6 +3372,25 @@ static void async__fire_due(async_loop *L)
 #define async__fire_due(L) ((void)0) /* fired by async__timers_advance */
 #endif
 
+/* After a pass that may have changed what a condition tests (a step
+ * other than a re-check that stayed false, a post, a callback), queue
+ * the tasks in async_until to re-check theirs.  Size-first builds call
+ * it through L->hooks.recheck, which async_until sets: a firmware that
+ * never polls a condition links none of it (L->progress, which only
+ * this reads, then stays set, and the first re-check comes a pass
+ * early: harmless, a re-check may always come).                       */
+static void async__recheck(async_loop *L)
+{
+    async_node *n;
+    if (L->progress) {
+        L->progress = 0;
+        while ((n = async__list_pop(&L->pollers)) != NULL) {
+            async__task_of(n)->base.flags |= ASYNC__F_RECHECK;
+            async__ready(L, async__task_of(n));
+        }
+    }
+}
+
 /* async_run_once and async_loop_has_work without their argument checks:
  * what async_run's own passes call, L being checked once by async_run. */
 static int async__run_once(async_loop *L)
@@ -3358,13 +3434,12 @@ static int async__run_once(async_loop *L)
             L->yielded_end = &L->yielded;
         }
     }
-    if (L->progress) {
-        L->progress = 0;
-        while ((n = async__list_pop(&L->pollers)) != NULL) {
-            async__task_of(n)->base.flags |= ASYNC__F_RECHECK;
-            async__ready(L, async__task_of(n));
-        }
-    }
+#if ASYNC__SMALL
+    if (L->hooks.recheck) /* set by async_until */
+        L->hooks.recheck(L);
+#else
+    async__recheck(L);
+#endif
     return steps;
 }
 
@@ -3517,7 +3592,7 @@ int async_group_init(async_group *g, async_task **slots, unsigned cap, unsigned 
     g->error = 0;
     g->flags = (uint8_t)flags;
     g->waiter = NULL;
-    g->done.next = NULL;
+    g->done.next = g->done.prev = &g->done; /* set up here: no test when a member finishes */
     return 0;
 }
 
@@ -3554,7 +3629,7 @@ unsigned async_group_cancel(async_loop *L, async_group *g)
 static void async__group_member_done(async_loop *L, async_group *g, async_task *t, int rc)
 {
     g->running--;
-    async__list_append(&g->done, &t->base.node);
+    async__list_insert_after(g->done.prev, &t->base.node); /* appended */
     if (rc < 0 && rc != ASYNC_ECANCELED && g->error == 0) {
         g->error = rc;
         if (g->flags & ASYNC_GROUP_CANCEL_ON_ERROR)
@@ -3569,7 +3644,8 @@ static void async__group_member_done(async_loop *L, async_group *g, async_task *
 }
 
 /* On a waiter's resumption: give up the slot kept since the wake-up (an
- * interruption already cleared it), and say whether t may wait on g.   */
+ * interruption already cleared it), and say whether self, a task (the
+ * callers refused a call outside one), may wait on g.                   */
 static int async__group_enter(async_loop *L, async_group *g, async_task *self, bool woken)
 {
     (void)L; /* unused when the misuse hook is a no-op */
@@ -3578,8 +3654,8 @@ static int async__group_enter(async_loop *L, async_group *g, async_task *self, b
             g->waiter = NULL;
         return 0;
     }
-    if (self == NULL || g->waiter)
-        return ASYNC__MISUSE(L, self ? ASYNC_EBUSY : ASYNC_EPERM);
+    if (g->waiter)
+        return ASYNC__MISUSE(L, ASYNC_EBUSY);
     if ((self->base.kind & ASYNC__K_INGROUP) && self->joiner.group == g)
         return ASYNC__MISUSE(L, ASYNC_EDEADLK); /* a member waiting on its own group */
     return 0;
@@ -3588,23 +3664,23 @@ static int async__group_enter(async_loop *L, async_group *g, async_task *self, b
 /* Take the first finished member out of the group, freeing its slot. */
 static async_task *async__group_reap_one(async_group *g)
 {
-    async_node *n = async__list_pop(&g->done);
-    async_task *t;
-    unsigned i = 0;
+    async_node *n = g->done.next; /* set up by async_group_init */
+    async_task *t, **slot;
 
-    if (n == NULL)
+    if (n == &g->done)
         return NULL;
+    async__list_remove(n);
     t = async__task_of(n);
-    while (g->slots[i] != t)
-        i++;
-    g->slots[i] = g->slots[--g->count];
+    for (slot = g->slots; *slot != t; slot++)
+        ;
+    *slot = g->slots[--g->count];
     t->joiner.group = NULL;
     t->base.kind &= (uint8_t)~ASYNC__K_INGROUP;
     return t;
 }
 
 /* mode: what wakes the waiter besides the last member's end.            */
-static ASYNC__OUTLINE int async__group_park(async_group *g, async_task *self, unsigned mode)
+static int async__group_park(async_group *g, async_task *self, unsigned mode)
 {
     g->flags = (uint8_t)((g->flags & ~(ASYNC__GROUP_WAIT_ANY | ASYNC__GROUP_WAIT_ERR)) | mode);
     return async__wait_in_slot(self, &g->waiter, ASYNC__S_WGROUP);
@@ -3615,7 +3691,7 @@ static ASYNC__OUTLINE int async__group_park(async_group *g, async_task *self, un
  * taking in an interruption that arrived while it was queued: then it
  * cancels the members and drains.  When none is running any more the
  * group is emptied for its next use.                                    */
-static int async__group_wait(async_loop *L, async_group *g, unsigned mode)
+int async__group_wait(async_loop *L, async_group *g, unsigned mode)
 {
     async_task *self;
     bool woken;
@@ -3624,7 +3700,8 @@ static int async__group_wait(async_loop *L, async_group *g, unsigned mode)
     if (ASYNC__NULL(L) || ASYNC__NULL(g))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     self = L->current;
-    woken = async__woken(L, &rc);
+    if ((woken = async__op_over(L, &rc)) && self == NULL)
+        return rc; /* outside a task */
     if ((rc = async__group_enter(L, g, self, woken)) < 0)
         return rc;
     if (g->running == 0) {
@@ -3642,16 +3719,6 @@ static int async__group_wait(async_loop *L, async_group *g, unsigned mode)
     return async__group_park(g, self, mode);
 }
 
-int async_group_wait(async_loop *L, async_group *g)
-{
-    return async__group_wait(L, g, 0);
-}
-
-int async_group_wait_first_error(async_loop *L, async_group *g)
-{
-    return async__group_wait(L, g, ASYNC__GROUP_WAIT_ERR);
-}
-
 int async_group_next(async_loop *L, async_group *g, async_task **done)
 {
     async_task *self, *t;
@@ -3661,10 +3728,9 @@ int async_group_next(async_loop *L, async_group *g, async_task **done)
     if (ASYNC__NULL(L) || ASYNC__NULL(g) || ASYNC__NULL(done))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     self = L->current;
-    woken = async__woken(L, &rc);
     *done = NULL;
-    if (woken && rc < 0)
-        return rc; /* interrupted; members carry on (asyncio.wait) */
+    if ((woken = async__op_over(L, &rc)) && (self == NULL || rc < 0))
+        return rc; /* outside a task, or interrupted; members carry on (asyncio.wait) */
     if ((rc = async__group_enter(L, g, self, woken)) < 0)
         return rc;
     if ((t = async__group_reap_one(g)) != NULL) {
@@ -4024,7 +4090,7 @@ static void async__pq_sift(async_pqueue *pq, unsigned i, bool up)
 /* Copy one item in or out, then promise what it freed to the other side. */
 static void async__queue_move(async_loop *L, async_queue *q, void *item, int side)
 {
-    unsigned i = q->head;
+    unsigned i = q->head, avail;
     unsigned char *slot;
 
     if (side == ASYNC__PUT) { /* the slot after the last */
@@ -4066,8 +4132,10 @@ static void async__queue_move(async_loop *L, async_queue *q, void *item, int sid
             q->head = 0;
 #endif
     }
+    /* what the other side may take now: waking a task changes none of it */
+    avail = async__queue_avail(q, !side);
     side = !side;
-    while (async__queue_avail(q, side) > q->held[side] && async__wake_first(L, &q->waiters[side], 0))
+    while (avail > q->held[side] && async__wake_first(L, &q->waiters[side], 0))
         q->held[side]++;
 }
 
@@ -4079,16 +4147,14 @@ int async__queue_op(async_loop *L, async_queue *q, void *item, unsigned how)
     if (ASYNC__NULL(L) || ASYNC__NULL(q) || ASYNC__NULL(item))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     if ((how & ASYNC__QWAIT) && async__op_over(L, &rc)) {
-        if (rc == 0) { /* ours was promised */
-            q->held[side]--;
-            async__queue_move(L, q, item, (int)side);
-        }
-        return rc;
-    }
-    if (q->closed && (side == ASYNC__PUT || q->count <= q->held[ASYNC__GET]))
+        if (rc != 0)
+            return rc;
+        q->held[side]--; /* ours was promised */
+    } else if (q->closed && (side == ASYNC__PUT || q->count <= q->held[ASYNC__GET])) {
         return ASYNC_ECLOSED;
-    if (async__queue_avail(q, (int)side) <= q->held[side])
+    } else if (async__queue_avail(q, (int)side) <= q->held[side]) {
         return (how & ASYNC__QWAIT) ? async__wait_on(L, &q->waiters[side]) : ASYNC_EAGAIN;
+    }
     async__queue_move(L, q, item, (int)side);
     return 0;
 }

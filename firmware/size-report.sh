@@ -28,9 +28,9 @@
 #       fixed = the 1-await coroutine less one await
 #   LINKS target=T app=blinky ...
 #       pay for what you link: the blinky uses no cancellation, timeout,
-#       join, group or post, and links none of their code (their entry
-#       points set the hooks that reach it); a symbol of theirs in its
-#       image fails the report as the budget does
+#       join, group, post or condition polling, and links none of their
+#       code (their entry points set the hooks that reach it); a symbol
+#       of theirs in its image fails the report as the budget does
 #   GOAL target=cortex-m0plus ...
 #       the size goals of the reference apps and coroutines (issue 14),
 #       measured against; reported, never fatal
@@ -48,7 +48,7 @@ budget=${BUDGET:-4096}
 strict=${SIZE_STRICT:-1}
 over=0
 # What the blinky must not link (see LINKS above).
-blinky_unused='async__interrupt|async_cancel|async__cancel_mark|async__timeout_expire|async__scopes_close|async__scope_close|async__finished|async__group_member_done|async_group_cancel|async__wake|async__deliver_posts|async__lock|async__unlock'
+blinky_unused='async__interrupt|async_cancel|async__cancel_mark|async__timeout_expire|async__scopes_close|async__scope_pop|async__finished|async__group_member_done|async_group_cancel|async__wake|async__wake_parked|async__deliver_posts|async__lock|async__unlock|async__recheck'
 
 berkeley() { # prefix file -> "text=N data=N bss=N"
     "${1}size" -B "$2" | awk 'NR == 2 { printf "text=%s data=%s bss=%s", $1, $2, $3 }'
@@ -103,7 +103,7 @@ for spec in "$@"; do
         echo "LINKS target=$t app=blinky links code it never uses: $extra"
         over=1
     else
-        echo "LINKS target=$t app=blinky: no cancellation, timeout, join, group or post code linked"
+        echo "LINKS target=$t app=blinky: no cancellation, timeout, join, group, post or condition re-check code linked"
     fi
     one=$(code_bytes "$prefix" "$dir/$t/coro1.gen.o" '^coro_')
     eleven=$(code_bytes "$prefix" "$dir/$t/coro11.gen.o" '^coro_')
