@@ -2828,8 +2828,13 @@ int async__until(async_loop *L, bool truth)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     if (!async__woken(L, &rc))
         rc = async__interrupt_code(L);
-    if (rc < 0 || truth)
+    if (rc < 0 || truth) {
+        /* The wait is over, so this step is no quiet re-check, even if
+         * the task parks on another condition before it returns: what
+         * it runs in between may be what other conditions wait for.    */
+        L->progress = 1;
         return rc; /* rc: 0 or an interruption */
+    }
     ASYNC__HOOK_SET(L, recheck, async__recheck);
     return async__suspend(L, &L->pollers, ASYNC__S_WPOLL);
 }
