@@ -2832,7 +2832,13 @@ int async__until(async_loop *L, bool truth)
         /* The wait is over, so this step is no quiet re-check, even if
          * the task parks on another condition before it returns: what
          * it runs in between may be what other conditions wait for.    */
-        L->progress = 1;
+#if !ASYNC__SMALL
+        /* F_RECHECK is only on a task parked here, and it resumes here;
+         * one that parks here again keeps it for async__step_look.     */
+        L->current->base.flags &= (uint8_t)~ASYNC__F_RECHECK;
+#else
+        L->progress = 1; /* the step cleared F_RECHECK and kept a copy */
+#endif
         return rc; /* rc: 0 or an interruption */
     }
     ASYNC__HOOK_SET(L, recheck, async__recheck);
@@ -3003,7 +3009,7 @@ static void async__finish(async_loop *L, async_task *t, int rc)
  * ASYNC__S_LOOK (see there): 1 if it was a condition re-check that
  * stayed false (it changed nothing other conditions could depend on),
  * else 0.  Out of the step's loop: the usual parked states skip it.    */
-static unsigned async__step_look(async_loop *L, async_task *t, uint8_t flags)
+static unsigned async__step_look(async_loop *L, async_task *t)
 {
     int rc;
     uint8_t s = t->base.state;
@@ -3019,7 +3025,7 @@ static unsigned async__step_look(async_loop *L, async_task *t, uint8_t flags)
      * back waits.)                                                      */
     if (s == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
         async__interrupt(L, t, rc); /* not while draining (shielded) */
-    return (flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL;
+    return (t->base.flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL;
 }
 #endif
 
@@ -3032,7 +3038,9 @@ static unsigned async__step_look(async_loop *L, async_task *t, uint8_t flags)
  * 0.)                                                                  */
 static unsigned async__step(async_loop *L, async_task *t)
 {
+#if ASYNC__SMALL
     uint8_t flags = t->base.flags;
+#endif
     int rc;
 
 #if ASYNC__SMALL /* one test and one store for every case */
@@ -3044,17 +3052,17 @@ static unsigned async__step(async_loop *L, async_task *t)
         t->base.flags = (uint8_t)(flags & ~(ASYNC__F_FRESH | ASYNC__F_RECHECK));
     }
 #else
-    /* Only a first step and a re-check have flags to look at: a woken
-     * task (F_WOKEN, for its op to take) or a cancelled one (its await
-     * reports it) is stepped as any other.                             */
-    if (flags & (ASYNC__F_FRESH | ASYNC__F_RECHECK)) {
-        if (flags & ASYNC__F_FRESH) { /* its first step */
-            if (flags & ASYNC__F_CANCEL) {
-                async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-                return 1;
-            }
+    /* Only a first step has flags to look at: a woken task (F_WOKEN,
+     * for its op to take) or a cancelled one (its await reports it) is
+     * stepped as any other, and a re-check's F_RECHECK is async__until's
+     * to clear (async__step_look reads it after the step): one test of
+     * memory, no flags kept across the call.                           */
+    if (t->base.flags & ASYNC__F_FRESH) { /* its first step */
+        if (t->base.flags & ASYNC__F_CANCEL) {
+            async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
+            return 1;
         }
-        t->base.flags = (uint8_t)(flags & ~(ASYNC__F_FRESH | ASYNC__F_RECHECK));
+        t->base.flags &= (uint8_t)~ASYNC__F_FRESH;
     }
 #endif
     t->base.state = ASYNC__S_RUNNING;
@@ -3073,7 +3081,7 @@ static unsigned async__step(async_loop *L, async_task *t)
 #if !ASYNC__SMALL
     /* Parked as usual (a run queue, a wait list, a slot): one test. */
     if (rc == ASYNC_PENDING)
-        return (t->base.state & ASYNC__S_LOOK) ? async__step_look(L, t, flags) : 0u;
+        return (t->base.state & ASYNC__S_LOOK) ? async__step_look(L, t) : 0u;
     async__finish(L, t, rc);
     return 0;
 #else
