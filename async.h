@@ -1496,11 +1496,14 @@ void async__debug_where(async_loop *L, const char *file, int line, const char *w
  * nothing will wake it; WPOLL: a condition re-check that may have been
  * quiet; WEXT: an interruption that came while it sat in the run queue)
  * have the bit ASYNC__S_LOOK, the others not, so that the usual case is
- * one test (3 and 7 are unused).                                        */
+ * one test (7 is unused).  FRESH is READY before a task's first step
+ * (speed-first builds; size-first ones keep ASYNC__F_FRESH): the step's
+ * store of RUNNING ends it, so the step tests nothing before the call. */
 enum {
     ASYNC__S_IDLE = 0,
     ASYNC__S_READY = 1,
     ASYNC__S_RUNNING = 2,
+    ASYNC__S_FRESH = 3, /* ready, never stepped; after a step: see async__step_look */
     ASYNC__S_DONE = 4,
     ASYNC__S_WLIST = 5,  /* on a list: a primitive's waiters, a wheel slot */
     ASYNC__S_WPOLL = 6,  /* on L->pollers (async_await_until)              */
@@ -1512,7 +1515,7 @@ enum {
 /* Task flags. */
 #define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
 #define ASYNC__F_CANCEL 0x02u   /* cancellation requested (sticky)          */
-#define ASYNC__F_FRESH 0x04u    /* spawned, not stepped yet                 */
+#define ASYNC__F_FRESH 0x04u    /* spawned, not stepped yet (size first)    */
 #define ASYNC__F_EXPIRED 0x08u  /* an expired scope to report: scope & 0x0F
                                    is not 0 (ASYNC__EXPIRED_FLAG builds)    */
 #define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
@@ -1739,7 +1742,8 @@ static inline enum async_task_state async_task_state(const async_task *t)
     if (ASYNC__NULL(t))
         return ASYNC__REFUSED(NULL, ASYNC_TASK_IDLE);
     return (enum async_task_state)(t->base.state >= ASYNC__S_WLIST ? (int)ASYNC_TASK_WAITING
-                                                                  : (int)t->base.state);
+                                   : t->base.state == ASYNC__S_FRESH ? (int)ASYNC_TASK_READY
+                                                                     : (int)t->base.state);
 }
 
 static inline bool async_task_is_done(const async_task *t)
@@ -2431,6 +2435,17 @@ void async_wake(async_loop *L, async_task *t, int result)
 /* Request t's cancellation: 0 (interrupt it now), 1 (held back by its
  * shields until the last one closes: a success all the same), or
  * async_cancel's error codes.                                           */
+#if !ASYNC__SMALL
+/* The step of a task cancelled before its first one: its own function
+ * does not run, and async__step_look finishes it, a quiet step.        */
+static int async__fresh_cancelled(async_loop *L, async_task *t)
+{
+    (void)L;
+    t->base.state = ASYNC__S_FRESH;
+    return ASYNC_PENDING;
+}
+#endif
+
 static int async__cancel_mark(async_loop *L, async_task *t)
 {
     (void)L; /* unused when the misuse hook is a no-op */
@@ -2445,6 +2460,10 @@ static int async__cancel_mark(async_loop *L, async_task *t)
         t->base.kind |= ASYNC__K_HELD;
         return 1;
     }
+#endif
+#if !ASYNC__SMALL
+    if (t->base.state == ASYNC__S_FRESH) /* not to run: its step finishes it */
+        t->fn = async__fresh_cancelled;
 #endif
     t->base.flags |= ASYNC__F_CANCEL;
     return 0;
@@ -2874,9 +2893,11 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 #endif
     t->base.kind = ASYNC__K_TASK;
 #if !ASYNC__SMALL
-    t->base.state = ASYNC__S_READY; /* the four bytes in one store */
-#endif
+    t->base.state = ASYNC__S_FRESH; /* the four bytes in one store */
+    t->base.flags = 0;
+#else
     t->base.flags = ASYNC__F_FRESH;
+#endif
     t->base.scope = 0;
     t->fn = fn;
     t->joiner.task = NULL;
@@ -3017,6 +3038,10 @@ static unsigned async__step_look(async_loop *L, async_task *t)
         async__finish(L, t, ASYNC__MISUSE(L, ASYNC_ESTATE));
         return 0;
     }
+    if (s == ASYNC__S_FRESH) { /* async__fresh_cancelled: it never runs */
+        async__finish(L, t, ASYNC_ECANCELED);
+        return 1;
+    }
     /* An op woken by its external source with nothing for it (a
      * readable socket holding no data it can use) parks again.  A
      * cancel or an expired deadline that came while the task sat in
@@ -3052,18 +3077,12 @@ static unsigned async__step(async_loop *L, async_task *t)
         t->base.flags = (uint8_t)(flags & ~(ASYNC__F_FRESH | ASYNC__F_RECHECK));
     }
 #else
-    /* Only a first step has flags to look at: a woken task (F_WOKEN,
-     * for its op to take) or a cancelled one (its await reports it) is
-     * stepped as any other, and a re-check's F_RECHECK is async__until's
-     * to clear (async__step_look reads it after the step): one test of
-     * memory, no flags kept across the call.                           */
-    if (t->base.flags & ASYNC__F_FRESH) { /* its first step */
-        if (t->base.flags & ASYNC__F_CANCEL) {
-            async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-            return 1;
-        }
-        t->base.flags &= (uint8_t)~ASYNC__F_FRESH;
-    }
+    /* Nothing to test first: a woken task (F_WOKEN, for its op to take)
+     * or a cancelled one (its await reports it) is stepped as any other,
+     * a first step ends S_FRESH with the store of RUNNING (a task
+     * cancelled before it has async__fresh_cancelled for its function),
+     * and a re-check's F_RECHECK is async__until's to clear
+     * (async__step_look reads it after the step).                      */
 #endif
     t->base.state = ASYNC__S_RUNNING;
     L->current = t;
