@@ -3033,7 +3033,13 @@ static void async__finish(async_loop *L, async_task *t, int rc)
 static unsigned async__step_look(async_loop *L, async_task *t)
 {
     int rc;
-    uint8_t s = t->base.state;
+    uint8_t s;
+#if defined(__GNUC__)
+    /* The state read again here, so that the step's test of S_LOOK
+     * need not keep it: one test of memory there, no load.            */
+    __asm__ __volatile__("" ::: "memory");
+#endif
+    s = t->base.state;
     if (s == ASYNC__S_RUNNING) { /* suspended with nothing to wake it */
         async__finish(L, t, ASYNC__MISUSE(L, ASYNC_ESTATE));
         return 0;
