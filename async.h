@@ -1496,11 +1496,14 @@ void async__debug_where(async_loop *L, const char *file, int line, const char *w
  * nothing will wake it; WPOLL: a condition re-check that may have been
  * quiet; WEXT: an interruption that came while it sat in the run queue)
  * have the bit ASYNC__S_LOOK, the others not, so that the usual case is
- * one test (3 and 7 are unused).                                        */
+ * one test (7 is unused).  FRESH is READY before a task's first step
+ * (speed-first builds; size-first ones keep ASYNC__F_FRESH): the step's
+ * store of RUNNING ends it, so the step tests nothing before the call. */
 enum {
     ASYNC__S_IDLE = 0,
     ASYNC__S_READY = 1,
     ASYNC__S_RUNNING = 2,
+    ASYNC__S_FRESH = 3, /* ready, never stepped; after a step: see async__step_look */
     ASYNC__S_DONE = 4,
     ASYNC__S_WLIST = 5,  /* on a list: a primitive's waiters, a wheel slot */
     ASYNC__S_WPOLL = 6,  /* on L->pollers (async_await_until)              */
@@ -1512,7 +1515,7 @@ enum {
 /* Task flags. */
 #define ASYNC__F_WOKEN 0x01u    /* u.result holds a wake result to consume  */
 #define ASYNC__F_CANCEL 0x02u   /* cancellation requested (sticky)          */
-#define ASYNC__F_FRESH 0x04u    /* spawned, not stepped yet                 */
+#define ASYNC__F_FRESH 0x04u    /* spawned, not stepped yet (size first)    */
 #define ASYNC__F_EXPIRED 0x08u  /* an expired scope to report: scope & 0x0F
                                    is not 0 (ASYNC__EXPIRED_FLAG builds)    */
 #define ASYNC__F_RECHECK 0x10u  /* resumed to re-check a condition          */
@@ -1739,7 +1742,8 @@ static inline enum async_task_state async_task_state(const async_task *t)
     if (ASYNC__NULL(t))
         return ASYNC__REFUSED(NULL, ASYNC_TASK_IDLE);
     return (enum async_task_state)(t->base.state >= ASYNC__S_WLIST ? (int)ASYNC_TASK_WAITING
-                                                                  : (int)t->base.state);
+                                   : t->base.state == ASYNC__S_FRESH ? (int)ASYNC_TASK_READY
+                                                                     : (int)t->base.state);
 }
 
 static inline bool async_task_is_done(const async_task *t)
@@ -2431,6 +2435,17 @@ void async_wake(async_loop *L, async_task *t, int result)
 /* Request t's cancellation: 0 (interrupt it now), 1 (held back by its
  * shields until the last one closes: a success all the same), or
  * async_cancel's error codes.                                           */
+#if !ASYNC__SMALL
+/* The step of a task cancelled before its first one: its own function
+ * does not run, and async__step_look finishes it, a quiet step.        */
+static int async__fresh_cancelled(async_loop *L, async_task *t)
+{
+    (void)L;
+    t->base.state = ASYNC__S_FRESH;
+    return ASYNC_PENDING;
+}
+#endif
+
 static int async__cancel_mark(async_loop *L, async_task *t)
 {
     (void)L; /* unused when the misuse hook is a no-op */
@@ -2445,6 +2460,10 @@ static int async__cancel_mark(async_loop *L, async_task *t)
         t->base.kind |= ASYNC__K_HELD;
         return 1;
     }
+#endif
+#if !ASYNC__SMALL
+    if (t->base.state == ASYNC__S_FRESH) /* not to run: its step finishes it */
+        t->fn = async__fresh_cancelled;
 #endif
     t->base.flags |= ASYNC__F_CANCEL;
     return 0;
@@ -2828,8 +2847,19 @@ int async__until(async_loop *L, bool truth)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     if (!async__woken(L, &rc))
         rc = async__interrupt_code(L);
-    if (rc < 0 || truth)
+    if (rc < 0 || truth) {
+        /* The wait is over, so this step is no quiet re-check, even if
+         * the task parks on another condition before it returns: what
+         * it runs in between may be what other conditions wait for.    */
+#if !ASYNC__SMALL
+        /* F_RECHECK is only on a task parked here, and it resumes here;
+         * one that parks here again keeps it for async__step_look.     */
+        L->current->base.flags &= (uint8_t)~ASYNC__F_RECHECK;
+#else
+        L->progress = 1; /* the step cleared F_RECHECK and kept a copy */
+#endif
         return rc; /* rc: 0 or an interruption */
+    }
     ASYNC__HOOK_SET(L, recheck, async__recheck);
     return async__suspend(L, &L->pollers, ASYNC__S_WPOLL);
 }
@@ -2863,9 +2893,11 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 #endif
     t->base.kind = ASYNC__K_TASK;
 #if !ASYNC__SMALL
-    t->base.state = ASYNC__S_READY; /* the four bytes in one store */
-#endif
+    t->base.state = ASYNC__S_FRESH; /* the four bytes in one store */
+    t->base.flags = 0;
+#else
     t->base.flags = ASYNC__F_FRESH;
+#endif
     t->base.scope = 0;
     t->fn = fn;
     t->joiner.task = NULL;
@@ -2998,13 +3030,23 @@ static void async__finish(async_loop *L, async_task *t, int rc)
  * ASYNC__S_LOOK (see there): 1 if it was a condition re-check that
  * stayed false (it changed nothing other conditions could depend on),
  * else 0.  Out of the step's loop: the usual parked states skip it.    */
-static unsigned async__step_look(async_loop *L, async_task *t, uint8_t flags)
+static unsigned async__step_look(async_loop *L, async_task *t)
 {
     int rc;
-    uint8_t s = t->base.state;
+    uint8_t s;
+#if defined(__GNUC__)
+    /* The state read again here, so that the step's test of S_LOOK
+     * need not keep it: one test of memory there, no load.            */
+    __asm__ __volatile__("" ::: "memory");
+#endif
+    s = t->base.state;
     if (s == ASYNC__S_RUNNING) { /* suspended with nothing to wake it */
         async__finish(L, t, ASYNC__MISUSE(L, ASYNC_ESTATE));
         return 0;
+    }
+    if (s == ASYNC__S_FRESH) { /* async__fresh_cancelled: it never runs */
+        async__finish(L, t, ASYNC_ECANCELED);
+        return 1;
     }
     /* An op woken by its external source with nothing for it (a
      * readable socket holding no data it can use) parks again.  A
@@ -3014,7 +3056,7 @@ static unsigned async__step_look(async_loop *L, async_task *t, uint8_t flags)
      * back waits.)                                                      */
     if (s == ASYNC__S_WEXT && (rc = async__interrupt_code(L)) != 0)
         async__interrupt(L, t, rc); /* not while draining (shielded) */
-    return (flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL;
+    return (t->base.flags & ASYNC__F_RECHECK) && t->base.state == ASYNC__S_WPOLL;
 }
 #endif
 
@@ -3027,7 +3069,9 @@ static unsigned async__step_look(async_loop *L, async_task *t, uint8_t flags)
  * 0.)                                                                  */
 static unsigned async__step(async_loop *L, async_task *t)
 {
+#if ASYNC__SMALL
     uint8_t flags = t->base.flags;
+#endif
     int rc;
 
 #if ASYNC__SMALL /* one test and one store for every case */
@@ -3039,18 +3083,12 @@ static unsigned async__step(async_loop *L, async_task *t)
         t->base.flags = (uint8_t)(flags & ~(ASYNC__F_FRESH | ASYNC__F_RECHECK));
     }
 #else
-    /* Only a first step and a re-check have flags to look at: a woken
-     * task (F_WOKEN, for its op to take) or a cancelled one (its await
-     * reports it) is stepped as any other.                             */
-    if (flags & (ASYNC__F_FRESH | ASYNC__F_RECHECK)) {
-        if (flags & ASYNC__F_FRESH) { /* its first step */
-            if (flags & ASYNC__F_CANCEL) {
-                async__finish(L, t, ASYNC_ECANCELED); /* cancelled before it ran */
-                return 1;
-            }
-        }
-        t->base.flags = (uint8_t)(flags & ~(ASYNC__F_FRESH | ASYNC__F_RECHECK));
-    }
+    /* Nothing to test first: a woken task (F_WOKEN, for its op to take)
+     * or a cancelled one (its await reports it) is stepped as any other,
+     * a first step ends S_FRESH with the store of RUNNING (a task
+     * cancelled before it has async__fresh_cancelled for its function),
+     * and a re-check's F_RECHECK is async__until's to clear
+     * (async__step_look reads it after the step).                      */
 #endif
     t->base.state = ASYNC__S_RUNNING;
     L->current = t;
@@ -3068,7 +3106,7 @@ static unsigned async__step(async_loop *L, async_task *t)
 #if !ASYNC__SMALL
     /* Parked as usual (a run queue, a wait list, a slot): one test. */
     if (rc == ASYNC_PENDING)
-        return (t->base.state & ASYNC__S_LOOK) ? async__step_look(L, t, flags) : 0u;
+        return (t->base.state & ASYNC__S_LOOK) ? async__step_look(L, t) : 0u;
     async__finish(L, t, rc);
     return 0;
 #else

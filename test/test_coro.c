@@ -398,6 +398,55 @@ static void a_post_makes_conditions_recheck(void **state)
     assert_log("woke");
 }
 
+/* A re-check that passes its condition runs the task on: what it does
+ * before it parks again, even at another condition, is progress, and
+ * the conditions that were re-checked before it in that pass are
+ * re-checked after.  (Until core's step, a re-check that ended parked
+ * on any condition counted as quiet: b, re-checked before a set its
+ * flag, was never re-checked, and the run deadlocked.)                 */
+static int pass_a, pass_b, pass_never;
+struct passer {
+    async_task task;
+    async_co co;
+};
+
+static int passer_fn(async_loop *L, async_task *self)
+{
+    struct passer *f = async_frame(self, struct passer, task);
+    async_begin(L, &f->co);
+    async_await_until(pass_a != 0);
+    pass_b = 1; /* what waiter b waits for */
+    async_await_until(pass_never != 0);
+    async_end;
+}
+
+static void a_passed_recheck_is_progress(void **state)
+{
+    static struct waiter b;
+    static struct passer a;
+    static async_call call;
+    (void)state;
+    pass_a = pass_b = pass_never = 0;
+    b = (struct waiter){0};
+    a = (struct passer){0};
+    b.flag = &pass_b;
+    async_spawn(&TL, &b.task, waiter_fn); /* parks first: re-checked first */
+    async_spawn(&TL, &a.task, passer_fn);
+    t_settle();
+    assert_int_equal(async_task_state(&b.task), ASYNC_TASK_WAITING);
+    assert_int_equal(async_task_state(&a.task), ASYNC_TASK_WAITING);
+    pass_a = 1;
+    call = (async_call){NULL, isr_call, 0};
+    async_post(&TL, &call); /* b and a re-check: b false, a passes */
+    TVC.autojump = true;
+    assert_int_equal(async_run(&TL, &b.task, NULL), 0);
+    assert_log("woke");
+    assert_int_equal(b.checks, 4); /* first, re-check, after the post, after a */
+    async_cancel(&TL, &a.task);
+    t_settle();
+    assert_true(async_task_is_done(&a.task));
+}
+
 /* Under async_run with nothing else to do, a false condition is a
  * deadlock, reported instead of spinning or hanging. */
 static void await_until_never_true_reports_deadlock(void **state)
@@ -611,6 +660,7 @@ int main(void)
         T(await_until_true_at_once_does_not_suspend),
         T(await_until_never_true_reports_deadlock),
         T(a_post_makes_conditions_recheck),
+        T(a_passed_recheck_is_progress),
         T(two_awaits_on_one_line),
         T(unknown_resume_point_traps),
         T(nested_children_carry_values_and_errors),

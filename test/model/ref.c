@@ -1253,6 +1253,7 @@ static void step(int t)
             if (r == 0)
                 r = icode(t);
             if (r < 0) {
+                was_recheck = false; /* the task runs on: progress */
                 life_end(t, r);
                 goto out;
             }
@@ -1261,6 +1262,7 @@ static void step(int t)
                 k->in_op = true;
                 goto out;
             }
+            was_recheck = false; /* passed: what runs next is progress */
             emit(E_OP, t, k->life, k->pc, 0, 0);
             k->pc++;
         } else {
@@ -1269,14 +1271,15 @@ static void step(int t)
                 k->in_op = true;
                 goto out;
             }
+            was_recheck = false; /* a re-check passed or interrupted */
             await_done(t, o, r);
         }
     }
     run(t);
 out:
     cur_task = -1;
-    /* anything but a re-check that stayed false may have changed what
-     * other conditions depend on */
+    /* anything but a re-check that stayed false (the same wait, parked
+     * again) may have changed what other conditions depend on */
     if (!(was_recheck && k->state == S_WAITING && k->wkind == W_POLL))
         progress = true;
 }
