@@ -80,6 +80,7 @@ typedef struct async_ev {
     async_tick vnow;  /* its reading                                    */
     ev_idle jump;     /* its autojump: runs only when a poll brought nothing */
     async_ev_timer *vtimers; /* driver timers on the virtual clock      */
+    unsigned jump_iter; /* the iteration whose poll last found nothing */
 } async_ev;
 
 /* Attach a scheduler to `ev` (an ev_loop the caller owns, e.g.
@@ -92,16 +93,17 @@ void async_ev_close(async_ev *E);
 /* The virtual clock, for tests (Trio's autojump clock): from now on the
  * loop's time is the driver's own count, which starts at the real
  * clock's reading and moves only (1) by async_ev_clock_advance, or (2)
- * by itself, to the next deadline, when no task is ready, a poll without
- * waiting found no I/O, signal or post, and no offloaded call is in
- * flight (a worker's call takes no virtual time: the loop waits for it
- * in real time).  A test of a ten-second timeout then takes no time, and
- * asserts exact times.  Time may jump while a peer outside the loop (a
- * thread, another process) is about to write: such tests keep the real
- * clock.  libev's own timers (the application's ev_timers) stay on the
- * real clock.  Call after async_ev_init, before anything is spawned or
- * armed: 0, ASYNC_EINVAL (NULL, not attached), ASYNC_EBUSY (tasks or
- * timers exist, or the driver runs).  Costs the real clock nothing.   */
+ * by itself, to the next deadline, when no task is ready, two polls in
+ * a row without waiting found no I/O, signal or post, and no offloaded
+ * call is in flight (a worker's call takes no virtual time: the loop
+ * waits for it in real time).  A test of a ten-second timeout then
+ * takes no time, and asserts exact times.  Time may jump while a peer
+ * outside the loop (a thread, another process) is about to write: such
+ * tests keep the real clock.  libev's own timers (the application's
+ * ev_timers) stay on the real clock.  Call after async_ev_init, before
+ * anything is spawned or armed: 0, ASYNC_EINVAL (NULL, not attached),
+ * ASYNC_EBUSY (tasks or timers exist, or the driver runs).  The real
+ * clock pays one flag test when a poll is about to block.             */
 int async_ev_clock_virtual(async_ev *E);
 /* The virtual clock is on.                                              */
 bool async_ev_clock_is_virtual(const async_ev *E);

@@ -233,9 +233,18 @@ static void drv_fire_vtimers(async_ev *E)
 static void drv_on_jump(struct ev_loop *ev, ev_idle *w, int revents)
 {
     async_ev *E = (async_ev *)w->data;
+    unsigned iter = ev_iteration(ev);
     async_tick deadline;
     (void)revents;
+    /* Two polls in a row must find nothing: one that an EINTR cut short
+     * also brings nothing, though I/O may be ready.  The first one only
+     * leaves the watcher armed for the next iteration.               */
+    if (E->jump_iter != iter - 1u) {
+        E->jump_iter = iter;
+        return;
+    }
     ev_idle_stop(ev, w);
+    E->jump_iter = iter - 1u; /* the next jump needs two polls again */
     if (E->refs == 0 && !async_loop_has_work(&E->loop) && drv_next_virtual(E, &deadline) &&
         async_tick_after(deadline, E->vnow))
         E->vnow = deadline;
@@ -305,6 +314,7 @@ int(async_ev_init)(async_ev *E, struct ev_loop *ev)
     E->vclock = 0;
     E->vnow = 0;
     E->vtimers = NULL;
+    E->jump_iter = 0;
 
     ev_idle_init(&E->jump, drv_on_jump);
     ev_set_priority(&E->jump, EV_MINPRI);
@@ -355,6 +365,7 @@ int async_ev_clock_virtual(async_ev *E)
     /* It starts at the real reading, so the loop's wheel, which counts
      * from its init, never sees time go back. */
     E->vnow = drv_port_now(&E->port);
+    E->jump_iter = ev_iteration(E->ev) - 1u; /* no poll found nothing yet */
     E->port.now = drv_port_vnow;
     E->vclock = 1;
     (void)async_loop_update_now(&E->loop);
