@@ -47,6 +47,16 @@ extern "C" {
  * watchers do not keep the ev_loop alive; what tasks wait on (fds,
  * timers, offloaded calls, a ready task) does.
  * ====================================================================== */
+/* A periodic callback of src/'s layers (the HTTP server's sweeper) on
+ * the driver's clock: a libev timer on the real clock, a due time on the
+ * virtual one.  Private: applications use the core's timers.           */
+typedef struct async_ev_timer {
+    ev_timer w; /* w.data is the owner's */
+    struct async_ev_timer *next;
+    async_tick due, period;
+    int listed;
+} async_ev_timer;
+
 typedef struct async_ev {
     async_port port; /* first: the loop's port */
     async_loop loop;
@@ -66,6 +76,11 @@ typedef struct async_ev {
     int sigint_hits;
     int sigint_user;  /* the program watches SIGINT itself: leave it    */
     int attached;
+    int vclock;       /* the virtual clock is on (async_ev_clock_virtual) */
+    async_tick vnow;  /* its reading                                    */
+    ev_idle jump;     /* its autojump: runs only when a poll brought nothing */
+    async_ev_timer *vtimers; /* driver timers on the virtual clock      */
+    unsigned jump_iter; /* the iteration whose poll last found nothing */
 } async_ev;
 
 /* Attach a scheduler to `ev` (an ev_loop the caller owns, e.g.
@@ -75,6 +90,31 @@ int async_ev_init(async_ev *E, struct ev_loop *ev);
 /* Stop the driver's watchers.  Tasks still alive are left as they are
  * (their frames are the caller's); call after they finished.            */
 void async_ev_close(async_ev *E);
+/* The virtual clock, for tests (Trio's autojump clock): from now on the
+ * loop's time is the driver's own count, which starts at the real
+ * clock's reading and moves only (1) by async_ev_clock_advance, or (2)
+ * by itself, to the next deadline, when no task is ready, two polls in
+ * a row without waiting found no I/O, signal or post, and no offloaded
+ * call is in flight (a worker's call takes no virtual time: the loop
+ * waits for it in real time).  A test of a ten-second timeout then
+ * takes no time, and asserts exact times.  Time may jump while a peer
+ * outside the loop (a thread, another process) is about to write: such
+ * tests keep the real clock.  libev's own timers (the application's
+ * ev_timers) stay on the real clock.  Call after async_ev_init, before
+ * anything is spawned or armed: 0, ASYNC_EINVAL (NULL, not attached),
+ * ASYNC_EBUSY (tasks or timers exist, or the driver runs).  The real
+ * clock pays one flag test when a poll is about to block.             */
+int async_ev_clock_virtual(async_ev *E);
+/* The virtual clock is on.                                              */
+bool async_ev_clock_is_virtual(const async_ev *E);
+/* Move the virtual clock forward; what falls due runs on the next pass.
+ * ASYNC_EINVAL if E has no virtual clock.                               */
+int async_ev_clock_advance(async_ev *E, async_tick ticks);
+/* Private (src/'s layers): start a periodic driver timer calling cb every
+ * `period` on E's clock (it does not keep the loop alive), and stop it. */
+void async__ev_timer_start(async_ev *E, async_ev_timer *t, void (*cb)(struct ev_loop *, ev_timer *, int),
+                           async_tick period);
+void async__ev_timer_stop(async_ev *E, async_ev_timer *t);
 /* The scheduler, for async_spawn() and every op.                        */
 async_loop *async_ev_loop(async_ev *E);
 /* The driver behind a loop, or NULL if L is not driven by async_ev.     */

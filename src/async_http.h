@@ -201,7 +201,7 @@ struct async_http_server {
     async_event drained;    /* set when draining and nlive reaches 0     */
     async_co sco;           /* async_http_server_shutdown's coroutine    */
     async_timeout sto;
-    ev_timer sweeper;       /* wakes connections past their deadlines    */
+    async_ev_timer sweeper; /* wakes connections past their deadlines    */
     async_ev *E;
     async_tick period;      /* the sweeper's                             */
     async_tick date_at;     /* when date[] was made                      */

@@ -32,10 +32,19 @@ static async_tick drv_port_now(const async_port *p)
                         (unsigned long long)ts.tv_nsec * ASYNC_CONF_TICK_HZ / 1000000000ull);
 }
 
-/* async_ev_of, inlined into the per-message paths of this file. */
+/* The virtual clock's reading (async_ev_clock_virtual).               */
+static async_tick drv_port_vnow(const async_port *p)
+{
+    return E_OF_PORT(p)->vnow;
+}
+
+static int drv_port_idle(const async_port *p, async_loop *L, bool has_deadline, async_tick deadline);
+
+/* async_ev_of, inlined into the per-message paths of this file.  The
+ * port's idle() tells the driver (its now() is one of two clocks). */
 static inline async_ev *drv_of(async_loop *L)
 {
-    if (L == NULL || L->port == NULL || L->port->now != drv_port_now)
+    if (L == NULL || L->port == NULL || L->port->idle != drv_port_idle)
         return NULL;
     return E_OF_PORT(L->port);
 }
@@ -70,6 +79,38 @@ async_loop *async_ev_loop(async_ev *E)
         stop((ev), (w));        \
     } while (0)
 
+/* The next moment the virtual clock must stop at: the loop's deadline
+ * or a driver timer's (async__ev_timer_start), whichever comes first. */
+static bool drv_next_virtual(async_ev *E, async_tick *next)
+{
+    async_ev_timer *t;
+    bool any = async_loop_next_deadline(&E->loop, next);
+    for (t = E->vtimers; t; t = t->next)
+        if (!any || async_tick_before(t->due, *next)) {
+            *next = t->due;
+            any = true;
+        }
+    return any;
+}
+
+/* The virtual clock's arm, nothing being ready: while a deadline is
+ * armed and no offloaded call is in flight, the jump watcher makes the
+ * poll non-blocking and, if the poll brought nothing, moves the clock to
+ * the deadline.  A deadline already reached (async_ev_clock_advance)
+ * needs no jump but a pass: the poll must not block for it either.
+ * Otherwise the poll blocks until something happens (an offloaded
+ * call's return: a worker's call takes no virtual time).              */
+static void drv_arm_virtual(async_ev *E)
+{
+    async_tick deadline;
+    if (drv_next_virtual(E, &deadline) && (E->refs == 0 || !async_tick_after(deadline, E->vnow))) {
+        if (!ev_is_active(&E->jump))
+            ev_idle_start(E->ev, &E->jump);
+    } else if (ev_is_active(&E->jump)) {
+        ev_idle_stop(E->ev, &E->jump);
+    }
+}
+
 /* Decide how the coming poll may block: not at all while tasks are ready,
  * until the next deadline while timers are armed, else indefinitely.   */
 static void drv_arm(async_ev *E)
@@ -84,6 +125,10 @@ static void drv_arm(async_ev *E)
     }
     if (ev_is_active(&E->idle))
         ev_idle_stop(E->ev, &E->idle);
+    if (E->vclock) {
+        drv_arm_virtual(E);
+        return;
+    }
     if (async_loop_next_deadline(L, &deadline)) {
         async_stick d;
         /* The timer is already armed for this deadline: the common case. */
@@ -165,6 +210,54 @@ static void drv_on_timer(struct ev_loop *ev, ev_timer *w, int revents)
     (void)revents;
 }
 
+/* The driver timers due on the virtual clock: each is called once and
+ * moved on by whole periods past the present.                        */
+static void drv_fire_vtimers(async_ev *E)
+{
+    async_ev_timer *t, *next;
+    for (t = E->vtimers; t; t = next) {
+        next = t->next; /* (callbacks only wake tasks: the list stays) */
+        if (async_tick_after(t->due, E->vnow))
+            continue;
+        while (!async_tick_after(t->due, E->vnow))
+            t->due = (async_tick)(t->due + t->period);
+        t->w.cb(E->ev, &t->w, EV_TIMER);
+    }
+}
+
+/* The virtual clock's jump: an idle watcher at EV_MINPRI, which libev
+ * invokes only in an iteration whose poll brought nothing else (no fd,
+ * timer, signal or post pending at any priority).  Every task waits and
+ * no I/O is ready: time leaps to the next deadline, which the pass that
+ * follows fires.  Re-armed by drv_arm for as long as it is needed.    */
+static void drv_on_jump(struct ev_loop *ev, ev_idle *w, int revents)
+{
+    async_ev *E = (async_ev *)w->data;
+    unsigned iter = ev_iteration(ev);
+    async_tick deadline;
+    (void)revents;
+    /* Two polls in a row must find nothing: one that an EINTR cut short
+     * also brings nothing, though I/O may be ready.  The first one only
+     * leaves the watcher armed for the next iteration.               */
+    if (E->jump_iter != iter - 1u) {
+        E->jump_iter = iter;
+        return;
+    }
+    ev_idle_stop(ev, w);
+    E->jump_iter = iter - 1u; /* the next jump needs two polls again */
+    if (E->refs == 0 && !async_loop_has_work(&E->loop) && drv_next_virtual(E, &deadline) &&
+        async_tick_after(deadline, E->vnow))
+        E->vnow = deadline;
+    drv_fire_vtimers(E);
+    /* Under async_ev_run the pass follows (the invoke-pending callback),
+     * under the core's async_run its next pass; embedded, the check,
+     * at this priority too, may have run already (libev takes a
+     * priority's pending watchers last-queued first), and the ev_loop
+     * would end with this watcher stopped: the pass runs here.        */
+    if (!E->running && !E->in_idle)
+        drv_pass(E, ev);
+}
+
 static void drv_on_wakeup(struct ev_loop *ev, ev_async *w, int revents)
 {
     (void)ev;
@@ -218,7 +311,14 @@ int(async_ev_init)(async_ev *E, struct ev_loop *ev)
     E->in_idle = 0;
     E->running = 0;
     E->sigint_user = 0;
+    E->vclock = 0;
+    E->vnow = 0;
+    E->vtimers = NULL;
+    E->jump_iter = 0;
 
+    ev_idle_init(&E->jump, drv_on_jump);
+    ev_set_priority(&E->jump, EV_MINPRI);
+    E->jump.data = E;
     ev_prepare_init(&E->prepare, drv_on_prepare);
     ev_check_init(&E->check, drv_on_check);
     ev_set_priority(&E->check, EV_MINPRI);
@@ -243,8 +343,81 @@ void async_ev_close(async_ev *E)
         STOP_UNREF(ev_check_stop, E->ev, &E->check);
     STOP_UNREF(ev_async_stop, E->ev, &E->wakeup);
     ev_idle_stop(E->ev, &E->idle);
+    ev_idle_stop(E->ev, &E->jump);
     ev_timer_stop(E->ev, &E->timer);
     E->attached = 0;
+}
+
+/* ---- the virtual clock (tests) ---- */
+
+int async_ev_clock_virtual(async_ev *E)
+{
+    async_tick deadline;
+    if (E == NULL || !E->attached)
+        return ASYNC_EINVAL;
+    if (E->vclock)
+        return 0;
+    if (E->running || async_loop_task_count(&E->loop) != 0 ||
+        async_loop_next_deadline(&E->loop, &deadline))
+        return ASYNC_EBUSY; /* timers armed on the real clock */
+    if (ev_is_active(&E->timer))
+        ev_timer_stop(E->ev, &E->timer);
+    /* It starts at the real reading, so the loop's wheel, which counts
+     * from its init, never sees time go back. */
+    E->vnow = drv_port_now(&E->port);
+    E->jump_iter = ev_iteration(E->ev) - 1u; /* no poll found nothing yet */
+    E->port.now = drv_port_vnow;
+    E->vclock = 1;
+    (void)async_loop_update_now(&E->loop);
+    return 0;
+}
+
+bool async_ev_clock_is_virtual(const async_ev *E)
+{
+    return E != NULL && E->vclock;
+}
+
+int async_ev_clock_advance(async_ev *E, async_tick ticks)
+{
+    if (E == NULL || !E->vclock)
+        return ASYNC_EINVAL;
+    E->vnow = (async_tick)(E->vnow + ticks);
+    drv_fire_vtimers(E);
+    return 0;
+}
+
+/* ---- driver timers: src/'s own periodic callbacks on the driver's clock ---- */
+
+void async__ev_timer_start(async_ev *E, async_ev_timer *t, void (*cb)(struct ev_loop *, ev_timer *, int),
+                           async_tick period)
+{
+    double p = (double)period / ASYNC_CONF_TICK_HZ;
+    ev_timer_init(&t->w, cb, p, p);
+    if (E->vclock) { /* on the virtual clock: the driver's list */
+        t->period = period ? period : 1;
+        t->due = (async_tick)(E->vnow + t->period);
+        t->next = E->vtimers;
+        E->vtimers = t;
+        t->listed = 1;
+        return;
+    }
+    ev_timer_start(E->ev, &t->w);
+    ev_unref(E->ev); /* what it serves keeps the loop alive, not the timer */
+}
+
+void async__ev_timer_stop(async_ev *E, async_ev_timer *t)
+{
+    async_ev_timer **pp;
+    if (t->listed) {
+        for (pp = &E->vtimers; *pp; pp = &(*pp)->next)
+            if (*pp == t) {
+                *pp = t->next;
+                break;
+            }
+        t->listed = 0;
+    } else if (ev_is_active(&t->w)) {
+        STOP_UNREF(ev_timer_stop, E->ev, &t->w);
+    }
 }
 
 /* async_ev_run's loop.  cleanup: once main has finished, cancel what is

@@ -866,21 +866,17 @@ static void sweep(struct ev_loop *ev, ev_timer *t, int revents)
     }
 }
 
+/* On the driver's clock, which may be the virtual one (tests); it does
+ * not keep the loop alive: the connections do. */
 static void sweeper_start(async_http_server *hs)
 {
-    double p = (double)hs->period / ASYNC_CONF_TICK_HZ;
-    ev_timer_init(&hs->sweeper, sweep, p, p);
-    hs->sweeper.data = hs;
-    ev_timer_start(hs->E->ev, &hs->sweeper);
-    ev_unref(hs->E->ev); /* connections keep the loop alive, not this */
+    hs->sweeper.w.data = hs;
+    async__ev_timer_start(hs->E, &hs->sweeper, sweep, hs->period);
 }
 
 static void sweeper_stop(async_http_server *hs)
 {
-    if (ev_is_active(&hs->sweeper)) {
-        ev_ref(hs->E->ev);
-        ev_timer_stop(hs->E->ev, &hs->sweeper);
-    }
+    async__ev_timer_stop(hs->E, &hs->sweeper);
 }
 
 /* The connection task: requests one after another until the client or

@@ -24,6 +24,13 @@ int io_setup(void **state)
     return 0;
 }
 
+int io_setup_virtual(void **state)
+{
+    io_setup(state);
+    assert_int_equal(async_ev_clock_virtual(&TE), 0);
+    return 0;
+}
+
 int io_teardown(void **state)
 {
     (void)state;

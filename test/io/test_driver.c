@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ASYNC_EIO_TEST ASYNC_EAPP(1)
@@ -257,6 +258,7 @@ struct inner_run {
     struct ev_loop *ev;
     struct sleeper s;
     int rc;
+    async_tick t0, t1, t2, t3;
 };
 
 static int inner_run_fn(async_loop *L, async_task *self)
@@ -266,10 +268,15 @@ static int inner_run_fn(async_loop *L, async_task *self)
     f->ev = ev_loop_new(EVFLAG_AUTO);
     assert_non_null(f->ev);
     assert_int_equal(async_ev_init(&f->E, f->ev), 0);
+    assert_int_equal(async_ev_clock_virtual(&f->E), 0); /* its own clock */
+    f->t0 = async_now(&f->E.loop);
     f->rc = async_ev_run(&f->E, &f->s.task, sleeper_fn); /* its sleeps there */
+    f->t1 = async_now(&f->E.loop);
     async_ev_close(&f->E);
     ev_loop_destroy(f->ev);
+    f->t2 = async_now(L);
     async_await(async_sleep(L, ASYNC_MS(2))); /* and one here, after it */
+    f->t3 = async_now(L);
     async_end;
 }
 
@@ -281,6 +288,10 @@ static void nested_run_on_another_loop(void **state)
     assert_int_equal(io_run(&f.task, inner_run_fn), 0);
     assert_int_equal(f.rc, 0);
     assert_true(async_task_is_done(&f.s.task));
+    /* each loop on its own virtual clock: the inner one's three 100 ms
+     * sleeps did not move the outer one's */
+    assert_int_equal(f.t1 - f.t0, ASYNC_MS(300));
+    assert_int_equal(f.t3 - f.t2, ASYNC_MS(2));
 }
 
 /* ---- fairness: a task that yields forever does not starve I/O ---- */
@@ -409,6 +420,7 @@ struct sigstop {
     async_signal sig;
     async_timeout to;
     int rc1, rc2;
+    async_tick t0, t1, t2;
 };
 
 static int sigstop_stopper(async_loop *L, async_task *self)
@@ -425,9 +437,12 @@ static int sigstop_fn(async_loop *L, async_task *self)
     struct sigstop *f = async_frame(self, struct sigstop, task);
     async_begin(L, &f->co);
     async_await(async_signal_init(L, &f->sig, SIGUSR2));
+    f->t0 = async_now(L);
     async_await_for(&f->to, ASYNC_MS(5), f->rc1, async_signal_wait(L, &f->sig));
+    f->t1 = async_now(L);
     async_spawn(L, &f->stopper, sigstop_stopper);
     async_await_rc(f->rc2, async_signal_wait(L, &f->sig));
+    f->t2 = async_now(L);
     async_end;
 }
 
@@ -439,6 +454,9 @@ static void signal_wait_times_out_and_stops(void **state)
     assert_int_equal(io_run(&f.task, sigstop_fn), 0);
     assert_int_equal(f.rc1, ASYNC_ETIMEDOUT);
     assert_int_equal(f.rc2, ASYNC_ECLOSED);
+    /* virtual clock: the deadline at 5 ms, the close 5 ms after that */
+    assert_int_equal(f.t1 - f.t0, ASYNC_MS(5));
+    assert_int_equal(f.t2 - f.t0, ASYNC_MS(10));
     assert_int_equal(async_signal_init(TLOOP, &f.sig, 0), ASYNC_EINVAL);
     assert_int_equal(async_signal_init(TLOOP, &f.sig, SIGKILL), ASYNC_EINVAL);
 }
@@ -515,6 +533,262 @@ static void deadlock_is_reported(void **state)
     /* The task is still there; let it finish cleanly. */
     async_event_set(TLOOP, &f.ev);
     assert_int_equal(io_run(&f.task, NULL), 0);
+}
+
+/* ---- the virtual clock (async_ev_clock_virtual) ---- */
+
+/* Sleeps wake in deadline order at exact virtual times, and a ten-minute
+ * one takes no real time. */
+struct vsleep1 {
+    async_task task;
+    async_co co;
+    async_tick ticks, woke;
+    int id, *order, *n;
+};
+
+struct vsleep {
+    async_task task;
+    async_co co;
+    struct vsleep1 s[3];
+    async_tick t0;
+    int order[3], n;
+};
+
+static int vsleep_one(async_loop *L, async_task *self)
+{
+    struct vsleep1 *f = async_frame(self, struct vsleep1, task);
+    async_begin(L, &f->co);
+    async_await(async_sleep(L, f->ticks));
+    f->woke = async_now(L);
+    f->order[(*f->n)++] = f->id;
+    async_end;
+}
+
+static int vsleep_fn(async_loop *L, async_task *self)
+{
+    struct vsleep *f = async_frame(self, struct vsleep, task);
+    async_begin(L, &f->co);
+    f->t0 = async_now(L);
+    async_spawn(L, &f->s[0].task, vsleep_one);
+    async_spawn(L, &f->s[1].task, vsleep_one);
+    async_spawn(L, &f->s[2].task, vsleep_one);
+    async_await(async_join(L, &f->s[0].task));
+    async_await(async_join(L, &f->s[1].task));
+    async_await(async_join(L, &f->s[2].task));
+    async_end;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void virtual_clock_sleeps_in_order_at_exact_times(void **state)
+{
+    static struct vsleep f;
+    double real;
+    int i;
+    (void)state;
+    assert_true(async_ev_clock_is_virtual(&TE));
+    memset(&f, 0, sizeof f);
+    f.s[0].ticks = ASYNC_SEC(600); /* ten minutes */
+    f.s[1].ticks = ASYNC_MS(10);
+    f.s[2].ticks = ASYNC_MS(20);
+    for (i = 0; i < 3; i++) {
+        f.s[i].id = i;
+        f.s[i].order = f.order;
+        f.s[i].n = &f.n;
+    }
+    real = mono_s();
+    assert_int_equal(io_run(&f.task, vsleep_fn), 0);
+    real = mono_s() - real;
+    assert_int_equal(f.order[0], 1);
+    assert_int_equal(f.order[1], 2);
+    assert_int_equal(f.order[2], 0);
+    assert_int_equal(f.s[1].woke - f.t0, ASYNC_MS(10));
+    assert_int_equal(f.s[2].woke - f.t0, ASYNC_MS(20));
+    assert_int_equal(f.s[0].woke - f.t0, ASYNC_SEC(600));
+    /* a bound on failure, not a tolerance: ten minutes took no time */
+    assert_true(real < 30.0);
+}
+
+/* Ready I/O comes before a jump: a read with a deadline gets the bytes a
+ * task of the loop wrote, at the same virtual instant; with nothing to
+ * read, the deadline falls at its exact time. */
+struct vio {
+    async_task task, writer;
+    async_co co, wco;
+    async_stream a, b;
+    async_timeout to;
+    char buf[8];
+    int rc1, rc2;
+    async_tick t0, t1, t2;
+};
+
+static int vio_writer(async_loop *L, async_task *self)
+{
+    struct vio *f = async_frame(self, struct vio, writer);
+    async_begin(L, &f->wco);
+    async_await(async_stream_write(L, &f->a, "now", 3));
+    async_end;
+}
+
+static int vio_fn(async_loop *L, async_task *self)
+{
+    struct vio *f = async_frame(self, struct vio, task);
+    async_begin(L, &f->co);
+    f->t0 = async_now(L);
+    async_spawn(L, &f->writer, vio_writer);
+    async_await_for(&f->to, ASYNC_SEC(1), f->rc1, async_stream_read(L, &f->b, f->buf, sizeof f->buf));
+    f->t1 = async_now(L);
+    async_await_for(&f->to, ASYNC_SEC(1), f->rc2, async_stream_read(L, &f->b, f->buf, sizeof f->buf));
+    f->t2 = async_now(L);
+    async_await(async_join(L, &f->writer));
+    async_end;
+}
+
+static void virtual_clock_waits_for_ready_io(void **state)
+{
+    static struct vio f;
+    int a, b;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    io_tcp_pair(&a, &b);
+    assert_int_equal(async_stream_init(&f.a, a, NULL, 0), 0);
+    assert_int_equal(async_stream_init(&f.b, b, NULL, 0), 0);
+    assert_int_equal(io_run(&f.task, vio_fn), 0);
+    assert_int_equal(f.rc1, 3);
+    assert_int_equal(f.t1, f.t0);
+    assert_int_equal(f.rc2, ASYNC_ETIMEDOUT);
+    assert_int_equal(f.t2 - f.t1, ASYNC_SEC(1));
+    async_stream_close(TLOOP, &f.a);
+    async_stream_close(TLOOP, &f.b);
+}
+
+/* A poll cut short by EINTR brings nothing although I/O is ready: the
+ * clock must not leap on it (it needs two empty polls in a row). */
+static int vio_writer_eintr(async_loop *L, async_task *self)
+{
+    struct vio *f = async_frame(self, struct vio, writer);
+    async_begin(L, &f->wco);
+    async_await(async_stream_write(L, &f->a, "now", 3));
+    fault_arm(FF_EPOLL_WAIT, -1, 0, 1, EINTR, 0); /* the next poll */
+    async_end;
+}
+
+static int vio_eintr_fn(async_loop *L, async_task *self)
+{
+    struct vio *f = async_frame(self, struct vio, task);
+    async_begin(L, &f->co);
+    f->t0 = async_now(L);
+    async_spawn(L, &f->writer, vio_writer_eintr);
+    async_await_for(&f->to, ASYNC_SEC(1), f->rc1, async_stream_read(L, &f->b, f->buf, sizeof f->buf));
+    f->t1 = async_now(L);
+    async_await(async_join(L, &f->writer));
+    async_end;
+}
+
+static void virtual_clock_ignores_an_interrupted_poll(void **state)
+{
+    static struct vio f;
+    int a, b;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    io_tcp_pair(&a, &b);
+    assert_int_equal(async_stream_init(&f.a, a, NULL, 0), 0);
+    assert_int_equal(async_stream_init(&f.b, b, NULL, 0), 0);
+    assert_int_equal(io_run(&f.task, vio_eintr_fn), 0);
+    fault_clear();
+    assert_int_equal(f.rc1, 3); /* not ASYNC_ETIMEDOUT */
+    assert_int_equal(f.t1, f.t0);
+    async_stream_close(TLOOP, &f.a);
+    async_stream_close(TLOOP, &f.b);
+}
+
+/* async_ev_clock_advance from a task: what falls due runs on the next
+ * pass; embedding (the application's ev_run) and the core's async_run
+ * jump as async_ev_run does. */
+struct vadv {
+    async_task task, sleeper;
+    async_co co, sco;
+    async_tick t0, woke;
+};
+
+static int vadv_sleeper(async_loop *L, async_task *self)
+{
+    struct vadv *f = async_frame(self, struct vadv, sleeper);
+    async_begin(L, &f->sco);
+    async_await(async_sleep(L, ASYNC_SEC(5)));
+    f->woke = async_now(L);
+    async_end;
+}
+
+static int vadv_fn(async_loop *L, async_task *self)
+{
+    struct vadv *f = async_frame(self, struct vadv, task);
+    async_begin(L, &f->co);
+    f->t0 = async_now(L);
+    async_spawn(L, &f->sleeper, vadv_sleeper);
+    async_await(async_yield()); /* it sleeps */
+    assert_int_equal(async_ev_clock_advance(&TE, ASYNC_SEC(7)), 0);
+    async_await(async_join(L, &f->sleeper));
+    async_end;
+}
+
+static void virtual_clock_advance_embedding_and_core_run(void **state)
+{
+    static struct vadv f;
+    static struct sleeper s;
+    async_tick t0;
+    (void)state;
+    /* advanced past the sleep: it wakes at the moved time, not at 5 s */
+    memset(&f, 0, sizeof f);
+    assert_int_equal(io_run(&f.task, vadv_fn), 0);
+    assert_int_equal(f.woke - f.t0, ASYNC_SEC(7));
+    /* embedded: the application's ev_run */
+    memset(&s, 0, sizeof s);
+    t0 = async_now(TLOOP);
+    assert_int_equal(async_spawn(TLOOP, &s.task, sleeper_fn), 0);
+    ev_run(TE.ev, 0);
+    assert_true(async_task_is_done(&s.task));
+    assert_int_equal(async_loop_update_now(TLOOP) - t0, ASYNC_MS(300));
+    /* the core's async_run over the port */
+    memset(&s, 0, sizeof s);
+    t0 = async_now(TLOOP);
+    assert_int_equal(async_run(TLOOP, &s.task, sleeper_fn), 0);
+    assert_int_equal(async_loop_update_now(TLOOP) - t0, ASYNC_MS(300));
+}
+
+static void virtual_clock_refusals(void **state)
+{
+    static async_ev E2;
+    static struct sleeper s;
+    struct ev_loop *ev2 = ev_loop_new(EVFLAG_AUTO);
+    (void)state;
+    assert_false(async_ev_clock_is_virtual(&TE)); /* the real clock by default */
+    assert_int_equal(async_ev_clock_advance(&TE, 1), ASYNC_EINVAL);
+    assert_int_equal(async_ev_clock_virtual(NULL), ASYNC_EINVAL);
+    assert_int_equal(async_ev_clock_advance(NULL, 1), ASYNC_EINVAL);
+    assert_false(async_ev_clock_is_virtual(NULL));
+    memset(&E2, 0, sizeof E2);
+    assert_int_equal(async_ev_clock_virtual(&E2), ASYNC_EINVAL); /* not attached */
+    /* too late once a task or a timer exists on the real clock */
+    memset(&s, 0, sizeof s);
+    assert_int_equal(async_spawn(TLOOP, &s.task, sleeper_fn), 0);
+    assert_int_equal(async_ev_clock_virtual(&TE), ASYNC_EBUSY);
+    assert_int_equal(io_run(&s.task, NULL), 0);
+    assert_false(async_ev_clock_is_virtual(&TE));
+    /* then, with nothing left, allowed; a second call changes nothing */
+    assert_non_null(ev2);
+    assert_int_equal(async_ev_init(&E2, ev2), 0);
+    assert_int_equal(async_ev_clock_virtual(&E2), 0);
+    assert_int_equal(async_ev_clock_virtual(&E2), 0);
+    assert_true(async_ev_clock_is_virtual(&E2));
+    assert_ptr_equal(async_ev_of(&E2.loop), &E2); /* still the driver's loop */
+    async_ev_close(&E2);
+    ev_loop_destroy(ev2);
 }
 
 /* ---- the core's own async_run() over the libev port ---- */
@@ -719,6 +993,8 @@ static int patient_fn(async_loop *L, async_task *self)
     async_await_rc(f->rc, async_sleep(L, ASYNC_SEC(10)));
     if (f->stubborn) {
         async_shield_begin(&f->sh, 0);
+        if (write(ready_fd, "s", 1) != 1) /* in the cleanup: the second may come */
+            async_return(ASYNC_EIO_TEST);
         async_await(async_sleep(L, ASYNC_SEC(10)));
         async_shield_end(&f->sh);
     }
@@ -727,7 +1003,10 @@ static int patient_fn(async_loop *L, async_task *self)
 }
 
 /* Runs async_ev_main in a child; returns its wait status after `hits`
- * SIGINTs sent once it is waiting. */
+ * SIGINTs, each sent once the child says it is ready for it (libev's
+ * handler is installed before the main task runs, so "r" suffices for
+ * the first; a second sent before the first was handled could merge
+ * with it, hence "s" from the shielded cleanup).  No sleeps. */
 static int sigint_child(int stubborn, int hits)
 {
     static struct patient p;
@@ -747,11 +1026,9 @@ static int sigint_child(int stubborn, int hits)
         exit(async_ev_main(&p.task, patient_fn)); /* exit: a coverage build counts the child */
     }
     close(fds[1]);
-    assert_int_equal(read(fds[0], &c, 1), 1);
-    usleep(50000); /* into its sleep */
     while (hits--) {
+        assert_int_equal(read(fds[0], &c, 1), 1);
         kill(pid, SIGINT);
-        usleep(50000);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     close(fds[0]);
@@ -1184,25 +1461,30 @@ int main(int argc, char **argv)
         IOT(embeds_in_application_loop),
         IOT(minpri_watcher_wakes_a_task_under_ev_run),
         IOT(embedding_after_ev_run_arms_the_first_poll),
-        IOT(nested_run_on_another_loop),
+        IOT_V(nested_run_on_another_loop),
         IOT(yielding_task_does_not_starve_io),
-        IOT(signal_is_awaitable),
-        IOT(signal_wait_times_out_and_stops),
+        IOT_V(signal_is_awaitable),
+        IOT_V(signal_wait_times_out_and_stops),
         IOT(thread_posts_wake_the_loop),
-        IOT(deadlock_is_reported),
+        IOT_V(deadlock_is_reported),
         IOT(core_run_over_ev_port),
+        IOT_V(virtual_clock_sleeps_in_order_at_exact_times),
+        IOT_V(virtual_clock_waits_for_ready_io),
+        IOT_V(virtual_clock_ignores_an_interrupted_poll),
+        IOT_V(virtual_clock_advance_embedding_and_core_run),
+        IOT(virtual_clock_refusals),
         IOT(misuse_is_reported),
         IOT(abi_mismatch_is_refused),
-        IOT(run_cancels_leftover_tasks),
+        IOT_V(run_cancels_leftover_tasks),
         IOT(ctrl_c_cancels_main),
         IOT(errno_mapping),
         IOT(ev_exit_names_the_program_and_the_error),
         IOT(ev_main_runs_a_program),
         IOT(ev_run_refusals),
         IOT(driver_timer_follows_the_earliest_deadline),
-        IOT(io_wait_busy_stopped_and_moved),
-        IOT(signal_counts_shares_and_refuses),
-        IOT(cancelled_signal_wait_lets_go),
+        IOT_V(io_wait_busy_stopped_and_moved),
+        IOT_V(signal_counts_shares_and_refuses),
+        IOT_V(cancelled_signal_wait_lets_go),
     };
     (void)argc;
     self_path = argv[0];

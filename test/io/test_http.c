@@ -196,11 +196,21 @@ static int handle(async_loop *L, async_http_conn *c)
     async_end;
 }
 
+static async_tick last_response_at; /* when on_response last ran */
+
 static void count_response(async_loop *L, async_http_conn *c)
 {
-    (void)L;
     (void)c;
     responses_logged++;
+    last_response_at = async_now(L);
+}
+
+/* When the server's sweeper, started with the first connection, first
+ * finds a wait that began then to have outlived `limit`: its first tick
+ * at or after it (the tests run on the virtual clock: exact). */
+static async_tick swept_after(async_tick limit)
+{
+    return (limit + hs.period - 1) / hs.period * hs.period;
 }
 
 static void server_config(void)
@@ -242,7 +252,7 @@ struct raw {
     char out[200000];
     size_t outn;
     int rc;
-    async_tick t_sent, t_closed;
+    async_tick t_start, t_sent, t_closed; /* connected, all sent, closed by the server */
 };
 
 static int raw_main(async_loop *L, async_task *self)
@@ -250,6 +260,7 @@ static int raw_main(async_loop *L, async_task *self)
     struct raw *r = async_frame(self, struct raw, task);
     async_begin(L, &r->co);
     async_await(async_stream_connect(L, &r->s, &hs.srv.addr, NULL, 0));
+    r->t_start = async_now(L);
     for (r->off = 0; r->off < r->len;) {
         r->cur = r->piece && r->piece < r->len - r->off ? r->piece : r->len - r->off;
         async_await_rc(r->rc, async_stream_write(L, &r->s, r->req + r->off, r->cur));
@@ -713,7 +724,15 @@ static void slowloris_gets_408_on_time(void **state)
     out = exchange(req, sizeof req - 1, 2, ASYNC_MS(20));
     assert_true(strncmp(out, "HTTP/1.1 408 ", 13) == 0);
     assert_non_null(strstr(out, "Connection: close"));
-    assert_true(R.t_closed - R.t_sent < ASYNC_SEC(3));
+    /* on the virtual clock, exactly: the head's wait began as the client
+     * connected, and the sweeper (every 37 ms) found it past 150 ms at
+     * 185; the client, its bytes taken by the kernel, sent all 55 in 28
+     * pieces 20 ms apart, then read the answer and the close */
+    assert_int_equal(hs.period, ASYNC_MS(37));
+    assert_int_equal(last_response_at - R.t_start, swept_after(cfg.head_timeout));
+    assert_int_equal(last_response_at - R.t_start, ASYNC_MS(185));
+    assert_int_equal(R.t_sent - R.t_start, ASYNC_MS(20) * ((sizeof req - 1 + 1) / 2 - 1));
+    assert_int_equal(R.t_closed, R.t_sent);
 }
 
 struct idle_client {
@@ -773,10 +792,18 @@ static void head_and_idle_deadlines(void **state)
     server_up();
     assert_int_equal(io_run(&m.task, idle_runner_main), 0);
     assert_true(strncmp(m.k.buf, "HTTP/1.1 408 ", 13) == 0);
-    assert_false(async_tick_before(m.k.t1, m.k.t_first_byte + cfg.head_timeout));
-    assert_true(m.k.t1 - m.k.t0 < ASYNC_SEC(3));
     assert_non_null(strstr(m.r.out, "\r\n\r\nhello"));
-    assert_false(async_tick_before(m.r.t_closed, m.r.t_sent + cfg.idle_timeout));
+    /* On the virtual clock both connect, k writes its byte and r gets its
+     * answer at one instant; the sweeper (started then, every 37 ms)
+     * ends k's head at its first tick past 150 ms, r's idle wait at its
+     * first past 400 ms: never early, within one period. */
+    assert_int_equal(m.k.t_first_byte, m.k.t0);
+    assert_int_equal(m.r.t_start, m.k.t0);
+    assert_int_equal(m.r.t_sent, m.r.t_start);
+    assert_int_equal(m.k.t1 - m.k.t_first_byte, swept_after(cfg.head_timeout));
+    assert_int_equal(m.k.t1 - m.k.t_first_byte, ASYNC_MS(185));
+    assert_int_equal(m.r.t_closed - m.r.t_sent, swept_after(cfg.idle_timeout));
+    assert_int_equal(m.r.t_closed - m.r.t_sent, ASYNC_MS(407));
 }
 
 /* ---- the module's client ---- */
@@ -1103,6 +1130,10 @@ static void graceful_shutdown(void **state)
     assert_non_null(strstr(m.idle.out, "\r\n\r\nhello"));
     /* the idle one closed at once, long before its idle timeout */
     assert_true(m.idle.t_closed - m.idle.t_sent < cfg.idle_timeout);
+    /* exactly (virtual clock): the idle one as the shutdown began, at
+     * 100 ms; the busy one once its 300 ms handler answered */
+    assert_int_equal(m.idle.t_closed - m.idle.t_start, ASYNC_MS(100));
+    assert_int_equal(m.busy.t_closed - m.busy.t_start, ASYNC_MS(300));
     /* the busy one got its answer, marked as the last */
     assert_non_null(strstr(m.busy.out, "Connection: close\r\n"));
     assert_non_null(strstr(m.busy.out, "\r\n\r\nslow"));
@@ -1118,6 +1149,9 @@ static void graceful_shutdown(void **state)
     assert_int_equal(m.cancelled, 2);
     assert_true(strncmp(m.busy.out, "HTTP/1.1 503 ", 13) == 0 || m.busy.outn == 0);
     assert_int_equal(hs.nlive, 0);
+    /* both cut off as the 50 ms grace ran out, 100 ms in (virtual clock) */
+    assert_int_equal(m.busy.t_closed - m.busy.t_start, ASYNC_MS(150));
+    assert_int_equal(m.idle.t_closed - m.idle.t_start, ASYNC_MS(150));
 }
 
 /* ---- serving a connected fd (socketpair) ---- */
@@ -1501,34 +1535,34 @@ static void serve_fd_needs_the_libev_driver(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IOT(keepalive_pipelining_in_order),
-        IOT(request_split_byte_by_byte),
-        IOT(content_length_body_in_pieces),
-        IOT(expect_continue_and_head),
-        IOT(expect_refused_closes_without_100),
-        IOT(streamed_file_and_http10),
-        IOT(refusals_each_close),
-        IOT(handler_misuse_refused),
-        IOT(streamed_answers_open_empty_204),
-        IOT(handler_errors_map_to_statuses),
-        IOT(unread_bodies_skipped_or_closed),
-        IOT(cut_short_bodies_and_heads),
-        IOT(writes_to_a_reset_client_fail),
-        IOT(not_modified_and_head_of_a_file),
-        IOT(head_too_large_is_431),
-        IOT(chunked_body_over_the_limit),
-        IOT(slowloris_gets_408_on_time),
-        IOT(head_and_idle_deadlines),
-        IOT(client_against_the_server),
-        IOT(client_awkward_answers),
-        IOT(client_misuse),
-        IOT(graceful_shutdown),
-        IOT(serve_a_socketpair),
-        IOT(path_and_query),
-        IOT(dates_and_reasons),
-        IOT(date_agrees_with_gmtime),
-        IOT(config_and_misuse),
-        IOT(serve_fd_needs_the_libev_driver),
+        IOT_V(keepalive_pipelining_in_order),
+        IOT_V(request_split_byte_by_byte),
+        IOT_V(content_length_body_in_pieces),
+        IOT_V(expect_continue_and_head),
+        IOT_V(expect_refused_closes_without_100),
+        IOT_V(streamed_file_and_http10),
+        IOT_V(refusals_each_close),
+        IOT_V(handler_misuse_refused),
+        IOT_V(streamed_answers_open_empty_204),
+        IOT_V(handler_errors_map_to_statuses),
+        IOT_V(unread_bodies_skipped_or_closed),
+        IOT_V(cut_short_bodies_and_heads),
+        IOT_V(writes_to_a_reset_client_fail),
+        IOT_V(not_modified_and_head_of_a_file),
+        IOT_V(head_too_large_is_431),
+        IOT_V(chunked_body_over_the_limit),
+        IOT_V(slowloris_gets_408_on_time),
+        IOT_V(head_and_idle_deadlines),
+        IOT_V(client_against_the_server),
+        IOT_V(client_awkward_answers),
+        IOT_V(client_misuse),
+        IOT_V(graceful_shutdown),
+        IOT_V(serve_a_socketpair),
+        IOT_V(path_and_query),
+        IOT_V(dates_and_reasons),
+        IOT_V(date_agrees_with_gmtime),
+        IOT_V(config_and_misuse),
+        IOT_V(serve_fd_needs_the_libev_driver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

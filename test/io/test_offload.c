@@ -25,17 +25,29 @@ static int pool_setup(void **state)
     return 0;
 }
 
+/* The same on the virtual clock (async_ev_clock_virtual). */
+static int pool_setup_virtual(void **state)
+{
+    pool_setup(state);
+    assert_int_equal(async_ev_clock_virtual(&TE), 0);
+    return 0;
+}
+
 static int pool_teardown(void **state)
 {
     async_pool_close(&P);
     return io_teardown(state);
 }
 #define PT(test) cmocka_unit_test_setup_teardown(test, pool_setup, pool_teardown)
+#define PT_V(test) cmocka_unit_test_setup_teardown(test, pool_setup_virtual, pool_teardown)
 
 /* A gate the blocking functions wait on, opened from the loop side. */
 static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
 static int gate_open, started, ran[5];
+/* A permit per call started, given by the worker: the loop waits on it,
+ * it never polls on a sleep for the workers to get going. */
+static async_notify started_n;
 
 static void gate_reset(void)
 {
@@ -44,6 +56,16 @@ static void gate_reset(void)
     started = 0;
     memset(ran, 0, sizeof ran);
     pthread_mutex_unlock(&gate_mu);
+    async_notify_init(&started_n);
+}
+
+/* From a worker: one more call has started. */
+static void note_started(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    started++;
+    pthread_mutex_unlock(&gate_mu);
+    async_notify_give(TLOOP, &started_n);
 }
 
 static void gate_set(void)
@@ -59,8 +81,10 @@ static int blocking(async_offload *job, void *arg)
 {
     int id = (int)(intptr_t)arg;
     pthread_mutex_lock(&gate_mu);
-    started++;
     ran[id] = 1;
+    pthread_mutex_unlock(&gate_mu);
+    note_started();
+    pthread_mutex_lock(&gate_mu);
     while (!gate_open && !async_offload_is_cancelled(job)) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -173,9 +197,10 @@ static int queued_fn(async_loop *L, async_task *self)
     async_spawn(L, &f->a, queued_a); /* occupies worker 1 */
     async_spawn(L, &f->b, queued_b); /* occupies worker 2 */
     while (worker_started() < 2) /* both workers busy */
-        async_await(async_sleep(L, 1));
+        async_await(async_notify_take(L, &started_n));
     async_spawn(L, &f->c, queued_c); /* waits in the queue */
-    async_await(async_sleep(L, 2));
+    async_await(async_yield()); /* c steps first: its call is queued */
+    assert_int_equal(async_task_state(&f->c), ASYNC_TASK_WAITING);
     async_cancel(L, &f->c);
     async_await(async_join(L, &f->c)); /* c keeps its result in f->rc */
     gate_set();
@@ -199,38 +224,53 @@ static void cancelled_queued_call_never_runs(void **state)
 
 /* ---- a deadline on a running call: reported once fn has returned ---- */
 struct running {
-    async_task task;
-    async_co co;
+    async_task task, clock;
+    async_co co, cco;
     async_offload job;
     async_timeout to;
     int rc, started_when_reported;
+    async_tick t0, t1;
 };
+
+/* The clock's hand: once the call runs, time moves past its deadline
+ * (the virtual clock holds still while a call is in flight). */
+static int running_clock(async_loop *L, async_task *self)
+{
+    struct running *f = async_frame(self, struct running, clock);
+    async_begin(L, &f->cco);
+    while (worker_started() == 0)
+        async_await(async_notify_take(L, &started_n));
+    assert_int_equal(async_now(L), f->t0);
+    assert_int_equal(async_ev_clock_advance(&TE, ASYNC_MS(20)), 0);
+    async_end;
+}
 
 static int running_fn(async_loop *L, async_task *self)
 {
     struct running *f = async_frame(self, struct running, task);
     async_begin(L, &f->co);
+    f->t0 = async_now(L);
+    async_spawn(L, &f->clock, running_clock);
     async_await_for(&f->to, ASYNC_MS(20), f->rc, async_offload_run(L, &P, &f->job, blocking, (void *)1));
+    f->t1 = async_now(L);
     f->started_when_reported = worker_started();
+    async_await(async_join(L, &f->clock));
     async_end;
 }
 
 static void timeout_on_running_call_waits_for_it(void **state)
 {
     static struct running f;
-    int tries = 0;
     (void)state;
-    /* The call must be running when the 20 ms deadline comes: on a loaded
-     * machine the worker may not have taken it by then (then it is taken
-     * back unrun, also ETIMEDOUT), so try again until it was; each try is
-     * bounded and the test's alarm bounds them all. */
-    do {
-        memset(&f, 0, sizeof f);
-        gate_reset(); /* never opened: fn returns only because it sees the cancel */
-        assert_int_equal(io_run(&f.task, running_fn), 0);
-        assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
-    } while (f.started_when_reported == 0 && ++tries < 50);
+    /* On the virtual clock the call is running when the 20 ms deadline
+     * comes, whatever the machine's load: time moves only once it runs. */
+    memset(&f, 0, sizeof f);
+    gate_reset(); /* never opened: fn returns only because it sees the cancel */
+    assert_int_equal(io_run(&f.task, running_fn), 0);
+    assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
     assert_int_equal(f.started_when_reported, 1);
+    /* reported when fn returned, which takes no virtual time */
+    assert_int_equal(f.t1 - f.t0, ASYNC_MS(20));
     assert_true(async_offload_is_cancelled(&f.job));
     /* The job is free again. */
     assert_int_equal(async_offload_run(TLOOP, &P, &f.job, blocking, NULL), ASYNC_EPERM);
@@ -410,8 +450,8 @@ static int q3_fn(async_loop *L, async_task *self)
         async_spawn(L, &f->m[f->i].task, q3_member);
     }
     while (worker_started() < 2)
-        async_await(async_sleep(L, 1));
-    async_await(async_sleep(L, 2));
+        async_await(async_notify_take(L, &started_n));
+    async_await(async_yield()); /* every member has queued its call */
     async_cancel(L, &f->m[3].task); /* in the middle of the queue */
     async_cancel(L, &f->m[4].task); /* at its end */
     async_await(async_join(L, &f->m[3].task));
@@ -451,10 +491,8 @@ static int short_job(async_offload *job, void *arg)
 {
     (void)job;
     (void)arg;
-    pthread_mutex_lock(&gate_mu);
-    started++;
-    pthread_mutex_unlock(&gate_mu);
-    usleep(30000);
+    note_started();
+    usleep(30000); /* still running when the pool closes: it waits for it */
     return 7;
 }
 
@@ -488,7 +526,7 @@ static int qclose_fn(async_loop *L, async_task *self)
     async_spawn(L, &f->a, qclose_a);
     async_spawn(L, &f->b, qclose_b); /* behind a, on the pool's one thread */
     while (worker_started() == 0) /* a's call runs (not a guess at how soon) */
-        async_await(async_sleep(L, ASYNC_MS(1)));
+        async_await(async_notify_take(L, &started_n));
     async_pool_close(&P1); /* waits for a's call; b never starts */
     async_await(async_join(L, &f->a));
     async_await(async_join(L, &f->b));
@@ -507,6 +545,39 @@ static void close_with_calls_queued(void **state)
     assert_int_equal(f.ra, 7);
     assert_int_equal(f.rb, ASYNC_ECANCELED);
     assert_int_equal(ran[4], 0);
+}
+
+/* ---- the virtual clock holds still while a call is in flight: a
+ * deadline around a call that takes real time does not expire, and the
+ * call takes no virtual time ---- */
+struct vhold {
+    async_task task;
+    async_co co;
+    async_offload job;
+    async_timeout to;
+    int rc;
+    async_tick t0, t1;
+};
+
+static int vhold_fn(async_loop *L, async_task *self)
+{
+    struct vhold *f = async_frame(self, struct vhold, task);
+    async_begin(L, &f->co);
+    f->t0 = async_now(L);
+    async_await_for(&f->to, ASYNC_MS(1), f->rc, async_offload_run(L, &P, &f->job, short_job, NULL));
+    f->t1 = async_now(L);
+    async_end;
+}
+
+static void virtual_clock_holds_while_a_call_runs(void **state)
+{
+    static struct vhold f;
+    (void)state;
+    memset(&f, 0, sizeof f);
+    gate_reset();
+    assert_int_equal(io_run(&f.task, vhold_fn), 0);
+    assert_int_equal(f.rc, 7); /* 30 ms of real time inside a 1 ms deadline */
+    assert_int_equal(f.t1, f.t0);
 }
 
 /* ---- the resolver's errors: a name that does not resolve, the retry
@@ -562,13 +633,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         PT(result_comes_back_while_loop_runs),
-        PT(cancelled_queued_call_never_runs),
-        PT(timeout_on_running_call_waits_for_it),
+        PT_V(cancelled_queued_call_never_runs),
+        PT_V(timeout_on_running_call_waits_for_it),
         PT(resolve_numeric_and_names),
         PT(misuse_and_closed_pool),
         PT(pool_init_failures),
-        PT(queued_calls_taken_back_anywhere),
-        PT(close_with_calls_queued),
+        PT_V(queued_calls_taken_back_anywhere),
+        PT_V(close_with_calls_queued),
+        PT_V(virtual_clock_holds_while_a_call_runs),
         PT(resolver_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -785,6 +787,7 @@ struct tmo {
     int rc1, rc2;
     size_t got; /* what the reads after the timeout brought */
     char buf[8];
+    async_tick t0, t1, t2;
 };
 
 static int late_writer(async_loop *L, async_task *self)
@@ -801,7 +804,9 @@ static int tmo_fn(async_loop *L, async_task *self)
     struct tmo *f = async_frame(self, struct tmo, task);
     async_begin(L, &f->co);
     async_spawn(L, &f->late, late_writer);
+    f->t0 = async_now(L);
     async_await_for(&f->to, ASYNC_MS(5), f->rc1, async_stream_read(L, &f->b, f->buf, 8));
+    f->t1 = async_now(L);
     /* a read may be short: the bytes, not the read sizes, count */
     for (f->got = 0; f->got < 4; f->got += (size_t)f->rc2) {
         async_await_for(&f->to, ASYNC_SEC(20), f->rc2,
@@ -809,6 +814,7 @@ static int tmo_fn(async_loop *L, async_task *self)
         if (f->rc2 <= 0)
             break;
     }
+    f->t2 = async_now(L);
     async_await(async_join(L, &f->late));
     async_end;
 }
@@ -827,6 +833,9 @@ static void read_timeout_leaves_stream_usable(void **state)
     assert_true(f.rc2 > 0);
     assert_int_equal(f.got, 4);
     assert_memory_equal(f.buf, "late", 4);
+    /* virtual clock: the deadline at 5 ms exactly, the data at 30 */
+    assert_int_equal(f.t1 - f.t0, ASYNC_MS(5));
+    assert_int_equal(f.t2 - f.t0, ASYNC_MS(30));
     async_stream_close(TLOOP, &f.a);
     async_stream_close(TLOOP, &f.b);
 }
@@ -840,14 +849,28 @@ struct ctmo {
     async_addr addr;
     async_timeout to;
     int rc;
+    async_tick t0, t1;
 };
 
 static int ctmo_fn(async_loop *L, async_task *self)
 {
     struct ctmo *f = async_frame(self, struct ctmo, task);
     async_begin(L, &f->co);
+    f->t0 = async_now(L);
     async_await_for(&f->to, ASYNC_MS(200), f->rc, async_stream_connect(L, &f->s, &f->addr, NULL, 0));
+    f->t1 = async_now(L);
     async_end;
+}
+
+/* Connections waiting in a listener's accept queue (Linux: TCP_INFO's
+ * tcpi_unacked on a listening socket). */
+static int accept_queue_length(int l)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(l, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return -1;
+    return (int)ti.tcpi_unacked;
 }
 
 static void connect_timeout(void **state)
@@ -871,11 +894,16 @@ static void connect_timeout(void **state)
         connect(fill[i], (struct sockaddr *)&f.addr.sa, f.addr.len);
         nfill++;
     }
-    usleep(50000);
+    /* Until the kernel has completed the first one into the accept
+     * queue (bounded: 5 s), so that ours finds it full. */
+    for (i = 0; i < 5000 && accept_queue_length(l) < 1; i++)
+        usleep(1000);
+    assert_true(accept_queue_length(l) >= 1);
     fd_before = dup(0);
     close(fd_before);
     assert_int_equal(io_run(&f.task, ctmo_fn), 0);
     assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
+    assert_int_equal(f.t1 - f.t0, ASYNC_MS(200)); /* virtual clock: exact */
     assert_true(async_stream_is_closed(&f.s));
     i = dup(0); /* the half-open socket's fd was released */
     assert_int_equal(i, fd_before);
@@ -1720,6 +1748,7 @@ struct cretry {
     async_addr ua;
     async_timeout to;
     int rc;
+    async_tick t0, t1;
 };
 
 static int cretry_fn(async_loop *L, async_task *self)
@@ -1727,7 +1756,9 @@ static int cretry_fn(async_loop *L, async_task *self)
     struct cretry *f = async_frame(self, struct cretry, task);
     async_begin(L, &f->co);
     async_await(async_stream_connect(L, &f->s, &f->ua, NULL, 0));
+    f->t0 = async_now(L);
     async_await_for(&f->to, ASYNC_MS(40), f->rc, async_stream_connect(L, &f->t, &f->ua, NULL, 0));
+    f->t1 = async_now(L);
     async_stream_close(L, &f->s);
     async_end;
 }
@@ -1747,6 +1778,7 @@ static void connect_to_full_unix_backlog_times_out(void **state)
     assert_int_equal(listen(l, 0), 0);
     assert_int_equal(io_run(&f.task, cretry_fn), 0);
     assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
+    assert_int_equal(f.t1 - f.t0, ASYNC_MS(40)); /* virtual clock: exact */
     assert_true(async_stream_is_closed(&f.t));
     close(l);
     unlink(path);
@@ -1796,6 +1828,7 @@ struct emfile {
     int client, rc, err_seen;
     unsigned long accepted_while_out;
     char buf[4];
+    async_tick t0, t1; /* the client connected; its accept seen */
 };
 
 static int emfile_fn(async_loop *L, async_task *self)
@@ -1819,12 +1852,14 @@ static int emfile_fn(async_loop *L, async_task *self)
     setrlimit(RLIMIT_NOFILE, &rl);
     assert_int_equal(connect(f->client, (struct sockaddr *)&f->srv.addr.sa, f->srv.addr.len), 0);
     assert_int_equal(write(f->client, "ping", 4), 4);
+    f->t0 = async_now(L);
     async_await(async_sleep(L, ASYNC_MS(30))); /* the server tries, fails, backs off */
     f->err_seen = f->srv.last_error;
     f->accepted_while_out = f->srv.accepted;
     setrlimit(RLIMIT_NOFILE, &f->saved);
     while (f->srv.accepted == 0) /* the back-off ends: it accepts */
         async_await(async_sleep(L, ASYNC_MS(10)));
+    f->t1 = async_now(L);
     async_await(async_io_wait(L, &f->io, f->client, EV_READ)); /* the echo */
     f->rc = (int)read(f->client, f->buf, 4);
     close(f->client);
@@ -1854,6 +1889,8 @@ static void accept_backs_off_when_out_of_descriptors(void **state)
     assert_int_equal(io_run(&f.task, emfile_fn), 0);
     assert_int_equal(f.err_seen, ASYNC_EMFILE);
     assert_int_equal(f.accepted_while_out, 0);
+    /* virtual clock: the back-off's 100 ms exactly, then the accept */
+    assert_int_equal(f.t1 - f.t0, ASYNC_MS(100));
     assert_int_equal(f.rc, 4);
     assert_memory_equal(f.buf, "ping", 4);
     assert_int_equal(io_run(NULL, NULL), 0);
@@ -2476,9 +2513,10 @@ static int lost_blocker(async_loop *L, async_task *self)
     async_begin(L, &f->bco);
     async_await(async_sleep(L, 1)); /* the reader is parked by now */
     f->parked_at_send = f->rc == 0 && async_task_state(&f->task) == ASYNC_TASK_WAITING &&
-                        async_now(L) - f->armed < ASYNC_MS(20);
+                        async_now(L) - f->armed == 1;
     assert_int_equal(send(f->a.fd, "1", 1, 0), 1);
-    usleep(60000); /* the loop is stuck here past the reader's 20 ms */
+    /* the loop is stuck here past the reader's 20 ms (virtual clock) */
+    assert_int_equal(async_ev_clock_advance(&TE, ASYNC_MS(60)), 0);
     async_end;
 }
 
@@ -2497,22 +2535,16 @@ static int lost_fn(async_loop *L, async_task *self)
 static void deadline_expiring_while_queued_is_not_lost(void **state)
 {
     static struct lost f;
-    int a, b, tries = 0;
+    int a, b;
     (void)state;
-    /* The byte must go out before the reader's deadline: on a loaded
-     * machine the blocker's first step can come later than that (the
-     * read then times out with nothing), so try again until it did. */
-    do {
-        if (tries > 0) {
-            async_stream_close(TLOOP, &f.a);
-            async_stream_close(TLOOP, &f.b);
-        }
-        memset(&f, 0, sizeof f);
-        io_tcp_pair(&a, &b);
-        assert_int_equal(async_stream_init(&f.a, a, NULL, 0), 0);
-        assert_int_equal(async_stream_init(&f.b, b, NULL, 0), 0);
-        assert_int_equal(io_run(&f.task, lost_fn), 0);
-    } while (!f.parked_at_send && ++tries < 20);
+    /* On the virtual clock the byte goes out 1 tick into the reader's
+     * 20 ms, and the blocker moves the clock past the deadline before
+     * the loop polls again: no retries, whatever the machine's load. */
+    memset(&f, 0, sizeof f);
+    io_tcp_pair(&a, &b);
+    assert_int_equal(async_stream_init(&f.a, a, NULL, 0), 0);
+    assert_int_equal(async_stream_init(&f.b, b, NULL, 0), 0);
+    assert_int_equal(io_run(&f.task, lost_fn), 0);
     assert_true(f.parked_at_send);
     assert_int_equal(f.rc, ASYNC_ETIMEDOUT);
     assert_int_equal(f.partial, 1); /* the byte that came in time is in buf */
@@ -2527,33 +2559,33 @@ int main(void)
         IOT(handler_end_closes_the_stream_as_the_run_ends),
         IOT(read_exactly_collects_pieces_and_reports_eof),
         IOT(write_refuses_lengths_past_int_max),
-        IOT(partial_counts_only_the_interrupted_call),
+        IOT_V(partial_counts_only_the_interrupted_call),
         IOT(read_until_handles_split_long_and_eof),
-        IOT(read_until_after_timeout_sees_buffered_data),
-        IOT(read_until_skips_false_candidates),
+        IOT_V(read_until_after_timeout_sees_buffered_data),
+        IOT_V(read_until_skips_false_candidates),
         IOT(sendfile_over_socket_and_pipe),
         IOT(reuseport_listeners_share_a_port),
         IOT(reset_and_refused_have_their_codes),
-        IOT(read_timeout_leaves_stream_usable),
+        IOT_V(read_timeout_leaves_stream_usable),
         IOT(delivered_read_survives_a_later_cancel),
         IOT(parked_read_cancelled_reads_nothing),
-        IOT(connect_timeout),
-        IOT(close_wakes_reader_and_later_ops_fail),
-        IOT(full_pool_stops_accepting_until_a_slot_frees),
+        IOT_V(connect_timeout),
+        IOT_V(close_wakes_reader_and_later_ops_fail),
+        IOT_V(full_pool_stops_accepting_until_a_slot_frees),
         IOT(many_clients_share_a_small_pool),
         IOT(server_touches_frames_only_as_connections_need_them),
         IOT(server_skips_a_frame_still_in_use),
         IOT(ipv6_and_unix_sockets),
         IOT(udp_round_trip),
         IOT(addresses_and_misuse),
-        IOT(interrupted_write_sent_an_exact_prefix),
-        IOT(cancelled_or_reset_write_reports_its_prefix),
+        IOT_V(interrupted_write_sent_an_exact_prefix),
+        IOT_V(cancelled_or_reset_write_reports_its_prefix),
         IOT(eintr_eagain_and_short_transfers_are_invisible),
         IOT(read_buffer_given_later),
-        IOT(connect_paths),
-        IOT(connect_to_full_unix_backlog_times_out),
+        IOT_V(connect_paths),
+        IOT_V(connect_to_full_unix_backlog_times_out),
         IOT(listen_on_a_listening_server_is_busy),
-        IOT(accept_backs_off_when_out_of_descriptors),
+        IOT_V(accept_backs_off_when_out_of_descriptors),
         IOT(accept_retries_and_drops),
         IOT(accept_alone),
         IOT(udp_truncation_eagain_and_close),
@@ -2564,7 +2596,7 @@ int main(void)
         IOT(listen_paths),
         IOT(reads_after_eof_buffered_and_reset),
         IOT(udp_waiting_sender_closed_or_cancelled),
-        IOT(deadline_expiring_while_queued_is_not_lost),
+        IOT_V(deadline_expiring_while_queued_is_not_lost),
     };
     if (getenv("IOTEST_FILTER")) /* one test by name, when chasing a failure */
         cmocka_set_test_filter(getenv("IOTEST_FILTER"));

@@ -110,6 +110,8 @@ static int tls_teardown(void **state)
     return io_teardown(state);
 }
 #define TT(test) cmocka_unit_test_setup_teardown(test, io_setup, tls_teardown)
+/* On the virtual clock: client and server are tasks of this loop.      */
+#define TT_V(test) cmocka_unit_test_setup_teardown(test, io_setup_virtual, tls_teardown)
 
 static unsigned free_port(void)
 {
@@ -1326,6 +1328,7 @@ struct hostile {
     struct client c;
     int cancel_ms;
     int rc;
+    async_tick t0, t1; /* the client spawned, its end */
 };
 
 static int hostile_fn(async_loop *L, async_task *self)
@@ -1336,11 +1339,13 @@ static int hostile_fn(async_loop *L, async_task *self)
     h->c.addr = h->raw.srv.addr;
     async_spawn(L, &h->raw.task, raw_fn);
     async_spawn(L, &h->c.task, client_fn);
+    h->t0 = async_now(L);
     if (h->cancel_ms) {
         async_await(async_sleep(L, ASYNC_MS(h->cancel_ms)));
         async_cancel(L, &h->c.task);
     }
     async_await_rc(h->rc, async_join(L, &h->c.task));
+    h->t1 = async_now(L);
     async_await_rc(h->rc, async_join(L, &h->raw.task));
     async_end;
 }
@@ -1402,6 +1407,7 @@ static void tls_stalled_handshake_deadline(void **state)
     hostile_run(RAW_STALL, ASYNC_MS(100), 0);
     assert_int_equal(H.c.hs, ASYNC_ETIMEDOUT);
     assert_string_equal(H.c.reason, ""); /* not a TLS failure */
+    assert_int_equal(H.t1 - H.t0, ASYNC_MS(100)); /* virtual clock: exact */
 }
 
 static void tls_cancel_during_handshake(void **state)
@@ -1409,6 +1415,7 @@ static void tls_cancel_during_handshake(void **state)
     (void)state;
     hostile_run(RAW_STALL, 0, 50);
     assert_int_equal(H.c.hs, ASYNC_ECANCELED);
+    assert_int_equal(H.t1 - H.t0, ASYNC_MS(50)); /* virtual clock: exact */
     assert_int_equal(async_task_result(&H.c.task), ASYNC_ECANCELED);
 }
 
@@ -2353,26 +2360,26 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TT(tls_allocation_failures), /* first: it makes the first attach */
         TT(tls_ctx_configurations),
-        TT(tls_duplex_megabyte_and_shutdown),
-        TT(tls_read_until_and_exactly),
-        TT(tls_many_concurrent_connections),
-        TT(tls_alpn_negotiated),
-        TT(tls_client_certificate),
-        TT(tls_key_update_no_busy_loop),
-        TT(tls_renegotiation_refused),
-        TT(tls_unclean_close_is_an_error),
-        TT(tls_attach_then_handshake_by_hand),
-        TT(tls_alpn_none_in_common_release_buffers),
-        TT(tls_handshake_waits_for_room_to_write),
-        TT(tls_handshake_in_first_read_and_write),
-        TT(tls_close_notify_through_eagain),
-        TT(tls_read_deadline_and_cancel_keep_stream),
-        TT(tls_interrupted_write_loses_write_side),
-        TT(tls_peer_closes_mid_handshake),
-        TT(tls_garbage_instead_of_server_hello),
-        TT(tls_close_notify_mid_handshake),
-        TT(tls_stalled_handshake_deadline),
-        TT(tls_cancel_during_handshake),
+        TT_V(tls_duplex_megabyte_and_shutdown),
+        TT_V(tls_read_until_and_exactly),
+        TT_V(tls_many_concurrent_connections),
+        TT_V(tls_alpn_negotiated),
+        TT_V(tls_client_certificate),
+        TT_V(tls_key_update_no_busy_loop),
+        TT_V(tls_renegotiation_refused),
+        TT_V(tls_unclean_close_is_an_error),
+        TT_V(tls_attach_then_handshake_by_hand),
+        TT_V(tls_alpn_none_in_common_release_buffers),
+        TT_V(tls_handshake_waits_for_room_to_write),
+        TT_V(tls_handshake_in_first_read_and_write),
+        TT_V(tls_close_notify_through_eagain),
+        TT_V(tls_read_deadline_and_cancel_keep_stream),
+        TT_V(tls_interrupted_write_loses_write_side),
+        TT_V(tls_peer_closes_mid_handshake),
+        TT_V(tls_garbage_instead_of_server_hello),
+        TT_V(tls_close_notify_mid_handshake),
+        TT_V(tls_stalled_handshake_deadline),
+        TT_V(tls_cancel_during_handshake),
         TT(tls_s_server_trusted_echo),
         TT(tls_s_server_file_exact_bytes),
         TT(tls_s_server_untrusted_ca),
@@ -2383,7 +2390,7 @@ int main(void)
         TT(tls_s_client_against_our_server),
         TT(tls_nginx_files_chunked_and_many),
         TT(tls_fuzzing_man_in_the_middle),
-        TT(tls_misuse),
+        TT_V(tls_misuse),
     };
     /* before OpenSSL's first allocation: it takes them only then */
     if (!CRYPTO_set_mem_functions(oom_malloc, oom_realloc, oom_free)) {
