@@ -372,8 +372,10 @@ static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
     s->rio.task = NULL;
     EV_OF_LOOP(s->rio.L)->waits--;
     /* t is parked on rio (it was cleared on any other wake-up, by
-     * rio_detach): resume it, no detach, no generic wake's tests.      */
-    (void)async_unpark(s->rio.L, t, &s->rio.waiter, rc);
+     * rio_detach) and rc is a count, ASYNC_EOF, an error or the ready
+     * events, never ASYNC_PENDING: resume it without detach and without
+     * async_unpark's misuse checks (E17, docs/performance.md).          */
+    async__unpark_parked(s->rio.L, t, &s->rio.waiter, rc);
 }
 
 /* async_wake() calls this for every wake-up of a parked reader; only an
