@@ -649,22 +649,30 @@ static int vio_fn(async_loop *L, async_task *self)
     async_end;
 }
 
+/* Runs fn over a fresh TCP pair in f (a writes, b reads), then closes
+ * the pair: fn's result. */
+static int vio_run(struct vio *f, async_task_fn fn)
+{
+    int a, b, rc;
+    memset(f, 0, sizeof *f);
+    io_tcp_pair(&a, &b);
+    assert_int_equal(async_stream_init(&f->a, a, NULL, 0), 0);
+    assert_int_equal(async_stream_init(&f->b, b, NULL, 0), 0);
+    rc = io_run(&f->task, fn);
+    async_stream_close(TLOOP, &f->a);
+    async_stream_close(TLOOP, &f->b);
+    return rc;
+}
+
 static void virtual_clock_waits_for_ready_io(void **state)
 {
     static struct vio f;
-    int a, b;
     (void)state;
-    memset(&f, 0, sizeof f);
-    io_tcp_pair(&a, &b);
-    assert_int_equal(async_stream_init(&f.a, a, NULL, 0), 0);
-    assert_int_equal(async_stream_init(&f.b, b, NULL, 0), 0);
-    assert_int_equal(io_run(&f.task, vio_fn), 0);
+    assert_int_equal(vio_run(&f, vio_fn), 0);
     assert_int_equal(f.rc1, 3);
     assert_int_equal(f.t1, f.t0);
     assert_int_equal(f.rc2, ASYNC_ETIMEDOUT);
     assert_int_equal(f.t2 - f.t1, ASYNC_SEC(1));
-    async_stream_close(TLOOP, &f.a);
-    async_stream_close(TLOOP, &f.b);
 }
 
 /* A poll cut short by EINTR brings nothing although I/O is ready: the
@@ -693,18 +701,13 @@ static int vio_eintr_fn(async_loop *L, async_task *self)
 static void virtual_clock_ignores_an_interrupted_poll(void **state)
 {
     static struct vio f;
-    int a, b;
+    int rc;
     (void)state;
-    memset(&f, 0, sizeof f);
-    io_tcp_pair(&a, &b);
-    assert_int_equal(async_stream_init(&f.a, a, NULL, 0), 0);
-    assert_int_equal(async_stream_init(&f.b, b, NULL, 0), 0);
-    assert_int_equal(io_run(&f.task, vio_eintr_fn), 0);
+    rc = vio_run(&f, vio_eintr_fn);
     fault_clear();
+    assert_int_equal(rc, 0);
     assert_int_equal(f.rc1, 3); /* not ASYNC_ETIMEDOUT */
     assert_int_equal(f.t1, f.t0);
-    async_stream_close(TLOOP, &f.a);
-    async_stream_close(TLOOP, &f.b);
 }
 
 /* async_ev_clock_advance from a task: what falls due runs on the next
