@@ -1692,12 +1692,12 @@ static inline int async__park_current(async_loop *L, async_task *t, async_waiter
 /* async_unpark for the runtime's own waker, which knows that t is parked
  * on its waiter (it set that waiter's task at the park and clears it on
  * every other wake-up) and that result is not ASYNC_PENDING: the stores
- * and the enqueue without the misuse checks (kept in debug builds, where
- * they trap).  Private: applications and
+ * and the enqueue without the misuse checks (debug builds keep them, and
+ * report a failure to the misuse hook: a bug of the runtime's).  Private: applications and
  * other layers call async_unpark, which checks.                        */
 static inline void async__unpark_parked(async_loop *L, async_task *t, async_waiter *w, int result)
 {
-#if ASYNC_CONF_DEBUG /* the runtime's own bug if these fail: trap */
+#if ASYNC_CONF_DEBUG /* the runtime's own bug if these fail */
     if (t->base.state != ASYNC__S_WEXT || t->base.node.next != (async_node *)(void *)w ||
         result == ASYNC_PENDING)
         ASYNC_CONF_ON_MISUSE(L, ASYNC_EPERM, __FILE__, __LINE__);
