@@ -80,19 +80,19 @@ PROBE_DEPS_gnuplot = deps-bench
 NEED_BENCH := $(NEED_PY) $(PROBE)/uvloop $(PROBE)/gnuplot $(PROBE)/valgrind $(PROBE)/cxx20
 
 # The floor for any libev echo server: raw libev callbacks.
-$(O)/bench/echo_floor: tools/bench/echo_floor.c | $(NEED_EV)
+$(O)/bench/echo_floor: tools/bench/echo_floor.c tools/bench/floor_server.h | $(NEED_EV)
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev
 
 # The floor for a TLS echo server: raw OpenSSL + libev callbacks.
-$(O)/bench/tls_floor: tools/bench/tls_floor.c | $(NEED_EV) $(PROBE)/openssl
+$(O)/bench/tls_floor: tools/bench/tls_floor.c tools/bench/floor_server.h | $(NEED_EV) $(PROBE)/openssl
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev -lssl -lcrypto
 
 # The floor for the HTTP benchmark: raw libev callbacks and http-parser.
-$(O)/bench/http_floor: tools/bench/http_floor.c | $(NEED_EV) $(PROBE)/http_parser
+$(O)/bench/http_floor: tools/bench/http_floor.c tools/bench/floor_server.h | $(NEED_EV) $(PROBE)/http_parser
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) $< -o $@ $(LDFLAGS) -lev -lhttp_parser

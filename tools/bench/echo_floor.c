@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "floor_server.h"
+
 #define MAX_FD 65536
 
 struct conn {
@@ -90,44 +92,15 @@ static void on_accept(struct ev_loop *ev, ev_io *w, int revents)
     }
 }
 
-static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
-{
-    (void)w;
-    (void)revents;
-    ev_break(ev, EVBREAK_ALL);
-}
-
 int main(int argc, char **argv)
 {
     struct ev_loop *ev = ev_default_loop(0);
-    struct sockaddr_in sa;
-    struct rlimit rl;
-    ev_io acc;
-    ev_signal si, st;
-    int fd, one = 1;
+    int fd;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)(argc > 1 ? atoi(argv[1]) : 8888));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4096) < 0) {
-        perror("echo_floor");
+    fd = floor_listen("echo_floor", argc > 1 ? atoi(argv[1]) : 8888);
+    if (fd < 0)
         return 1;
-    }
-    printf("echo_floor: listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
-    ev_io_init(&acc, on_accept, fd, EV_READ);
-    ev_io_start(ev, &acc);
-    ev_signal_init(&si, on_signal, SIGINT);
-    ev_signal_start(ev, &si);
-    ev_signal_init(&st, on_signal, SIGTERM);
-    ev_signal_start(ev, &st);
-    ev_run(ev, 0);
+    floor_run(ev, fd, on_accept);
     return 0;
 }

@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "floor_server.h"
+
 #define MAX_FD 8192
 #define MAX_HEADERS 48
 #define IDLE_TIMEOUT 60.0
@@ -444,22 +446,11 @@ static void on_accept(struct ev_loop *ev, ev_io *w, int revents)
     }
 }
 
-static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
-{
-    (void)w;
-    (void)revents;
-    ev_break(ev, EVBREAK_ALL);
-}
-
 int main(int argc, char **argv)
 {
     struct ev_loop *ev = ev_default_loop(0);
-    struct sockaddr_in sa;
-    struct rlimit rl;
-    ev_io acc;
-    ev_signal si, st;
     const char *root = ".";
-    int fd, one = 1, port = 8080, i;
+    int fd, port = 8080, i;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGPIPE, SIG_IGN);
@@ -474,28 +465,10 @@ int main(int argc, char **argv)
         perror(root);
         return 1;
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4096) < 0) {
-        perror("http_floor");
+    fd = floor_listen("http_floor", port);
+    if (fd < 0)
         return 1;
-    }
-    printf("http_floor: listening on 127.0.0.1:%d\n", port);
-    ev_io_init(&acc, on_accept, fd, EV_READ);
-    ev_io_start(ev, &acc);
-    ev_signal_init(&si, on_signal, SIGINT);
-    ev_signal_start(ev, &si);
-    ev_signal_init(&st, on_signal, SIGTERM);
-    ev_signal_start(ev, &st);
-    ev_run(ev, 0);
+    floor_run(ev, fd, on_accept);
     printf("http_floor: %llu requests answered\n", answered);
     return 0;
 }

@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "floor_server.h"
+
 #define MAX_FD 65536
 
 struct conn {
@@ -143,21 +145,10 @@ static void on_accept(struct ev_loop *ev, ev_io *w, int revents)
     }
 }
 
-static void on_signal(struct ev_loop *ev, ev_signal *w, int revents)
-{
-    (void)w;
-    (void)revents;
-    ev_break(ev, EVBREAK_ALL);
-}
-
 int main(int argc, char **argv)
 {
     struct ev_loop *ev = ev_default_loop(0);
-    struct sockaddr_in sa;
-    struct rlimit rl;
-    ev_io acc;
-    ev_signal si, st;
-    int fd, one = 1;
+    int fd;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 3) {
@@ -175,28 +166,10 @@ int main(int argc, char **argv)
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
     SSL_CTX_set_read_ahead(ctx, 1);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)(argc > 3 ? atoi(argv[3]) : 8443));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4096) < 0) {
-        perror("tls_floor");
+    fd = floor_listen("tls_floor", argc > 3 ? atoi(argv[3]) : 8443);
+    if (fd < 0)
         return 1;
-    }
-    printf("tls_floor: listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
-    ev_io_init(&acc, on_accept, fd, EV_READ);
-    ev_io_start(ev, &acc);
-    ev_signal_init(&si, on_signal, SIGINT);
-    ev_signal_start(ev, &si);
-    ev_signal_init(&st, on_signal, SIGTERM);
-    ev_signal_start(ev, &st);
-    ev_run(ev, 0);
+    floor_run(ev, fd, on_accept);
     SSL_CTX_free(ctx);
     return 0;
 }
