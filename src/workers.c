@@ -70,7 +70,9 @@ void async_workers_stop(async_workers *g)
         worker_deliver_stop(&g->w[i]);
 }
 
-static void sup_on_signal(struct ev_loop *ev, ev_signal *s, int revents)
+/* A stop signal, on the supervisor's loop or, with one worker, on the
+ * worker's own: the first one is the one reported.                      */
+static void on_stop_signal(struct ev_loop *ev, ev_signal *s, int revents)
 {
     async_workers *g = (async_workers *)s->data;
     (void)ev;
@@ -92,16 +94,6 @@ static void sup_on_wake(struct ev_loop *ev, ev_async *a, int revents)
  * the signals are watched on that same loop, so a single-threaded
  * program stays single-threaded (glibc then skips the cancellation
  * bookkeeping around every system call, about 30 instructions each).   */
-static void solo_on_signal(struct ev_loop *ev, ev_signal *s, int revents)
-{
-    async_workers *g = (async_workers *)s->data;
-    (void)ev;
-    (void)revents;
-    if (g->signal == 0)
-        g->signal = s->signum;
-    async_workers_stop(g);
-}
-
 static int run_solo(async_workers *g, async_worker *w)
 {
     unsigned i;
@@ -155,7 +147,7 @@ int async_workers_run(async_workers *g, async_worker *w, unsigned n, const int *
         w[0].index = 0;
         w[0].ready = 0;
         for (i = 0; i < g->nsig; i++) {
-            ev_signal_init(&g->sig[i], solo_on_signal, signals[i]);
+            ev_signal_init(&g->sig[i], on_stop_signal, signals[i]);
             g->sig[i].data = g;
         }
         return run_solo(g, w);
@@ -183,7 +175,7 @@ int async_workers_run(async_workers *g, async_worker *w, unsigned n, const int *
         started++;
     }
     for (i = 0; i < g->nsig; i++) {
-        ev_signal_init(&g->sig[i], sup_on_signal, signals[i]);
+        ev_signal_init(&g->sig[i], on_stop_signal, signals[i]);
         g->sig[i].data = g;
         ev_signal_start(g->ev, &g->sig[i]);
     }
