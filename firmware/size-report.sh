@@ -19,7 +19,8 @@
 #       the core's code by subsystem (firmware/core-parts.awk)
 #   APP target=T app=NAME core+port=N core=N port=N app=N coroutines=N flash=N ram=N
 #       each reference app (firmware/ref.c: blinky, event-queue,
-#       gather-timeout) as linked with --gc-sections: what of the core and
+#       gather-timeout, and gather-group, the third with a group) as
+#       linked with --gc-sections: what of the core and
 #       the port it keeps, its own code (app; coroutines: its coroutine
 #       functions alone), and the whole image
 #   COROUTINE target=T fixed=N per_await=N (...)
@@ -87,7 +88,7 @@ for spec in "$@"; do
     echo "SIZEOF target=$t$(printf '%s\n' "$sizes" | sed 's/ task_ram=[0-9]*//')"
     echo "CORE target=$t$("${prefix}nm" -S -t d "$dir/$t/core.c.o" | awk -f "$(dirname "$0")/core-parts.awk")"
     n=1
-    for app in blinky event-queue gather-timeout; do
+    for app in blinky event-queue gather-timeout gather-group; do
         parts=$(awk -f "$(dirname "$0")/size-parts.awk" "$dir/$t/ref$n.map")
         core=$(field "$parts" flash_core)
         port=$(field "$parts" flash_port)
