@@ -1848,8 +1848,9 @@ static inline unsigned async_group_running_count(const async_group *g)
     return g->running;
 }
 
-/* The two whole-group waits are one op, told apart by what else wakes
- * the waiter (0: only the last member's end).                          */
+/* The three group waits are one op, told apart by what else wakes the
+ * waiter (0: only the last member's end; WAIT_ERR: a member's error too;
+ * WAIT_ANY, async_group_next: each member's end).                       */
 int async__group_wait(async_loop *L, async_group *g, unsigned mode, async_task **done);
 
 static inline int async_group_next(async_loop *L, async_group *g, async_task **done)
