@@ -49,7 +49,7 @@ budget=${BUDGET:-4096}
 strict=${SIZE_STRICT:-1}
 over=0
 # What the blinky must not link (see LINKS above).
-blinky_unused='async__interrupt|async_cancel|async__cancel_mark|async__timeout_expire|async__scopes_close|async__scope_pop|async__finished|async__group_member_done|async_group_cancel|async__wake|async__wake_parked|async__deliver_posts|async__lock|async__unlock|async__recheck'
+blinky_unused='async__interrupt|async_cancel|async__cancel_mark|async__timeout_expire|async__scopes_close|async__scope_pop|async__finished|async__finished_group|async__gather|async__group_member_done|async_group_cancel|async__wake|async__wake_parked|async__deliver_posts|async__lock|async__unlock|async__recheck'
 
 berkeley() { # prefix file -> "text=N data=N bss=N"
     "${1}size" -B "$2" | awk 'NR == 2 { printf "text=%s data=%s bss=%s", $1, $2, $3 }'
