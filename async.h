@@ -1241,6 +1241,23 @@ int async_cancel(async_loop *L, async_task *t);
  * something else already joins t (a task or a group), ASYNC_EDEADLK for
  * a task joining itself, ASYNC_EINVAL if t was never spawned.           */
 int async_join(async_loop *L, async_task *t);
+/* op: wait until every task of tasks[0..n-1], already spawned, has
+ * finished (asyncio.gather(*tasks, return_exceptions=True) of running
+ * tasks: a fixed set, with no group to record it).  Returns 0 or the
+ * first error other than cancellation, in array order; each task keeps
+ * its result (async_task_result).  If the waiting task is cancelled or
+ * times out meanwhile, every unfinished task is cancelled (the one
+ * waited for at once, the others when it has finished) and the wait
+ * reports the interruption once all have finished.  A finished task may
+ * be listed (its error counts), one task twice, and n may be 0.
+ * ASYNC_EINVAL for a NULL array, a NULL or a never-spawned task,
+ * ASYNC_EDEADLK if the waiting task is listed, ASYNC_EBUSY if an
+ * unfinished one is joined by something else (a task, a group, a done
+ * callback), ASYNC_EPERM outside a task (all hook); then nothing is
+ * waited for or cancelled.  It waits in one unfinished task's joiner
+ * slot at a time, as async_join does, and checks every task at each of
+ * their ends: O(n) each.                                                */
+static inline int async_gather(async_loop *L, async_task *const *tasks, unsigned n);
 /* op: sleep for `ticks`, counted from now (the call reads the clock:
  * time spent computing earlier in the step does not shorten it), or
  * until `deadline`.  0 ticks or a deadline already due is a yield - but,
@@ -1324,7 +1341,7 @@ static inline int async_group_wait_first_error(async_loop *L, async_group *g);
  * A failure of the call itself (interrupted, ASYNC_ENOENT when the group
  * has no members) stores NULL.  Interruption does not cancel members
  * (asyncio.wait).                                                       */
-int async_group_next(async_loop *L, async_group *g, async_task **done);
+static inline int async_group_next(async_loop *L, async_group *g, async_task **done);
 /* Cancel every running member; returns how many were cancelled.         */
 unsigned async_group_cancel(async_loop *L, async_group *g);
 /* Remove every finished member, freeing its slot.  Returns the count.   */
@@ -1831,18 +1848,31 @@ static inline unsigned async_group_running_count(const async_group *g)
     return g->running;
 }
 
-/* The two whole-group waits are one op, told apart by what else wakes
- * the waiter (0: only the last member's end).                          */
-int async__group_wait(async_loop *L, async_group *g, unsigned mode);
+/* The three group waits are one op, told apart by what else wakes the
+ * waiter (0: only the last member's end; WAIT_ERR: a member's error too;
+ * WAIT_ANY, async_group_next: each member's end).                       */
+int async__group_wait(async_loop *L, async_group *g, unsigned mode, async_task **done);
+
+static inline int async_group_next(async_loop *L, async_group *g, async_task **done)
+{
+    return async__group_wait(L, g, ASYNC__GROUP_WAIT_ANY, done);
+}
+
+int async__gather(async_loop *L, async_task *const *tasks, unsigned n, bool join);
+
+static inline int async_gather(async_loop *L, async_task *const *tasks, unsigned n)
+{
+    return async__gather(L, tasks, n, false);
+}
 
 static inline int async_group_wait(async_loop *L, async_group *g)
 {
-    return async__group_wait(L, g, 0);
+    return async__group_wait(L, g, 0, NULL);
 }
 
 static inline int async_group_wait_first_error(async_loop *L, async_group *g)
 {
-    return async__group_wait(L, g, ASYNC__GROUP_WAIT_ERR);
+    return async__group_wait(L, g, ASYNC__GROUP_WAIT_ERR, NULL);
 }
 
 static inline void async_event_clear(async_event *ev)
@@ -2954,21 +2984,37 @@ static bool async__joiner_is_handle(const async_task *t)
 
 #endif
 #if ASYNC__SMALL
-/* L->hooks.finished: t has finished with rc; tell its group, its done
- * callback or the task joining it (a generic wake: it clears the slot). */
+/* L->hooks.finished, set by a join, a gather or a done callback: t has
+ * finished with rc; tell its done callback or the task joining it (a
+ * generic wake: it clears the slot).  A firmware with no group links
+ * none of the group's bookkeeping: async_group_spawn installs
+ * async__finished_group instead, which tells a group too.              */
 static void async__finished(async_loop *L, async_task *t, int rc)
 {
-    if (t->base.kind & ASYNC__K_INGROUP) {
-        async__group_member_done(L, t->joiner.group, t, rc);
+    (void)rc; /* unused without the extras */
 #if ASYNC_CONF_EXTRAS
-    } else if (async__joiner_is_handle(t)) {
+    if (async__joiner_is_handle(t)) {
         async__handle_due(L, (async_handle *)(void *)t->joiner.task);
         t->joiner.task = NULL;
+    } else
 #endif
-    } else if (t->joiner.task) { /* waits in WJOIN on t: its detach clears the slot */
+    if (t->joiner.task) /* waits in WJOIN on t: its detach clears the slot */
         async__wake_parked(L, t->joiner.task, rc);
-    }
 }
+
+static void async__finished_group(async_loop *L, async_task *t, int rc)
+{
+    if (t->base.kind & ASYNC__K_INGROUP)
+        async__group_member_done(L, t->joiner.group, t, rc);
+    else
+        async__finished(L, t, rc);
+}
+/* A join's hook: async__finished, unless a group has installed the one
+ * that does both.                                                       */
+#define ASYNC__FINISHED_HOOK_SET(L) \
+    ((void)((L)->hooks.finished == NULL && ((L)->hooks.finished = async__finished, 1)))
+#else
+#define ASYNC__FINISHED_HOOK_SET(L) ((void)0)
 #endif
 
 /* A task ends with rc: async__finish's part once it is parked nowhere. */
@@ -3172,6 +3218,7 @@ int async_unshield(async_loop *L)
     return L->current ? async__drain_end(L, L->current) : 0;
 }
 
+#if !ASYNC__SMALL
 int async_join(async_loop *L, async_task *t)
 {
     async_task *self;
@@ -3184,24 +3231,86 @@ int async_join(async_loop *L, async_task *t)
         return (self->base.flags & ASYNC__F_DRAIN) ? async__drain_end(L, self) : rc;
     if (ASYNC__NULL(t)) /* not on the wake-up: a NULL t never parked */
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-#if !ASYNC__SMALL
     /* idle or done (0 and 4: one test), outside a task, or itself */
     if ((t->base.state & ~ASYNC__S_DONE) == 0 || self == NULL || t == self) {
-#endif
         if (self == NULL || t->base.state == ASYNC__S_IDLE || t == self)
             return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
-#if !ASYNC__SMALL
         return async_task_result(t);
     }
-#else
-    if (t->base.state == ASYNC__S_DONE)
-        return async_task_result(t);
-#endif
     if (t->joiner.task)
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
-    ASYNC__HOOK_SET(L, finished, async__finished); /* t tells self when it ends */
     return async__wait_in_slot(self, &t->joiner.task, ASYNC__S_WJOIN);
 }
+#endif
+
+/* async_gather, and in size-first builds async_join (join: one task,
+ * whose result is returned as it is, the one its end woke this task
+ * with).  On each call: check every task, take the first error of the
+ * finished ones, and wait in the first unfinished one's joiner slot (its
+ * end wakes this task through async__finished, as for a join).  An
+ * interruption (now, or taken in by the walk while parked: F_DRAIN)
+ * cancels every unfinished task each time, so that the ones after the
+ * task waited for are cancelled when that one has finished.            */
+int async__gather(async_loop *L, async_task *const *tasks, unsigned n, bool join)
+{
+    async_task *self, *next = NULL;
+    async_task *const *p;
+    int err = 0;
+    unsigned flags;
+
+    if (ASYNC__NULL(L) || ASYNC__NULL(tasks))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    self = L->current;
+    if (self == NULL)
+        return ASYNC__MISUSE(L, ASYNC_EPERM);
+    flags = self->base.flags; /* F_WOKEN: woken by the end of the task waited for */
+    self->base.flags = (uint8_t)(flags & ~(ASYNC__F_WOKEN | ASYNC__F_DRAIN));
+    if (join && (flags & ASYNC__F_WOKEN)) {
+        err = self->base.u.result; /* the joined task's, as its end gave it */
+    } else {
+        for (p = tasks + n; p != tasks;) { /* backwards: the last found is the first */
+            async_task *t = *--p;
+            int rc;
+            if (ASYNC__NULL(t) || t->base.state == ASYNC__S_IDLE)
+                return ASYNC__MISUSE(L, ASYNC_EINVAL);
+            if (t->base.state == ASYNC__S_DONE) {
+                rc = t->base.u.result;
+                if (join || (rc < 0 && rc != ASYNC_ECANCELED))
+                    err = rc;
+            } else if (t == self) {
+                return ASYNC__MISUSE(L, ASYNC_EDEADLK);
+            } else if (t->joiner.task) { /* (a group member's is its group) */
+                return ASYNC__MISUSE(L, ASYNC_EBUSY);
+            } else {
+                next = t;
+            }
+        }
+        if (next != NULL) {
+            /* An interruption, now or taken in by the walk while parked
+             * (F_DRAIN), cancels the unfinished tasks (again at each
+             * call: harmless; the finished ones answer ASYNC_EDONE).    */
+            if (async__interrupt_code(L)) {
+                self->base.flags |= ASYNC__F_DRAIN;
+                while (p != tasks + n)
+                    (void)async_cancel(L, *p++);
+            }
+            ASYNC__FINISHED_HOOK_SET(L); /* next tells self when it ends */
+            return async__wait_in_slot(self, &next->joiner.task, ASYNC__S_WJOIN);
+        }
+    }
+    /* all finished: an interruption taken in while waiting is reported */
+    return (flags & ASYNC__F_DRAIN) ? async__interrupt_code(L) : err;
+}
+
+#if ASYNC__SMALL
+/* A join is a gather of one that returns the task's result. */
+int async_join(async_loop *L, async_task *t)
+{
+    if (ASYNC__NULL(L) || ASYNC__NULL(t))
+        return ASYNC__MISUSE(L, ASYNC_EINVAL);
+    return async__gather(L, &t, 1, true);
+}
+#endif
 
 #if ASYNC_CONF_EXTRAS
 int async_task_on_done(async_loop *L, async_task *t, async_handle *h, async_handle_fn fn)
@@ -3218,7 +3327,7 @@ int async_task_on_done(async_loop *L, async_task *t, async_handle *h, async_hand
     if (t->joiner.task || (t->base.kind & ASYNC__K_INGROUP))
         return ASYNC__MISUSE(L, ASYNC_EBUSY);
     /* it waits in t's joiner slot, as a joining task would */
-    ASYNC__HOOK_SET(L, finished, async__finished);
+    ASYNC__FINISHED_HOOK_SET(L);
     t->joiner.task = (async_task *)(void *)h;
     h->base.node.next = (async_node *)(void *)&t->joiner.task;
     h->base.state = ASYNC__S_WJOIN;
@@ -3335,14 +3444,22 @@ static bool async__posts_waiting(const async_loop *L)
 
 #if !ASYNC_CONF_ATOMICS
 /* The port's critical section around the post queue.  Inline: the
- * test and the call through the port are smaller than a call here.   */
-static inline ASYNC__INLINE void async__lock(const async_loop *L)
+ * test and the call through the port are smaller than a call here
+ * (Cortex-M0+) - but not on AVR, where the call through L->port takes
+ * more code than a direct call: out of line there, 68 bytes off the
+ * ATmega328P core and 4 off each app that posts (make size).          */
+#if defined(__AVR__)
+#define ASYNC__LOCK_INLINE ASYNC__OUTLINE
+#else
+#define ASYNC__LOCK_INLINE inline ASYNC__INLINE
+#endif
+static ASYNC__LOCK_INLINE void async__lock(const async_loop *L)
 {
     if (L->port->lock)
         L->port->lock(L->port);
 }
 
-static inline ASYNC__INLINE void async__unlock(const async_loop *L)
+static ASYNC__LOCK_INLINE void async__unlock(const async_loop *L)
 {
     if (L->port->unlock)
         L->port->unlock(L->port);
@@ -3663,7 +3780,7 @@ int async_group_spawn(async_loop *L, async_group *g, async_task *t, async_task_f
         return ASYNC_ENOSPC;
     if ((g->flags & ASYNC_GROUP_CANCEL_ON_ERROR) && g->error)
         return ASYNC_ECANCELED;
-    ASYNC__HOOK_SET(L, finished, async__finished); /* harmless if the spawn fails */
+    ASYNC__HOOK_SET(L, finished, async__finished_group); /* harmless if the spawn fails */
     if ((rc = async_spawn(L, t, fn)) < 0)
         return rc;
     t->joiner.group = g;
@@ -3744,61 +3861,55 @@ static int async__group_park(async_group *g, async_task *self, unsigned mode)
     return async__wait_in_slot(self, &g->waiter, ASYNC__S_WGROUP);
 }
 
-/* Woken when the last running member finishes (or, with WAIT_ERR, one
- * fails).  It parks again if members were spawned meanwhile, first
- * taking in an interruption that arrived while it was queued: then it
- * cancels the members and drains.  When none is running any more the
- * group is emptied for its next use.                                    */
-int async__group_wait(async_loop *L, async_group *g, unsigned mode)
-{
-    async_task *self;
-    bool woken;
-    int rc;
-
-    if (ASYNC__NULL(L) || ASYNC__NULL(g))
-        return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    self = L->current;
-    if ((woken = async__op_over(L, &rc)) && self == NULL)
-        return rc; /* outside a task */
-    if ((rc = async__group_enter(L, g, self, woken)) < 0)
-        return rc;
-    if (g->running == 0) {
-        rc = (self->base.flags & ASYNC__F_DRAIN) ? async__drain_end(L, self) : g->error;
-        (void)async_group_reap(g);
-        g->error = 0;
-        return rc;
-    }
-    if (mode && g->error && !(self->base.flags & ASYNC__F_DRAIN))
-        return g->error; /* gather: the first error at once */
-    if (async__interrupt_code(L) && !(self->base.flags & ASYNC__F_DRAIN)) {
-        self->base.flags |= ASYNC__F_DRAIN;
-        async_group_cancel(L, g);
-    }
-    return async__group_park(g, self, mode);
-}
-
-int async_group_next(async_loop *L, async_group *g, async_task **done)
+/* The group's three waits in one op (one copy of their checks and their
+ * park: 58 bytes less of the Cortex-M0+ core).  mode 0 or WAIT_ERR (done
+ * NULL): woken when the last running member finishes (or, with
+ * WAIT_ERR, one fails).  It parks again if members were spawned
+ * meanwhile, first taking in an interruption that arrived while it was
+ * queued: then it cancels the members and drains.  When none is running
+ * any more the group is emptied for its next use.  WAIT_ANY
+ * (async_group_next, done set): woken by each member's end, it takes the
+ * first finished one out of the group; an interruption wakes it and is
+ * reported at once, the members running on.                              */
+int async__group_wait(async_loop *L, async_group *g, unsigned mode, async_task **done)
 {
     async_task *self, *t;
-    int rc;
     bool woken;
+    int rc;
 
-    if (ASYNC__NULL(L) || ASYNC__NULL(g) || ASYNC__NULL(done))
+    if (ASYNC__NULL(L) || ASYNC__NULL(g) || (mode == ASYNC__GROUP_WAIT_ANY && ASYNC__NULL(done)))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     self = L->current;
-    *done = NULL;
-    if ((woken = async__op_over(L, &rc)) && (self == NULL || rc < 0))
-        return rc; /* outside a task, or interrupted; members carry on (asyncio.wait) */
+    if (done)
+        *done = NULL;
+    if ((woken = async__op_over(L, &rc)) && (self == NULL || (done && rc < 0)))
+        return rc; /* outside a task, or next's interruption: members carry on (asyncio.wait) */
     if ((rc = async__group_enter(L, g, self, woken)) < 0)
         return rc;
-    if ((t = async__group_reap_one(g)) != NULL) {
-        *done = t;
-        return async_task_result(t);
+    if (done) {
+        if ((t = async__group_reap_one(g)) != NULL) {
+            *done = t;
+            return async_task_result(t);
+        }
+        if (g->running == 0)
+            return ASYNC_ENOENT;
+        if ((rc = async__interrupt_code(L)) != 0) /* parking again: one may be pending */
+            return rc;
+    } else {
+        if (g->running == 0) {
+            rc = (self->base.flags & ASYNC__F_DRAIN) ? async__drain_end(L, self) : g->error;
+            (void)async_group_reap(g);
+            g->error = 0;
+            return rc;
+        }
+        if (mode && g->error && !(self->base.flags & ASYNC__F_DRAIN))
+            return g->error; /* gather: the first error at once */
+        if (async__interrupt_code(L) && !(self->base.flags & ASYNC__F_DRAIN)) {
+            self->base.flags |= ASYNC__F_DRAIN;
+            async_group_cancel(L, g);
+        }
     }
-    if (g->running == 0)
-        return ASYNC_ENOENT;
-    rc = async__interrupt_code(L); /* parking again: an interruption may be pending */
-    return rc ? rc : async__group_park(g, self, ASYNC__GROUP_WAIT_ANY);
+    return async__group_park(g, self, mode);
 }
 
 unsigned async_group_reap(async_group *g)

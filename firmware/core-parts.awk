@@ -16,7 +16,7 @@ function part(n) {
     if (n ~ /post|notify|async__lock$|async__unlock$|deliver/) return "posts"
     if (n ~ /timeout|co_end/) return "timeouts"
     if (n ~ /timer|wheel|sleep|fire_due|slot_min|async__when/) return "timers"
-    if (n ~ /join/) return "join"
+    if (n ~ /join|gather/) return "join"
     return "scheduler"
 }
 $3 ~ /^[tTW]$/ && NF >= 4 { sum[part($4)] += $2 + 0; total += $2 + 0 }

@@ -11,11 +11,16 @@
  *                              for it and queues the press count; another
  *                              takes the counts from the queue and
  *                              flashes LED 2 once per press
- *   REF_APP 3  + gather,       every second a task gathers two workers
- *              timeout         (a group) within a 100 ms timeout
- *                              (async_await_for): one worker sleeps 20 ms,
- *                              the other 20 to 180 ms, so some rounds time
- *                              out and cancel it; the task counts them
+ *   REF_APP 3  + gather,       every second a task spawns two workers
+ *              timeout         and gathers them (async_gather) within a
+ *                              100 ms timeout (async_await_for): one
+ *                              worker sleeps 20 ms, the other 20 to 180
+ *                              ms, so some rounds time out and cancel it;
+ *                              the task counts them
+ *   REF_APP 4  the same with   app 3 with the gather done by a group
+ *              a group         (async_group_spawn, async_group_wait,
+ *                              async_group_reap): what TaskGroup's
+ *                              machinery costs, kept in sight
  *
  * The figures are what a firmware developer links for such a program:
  * the core and the bare-metal port after --gc-sections, and the app's own
@@ -148,6 +153,40 @@ static int worker_fn(async_loop *L, async_task *self)
     async_end;
 }
 
+#if REF_APP == 3
+/* The two workers are a fixed set: async_gather waits for them where
+ * they are, with no group to record them in. */
+static struct gatherer {
+    async_task task;
+    async_co co;
+    struct worker w[2];
+    async_timeout to;
+    unsigned round, timeouts;
+    int rc;
+} gatherer;
+
+static async_task *const workers[2] = {&gatherer.w[0].task, &gatherer.w[1].task};
+
+static int gather_fn(async_loop *L, async_task *self)
+{
+    struct gatherer *f = async_frame(self, struct gatherer, task);
+    async_begin(L, &f->co);
+    for (;;) {
+        async_await(async_sleep(L, ASYNC_SEC(1)));
+        f->w[0].ticks = ASYNC_MS(20);
+        f->w[1].ticks = (async_tick)(ASYNC_MS(20) + ASYNC_MS(40) * f->round);
+        f->round = f->round == 4 ? 0 : f->round + 1; /* 20, 60 .. 180 ms */
+        async_spawn(L, &f->w[0].task, worker_fn);
+        async_spawn(L, &f->w[1].task, worker_fn);
+        async_await_for(&f->to, ASYNC_MS(100), f->rc, async_gather(L, workers, 2));
+        if (f->rc == ASYNC_ETIMEDOUT)
+            f->timeouts++; /* the slow worker was cancelled; both have finished */
+    }
+    async_end;
+}
+#else
+/* REF_APP 4: the same gather with a group (TaskGroup's machinery: the
+ * members recorded in slots, spawned into it, reaped from it). */
 static struct gatherer {
     async_task task;
     async_co co;
@@ -178,6 +217,7 @@ static int gather_fn(async_loop *L, async_task *self)
     }
     async_end;
 }
+#endif
 #endif
 
 int main(void)

@@ -19,7 +19,8 @@
 #       the core's code by subsystem (firmware/core-parts.awk)
 #   APP target=T app=NAME core+port=N core=N port=N app=N coroutines=N flash=N ram=N
 #       each reference app (firmware/ref.c: blinky, event-queue,
-#       gather-timeout) as linked with --gc-sections: what of the core and
+#       gather-timeout, and gather-group, the third with a group) as
+#       linked with --gc-sections: what of the core and
 #       the port it keeps, its own code (app; coroutines: its coroutine
 #       functions alone), and the whole image
 #   COROUTINE target=T fixed=N per_await=N (...)
@@ -48,7 +49,7 @@ budget=${BUDGET:-4096}
 strict=${SIZE_STRICT:-1}
 over=0
 # What the blinky must not link (see LINKS above).
-blinky_unused='async__interrupt|async_cancel|async__cancel_mark|async__timeout_expire|async__scopes_close|async__scope_pop|async__finished|async__group_member_done|async_group_cancel|async__wake|async__wake_parked|async__deliver_posts|async__lock|async__unlock|async__recheck'
+blinky_unused='async__interrupt|async_cancel|async__cancel_mark|async__timeout_expire|async__scopes_close|async__scope_pop|async__finished|async__finished_group|async__gather|async__group_member_done|async_group_cancel|async__wake|async__wake_parked|async__deliver_posts|async__lock|async__unlock|async__recheck'
 
 berkeley() { # prefix file -> "text=N data=N bss=N"
     "${1}size" -B "$2" | awk 'NR == 2 { printf "text=%s data=%s bss=%s", $1, $2, $3 }'
@@ -87,7 +88,7 @@ for spec in "$@"; do
     echo "SIZEOF target=$t$(printf '%s\n' "$sizes" | sed 's/ task_ram=[0-9]*//')"
     echo "CORE target=$t$("${prefix}nm" -S -t d "$dir/$t/core.c.o" | awk -f "$(dirname "$0")/core-parts.awk")"
     n=1
-    for app in blinky event-queue gather-timeout; do
+    for app in blinky event-queue gather-timeout gather-group; do
         parts=$(awk -f "$(dirname "$0")/size-parts.awk" "$dir/$t/ref$n.map")
         core=$(field "$parts" flash_core)
         port=$(field "$parts" flash_port)

@@ -11,7 +11,7 @@
 #   make cross          core + example firmware for every FW_TARGETS, then `size`
 #   make size           the size report: per target, the core alone ("every
 #                       function in async.h" at -Os) against its budget,
-#                       the example firmware (flash and RAM), the three
+#                       the example firmware (flash and RAM), the four
 #                       reference apps (firmware/ref.c), the code of one
 #                       coroutine and of one await, and what one task and
 #                       each primitive cost in RAM
@@ -195,7 +195,7 @@ $(O)/cross/$(1)/firmware.elf: $$(FW_OBJS_$(1)) $$(FW_LDS_$(1)) $$(if $$(FW_LDS_$
 FW_ELFS += $(O)/cross/$(1)/firmware.elf
 FW_SIZE_DEPS += $(O)/cross/$(1)/firmware.elf $(O)/cross/$(1)/core.c.o $(O)/cross/$(1)/sizes.o
 
-# The reference apps (firmware/ref.c with REF_APP = 1, 2, 3), linked as
+# The reference apps (firmware/ref.c with REF_APP = 1 to 4), linked as
 # the firmware is, with the same board, port and core objects.
 $(O)/cross/$(1)/ref%.app.o: firmware/ref.c async.h $(wildcard port/*.h) firmware/board.h | $(NEED_XCC_$(FW_PREFIX_$(1)))
 	$$(call say,CC,$$@)
@@ -218,7 +218,7 @@ FW_SIZE_DEPS += $$(foreach n,$(FW_REF_APPS),$(O)/cross/$(1)/ref$$(n).elf) \
 	$(O)/cross/$(1)/coro1.gen.o $(O)/cross/$(1)/coro11.gen.o
 endef
 
-FW_REF_APPS := 1 2 3
+FW_REF_APPS := 1 2 3 4
 $(O)/cross/coro%.gen.c: firmware/coro-gen.sh
 	$(call say,GEN,$@)
 	@mkdir -p $(@D)
