@@ -135,6 +135,7 @@ stack_size=$(symbol "$NM" STACK_SIZE)
 paint=$((0x$stack_top - 0x$bss_end))
 head -c "$paint" /dev/zero | tr '\0' "\\$PAINT_OCT" >"$work/paint.bin"
 mkfifo "$work/mon.in" "$work/mon.out"
+: >"$log" # before QEMU starts: count() may read it before QEMU's redirect opens it
 "$QEMU" -M "$machine" -display none -monitor "pipe:$work/mon" -serial none \
     -icount shift=5,sleep=off "$@" -device "loader,file=$work/paint.bin,addr=0x$bss_end" \
     -kernel "$elf" >"$log" 2>&1 &
