@@ -1615,7 +1615,10 @@ static inline int async__interrupt_code(const async_loop *L)
     }
     if (t == ASYNC__NO_TASK) /* outside a task: no interruption, as before */
         return 0;
-    return (t->base.flags & ASYNC__F_CANCEL) ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT;
+    /* read again (volatile): the test above is then one of memory, with
+     * no copy of the flags kept for this rare path                     */
+    return (*(const volatile uint8_t *)&t->base.flags & ASYNC__F_CANCEL) ? ASYNC_ECANCELED
+                                                                        : ASYNC_ETIMEDOUT;
 #else
     unsigned code; /* minus the code: ASYNC_ECANCELED -1, ASYNC_ETIMEDOUT -2 */
     if (t == NULL)
