@@ -1667,16 +1667,6 @@ static inline int async__interrupt_code(const async_loop *L)
 #define ASYNC__OUTLINE
 #define ASYNC__INLINE
 #endif
-/* A pass's step and what a pass calls once (the timers, the
- * re-checks), inlined into each of the pass's two forms (async__pass)
- * in speed-first builds, as the compiler did when there was one.       */
-#if !ASYNC__SMALL && defined(__GNUC__)
-#define ASYNC__PASS_INLINE __attribute__((always_inline)) inline
-#define ASYNC__NOINLINE __attribute__((noinline))
-#else
-#define ASYNC__PASS_INLINE
-#define ASYNC__NOINLINE
-#endif
 /* A rare path kept out of its caller (speed-first builds), so that the
  * caller's usual path needs no saved registers.                         */
 #if defined(__GNUC__)
@@ -2410,7 +2400,7 @@ static void async__wheel_process(async_loop *L, async_tick m)
     }
 }
 
-static ASYNC__PASS_INLINE void async__timers_advance(async_loop *L, async_tick now)
+static void async__timers_advance(async_loop *L, async_tick now)
 {
     async_tick m;
     while (async__timers_next(L, &m, false) && !async_tick_after(m, now)) {
@@ -2464,7 +2454,7 @@ static bool async__timers_next(async_loop *L, async_tick *out, bool exact)
     return true;
 }
 
-static ASYNC__PASS_INLINE void async__timers_advance(async_loop *L, async_tick now)
+static void async__timers_advance(async_loop *L, async_tick now)
 {
     async_node *n; /* the list is set up by async_loop_init: no lazy head */
     while ((n = L->timers.next) != &L->timers && !async_tick_after(async__when(n), now)) {
@@ -2953,7 +2943,7 @@ int async__await_enter(async_loop *L, async_co *co, int lc)
  * while parked) or arrived while it sat in the run queue (a queued task
  * is not woken by one) ends the wait; else it parks on L->pollers until
  * `truth` holds.                                                        */
-static ASYNC__PASS_INLINE void async__recheck(async_loop *L);
+static void async__recheck(async_loop *L);
 
 int async__until(async_loop *L, bool truth)
 {
@@ -3198,19 +3188,7 @@ static unsigned async__step_look(async_loop *L, async_task *t)
  * which async__run_once counts rather than storing L->progress every
  * step; else 0.  (Size-first builds store L->progress here and return
  * 0.)                                                                  */
-#if !ASYNC__SMALL
-/* async__step_look out of line, for async_run's passes (async__pass):
- * inlined there too, it costs their loop registers (a spawn + join 7
- * instructions); the driver's passes (async_run_once), where a stream's
- * read parks on its external source, keep it inline.                  */
-static ASYNC__NOINLINE unsigned async__step_look_call(async_loop *L, async_task *t)
-{
-    return async__step_look(L, t);
-}
-#endif
-
-/* look_inline: see async__step_look_call (a constant: each caller's).  */
-static ASYNC__PASS_INLINE unsigned async__step(async_loop *L, async_task *t, bool look_inline)
+static unsigned async__step(async_loop *L, async_task *t)
 {
 #if ASYNC__SMALL
     uint8_t flags = t->base.flags;
@@ -3249,13 +3227,10 @@ static ASYNC__PASS_INLINE unsigned async__step(async_loop *L, async_task *t, boo
 #if !ASYNC__SMALL
     /* Parked as usual (a run queue, a wait list, a slot): one test. */
     if (rc == ASYNC_PENDING)
-        return !(t->base.state & ASYNC__S_LOOK) ? 0u
-               : look_inline                    ? async__step_look(L, t)
-                                                : async__step_look_call(L, t);
+        return (t->base.state & ASYNC__S_LOOK) ? async__step_look(L, t) : 0u;
     async__finish(L, t, rc);
     return 0;
 #else
-    (void)look_inline;
     if (rc == ASYNC_PENDING && t->base.state != ASYNC__S_RUNNING) {
         /* Parked again by its external source, or an interruption that
          * came while it was queued: see async__step_look.               */
@@ -3617,7 +3592,7 @@ static void async__fire(async_loop *L, async_timed *tm)
  * deadline that expires wakes its sleeping task early - but never the
  * marker.)                                                             */
 #if ASYNC__DUE_LIST
-static ASYNC__PASS_INLINE void async__fire_due(async_loop *L)
+static void async__fire_due(async_loop *L)
 {
     async_node end, *n;
     if (async__list_empty(&L->due))
@@ -3637,7 +3612,7 @@ static ASYNC__PASS_INLINE void async__fire_due(async_loop *L)
  * never polls a condition links none of it (L->progress, which only
  * this reads, then stays set, and the first re-check comes a pass
  * early: harmless, a re-check may always come).                       */
-static ASYNC__PASS_INLINE void async__recheck(async_loop *L)
+static void async__recheck(async_loop *L)
 {
     async_node *n;
     if (L->progress) {
@@ -3649,30 +3624,9 @@ static ASYNC__PASS_INLINE void async__recheck(async_loop *L)
     }
 }
 
-#if !ASYNC__SMALL
-/* async__step for the pass's first copy of its loop (see async__pass),
- * out of line: it runs until the first step that is not quiet, usually
- * the pass's first, so the second copy keeps the inlined step to itself
- * (and the pass the helpers the compiler inlines into it).             */
-static ASYNC__NOINLINE unsigned async__step_first(async_loop *L, async_task *t)
-{
-    return async__step(L, t, false);
-}
-#endif
-
-/* A pass: async_run_once without its argument check.  count: whether
- * the steps are counted, for async_run_once and async_run_ready to
- * return; async_run's own passes need no count.  There, speed first,
- * the rounds run in two copies of their loop: the first while every
- * step so far has been quiet, the second from the first step that was
- * not, which sets L->progress once the rounds are over.  Which copy
- * runs a step says all that the pass needs to know of it, so no step
- * pays for counting (a yield's round trip one instruction less).      */
-#if !ASYNC__SMALL
-static ASYNC__PASS_INLINE int async__pass(async_loop *L, bool count) /* two callers */
-#else
-static int async__run_once(async_loop *L) /* (counts: a pass is one loop) */
-#endif
+/* async_run_once and async_loop_has_work without their argument checks:
+ * what async_run's own passes call, L being checked once by async_run. */
+static int async__run_once(async_loop *L)
 {
     async_node *n;
     int steps = 0;
@@ -3693,53 +3647,19 @@ static int async__run_once(async_loop *L) /* (counts: a pass is one loop) */
      * ready task, so walking a detached chain is safe.                  */
     if ((n = L->runq) != NULL) {
         unsigned rounds = ASYNC__ROUNDS;
-#if !ASYNC__SMALL
-        if (!count) {
-            do { /* every step so far quiet */
-                async_node *next;
-                L->runq = NULL;
-                L->runq_end = &L->runq;
-                for (; n; n = next) {
-                    next = n->next;
-                    if (!async__step_first(L, async__task_of(n))) {
-                        n = next; /* the rest of this round, and on */
-                        goto loud;
-                    }
-                }
-            } while (--rounds && (n = L->runq) != NULL);
-            goto stepped;
-        loud:
-            for (;;) {
-                async_node *next;
-                for (; n; n = next) {
-                    next = n->next;
-                    (void)async__step(L, async__task_of(n), false);
-                }
-                if (!--rounds || (n = L->runq) == NULL)
-                    break;
-                L->runq = NULL;
-                L->runq_end = &L->runq;
-            }
-            L->progress = 1; /* a step may have changed what pollers test */
-            goto stepped;
-        }
-#endif
         do {
             async_node *next;
             L->runq = NULL;
             L->runq_end = &L->runq;
             for (; n; n = next) {
                 next = n->next;
-                quiet += async__step(L, async__task_of(n), true);
+                quiet += async__step(L, async__task_of(n));
                 steps++;
             }
         } while (ASYNC__ROUNDS > 1 && --rounds && (n = L->runq) != NULL);
+        L->current = ASYNC__NO_TASK; /* set by each step: no task outside a pass */
         if (!ASYNC__SMALL && (unsigned)steps != quiet)
             L->progress = 1; /* a step may have changed what pollers test */
-#if !ASYNC__SMALL
-    stepped:
-#endif
-        L->current = ASYNC__NO_TASK; /* set by each step: no task outside a pass */
         if (ASYNC__ROUNDS > 1 && (n = L->yielded) != NULL) {
             *L->runq_end = n;
             L->runq_end = L->yielded_end;
@@ -3755,21 +3675,6 @@ static int async__run_once(async_loop *L) /* (counts: a pass is one loop) */
 #endif
     return steps;
 }
-
-/* async_run_once and async_loop_has_work without their argument checks:
- * what async_run's own passes call, L being checked once by async_run. */
-#if !ASYNC__SMALL
-static int async__run_once(async_loop *L)
-{
-    return async__pass(L, true);
-}
-static ASYNC__NOINLINE void async__run_pass(async_loop *L) /* as async__run_once */
-{
-    (void)async__pass(L, false);
-}
-#else
-#define async__run_pass(L) ((void)async__run_once(L))
-#endif
 
 static bool async__has_work(const async_loop *L)
 {
@@ -3860,7 +3765,7 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn) /* no registry:
         async_tick deadline = L->now;
         bool has_deadline = true;
 
-        async__run_pass(L);
+        async__run_once(L);
         if (main ? async_task_is_done(main) : L->ntasks == 0) {
 #if ASYNC_CONF_TASK_LIST
             if (!cleanup || L->ntasks == 0)
