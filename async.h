@@ -1569,6 +1569,36 @@ enum {
 #define ASYNC__EXPIRED_FLAG (!ASYNC__BARE_32)
 #endif
 
+/* L->current outside a step.  Where F_EXPIRED is kept (hosts), it is
+ * ASYNC__NO_TASK, a task header that no task is (async__no_task, read
+ * only) whose flags carry F_CANCEL | F_EXPIRED: so an await's
+ * interruption check, which reads the flags anyway, takes its slow path
+ * outside a task and tells the sentinel apart there, and "in a task?"
+ * costs the usual path nothing (on a yield, the step's own test of it
+ * is then known to pass: two instructions a round trip).  Elsewhere it
+ * is NULL, as before: the two-byte check gains nothing from it, and
+ * the object would cost the Cortex-M0+ core its bytes.  A property of
+ * the target, as ASYNC__EXPIRED_FLAG.  Every test of "outside a task"
+ * compares with ASYNC__NO_TASK; async_current() still returns NULL
+ * there.  ASYNC__NO_TASK_NULL(t): t may be NULL for "no task" (a test
+ * a reader of the flags must make first).                              */
+#define ASYNC__NO_TASK_SENTINEL ASYNC__EXPIRED_FLAG
+#if ASYNC__NO_TASK_SENTINEL
+extern const async_task async__no_task;
+#define ASYNC__NO_TASK ((async_task *)(void *)&async__no_task)
+#define ASYNC__NO_TASK_NULL(t) 0
+#else
+#define ASYNC__NO_TASK ((async_task *)NULL)
+#define ASYNC__NO_TASK_NULL(t) ((t) == NULL)
+#endif
+/* Tell the compiler what an invariant makes true (GCC, Clang): nothing
+ * is tested.                                                            */
+#if defined(__GNUC__)
+#define ASYNC__ASSUME(c) ((c) ? (void)0 : __builtin_unreachable())
+#else
+#define ASYNC__ASSUME(c) ((void)0)
+#endif
+
 /* The interruption an await must report now: 0, ASYNC_ECANCELED or
  * ASYNC_ETIMEDOUT (an expired timeout scope).  Inline: every await asks.
  * Neither is set inside a shield that holds it back.                    */
@@ -1577,9 +1607,18 @@ static inline int async__interrupt_code(const async_loop *L)
 {
     const async_task *t = L->current;
 #if ASYNC__EXPIRED_FLAG
-    if (t == NULL || !(t->base.flags & (ASYNC__F_CANCEL | ASYNC__F_EXPIRED)))
+    if (!(t->base.flags & (ASYNC__F_CANCEL | ASYNC__F_EXPIRED))) {
+        /* async__no_task has both flags: a task's test of it after
+         * this one (a yield's) is known to pass, so the compiler drops it */
+        ASYNC__ASSUME(t != ASYNC__NO_TASK);
         return 0;
-    return (t->base.flags & ASYNC__F_CANCEL) ? ASYNC_ECANCELED : ASYNC_ETIMEDOUT;
+    }
+    if (t == ASYNC__NO_TASK) /* outside a task: no interruption, as before */
+        return 0;
+    /* read again (volatile): the test above is then one of memory, with
+     * no copy of the flags kept for this rare path                     */
+    return (*(const volatile uint8_t *)&t->base.flags & ASYNC__F_CANCEL) ? ASYNC_ECANCELED
+                                                                        : ASYNC_ETIMEDOUT;
 #else
     unsigned code; /* minus the code: ASYNC_ECANCELED -1, ASYNC_ETIMEDOUT -2 */
     if (t == NULL)
@@ -1667,7 +1706,7 @@ static inline void async__enqueue_yield(async_loop *L, async_task *t)
  * ASYNC_EPERM outside a task.                                           */
 static inline int async__give_way(async_loop *L)
 {
-    if (L->current == NULL)
+    if (L->current == ASYNC__NO_TASK)
         return (ASYNC_CONF_ON_MISUSE(L, ASYNC_EPERM, __FILE__, __LINE__), ASYNC_EPERM);
     async__enqueue_yield(L, L->current);
     return 0;
@@ -1677,8 +1716,8 @@ static inline int async__give_way(async_loop *L)
  * theirs first), so that a resumed op pays for no second check.        */
 static inline bool async__woken(async_loop *L, int *result)
 {
-    async_task *t = L->current;
-    if (t == NULL || !(t->base.flags & ASYNC__F_WOKEN))
+    async_task *t = L->current; /* async__no_task is never woken */
+    if (ASYNC__NO_TASK_NULL(t) || !(t->base.flags & ASYNC__F_WOKEN))
         return false;
     t->base.flags &= (uint8_t)~ASYNC__F_WOKEN;
     *result = t->base.u.result;
@@ -1771,7 +1810,7 @@ static inline async_task *async_current(const async_loop *L)
 {
     if (ASYNC__NULL(L))
         return ASYNC__REFUSED(NULL, (async_task *)NULL);
-    return L->current;
+    return L->current == ASYNC__NO_TASK ? NULL : L->current;
 }
 
 static inline enum async_task_state async_task_state(const async_task *t)
@@ -2032,6 +2071,22 @@ static inline void async__run_end(async_loop *L)
 #if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC__IMPLEMENTED)
 #define ASYNC__IMPLEMENTED
 
+#if ASYNC__NO_TASK_SENTINEL
+/* L->current outside a step (see ASYNC__NO_TASK): read only, its flags
+ * what an await's interruption check takes the slow path for.          */
+const async_task async__no_task = {
+    {{NULL, NULL}, {0}, 0u, ASYNC__S_IDLE, (uint8_t)(ASYNC__F_CANCEL | ASYNC__F_EXPIRED), 0u},
+    NULL,
+    {NULL}
+#if ASYNC_CONF_TASK_LIST
+    , {NULL, NULL}
+#endif
+#if ASYNC_CONF_DEBUG
+    , NULL, NULL, NULL, 0, false
+#endif
+};
+#endif
+
 #if ASYNC_CONF_DEBUG && defined(__STDC_HOSTED__) && __STDC_HOSTED__
 #include <stdio.h>
 #include <stdlib.h>
@@ -2054,7 +2109,7 @@ extern "C" {
 static ASYNC__OUTLINE bool async__op_over(async_loop *L, int *rc)
 {
     async_task *t = L->current;
-    if (t == NULL) {
+    if (t == ASYNC__NO_TASK) {
         *rc = ASYNC__MISUSE(L, ASYNC_EPERM);
         return true;
     }
@@ -2639,7 +2694,7 @@ int async_park(async_loop *L, async_waiter *w)
     async_task *t;
     if (ASYNC__NULL(L) || ASYNC__NULL(w))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if ((t = L->current) == NULL)
+    if ((t = L->current) == ASYNC__NO_TASK)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     /* async__step interrupts a parked task that a cancel or a timeout
      * found in the run queue: only a parked one needs it called there.
@@ -2716,8 +2771,8 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
     async_tick deadline = when;
     unsigned depth;
 
-    if (t == NULL || ASYNC__NULL(to) || (mode != ASYNC__K_AT && when > ASYNC_TICK_MAX_DELAY))
-        return ASYNC__MISUSE(L, !t ? ASYNC_EPERM : ASYNC__NULL(to) ? ASYNC_EINVAL : ASYNC_ERANGE);
+    if (t == ASYNC__NO_TASK || ASYNC__NULL(to) || (mode != ASYNC__K_AT && when > ASYNC_TICK_MAX_DELAY))
+        return ASYNC__MISUSE(L, t == ASYNC__NO_TASK ? ASYNC_EPERM : ASYNC__NULL(to) ? ASYNC_EINVAL : ASYNC_ERANGE);
     depth = (t->base.scope >> 4) + 1u;
     if (depth > 15u)
         return ASYNC__MISUSE(L, ASYNC_ENOSPC);
@@ -2756,8 +2811,8 @@ int async__timeout_begin(async_loop *L, async_co *co, async_timeout *to, async_t
 #if ASYNC_CONF_EXTRAS
 int async__locked_begin(async_loop *L, async_co *co, async_locked *held, async_lock *m)
 {
-    if (L->current == NULL || held == NULL || m == NULL)
-        return ASYNC__MISUSE(L, L->current ? ASYNC_EINVAL : ASYNC_EPERM);
+    if (L->current == ASYNC__NO_TASK || held == NULL || m == NULL)
+        return ASYNC__MISUSE(L, L->current != ASYNC__NO_TASK ? ASYNC_EINVAL : ASYNC_EPERM);
     ASYNC__HOOK_SET(L, scopes, async__scopes_close);
     held->owner = L->current;
     held->outer = co->scopes;
@@ -2893,7 +2948,7 @@ static void async__recheck(async_loop *L);
 int async__until(async_loop *L, bool truth)
 {
     int rc;
-    if (L->current == NULL) /* a coroutine run outside a task */
+    if (L->current == ASYNC__NO_TASK) /* a coroutine run outside a task */
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     if (!async__woken(L, &rc))
         rc = async__interrupt_code(L);
@@ -3215,7 +3270,7 @@ int async_unshield(async_loop *L)
 {
     if (ASYNC__NULL(L))
         return ASYNC__MISUSE(NULL, ASYNC_EINVAL);
-    return L->current ? async__drain_end(L, L->current) : 0;
+    return L->current != ASYNC__NO_TASK ? async__drain_end(L, L->current) : 0;
 }
 
 #if !ASYNC__SMALL
@@ -3232,9 +3287,9 @@ int async_join(async_loop *L, async_task *t)
     if (ASYNC__NULL(t)) /* not on the wake-up: a NULL t never parked */
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     /* idle or done (0 and 4: one test), outside a task, or itself */
-    if ((t->base.state & ~ASYNC__S_DONE) == 0 || self == NULL || t == self) {
-        if (self == NULL || t->base.state == ASYNC__S_IDLE || t == self)
-            return ASYNC__MISUSE(L, !self ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
+    if ((t->base.state & ~ASYNC__S_DONE) == 0 || self == ASYNC__NO_TASK || t == self) {
+        if (self == ASYNC__NO_TASK || t->base.state == ASYNC__S_IDLE || t == self)
+            return ASYNC__MISUSE(L, self == ASYNC__NO_TASK ? ASYNC_EPERM : t == self ? ASYNC_EDEADLK : ASYNC_EINVAL);
         return async_task_result(t);
     }
     if (t->joiner.task)
@@ -3261,7 +3316,7 @@ int async__gather(async_loop *L, async_task *const *tasks, unsigned n, bool join
     if (ASYNC__NULL(L) || ASYNC__NULL(tasks))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
     self = L->current;
-    if (self == NULL)
+    if (self == ASYNC__NO_TASK)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     flags = self->base.flags; /* F_WOKEN: woken by the end of the task waited for */
     self->base.flags = (uint8_t)(flags & ~(ASYNC__F_WOKEN | ASYNC__F_DRAIN));
@@ -3348,8 +3403,8 @@ static int async__sleep(async_loop *L, async_tick when, bool relative)
     if (relative && when > ASYNC_TICK_MAX_DELAY) /* fails at once */
         return ASYNC__MISUSE(L, ASYNC_ERANGE);
 #else
-    if (t == NULL || (relative && when > ASYNC_TICK_MAX_DELAY)) /* fails at once */
-        return ASYNC__MISUSE(L, t ? ASYNC_ERANGE : ASYNC_EPERM);
+    if (t == ASYNC__NO_TASK || (relative && when > ASYNC_TICK_MAX_DELAY)) /* fails at once */
+        return ASYNC__MISUSE(L, t != ASYNC__NO_TASK ? ASYNC_ERANGE : ASYNC_EPERM);
 #endif
     if (relative)
         when = (async_tick)(async__arm_now(L, when) + when);
@@ -3409,6 +3464,9 @@ int async_loop_init(async_loop *L, const async_port *port)
     while (n--) /* every list head zeroed is an empty list */
         *p++ = 0;
     L->port = port;
+#if ASYNC__NO_TASK_SENTINEL
+    L->current = ASYNC__NO_TASK; /* (else NULL: zeroed) */
+#endif
     L->runq_end = &L->runq; /* lists never lazily set up */
 #if ASYNC__ROUNDS > 1
     L->yielded_end = &L->yielded;
@@ -3599,7 +3657,7 @@ static int async__run_once(async_loop *L)
                 steps++;
             }
         } while (ASYNC__ROUNDS > 1 && --rounds && (n = L->runq) != NULL);
-        L->current = NULL; /* set by each step: no task outside a pass */
+        L->current = ASYNC__NO_TASK; /* set by each step: no task outside a pass */
         if (!ASYNC__SMALL && (unsigned)steps != quiet)
             L->progress = 1; /* a step may have changed what pollers test */
         if (ASYNC__ROUNDS > 1 && (n = L->yielded) != NULL) {
@@ -3882,7 +3940,7 @@ int async__group_wait(async_loop *L, async_group *g, unsigned mode, async_task *
     self = L->current;
     if (done)
         *done = NULL;
-    if ((woken = async__op_over(L, &rc)) && (self == NULL || (done && rc < 0)))
+    if ((woken = async__op_over(L, &rc)) && (self == ASYNC__NO_TASK || (done && rc < 0)))
         return rc; /* outside a task, or next's interruption: members carry on (asyncio.wait) */
     if ((rc = async__group_enter(L, g, self, woken)) < 0)
         return rc;
@@ -4023,8 +4081,8 @@ int async_lock_try_acquire(async_loop *L, async_lock *m)
 {
     if (ASYNC__NULL(L) || ASYNC__NULL(m))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (L->current == NULL || m->owner == L->current)
-        return ASYNC__MISUSE(L, L->current ? ASYNC_EDEADLK : ASYNC_EPERM);
+    if (L->current == ASYNC__NO_TASK || m->owner == L->current)
+        return ASYNC__MISUSE(L, L->current != ASYNC__NO_TASK ? ASYNC_EDEADLK : ASYNC_EPERM);
     if (m->owner)
         return ASYNC_EAGAIN;
     m->owner = L->current;
@@ -4093,7 +4151,7 @@ int async_cond_wait(async_loop *L, async_cond *c)
         self->base.flags |= (uint8_t)(ASYNC__F_DRAIN | (rc == 0 ? ASYNC__F_NOTIFIED : 0u));
         return async__wait_on(L, &c->lock->waiters);
     }
-    if (self == NULL || c->lock->owner != self)
+    if (self == ASYNC__NO_TASK || c->lock->owner != self)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     async__lock_pass(L, c->lock);
     return async__wait_on(L, &c->waiters);
@@ -4104,7 +4162,7 @@ int async_cond_notify(async_loop *L, async_cond *c, unsigned n)
     unsigned woken = 0;
     if (ASYNC__NULL(L) || ASYNC__NULL(c))
         return ASYNC__MISUSE(L, ASYNC_EINVAL);
-    if (L->current == NULL || c->lock->owner != L->current)
+    if (L->current == ASYNC__NO_TASK || c->lock->owner != L->current)
         return ASYNC__MISUSE(L, ASYNC_EPERM);
     while (woken < n && async__wake_first(L, &c->waiters, 0))
         woken++;
@@ -4668,7 +4726,7 @@ void async__run_end(async_loop *L)
 void async__debug_where(async_loop *L, const char *file, int line, const char *what)
 {
     async_task *t = L->current;
-    if (t) {
+    if (t != ASYNC__NO_TASK) {
         t->file = file;
         t->line = line;
         t->what = what;

@@ -309,10 +309,11 @@ int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t l
 int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t len, int rc);
 static inline int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
 {
-    async_task *self = async_current(L); /* NULL for a NULL L too */
     int rc;
-    if (self == NULL || !async_woken(L, &rc))
-        return async__stream_read_first(L, s, buf, len, self);
+    /* async__woken is false outside a task (the core's "no task" is
+     * never woken): the task is asked for only on the first call      */
+    if (ASYNC__NULL(L) || !async__woken(L, &rc))
+        return async__stream_read_first(L, s, buf, len, async_current(L)); /* NULL for a NULL L too */
     if (s != NULL && (s->flags & ASYNC__STREAM_DELIVERED)) {
         s->reader = NULL;
         s->flags = (uint8_t)(s->flags & ~ASYNC__STREAM_DELIVERED);
@@ -331,12 +332,11 @@ int async__stream_write_rest(async_loop *L, async_stream *s, const void *buf, si
 int async__stream_write_woken(async_loop *L, async_stream *s, const void *buf, size_t len, int rc);
 static inline int async_stream_write(async_loop *L, async_stream *s, const void *buf, size_t len)
 {
-    async_task *self = async_current(L); /* NULL for a NULL L too */
     ssize_t n;
     int rc;
-    if (self != NULL && async_woken(L, &rc))
+    if (!ASYNC__NULL(L) && async__woken(L, &rc)) /* (false outside a task) */
         return async__stream_write_woken(L, s, buf, len, rc);
-    n = async__stream_send(L, s, buf, len, self);
+    n = async__stream_send(L, s, buf, len, async_current(L)); /* NULL for a NULL L too */
     if (n == (ssize_t)len)
         return (int)n;
     return async__stream_write_rest(L, s, buf, len, n);

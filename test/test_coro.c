@@ -645,6 +645,69 @@ static void coroutine_outside_a_task_gets_eperm(void **state)
     assert_int_equal(b.rc, ASYNC_EPERM);
 }
 
+/* async_yield in a coroutine run outside any task: ASYNC_EPERM (hook)
+ * at each yield, which queues nothing and does not suspend.  The loop
+ * stands for "no task" by a sentinel on hosts (L->current is never NULL
+ * there), so this is the sentinel's test in the yield, and
+ * async_current still says NULL, before any pass and after one.        */
+struct bare_yield {
+    async_task task;
+    async_co co;
+    int rc1, rc2;
+};
+
+static int bare_yield_fn(async_loop *L, async_task *self)
+{
+    struct bare_yield *f = async_frame(self, struct bare_yield, task);
+    async_begin(L, &f->co);
+    async_await_rc(f->rc1, async_yield());
+    async_await_rc(f->rc2, async_yield());
+    async_end;
+}
+
+static void yield_outside_a_task_gets_eperm(void **state)
+{
+    static struct bare_yield b;
+    int before = t_misuse_count;
+    (void)state;
+    b = (struct bare_yield){0};
+    assert_null(async_current(&TL)); /* a fresh loop */
+    assert_int_equal(bare_yield_fn(&TL, &b.task), 0); /* ends at once */
+    assert_int_equal(b.rc1, ASYNC_EPERM);
+    assert_int_equal(b.rc2, ASYNC_EPERM);
+    assert_int_equal(t_misuse_count, before + 2);
+    assert_false(async_loop_has_work(&TL)); /* nothing was queued */
+    assert_null(async_current(&TL));
+}
+
+/* A task's frame resumed by hand, outside any task, at a yield: the
+ * resumed await finds no interruption (outside a task there is none to
+ * report), the next yield is refused, and the body ends; the task, still
+ * queued, then runs its body afresh in its next step.  (The interruption
+ * check's slow path tells the "no task" sentinel apart.)               */
+static void frame_resumed_outside_its_task_at_a_yield(void **state)
+{
+    static struct bare_yield b;
+    int before;
+    (void)state;
+    b = (struct bare_yield){0};
+    assert_int_equal(async_spawn(&TL, &b.task, bare_yield_fn), 0);
+    assert_int_equal(async_run_once(&TL), 1); /* the first yield: queued */
+    assert_null(async_current(&TL));
+    before = t_misuse_count;
+    assert_int_equal(bare_yield_fn(&TL, &b.task), 0); /* by hand */
+    assert_int_equal(b.rc1, 0);
+    assert_int_equal(b.rc2, ASYNC_EPERM);
+    assert_int_equal(t_misuse_count, before + 1);
+    b.rc1 = b.rc2 = 7;
+    t_settle();
+    assert_true(async_task_is_done(&b.task));
+    assert_int_equal(async_task_result(&b.task), 0);
+    assert_int_equal(b.rc1, 0);
+    assert_int_equal(b.rc2, 0);
+    assert_int_equal(t_misuse_count, before + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -656,6 +719,8 @@ int main(void)
         T(finally_runs_on_every_exit),
         T(error_in_cleanup_ends_coroutine),
         T(yield_alternates_ready_tasks),
+        T(yield_outside_a_task_gets_eperm),
+        T(frame_resumed_outside_its_task_at_a_yield),
         T(await_until_rechecks_after_others_run),
         T(await_until_true_at_once_does_not_suspend),
         T(await_until_never_true_reports_deadlock),

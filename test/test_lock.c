@@ -178,6 +178,7 @@ static void released_to_a_waiter_reads_unlocked(void **state)
 {
     static async_lock m;
     static struct taker holder, waiter, thief;
+    async_task *outside;
     (void)state;
     async_lock_init(&m);
     holder = (struct taker){0};
@@ -190,9 +191,10 @@ static void released_to_a_waiter_reads_unlocked(void **state)
     assert_log("got-locked1");
     async_spawn(&TL, &thief.task, try_take_fn); /* queued ahead of the waiter */
     /* the holder finished without releasing: release for it */
+    outside = TL.current; /* what stands for "no task" (not always NULL) */
     TL.current = &holder.task;
     assert_int_equal(async_lock_release(&TL, &m), 0);
-    TL.current = NULL;
+    TL.current = outside;
     assert_false(async_lock_is_locked(&m)); /* handed, not yet taken */
     assert_ptr_equal(m.owner, &waiter.task);
     t_settle();
