@@ -67,7 +67,8 @@ MODEL_BINS := $(foreach b,$(CORE_CONFIGS),$(O)/model/$(b)/model)
 model-bins: $(MODEL_BINS)
 
 check: check-model check-known
-check-model: $(MODEL_BINS)
+check-model: $(MODEL_BINS) | $(NEED_PY)
+	$(Q)tools/model-mutations --stale
 	@for m in $(MODEL_BINS); do \
 	  $(TEST_WRAPPER) $$m $(MODEL_CHECK_ARGS) || exit 1; \
 	done
