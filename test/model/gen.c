@@ -11,7 +11,7 @@ static const char *const names[OP__COUNT] = {
     "t_begin",   "t_end",     "t_end_bad", "notify",    "notify_all", "fut_set",    "post",
     "x_wait",    "x_fire",    "n_give",    "n_take",    "busy",       "sh_begin",   "sh_end",
     "g_wait_err", "bar_wait", "bar_abort", "bar_reset", "q_join",     "q_done",     "wlock",
-    "wlock_end", "call_soon", "call_later", "h_cancel", "on_done",
+    "wlock_end", "call_soon", "call_later", "h_cancel", "on_done", "lock_locked",
 };
 
 const char *op_name(int kind)
@@ -68,7 +68,7 @@ static void gen_op(struct op *o, bool in_task)
         [OP_T_END] = 4,  [OP_T_END_BAD] = 1, [OP_UNTIL] = 3,  [OP_COND_WAIT] = 4,
         [OP_FUT_WAIT] = 2, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1, [OP_FUT_SET] = 1,
         [OP_POST] = 1,   [OP_X_WAIT] = 3, [OP_X_FIRE] = 2, [OP_N_GIVE] = 2, [OP_N_TAKE] = 3,
-        [OP_BUSY] = 3,   [OP_G_WAIT_ERR] = 2,
+        [OP_BUSY] = 3,   [OP_G_WAIT_ERR] = 2, [OP_LOCK_LOCKED] = 2,
 #if MODEL_EXTRAS
         [OP_SH_BEGIN] = 3, [OP_SH_END] = 3,
         [OP_BAR_WAIT] = 4, [OP_BAR_ABORT] = 1, [OP_BAR_RESET] = 1, [OP_Q_JOIN] = 2, [OP_Q_DONE] = 3,
@@ -80,7 +80,7 @@ static void gen_op(struct op *o, bool in_task)
         [OP_EV_SET] = 8,   [OP_EV_CLEAR] = 2,  [OP_SEM_REL] = 8, [OP_SEM_TRY] = 2, [OP_Q_TRYPUT] = 6,
         [OP_Q_TRYGET] = 6, [OP_Q_CLOSE] = 1,   [OP_SPAWN] = 30,  [OP_CANCEL] = 4,  [OP_G_SPAWN] = 6,
         [OP_G_REAP] = 3,   [OP_G_CANCEL] = 1, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1,
-        [OP_FUT_SET] = 1,  [OP_POST] = 4,  [OP_X_FIRE] = 6, [OP_N_GIVE] = 6,
+        [OP_FUT_SET] = 1,  [OP_POST] = 4,  [OP_X_FIRE] = 6, [OP_N_GIVE] = 6, [OP_LOCK_LOCKED] = 1,
 #if MODEL_EXTRAS
         [OP_BAR_ABORT] = 1, [OP_BAR_RESET] = 1, [OP_Q_DONE] = 2, [OP_CALL_SOON] = 3,
         [OP_CALL_LATER] = 3, [OP_H_CANCEL] = 2, [OP_ON_DONE] = 3,

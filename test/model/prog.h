@@ -107,6 +107,8 @@ enum opkind {
     OP_CALL_LATER,/* handle obj: async_call_later, d ticks (> 0)         */
     OP_H_CANCEL,  /* async_handle_cancel                                 */
     OP_ON_DONE,   /* handle arg watches actor obj: async_task_on_done    */
+    OP_LOCK_LOCKED, /* async_lock_is_locked, read inside a pass: a lock
+                       handed to a waiter that has not run reads free  */
     OP__COUNT
 };
 

@@ -203,6 +203,9 @@ static int immediate(async_loop *L, struct actor *self, const struct op *o, int 
         if (rc == 0 && self)
             self->holds[o->obj % NLOCK] = false;
         break;
+    case OP_LOCK_LOCKED:
+        *val = async_lock_is_locked(&LOCKS[o->obj % NLOCK]);
+        break;
     case OP_LOCK_TRY:
         rc = async_lock_try_acquire(L, &LOCKS[o->obj % NLOCK]);
         if (rc == 0 && self)

@@ -644,6 +644,10 @@ static int immediate(int t, const struct op *o, int a, int life, int pc, int *va
         if (n == 0 && t >= 0)
             T[t].holds[o->obj % NLOCK] = false;
         return n;
+    case OP_LOCK_LOCKED: /* handed to a waiter that has not run: free */
+        n = lock_owner[o->obj % NLOCK];
+        *val = n >= 0 && !T[n].handed;
+        return 0;
     case OP_LOCK_TRY:
         n = lock_try(t, o->obj % NLOCK);
         if (n == 0 && t >= 0)
