@@ -366,7 +366,8 @@ static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
                 return;
             s->flags |= S_DELIVERED;
         }
-        s->rdst = NULL;
+        /* (s->rdst stays: only a park sets rio.task, and every park sets
+         * rdst, so it is never read stale) */
     }
     t = s->rio.task;
     s->rio.task = NULL;
@@ -473,18 +474,19 @@ int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t l
     return read_rest(L, s, buf, len, read_woken(s, rc), rc);
 }
 
-/* async_stream_read's first call (self: the current task, or NULL;
- * last, so that the other arguments stay in read_rest's registers).
- * The usual one on a socket first, kept small (the rest is out of
- * line): parking on a drained socket (read_first's tests folded into
- * one flags test; a length up to INT_MAX needs no clamp).              */
+/* async_stream_read's first call (self: the current task, which the
+ * inline part found; last, so that the other arguments stay in
+ * read_rest's registers).  The usual one on a socket first, kept small
+ * (the rest is out of line): parking on a drained socket (read_first's
+ * tests folded into one flags test; a length up to INT_MAX needs no
+ * clamp).                                                              */
 int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t len,
                              async_task *self)
 {
     int rc = 0, go;
 
-    if (self != NULL && s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 &&
-        s->reader == NULL && s->layer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
+    if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 && s->reader == NULL &&
+        s->layer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
         s->rdone = 0;
         s->rio.task = self;
         s->reader = self;
@@ -495,6 +497,16 @@ int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t l
     }
     go = read_first(L, s, &rc); /* before rc is read */
     return read_rest(L, s, buf, len, go, rc);
+}
+
+/* async_stream_read called outside a task (the inline part found no
+ * current task): read_first's answer, ASYNC_EINVAL, ASYNC_ECLOSED or
+ * ASYNC_EPERM.                                                         */
+int async__stream_read_no_task(async_loop *L, async_stream *s)
+{
+    int rc = ASYNC_EPERM;
+    (void)read_first(L, s, &rc);
+    return rc;
 }
 
 int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t len)
@@ -707,12 +719,12 @@ static S_OUT_OF_LINE int write_rest(async_loop *L, async_stream *s, const void *
  * (no frame: the caller keeps the arguments for write_rest).  Returns
  * what send returned, or -2 or -3 (send never does; never len, so that
  * the caller's test for a complete write cannot take it for one) when
- * the write is not that case and takes the long way.                   */
-ssize_t async__stream_send(async_loop *L, async_stream *s, const void *buf, size_t len,
-                           async_task *self)
+ * the write is not that case and takes the long way.  The caller found
+ * the current task (only a task calls this), and the arguments are in
+ * send's own places but the first: the stream, whose fd replaces it.  */
+ssize_t async__stream_send(async_stream *s, const void *buf, size_t len)
 {
-    (void)L;
-    if (self == NULL || s == NULL || (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) != (S_OPEN | S_SOCK) ||
+    if (s == NULL || (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) != (S_OPEN | S_SOCK) ||
         s->layer != NULL || s->writer != NULL || buf == NULL || len - 1 >= (size_t)INT_MAX)
         return (ssize_t)len == -2 ? -3 : -2; /* never len itself */
     s->wdone = 0; /* written(): 0 after a write that completed */
