@@ -332,44 +332,27 @@ static S_OUT_OF_LINE int rio_read_failed(async_stream *s, ssize_t n)
     return read_no_bytes(s, n);
 }
 
-/* The read watcher's callback.  A read parked on a plain stream is done
- * here, into the buffer it left, and its reader resumed with the result;
- * readiness without data (EAGAIN) leaves it parked.  Through a layer the
- * reader is only woken.  A kept watcher that fires with no reader is
- * stopped, so an unread fd cannot keep waking the loop.  (The stream's
- * fields are read again after the read rather than kept in registers:
- * one saved register instead of four, 8 instructions a message.)       */
-static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
+/* The read watcher's callbacks: rio_ready on a plain stream, rio_layer
+ * through a layer (TLS), set by rio_arm for what the stream is when it
+ * arms.  A read parked on a plain stream is done here, into the buffer
+ * it left, and its reader resumed with the result; readiness without
+ * data (EAGAIN) leaves it parked.  Through a layer the reader is only
+ * woken.  A kept watcher that fires with no reader is stopped, so an
+ * unread fd cannot keep waking the loop.  (The stream's fields are read
+ * again after the read rather than kept in registers: one saved register
+ * instead of four, 8 instructions a message.)                          */
+static inline bool rio_unwanted(struct ev_loop *ev, ev_io *w, async_stream *s)
 {
-    async_stream *s = (async_stream *)(void *)((char *)w - offsetof(async_stream, rio.w));
-    async_task *t;
-    ssize_t n;
-    int rc;
+    if (s->rio.task != NULL)
+        return false;
+    s->flags &= (uint8_t)~S_ARMED;
+    ev_io_stop(ev, w);
+    return true;
+}
 
-    if (s->rio.task == NULL) {
-        s->flags &= (uint8_t)~S_ARMED;
-        ev_io_stop(ev, w);
-        return;
-    }
-    if (s->rdst == NULL) {
-        rc = revents & (EV_READ | EV_WRITE); /* a layer: its reader reads */
-    } else {
-        /* (the length was clamped by the park) */
-        n = read(s->fd, s->rdst, s->rdst_len);
-        if (n > 0) { /* short: the socket is drained, wait before reading */
-            s->flags = (uint8_t)((s->flags & ~S_DRAINED) | S_DELIVERED |
-                                 ((size_t)n < s->rdst_len ? S_DRAINED : 0));
-            rc = (int)n;
-        } else {
-            s->flags &= (uint8_t)~S_DRAINED;
-            if ((rc = rio_read_failed(s, n)) == ASYNC_EAGAIN)
-                return;
-            s->flags |= S_DELIVERED;
-        }
-        /* (s->rdst stays: only a park sets rio.task, and every park sets
-         * rdst, so it is never read stale) */
-    }
-    t = s->rio.task;
+static inline void rio_resume(async_stream *s, int rc)
+{
+    async_task *t = s->rio.task;
     s->rio.task = NULL;
     EV_OF_LOOP(s->rio.L)->waits--;
     /* t is parked on rio (it was cleared on any other wake-up, by
@@ -377,6 +360,40 @@ static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
      * events, never ASYNC_PENDING: resume it without detach and without
      * async_unpark's misuse checks (E17, docs/performance.md).          */
     async__unpark_parked(s->rio.L, t, &s->rio.waiter, rc);
+}
+
+static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
+{
+    async_stream *s = (async_stream *)(void *)((char *)w - offsetof(async_stream, rio.w));
+    ssize_t n;
+    int rc;
+
+    (void)revents;
+    if (rio_unwanted(ev, w, s))
+        return;
+    /* The reader parked on this watcher, armed for a plain stream, left
+     * its buffer: every park sets rdst (the length clamped), and only a
+     * park sets rio.task.  A layer added since re-arms (read_park).   */
+    n = read(s->fd, s->rdst, s->rdst_len);
+    if (n > 0) { /* short: the socket is drained, wait before reading */
+        s->flags = (uint8_t)((s->flags & ~S_DRAINED) | S_DELIVERED |
+                             ((size_t)n < s->rdst_len ? S_DRAINED : 0));
+        rc = (int)n;
+    } else {
+        s->flags &= (uint8_t)~S_DRAINED;
+        if ((rc = rio_read_failed(s, n)) == ASYNC_EAGAIN)
+            return;
+        s->flags |= S_DELIVERED;
+    }
+    rio_resume(s, rc);
+}
+
+static void rio_layer(struct ev_loop *ev, ev_io *w, int revents)
+{
+    async_stream *s = (async_stream *)(void *)((char *)w - offsetof(async_stream, rio.w));
+    if (rio_unwanted(ev, w, s))
+        return;
+    rio_resume(s, revents & (EV_READ | EV_WRITE)); /* its reader reads */
 }
 
 /* async_wake() calls this for every wake-up of a parked reader; only an
@@ -408,7 +425,7 @@ static S_OUT_OF_LINE int rio_arm(async_loop *L, async_stream *s, int events)
         return ASYNC_EBUSY;
     if (ev_is_active(&io->w))
         ev_io_stop(E->ev, &io->w);
-    ev_io_init(&io->w, rio_ready, s->fd, events);
+    ev_io_init(&io->w, s->layer ? rio_layer : rio_ready, s->fd, events);
     io->waiter.detach = rio_detach;
     io->keep = 1; /* the next read usually follows at once */
     io->L = L;
@@ -427,7 +444,7 @@ static int read_park(async_loop *L, async_stream *s, unsigned char *dst, size_t 
     async_task *self = L->current;
     int events = s->layer ? s->rwant : EV_READ, rc;
 
-    if (io->w.cb != rio_ready || !ev_is_active(&io->w) ||
+    if (io->w.cb != (s->layer ? rio_layer : rio_ready) || !ev_is_active(&io->w) ||
         (io->w.events & (EV_READ | EV_WRITE)) != events) {
         if ((rc = rio_arm(L, s, events)) < 0)
             return rc;
