@@ -376,8 +376,8 @@ static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
      * park sets rio.task.  A layer added since re-arms (read_park).   */
     n = read(s->fd, s->rdst, s->rdst_len);
     if (n > 0) { /* short: the socket is drained, wait before reading */
-        s->flags = (uint8_t)((s->flags & ~S_DRAINED) | S_DELIVERED |
-                             ((size_t)n < s->rdst_len ? S_DRAINED : 0));
+        s->flags = (uint8_t)((s->flags | S_DELIVERED | S_DRAINED) ^
+                             ((size_t)n < s->rdst_len ? 0 : S_DRAINED));
         rc = (int)n;
     } else {
         s->flags &= (uint8_t)~S_DRAINED;
@@ -502,8 +502,11 @@ int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t l
 {
     int rc = 0, go;
 
-    if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 && s->reader == NULL &&
-        s->layer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
+    /* (nothing buffered, no reader, no layer: one test of the three
+     * fields or'ed, which the compiler will not load ahead by itself) */
+    if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST &&
+        (s->rlen | (uintptr_t)s->reader | (uintptr_t)s->layer) == 0 && buf != NULL &&
+        len - 1 < (size_t)INT_MAX) {
         s->rdone = 0;
         s->rio.task = self;
         s->reader = self;
@@ -742,7 +745,8 @@ static S_OUT_OF_LINE int write_rest(async_loop *L, async_stream *s, const void *
 ssize_t async__stream_send(async_stream *s, const void *buf, size_t len)
 {
     if (s == NULL || (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) != (S_OPEN | S_SOCK) ||
-        s->layer != NULL || s->writer != NULL || buf == NULL || len - 1 >= (size_t)INT_MAX)
+        ((uintptr_t)s->layer | (uintptr_t)s->writer) != 0 || buf == NULL ||
+        len - 1 >= (size_t)INT_MAX)
         return (ssize_t)len == -2 ? -3 : -2; /* never len itself */
     s->wdone = 0; /* written(): 0 after a write that completed */
     return send(s->fd, buf, len, MSG_NOSIGNAL);
