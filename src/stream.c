@@ -491,6 +491,14 @@ int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t l
     return read_rest(L, s, buf, len, read_woken(s, rc), rc);
 }
 
+/* The first call past its fast path (out of line: the fast path's
+ * flags test then needs no copy of the flags kept for this one).      */
+static S_OUT_OF_LINE int read_first_rest(async_loop *L, async_stream *s, void *buf, size_t len)
+{
+    int rc = 0, go = read_first(L, s, &rc); /* before rc is read */
+    return read_rest(L, s, buf, len, go, rc);
+}
+
 /* async_stream_read's first call (self: the current task, which the
  * inline part found; last, so that the other arguments stay in
  * read_rest's registers).  The usual one on a socket first, kept small
@@ -500,8 +508,6 @@ int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t l
 int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t len,
                              async_task *self)
 {
-    int rc = 0, go;
-
     /* (nothing buffered, no reader, no layer: one test of the three
      * fields or'ed, which the compiler will not load ahead by itself) */
     if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST &&
@@ -515,8 +521,7 @@ int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t l
         EV_OF_LOOP(L)->waits++;
         return async__park_current(L, self, &s->rio.waiter);
     }
-    go = read_first(L, s, &rc); /* before rc is read */
-    return read_rest(L, s, buf, len, go, rc);
+    return read_first_rest(L, s, buf, len);
 }
 
 /* async_stream_read called outside a task (the inline part found no
