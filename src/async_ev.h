@@ -302,18 +302,27 @@ size_t async_stream_partial(const async_stream *s);
 
 /* async_stream_read is inline where its task resumes: a read delivered
  * while parked (src/stream.c) is taken without a call, the rest is out
- * of line.  The flag bit is the runtime's (part of its ABI).           */
+ * of line.  The flag bit is the runtime's (part of its ABI).  The inline
+ * parts test for a current task once, so that the calls they make in a
+ * task need not test again: a call outside a task goes to
+ * async__stream_read_no_task (its error) or, for a write, to
+ * async__stream_write_rest's full checks.                              */
 #define ASYNC__STREAM_DELIVERED 0x40u
 int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t len,
                              async_task *self);
+int async__stream_read_no_task(async_loop *L, async_stream *s);
 int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t len, int rc);
 static inline int async_stream_read(async_loop *L, async_stream *s, void *buf, size_t len)
 {
     int rc;
     /* async__woken is false outside a task (the core's "no task" is
      * never woken): the task is asked for only on the first call      */
-    if (ASYNC__NULL(L) || !async__woken(L, &rc))
-        return async__stream_read_first(L, s, buf, len, async_current(L)); /* NULL for a NULL L too */
+    if (ASYNC__NULL(L) || !async__woken(L, &rc)) {
+        async_task *self = async_current(L); /* NULL for a NULL L too */
+        if (self == NULL)
+            return async__stream_read_no_task(L, s);
+        return async__stream_read_first(L, s, buf, len, self);
+    }
     if (s != NULL && (s->flags & ASYNC__STREAM_DELIVERED)) {
         s->reader = NULL;
         s->flags = (uint8_t)(s->flags & ~ASYNC__STREAM_DELIVERED);
@@ -322,11 +331,11 @@ static inline int async_stream_read(async_loop *L, async_stream *s, void *buf, s
     return async__stream_read_woken(L, s, buf, len, rc);
 }
 
-/* async_stream_write is inline around its send: the usual write, to a
- * plain socket with room, is one call that ends in send(2) (its result,
- * or less than -1: not that case), the rest out of line.               */
-ssize_t async__stream_send(async_loop *L, async_stream *s, const void *buf, size_t len,
-                           async_task *self);
+/* async_stream_write is inline around its send: the usual write, by a
+ * task, to a plain socket with room, is one call that ends in send(2)
+ * (its result, or less than -1: not that case), the rest out of line.
+ * async__stream_send takes send's own first three arguments' places.  */
+ssize_t async__stream_send(async_stream *s, const void *buf, size_t len);
 int async__stream_write_rest(async_loop *L, async_stream *s, const void *buf, size_t len,
                              ssize_t n);
 int async__stream_write_woken(async_loop *L, async_stream *s, const void *buf, size_t len, int rc);
@@ -336,7 +345,9 @@ static inline int async_stream_write(async_loop *L, async_stream *s, const void 
     int rc;
     if (!ASYNC__NULL(L) && async__woken(L, &rc)) /* (false outside a task) */
         return async__stream_write_woken(L, s, buf, len, rc);
-    n = async__stream_send(L, s, buf, len, async_current(L)); /* NULL for a NULL L too */
+    if (async_current(L) == NULL) /* not in a task: write_rest's checks answer */
+        return async__stream_write_rest(L, s, buf, len, -2);
+    n = async__stream_send(s, buf, len);
     if (n == (ssize_t)len)
         return (int)n;
     return async__stream_write_rest(L, s, buf, len, n);

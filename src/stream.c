@@ -332,43 +332,27 @@ static S_OUT_OF_LINE int rio_read_failed(async_stream *s, ssize_t n)
     return read_no_bytes(s, n);
 }
 
-/* The read watcher's callback.  A read parked on a plain stream is done
- * here, into the buffer it left, and its reader resumed with the result;
- * readiness without data (EAGAIN) leaves it parked.  Through a layer the
- * reader is only woken.  A kept watcher that fires with no reader is
- * stopped, so an unread fd cannot keep waking the loop.  (The stream's
- * fields are read again after the read rather than kept in registers:
- * one saved register instead of four, 8 instructions a message.)       */
-static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
+/* The read watcher's callbacks: rio_ready on a plain stream, rio_layer
+ * through a layer (TLS), set by rio_arm for what the stream is when it
+ * arms.  A read parked on a plain stream is done here, into the buffer
+ * it left, and its reader resumed with the result; readiness without
+ * data (EAGAIN) leaves it parked.  Through a layer the reader is only
+ * woken.  A kept watcher that fires with no reader is stopped, so an
+ * unread fd cannot keep waking the loop.  (The stream's fields are read
+ * again after the read rather than kept in registers: one saved register
+ * instead of four, 8 instructions a message.)                          */
+static inline bool rio_unwanted(struct ev_loop *ev, ev_io *w, async_stream *s)
 {
-    async_stream *s = (async_stream *)(void *)((char *)w - offsetof(async_stream, rio.w));
-    async_task *t;
-    ssize_t n;
-    int rc;
+    if (s->rio.task != NULL)
+        return false;
+    s->flags &= (uint8_t)~S_ARMED;
+    ev_io_stop(ev, w);
+    return true;
+}
 
-    if (s->rio.task == NULL) {
-        s->flags &= (uint8_t)~S_ARMED;
-        ev_io_stop(ev, w);
-        return;
-    }
-    if (s->rdst == NULL) {
-        rc = revents & (EV_READ | EV_WRITE); /* a layer: its reader reads */
-    } else {
-        /* (the length was clamped by the park) */
-        n = read(s->fd, s->rdst, s->rdst_len);
-        if (n > 0) { /* short: the socket is drained, wait before reading */
-            s->flags = (uint8_t)((s->flags & ~S_DRAINED) | S_DELIVERED |
-                                 ((size_t)n < s->rdst_len ? S_DRAINED : 0));
-            rc = (int)n;
-        } else {
-            s->flags &= (uint8_t)~S_DRAINED;
-            if ((rc = rio_read_failed(s, n)) == ASYNC_EAGAIN)
-                return;
-            s->flags |= S_DELIVERED;
-        }
-        s->rdst = NULL;
-    }
-    t = s->rio.task;
+static inline void rio_resume(async_stream *s, int rc)
+{
+    async_task *t = s->rio.task;
     s->rio.task = NULL;
     EV_OF_LOOP(s->rio.L)->waits--;
     /* t is parked on rio (it was cleared on any other wake-up, by
@@ -376,6 +360,40 @@ static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
      * events, never ASYNC_PENDING: resume it without detach and without
      * async_unpark's misuse checks (E17, docs/performance.md).          */
     async__unpark_parked(s->rio.L, t, &s->rio.waiter, rc);
+}
+
+static void rio_ready(struct ev_loop *ev, ev_io *w, int revents)
+{
+    async_stream *s = (async_stream *)(void *)((char *)w - offsetof(async_stream, rio.w));
+    ssize_t n;
+    int rc;
+
+    (void)revents;
+    if (rio_unwanted(ev, w, s))
+        return;
+    /* The reader parked on this watcher, armed for a plain stream, left
+     * its buffer: every park sets rdst (the length clamped), and only a
+     * park sets rio.task.  A layer added since re-arms (read_park).   */
+    n = read(s->fd, s->rdst, s->rdst_len);
+    if (n > 0) { /* short: the socket is drained, wait before reading */
+        s->flags = (uint8_t)((s->flags | S_DELIVERED | S_DRAINED) ^
+                             ((size_t)n < s->rdst_len ? 0 : S_DRAINED));
+        rc = (int)n;
+    } else {
+        s->flags &= (uint8_t)~S_DRAINED;
+        if ((rc = rio_read_failed(s, n)) == ASYNC_EAGAIN)
+            return;
+        s->flags |= S_DELIVERED;
+    }
+    rio_resume(s, rc);
+}
+
+static void rio_layer(struct ev_loop *ev, ev_io *w, int revents)
+{
+    async_stream *s = (async_stream *)(void *)((char *)w - offsetof(async_stream, rio.w));
+    if (rio_unwanted(ev, w, s))
+        return;
+    rio_resume(s, revents & (EV_READ | EV_WRITE)); /* its reader reads */
 }
 
 /* async_wake() calls this for every wake-up of a parked reader; only an
@@ -407,7 +425,7 @@ static S_OUT_OF_LINE int rio_arm(async_loop *L, async_stream *s, int events)
         return ASYNC_EBUSY;
     if (ev_is_active(&io->w))
         ev_io_stop(E->ev, &io->w);
-    ev_io_init(&io->w, rio_ready, s->fd, events);
+    ev_io_init(&io->w, s->layer ? rio_layer : rio_ready, s->fd, events);
     io->waiter.detach = rio_detach;
     io->keep = 1; /* the next read usually follows at once */
     io->L = L;
@@ -426,7 +444,7 @@ static int read_park(async_loop *L, async_stream *s, unsigned char *dst, size_t 
     async_task *self = L->current;
     int events = s->layer ? s->rwant : EV_READ, rc;
 
-    if (io->w.cb != rio_ready || !ev_is_active(&io->w) ||
+    if (io->w.cb != (s->layer ? rio_layer : rio_ready) || !ev_is_active(&io->w) ||
         (io->w.events & (EV_READ | EV_WRITE)) != events) {
         if ((rc = rio_arm(L, s, events)) < 0)
             return rc;
@@ -473,18 +491,28 @@ int async__stream_read_woken(async_loop *L, async_stream *s, void *buf, size_t l
     return read_rest(L, s, buf, len, read_woken(s, rc), rc);
 }
 
-/* async_stream_read's first call (self: the current task, or NULL;
- * last, so that the other arguments stay in read_rest's registers).
- * The usual one on a socket first, kept small (the rest is out of
- * line): parking on a drained socket (read_first's tests folded into
- * one flags test; a length up to INT_MAX needs no clamp).              */
+/* The first call past its fast path (out of line: the fast path's
+ * flags test then needs no copy of the flags kept for this one).      */
+static S_OUT_OF_LINE int read_first_rest(async_loop *L, async_stream *s, void *buf, size_t len)
+{
+    int rc = 0, go = read_first(L, s, &rc); /* before rc is read */
+    return read_rest(L, s, buf, len, go, rc);
+}
+
+/* async_stream_read's first call (self: the current task, which the
+ * inline part found; last, so that the other arguments stay in
+ * read_rest's registers).  The usual one on a socket first, kept small
+ * (the rest is out of line): parking on a drained socket (read_first's
+ * tests folded into one flags test; a length up to INT_MAX needs no
+ * clamp).                                                              */
 int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t len,
                              async_task *self)
 {
-    int rc = 0, go;
-
-    if (self != NULL && s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST && s->rlen == 0 &&
-        s->reader == NULL && s->layer == NULL && buf != NULL && len - 1 < (size_t)INT_MAX) {
+    /* (nothing buffered, no reader, no layer: one test of the three
+     * fields or'ed, which the compiler will not load ahead by itself) */
+    if (s != NULL && (s->flags & S_PARK_MASK) == S_PARK_FAST &&
+        (s->rlen | (uintptr_t)s->reader | (uintptr_t)s->layer) == 0 && buf != NULL &&
+        len - 1 < (size_t)INT_MAX) {
         s->rdone = 0;
         s->rio.task = self;
         s->reader = self;
@@ -493,8 +521,17 @@ int async__stream_read_first(async_loop *L, async_stream *s, void *buf, size_t l
         EV_OF_LOOP(L)->waits++;
         return async__park_current(L, self, &s->rio.waiter);
     }
-    go = read_first(L, s, &rc); /* before rc is read */
-    return read_rest(L, s, buf, len, go, rc);
+    return read_first_rest(L, s, buf, len);
+}
+
+/* async_stream_read called outside a task (the inline part found no
+ * current task): read_first's answer, ASYNC_EINVAL, ASYNC_ECLOSED or
+ * ASYNC_EPERM.                                                         */
+int async__stream_read_no_task(async_loop *L, async_stream *s)
+{
+    int rc = ASYNC_EPERM;
+    (void)read_first(L, s, &rc);
+    return rc;
 }
 
 int async_stream_read_exactly(async_loop *L, async_stream *s, void *buf, size_t len)
@@ -707,13 +744,14 @@ static S_OUT_OF_LINE int write_rest(async_loop *L, async_stream *s, const void *
  * (no frame: the caller keeps the arguments for write_rest).  Returns
  * what send returned, or -2 or -3 (send never does; never len, so that
  * the caller's test for a complete write cannot take it for one) when
- * the write is not that case and takes the long way.                   */
-ssize_t async__stream_send(async_loop *L, async_stream *s, const void *buf, size_t len,
-                           async_task *self)
+ * the write is not that case and takes the long way.  The caller found
+ * the current task (only a task calls this), and the arguments are in
+ * send's own places but the first: the stream, whose fd replaces it.  */
+ssize_t async__stream_send(async_stream *s, const void *buf, size_t len)
 {
-    (void)L;
-    if (self == NULL || s == NULL || (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) != (S_OPEN | S_SOCK) ||
-        s->layer != NULL || s->writer != NULL || buf == NULL || len - 1 >= (size_t)INT_MAX)
+    if (s == NULL || (s->flags & (S_OPEN | S_CLOSED | S_SOCK)) != (S_OPEN | S_SOCK) ||
+        ((uintptr_t)s->layer | (uintptr_t)s->writer) != 0 || buf == NULL ||
+        len - 1 >= (size_t)INT_MAX)
         return (ssize_t)len == -2 ? -3 : -2; /* never len itself */
     s->wdone = 0; /* written(): 0 after a write that completed */
     return send(s->fd, buf, len, MSG_NOSIGNAL);

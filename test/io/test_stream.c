@@ -2264,6 +2264,13 @@ static void stream_misuse(void **state)
     /* outside a task */
     assert_int_equal(async_stream_read(TLOOP, &f.s, f.buf, 1), ASYNC_EPERM);
     assert_int_equal(async_stream_write(TLOOP, &f.s, "x", 1), ASYNC_EPERM);
+    /* (the inline parts' no-task calls: the stream's checks come first) */
+    assert_int_equal(async_stream_read(NULL, &f.s, f.buf, 1), ASYNC_EPERM);
+    assert_int_equal(async_stream_read(TLOOP, NULL, f.buf, 1), ASYNC_EINVAL);
+    assert_int_equal(async_stream_read(TLOOP, &f.never, f.buf, 1), ASYNC_EINVAL);
+    assert_int_equal(async_stream_write(NULL, &f.s, "x", 1), ASYNC_EPERM);
+    assert_int_equal(async_stream_write(TLOOP, NULL, "x", 1), ASYNC_EINVAL);
+    assert_int_equal(async_stream_write(TLOOP, &f.never, "x", 1), ASYNC_EINVAL);
     assert_int_equal(async_stream_drain(TLOOP, NULL), ASYNC_EINVAL);
     assert_int_equal(async_stream_drain(TLOOP, &f.s), 0);
     assert_int_equal(async_stream_connect(TLOOP, &f.never, NULL, NULL, 0), ASYNC_EINVAL);

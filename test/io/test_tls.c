@@ -1082,6 +1082,74 @@ static void tls_handshake_waits_for_room_to_write(void **state)
     assert_memory_equal(f.line, "hi\n", 3);
 }
 
+/* STARTTLS: the peer's first read is plain and parks on the stream's
+ * kept read watcher (armed for a plain stream: its callback reads into
+ * the parked buffer); then TLS is attached to the same stream and its
+ * next read drives the handshake, parking through the layer.  The kept
+ * watcher must be re-armed for the layer: left as it was, its callback
+ * would read(2) the handshake's bytes itself (into no buffer). */
+struct starttls {
+    async_task task, peer;
+    async_co co, pco;
+    async_stream cs, ps;
+    async_tls ct, pt;
+    int fds[2];
+    int plain, att, tn, hs, n;
+    char pbuf[8], line[8];
+};
+
+static int starttls_peer(async_loop *L, async_task *self)
+{
+    struct starttls *f = async_frame(self, struct starttls, peer);
+    async_begin(L, &f->pco);
+    /* (4: the client's hello follows "tls\n" at once, and is TLS's) */
+    async_await_rc(f->plain, async_stream_read(L, &f->ps, f->pbuf, 4));
+    f->att = async_tls_attach(&f->ps, &f->pt, &sctx, NULL);
+    async_await_rc(f->tn, async_stream_read_exactly(L, &f->ps, f->line, 3));
+    if (f->tn == 3)
+        async_await(async_stream_write(L, &f->ps, f->line, 3));
+    async_finally;
+    async_stream_close(L, &f->ps);
+    async_end;
+}
+
+static int starttls_fn(async_loop *L, async_task *self)
+{
+    struct starttls *f = async_frame(self, struct starttls, task);
+    async_begin(L, &f->co);
+    async_spawn(L, &f->peer, starttls_peer);
+    async_await(async_sleep(L, ASYNC_MS(20))); /* the peer's plain read parks first */
+    async_await(async_stream_write(L, &f->cs, "tls\n", 4));
+    async_await_rc(f->hs, async_tls_client(L, &f->cs, &f->ct, &cctx, "localhost"));
+    if (f->hs < 0)
+        async_return(f->hs);
+    async_await(async_stream_write(L, &f->cs, "hi\n", 3));
+    async_await_val(f->n, async_stream_read_exactly(L, &f->cs, f->line, 3));
+    async_finally;
+    async_stream_close(L, &f->cs);
+    async_await(async_join(L, &f->peer));
+    async_end;
+}
+
+static void tls_starttls_after_a_parked_plain_read(void **state)
+{
+    static struct starttls f;
+    (void)state;
+    our_pair("server.pem", SRV_ECHO);
+    memset(&f, 0, sizeof f);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, f.fds), 0);
+    assert_int_equal(async_stream_init(&f.cs, f.fds[0], NULL, 0), 0);
+    assert_int_equal(async_stream_init(&f.ps, f.fds[1], NULL, 0), 0);
+    assert_int_equal(io_run(&f.task, starttls_fn), 0);
+    assert_int_equal(f.plain, 4);
+    assert_memory_equal(f.pbuf, "tls\n", 4);
+    assert_int_equal(f.att, 0);
+    assert_int_equal(f.hs, 0);
+    assert_int_equal(f.tn, 3);
+    assert_int_equal(f.n, 3);
+    assert_memory_equal(f.line, "hi\n", 3);
+}
+
 /* No handshake op: the stream's first write and first read drive it,
  * from two tasks at once; the writer pushes more than the socket takes
  * (a small send buffer), so it waits while the reader reads the echo. */
@@ -2372,6 +2440,7 @@ int main(void)
         TT_V(tls_alpn_none_in_common_release_buffers),
         TT_V(tls_handshake_waits_for_room_to_write),
         TT_V(tls_handshake_in_first_read_and_write),
+        TT_V(tls_starttls_after_a_parked_plain_read),
         TT_V(tls_close_notify_through_eagain),
         TT_V(tls_read_deadline_and_cancel_keep_stream),
         TT_V(tls_interrupted_write_loses_write_side),
