@@ -6,38 +6,17 @@
  * and every misuse row of its contract. */
 #include "testlib.h"
 
-struct worker {
-    async_task task;
-    async_co co;
-    async_tick sleep;
-    int result;
-    const char *name;
-};
-
-static int worker_fn(async_loop *L, async_task *self)
-{
-    struct worker *f = async_frame(self, struct worker, task);
-    async_begin(L, &f->co);
-    t_log(f->name);
-    async_await(async_sleep(L, f->sleep));
-    async_return(f->result);
-    async_finally;
-    if (async_error() == ASYNC_ECANCELED)
-        t_logi("cancelled-at", (long)async_now(L));
-    async_end;
-}
-
-static struct worker W[4];
+static struct t_sleeper W[4];
 static async_task *tasks[4];
 
 static void add(int i, const char *name, async_tick sleep, int result)
 {
-    W[i] = (struct worker){0};
+    W[i] = (struct t_sleeper){0};
     W[i].name = name;
     W[i].sleep = sleep;
     W[i].result = result;
     tasks[i] = &W[i].task;
-    assert_int_equal(async_spawn(&TL, &W[i].task, worker_fn), 0);
+    assert_int_equal(async_spawn(&TL, &W[i].task, t_sleeper_fn), 0);
 }
 
 struct gatherer {
@@ -321,7 +300,7 @@ static void misuse_rows(void **state)
     static struct t_joiner j;
     static async_group grp;
     static async_task *slot[1];
-    static struct worker member;
+    static struct t_sleeper member;
     (void)state;
     add(0, "w", 100, 0);
     m = (struct misuser){0};
@@ -349,10 +328,10 @@ static void misuse_rows(void **state)
     t_settle();
     assert_int_equal(G.rc, ASYNC_EBUSY);
     async_group_init(&grp, slot, 1, 0);
-    member = (struct worker){0};
+    member = (struct t_sleeper){0};
     member.name = "m";
     member.sleep = 100;
-    async_group_spawn(&TL, &grp, &member.task, worker_fn);
+    async_group_spawn(&TL, &grp, &member.task, t_sleeper_fn);
     tasks[0] = &member.task;
     spawn_gatherer(1, 0);
     t_settle();

@@ -4,38 +4,17 @@
  * the waiter, capacity and reuse. */
 #include "testlib.h"
 
-struct member {
-    async_task task;
-    async_co co;
-    async_tick sleep;
-    int result;
-    const char *name;
-};
-
-static int member_fn(async_loop *L, async_task *self)
-{
-    struct member *f = async_frame(self, struct member, task);
-    async_begin(L, &f->co);
-    t_log(f->name);
-    async_await(async_sleep(L, f->sleep));
-    async_return(f->result);
-    async_finally;
-    if (async_error() == ASYNC_ECANCELED)
-        t_logi("cancelled-at", (long)async_now(L));
-    async_end;
-}
-
-static struct member M[6];
+static struct t_sleeper M[6];
 static async_task *slots[6];
 static async_group G;
 
 static void add(int i, const char *name, async_tick sleep, int result)
 {
-    M[i] = (struct member){0};
+    M[i] = (struct t_sleeper){0};
     M[i].name = name;
     M[i].sleep = sleep;
     M[i].result = result;
-    assert_int_equal(async_group_spawn(&TL, &G, &M[i].task, member_fn), 0);
+    assert_int_equal(async_group_spawn(&TL, &G, &M[i].task, t_sleeper_fn), 0);
 }
 
 struct boss {
@@ -116,8 +95,8 @@ static void gather_reports_first_error_after_all_finish(void **state)
  * reports; the wait ends when every member has finished. */
 static void spawn_a_late_member(async_loop *L, struct meddler *m)
 {
-    M[3] = (struct member){0};
-    m->rc = async_group_spawn(L, &G, &M[3].task, member_fn);
+    M[3] = (struct t_sleeper){0};
+    m->rc = async_group_spawn(L, &G, &M[3].task, t_sleeper_fn);
 }
 
 static void task_group_cancels_siblings_on_error(void **state)
@@ -145,7 +124,7 @@ static void task_group_cancels_siblings_on_error(void **state)
     assert_int_equal(async_task_result(&M[0].task), ASYNC_ECANCELED);
     /* The wait has emptied the group: a new TaskGroup can start in it. */
     assert_int_equal(G.count, 0);
-    assert_int_equal(async_group_spawn(&TL, &G, &M[3].task, member_fn), 0);
+    assert_int_equal(async_group_spawn(&TL, &G, &M[3].task, t_sleeper_fn), 0);
 }
 
 /* Cancelling the task that waits on the group cancels every member and
@@ -177,7 +156,7 @@ static int next_fn(async_loop *L, async_task *self)
         async_await_rc(f->rc, async_group_next(L, &G, &f->done));
         if (f->rc < 0)
             break;
-        t_log(async_frame(f->done, struct member, task)->name);
+        t_log(async_frame(f->done, struct t_sleeper, task)->name);
         f->n++;
     }
     t_logi("end", f->rc);
@@ -364,7 +343,7 @@ static void member_waiting_on_its_own_group_is_refused(void **state)
 static void capacity_reuse_and_misuse(void **state)
 {
     static async_group g2;
-    static struct member extra;
+    static struct t_sleeper extra;
     (void)state;
     assert_int_equal(async_group_init(&g2, slots, 0, 0), ASYNC_EINVAL);
     assert_int_equal(async_group_init(&g2, NULL, 2, 0), ASYNC_EINVAL);
@@ -372,18 +351,18 @@ static void capacity_reuse_and_misuse(void **state)
     async_group_init(&G, slots, 2, 0);
     add(0, "a", 5, 0);
     add(1, "b", 5, 0);
-    extra = (struct member){0};
-    assert_int_equal(async_group_spawn(&TL, &G, &extra.task, member_fn), ASYNC_ENOSPC);
+    extra = (struct t_sleeper){0};
+    assert_int_equal(async_group_spawn(&TL, &G, &extra.task, t_sleeper_fn), ASYNC_ENOSPC);
     /* A member cannot be spawned elsewhere while the group holds it. */
-    assert_int_equal(async_spawn(&TL, &M[0].task, member_fn), ASYNC_EBUSY);
+    assert_int_equal(async_spawn(&TL, &M[0].task, t_sleeper_fn), ASYNC_EBUSY);
     t_settle();
     t_advance(5);
     assert_int_equal(async_group_running_count(&G), 0);
-    assert_int_equal(async_spawn(&TL, &M[0].task, member_fn), ASYNC_EBUSY); /* still held */
+    assert_int_equal(async_spawn(&TL, &M[0].task, t_sleeper_fn), ASYNC_EBUSY); /* still held */
     assert_int_equal(async_group_reap(&G), 2);
     assert_int_equal(G.count, 0);
-    assert_int_equal(async_group_spawn(&TL, &G, &extra.task, member_fn), 0);
-    assert_int_equal(async_spawn(&TL, &M[0].task, member_fn), 0); /* free again */
+    assert_int_equal(async_group_spawn(&TL, &G, &extra.task, t_sleeper_fn), 0);
+    assert_int_equal(async_spawn(&TL, &M[0].task, t_sleeper_fn), 0); /* free again */
 }
 
 /* An empty group: wait returns at once, next reports nothing to wait for. */
@@ -500,13 +479,13 @@ static int twice_fn(async_loop *L, async_task *self)
     struct boss *f = async_frame(self, struct boss, task);
     async_begin(L, &f->co);
     for (f->n = 0; f->n < 3; f->n++) {
-        M[0] = (struct member){0};
-        M[1] = (struct member){0};
+        M[0] = (struct t_sleeper){0};
+        M[1] = (struct t_sleeper){0};
         M[0].name = "p";
         M[1].name = "q";
         M[1].result = f->n ? 0 : ASYNC_EPROTO;
-        async_await(async_group_spawn(L, &G, &M[0].task, member_fn));
-        async_await(async_group_spawn(L, &G, &M[1].task, member_fn));
+        async_await(async_group_spawn(L, &G, &M[0].task, t_sleeper_fn));
+        async_await(async_group_spawn(L, &G, &M[1].task, t_sleeper_fn));
         async_await_rc(f->rc, async_group_wait(L, &G));
         t_logi("round", f->rc);
     }
@@ -535,7 +514,7 @@ static int results_fn(async_loop *L, async_task *self)
         async_await_rc(f->rc, async_group_next(L, &G, &f->done));
         if (f->done == NULL)
             break;
-        t_log(async_frame(f->done, struct member, task)->name);
+        t_log(async_frame(f->done, struct t_sleeper, task)->name);
         t_logi("rc", f->rc);
     }
     t_logi("end", f->rc);

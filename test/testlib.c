@@ -104,3 +104,16 @@ int t_spawn_joiner(struct t_joiner *j, async_task *target)
     j->target = target;
     return async_spawn(&TL, &j->task, t_joiner_fn);
 }
+
+int t_sleeper_fn(async_loop *L, async_task *self)
+{
+    struct t_sleeper *f = async_frame(self, struct t_sleeper, task);
+    async_begin(L, &f->co);
+    t_log(f->name);
+    async_await(async_sleep(L, f->sleep));
+    async_return(f->result);
+    async_finally;
+    if (async_error() == ASYNC_ECANCELED)
+        t_logi("cancelled-at", (long)async_now(L));
+    async_end;
+}

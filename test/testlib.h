@@ -66,6 +66,18 @@ int t_joiner_fn(async_loop *L, async_task *self);
 /* Spawn j (zeroed first) on TL to join target; returns async_spawn's rc. */
 int t_spawn_joiner(struct t_joiner *j, async_task *target);
 
+/* A task that logs its name, sleeps `sleep` ticks and returns `result`;
+ * if cancelled, its cleanup logs "cancelled-at<now>".  Set the fields of
+ * a zeroed one, then spawn it with t_sleeper_fn (as a task or a member). */
+struct t_sleeper {
+    async_task task;
+    async_co co;
+    async_tick sleep;
+    int result;
+    const char *name;
+};
+int t_sleeper_fn(async_loop *L, async_task *self);
+
 /* Advance the virtual clock by `ticks` and run everything now runnable. */
 void t_advance(async_tick ticks);
 /* Run ready tasks until nothing is runnable without time moving. */
