@@ -2362,21 +2362,31 @@ static bool async__timers_scan(async_loop *L, async_tick *out, bool exact)
     return found;
 }
 
-/* Each pass asks, and most find no timer at all: that answer inline.   */
-static inline bool async__timers_next(async_loop *L, async_tick *out, bool exact)
+/* Whether any timer may be armed: false for certain when no slot bit is
+ * set and the far list is empty (bits are cleared lazily by the scan). */
+static inline bool async__timers_maybe(const async_loop *L)
 {
 #if ASYNC__WMAP
     async__wmap any = 0;
     unsigned level;
     for (level = 0; level < ASYNC__WLEVELS; level++)
         any |= L->wmap[level];
-    if (any == 0
+    return any != 0
 #if ASYNC__WFAR
-        && async__list_empty(&L->far)
+           || !async__list_empty(&L->far)
 #endif
-    )
+        ;
+#else
+    (void)L;
+    return true;
+#endif
+}
+
+/* Each pass asks, and most find no timer at all: that answer inline.   */
+static inline bool async__timers_next(async_loop *L, async_tick *out, bool exact)
+{
+    if (!async__timers_maybe(L))
         return false;
-#endif
     return async__timers_scan(L, out, exact);
 }
 
@@ -2400,7 +2410,12 @@ static void async__wheel_process(async_loop *L, async_tick m)
     }
 }
 
-static void async__timers_advance(async_loop *L, async_tick now)
+/* The wheel moved up to now, firing on the way: a loop over the moments
+ * that start a slot, which a pass with no timer armed never enters.    */
+#if !ASYNC__SMALL && defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void async__timers_walk(async_loop *L, async_tick now)
 {
     async_tick m;
     while (async__timers_next(L, &m, false) && !async_tick_after(m, now)) {
@@ -2415,6 +2430,21 @@ static void async__timers_advance(async_loop *L, async_tick now)
 #endif
         async__wheel_process(L, m);
     }
+}
+
+/* Speed-first builds test for a timer inline and walk out of line: the
+ * walk's set-up (its locals, the far list's loop) is then not paid by
+ * every pass of a loop with no timer armed (-6 a pass).                */
+#if ASYNC__SMALL
+static void async__timers_advance(async_loop *L, async_tick now)
+{
+    async__timers_walk(L, now);
+#else
+static inline void async__timers_advance(async_loop *L, async_tick now)
+{
+    if (async__timers_maybe(L))
+        async__timers_walk(L, now);
+#endif
     if (async_tick_after(now, L->wnow))
         L->wnow = now;
 }
@@ -2943,7 +2973,9 @@ int async__await_enter(async_loop *L, async_co *co, int lc)
  * while parked) or arrived while it sat in the run queue (a queued task
  * is not woken by one) ends the wait; else it parks on L->pollers until
  * `truth` holds.                                                        */
+#if ASYNC__SMALL
 static void async__recheck(async_loop *L);
+#endif
 
 int async__until(async_loop *L, bool truth)
 {
@@ -3611,11 +3643,13 @@ static void async__fire_due(async_loop *L)
  * it through L->hooks.recheck, which async_until sets: a firmware that
  * never polls a condition links none of it (L->progress, which only
  * this reads, then stays set, and the first re-check comes a pass
- * early: harmless, a re-check may always come).                       */
-static void async__recheck(async_loop *L)
+ * early: harmless, a re-check may always come).  Speed-first builds
+ * pass `moved`, a step of this pass that was not quiet, rather than
+ * storing L->progress only to clear it here.                           */
+static inline void async__recheck_if(async_loop *L, bool moved)
 {
     async_node *n;
-    if (L->progress) {
+    if (moved || L->progress) {
         L->progress = 0;
         while ((n = async__list_pop(&L->pollers)) != NULL) {
             async__task_of(n)->base.flags |= ASYNC__F_RECHECK;
@@ -3623,6 +3657,13 @@ static void async__recheck(async_loop *L)
         }
     }
 }
+
+#if ASYNC__SMALL
+static void async__recheck(async_loop *L)
+{
+    async__recheck_if(L, false);
+}
+#endif
 
 /* async_run_once and async_loop_has_work without their argument checks:
  * what async_run's own passes call, L being checked once by async_run. */
@@ -3658,8 +3699,6 @@ static int async__run_once(async_loop *L)
             }
         } while (ASYNC__ROUNDS > 1 && --rounds && (n = L->runq) != NULL);
         L->current = ASYNC__NO_TASK; /* set by each step: no task outside a pass */
-        if (!ASYNC__SMALL && (unsigned)steps != quiet)
-            L->progress = 1; /* a step may have changed what pollers test */
         if (ASYNC__ROUNDS > 1 && (n = L->yielded) != NULL) {
             *L->runq_end = n;
             L->runq_end = L->yielded_end;
@@ -3671,7 +3710,9 @@ static int async__run_once(async_loop *L)
     if (L->hooks.recheck) /* set by async_until */
         L->hooks.recheck(L);
 #else
-    async__recheck(L);
+    /* a step that was not quiet may have changed what pollers test: as
+     * if it had set L->progress, which the re-check would clear at once */
+    async__recheck_if(L, (unsigned)steps != quiet);
 #endif
     return steps;
 }
@@ -3762,7 +3803,7 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn) /* no registry:
 #endif
     rc = 0;
     for (;;) {
-        async_tick deadline = L->now;
+        async_tick deadline; /* a poll's (now), or the wait's if none */
         bool has_deadline = true;
 
         async__run_once(L);
@@ -3780,10 +3821,20 @@ int async_run(async_loop *L, async_task *main, async_task_fn fn) /* no registry:
         }
         /* The port gets a turn when nothing is ready (it may block), and
          * after every pass if it asks to poll (it must not block then). */
+#if ASYNC__SMALL
+        deadline = L->now;
         if (!async__has_work(L))
             has_deadline = async_loop_next_deadline(L, &deadline);
         else if (!(L->port->flags & ASYNC_PORT_POLL))
             continue;
+#else /* the same, but no store of the deadline in a pass the port skips */
+        bool work = async__has_work(L);
+        if (work && !(L->port->flags & ASYNC_PORT_POLL))
+            continue;
+        deadline = L->now;
+        if (!work)
+            has_deadline = async_loop_next_deadline(L, &deadline);
+#endif
         rc = L->port->idle(L->port, L, has_deadline, deadline);
         if (rc < 0)
             break; /* after the sweep: what is left cannot finish */
