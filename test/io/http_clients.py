@@ -561,10 +561,13 @@ def cases_limits(srv):
             status_line(got), "%.2f" % closed_at if closed_at else "never")
     check("slowloris: 408 and disconnected once head_timeout passed", slowloris)
 
+    # t0 before the connect, as for slowloris: the server's timer starts
+    # once it has the request, which cannot be before t0 however late
+    # this process runs after its sendall
     def slow_body():
+        t0 = time.monotonic()
         s = sock(srv.port, timeout=10)
         s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
-        t0 = time.monotonic()
         got = recv_all(s)
         dt = time.monotonic() - t0
         s.close()
@@ -575,9 +578,9 @@ def cases_limits(srv):
     check("a body that stops arriving ends the connection after body_timeout", slow_body)
 
     def idle():
+        t0 = time.monotonic()
         s = sock(srv.port, timeout=10)
         s.sendall(b"GET /f12.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-        t0 = time.monotonic()
         got = recv_all(s)
         dt = time.monotonic() - t0
         s.close()
