@@ -27,14 +27,14 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from procs import cpu_times, free_port, pinned, stop  # noqa: E402 (this directory)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER_ORDER = ["floor", "echo_server", "asyncio_streams", "asyncio_protocol",
                 "uvloop_streams", "uvloop_protocol"]
@@ -68,14 +68,6 @@ def can_pin():
     return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def wait_port(port, proc, limit=30.0):
     deadline = time.monotonic() + limit  # a server under valgrind starts slowly
     while time.monotonic() < deadline:
@@ -87,17 +79,6 @@ def wait_port(port, proc, limit=30.0):
         except OSError:
             time.sleep(0.025)
     raise BenchError("server did not start on port %d" % port)
-
-
-def cpu_seconds(pid):
-    """(user, system) CPU seconds of a process."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # utime, stime
-
-
-def pinned(cmd, cpu):
-    return cmd if cpu is None else ["taskset", "-c", str(cpu)] + cmd
 
 
 def run_client(client, port, conns, seconds, cpu, extra=()):
@@ -119,19 +100,13 @@ def one_run(server_cmd, client, conns, seconds, pin, client_args=()):
     try:
         wait_port(port, srv)
         run_client(client, port, conns, 1, 1 if pin else None, client_args)  # warm-up, not counted
-        cpu0 = cpu_seconds(srv.pid)
+        cpu0 = cpu_times(srv.pid)
         msgs, rate = run_client(client, port, conns, seconds, 1 if pin else None, client_args)
-        cpu1 = cpu_seconds(srv.pid)
+        cpu1 = cpu_times(srv.pid)
         if srv.poll() is not None:
             raise BenchError("server died during the run")
     finally:
-        if srv.poll() is None:
-            srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
+        stop(srv, 10)
     if msgs == 0:
         raise BenchError("no message went through")
     user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
@@ -190,9 +165,7 @@ def callgrind_per_message_once(server_cmd, client, conns, short, long_, out_file
             subprocess.run(ctl + ["-d", str(srv.pid)], capture_output=True, check=True)
             msgs.append(n)
     finally:
-        if srv.poll() is None:
-            srv.send_signal(signal.SIGTERM)
-        srv.wait(timeout=120)
+        stop(srv, 120, kill=False)
     # callgrind_control -d writes OUT.1, OUT.2 (each since the one before)
     if not all(os.path.exists(p) for p in parts) or msgs[1] <= msgs[0]:
         raise BenchError("callgrind dumps missing or no messages (%s)" % msgs)

@@ -34,7 +34,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -42,7 +41,8 @@ import sys
 import tempfile
 import time
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from procs import cpu_times, free_port, pinned, stop  # noqa: E402 (this directory)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BODY = b"hello world\n"  # 12 bytes
 LABELS = {"httpd": "async.h httpd", "nginx": "nginx (1 worker)", "floor": "libev floor (C callbacks)",
@@ -51,14 +51,6 @@ LABELS = {"httpd": "async.h httpd", "nginx": "nginx (1 worker)", "floor": "libev
 
 class BenchError(Exception):
     pass
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_http(port, proc, limit=60.0):
@@ -86,12 +78,7 @@ def wait_http(port, proc, limit=60.0):
 
 def cpu_seconds(pids):
     """user + system CPU seconds of these processes."""
-    total = 0.0
-    for pid in pids:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
+    return sum(sum(cpu_times(pid)) for pid in pids)
 
 
 def children(pid):
@@ -101,10 +88,6 @@ def children(pid):
     except OSError:
         return []
     return [int(x) for x in out.split()]
-
-
-def pinned(cmd, cpus):
-    return cmd if cpus is None else ["taskset", "-c", cpus] + cmd
 
 
 def nginx_conf(d, root, port, workers):
@@ -190,13 +173,7 @@ def one_run(name, build, root, tmp, conns, seconds, pin, two):
         if srv.poll() is not None:
             raise BenchError("server died during the run")
     finally:
-        if srv.poll() is None:
-            srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait()
+        stop(srv, 20)
     if reqs == 0:
         raise BenchError("no request answered")
     return rps, (cpu1 - cpu0) / reqs * 1e6, p99
@@ -255,9 +232,7 @@ def callgrind_total(cmd, port, seconds, out_file, conns=10):
         if seconds:
             run_wrk(port, conns, seconds, None)
     finally:
-        if srv.poll() is None:
-            srv.send_signal(signal.SIGTERM)
-        out, _ = srv.communicate(timeout=120)
+        out = stop(srv, 120, kill=False)
     m = re.search(r"(\d+) requests answered", out)
     if not m:
         raise BenchError("%s did not say how many requests it answered: %r" % (cmd[0], out[-300:]))
