@@ -263,11 +263,29 @@ $(O)/cxx/smoke20-%: test/cxx/smoke.cpp async.h | $(NEED_CXX)
 check-cxx: $(CXX_SMOKE)
 	@for t in $(CXX_SMOKE); do $(TEST_WRAPPER) $$t || exit 1; done
 
+# The core's implementation built with clang too, under every core
+# configuration, warnings as errors: the suites are built with $(CC), and
+# a warning only clang gives (a size-first build's unused count, once)
+# would otherwise reach a clang user's -Werror first.
+CLANG ?= clang
+PROBE_CMD_clang = $(CLANG) --version
+PROBE_WHAT_clang = clang
+PROBE_PKG_clang = clang
+CLANG_CORE := $(foreach b,$(CORE_CONFIGS),$(O)/clang/core-$(b).o)
+$(O)/clang/core-%.o: async.h | $(PROBE)/clang
+	$(call say,CLANG,$@)
+	@mkdir -p $(@D)
+	$(Q)printf '#define ASYNC_IMPLEMENTATION\n#include "async.h"\n' | \
+	  $(CLANG) -x c -std=c99 $(WARN) $(OPT) -I$(CURDIR) $(LC_FLAGS_$*) -c - -o $@
+## check-clang    async.h's implementation built with clang, every core configuration, -Werror
+.PHONY: check-clang
+check-clang: $(CLANG_CORE)
+
 # Fragments add their own: `check: check-<area>`.  Warnings are errors
 # for everything `make check` builds (a plain `make` only warns).
 ## check          every test suite (installs missing packages first: make deps)
 check: WERROR = 1
-check: check-core check-cxx
+check: check-core check-cxx check-clang
 
 ## clean          remove the build directory (O=, default build)
 clean:

@@ -3707,6 +3707,7 @@ static int async__run_once(async_loop *L)
         }
     }
 #if ASYNC__SMALL
+    (void)quiet; /* its steps store L->progress themselves */
     if (L->hooks.recheck) /* set by async_until */
         L->hooks.recheck(L);
 #else
