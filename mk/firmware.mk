@@ -230,12 +230,13 @@ cross: $(FW_ELFS)
 
 # Booted on QEMU (FW_QEMU_t: the machine) or simavr (FW_AVRSIM_t: the part).
 FW_BOOTABLE := $(foreach t,$(FW_TARGETS) $(FW_BOOT_TARGETS),$(if $(FW_QEMU_$(t))$(FW_AVRSIM_$(t)),$(t)))
-# Also booted: the largest reference app (blinky, event, queue, gather,
-# timeout), for its stack.
-FW_BOOT_REF := ref3.elf
-check-firmware: $(foreach t,$(FW_BOOTABLE),$(O)/cross/$(t)/firmware.elf $(O)/cross/$(t)/$(FW_BOOT_REF)) \
+# Also booted: the two largest reference apps (blinky, event, queue, and
+# a gather within a timeout: by async_gather, and by a group), for what
+# they do and their stack.
+FW_BOOT_REF := ref3.elf ref4.elf
+check-firmware: $(foreach t,$(FW_BOOTABLE),$(O)/cross/$(t)/firmware.elf $(addprefix $(O)/cross/$(t)/,$(FW_BOOT_REF))) \
 		$(if $(filter atmega%,$(FW_BOOTABLE)),$(AVRSIM)) | $(PROBE)/qemu-arm $(PROBE)/qemu-rv
-	$(Q)fail=0; $(foreach t,$(FW_BOOTABLE),$(foreach i,firmware.elf:example $(FW_BOOT_REF):ref,\
+	$(Q)fail=0; $(foreach t,$(FW_BOOTABLE),$(foreach i,firmware.elf:example $(addsuffix :ref,$(FW_BOOT_REF)),\
 	  QEMU=$(QEMU_ARM) QEMU_RV=$(QEMU_RV) AVRSIM=$(AVRSIM) \
 	  ARM_NM=$(ARM_PREFIX)nm RV_NM=$(RV_PREFIX)nm AVR_NM=$(AVR_PREFIX)nm \
 	  firmware/boot-check.sh $(FW_QEMU_$(t))$(FW_AVRSIM_$(t)) \
