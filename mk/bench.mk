@@ -44,7 +44,7 @@ BENCH_CXXFLAGS = -std=c++20 -fcoroutines $(WARN) $(OPT) -I. $(CPPFLAGS) -MMD -MP
 BENCH_ONLY ?=
 BENCH_ARGS ?=
 STORE_BINS := $(O)/bench/store_bench_list $(O)/bench/store_bench_wheel
-BENCH_BINS := $(O)/bench/core_bench $(O)/bench/timers_bench $(O)/bench/io_bench \
+BENCH_BINS := $(O)/bench/core_bench $(O)/bench/core_bench_nolist $(O)/bench/timers_bench $(O)/bench/io_bench \
 	$(O)/bench/echo_floor $(O)/bench/tls_floor $(O)/bench/http_floor $(STORE_BINS)
 # sizeof() of every public object, read back from symbol sizes: the host,
 # and Cortex-M when the cross compiler is there.
@@ -115,6 +115,17 @@ $(O)/bench/cpp20_rival.o: tools/bench/cpp20_rival.cpp | $(PROBE)/cxx20
 $(O)/bench/core_bench: $(O)/bench/core_bench.o $(O)/bench/cpp20_rival.o $(O)/libasync.a
 	$(call say,LD,$@)
 	$(Q)$(BENCH_CXX) $(LDFLAGS) $(filter %.o %.a,$^) -o $@
+
+# The same benchmarks without the task registry (ASYNC_CONF_TASK_LIST=0,
+# the bare-metal default), for the memory figure's second line: async.h's
+# bodies compiled into the binary, since libasync.a keeps the registry
+# (and the ABI guard would refuse the mix).
+$(O)/bench/core_bench_nolist: tools/bench/core_bench.c $(O)/bench/cpp20_rival.o async.h \
+		port/async_vclock.h | $(NEED_CC)
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(BASE_CFLAGS) $(CFLAGS) -DASYNC_CONF_TASK_LIST=0 -DASYNC_IMPLEMENTATION -c $< -o $@.o
+	$(Q)$(BENCH_CXX) $(LDFLAGS) $@.o $(O)/bench/cpp20_rival.o -o $@
 
 $(O)/bench/timers_bench: tools/bench/timers_bench.c $(O)/libasync.a $(LIB_CONFIG) | $(NEED_EV)
 	$(call say,CC,$@)
