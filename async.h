@@ -2193,6 +2193,23 @@ static void async__sorted_insert(async_node *h, async_timed *tm)
 #define ASYNC__DUE_LIST 1
 #endif
 
+#if ASYNC__DUE_LIST
+/* Queue what fires at the start of the next pass: L->due is set up by
+ * async_loop_init, so no lazy head (whose test and constants the pass,
+ * where finishing a task may queue a done callback, would carry).     */
+static inline void async__due_append(async_loop *L, async_node *n)
+{
+    async__list_insert_after(L->due.prev, n);
+}
+
+static inline bool async__due_empty(const async_loop *L)
+{
+    return L->due.next == &L->due;
+}
+#else
+#define async__due_empty(L) true
+#endif
+
 /* ---- timers: the wheel (LEVELS >= 1) ----
  * A timer sits at the highest digit (level) where its expiry differs from
  * wnow, in the slot named by its expiry's digit there.  When wnow reaches
@@ -2275,7 +2292,7 @@ static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
 
     tm->u.when = when;
     if (!async_tick_after(when, L->wnow)) {
-        async__list_append(&L->due, &tm->node);
+        async__due_append(L, &tm->node);
         return;
     }
 #if ASYNC__WFAR
@@ -2464,7 +2481,7 @@ static void async__timer_insert(async_loop *L, async_timed *tm, async_tick when)
      * c6c704b, test/model/known/max_delay_after_update_now.c got in.
      * (Without L->due such a timer sorts first and fires next pass.)    */
     if (!async_tick_after(when, L->wnow)) {
-        async__list_append(&L->due, &tm->node); /* LCOV_EXCL_LINE: see above */
+        async__due_append(L, &tm->node); /* LCOV_EXCL_LINE: see above */
         return;                                 /* LCOV_EXCL_LINE */
     }
 #endif
@@ -2486,7 +2503,7 @@ static void async__timers_advance(async_loop *L, async_tick now)
     while ((n = L->timers.next) != &L->timers && !async_tick_after(async__when(n), now)) {
         async__list_remove(n);
 #if ASYNC__DUE_LIST
-        async__list_append(&L->due, n);
+        async__due_append(L, n);
 #else
         async__fire(L, (async_timed *)(void *)n); /* may unlink the next: read again */
 #endif
@@ -3053,7 +3070,7 @@ int async_spawn(async_loop *L, async_task *t, async_task_fn fn)
 static void async__handle_due(async_loop *L, async_handle *h)
 {
     h->base.state = ASYNC__S_WLIST;
-    async__list_append(&L->due, &h->base.node);
+    async__due_append(L, &h->base.node);
 }
 
 #if ASYNC__SMALL
@@ -3511,6 +3528,9 @@ int async_loop_init(async_loop *L, const async_port *port)
 #if ASYNC__WFAR
     L->far.next = L->far.prev = &L->far;
 #endif
+#if ASYNC__DUE_LIST
+    L->due.next = L->due.prev = &L->due;
+#endif
     L->now = L->wnow = port->now(port);
 #if ASYNC_CONF_DEBUG
     L->slow_step = ASYNC_CONF_SLOW_STEP;
@@ -3623,7 +3643,7 @@ static void async__fire(async_loop *L, async_timed *tm)
 static void async__fire_due(async_loop *L)
 {
     async_node end, *n;
-    if (async__list_empty(&L->due))
+    if (async__due_empty(L))
         return;
     async__list_insert_after(L->due.prev, &end);
     while ((n = async__list_pop(&L->due)) != &end)
@@ -3716,7 +3736,7 @@ static int async__run_once(async_loop *L)
 
 static bool async__has_work(const async_loop *L)
 {
-    return L->runq != NULL || (ASYNC__DUE_LIST && !async__list_empty(&L->due)) ||
+    return L->runq != NULL || !async__due_empty(L) ||
            async__posts_waiting(L);
 }
 
@@ -3741,7 +3761,7 @@ bool async_loop_next_deadline(const async_loop *L, async_tick *deadline)
     /* Unreachable: every pass fires what it moves to `due`, and nothing
      * puts a timer there between passes (until c6c704b,
      * test/model/known/max_delay_after_update_now.c did).              */
-    if (ASYNC__DUE_LIST && !async__list_empty(&L->due)) {
+    if (!async__due_empty(L)) {
         *deadline = L->wnow; /* LCOV_EXCL_LINE: see above */
         return true;         /* LCOV_EXCL_LINE */
     }
