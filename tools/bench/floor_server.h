@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* floor_server.h: what the three libev floors (echo_floor, tls_floor,
  * http_floor) share outside their per-message paths: the listener on
- * 127.0.0.1 and the run until SIGINT or SIGTERM.  Included by one .c
+ * 127.0.0.1, the accept and the run until SIGINT or SIGTERM.  Included by one .c
  * each; nothing here runs per message, so the floors' instruction counts
  * do not depend on it.                                                  */
 #ifndef FLOOR_SERVER_H
@@ -10,10 +10,12 @@
 #include <arpa/inet.h>
 #include <ev.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* A non-blocking listening socket on 127.0.0.1:port (SO_REUSEADDR,
  * backlog 4096), after raising the descriptor limit to its hard limit,
@@ -41,6 +43,20 @@ static int floor_listen(const char *name, int port)
         return -1;
     }
     printf("%s: listening on 127.0.0.1:%d\n", name, port);
+    return fd;
+}
+
+/* The next connection waiting on the listener `lfd`, non-blocking and
+ * with TCP_NODELAY (as the servers measured beside the floors set it),
+ * or -1 when none is waiting.  One at or above max_fd (the size of the
+ * floor's table, indexed by descriptor) is closed and skipped.          */
+static int floor_accept(int lfd, int max_fd)
+{
+    int fd, one = 1;
+    while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= max_fd)
+        close(fd);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
 }
 

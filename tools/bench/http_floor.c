@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <http_parser.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,15 +419,10 @@ static void on_idle(struct ev_loop *ev, ev_timer *t, int revents)
 
 static void on_accept(struct ev_loop *ev, ev_io *w, int revents)
 {
-    int fd, one = 1;
+    int fd;
     (void)revents;
-    while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+    while ((fd = floor_accept(w->fd, MAX_FD)) >= 0) {
         struct conn *c;
-        if (fd >= MAX_FD) {
-            close(fd);
-            continue;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c = &table[fd];
         c->len = c->pos = c->hleft = c->left = 0;
         c->file = -1;

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <ev.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -121,15 +120,10 @@ static void on_conn(struct ev_loop *ev, ev_io *w, int revents)
 
 static void on_accept(struct ev_loop *ev, ev_io *w, int revents)
 {
-    int fd, one = 1;
+    int fd;
     (void)revents;
-    while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+    while ((fd = floor_accept(w->fd, MAX_FD)) >= 0) {
         struct conn *c;
-        if (fd >= MAX_FD) {
-            close(fd);
-            continue;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c = &table[fd];
         c->pending = c->off = 0;
         c->established = 0;
