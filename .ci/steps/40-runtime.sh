@@ -12,6 +12,6 @@ echo "-- test/io under valgrind"
 make -j2 --no-print-directory O=build/ci-vg io-bins
 make --no-print-directory O=build/ci-vg check-io-suites \
     TEST_WRAPPER="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite"
-echo "-- library, examples and test/io with clang"
-make -j2 --no-print-directory O=build/ci-clang CC=clang lib examples io-bins
+echo "-- library, examples and test/io with clang, warnings as errors"
+make -j2 --no-print-directory O=build/ci-clang CC=clang WERROR=1 lib examples io-bins
 make --no-print-directory O=build/ci-clang CC=clang check-io-suites
