@@ -12,6 +12,7 @@ static const char *const names[OP__COUNT] = {
     "x_wait",    "x_fire",    "n_give",    "n_take",    "busy",       "sh_begin",   "sh_end",
     "g_wait_err", "bar_wait", "bar_abort", "bar_reset", "q_join",     "q_done",     "wlock",
     "wlock_end", "call_soon", "call_later", "h_cancel", "on_done", "lock_locked",
+    "gather",
 };
 
 const char *op_name(int kind)
@@ -22,7 +23,8 @@ const char *op_name(int kind)
 int op_is_await(int kind)
 {
     return (kind >= OP_SLEEP && kind <= OP_FUT_WAIT) || kind == OP_X_WAIT || kind == OP_N_TAKE ||
-           kind == OP_G_WAIT_ERR || kind == OP_BAR_WAIT || kind == OP_Q_JOIN || kind == OP_WLOCK;
+           kind == OP_G_WAIT_ERR || kind == OP_BAR_WAIT || kind == OP_Q_JOIN || kind == OP_WLOCK ||
+           kind == OP_GATHER;
 }
 
 /* xorshift64*: small, fast, identical everywhere. */
@@ -68,7 +70,7 @@ static void gen_op(struct op *o, bool in_task)
         [OP_T_END] = 4,  [OP_T_END_BAD] = 1, [OP_UNTIL] = 3,  [OP_COND_WAIT] = 4,
         [OP_FUT_WAIT] = 2, [OP_COND_NOTIFY] = 3, [OP_COND_NOTIFY_ALL] = 1, [OP_FUT_SET] = 1,
         [OP_POST] = 1,   [OP_X_WAIT] = 3, [OP_X_FIRE] = 2, [OP_N_GIVE] = 2, [OP_N_TAKE] = 3,
-        [OP_BUSY] = 3,   [OP_G_WAIT_ERR] = 2, [OP_LOCK_LOCKED] = 2,
+        [OP_BUSY] = 3,   [OP_G_WAIT_ERR] = 2, [OP_LOCK_LOCKED] = 2, [OP_GATHER] = 3,
 #if MODEL_EXTRAS
         [OP_SH_BEGIN] = 3, [OP_SH_END] = 3,
         [OP_BAR_WAIT] = 4, [OP_BAR_ABORT] = 1, [OP_BAR_RESET] = 1, [OP_Q_JOIN] = 2, [OP_Q_DONE] = 3,

@@ -109,6 +109,7 @@ enum opkind {
     OP_ON_DONE,   /* handle arg watches actor obj: async_task_on_done    */
     OP_LOCK_LOCKED, /* async_lock_is_locked, read inside a pass: a lock
                        handed to a waiter that has not run reads free  */
+    OP_GATHER,    /* await async_gather of the actors obj and arg         */
     OP__COUNT
 };
 

@@ -42,6 +42,7 @@ struct actor {
     bool holds[NLOCK];  /* acquired with async_lock_acquire/try        */
     bool wholds[NLOCK]; /* held by a scope (async_with_lock)           */
     async_task *done;
+    async_task *gathered[2]; /* OP_GATHER's array: kept across its wait */
 };
 
 static const struct prog *P;
@@ -411,6 +412,14 @@ static int actor_body(async_loop *L, struct actor *f)
                 f->rc = 1;
             else
                 AWAIT(async_join(L, &A[OP.obj % P->nact].task));
+        } else if (OP.kind == OP_GATHER) {
+            if (OP.obj % P->nact < f->id || OP.arg % P->nact < f->id || holds_any(f, -1)) {
+                f->rc = 1;
+            } else {
+                f->gathered[0] = &A[OP.obj % P->nact].task;
+                f->gathered[1] = &A[OP.arg % P->nact].task;
+                AWAIT(async_gather(L, f->gathered, 2));
+            }
         } else if (OP.kind == OP_G_WAIT || OP.kind == OP_G_WAIT_ERR) {
             if (running_member_at_or_below(OBJ(NGROUP), f->id) || holds_any(f, -1)) {
                 f->rc = 1;

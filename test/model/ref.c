@@ -784,6 +784,48 @@ static int immediate(int t, const struct op *o, int a, int life, int pc, int *va
     }
 }
 
+/* async_gather of the actors obj and arg (a two-task array; one actor
+ * may be listed twice).  Each call checks both from the last, so that
+ * the first problem in array order is the one reported: a never-spawned
+ * task (EINVAL), the waiting task itself (EDEADLK), or one that
+ * something else joins (EBUSY).  It takes the first error other than a
+ * cancellation in array order, and waits in the first unfinished one's
+ * joiner slot, as a join does.  An interruption cancels both listed tasks
+ * (again at each call) and, once both have finished, is what the wait
+ * reports; `drained` says one came while it was parked.                 */
+static int gather_scan(int t, const struct op *o, bool drained)
+{
+    int list[2], i, err = 0, next = -1;
+
+    list[0] = o->obj % P->nact;
+    list[1] = o->arg % P->nact;
+    for (i = 1; i >= 0; i--) {
+        int j = list[i];
+        if (T[j].state == S_IDLE)
+            return misuse(EINVAL);
+        if (T[j].state == S_DONE) {
+            if (T[j].result < 0 && T[j].result != ECANCELED)
+                err = T[j].result;
+        } else if (j == t) {
+            return misuse(EDEADLK);
+        } else if (T[j].joiner >= 0 || T[j].group >= 0 || T[j].watch >= 0) {
+            return misuse(EBUSY);
+        } else {
+            next = j;
+        }
+    }
+    if (next < 0)
+        return drained ? icode(t) : err;
+    if (icode(t)) {
+        T[t].drain = true;
+        cancel_task(list[0]);
+        cancel_task(list[1]);
+    }
+    T[next].joiner = t;
+    suspend(t, W_JOIN, next);
+    return PENDING;
+}
+
 /* ---- awaits: begin (first call) and resume (after a wake-up) ---- */
 
 static int op_begin(int t, const struct op *o)
@@ -840,6 +882,8 @@ static int op_begin(int t, const struct op *o)
             k->oval = item; /* an item was taken */
         return x;
     }
+    case OP_GATHER:
+        return gather_scan(t, o, false);
     case OP_JOIN:
         if (T[j].state == S_IDLE || j == t)
             return misuse(j == t ? EDEADLK : EINVAL);
@@ -934,6 +978,11 @@ static int op_resume(int t, const struct op *o, int r)
         if (!side)
             k->oval = item;
         return 0;
+    }
+    case OP_GATHER: { /* woken by the end of the task it waited for: check both again */
+        bool drained = k->drain;
+        k->drain = false;
+        return gather_scan(t, o, drained);
     }
     case OP_JOIN: /* woken by the joined task's end */
         if (k->drain) { /* interrupted meanwhile: the wait reports that */
@@ -1066,8 +1115,10 @@ static void await_done(int t, const struct op *o, int r)
         k->sc[k->nscopes - 1].held = true;
         k->wholds[o->obj % NLOCK] = true;
     }
-    if (o->kind == OP_JOIN && T[o->obj % P->nact].joiner == t)
+    if ((o->kind == OP_JOIN || o->kind == OP_GATHER) && T[o->obj % P->nact].joiner == t)
         T[o->obj % P->nact].joiner = -1;
+    if (o->kind == OP_GATHER && T[o->arg % P->nact].joiner == t)
+        T[o->arg % P->nact].joiner = -1;
     if ((o->kind == OP_G_WAIT || o->kind == OP_G_WAIT_ERR || o->kind == OP_G_NEXT) &&
         G[o->obj % NGROUP].waiter == t)
         G[o->obj % NGROUP].waiter = -1;
@@ -1168,6 +1219,8 @@ static void run(int t)
             continue;
         }
         if ((o->kind == OP_JOIN && (o->obj % P->nact < t || holds_lock(t, -1))) ||
+            (o->kind == OP_GATHER && (o->obj % P->nact < t || o->arg % P->nact < t ||
+                                      holds_lock(t, -1))) ||
             ((o->kind == OP_G_WAIT || o->kind == OP_G_WAIT_ERR) &&
              (running_member_at_or_below(o->obj % NGROUP, t) || holds_lock(t, -1))) ||
             (o->kind == OP_COND_WAIT && holds_lock(t, o->obj % NCOND)) ||
